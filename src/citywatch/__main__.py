@@ -1,0 +1,5 @@
+"""`python -m citywatch` entry point."""
+
+from citywatch.cli.main import run
+
+run()

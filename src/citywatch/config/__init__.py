@@ -1,0 +1,1 @@
+"""Configuration: pydantic models, one file per concern; `load()` lives in `load.py` only."""

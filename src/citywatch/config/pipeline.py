@@ -1,0 +1,39 @@
+"""Tracking, matching and search settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from citywatch.config.base import Section
+
+
+class TrackerSettings(Section):
+    iou_threshold: float = Field(0.3, gt=0, lt=1, description="Least overlap to continue a track.")
+    max_gap_s: float = Field(1.0, gt=0, le=60, description="A track unseen this long is finished.")
+    best_shots: int = Field(3, ge=1, le=20, description="Best shots kept per track, by quality.")
+    embed_shots: int = Field(
+        2, ge=1, le=20, description="Best shots embedded per track (at most best_shots)."
+    )
+    min_detections: int = Field(
+        2, ge=1, le=1000, description="Shorter tracks are dropped as noise."
+    )
+
+
+class MatchingSettings(Section):
+    threshold: float = Field(
+        0.55,
+        gt=0,
+        le=2,
+        description="Default Euclidean distance under which a face matches a watchlist person "
+        "(calibrated, see docs/calibration.md).",
+    )
+    margin: float = Field(
+        0.04, ge=0, le=1, description="Default distance the runner-up person must be farther by."
+    )
+    verify_threshold: float = Field(
+        0.6, gt=0, le=2, description="Distance under which `verify` calls two photos the same person."
+    )
+    search_threshold: float = Field(
+        0.6, gt=0, le=2, description="Farthest sighting `search` returns."
+    )
+    search_limit: int = Field(50, ge=1, le=10_000, description="Most sightings `search` returns.")

@@ -1,0 +1,96 @@
+"""The root of the configuration tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from citywatch.config.ingest import CameraSettings
+from citywatch.config.pipeline import MatchingSettings, TrackerSettings
+from citywatch.config.vision import (
+    DetectorSettings,
+    DlibResNetSettings,
+    EmbedderSettings,
+    QualitySettings,
+    YuNetSettings,
+)
+
+ENV_PREFIX = "CITYWATCH_"
+
+
+class Settings(BaseSettings):
+    """Everything citywatch reads at start; environment variables `CITYWATCH_<KEY>` (nested
+    with `__`, e.g. `CITYWATCH_MATCHING__THRESHOLD`) override the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    data_dir: Path = Field(
+        Path("citywatch-data"),
+        description="Database and face crops live here (relative paths: to the config file).",
+    )
+    models_dir: Path = Field(
+        Path("models"), description="Folder holding model files such as the YuNet ONNX file."
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/citywatch.db."
+    )
+    detector: DetectorSettings = Field(default_factory=YuNetSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)  # type: ignore[arg-type]
+    embedder: EmbedderSettings = Field(default_factory=DlibResNetSettings)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)  # type: ignore[arg-type]
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)  # type: ignore[arg-type]
+    cameras: list[CameraSettings] = Field(
+        default_factory=list, description="Cameras `citywatch run` watches."
+    )
+
+    @field_validator("cameras")
+    @classmethod
+    def verify_unique_camera_ids(cls, cameras: list[CameraSettings]) -> list[CameraSettings]:
+        seen: set[str] = set()
+        for cam in cameras:
+            if cam.id in seen:
+                raise ValueError(f"camera id {cam.id!r} is used twice")
+            seen.add(cam.id)
+        return cameras
+
+    @model_validator(mode="after")
+    def verify_embed_shots(self) -> Settings:
+        if self.tracker.embed_shots > self.tracker.best_shots:
+            raise ValueError("tracker.embed_shots must not exceed tracker.best_shots")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment wins over them.
+        return (env_settings, init_settings)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'citywatch.db'}"
+
+    def camera(self, camera_id: str) -> CameraSettings:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise KeyError(camera_id)
+
+    def resolved(self, base: Path) -> Settings:
+        """Relative folders made absolute against `base` (the config file's folder)."""
+        updates: dict[str, Any] = {}
+        if not self.data_dir.is_absolute():
+            updates["data_dir"] = (base / self.data_dir).resolve()
+        if not self.models_dir.is_absolute():
+            updates["models_dir"] = (base / self.models_dir).resolve()
+        return self.model_copy(update=updates)

@@ -50,4 +50,4 @@ class CameraSettings(Section):
         description="watchlist: keep only faces that match a watchlist; "
         "investigate: keep every sighting with its template for case search.",
     )
-    source: SourceSettings = Field(default_factory=SourceSettings)  # type: ignore[arg-type]
+    source: SourceSettings = Field(default_factory=SourceSettings)

@@ -39,11 +39,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/citywatch.db."
     )
-    detector: DetectorSettings = Field(default_factory=YuNetSettings)
-    quality: QualitySettings = Field(default_factory=QualitySettings)  # type: ignore[arg-type]
-    embedder: EmbedderSettings = Field(default_factory=DlibResNetSettings)
-    tracker: TrackerSettings = Field(default_factory=TrackerSettings)  # type: ignore[arg-type]
-    matching: MatchingSettings = Field(default_factory=MatchingSettings)  # type: ignore[arg-type]
+    detector: DetectorSettings = Field(default_factory=lambda: YuNetSettings())
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    embedder: EmbedderSettings = Field(default_factory=lambda: DlibResNetSettings())
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)
     cameras: list[CameraSettings] = Field(
         default_factory=list, description="Cameras `citywatch run` watches."
     )

@@ -30,7 +30,7 @@ class FaceShot:
     quality: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Track:
     """A face followed across frames; `shots` are the best K by quality, best first."""
 

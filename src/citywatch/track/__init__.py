@@ -1,0 +1,1 @@
+"""Tracking: follows faces across the frames of one camera and keeps each track's best shots."""

@@ -1,0 +1,1 @@
+"""Model backends, one file each; chosen by the `type` key of their settings."""

@@ -29,7 +29,9 @@ def load(path: Path | None = None) -> Settings:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InvalidInput(f"{path}: configuration file not found (write one with `citywatch init`)") from None
+        raise InvalidInput(
+            f"{path}: configuration file not found (write one with `citywatch init`)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read configuration: {exc}") from None
     try:

@@ -14,9 +14,7 @@ class TrackerSettings(Section):
     embed_shots: int = Field(
         2, ge=1, le=20, description="Best shots embedded per track (at most best_shots)."
     )
-    min_detections: int = Field(
-        2, ge=1, le=1000, description="Shorter tracks are dropped as noise."
-    )
+    min_detections: int = Field(2, ge=1, le=1000, description="Shorter tracks are dropped as noise.")
 
 
 class MatchingSettings(Section):
@@ -33,7 +31,5 @@ class MatchingSettings(Section):
     verify_threshold: float = Field(
         0.6, gt=0, le=2, description="Distance under which `verify` calls two photos the same person."
     )
-    search_threshold: float = Field(
-        0.6, gt=0, le=2, description="Farthest sighting `search` returns."
-    )
+    search_threshold: float = Field(0.6, gt=0, le=2, description="Farthest sighting `search` returns.")
     search_limit: int = Field(50, ge=1, le=10_000, description="Most sightings `search` returns.")

@@ -39,9 +39,9 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/citywatch.db."
     )
-    detector: DetectorSettings = Field(default_factory=lambda: YuNetSettings())
+    detector: DetectorSettings = Field(default_factory=lambda: YuNetSettings())  # noqa: PLW0108
     quality: QualitySettings = Field(default_factory=QualitySettings)
-    embedder: EmbedderSettings = Field(default_factory=lambda: DlibResNetSettings())
+    embedder: EmbedderSettings = Field(default_factory=lambda: DlibResNetSettings())  # noqa: PLW0108
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     cameras: list[CameraSettings] = Field(

@@ -11,9 +11,7 @@ from citywatch.config.base import Section
 
 class YuNetSettings(Section):
     type: Literal["yunet"] = "yunet"
-    model_file: str = Field(
-        "face_detection_yunet_2023mar.onnx", description="File name inside models_dir."
-    )
+    model_file: str = Field("face_detection_yunet_2023mar.onnx", description="File name inside models_dir.")
     score_threshold: float = Field(0.7, ge=0.05, le=1.0, description="Detector confidence floor.")
     nms_threshold: float = Field(0.3, gt=0, le=1.0, description="Overlap above which boxes are merged.")
     max_side_px: int = Field(

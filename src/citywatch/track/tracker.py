@@ -13,7 +13,7 @@ from citywatch.domain.frames import Frame
 from citywatch.domain.tracks import Track
 from citywatch.track.bestshots import offer
 
-CENTRE_FALLBACK = 0.5
+CENTRE_FALLBACK = 1.0
 """Without enough overlap, a face still continues a track whose centre is within this
 many face widths and whose size differs by less than 2x (fast motion at low detect fps)."""
 

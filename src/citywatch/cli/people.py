@@ -1,0 +1,149 @@
+"""Watchlists, persons and enrolment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citywatch.cli.context import runtime
+from citywatch.cli.output import out, table, when
+from citywatch.services.enrolment import Enrolment
+from citywatch.store.records import PersonInfo, WatchlistCategory
+
+persons_app = typer.Typer(help="List, show, update and remove enrolled persons.", no_args_is_help=True)
+watchlists_app = typer.Typer(help="Create and list watchlists.", no_args_is_help=True)
+
+
+def enroll(
+    ctx: typer.Context,
+    images: Annotated[list[Path], typer.Argument(help="Reference photos, one face each.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Display name of the person.")],
+    source: Annotated[str, typer.Option(help="Where the images come from (e.g. 'warrant file 2026-114').")],
+    legal_basis: Annotated[str, typer.Option(help="Legal basis for enrolling this person.")],
+    watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist name.")] = "default",
+    category: Annotated[WatchlistCategory, typer.Option(help="Category of a new watchlist.")] = (
+        WatchlistCategory.WANTED
+    ),
+    notes: Annotated[str, typer.Option(help="Free-text notes.")] = "",
+    person_id: Annotated[
+        int | None, typer.Option(help="Add the images to this existing person instead.")
+    ] = None,
+) -> None:
+    """Enrol a person on a watchlist from reference photos (each must show exactly one face)."""
+    rt = runtime(ctx)
+    service = Enrolment(
+        store=rt.store, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+    )
+    person = service.enroll(
+        name=name,
+        images=images,
+        watchlist=watchlist,
+        source=source,
+        legal_basis=legal_basis,
+        notes=notes,
+        category=category,
+        person_id=person_id,
+    )
+    out.print(
+        f"enrolled [bold]{person.display_name}[/] (person {person.id}) on watchlist "
+        f"{person.watchlist_name!r}: {person.templates} template(s)"
+    )
+
+
+def _persons_table(persons: list[PersonInfo]) -> None:
+    table(
+        f"{len(persons)} person(s)",
+        ["id", "name", "watchlist", "images", "templates", "updated"],
+        [
+            [p.id, p.display_name, p.watchlist_name, p.reference_images, p.templates, when(p.updated_at)]
+            for p in persons
+        ],
+    )
+
+
+@persons_app.command("list")
+def persons_list(
+    ctx: typer.Context,
+    watchlist: Annotated[str | None, typer.Option("--watchlist", "-w")] = None,
+) -> None:
+    """List enrolled persons."""
+    _persons_table(runtime(ctx).store.list_persons(watchlist))
+
+
+@persons_app.command("show")
+def persons_show(ctx: typer.Context, person_id: int) -> None:
+    """Show one person."""
+    _persons_table([runtime(ctx).store.get_person(person_id)])
+
+
+@persons_app.command("update")
+def persons_update(
+    ctx: typer.Context,
+    person_id: int,
+    name: Annotated[str | None, typer.Option("--name", "-n")] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+    watchlist: Annotated[str | None, typer.Option("--watchlist", "-w")] = None,
+) -> None:
+    """Change a person's name, notes or watchlist."""
+    person = runtime(ctx).store.update_person(
+        person_id, display_name=name, notes=notes, watchlist_name=watchlist
+    )
+    _persons_table([person])
+
+
+@persons_app.command("remove")
+def persons_remove(
+    ctx: typer.Context,
+    person_id: int,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove a person, their reference images and templates."""
+    store = runtime(ctx).store
+    person = store.get_person(person_id)
+    if not yes:
+        typer.confirm(f"Remove {person.display_name} and all their templates?", abort=True)
+    receipt = store.remove_person(person_id)
+    out.print(
+        f"removed person {person_id}: {receipt.templates} template(s), "
+        f"{receipt.reference_images} reference image(s), {receipt.blobs_unlinked} file(s) deleted"
+    )
+
+
+@watchlists_app.command("list")
+def watchlists_list(ctx: typer.Context) -> None:
+    """List watchlists."""
+    rt = runtime(ctx)
+    m = rt.settings.matching
+    table(
+        "watchlists",
+        ["id", "name", "category", "threshold", "margin", "active", "expires"],
+        [
+            [
+                w.id,
+                w.name,
+                w.category,
+                w.threshold if w.threshold is not None else f"{m.threshold} (default)",
+                w.margin if w.margin is not None else f"{m.margin} (default)",
+                w.active,
+                when(w.expires_at),
+            ]
+            for w in rt.store.list_watchlists()
+        ],
+    )
+
+
+@watchlists_app.command("create")
+def watchlists_create(
+    ctx: typer.Context,
+    name: str,
+    category: Annotated[WatchlistCategory, typer.Option()] = WatchlistCategory.WANTED,
+    threshold: Annotated[float | None, typer.Option(min=0.01, max=2.0)] = None,
+    margin: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
+    expires: Annotated[datetime | None, typer.Option(help="Expiry (ISO date/time).")] = None,
+) -> None:
+    """Create a watchlist."""
+    w = runtime(ctx).store.create_watchlist(name, category, threshold, margin, expires)
+    out.print(f"created watchlist {w.name!r} (id {w.id})")

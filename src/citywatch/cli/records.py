@@ -1,0 +1,174 @@
+"""Sightings, alerts, search by photo and 1:1 verification."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citywatch.cli.context import runtime
+from citywatch.cli.output import emit_json, out, table, when
+from citywatch.domain.errors import InvalidInput
+from citywatch.services.search import search_by_photo
+from citywatch.services.verification import verify as verify_photos
+from citywatch.store.records import AlertStatus
+
+sightings_app = typer.Typer(help="Stored sightings.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Raised alerts.", no_args_is_help=True)
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_when(text: str | None, now: datetime | None = None) -> datetime | None:
+    """ISO 8601 (naive means local time) or an age such as `30m`, `2h`, `5d`."""
+    if text is None:
+        return None
+    now = now or datetime.now(UTC)
+    if m := _RELATIVE.match(text.strip()):
+        return now - timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2)])
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{text!r}: not a time (use ISO 8601 like 2026-11-27T08:00 or an age like 2h)"
+        ) from None
+    return value.astimezone(UTC) if value.tzinfo is None else value
+
+
+def search(
+    ctx: typer.Context,
+    photo: Annotated[Path, typer.Argument(help="Photo of the face to look for (one face).")],
+    cameras: Annotated[str | None, typer.Option(help="Comma-separated camera ids.")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time or age (e.g. 2h).")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or age.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, max=10_000)] = None,
+    threshold: Annotated[
+        float | None, typer.Option(min=0.05, max=2.0, help="Farthest distance shown.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Find the stored sightings of the face in PHOTO, nearest first."""
+    rt = runtime(ctx)
+    m = rt.settings.matching
+    hits = search_by_photo(
+        photo,
+        store=rt.store,
+        detector=rt.detector,
+        embedder=rt.embedder,
+        quality=rt.settings.quality,
+        threshold=threshold or m.search_threshold,
+        limit=limit or m.search_limit,
+        cameras=[c.strip() for c in cameras.split(",") if c.strip()] if cameras else None,
+        since=parse_when(since),
+        until=parse_when(until),
+    )
+    if as_json:
+        for h in hits:
+            emit_json("hit", h)
+        return
+    table(
+        f"{len(hits)} sighting(s) of the face in {photo}",
+        ["rank", "sighting", "camera", "start", "end", "distance", "quality", "crop"],
+        [
+            [
+                h.rank,
+                h.sighting_id,
+                h.camera_id,
+                when(h.started_at),
+                when(h.ended_at),
+                f"{h.distance:.3f}",
+                f"{h.quality:.2f}",
+                h.crop_path,
+            ]
+            for h in hits
+        ],
+    )
+
+
+def verify(
+    ctx: typer.Context,
+    image_a: Path,
+    image_b: Path,
+    threshold: Annotated[float | None, typer.Option(min=0.05, max=2.0)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Say whether two photos show the same person: distance, threshold, decision."""
+    rt = runtime(ctx)
+    v = verify_photos(
+        image_a,
+        image_b,
+        detector=rt.detector,
+        embedder=rt.embedder,
+        quality=rt.settings.quality,
+        threshold=threshold or rt.settings.matching.verify_threshold,
+    )
+    if as_json:
+        emit_json("verification", v)
+        return
+    verdict = "[bold green]same person[/]" if v.same_person else "[bold]different people[/]"
+    out.print(f"distance {v.distance:.4f}, threshold {v.threshold:.4f} ({v.model}): {verdict}")
+
+
+@sightings_app.command("list")
+def sightings_list(
+    ctx: typer.Context,
+    camera: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """List the latest sightings."""
+    rows = runtime(ctx).store.list_sightings(limit=limit, camera_id=camera)
+    table(
+        f"{len(rows)} sighting(s)",
+        ["id", "camera", "start", "end", "det", "quality", "person", "distance", "decision", "crop"],
+        [
+            [
+                s.id,
+                s.camera_id,
+                when(s.started_at),
+                when(s.ended_at),
+                s.detections,
+                f"{s.quality:.2f}",
+                s.person_name,
+                None if s.distance is None else f"{s.distance:.3f}",
+                s.decision,
+                s.crop_path,
+            ]
+            for s in rows
+        ],
+    )
+
+
+@alerts_app.command("list")
+def alerts_list(
+    ctx: typer.Context,
+    status: Annotated[AlertStatus | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the latest alerts."""
+    rows = runtime(ctx).store.list_alerts(limit=limit, status=status)
+    if as_json:
+        for a in rows:
+            emit_json("alert", a)
+        return
+    table(
+        f"{len(rows)} alert(s)",
+        ["id", "time", "camera", "person", "watchlist", "distance", "status", "sighting"],
+        [
+            [
+                a.id,
+                when(a.created_at),
+                a.camera_id,
+                a.person_name,
+                a.watchlist_name,
+                f"{a.distance:.3f}",
+                a.status,
+                a.sighting_id,
+            ]
+            for a in rows
+        ],
+    )

@@ -1,0 +1,212 @@
+"""`watch` one source, or `run` every configured camera with a live status view."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from citywatch.cli.context import runtime
+from citywatch.cli.output import emit_json, err, out, table
+from citywatch.config.ingest import CameraSettings, ProcessingMode
+from citywatch.domain.errors import SourceUnavailable
+from citywatch.ingest.open import SourceKind, open_source, source_kind
+from citywatch.runtime.build import Runtime
+from citywatch.runtime.pipeline import TrackOutcome
+from citywatch.runtime.worker import CameraStatus, CameraWorker
+
+
+@dataclass(frozen=True, slots=True)
+class TrackLine:
+    camera_id: str
+    track_id: int
+    started_at: str
+    ended_at: str
+    detections: int
+    quality: float
+    decision: str
+    person: str | None
+    watchlist: str | None
+    distance: float | None
+    margin: float | None
+    sighting_id: int | None
+    alert_id: int | None
+    crop_path: str | None
+
+
+def _track_line(o: TrackOutcome) -> TrackLine:
+    m = o.match
+    best = m.best if m.is_match else None
+    return TrackLine(
+        camera_id=o.track.camera_id,
+        track_id=o.track.track_id,
+        started_at=o.track.started_at.isoformat(),
+        ended_at=o.track.ended_at.isoformat(),
+        detections=o.track.detections,
+        quality=o.track.best_quality,
+        decision=str(m.decision),
+        person=best.person_name if best else None,
+        watchlist=best.watchlist_name if best else None,
+        distance=m.best.distance if m.best else None,
+        margin=m.margin,
+        sighting_id=o.saved.sighting_id if o.saved else None,
+        alert_id=o.saved.alert_id if o.saved else None,
+        crop_path=o.saved.crop_path if o.saved else None,
+    )
+
+
+def _print_outcome(o: TrackOutcome, as_json: bool) -> None:
+    line = _track_line(o)
+    if as_json:
+        emit_json("track", line)
+        return
+    span = f"{o.track.first_pts_s:7.2f}s–{o.track.last_pts_s:7.2f}s"
+    head = f"track {line.track_id:>4} {span} {line.detections:>3} det q={line.quality:.2f}"
+    if line.person:
+        alert = f" [bold red]ALERT #{line.alert_id}[/]" if line.alert_id else ""
+        out.print(f"{head} → [bold]{line.person}[/] ({line.watchlist}, d={line.distance:.3f}){alert}")
+    else:
+        kept = f"sighting #{line.sighting_id}" if line.sighting_id else "discarded"
+        out.print(f"{head} → unknown ({kept}; {o.match.explain()})")
+
+
+def watch(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Video file, image folder, or rtsp/http stream URL.")],
+    camera_id: Annotated[str, typer.Option(help="Camera id recorded with sightings.")] = "watch",
+    mode: Annotated[
+        ProcessingMode, typer.Option(help="watchlist: keep matches only; investigate: keep every sighting.")
+    ] = ProcessingMode.WATCHLIST,
+    detect_fps: Annotated[
+        float | None, typer.Option(min=0.1, max=60, help="Override detection rate.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Process one file, stream or image folder; print tracks, matches and a summary."""
+    rt = runtime(ctx)
+    camera = CameraSettings(id=camera_id, url=source, mode=mode)
+    if detect_fps is not None:
+        camera = camera.model_copy(
+            update={"source": camera.source.model_copy(update={"detect_fps": detect_fps})}
+        )
+    worker = _worker(rt, camera, lambda o: _print_outcome(o, as_json))
+    started = time.perf_counter()
+    worker.start()
+    if as_json:
+        worker.wait()
+    else:
+        with err.status("watching…") as spinner:
+            while not worker.join(0.25):
+                s = worker.status()
+                spinner.update(f"{s.state}: {s.frames} frames, {s.fps:.1f} fps, {s.sightings} sightings")
+    _summary(worker, time.perf_counter() - started, as_json)
+    if worker.error:
+        raise SourceUnavailable(worker.error)
+
+
+def _worker(rt: Runtime, camera: CameraSettings, on_outcome: Callable[[TrackOutcome], None]) -> CameraWorker:
+    kind = source_kind(camera.url)
+    src = open_source(camera.id, camera.url, camera.source)
+    pipeline = rt.pipeline(camera.id, camera.mode, still_images=kind is SourceKind.FOLDER)
+    rt.watchlist_index()  # load models and gallery before the clock starts
+    return CameraWorker(src, pipeline, live=kind is SourceKind.STREAM, on_outcome=on_outcome)
+
+
+def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
+    stats, health = worker.pipeline.stats, worker.source.health
+    summary = {
+        "camera_id": worker.source.camera_id,
+        "frames_decoded": health.frames_decoded,
+        "frames_processed": stats.frames,
+        "seconds": seconds,
+        "frames_per_s": health.frames_decoded / seconds if seconds else 0.0,
+        "faces_detected": stats.faces_detected,
+        "faces_kept": stats.faces_kept,
+        "rejected": dict(stats.rejected),
+        "tracks": stats.tracks,
+        "embeddings": stats.embeddings,
+        "sightings": stats.sightings,
+        "matches": stats.matches,
+        "alerts": stats.alerts,
+        "discarded": stats.discarded,
+        "dropped_frames": worker.status().dropped,
+        "reconnects": health.reconnects,
+        "warnings": list(health.warnings),
+        "error": worker.error,
+    }
+    if as_json:
+        emit_json("summary", summary)
+        return
+    table(
+        "summary",
+        ["", ""],
+        [[k, v] for k, v in summary.items() if v not in (None, [], {})],
+    )
+
+
+def run(ctx: typer.Context) -> None:
+    """Watch every configured camera at once, with a live status view, until Ctrl-C."""
+    rt = runtime(ctx)
+    if not rt.settings.cameras:
+        raise typer.BadParameter("no cameras configured: add them under `cameras:` (see `citywatch init`)")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    workers = [_worker(rt, cam, lambda o: None) for cam in rt.settings.cameras]
+    for w in workers:
+        w.start()
+    with Live(_status_table([w.status() for w in workers]), console=err, refresh_per_second=2) as live:
+        while not stop.wait(0.5) and not all(w.done for w in workers):
+            live.update(_status_table([w.status() for w in workers]))
+        for w in workers:
+            w.stop()
+        for w in workers:
+            w.join()
+        live.update(_status_table([w.status() for w in workers]))
+    out.print(f"stopped {len(workers)} camera(s) cleanly")
+
+
+def _status_table(statuses: list[CameraStatus]) -> Table:
+    t = Table(title="citywatch run (Ctrl-C to stop)", title_justify="left")
+    for col in (
+        "camera",
+        "state",
+        "frames",
+        "fps",
+        "dropped",
+        "tracks",
+        "sightings",
+        "matches",
+        "alerts",
+        "error",
+    ):
+        t.add_column(col)
+    for s in statuses:
+        colour = {"running": "green", "reconnecting": "yellow", "stalled": "yellow", "failed": "red"}.get(
+            s.state, "white"
+        )
+        t.add_row(
+            s.camera_id,
+            f"[{colour}]{s.state}[/]",
+            str(s.frames),
+            f"{s.fps:.1f}",
+            str(s.dropped),
+            str(s.active_tracks),
+            str(s.sightings),
+            str(s.matches),
+            str(s.alerts),
+            (s.error or "")[:60],
+        )
+    return t

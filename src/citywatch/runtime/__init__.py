@@ -1,0 +1,1 @@
+"""Composition root: builds every component from settings and owns threads and shutdown."""

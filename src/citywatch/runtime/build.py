@@ -1,0 +1,90 @@
+"""`build_runtime(settings)`: the one place that knows every component."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+
+from citywatch.config.ingest import ProcessingMode
+from citywatch.config.settings import Settings
+from citywatch.domain.ports import Detector, Embedder
+from citywatch.match.index import WatchlistIndex
+from citywatch.runtime.pipeline import CameraPipeline
+from citywatch.store.blobs import BlobStore
+from citywatch.store.db import open_database
+from citywatch.store.facade import MetaStore
+from citywatch.track.tracker import Tracker
+from citywatch.vision.factory import build_detector, build_embedder
+from citywatch.vision.quality import QualityGate
+
+log = logging.getLogger(__name__)
+
+GALLERY_REFRESH_S = 5.0
+"""How stale the in-memory watchlist index may get while cameras run (enrolments, removals)."""
+
+
+@dataclass
+class Runtime:
+    """Everything a command needs, built lazily: a `persons list` never loads a model."""
+
+    settings: Settings
+    _index: WatchlistIndex | None = field(default=None, init=False)
+    _index_at: float = field(default=0.0, init=False)
+    _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    @cached_property
+    def store(self) -> MetaStore:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return MetaStore(open_database(self.settings.database), BlobStore(self.settings.data_dir / "blobs"))
+
+    @cached_property
+    def detector(self) -> Detector:
+        return build_detector(self.settings.detector, self.settings.models_dir)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return build_embedder(self.settings.embedder)
+
+    def watchlist_index(self) -> WatchlistIndex:
+        """The gallery of all active watchlists, reloaded when older than GALLERY_REFRESH_S."""
+        with self._index_lock:
+            now = time.monotonic()
+            if self._index is None or now - self._index_at > GALLERY_REFRESH_S:
+                entries = self.store.gallery(
+                    self.embedder.name,
+                    datetime.now(UTC),
+                    self.settings.matching.threshold,
+                    self.settings.matching.margin,
+                )
+                self._index = WatchlistIndex(entries, self.embedder.dim)
+                self._index_at = now
+            return self._index
+
+    def pipeline(self, camera_id: str, mode: ProcessingMode, *, still_images: bool = False) -> CameraPipeline:
+        tracker_settings = self.settings.tracker
+        if still_images:  # a still image is one moment: a single detection is a whole track
+            tracker_settings = tracker_settings.model_copy(update={"min_detections": 1})
+        return CameraPipeline(
+            camera_id=camera_id,
+            mode=mode,
+            detector=self.detector,
+            gate=QualityGate(self.settings.quality),
+            tracker=Tracker(tracker_settings, camera_id),
+            embedder=self.embedder,
+            index=self.watchlist_index,
+            save=self.store.add_sighting,
+            embed_shots=self.settings.tracker.embed_shots,
+            still_images=still_images,
+        )
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    return Runtime(settings)

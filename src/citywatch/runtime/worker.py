@@ -1,0 +1,165 @@
+"""One camera at work: a reader thread feeding a bounded queue, a pipeline thread draining it."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from citywatch.domain.errors import CitywatchError
+from citywatch.domain.frames import Frame
+from citywatch.domain.ports import FrameSource, SourceState
+from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
+
+log = logging.getLogger(__name__)
+
+_END = None
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    camera_id: str
+    state: str
+    frames: int
+    dropped: int
+    fps: float
+    active_tracks: int
+    sightings: int
+    matches: int
+    alerts: int
+    reconnects: int
+    error: str | None
+
+
+class CameraWorker:
+    """`live` sources drop frames when the pipeline falls behind (counted); files never do."""
+
+    def __init__(
+        self,
+        source: FrameSource,
+        pipeline: CameraPipeline,
+        *,
+        live: bool,
+        on_outcome: Callable[[TrackOutcome], None] = lambda _: None,
+        queue_size: int = 16,
+    ) -> None:
+        self.source = source
+        self.pipeline = pipeline
+        self._live = live
+        self._on_outcome = on_outcome
+        self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._dropped = 0
+        self._error: str | None = None
+        self._started = 0.0
+        self._finished = 0.0
+        self._threads = [
+            threading.Thread(target=self._read, name=f"read-{source.camera_id}", daemon=True),
+            threading.Thread(target=self._work, name=f"work-{source.camera_id}", daemon=True),
+        ]
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        """Stop reading; frames already queued are still processed and open tracks stored."""
+        self._stop.set()
+        self.source.close()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for t in self._threads:
+            t.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+        return not any(t.is_alive() for t in self._threads)
+
+    def wait(self, poll_s: float = 0.2) -> None:
+        """Block until done; Ctrl-C stops the camera cleanly before re-raising."""
+        try:
+            while not self.join(poll_s):
+                pass
+        except KeyboardInterrupt:
+            self.stop()
+            self.join()
+            raise
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    @property
+    def done(self) -> bool:
+        return not any(t.is_alive() for t in self._threads)
+
+    def status(self) -> CameraStatus:
+        health = self.source.health
+        stats = self.pipeline.stats
+        end = self._finished or time.monotonic()
+        elapsed = max(end - self._started, 1e-6) if self._started else 0.0
+        state = "failed" if self._error else str(health.state)
+        return CameraStatus(
+            camera_id=self.source.camera_id,
+            state=state,
+            frames=health.frames_decoded,
+            dropped=self._dropped,
+            fps=health.frames_decoded / elapsed if elapsed else 0.0,
+            active_tracks=self.pipeline.active_tracks,
+            sightings=stats.sightings,
+            matches=stats.matches,
+            alerts=stats.alerts,
+            reconnects=health.reconnects,
+            error=self._error or health.last_error,
+        )
+
+    def _read(self) -> None:
+        try:
+            for frame in self.source.frames():
+                if self._stop.is_set():
+                    break
+                self._enqueue(frame)
+        except CitywatchError as exc:
+            self._error = str(exc)
+            log.error("camera %s: %s", self.source.camera_id, exc)
+        except Exception as exc:  # a reader must never die silently
+            self._error = f"unexpected error reading source: {exc!r}"
+            log.exception("camera %s: reader crashed", self.source.camera_id)
+        finally:
+            self._queue.put(_END)
+
+    def _enqueue(self, frame: Frame) -> None:
+        if not self._live:
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(frame, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except queue.Full:
+            self._dropped += 1
+
+    def _work(self) -> None:
+        try:
+            while (frame := self._queue.get()) is not _END:
+                self._handle(lambda f=frame: self.pipeline.process(f))
+            self._handle(self.pipeline.flush)
+        finally:
+            self._finished = time.monotonic()
+            if self.source.health.state not in (SourceState.FAILED, SourceState.ENDED) and not self._error:
+                self.source.health.state = SourceState.ENDED
+
+    def _handle(self, step: Callable[[], list[TrackOutcome]]) -> None:
+        try:
+            outcomes = step()
+        except CitywatchError as exc:  # e.g. disk full: say so, keep watching
+            self._error = str(exc)
+            log.error("camera %s: %s", self.source.camera_id, exc)
+            return
+        for outcome in outcomes:
+            self._on_outcome(outcome)

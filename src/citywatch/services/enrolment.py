@@ -1,0 +1,64 @@
+"""Enrolment: reference photos of a person, each with its source and legal basis, become templates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from citywatch.config.vision import QualitySettings
+from citywatch.domain.errors import InvalidInput
+from citywatch.domain.ports import Detector, Embedder
+from citywatch.services.faces import PhotoFace, one_face
+from citywatch.store.facade import MetaStore
+from citywatch.store.records import PersonInfo, WatchlistCategory
+
+
+class Enrolment:
+    def __init__(
+        self, *, store: MetaStore, detector: Detector, embedder: Embedder, quality: QualitySettings
+    ) -> None:
+        self._store = store
+        self._detector = detector
+        self._embedder = embedder
+        self._quality = quality
+
+    def enroll(
+        self,
+        *,
+        name: str,
+        images: Sequence[Path],
+        watchlist: str,
+        source: str,
+        legal_basis: str,
+        notes: str = "",
+        category: WatchlistCategory = WatchlistCategory.WANTED,
+        person_id: int | None = None,
+    ) -> PersonInfo:
+        """Check every image first (one face each), then store the person and templates.
+
+        With `person_id`, the images are added to that person instead of a new one.
+        """
+        if not images:
+            raise InvalidInput("give at least one reference image")
+        if not source.strip() or not legal_basis.strip():
+            raise InvalidInput("every reference image needs a source and a legal basis")
+        faces = [one_face(p, self._detector, self._embedder, self._quality) for p in images]
+        if person_id is None:
+            self._store.ensure_watchlist(watchlist, category)
+            person = self._store.add_person(watchlist, name, notes)
+        else:
+            person = self._store.get_person(person_id)
+        for face in faces:
+            self._add(person.id, face, source, legal_basis)
+        return self._store.get_person(person.id)
+
+    def _add(self, person_id: int, face: PhotoFace, source: str, legal_basis: str) -> None:
+        self._store.add_reference(
+            person_id,
+            face.path.read_bytes(),
+            face.path.suffix.lower() or ".jpg",
+            source,
+            legal_basis,
+            self._embedder.name,
+            face.template,
+        )

@@ -1,0 +1,65 @@
+"""Search by photo: the stored sightings of one face, ranked by distance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from citywatch.config.vision import QualitySettings
+from citywatch.domain.ports import Detector, Embedder
+from citywatch.services.faces import one_face
+from citywatch.store.facade import MetaStore
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    rank: int
+    sighting_id: int
+    camera_id: str
+    started_at: datetime
+    ended_at: datetime
+    distance: float
+    quality: float
+    crop_path: str
+
+
+def search_by_photo(
+    photo: Path,
+    *,
+    store: MetaStore,
+    detector: Detector,
+    embedder: Embedder,
+    quality: QualitySettings,
+    threshold: float,
+    limit: int,
+    cameras: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[SearchHit]:
+    """Sightings nearer than `threshold`, nearest first, at most `limit`.
+
+    Only sightings that kept a template (investigate mode) can be found.
+    """
+    probe = one_face(photo, detector, embedder, quality).template
+    candidates = store.sightings_for_search(embedder.name, cameras, since, until)
+    if not candidates:
+        return []
+    matrix = np.stack([c.vector for c in candidates])
+    distance = np.linalg.norm(matrix - probe[None], axis=1)
+    order = [int(i) for i in np.argsort(distance) if distance[i] < threshold][:limit]
+    return [
+        SearchHit(
+            rank=rank,
+            sighting_id=candidates[i].id,
+            camera_id=candidates[i].camera_id,
+            started_at=candidates[i].started_at,
+            ended_at=candidates[i].ended_at,
+            distance=float(distance[i]),
+            quality=candidates[i].quality,
+            crop_path=candidates[i].crop_path,
+        )
+        for rank, i in enumerate(order, start=1)
+    ]

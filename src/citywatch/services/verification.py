@@ -1,0 +1,31 @@
+"""1:1 verification of two photos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from citywatch.config.vision import QualitySettings
+from citywatch.domain.ports import Detector, Embedder
+from citywatch.services.faces import one_face
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    image_a: str
+    image_b: str
+    distance: float
+    threshold: float
+    same_person: bool
+    model: str
+
+
+def verify(
+    a: Path, b: Path, *, detector: Detector, embedder: Embedder, quality: QualitySettings, threshold: float
+) -> Verdict:
+    fa = one_face(a, detector, embedder, quality)
+    fb = one_face(b, detector, embedder, quality)
+    distance = float(np.linalg.norm(fa.template - fb.template))
+    return Verdict(str(a), str(b), distance, threshold, distance < threshold, embedder.name)

@@ -1,0 +1,46 @@
+"""Shared fixtures: where the shared test data lives, and settings built in tmp_path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from citywatch.config.settings import Settings
+from citywatch.runtime.build import Runtime, build_runtime
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("CITYWATCH_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only shared data; skipped when absent, except under CI where it must exist."""
+    path = shared_data_dir()
+    if not (path / "README.md").is_file():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"shared test data missing at {path} (set CITYWATCH_TEST_DATA)")
+        pytest.skip(f"shared test data not found at {path} (set CITYWATCH_TEST_DATA)")
+    return path
+
+
+def make_settings(tmp: Path, data: Path, **overrides: Any) -> Settings:
+    return Settings(data_dir=tmp / "data", models_dir=data / "models", **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, shared_data: Path) -> Settings:
+    return make_settings(tmp_path, shared_data)
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    runtime = build_runtime(settings)
+    yield runtime
+    runtime.close()

@@ -12,7 +12,9 @@ from citywatch.config.base import Section
 class YuNetSettings(Section):
     type: Literal["yunet"] = "yunet"
     model_file: str = Field("face_detection_yunet_2023mar.onnx", description="File name inside models_dir.")
-    score_threshold: float = Field(0.7, ge=0.05, le=1.0, description="Detector confidence floor.")
+    score_threshold: float = Field(
+        0.8, ge=0.05, le=1.0, description="Detector confidence floor (dog faces score up to 0.77)."
+    )
     nms_threshold: float = Field(0.3, gt=0, le=1.0, description="Overlap above which boxes are merged.")
     max_side_px: int = Field(
         1280, ge=160, le=8192, description="Images are shrunk so their longer side is at most this."
@@ -33,7 +35,7 @@ DetectorSettings = Annotated[YuNetSettings | HogSettings, Field(discriminator="t
 
 class QualitySettings(Section):
     min_face_px: int = Field(36, ge=8, le=1024, description="Smallest face side kept, in pixels.")
-    min_score: float = Field(0.75, ge=0, le=1, description="Lowest detector score kept.")
+    min_score: float = Field(0.8, ge=0, le=1, description="Lowest detector score kept.")
     min_sharpness: float = Field(
         15.0, ge=0, le=10_000, description="Lowest variance of the Laplacian on the face (blur)."
     )

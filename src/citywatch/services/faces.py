@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.errors import NoFace, SeveralFaces
 from citywatch.domain.faces import FaceDetections
@@ -20,21 +22,34 @@ class PhotoFace:
     image: Image
     face: FaceDetections
     template: Template
+    other_faces: int
+    """Further faces in the photo that were set aside (only when the largest was taken)."""
 
 
-def one_face(path: Path, detector: Detector, embedder: Embedder, quality: QualitySettings) -> PhotoFace:
-    """Read a photo and embed its one face; `NoFace` / `SeveralFaces` otherwise.
+def one_face(
+    path: Path,
+    detector: Detector,
+    embedder: Embedder,
+    quality: QualitySettings,
+    *,
+    largest: bool = False,
+) -> PhotoFace:
+    """Read a photo and embed its one face; `NoFace` when there is none.
 
-    Faces below the detector-score floor are not counted; nothing else of the quality
-    gate applies to a photo chosen by a person.
+    With several faces: `SeveralFaces` (enrolment must be unambiguous), or with
+    `largest` the biggest face is taken and the others counted (verification and
+    search, where a probe photo may have bystanders). Faces below the detector-score
+    floor are not counted; nothing else of the quality gate applies to a chosen photo.
     """
     image = read_image(path)
     faces = detector.detect(image)
     faces = faces[faces.score >= quality.min_score]
     if len(faces) == 0:
         raise NoFace(f"{path}: no face found")
-    if len(faces) > 1:
+    others = len(faces) - 1
+    if others and not largest:
         raise SeveralFaces(
             f"{path}: {len(faces)} faces found; give a photo of exactly one person (crop it if needed)"
         )
-    return PhotoFace(path, image, faces, embedder.embed(image, faces)[0])
+    face = faces[int(np.argmax(faces.width * faces.height))]
+    return PhotoFace(path, image, face, embedder.embed(image, face)[0], others)

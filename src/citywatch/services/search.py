@@ -43,7 +43,7 @@ def search_by_photo(
 
     Only sightings that kept a template (investigate mode) can be found.
     """
-    probe = one_face(photo, detector, embedder, quality).template
+    probe = one_face(photo, detector, embedder, quality, largest=True).template
     candidates = store.sightings_for_search(embedder.name, cameras, since, until)
     if not candidates:
         return []

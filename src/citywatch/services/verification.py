@@ -20,12 +20,22 @@ class Verdict:
     threshold: float
     same_person: bool
     model: str
+    faces_set_aside: int
+    """Other, smaller faces in the two photos that were not compared."""
 
 
 def verify(
     a: Path, b: Path, *, detector: Detector, embedder: Embedder, quality: QualitySettings, threshold: float
 ) -> Verdict:
-    fa = one_face(a, detector, embedder, quality)
-    fb = one_face(b, detector, embedder, quality)
+    fa = one_face(a, detector, embedder, quality, largest=True)
+    fb = one_face(b, detector, embedder, quality, largest=True)
     distance = float(np.linalg.norm(fa.template - fb.template))
-    return Verdict(str(a), str(b), distance, threshold, distance < threshold, embedder.name)
+    return Verdict(
+        str(a),
+        str(b),
+        distance,
+        threshold,
+        distance < threshold,
+        embedder.name,
+        fa.other_faces + fb.other_faces,
+    )

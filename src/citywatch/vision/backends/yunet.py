@@ -10,9 +10,13 @@ import numpy as np
 
 from citywatch.config.vision import YuNetSettings
 from citywatch.domain.errors import Unavailable
-from citywatch.domain.faces import FaceDetections
+from citywatch.domain.faces import FaceDetections, iou_matrix
 from citywatch.domain.frames import Image
 from citywatch.vision.images import fit_within
+
+
+LARGE_FACE_PASS_SIDE = 480
+LARGE_FACE_MIN_PX = 256
 
 
 class YuNetDetector:
@@ -37,7 +41,19 @@ class YuNetDetector:
         self._lock = threading.Lock()  # one FaceDetectorYN holds per-size state
 
     def detect(self, image: Image) -> FaceDetections:
-        small, factor = fit_within(image, self._settings.max_side_px)
+        faces = self._detect_at(image, self._settings.max_side_px)
+        if max(image.shape[:2]) > LARGE_FACE_PASS_SIDE * 1.5:
+            faces = _merge(faces, self._large_faces(image))
+        return faces
+
+    def _large_faces(self, image: Image) -> FaceDetections:
+        """YuNet under-scores faces far above its largest anchor (256 px), e.g. a portrait
+        in a 12-megapixel photo: look again at a small scale and keep only large faces."""
+        faces = self._detect_at(image, LARGE_FACE_PASS_SIDE)
+        return faces[np.minimum(faces.width, faces.height) >= LARGE_FACE_MIN_PX]
+
+    def _detect_at(self, image: Image, max_side: int) -> FaceDetections:
+        small, factor = fit_within(image, max_side)
         pad = self._padding(small)
         if pad:
             small = np.asarray(
@@ -74,3 +90,25 @@ def _clip_to(faces: FaceDetections, width: int, height: int) -> FaceDetections:
     keep = (xyxy[:, 2] - xyxy[:, 0] > 1) & (xyxy[:, 3] - xyxy[:, 1] > 1)
     clipped = FaceDetections(xyxy, faces.score, faces.landmarks, faces.quality)
     return clipped[keep]
+
+
+def _merge(a: FaceDetections, b: FaceDetections) -> FaceDetections:
+    """Union of two detection sets; where boxes overlap, the higher score wins."""
+    if len(b) == 0:
+        return a
+    if len(a) == 0:
+        return b
+    iou = iou_matrix(a.xyxy, b.xyxy)
+    keep_a = np.ones(len(a), bool)
+    keep_b = np.ones(len(b), bool)
+    for i, j in zip(*np.nonzero(iou > 0.3), strict=True):
+        if a.score[i] >= b.score[j]:
+            keep_b[j] = False
+        else:
+            keep_a[i] = False
+    kept_a, kept_b = a[keep_a], b[keep_b]
+    return FaceDetections(
+        np.concatenate([kept_a.xyxy, kept_b.xyxy]),
+        np.concatenate([kept_a.score, kept_b.score]),
+        np.concatenate([kept_a.landmarks, kept_b.landmarks]),
+    )

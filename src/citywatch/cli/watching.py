@@ -18,7 +18,9 @@ from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.domain.errors import SourceUnavailable
-from citywatch.ingest.open import SourceKind, open_source, source_kind
+from citywatch.ingest.folder import FolderSource
+from citywatch.ingest.open import open_source
+from citywatch.ingest.stream import StreamSource
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.pipeline import TrackOutcome
 from citywatch.runtime.worker import CameraStatus, CameraWorker
@@ -113,11 +115,10 @@ def watch(
 
 
 def _worker(rt: Runtime, camera: CameraSettings, on_outcome: Callable[[TrackOutcome], None]) -> CameraWorker:
-    kind = source_kind(camera.url)
     src = open_source(camera.id, camera.url, camera.source)
-    pipeline = rt.pipeline(camera.id, camera.mode, still_images=kind is SourceKind.FOLDER)
+    pipeline = rt.pipeline(camera.id, camera.mode, still_images=isinstance(src, FolderSource))
     rt.watchlist_index()  # load models and gallery before the clock starts
-    return CameraWorker(src, pipeline, live=kind is SourceKind.STREAM, on_outcome=on_outcome)
+    return CameraWorker(src, pipeline, live=isinstance(src, StreamSource), on_outcome=on_outcome)
 
 
 def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:

@@ -1,0 +1,51 @@
+"""Running the real `citywatch` command in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def cli_env(workdir: Path, data: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYWATCH_")}
+    env.update(
+        CITYWATCH_DATA_DIR=str(workdir / "data"),
+        CITYWATCH_MODELS_DIR=str(data / "models"),
+        COLUMNS="200",
+    )
+    return env
+
+
+def citywatch(workdir: Path, data: Path, *args: str, timeout: float = 240) -> Result:
+    proc = subprocess.run(
+        [sys.executable, "-m", "citywatch", *args],
+        cwd=workdir,
+        env=cli_env(workdir, data),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def enroll(workdir: Path, data: Path, name: str, image: Path) -> Result:
+    return citywatch(
+        workdir, data, "enroll", str(image), "--name", name,
+        "--source", "face_recognition example image", "--legal-basis", "test fixture",
+    )

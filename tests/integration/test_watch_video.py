@@ -1,0 +1,91 @@
+"""The Hamilton clip end to end: enrol two people, watch, get Lin-Manuel Miranda's alert."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cli_helpers import citywatch, enroll
+
+LIN = "Lin-Manuel Miranda"
+ALEX = "Alex Lacamoire"
+
+
+@pytest.fixture(scope="module")
+def hamilton(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> tuple[Path, list[dict[str, object]]]:
+    work = tmp_path_factory.mktemp("hamilton")
+    ex = shared_data / "face_recognition/examples"
+    assert enroll(work, shared_data, LIN, ex / "lin-manuel-miranda.png").code == 0
+    assert enroll(work, shared_data, ALEX, ex / "alex-lacamoire.png").code == 0
+    res = citywatch(work, shared_data, "watch", str(ex / "short_hamilton_clip.mp4"), "--mode", "investigate", "--json")
+    assert res.code == 0, res.stderr
+    return work, res.json_lines()
+
+
+@pytest.mark.slow
+def test_lin_manuel_is_seen_and_alerted(hamilton: tuple[Path, list[dict[str, object]]]) -> None:
+    work, lines = hamilton
+    tracks = [line for line in lines if line["type"] == "track"]
+    lin = [t for t in tracks if t["person"] == LIN]
+    assert lin, "no Lin-Manuel Miranda track"
+    assert all(t["alert_id"] is not None and t["sighting_id"] is not None for t in lin)
+    # Only Lin-Manuel Miranda is on screen long enough to be identified; Alex Lacamoire is
+    # not in the clip, and nobody may be attributed to him.
+    assert not [t for t in tracks if t["person"] == ALEX]
+    summary = lines[-1]
+    assert summary["type"] == "summary"
+    assert summary["frames_decoded"] == 275
+    assert summary["alerts"] == len(lin)
+    assert summary["embeddings"] <= 2 * summary["tracks"]  # per track, not per frame
+
+    db = sqlite3.connect(work / "data/citywatch.db")
+    stored = db.execute("select person_name, crop_path from sightings where person_name is not null").fetchall()
+    assert {name for name, _ in stored} == {LIN}
+    for _, crop in stored:
+        assert (work / "data/blobs" / crop).is_file()
+    alerts = db.execute("select person_name, status from alerts").fetchall()
+    assert alerts and all(a == (LIN, "new") for a in alerts)
+
+    res = citywatch(work, Path(str(work)), "alerts", "list", "--json")
+    assert {a["person_name"] for a in res.json_lines()} == {LIN}
+
+
+@pytest.mark.slow
+def test_search_by_photo_finds_the_sightings(hamilton: tuple[Path, list[dict[str, object]]], shared_data: Path) -> None:
+    work, lines = hamilton
+    lin_ids = {t["sighting_id"] for t in lines if t.get("person") == LIN}
+    res = citywatch(work, shared_data, "search", str(shared_data / "face_recognition/examples/lin-manuel-miranda.png"), "--json")
+    assert res.code == 0, res.stderr
+    hits = res.json_lines()
+    assert hits and {h["sighting_id"] for h in hits} >= lin_ids
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    assert hits == sorted(hits, key=lambda h: h["distance"])
+    assert all(Path(h["crop_path"]).is_file() for h in hits)
+
+    other_camera = citywatch(work, shared_data, "search", str(shared_data / "face_recognition/examples/lin-manuel-miranda.png"), "--cameras", "elsewhere", "--json")
+    assert other_camera.code == 0 and other_camera.json_lines() == []
+
+
+@pytest.mark.slow
+def test_watchlist_mode_keeps_nothing_of_unmatched_faces(tmp_path: Path, shared_data: Path) -> None:
+    ex = shared_data / "face_recognition/examples"
+    assert enroll(tmp_path, shared_data, ALEX, ex / "alex-lacamoire.png").code == 0
+    res = citywatch(tmp_path, shared_data, "watch", str(ex / "short_hamilton_clip.mp4"), "--json")
+    assert res.code == 0, res.stderr
+    summary = res.json_lines()[-1]
+    assert summary["tracks"] > 0 and summary["sightings"] == 0 and summary["discarded"] == summary["tracks"]
+    db = sqlite3.connect(tmp_path / "data/citywatch.db")
+    assert db.execute("select count(*) from sightings").fetchone() == (0,)
+    assert not list((tmp_path / "data/blobs").glob("crops/**/*.jpg"))
+
+
+@pytest.mark.slow
+def test_verify_json(tmp_path: Path, shared_data: Path) -> None:
+    ex = shared_data / "face_recognition/examples"
+    same = citywatch(tmp_path, shared_data, "verify", str(ex / "obama.jpg"), str(ex / "obama2.jpg"), "--json")
+    other = citywatch(tmp_path, shared_data, "verify", str(ex / "obama.jpg"), str(ex / "biden.jpg"), "--json")
+    (s,), (o,) = same.json_lines(), other.json_lines()
+    assert s["same_person"] is True and s["distance"] < s["threshold"]
+    assert o["same_person"] is False and o["distance"] >= o["threshold"]

@@ -27,6 +27,10 @@ def cli_env(workdir: Path, data: Path) -> dict[str, str]:
         CITYWATCH_DATA_DIR=str(workdir / "data"),
         CITYWATCH_MODELS_DIR=str(data / "models"),
         COLUMNS="200",
+        # a stream that cannot be reached is declared dead quickly in tests
+        CITYWATCH_SOURCE__RECONNECT_ATTEMPTS="2",
+        CITYWATCH_SOURCE__RECONNECT_INITIAL_S="0.1",
+        CITYWATCH_SOURCE__OPEN_TIMEOUT_S="2",
     )
     return env
 

@@ -110,6 +110,8 @@ def watch(
                 s = worker.status()
                 spinner.update(f"{s.state}: {s.frames} frames, {s.fps:.1f} fps, {s.sightings} sightings")
     _summary(worker, time.perf_counter() - started, as_json)
+    if worker.failure is not None:
+        raise worker.failure
     if worker.error:
         raise SourceUnavailable(worker.error)
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from citywatch.config.ingest import CameraSettings
+from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.config.pipeline import MatchingSettings, TrackerSettings
 from citywatch.config.vision import (
     DetectorSettings,
@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     embedder: EmbedderSettings = Field(default_factory=lambda: DlibResNetSettings())  # noqa: PLW0108
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    source: SourceSettings = Field(
+        default_factory=SourceSettings, description="How `citywatch watch` opens and reads its source."
+    )
     cameras: list[CameraSettings] = Field(
         default_factory=list, description="Cameras `citywatch run` watches."
     )

@@ -54,6 +54,8 @@ class CameraWorker:
         self._stop = threading.Event()
         self._dropped = 0
         self._error: str | None = None
+        self.failure: CitywatchError | None = None
+        """The error that stopped the source, kept with its type for the caller to re-raise."""
         self._started = 0.0
         self._finished = 0.0
         self._threads = [
@@ -123,7 +125,8 @@ class CameraWorker:
                 self._enqueue(frame)
         except CitywatchError as exc:
             self._error = str(exc)
-            log.error("camera %s: %s", self.source.camera_id, exc)
+            self.failure = exc
+            log.debug("camera %s: %s", self.source.camera_id, exc)
         except Exception as exc:  # a reader must never die silently
             self._error = f"unexpected error reading source: {exc!r}"
             log.exception("camera %s: reader crashed", self.source.camera_id)

@@ -32,6 +32,8 @@ class YuNetDetector:
         if not model_path.is_file():
             raise Unavailable(f"YuNet model not found at {model_path}")
         self._settings = settings
+        # OpenCV 5 warns on every load that DNN targets are not configurable; not news to users.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         try:
             self._net = cv2.FaceDetectorYN.create(
                 str(model_path), "", (320, 320), settings.score_threshold, settings.nms_threshold, 5000

@@ -1,0 +1,52 @@
+# citywatch: everything a fresh machine needs is installed by these targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= $(abspath ../shared/data)
+DEMO := var/demo
+export CITYWATCH_TEST_DATA := $(DATA)
+
+.PHONY: install demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Main job on the embedded default: enrol two people, watch the Hamilton clip, list alerts.
+demo: install
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	cd $(DEMO) && CITYWATCH_MODELS_DIR=$(DATA)/models ../../$(VENV)/bin/citywatch enroll \
+	  $(DATA)/face_recognition/examples/lin-manuel-miranda.png --name "Lin-Manuel Miranda" \
+	  --source "face_recognition example image" --legal-basis "demonstration"
+	cd $(DEMO) && CITYWATCH_MODELS_DIR=$(DATA)/models ../../$(VENV)/bin/citywatch enroll \
+	  $(DATA)/face_recognition/examples/alex-lacamoire.png --name "Alex Lacamoire" \
+	  --source "face_recognition example image" --legal-basis "demonstration"
+	cd $(DEMO) && CITYWATCH_MODELS_DIR=$(DATA)/models ../../$(VENV)/bin/citywatch watch \
+	  $(DATA)/face_recognition/examples/short_hamilton_clip.mp4
+	cd $(DEMO) && ../../$(VENV)/bin/citywatch alerts list
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+# The peer (face_recognition 1.3.0) lives in its own environment, as its docstring says.
+.bench-venv/.installed:
+	$(PYTHON) -m venv .bench-venv
+	.bench-venv/bin/pip install --quiet dlib-bin face-recognition-models numpy pillow \
+	  opencv-python-headless click "setuptools<81"
+	.bench-venv/bin/pip install --quiet --no-deps face_recognition==1.3.0
+	touch $@
+
+bench: install .bench-venv/.installed
+	$(PY) benchmarks/hamilton.py --peer-python .bench-venv/bin/python
+
+clean:
+	rm -rf $(VENV) .bench-venv var

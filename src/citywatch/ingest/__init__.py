@@ -1,0 +1,1 @@
+"""Sources → sampled frames: video files, image folders and network streams, behind `FrameSource`."""

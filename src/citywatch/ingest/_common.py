@@ -1,0 +1,28 @@
+"""Helpers shared by the sources: the clock type and bounded health warnings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from citywatch.domain.ports import SourceHealth
+
+Clock = Callable[[], datetime]
+"""Returns the current time as an aware UTC datetime; injected so tests can pin it."""
+
+MAX_WARNINGS = 100
+"""A source that keeps misbehaving must not grow its health record without bound."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_warning(health: SourceHealth, message: str, logger: logging.Logger) -> None:
+    """Log `message` and record it in `health.warnings`, keeping at most `MAX_WARNINGS` entries."""
+    logger.warning("%s", message, stacklevel=2)
+    if len(health.warnings) < MAX_WARNINGS - 1:
+        health.warnings.append(message)
+    elif len(health.warnings) == MAX_WARNINGS - 1:
+        health.warnings.append("further warnings suppressed (see the log)")

@@ -27,13 +27,33 @@ PEER = ROOT.parent / "shared/bench/baseline_face_recognition.py"
 
 
 def run_citywatch(work: Path) -> dict[str, object]:
-    env = {**os.environ, "CITYWATCH_DATA_DIR": str(work / "data"), "CITYWATCH_MODELS_DIR": str(DATA / "models")}
+    env = {
+        **os.environ,
+        "CITYWATCH_DATA_DIR": str(work / "data"),
+        "CITYWATCH_MODELS_DIR": str(DATA / "models"),
+    }
     cmd = [sys.executable, "-m", "citywatch"]
     for name, image in KNOWN.items():
-        subprocess.run([*cmd, "enroll", str(image), "--name", name, "--source", "benchmark",
-                        "--legal-basis", "benchmark"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                *cmd,
+                "enroll",
+                str(image),
+                "--name",
+                name,
+                "--source",
+                "benchmark",
+                "--legal-basis",
+                "benchmark",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     started = time.perf_counter()
-    out = subprocess.run([*cmd, "watch", str(CLIP), "--json"], env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [*cmd, "watch", str(CLIP), "--json"], env=env, check=True, capture_output=True, text=True
+    )
     wall = time.perf_counter() - started
     lines = [json.loads(x) for x in out.stdout.splitlines()]
     summary = lines[-1]
@@ -77,12 +97,23 @@ def main() -> int:
     our_fps = statistics.median(float(r["pipeline_fps"]) for r in ours)  # type: ignore[arg-type]
     our_cmd_fps = statistics.median(float(r["command_fps"]) for r in ours)  # type: ignore[arg-type]
     peer_fps = statistics.median(float(r["frames_per_s"]) for r in theirs)  # type: ignore[arg-type]
-    print(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-        "citywatch": ours[-1], "peer": theirs[-1],
-        "median_fps": {"citywatch_pipeline": our_fps, "citywatch_command": our_cmd_fps, "peer": peer_fps},
-        "ratio_pipeline": our_fps / peer_fps, "ratio_command": our_cmd_fps / peer_fps,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+                "citywatch": ours[-1],
+                "peer": theirs[-1],
+                "median_fps": {
+                    "citywatch_pipeline": our_fps,
+                    "citywatch_command": our_cmd_fps,
+                    "peer": peer_fps,
+                },
+                "ratio_pipeline": our_fps / peer_fps,
+                "ratio_command": our_cmd_fps / peer_fps,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

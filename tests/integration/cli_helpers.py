@@ -50,6 +50,14 @@ def citywatch(workdir: Path, data: Path, *args: str, timeout: float = 240) -> Re
 
 def enroll(workdir: Path, data: Path, name: str, image: Path) -> Result:
     return citywatch(
-        workdir, data, "enroll", str(image), "--name", name,
-        "--source", "face_recognition example image", "--legal-basis", "test fixture",
+        workdir,
+        data,
+        "enroll",
+        str(image),
+        "--name",
+        name,
+        "--source",
+        "face_recognition example image",
+        "--legal-basis",
+        "test fixture",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import sqlite3
 import subprocess
@@ -26,7 +27,9 @@ def enrolled(tmp_path: Path, shared_data: Path) -> Path:
 
 def persons(work: Path) -> list[tuple[int, str]]:
     db = sqlite3.connect(work / "data/citywatch.db")
-    return db.execute("select p.id, p.display_name from persons p join templates t on t.person_id = p.id").fetchall()
+    return db.execute(
+        "select p.id, p.display_name from persons p join templates t on t.person_id = p.id"
+    ).fetchall()
 
 
 def remux_faststart(src: Path, dst: Path) -> None:
@@ -64,11 +67,19 @@ def make_inputs(tmp: Path, data: Path) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["enroll", "{corrupt}", "--name", "X", "--source", "s", "--legal-basis", "b"], 2, "not a readable image"),
+        (
+            ["enroll", "{corrupt}", "--name", "X", "--source", "s", "--legal-basis", "b"],
+            2,
+            "not a readable image",
+        ),
         (["enroll", "{noface}", "--name", "X", "--source", "s", "--legal-basis", "b"], 2, "no face found"),
         (["enroll", "{dogs}", "--name", "X", "--source", "s", "--legal-basis", "b"], 2, "no face found"),
         (["enroll", "{group}", "--name", "X", "--source", "s", "--legal-basis", "b"], 2, "faces found"),
-        (["enroll", "{noface}", "--name", "X", "--source", " ", "--legal-basis", "b"], 2, "source and a legal basis"),
+        (
+            ["enroll", "{noface}", "--name", "X", "--source", " ", "--legal-basis", "b"],
+            2,
+            "source and a legal basis",
+        ),
         (["watch", "{text}"], 2, "not a readable video"),
         (["watch", "{truncated}"], 2, "not a readable video"),
         (["watch", "{tmp}/missing.mp4"], 4, "no such file"),
@@ -110,9 +121,21 @@ def test_sigkill_during_watch_leaves_only_whole_sightings(tmp_path: Path, shared
     assert enroll(tmp_path, shared_data, LIN, ex / "lin-manuel-miranda.png").code == 0
     db_path = tmp_path / "data/citywatch.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "citywatch", "watch", str(ex / "short_hamilton_clip.mp4"), "--mode", "investigate",
-         "--detect-fps", "30"],
-        cwd=tmp_path, env=cli_env(tmp_path, shared_data), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "citywatch",
+            "watch",
+            str(ex / "short_hamilton_clip.mp4"),
+            "--mode",
+            "investigate",
+            "--detect-fps",
+            "30",
+        ],
+        cwd=tmp_path,
+        env=cli_env(tmp_path, shared_data),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -129,12 +152,12 @@ def test_sigkill_during_watch_leaves_only_whole_sightings(tmp_path: Path, shared
     assert db.execute("pragma integrity_check").fetchone() == ("ok",)
     rows = db.execute("select id, crop_path, crop_sha256, template, ended_at from sightings").fetchall()
     assert rows
-    import hashlib
-
     for _, crop, sha, template, ended in rows:
         data = (tmp_path / "data/blobs" / crop).read_bytes()
         assert hashlib.sha256(data).hexdigest() == sha
         assert template is not None and len(template) == 128 * 4
         assert ended is not None
-    alerts = db.execute("select count(*) from alerts a left join sightings s on s.id = a.sighting_id where s.id is null").fetchone()
+    alerts = db.execute(
+        "select count(*) from alerts a left join sightings s on s.id = a.sighting_id where s.id is null"
+    ).fetchone()
     assert alerts == (0,)

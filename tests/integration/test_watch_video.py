@@ -14,12 +14,16 @@ ALEX = "Alex Lacamoire"
 
 
 @pytest.fixture(scope="module")
-def hamilton(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> tuple[Path, list[dict[str, object]]]:
+def hamilton(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+) -> tuple[Path, list[dict[str, object]]]:
     work = tmp_path_factory.mktemp("hamilton")
     ex = shared_data / "face_recognition/examples"
     assert enroll(work, shared_data, LIN, ex / "lin-manuel-miranda.png").code == 0
     assert enroll(work, shared_data, ALEX, ex / "alex-lacamoire.png").code == 0
-    res = citywatch(work, shared_data, "watch", str(ex / "short_hamilton_clip.mp4"), "--mode", "investigate", "--json")
+    res = citywatch(
+        work, shared_data, "watch", str(ex / "short_hamilton_clip.mp4"), "--mode", "investigate", "--json"
+    )
     assert res.code == 0, res.stderr
     return work, res.json_lines()
 
@@ -41,7 +45,9 @@ def test_lin_manuel_is_seen_and_alerted(hamilton: tuple[Path, list[dict[str, obj
     assert summary["embeddings"] <= 2 * summary["tracks"]  # per track, not per frame
 
     db = sqlite3.connect(work / "data/citywatch.db")
-    stored = db.execute("select person_name, crop_path from sightings where person_name is not null").fetchall()
+    stored = db.execute(
+        "select person_name, crop_path from sightings where person_name is not null"
+    ).fetchall()
     assert {name for name, _ in stored} == {LIN}
     for _, crop in stored:
         assert (work / "data/blobs" / crop).is_file()
@@ -53,10 +59,18 @@ def test_lin_manuel_is_seen_and_alerted(hamilton: tuple[Path, list[dict[str, obj
 
 
 @pytest.mark.slow
-def test_search_by_photo_finds_the_sightings(hamilton: tuple[Path, list[dict[str, object]]], shared_data: Path) -> None:
+def test_search_by_photo_finds_the_sightings(
+    hamilton: tuple[Path, list[dict[str, object]]], shared_data: Path
+) -> None:
     work, lines = hamilton
     lin_ids = {t["sighting_id"] for t in lines if t.get("person") == LIN}
-    res = citywatch(work, shared_data, "search", str(shared_data / "face_recognition/examples/lin-manuel-miranda.png"), "--json")
+    res = citywatch(
+        work,
+        shared_data,
+        "search",
+        str(shared_data / "face_recognition/examples/lin-manuel-miranda.png"),
+        "--json",
+    )
     assert res.code == 0, res.stderr
     hits = res.json_lines()
     assert hits and {h["sighting_id"] for h in hits} >= lin_ids
@@ -64,7 +78,15 @@ def test_search_by_photo_finds_the_sightings(hamilton: tuple[Path, list[dict[str
     assert hits == sorted(hits, key=lambda h: h["distance"])
     assert all(Path(h["crop_path"]).is_file() for h in hits)
 
-    other_camera = citywatch(work, shared_data, "search", str(shared_data / "face_recognition/examples/lin-manuel-miranda.png"), "--cameras", "elsewhere", "--json")
+    other_camera = citywatch(
+        work,
+        shared_data,
+        "search",
+        str(shared_data / "face_recognition/examples/lin-manuel-miranda.png"),
+        "--cameras",
+        "elsewhere",
+        "--json",
+    )
     assert other_camera.code == 0 and other_camera.json_lines() == []
 
 

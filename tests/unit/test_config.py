@@ -40,7 +40,12 @@ def test_a_good_file_loads_with_paths_resolved_against_it(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("text", "line", "key", "message"),
     [
-        (GOOD.replace("detect_fps: 5", "detect_fps: 0"), 10, "cameras[0].source.detect_fps", "greater than 0"),
+        (
+            GOOD.replace("detect_fps: 5", "detect_fps: 0"),
+            10,
+            "cameras[0].source.detect_fps",
+            "greater than 0",
+        ),
         (GOOD.replace("upsample: 0", "upsample: 0\n  colour: red"), 5, "detector.colour", "Extra inputs"),
         (GOOD.replace("type: hog", "type: ssd"), 2, "detector", "does not match any of the expected tags"),
         (GOOD + "  - id: gate-1\n    url: x.mp4\n", 5, "cameras", "used twice"),

@@ -23,7 +23,10 @@ def faces(boxes: list[list[float]], quality: list[float] | None = None) -> FaceD
 def test_two_faces_moving_stay_two_tracks_and_end_after_the_gap() -> None:
     tr = Tracker(TrackerSettings(max_gap_s=0.5, min_detections=2), "cam")
     for i in range(5):
-        assert tr.update(frame(i), faces([[10 + 3 * i, 10, 50 + 3 * i, 50], [200 - 3 * i, 20, 240 - 3 * i, 60]])) == []
+        assert (
+            tr.update(frame(i), faces([[10 + 3 * i, 10, 50 + 3 * i, 50], [200 - 3 * i, 20, 240 - 3 * i, 60]]))
+            == []
+        )
     assert tr.active == 2
     finished = []
     for i in range(5, 12):

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from citywatch.domain.errors import CitywatchError
 from citywatch.domain.frames import Frame
@@ -150,7 +151,7 @@ class CameraWorker:
     def _work(self) -> None:
         try:
             while (frame := self._queue.get()) is not _END:
-                self._handle(lambda f=frame: self.pipeline.process(f))
+                self._handle(partial(self.pipeline.process, frame))
             self._handle(self.pipeline.flush)
         finally:
             self._finished = time.monotonic()

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from citywatch.domain.errors import InvalidInput, Unavailable
 
@@ -79,12 +80,12 @@ def install(
         tmp.unlink(missing_ok=True)
 
 
-def _download(url: str, dst: object, timeout_s: float) -> None:
+def _download(url: str, dst: BinaryIO, timeout_s: float) -> None:
     if not url.startswith(("https://", "http://")):
         raise InvalidInput(f"{url}: only http(s) downloads are supported")
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (scheme checked)
-            shutil.copyfileobj(response, dst)  # type: ignore[misc]
+            shutil.copyfileobj(response, dst)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise Unavailable(f"cannot download {url}: {reason}") from None

@@ -14,7 +14,6 @@ from citywatch.domain.faces import FaceDetections, iou_matrix
 from citywatch.domain.frames import Image
 from citywatch.vision.images import fit_within
 
-
 LARGE_FACE_PASS_SIDE = 480
 LARGE_FACE_MIN_PX = 256
 

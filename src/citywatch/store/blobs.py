@@ -1,0 +1,179 @@
+"""Local blob store for crops and reference images: atomic, durable writes under one root.
+
+A blob is written to a temporary file in its final folder, flushed and fsynced, renamed
+into place, and the folder fsynced; a crash leaves the old state or the whole new file,
+never a torn one. Paths handed out are relative to the root, with `/` separators.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
+
+log = logging.getLogger(__name__)
+
+TMP_SUFFIX = ".tmp"
+_SEGMENT = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.][A-Za-z0-9_.-]{0,119}$")
+_SUFFIX = re.compile(r"^\.?([A-Za-z0-9]{1,10})$")
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    path: str
+    """Relative to the store's root, `/`-separated."""
+    sha256: str
+    size: int
+
+
+class BlobStore:
+    """Files under `root`; folders are created on first use."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root.absolute()
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def put(self, data: bytes, *, folder: str, suffix: str) -> BlobRef:
+        """Write `data` durably to a new file in `folder` and return where it lies."""
+        rel_folder = _relative(folder, what="folder")
+        match = _SUFFIX.match(suffix)
+        if match is None:
+            raise InvalidInput(f"blob suffix {suffix!r} is not a short alphanumeric extension")
+        directory = self._root.joinpath(*rel_folder.parts)
+        digest = hashlib.sha256(data).hexdigest()
+        name = f"{digest[:16]}-{uuid.uuid4().hex[:16]}.{match.group(1).lower()}"
+        rel = (rel_folder / name).as_posix()
+        final = directory / name
+        tmp = directory / f".{name}{TMP_SUFFIX}"
+        placed = False
+        try:
+            self._make_dirs(directory)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+            placed = True
+            _fsync_dir(directory)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            if placed:
+                _unlink_quietly(final)
+            if exc.errno in _DISK_FULL:
+                raise Unavailable(f"disk full while writing {rel} under {self._root}") from exc
+            raise Unavailable(f"cannot write {rel} under {self._root}: {exc.strerror or exc}") from exc
+        return BlobRef(path=rel, sha256=digest, size=len(data))
+
+    def read(self, path: str) -> bytes:
+        target = self.absolute(path)
+        try:
+            return target.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"blob {path} not found under {self._root}") from None
+        except OSError as exc:
+            raise Unavailable(f"cannot read blob {path}: {exc.strerror or exc}") from exc
+
+    def absolute(self, path: str) -> Path:
+        """The file behind a relative blob path; paths leaving the root are refused."""
+        if not path:
+            raise InvalidInput("blob path is empty")
+        return self._root.joinpath(*_relative(path, what="path").parts)
+
+    def delete(self, path: str) -> bool:
+        """Unlink a blob (durably); False when it was already gone."""
+        target = self.absolute(path)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise Unavailable(f"cannot delete blob {path}: {exc.strerror or exc}") from exc
+        try:
+            _fsync_dir(target.parent)
+        except OSError:
+            log.warning("cannot fsync %s after deleting a blob", target.parent, exc_info=True)
+        return True
+
+    def orphans(self, referenced: set[str], *, folder: str = "", older_than_s: float = 0.0) -> list[str]:
+        """Files under `folder` (recursively) that are not in `referenced`, sorted.
+
+        Left-over temporary files count as orphans. `older_than_s` spares files modified
+        more recently, so a blob written just before its row is committed is not taken.
+        """
+        base = self._root.joinpath(*_relative(folder, what="folder").parts) if folder else self._root
+        if not base.is_dir():
+            return []
+        cutoff = time.time() - older_than_s
+        found: list[str] = []
+        for dirpath, _dirnames, filenames in os.walk(base):
+            for filename in filenames:
+                full = Path(dirpath) / filename
+                rel = full.relative_to(self._root).as_posix()
+                if rel in referenced:
+                    continue
+                try:
+                    if older_than_s > 0 and full.stat().st_mtime > cutoff:
+                        continue
+                except FileNotFoundError:
+                    continue
+                found.append(rel)
+        return sorted(found)
+
+    def _make_dirs(self, directory: Path) -> None:
+        # Each new folder's entry is made durable in its parent before anything is put in it.
+        missing: list[Path] = []
+        current = directory
+        while not current.exists():
+            missing.append(current)
+            current = current.parent
+        for new in reversed(missing):
+            try:
+                new.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            _fsync_dir(new.parent)
+
+
+def _relative(path: str, *, what: str) -> PurePosixPath:
+    pure = PurePosixPath(path.replace("\\", "/"))
+    if path and (pure.is_absolute() or not all(_SEGMENT.match(part) for part in pure.parts)):
+        raise InvalidInput(f"blob {what} {path!r} must be relative, without '..' or unusual characters")
+    return pure
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name == "nt":  # Windows cannot open folders for fsync; NTFS journals renames.
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        log.warning("cannot remove %s", path, exc_info=True)

@@ -1,0 +1,241 @@
+"""Opening the metadata database: engine, SQLite pragmas, migrations, error translation.
+
+Every SQLite connection runs in WAL mode with `synchronous=FULL` (a committed sighting
+survives a power cut), foreign keys on, and `secure_delete` (deleted rows are zeroed, not
+left in free pages). SQLAlchemy emits BEGIN itself: write sessions take the write lock at
+once (`BEGIN IMMEDIATE`, so `busy_timeout` applies), read sessions read one snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from citywatch.domain.errors import CitywatchError, Conflict, InvalidInput, Unavailable
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA secure_delete = ON",
+)
+_BEGIN_OPTION = "citywatch_begin"
+_BEGIN = {"deferred": "BEGIN DEFERRED", "immediate": "BEGIN IMMEDIATE"}
+
+
+class Database:
+    """An open, migrated metadata database."""
+
+    def __init__(self, engine: Engine, label: str) -> None:
+        self._engine = engine
+        self._label = label
+        self._writer = sessionmaker(
+            bind=engine.execution_options(**{_BEGIN_OPTION: "immediate"}), expire_on_commit=False
+        )
+        self._reader = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def label(self) -> str:
+        """The database file (or the URL without its password), for messages."""
+        return self._label
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work: commits when the block ends, rolls back when it raises.
+
+        `write=False` reads one consistent snapshot without taking the write lock.
+        Database errors leave as `Conflict`, `Unavailable` or `InvalidInput`.
+        """
+        session = (self._writer if write else self._reader)()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            _rollback_quietly(session)
+            translated = translate_error(exc, self._label)
+            if translated is None:
+                raise
+            raise translated from exc
+        except BaseException:
+            _rollback_quietly(session)
+            raise
+        finally:
+            session.close()
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it, so that rows deleted with
+        `secure_delete` leave no old copy in the WAL. True when complete; False when readers
+        held part of it back (the next checkpoint finishes it). A no-op beyond SQLite."""
+        if self._engine.dialect.name != "sqlite":
+            return True
+        try:
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                busy, _frames, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cursor.close()
+            finally:
+                raw.close()
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            translated = translate_error(exc, self._label)
+            if translated is None:
+                raise
+            raise translated from exc
+        if busy:
+            log.warning("%s: WAL checkpoint incomplete, readers are active", self._label)
+        return not busy
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def open_database(url: str) -> Database:
+    """Open (creating if needed) the database at `url` and migrate it to the newest schema."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidInput(f"{url!r}: not a database URL ({exc})") from None
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    label = _label(parsed)
+    if is_sqlite:
+        _make_parent_folder(parsed, label)
+    options: dict[str, Any] = {}
+    if is_sqlite and label == ":memory:":
+        # One shared connection, or every connection would see its own empty database.
+        options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    try:
+        engine = create_engine(parsed, **options)
+    except (ArgumentError, ImportError) as exc:
+        raise InvalidInput(f"{label}: cannot use this database URL ({exc})") from None
+    if is_sqlite:
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+    try:
+        _upgrade(engine, label)
+    except BaseException:
+        engine.dispose()
+        raise
+    log.debug("database %s ready", label)
+    return Database(engine, label)
+
+
+# (fragment of the driver's message, error class, what to tell the user); first match wins.
+_KNOWN_ERRORS: tuple[tuple[str, type[CitywatchError], str], ...] = (
+    ("not a database", InvalidInput, "not a citywatch database"),
+    ("malformed", InvalidInput, "the database file is damaged"),
+    ("locked", Unavailable, f"database is locked by another process or thread (waited {BUSY_TIMEOUT_MS} ms)"),
+    ("busy", Unavailable, f"database is locked by another process or thread (waited {BUSY_TIMEOUT_MS} ms)"),
+    ("disk is full", Unavailable, "disk full while writing the database"),
+    ("unable to open", Unavailable, "cannot open the database file"),
+    ("readonly", Unavailable, "the database is read-only"),
+)
+
+
+def translate_error(exc: BaseException, label: str) -> CitywatchError | None:
+    """The citywatch error for a database error; None for programming errors, which stay as raised."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    reason = str(orig).strip() or type(orig).__name__
+    if isinstance(exc, IntegrityError) or isinstance(orig, sqlite3.IntegrityError):
+        return Conflict(f"{label}: the change clashes with stored data ({reason})")
+    text = reason.lower()
+    for fragment, error, meaning in _KNOWN_ERRORS:
+        if fragment in text:
+            return error(f"{label}: {meaning} ({reason})")
+    if isinstance(exc, OperationalError) or isinstance(orig, sqlite3.OperationalError):
+        return Unavailable(f"{label}: database error ({reason})")
+    return None
+
+
+def _label(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return url.database if url.database not in (None, "") else ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def _make_parent_folder(url: URL, label: str) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Unavailable(f"{label}: cannot create the database folder ({exc.strerror or exc})") from None
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (see _on_sqlite_begin); pysqlite's legacy mode would
+    # start transactions only before DML and leave SELECTs outside them.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            row = cursor.execute(pragma).fetchone()
+            if pragma.startswith("PRAGMA journal_mode") and row is not None and str(row[0]).lower() != "wal":
+                log.warning(
+                    "SQLite journal mode is %s, not wal (in-memory or unsupported filesystem)", row[0]
+                )
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get(_BEGIN_OPTION, "deferred")
+    conn.exec_driver_sql(_BEGIN[mode])
+
+
+def _upgrade(engine: Engine, label: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{_BEGIN_OPTION: "immediate"})
+            with conn.begin():
+                _refuse_foreign_schema(conn, label)
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+    except CommandError as exc:
+        raise InvalidInput(
+            f"{label}: cannot migrate the database schema ({exc}); was it written by a newer citywatch?"
+        ) from None
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        translated = translate_error(exc, label)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+def _refuse_foreign_schema(conn: Connection, label: str) -> None:
+    """A database with tables but no Alembic version belongs to something else: leave it alone."""
+    tables = set(inspect(conn).get_table_names())
+    if tables and "alembic_version" not in tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise InvalidInput(f"{label}: not a citywatch database (it holds other tables: {shown})")
+
+
+def _rollback_quietly(session: Session) -> None:
+    try:
+        session.rollback()
+    except SQLAlchemyError:
+        log.warning("rollback failed; the connection is discarded", exc_info=True)

@@ -1,0 +1,624 @@
+"""MetaStore: the store's service API. Writes blobs before rows, one transaction per action,
+and hands out plain records, never ORM objects.
+
+Crash safety: a blob is durable (fsynced) before the transaction that references it
+commits, so a crash leaves either the row with its file or an orphan file, which
+`clean_orphan_crops` / `clean_orphan_references` remove later.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from citywatch.domain.matching import GalleryEntry, Template
+from citywatch.store import repositories as repo
+from citywatch.store import vectors
+from citywatch.store.blobs import BlobRef, BlobStore
+from citywatch.store.db import Database, open_database
+from citywatch.store.records import (
+    AlertInfo,
+    AlertStatus,
+    PersonInfo,
+    RemovalReceipt,
+    SearchCandidate,
+    SightingInfo,
+    SightingRecord,
+    SightingSaved,
+    WatchlistCategory,
+    WatchlistInfo,
+)
+from citywatch.store.tables import Alert, Person, Sighting, Watchlist
+
+log = logging.getLogger(__name__)
+
+REFERENCES_FOLDER = "references"
+CROPS_FOLDER = "crops"
+ORPHAN_GRACE_S = 30.0
+"""Blobs younger than this are never taken for orphans: their row may be about to commit."""
+MAX_LIST = 10_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_store(database_url: str, blob_root: Path) -> MetaStore:
+    """Open (and migrate) the database and the blob store beside it."""
+    return MetaStore(open_database(database_url), BlobStore(blob_root))
+
+
+class MetaStore:
+    """Watchlists, persons, reference images, templates, sightings and alerts."""
+
+    def __init__(self, db: Database, blobs: BlobStore, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._clock = clock
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
+
+    @property
+    def db(self) -> Database:
+        return self._db
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self._blobs
+
+    # --- watchlists -----------------------------------------------------------------------
+
+    def create_watchlist(
+        self,
+        name: str,
+        category: str = "wanted",
+        threshold: float | None = None,
+        margin: float | None = None,
+        expires_at: datetime | None = None,
+    ) -> WatchlistInfo:
+        name = _text(name, "watchlist name", max_len=200)
+        kind = _category(category)
+        _check_optional(threshold, "threshold", low=0.0, strict=True)
+        _check_optional(margin, "margin", low=0.0, strict=False)
+        expires = None if expires_at is None else _aware(expires_at, "expires_at")
+        with self._db.session() as session:
+            if repo.watchlist_by_name(session, name) is not None:
+                raise Conflict(f"watchlist {name!r} already exists")
+            row = repo.insert_watchlist(
+                session,
+                name=name,
+                category=kind.value,
+                threshold=threshold,
+                margin=margin,
+                expires_at=expires,
+                now=self._now(),
+            )
+            return _watchlist_info(row)
+
+    def get_watchlist(self, name: str) -> WatchlistInfo:
+        with self._db.session(write=False) as session:
+            return _watchlist_info(_require_watchlist(session, name))
+
+    def list_watchlists(self) -> list[WatchlistInfo]:
+        with self._db.session(write=False) as session:
+            return [_watchlist_info(row) for row in repo.all_watchlists(session)]
+
+    def ensure_watchlist(self, name: str, category: str = "wanted") -> WatchlistInfo:
+        """The watchlist `name`, created with `category` if missing (Conflict if it has another)."""
+        name = _text(name, "watchlist name", max_len=200)
+        kind = _category(category)
+        with self._db.session() as session:
+            row = repo.watchlist_by_name(session, name)
+            if row is None:
+                row = repo.insert_watchlist(
+                    session,
+                    name=name,
+                    category=kind.value,
+                    threshold=None,
+                    margin=None,
+                    expires_at=None,
+                    now=self._now(),
+                )
+            elif row.category != kind.value:
+                raise Conflict(f"watchlist {name!r} exists with category {row.category}, not {kind.value}")
+            return _watchlist_info(row)
+
+    # --- persons --------------------------------------------------------------------------
+
+    def add_person(self, watchlist_name: str, display_name: str, notes: str = "") -> PersonInfo:
+        display_name = _text(display_name, "display name", max_len=200)
+        with self._db.session() as session:
+            watchlist = _require_watchlist(session, watchlist_name)
+            person = repo.insert_person(
+                session, watchlist_id=watchlist.id, display_name=display_name, notes=notes, now=self._now()
+            )
+            return _person_info(repo.PersonRow(person, watchlist, 0, 0))
+
+    def find_persons(self, name_or_id: str) -> list[PersonInfo]:
+        """Persons by id (when all digits) or by part of their name, case-insensitive."""
+        query = name_or_id.strip()
+        if not query:
+            raise InvalidInput("give a person id or part of a name")
+        with self._db.session(write=False) as session:
+            if query.isascii() and query.isdigit():
+                rows = repo.persons(session, person_id=int(query))
+            else:
+                rows = repo.persons(session, name_contains=query)
+            return [_person_info(row) for row in rows]
+
+    def get_person(self, person_id: int) -> PersonInfo:
+        with self._db.session(write=False) as session:
+            return _person_info(_require_person_row(session, person_id))
+
+    def list_persons(self, watchlist_name: str | None = None) -> list[PersonInfo]:
+        with self._db.session(write=False) as session:
+            watchlist_id = None
+            if watchlist_name is not None:
+                watchlist_id = _require_watchlist(session, watchlist_name).id
+            return [_person_info(row) for row in repo.persons(session, watchlist_id=watchlist_id)]
+
+    def update_person(
+        self,
+        person_id: int,
+        *,
+        display_name: str | None = None,
+        notes: str | None = None,
+        watchlist_name: str | None = None,
+    ) -> PersonInfo:
+        with self._db.session() as session:
+            person = _require_person(session, person_id)
+            changed = False
+            if display_name is not None:
+                person.display_name = _text(display_name, "display name", max_len=200)
+                changed = True
+            if notes is not None:
+                person.notes = notes
+                changed = True
+            if watchlist_name is not None:
+                person.watchlist_id = _require_watchlist(session, watchlist_name).id
+                changed = True
+            if changed:
+                person.updated_at = self._now()
+                session.flush()
+            return _person_info(_require_person_row(session, person_id))
+
+    def remove_person(self, person_id: int) -> RemovalReceipt:
+        """Delete a person with their reference images and templates, then unlink the images."""
+        with self._db.session() as session:
+            person = _require_person(session, person_id)
+            references = [(ref.blob_path, ref.sha256) for ref in repo.references_of(session, person_id)]
+            templates = repo.count_templates_of(session, person_id)
+            repo.delete_person(session, person)
+        try:
+            self._db.checkpoint()  # no copy of the deleted templates stays behind in the WAL
+        except Unavailable:
+            log.warning(
+                "person %d removed, but the WAL checkpoint failed; the next one completes it", person_id
+            )
+        unlinked = sum(1 for path, _sha in references if self._unlink_after_commit(path))
+        if unlinked < len(references):
+            log.warning(
+                "person %d: %d of %d reference image files were already missing",
+                person_id,
+                len(references) - unlinked,
+                len(references),
+            )
+        log.info("person %d removed with %d templates", person_id, templates)
+        return RemovalReceipt(
+            person_id=person_id,
+            reference_images=len(references),
+            templates=templates,
+            blob_sha256s=tuple(sha for _path, sha in references),
+            blobs_unlinked=unlinked,
+        )
+
+    # --- references and the gallery ------------------------------------------------------
+
+    def add_reference(  # noqa: PLR0917 (the positional order is the published API)
+        self,
+        person_id: int,
+        image_bytes: bytes,
+        suffix: str,
+        source: str,
+        legal_basis: str,
+        model: str,
+        vector: Template,
+    ) -> int:
+        """Store a reference image with its provenance and template; returns the reference id."""
+        source = _text(source, "source of the reference image")
+        legal_basis = _text(legal_basis, "legal basis of the reference image")
+        model = _text(model, "model name", max_len=100)
+        if not image_bytes:
+            raise InvalidInput("the reference image is empty")
+        encoded = vectors.encode(vector)
+        dim = len(encoded) // 4
+        with self._db.session(write=False) as session:
+            _require_person(session, person_id)
+        blob = self._blobs.put(image_bytes, folder=REFERENCES_FOLDER, suffix=suffix)
+        with self._staged(blob), self._db.session() as session:
+            _require_person(session, person_id)
+            dims = repo.template_dims(session, model) - {dim}
+            if dims:
+                raise InvalidInput(
+                    f"model {model} templates have {sorted(dims)[0]} values, this one has {dim}"
+                )
+            reference = repo.insert_reference(
+                session,
+                person_id=person_id,
+                blob_path=blob.path,
+                sha256=blob.sha256,
+                source=source,
+                legal_basis=legal_basis,
+                now=self._now(),
+            )
+            repo.insert_template(
+                session,
+                person_id=person_id,
+                reference_image_id=reference.id,
+                model=model,
+                vector=encoded,
+                dim=dim,
+                now=self._now(),
+            )
+            return reference.id
+
+    def gallery(
+        self, model: str, now: datetime, default_threshold: float, default_margin: float
+    ) -> list[GalleryEntry]:
+        """Templates of `model` on watchlists active and unexpired at `now`."""
+        now = _aware(now, "now")
+        with self._db.session(write=False) as session:
+            return [
+                GalleryEntry(
+                    template_id=template.id,
+                    person_id=person.id,
+                    person_name=person.display_name,
+                    watchlist_id=watchlist.id,
+                    watchlist_name=watchlist.name,
+                    threshold=default_threshold if watchlist.threshold is None else watchlist.threshold,
+                    margin=default_margin if watchlist.margin is None else watchlist.margin,
+                    vector=vectors.decode(template.vector, template.dim),
+                )
+                for template, person, watchlist in repo.gallery_rows(session, model=model, now=now)
+            ]
+
+    # --- sightings and alerts -------------------------------------------------------------
+
+    def add_sighting(self, record: SightingRecord) -> SightingSaved:
+        """Write the crop, then the sighting (and its alert when it matched) in one transaction."""
+        row, alert = self._sighting_rows(record)
+        blob = self._blobs.put(record.crop_jpeg, folder=f"{CROPS_FOLDER}/{row.day}", suffix=".jpg")
+        row.crop_path = blob.path
+        row.crop_sha256 = blob.sha256
+        with self._staged(blob), self._db.session() as session:
+            # The person or watchlist may have been removed since the gallery was loaded:
+            # keep the sighting with its name snapshots rather than lose it.
+            if row.person_id is not None and repo.person_by_id(session, row.person_id) is None:
+                row.person_id = None
+            if row.watchlist_id is not None and session.get(Watchlist, row.watchlist_id) is None:
+                row.watchlist_id = None
+            repo.insert_sighting(session, row)
+            alert_id = None
+            if alert is not None:
+                alert.sighting_id = row.id
+                alert.person_id = row.person_id
+                alert.watchlist_id = row.watchlist_id
+                alert_id = repo.insert_alert(session, alert).id
+            return SightingSaved(sighting_id=row.id, alert_id=alert_id, crop_path=blob.path)
+
+    def sightings_for_search(
+        self,
+        model: str,
+        camera_ids: list[str] | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[SearchCandidate]:
+        """Sightings with a template of `model` on `camera_ids` (None: all) overlapping [since, until]."""
+        if camera_ids is not None and not camera_ids:
+            return []
+        since = None if since is None else _aware(since, "since")
+        until = None if until is None else _aware(until, "until")
+        if since is not None and until is not None and since > until:
+            raise InvalidInput(
+                f"search window starts ({since.isoformat()}) after it ends ({until.isoformat()})"
+            )
+        with self._db.session(write=False) as session:
+            rows = repo.search_rows(session, model=model, camera_ids=camera_ids, since=since, until=until)
+            return [
+                SearchCandidate(
+                    id=row.id,
+                    camera_id=row.camera_id,
+                    started_at=row.started_at,
+                    ended_at=row.ended_at,
+                    crop_path=str(self._blobs.absolute(row.crop_path)),
+                    quality=row.quality,
+                    vector=vectors.decode(row.template),
+                )
+                for row in rows
+                if row.template is not None
+            ]
+
+    def list_sightings(self, limit: int = 50, camera_id: str | None = None) -> list[SightingInfo]:
+        _check_limit(limit)
+        with self._db.session(write=False) as session:
+            return [
+                _sighting_info(row)
+                for row in repo.recent_sightings(session, limit=limit, camera_id=camera_id)
+            ]
+
+    def list_alerts(self, limit: int = 50, status: str | None = None) -> list[AlertInfo]:
+        _check_limit(limit)
+        wanted = None if status is None else _alert_status(status).value
+        with self._db.session(write=False) as session:
+            return [_alert_info(row) for row in repo.recent_alerts(session, limit=limit, status=wanted)]
+
+    def count_sightings(self) -> int:
+        with self._db.session(write=False) as session:
+            return repo.count_sightings(session)
+
+    # --- housekeeping ---------------------------------------------------------------------
+
+    def clean_orphan_crops(self, *, older_than_s: float = ORPHAN_GRACE_S) -> int:
+        """Delete crop files no sighting references (left by a crash before commit); returns the count."""
+        return self._clean_orphans(CROPS_FOLDER, repo.all_crop_paths, older_than_s)
+
+    def clean_orphan_references(self, *, older_than_s: float = ORPHAN_GRACE_S) -> int:
+        """Delete reference image files no row references (a crash in add/remove); returns the count."""
+        return self._clean_orphans(REFERENCES_FOLDER, repo.all_reference_paths, older_than_s)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _unlink_after_commit(self, path: str) -> bool:
+        # The rows are gone already; a file that cannot be unlinked now is left for
+        # clean_orphan_references rather than failing the whole removal.
+        try:
+            return self._blobs.delete(path)
+        except Unavailable:
+            log.exception("cannot unlink %s; clean_orphan_references will retry", path)
+            return False
+
+    def _now(self) -> datetime:
+        return _aware(self._clock(), "clock")
+
+    @contextmanager
+    def _staged(self, blob: BlobRef) -> Iterator[None]:
+        """While the row for `blob` is being committed: shield it from orphan cleaning,
+        and delete it if the transaction fails."""
+        with self._pending_lock:
+            self._pending.add(blob.path)
+        try:
+            yield
+        except BaseException:
+            try:
+                self._blobs.delete(blob.path)
+            except Exception:
+                log.warning("cannot delete %s after a failed transaction", blob.path, exc_info=True)
+            raise
+        finally:
+            with self._pending_lock:
+                self._pending.discard(blob.path)
+
+    def _clean_orphans(
+        self, folder: str, referenced: Callable[[Session], set[str]], older_than_s: float
+    ) -> int:
+        if not (older_than_s >= 0 and math.isfinite(older_than_s)):
+            raise InvalidInput(f"older_than_s must be a non-negative number, got {older_than_s}")
+        # Files first, then in-flight blobs, then rows: a blob committed meanwhile is in the rows.
+        candidates = self._blobs.orphans(set(), folder=folder, older_than_s=older_than_s)
+        with self._pending_lock:
+            keep = set(self._pending)
+        with self._db.session(write=False) as session:
+            keep |= referenced(session)
+        removed = sum(1 for path in candidates if path not in keep and self._blobs.delete(path))
+        if removed:
+            log.info("removed %d orphan files under %s", removed, folder)
+        return removed
+
+    def _sighting_rows(self, record: SightingRecord) -> tuple[Sighting, Alert | None]:
+        camera_id = _text(record.camera_id, "camera id", max_len=64)
+        model = _text(record.model, "model name", max_len=100)
+        started = _aware(record.started_at, "started_at")
+        ended = _aware(record.ended_at, "ended_at")
+        if ended < started:
+            raise InvalidInput(
+                f"sighting ends ({ended.isoformat()}) before it starts ({started.isoformat()})"
+            )
+        if record.detections < 0:
+            raise InvalidInput(f"detections must not be negative, got {record.detections}")
+        if not math.isfinite(record.quality):
+            raise InvalidInput(f"quality must be a finite number, got {record.quality}")
+        if not record.crop_jpeg:
+            raise InvalidInput("the sighting's crop is empty")
+        template = None if record.template is None else vectors.encode(record.template)
+        match = record.match
+        best = match.best
+        if match.is_match and best is None:
+            raise InvalidInput("a match result without a best candidate")
+        matched = best if match.is_match else None
+        now = self._now()
+        row = Sighting(
+            camera_id=camera_id,
+            track_id=int(record.track_id),
+            day=started.astimezone(UTC).date().isoformat(),
+            started_at=started,
+            ended_at=ended,
+            detections=int(record.detections),
+            quality=float(record.quality),
+            crop_path="",
+            crop_sha256="",
+            model=model,
+            template=template,
+            person_id=None if matched is None else matched.person_id,
+            person_name=None if matched is None else matched.person_name,
+            watchlist_id=None if matched is None else matched.watchlist_id,
+            distance=None if best is None else float(best.distance),
+            margin=None if match.margin is None else float(match.margin),
+            decision=match.decision.value,
+            created_at=now,
+        )
+        alert = None
+        if matched is not None:
+            alert = Alert(
+                camera_id=camera_id,
+                person_name=matched.person_name,
+                watchlist_name=matched.watchlist_name,
+                distance=float(matched.distance),
+                status=AlertStatus.NEW.value,
+                created_at=now,
+            )
+        return row, alert
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _text(value: str, what: str, *, max_len: int | None = None) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise InvalidInput(f"{what} must not be blank")
+    if max_len is not None and len(stripped) > max_len:
+        raise InvalidInput(f"{what} is longer than {max_len} characters")
+    return stripped
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{what} must be a timezone-aware datetime, got {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def _category(value: str) -> WatchlistCategory:
+    try:
+        return WatchlistCategory(value)
+    except ValueError:
+        allowed = ", ".join(c.value for c in WatchlistCategory)
+        raise InvalidInput(f"watchlist category {value!r} is not one of {allowed}") from None
+
+
+def _alert_status(value: str) -> AlertStatus:
+    try:
+        return AlertStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in AlertStatus)
+        raise InvalidInput(f"alert status {value!r} is not one of {allowed}") from None
+
+
+def _check_optional(value: float | None, what: str, *, low: float, strict: bool) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        bound = f"greater than {low}" if strict else f"at least {low}"
+        raise InvalidInput(f"{what} must be {bound}, got {value}")
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIST:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIST}, got {limit}")
+
+
+# --- lookups that raise -------------------------------------------------------------------
+
+
+def _require_watchlist(session: Session, name: str) -> Watchlist:
+    row = repo.watchlist_by_name(session, name.strip())
+    if row is None:
+        raise NotFound(f"no watchlist named {name!r}")
+    return row
+
+
+def _require_person(session: Session, person_id: int) -> Person:
+    row = repo.person_by_id(session, person_id)
+    if row is None:
+        raise NotFound(f"no person with id {person_id}")
+    return row
+
+
+def _require_person_row(session: Session, person_id: int) -> repo.PersonRow:
+    rows = repo.persons(session, person_id=person_id)
+    if not rows:
+        raise NotFound(f"no person with id {person_id}")
+    return rows[0]
+
+
+# --- ORM rows → records -------------------------------------------------------------------
+
+
+def _watchlist_info(row: Watchlist) -> WatchlistInfo:
+    return WatchlistInfo(
+        id=row.id,
+        name=row.name,
+        category=WatchlistCategory(row.category),
+        threshold=row.threshold,
+        margin=row.margin,
+        active=row.active,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+    )
+
+
+def _person_info(row: repo.PersonRow) -> PersonInfo:
+    person = row.person
+    return PersonInfo(
+        id=person.id,
+        watchlist_id=row.watchlist.id,
+        watchlist_name=row.watchlist.name,
+        display_name=person.display_name,
+        notes=person.notes,
+        created_at=person.created_at,
+        updated_at=person.updated_at,
+        reference_images=row.reference_images,
+        templates=row.templates,
+    )
+
+
+def _sighting_info(row: Sighting) -> SightingInfo:
+    return SightingInfo(
+        id=row.id,
+        camera_id=row.camera_id,
+        track_id=row.track_id,
+        day=row.day,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        detections=row.detections,
+        quality=row.quality,
+        crop_path=row.crop_path,
+        crop_sha256=row.crop_sha256,
+        model=row.model,
+        has_template=row.template is not None,
+        person_id=row.person_id,
+        person_name=row.person_name,
+        watchlist_id=row.watchlist_id,
+        distance=row.distance,
+        margin=row.margin,
+        decision=row.decision,
+        created_at=row.created_at,
+    )
+
+
+def _alert_info(row: Alert) -> AlertInfo:
+    return AlertInfo(
+        id=row.id,
+        sighting_id=row.sighting_id,
+        camera_id=row.camera_id,
+        person_id=row.person_id,
+        person_name=row.person_name,
+        watchlist_id=row.watchlist_id,
+        watchlist_name=row.watchlist_name,
+        distance=row.distance,
+        status=AlertStatus(row.status),
+        created_at=row.created_at,
+    )
+
+
+__all__ = ["CROPS_FOLDER", "REFERENCES_FOLDER", "MetaStore", "open_store", "utc_now"]

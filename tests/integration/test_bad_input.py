@@ -114,10 +114,8 @@ def test_truncated_video_processes_what_it_can(enrolled: Path, shared_data: Path
 @pytest.mark.slow
 def test_sigkill_during_watch_leaves_only_whole_sightings(tmp_path: Path, shared_data: Path) -> None:
     ex = shared_data / "face_recognition/examples"
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    # A long input: the MOT street clip has many short tracks; kill mid-way through.
-    source = shared_data / "dlib/dlib/test/ffmpeg_data/MOT17-13-SDP-raw.h265"
+    # Every sampled frame is processed (30 fps), so the first sighting is stored at about a
+    # quarter of the clip and the process is killed while later tracks are being written.
     assert enroll(tmp_path, shared_data, LIN, ex / "lin-manuel-miranda.png").code == 0
     db_path = tmp_path / "data/citywatch.db"
     proc = subprocess.Popen(
@@ -146,7 +144,6 @@ def test_sigkill_during_watch_leaves_only_whole_sightings(tmp_path: Path, shared
     assert proc.poll() is None, "watch finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert source.exists()
 
     db = sqlite3.connect(db_path)
     assert db.execute("pragma integrity_check").fetchone() == ("ok",)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -145,5 +145,7 @@ def watchlists_create(
     expires: Annotated[datetime | None, typer.Option(help="Expiry (ISO date/time).")] = None,
 ) -> None:
     """Create a watchlist."""
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.astimezone(UTC)  # a naive time is the operator's local time
     w = runtime(ctx).store.create_watchlist(name, category, threshold, margin, expires)
     out.print(f"created watchlist {w.name!r} (id {w.id})")

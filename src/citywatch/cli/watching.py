@@ -160,6 +160,7 @@ def run(ctx: typer.Context) -> None:
     rt = runtime(ctx)
     if not rt.settings.cameras:
         raise typer.BadParameter("no cameras configured: add them under `cameras:` (see `citywatch init`)")
+    rt.recover()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

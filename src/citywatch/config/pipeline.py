@@ -19,7 +19,7 @@ class TrackerSettings(Section):
 
 class MatchingSettings(Section):
     threshold: float = Field(
-        0.55,
+        0.6,
         gt=0,
         le=2,
         description="Default Euclidean distance under which a face matches a watchlist person "

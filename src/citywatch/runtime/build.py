@@ -81,6 +81,13 @@ class Runtime:
             still_images=still_images,
         )
 
+    def recover(self) -> int:
+        """Remove crop and reference files a crash left behind without their database row."""
+        removed = self.store.clean_orphan_crops() + self.store.clean_orphan_references()
+        if removed:
+            log.info("removed %d file(s) left without a database row by an earlier crash", removed)
+        return removed
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

@@ -179,6 +179,12 @@ def run(ctx: typer.Context) -> None:
         for w in workers:
             w.join()
         live.update(_status_table([w.status() for w in workers]))
+    for w in workers:
+        s = w.status()
+        out.print(
+            f"camera {s.camera_id}: {s.state}, {s.frames} frames, {s.sightings} sightings, "
+            f"{s.matches} matches, {s.alerts} alerts" + (f" ({s.error})" if s.error else "")
+        )
     out.print(f"stopped {len(workers)} camera(s) cleanly")
 
 

@@ -56,7 +56,7 @@ def emit_json(kind: str, payload: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    t = Table(title=title, title_justify="left")
+    t = Table(title=title, title_justify="left", show_header=any(columns))
     for c in columns:
         t.add_column(c)
     for r in rows:

@@ -148,11 +148,18 @@ def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
     if as_json:
         emit_json("summary", summary)
         return
-    table(
-        "summary",
-        ["", ""],
-        [[k, v] for k, v in summary.items() if v not in (None, [], {})],
-    )
+    rows = [[k.replace("_", " "), _fmt(v)] for k, v in summary.items() if v not in (None, [], {}, 0)]
+    table("summary", ["", ""], rows)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items() if v)
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return str(value)
 
 
 def run(ctx: typer.Context) -> None:

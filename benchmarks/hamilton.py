@@ -26,7 +26,7 @@ KNOWN = {"Lin-Manuel Miranda": EX / "lin-manuel-miranda.png", "Alex Lacamoire": 
 PEER = ROOT.parent / "shared/bench/baseline_face_recognition.py"
 
 
-def run_citywatch(work: Path) -> dict[str, object]:
+def run_citywatch(work: Path, detect_fps: float | None = None) -> dict[str, object]:
     env = {
         **os.environ,
         "CITYWATCH_DATA_DIR": str(work / "data"),
@@ -51,8 +51,9 @@ def run_citywatch(work: Path) -> dict[str, object]:
             capture_output=True,
         )
     started = time.perf_counter()
+    rate = [] if detect_fps is None else ["--detect-fps", str(detect_fps)]
     out = subprocess.run(
-        [*cmd, "watch", str(CLIP), "--json"], env=env, check=True, capture_output=True, text=True
+        [*cmd, "watch", str(CLIP), "--json", *rate], env=env, check=True, capture_output=True, text=True
     )
     wall = time.perf_counter() - started
     lines = [json.loads(x) for x in out.stdout.splitlines()]
@@ -63,6 +64,7 @@ def run_citywatch(work: Path) -> dict[str, object]:
             seen[t["person"]] = seen.get(t["person"], 0) + 1
     return {
         "frames": summary["frames_decoded"],
+        "frames_detected": summary["frames_processed"],
         "pipeline_s": summary["seconds"],
         "pipeline_fps": summary["frames_per_s"],
         "command_wall_s": wall,
@@ -74,8 +76,8 @@ def run_citywatch(work: Path) -> dict[str, object]:
     }
 
 
-def run_peer(python: str) -> dict[str, object]:
-    args = [python, str(PEER), str(CLIP)] + [f"--known={n}={p}" for n, p in KNOWN.items()]
+def run_peer(python: str, every: int = 1) -> dict[str, object]:
+    args = [python, str(PEER), str(CLIP), f"--every={every}"] + [f"--known={n}={p}" for n, p in KNOWN.items()]
     started = time.perf_counter()
     out = subprocess.run(args, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -89,27 +91,42 @@ def main() -> int:
     p.add_argument("--peer-python", default=str(ROOT / ".bench-venv/bin/python"))
     p.add_argument("--runs", type=int, default=3)
     a = p.parse_args()
-    ours, theirs = [], []
+    # Same run, interleaved: citywatch at its default detection rate (8 fps) and at every
+    # frame (the peer's schedule); the peer at every frame and at every 4th (about 8 fps).
+    runs: dict[str, list[dict[str, object]]] = {
+        k: [] for k in ("cw_default", "cw_every", "peer", "peer_every4")
+    }
     for _ in range(a.runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            ours.append(run_citywatch(Path(tmp)))
-        theirs.append(run_peer(a.peer_python))
-    our_fps = statistics.median(float(r["pipeline_fps"]) for r in ours)  # type: ignore[arg-type]
-    our_cmd_fps = statistics.median(float(r["command_fps"]) for r in ours)  # type: ignore[arg-type]
-    peer_fps = statistics.median(float(r["frames_per_s"]) for r in theirs)  # type: ignore[arg-type]
+        for key, rate in (("cw_default", None), ("cw_every", 30.0)):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs[key].append(run_citywatch(Path(tmp), rate))
+        runs["peer"].append(run_peer(a.peer_python))
+        runs["peer_every4"].append(run_peer(a.peer_python, every=4))
+
+    def median(key: str, field: str) -> float:
+        return statistics.median(float(r[field]) for r in runs[key])  # type: ignore[arg-type]
+
+    fps = {
+        "citywatch_default_pipeline": median("cw_default", "pipeline_fps"),
+        "citywatch_default_command": median("cw_default", "command_fps"),
+        "citywatch_every_frame_pipeline": median("cw_every", "pipeline_fps"),
+        "peer_every_frame": median("peer", "frames_per_s"),
+        "peer_every_4th": median("peer_every4", "frames_per_s"),
+    }
     print(
         json.dumps(
             {
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-                "citywatch": ours[-1],
-                "peer": theirs[-1],
-                "median_fps": {
-                    "citywatch_pipeline": our_fps,
-                    "citywatch_command": our_cmd_fps,
-                    "peer": peer_fps,
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                f"Python {platform.python_version()}",
+                "runs": a.runs,
+                "median_fps": fps,
+                "ratios": {
+                    "default_vs_peer": fps["citywatch_default_pipeline"] / fps["peer_every_frame"],
+                    "default_command_vs_peer": fps["citywatch_default_command"] / fps["peer_every_frame"],
+                    "every_frame_vs_peer": fps["citywatch_every_frame_pipeline"] / fps["peer_every_frame"],
+                    "default_vs_peer_every_4th": fps["citywatch_default_pipeline"] / fps["peer_every_4th"],
                 },
-                "ratio_pipeline": our_fps / peer_fps,
-                "ratio_command": our_cmd_fps / peer_fps,
+                "last_run": {k: v[-1] for k, v in runs.items()},
             },
             indent=2,
         )

@@ -101,11 +101,13 @@ def watch(
         )
     worker = _worker(rt, camera, lambda o: _print_outcome(o, as_json))
     started = time.perf_counter()
+    stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary
     worker.start()
     if as_json:
-        worker.wait()
+        while not worker.join(0.25):
+            pass
     else:
-        with err.status("watching…") as spinner:
+        with err.status("watching… (Ctrl-C stops)") as spinner:
             while not worker.join(0.25):
                 s = worker.status()
                 spinner.update(f"{s.state}: {s.frames} frames, {s.fps:.1f} fps, {s.sightings} sightings")
@@ -169,12 +171,7 @@ def run(ctx: typer.Context) -> None:
         raise typer.BadParameter("no cameras configured: add them under `cameras:` (see `citywatch init`)")
     rt.recover()
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop_on_signals(stop.set)
     workers = [_worker(rt, cam, lambda o: None) for cam in rt.settings.cameras]
     for w in workers:
         w.start()
@@ -193,6 +190,16 @@ def run(ctx: typer.Context) -> None:
             f"{s.matches} matches, {s.alerts} alerts" + (f" ({s.error})" if s.error else "")
         )
     out.print(f"stopped {len(workers)} camera(s) cleanly")
+
+
+def stop_on_signals(stop: Callable[[], None]) -> None:
+    """SIGINT and SIGTERM ask for a clean stop instead of killing the process mid-write."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
 
 
 def _status_table(statuses: list[CameraStatus]) -> Table:

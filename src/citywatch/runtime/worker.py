@@ -80,16 +80,6 @@ class CameraWorker:
             t.join(None if deadline is None else max(deadline - time.monotonic(), 0))
         return not any(t.is_alive() for t in self._threads)
 
-    def wait(self, poll_s: float = 0.2) -> None:
-        """Block until done; Ctrl-C stops the camera cleanly before re-raising."""
-        try:
-            while not self.join(poll_s):
-                pass
-        except KeyboardInterrupt:
-            self.stop()
-            self.join()
-            raise
-
     @property
     def error(self) -> str | None:
         return self._error

@@ -51,10 +51,16 @@ def slow_stream(tmp_path: Path, shared_data: Path) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_ctrl_c_prints_the_summary_and_exits_cleanly(tmp_path: Path, shared_data: Path, slow_stream: str) -> None:
+def test_ctrl_c_prints_the_summary_and_exits_cleanly(
+    tmp_path: Path, shared_data: Path, slow_stream: str
+) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "citywatch", "watch", slow_stream, "--mode", "investigate", "--json"],
-        cwd=tmp_path, env=cli_env(tmp_path, shared_data), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=cli_env(tmp_path, shared_data),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(3.0)  # models load, then about a second of stream
     assert proc.poll() is None, "the stream ended before it could be interrupted"

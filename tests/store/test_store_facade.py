@@ -18,7 +18,7 @@ from citywatch.store import repositories
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
 from citywatch.store.facade import MetaStore
-from citywatch.store.records import AlertStatus, WatchlistCategory
+from citywatch.store.records import AlertStatus, NewReference, WatchlistCategory
 from citywatch.store.tables import FaceTemplate, ReferenceImage, Sighting, Watchlist
 
 from .helpers import DIM, MODEL, T0, a_match, db_url, files_under, no_match, sighting, vector
@@ -553,3 +553,31 @@ def test_an_in_memory_database_works_across_threads() -> None:
         assert [w.name for w in store.list_watchlists()] == ["wanted"]
     finally:
         store.close()
+
+
+def test_enroll_stores_the_person_and_all_references_at_once(store: MetaStore) -> None:
+    store.create_watchlist("wanted")
+    refs = [NewReference(JPEG, ".jpg", "press photo", "court order", MODEL, vector(i)) for i in (1, 2)]
+    person = store.enroll(refs, watchlist_name="wanted", display_name="Ann")
+    assert (person.display_name, person.reference_images, person.templates) == ("Ann", 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (NewReference(JPEG, ".jpg", "src", " ", MODEL, vector(2)), "legal basis"),
+        (NewReference(JPEG, ".jpg", "src", "basis", MODEL, np.zeros(7, np.float32)), "values"),
+    ],
+)
+def test_enroll_is_all_or_nothing(store: MetaStore, bad: NewReference, message: str) -> None:
+    store.create_watchlist("wanted")
+    store.enroll(
+        [NewReference(JPEG, ".jpg", "s", "b", MODEL, vector(9))], watchlist_name="wanted", display_name="X"
+    )
+    before = sorted(p.name for p in store.blobs.absolute("references").rglob("*") if p.is_file())
+    good = NewReference(JPEG, ".jpg", "src", "basis", MODEL, vector(1))
+    with pytest.raises(InvalidInput, match=message):
+        store.enroll([good, bad], watchlist_name="wanted", display_name="Ann")
+    assert [p.display_name for p in store.list_persons()] == ["X"]
+    after = sorted(p.name for p in store.blobs.absolute("references").rglob("*") if p.is_file())
+    assert after == before

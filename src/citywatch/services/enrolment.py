@@ -8,9 +8,9 @@ from pathlib import Path
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.ports import Detector, Embedder
-from citywatch.services.faces import PhotoFace, one_face
+from citywatch.services.faces import one_face
 from citywatch.store.facade import MetaStore
-from citywatch.store.records import PersonInfo, WatchlistCategory
+from citywatch.store.records import NewReference, PersonInfo, WatchlistCategory
 
 
 class Enrolment:
@@ -43,22 +43,18 @@ class Enrolment:
         if not source.strip() or not legal_basis.strip():
             raise InvalidInput("every reference image needs a source and a legal basis")
         faces = [one_face(p, self._detector, self._embedder, self._quality) for p in images]
-        if person_id is None:
-            self._store.ensure_watchlist(watchlist, category)
-            person = self._store.add_person(watchlist, name, notes)
-        else:
-            person = self._store.get_person(person_id)
-        for face in faces:
-            self._add(person.id, face, source, legal_basis)
-        return self._store.get_person(person.id)
-
-    def _add(self, person_id: int, face: PhotoFace, source: str, legal_basis: str) -> None:
-        self._store.add_reference(
-            person_id,
-            face.path.read_bytes(),
-            face.path.suffix.lower() or ".jpg",
-            source,
-            legal_basis,
-            self._embedder.name,
-            face.template,
-        )
+        references = [
+            NewReference(
+                image_bytes=face.path.read_bytes(),
+                suffix=face.path.suffix.lower() or ".jpg",
+                source=source,
+                legal_basis=legal_basis,
+                model=self._embedder.name,
+                vector=face.template,
+            )
+            for face in faces
+        ]
+        if person_id is not None:
+            return self._store.enroll(references, person_id=person_id)
+        self._store.ensure_watchlist(watchlist, category)
+        return self._store.enroll(references, watchlist_name=watchlist, display_name=name, notes=notes)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from citywatch.store.db import Database, open_database
 from citywatch.store.records import (
     AlertInfo,
     AlertStatus,
+    NewReference,
     PersonInfo,
     RemovalReceipt,
     SearchCandidate,
@@ -233,42 +235,91 @@ class MetaStore:
         vector: Template,
     ) -> int:
         """Store a reference image with its provenance and template; returns the reference id."""
-        source = _text(source, "source of the reference image")
-        legal_basis = _text(legal_basis, "legal basis of the reference image")
-        model = _text(model, "model name", max_len=100)
-        if not image_bytes:
-            raise InvalidInput("the reference image is empty")
-        encoded = vectors.encode(vector)
+        reference = NewReference(image_bytes, suffix, source, legal_basis, model, vector)
+        return self._add_references(person_id, [reference])[1][0]
+
+    def enroll(
+        self,
+        references: Sequence[NewReference],
+        *,
+        person_id: int | None = None,
+        watchlist_name: str = "",
+        display_name: str = "",
+        notes: str = "",
+    ) -> PersonInfo:
+        """A new person (or `person_id`) with all their references and templates, in one
+        transaction after every image file is on disk: all of it is stored, or none."""
+        if not references:
+            raise InvalidInput("give at least one reference image")
+        target: int | NewPerson = (
+            person_id
+            if person_id is not None
+            else NewPerson(watchlist_name, _text(display_name, "display name", max_len=200), notes)
+        )
+        stored_person, _ = self._add_references(target, references)
+        return self.get_person(stored_person)
+
+    def _add_references(
+        self, target: int | NewPerson, references: Sequence[NewReference]
+    ) -> tuple[int, list[int]]:
+        checked = [_checked_reference(r) for r in references]
+        if isinstance(target, int):
+            with self._db.session(write=False) as session:
+                _require_person(session, target)
+        with ExitStack() as staged:
+            blobs = []
+            for ref, _encoded in checked:
+                blob = self._blobs.put(ref.image_bytes, folder=REFERENCES_FOLDER, suffix=ref.suffix)
+                staged.enter_context(self._staged(blob))
+                blobs.append(blob)
+            with self._db.session() as session:
+                person_id = target if isinstance(target, int) else self._insert_person(session, target)
+                _require_person(session, person_id)
+                ids = [
+                    self._insert_reference(session, person_id, ref, encoded, blob)
+                    for (ref, encoded), blob in zip(checked, blobs, strict=True)
+                ]
+        return person_id, ids
+
+    def _insert_person(self, session: Session, new: NewPerson) -> int:
+        watchlist = _require_watchlist(session, new.watchlist_name)
+        person = repo.insert_person(
+            session,
+            watchlist_id=watchlist.id,
+            display_name=new.display_name,
+            notes=new.notes,
+            now=self._now(),
+        )
+        return person.id
+
+    def _insert_reference(
+        self, session: Session, person_id: int, ref: NewReference, encoded: bytes, blob: BlobRef
+    ) -> int:
         dim = len(encoded) // 4
-        with self._db.session(write=False) as session:
-            _require_person(session, person_id)
-        blob = self._blobs.put(image_bytes, folder=REFERENCES_FOLDER, suffix=suffix)
-        with self._staged(blob), self._db.session() as session:
-            _require_person(session, person_id)
-            dims = repo.template_dims(session, model) - {dim}
-            if dims:
-                raise InvalidInput(
-                    f"model {model} templates have {sorted(dims)[0]} values, this one has {dim}"
-                )
-            reference = repo.insert_reference(
-                session,
-                person_id=person_id,
-                blob_path=blob.path,
-                sha256=blob.sha256,
-                source=source,
-                legal_basis=legal_basis,
-                now=self._now(),
+        dims = repo.template_dims(session, ref.model) - {dim}
+        if dims:
+            raise InvalidInput(
+                f"model {ref.model} templates have {sorted(dims)[0]} values, this one has {dim}"
             )
-            repo.insert_template(
-                session,
-                person_id=person_id,
-                reference_image_id=reference.id,
-                model=model,
-                vector=encoded,
-                dim=dim,
-                now=self._now(),
-            )
-            return reference.id
+        reference = repo.insert_reference(
+            session,
+            person_id=person_id,
+            blob_path=blob.path,
+            sha256=blob.sha256,
+            source=ref.source,
+            legal_basis=ref.legal_basis,
+            now=self._now(),
+        )
+        repo.insert_template(
+            session,
+            person_id=person_id,
+            reference_image_id=reference.id,
+            model=ref.model,
+            vector=encoded,
+            dim=dim,
+            now=self._now(),
+        )
+        return reference.id
 
     def gallery(
         self, model: str, now: datetime, default_threshold: float, default_margin: float
@@ -481,6 +532,28 @@ class MetaStore:
 
 
 # --- validation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewPerson:
+    watchlist_name: str
+    display_name: str
+    notes: str
+
+
+def _checked_reference(ref: NewReference) -> tuple[NewReference, bytes]:
+    """The reference with its provenance trimmed and required, and its encoded template."""
+    if not ref.image_bytes:
+        raise InvalidInput("the reference image is empty")
+    clean = NewReference(
+        image_bytes=ref.image_bytes,
+        suffix=ref.suffix,
+        source=_text(ref.source, "source of the reference image"),
+        legal_basis=_text(ref.legal_basis, "legal basis of the reference image"),
+        model=_text(ref.model, "model name", max_len=100),
+        vector=ref.vector,
+    )
+    return clean, vectors.encode(ref.vector)
 
 
 def _text(value: str, what: str, *, max_len: int | None = None) -> str:

@@ -53,6 +53,18 @@ class PersonInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class NewReference:
+    """A reference image to enrol, with where it came from, why it may be used, and its template."""
+
+    image_bytes: bytes
+    suffix: str
+    source: str
+    legal_basis: str
+    model: str
+    vector: Template
+
+
+@dataclass(frozen=True, slots=True)
 class RemovalReceipt:
     """What `remove_person` deleted: counts and content hashes, never the data itself."""
 

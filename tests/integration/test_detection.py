@@ -11,8 +11,8 @@ import pytest
 from citywatch.config.vision import YuNetSettings
 from citywatch.domain.faces import iou_matrix
 from citywatch.domain.ports import Detector
+from citywatch.media.images import read_image
 from citywatch.vision.backends.yunet import YuNetDetector
-from citywatch.vision.images import read_image
 
 
 def boxed_faces(xml_path: Path) -> list[tuple[Path, np.ndarray]]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from citywatch.config.vision import YuNetSettings
+from citywatch.media.images import read_image
 from citywatch.vision.backends.hog import HogDetector
 from citywatch.vision.factory import build_detector
-from citywatch.vision.images import read_image
 
 
 def test_hog_fallback_is_logged_and_finds_faces(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from citywatch import __version__
 from citywatch.cli import people, records, watching
@@ -107,6 +108,10 @@ def run() -> None:
     """Console entry point: no traceback for errors citywatch expects."""
     try:
         app()
+    except ValidationError as exc:  # an option that builds a setting (e.g. --camera-id)
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        err.print(f"[bold red]error:[/] invalid value: {problems}", markup=True, highlight=False)
+        sys.exit(2)
     except CitywatchError as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         code = next((c for kind, c in EXIT_CODES if isinstance(exc, kind)), 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -17,13 +18,14 @@ from rich.table import Table
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table
 from citywatch.config.ingest import CameraSettings, ProcessingMode
-from citywatch.domain.errors import SourceUnavailable
-from citywatch.ingest.folder import FolderSource
-from citywatch.ingest.open import open_source
-from citywatch.ingest.stream import StreamSource
-from citywatch.runtime.build import Runtime
+from citywatch.domain.errors import CitywatchError
 from citywatch.runtime.pipeline import TrackOutcome
 from citywatch.runtime.worker import CameraStatus, CameraWorker
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_S = 30.0
+"""How long `run` waits for a camera to store its open tracks after Ctrl-C."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +96,12 @@ def watch(
 ) -> None:
     """Process one file, stream or image folder; print tracks, matches and a summary."""
     rt = runtime(ctx)
-    camera = CameraSettings(id=camera_id, url=source, mode=mode)
+    rt.recover()
+    source_settings = rt.settings.source
     if detect_fps is not None:
-        camera = camera.model_copy(
-            update={"source": camera.source.model_copy(update={"detect_fps": detect_fps})}
-        )
-    worker = _worker(rt, camera, lambda o: _print_outcome(o, as_json))
+        source_settings = source_settings.model_copy(update={"detect_fps": detect_fps})
+    camera = CameraSettings(id=camera_id, url=source, mode=mode, source=source_settings)
+    worker = rt.camera_worker(camera, lambda o: _print_outcome(o, as_json))
     started = time.perf_counter()
     stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary
     worker.start()
@@ -114,15 +116,8 @@ def watch(
     _summary(worker, time.perf_counter() - started, as_json)
     if worker.failure is not None:
         raise worker.failure
-    if worker.error:
-        raise SourceUnavailable(worker.error)
-
-
-def _worker(rt: Runtime, camera: CameraSettings, on_outcome: Callable[[TrackOutcome], None]) -> CameraWorker:
-    src = open_source(camera.id, camera.url, camera.source)
-    pipeline = rt.pipeline(camera.id, camera.mode, still_images=isinstance(src, FolderSource))
-    rt.watchlist_index()  # load models and gallery before the clock starts
-    return CameraWorker(src, pipeline, live=isinstance(src, StreamSource), on_outcome=on_outcome)
+    if worker.pipeline_error is not None:
+        raise worker.pipeline_error
 
 
 def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
@@ -142,6 +137,8 @@ def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
         "matches": stats.matches,
         "alerts": stats.alerts,
         "discarded": stats.discarded,
+        "sightings_lost": stats.lost,
+        "unexpected_errors": worker.unexpected_errors,
         "dropped_frames": worker.status().dropped,
         "reconnects": health.reconnects,
         "warnings": list(health.warnings),
@@ -172,24 +169,34 @@ def run(ctx: typer.Context) -> None:
     rt.recover()
     stop = threading.Event()
     stop_on_signals(stop.set)
-    workers = [_worker(rt, cam, lambda o: None) for cam in rt.settings.cameras]
+    workers: list[CameraWorker] = []
+    unopened: list[CameraStatus] = []
+    for cam in rt.settings.cameras:
+        try:
+            workers.append(rt.camera_worker(cam))
+        except CitywatchError as exc:  # one bad camera does not keep the others from running
+            unopened.append(CameraStatus.failed(cam.id, str(exc)))
     for w in workers:
         w.start()
-    with Live(_status_table([w.status() for w in workers]), console=err, refresh_per_second=2) as live:
+
+    def statuses() -> list[CameraStatus]:
+        return [w.status() for w in workers] + unopened
+
+    with Live(_status_table(statuses()), console=err, refresh_per_second=2) as live:
         while not stop.wait(0.5) and not all(w.done for w in workers):
-            live.update(_status_table([w.status() for w in workers]))
+            live.update(_status_table(statuses()))
         for w in workers:
             w.stop()
         for w in workers:
-            w.join()
-        live.update(_status_table([w.status() for w in workers]))
-    for w in workers:
-        s = w.status()
+            if not w.join(SHUTDOWN_S):
+                log.error("camera %s did not stop within %.0f s", w.source.camera_id, SHUTDOWN_S)
+        live.update(_status_table(statuses()))
+    for s in statuses():
         out.print(
             f"camera {s.camera_id}: {s.state}, {s.frames} frames, {s.sightings} sightings, "
             f"{s.matches} matches, {s.alerts} alerts" + (f" ({s.error})" if s.error else "")
         )
-    out.print(f"stopped {len(workers)} camera(s) cleanly")
+    out.print(f"stopped {len(workers) + len(unopened)} camera(s) cleanly")
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:

@@ -17,6 +17,8 @@ class MatchDecision(StrEnum):
     UNKNOWN_NO_GALLERY = "unknown: no active watchlist templates"
     UNKNOWN_DISTANCE = "unknown: nearest person is farther than the threshold"
     UNKNOWN_MARGIN = "unknown: runner-up too close (margin not met)"
+    UNKNOWN = "unknown"
+    """Reason withheld: in watchlist mode nothing is said about a face that matched no one."""
 
 
 @dataclass(frozen=True, slots=True)

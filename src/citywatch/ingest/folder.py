@@ -9,13 +9,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
-import cv2
-import numpy as np
-
-from citywatch.domain.errors import CorruptMedia, InvalidInput, SourceUnavailable
-from citywatch.domain.frames import Frame, Image
+from citywatch.domain.errors import CorruptMedia, InvalidInput, NotFound, SourceUnavailable
+from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
 from citywatch.ingest._common import Clock, add_warning, utc_now
+from citywatch.media.images import read_image
 
 logger = logging.getLogger(__name__)
 
@@ -31,19 +29,6 @@ def image_files(folder: Path) -> list[Path]:
         (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
         key=lambda p: p.name,
     )
-
-
-def read_image(path: Path) -> Image:
-    """Decode one image file as BGR; raises `CorruptMedia` when it is not a readable image."""
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise CorruptMedia(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise CorruptMedia(f"{path}: not a readable image")
-    decoded: Image = np.ascontiguousarray(image, dtype=np.uint8)
-    return decoded
 
 
 class FolderSource:
@@ -84,7 +69,7 @@ class FolderSource:
                     break
                 try:
                     image = read_image(path)
-                except CorruptMedia as exc:
+                except (CorruptMedia, NotFound) as exc:  # unreadable, or gone since listed
                     add_warning(self.health, f"skipped {exc}", logger)
                     continue
                 index = self.health.frames_decoded

@@ -5,15 +5,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from citywatch.config.ingest import ProcessingMode
+from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.config.settings import Settings
+from citywatch.domain.errors import Unavailable
 from citywatch.domain.ports import Detector, Embedder
+from citywatch.ingest.folder import FolderSource
+from citywatch.ingest.open import open_source
+from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
-from citywatch.runtime.pipeline import CameraPipeline
+from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
+from citywatch.runtime.worker import CameraWorker
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
 from citywatch.store.facade import MetaStore
@@ -54,12 +60,18 @@ class Runtime:
         with self._index_lock:
             now = time.monotonic()
             if self._index is None or now - self._index_at > GALLERY_REFRESH_S:
-                entries = self.store.gallery(
-                    self.embedder.name,
-                    datetime.now(UTC),
-                    self.settings.matching.threshold,
-                    self.settings.matching.margin,
-                )
+                try:
+                    entries = self.store.gallery(
+                        self.embedder.name,
+                        datetime.now(UTC),
+                        self.settings.matching.threshold,
+                        self.settings.matching.margin,
+                    )
+                except Unavailable as exc:
+                    if self._index is None:
+                        raise
+                    log.warning("watchlists not reloaded (%s); matching against the loaded ones", exc)
+                    return self._index
                 self._index = WatchlistIndex(entries, self.embedder.dim)
                 self._index_at = now
             return self._index
@@ -87,6 +99,15 @@ class Runtime:
         if removed:
             log.info("removed %d file(s) left without a database row by an earlier crash", removed)
         return removed
+
+    def camera_worker(
+        self, camera: CameraSettings, on_outcome: Callable[[TrackOutcome], None] = lambda _: None
+    ) -> CameraWorker:
+        """A camera's source, pipeline and threads; models and gallery loaded before it starts."""
+        source = open_source(camera.id, camera.url, camera.source)
+        pipeline = self.pipeline(camera.id, camera.mode, still_images=isinstance(source, FolderSource))
+        self.watchlist_index()
+        return CameraWorker(source, pipeline, live=isinstance(source, StreamSource), on_outcome=on_outcome)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -13,18 +13,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from citywatch.config.ingest import ProcessingMode
+from citywatch.domain.errors import CitywatchError, Unavailable
 from citywatch.domain.faces import FaceDetections
 from citywatch.domain.frames import Frame
-from citywatch.domain.matching import MatchResult
+from citywatch.domain.matching import MatchDecision, MatchResult
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.tracks import Track
 from citywatch.match.index import WatchlistIndex, aggregate
+from citywatch.media.images import encode_jpeg
 from citywatch.store.records import SightingRecord, SightingSaved
 from citywatch.track.tracker import Tracker
-from citywatch.vision.images import encode_jpeg
 from citywatch.vision.quality import QualityGate
 
 log = logging.getLogger(__name__)
+
+MAX_UNSAVED = 500
+"""Sightings held in memory while the store refuses writes; beyond this the oldest are lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,8 @@ class PipelineStats:
     alerts: int = 0
     discarded: int = 0
     """Finished tracks that matched nothing in watchlist mode: dropped, nothing biometric kept."""
+    lost: int = 0
+    """Sightings that could not be stored even after retrying (reported, never silent)."""
     rejected: Counter[str] = field(default_factory=Counter)
 
 
@@ -77,6 +83,8 @@ class CameraPipeline:
         self._embed_shots = embed_shots
         self._still = still_images
         self.stats = PipelineStats(rejected=gate.rejected)
+        self._unsaved: list[SightingRecord] = []
+        self._last_error: CitywatchError | None = None
 
     @property
     def active_tracks(self) -> int:
@@ -91,11 +99,25 @@ class CameraPipeline:
         finished = self._tracker.update(frame, kept)
         if self._still:  # each image of a folder is its own scene
             finished += self._tracker.flush()
-        return [self._finish(t) for t in finished]
+        return self._finish_all(finished)
 
     def flush(self) -> list[TrackOutcome]:
-        """End all open tracks (end of source or shutdown) and store them."""
-        return [self._finish(t) for t in self._tracker.flush()]
+        """End all open tracks (end of source or shutdown) and store them.
+
+        Raises the storage error if sightings are still unsaved after a last retry.
+        """
+        outcomes = self._finish_all(self._tracker.flush())
+        self._retry_unsaved()
+        if self._unsaved:
+            self.stats.lost += len(self._unsaved)
+            lost, self._unsaved = len(self._unsaved), []
+            raise self._last_error or Unavailable(f"{lost} sighting(s) could not be stored")
+        return outcomes
+
+    def _finish_all(self, tracks: list[Track]) -> list[TrackOutcome]:
+        """Each track on its own: a storage error on one does not lose the others."""
+        self._retry_unsaved()
+        return [self._finish(t) for t in tracks]
 
     def _finish(self, track: Track) -> TrackOutcome:
         self.stats.tracks += 1
@@ -104,8 +126,9 @@ class CameraPipeline:
         if match.is_match:
             self.stats.matches += 1
         if self._mode is ProcessingMode.WATCHLIST and not match.is_match:
+            # Nothing of a face that matches no one is kept or shown, not even who it was nearest to.
             self.stats.discarded += 1
-            return TrackOutcome(track, match, None)
+            return TrackOutcome(track, _redacted(match), None)
         record = SightingRecord(
             camera_id=self.camera_id,
             track_id=track.track_id,
@@ -118,10 +141,29 @@ class CameraPipeline:
             template=template,
             match=match,
         )
-        saved = self._save(record)
+        return TrackOutcome(track, match, self._store(record))
+
+    def _store(self, record: SightingRecord) -> SightingSaved | None:
+        try:
+            saved = self._save(record)
+        except CitywatchError as exc:  # disk full, database locked: keep it and try again later
+            log.error("camera %s: sighting not stored yet (%s); will retry", self.camera_id, exc)
+            self._last_error = exc
+            if len(self._unsaved) >= MAX_UNSAVED:
+                self.stats.lost += 1
+                self._unsaved.pop(0)
+            self._unsaved.append(record)
+            return None
         self.stats.sightings += 1
         self.stats.alerts += saved.alert_id is not None
-        return TrackOutcome(track, match, saved)
+        return saved
+
+    def _retry_unsaved(self) -> None:
+        pending, self._unsaved = self._unsaved, []
+        for i, record in enumerate(pending):
+            if self._store(record) is None:  # still failing: keep the rest in order
+                self._unsaved.extend(pending[i + 1 :])
+                return
 
     def _embed(self, track: Track) -> np.ndarray:
         vectors = []
@@ -130,3 +172,7 @@ class CameraPipeline:
             vectors.append(self._embedder.embed(shot.crop, face)[0])
         self.stats.embeddings += len(vectors)
         return aggregate(np.stack(vectors))
+
+
+def _redacted(match: MatchResult) -> MatchResult:
+    return MatchResult(MatchDecision.UNKNOWN, None, None, match.threshold, match.margin_required)

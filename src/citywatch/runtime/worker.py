@@ -34,6 +34,11 @@ class CameraStatus:
     reconnects: int
     error: str | None
 
+    @classmethod
+    def failed(cls, camera_id: str, error: str) -> CameraStatus:
+        """A camera that could not even be opened."""
+        return cls(camera_id, "failed", 0, 0, 0.0, 0, 0, 0, 0, 0, error)
+
 
 class CameraWorker:
     """`live` sources drop frames when the pipeline falls behind (counted); files never do."""
@@ -57,6 +62,9 @@ class CameraWorker:
         self._error: str | None = None
         self.failure: CitywatchError | None = None
         """The error that stopped the source, kept with its type for the caller to re-raise."""
+        self.pipeline_error: CitywatchError | None = None
+        """The last processing or storage error (the camera kept going)."""
+        self.unexpected_errors = 0
         self._started = 0.0
         self._finished = 0.0
         self._threads = [
@@ -94,6 +102,9 @@ class CameraWorker:
         end = self._finished or time.monotonic()
         elapsed = max(end - self._started, 1e-6) if self._started else 0.0
         state = "failed" if self._error else str(health.state)
+        error = (
+            self._error or health.last_error or (str(self.pipeline_error) if self.pipeline_error else None)
+        )
         return CameraStatus(
             camera_id=self.source.camera_id,
             state=state,
@@ -105,7 +116,7 @@ class CameraWorker:
             matches=stats.matches,
             alerts=stats.alerts,
             reconnects=health.reconnects,
-            error=self._error or health.last_error,
+            error=error,
         )
 
     def _read(self) -> None:
@@ -119,10 +130,20 @@ class CameraWorker:
             self.failure = exc
             log.debug("camera %s: %s", self.source.camera_id, exc)
         except Exception as exc:  # a reader must never die silently
-            self._error = f"unexpected error reading source: {exc!r}"
-            log.exception("camera %s: reader crashed", self.source.camera_id)
+            self._error = f"unexpected error reading source: {type(exc).__name__}"
+            log.error("camera %s: reader crashed: %s", self.source.camera_id, type(exc).__name__)
         finally:
-            self._queue.put(_END)
+            self._put_end()
+
+    def _put_end(self) -> None:
+        # The pipeline thread may have stopped on its own; never block on a queue nobody reads.
+        while True:
+            try:
+                self._queue.put(_END, timeout=0.2)
+                return
+            except queue.Full:
+                if not self._threads[1].is_alive():
+                    return
 
     def _enqueue(self, frame: Frame) -> None:
         if not self._live:
@@ -142,18 +163,25 @@ class CameraWorker:
         try:
             while (frame := self._queue.get()) is not _END:
                 self._handle(partial(self.pipeline.process, frame))
-            self._handle(self.pipeline.flush)
         finally:
+            # Whatever happened, open tracks become sightings before the thread ends.
+            self._handle(self.pipeline.flush)
+            self._stop.set()
+            self.source.close()
             self._finished = time.monotonic()
             if self.source.health.state not in (SourceState.FAILED, SourceState.ENDED) and not self._error:
                 self.source.health.state = SourceState.ENDED
 
     def _handle(self, step: Callable[[], list[TrackOutcome]]) -> None:
         try:
-            outcomes = step()
+            for outcome in step():
+                self._on_outcome(outcome)
         except CitywatchError as exc:  # e.g. disk full: say so, keep watching
-            self._error = str(exc)
+            self.pipeline_error = exc
             log.error("camera %s: %s", self.source.camera_id, exc)
-            return
-        for outcome in outcomes:
-            self._on_outcome(outcome)
+        except Exception as exc:  # a model or library failing on one frame must not stop the camera
+            self.unexpected_errors += 1
+            log.error(
+                "camera %s: unexpected %s in the pipeline: %s", self.source.camera_id, type(exc).__name__, exc
+            )
+            log.debug("details", exc_info=True)

@@ -13,7 +13,7 @@ from citywatch.domain.faces import FaceDetections
 from citywatch.domain.frames import Image
 from citywatch.domain.matching import Template
 from citywatch.domain.ports import Detector, Embedder
-from citywatch.vision.images import read_image
+from citywatch.media.images import read_image
 
 
 @dataclass(frozen=True, slots=True)

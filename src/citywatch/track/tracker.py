@@ -31,6 +31,10 @@ class Tracker:
 
     def update(self, frame: Frame, faces: FaceDetections) -> list[Track]:
         """Feed the faces of one frame; returns the tracks that finished (long enough ones only)."""
+        # Tracks unseen for too long end before association: after a stall or dropped
+        # frames, a new face in the same place must not continue an old track.
+        expired = [t for t in self._active if frame.pts_s - t.last_pts_s > self._s.max_gap_s]
+        self._active = [t for t in self._active if t not in expired]
         pairs = _associate(np.array([t.last_box for t in self._active]).reshape(-1, 4), faces.xyxy, self._s)
         matched_faces = set()
         for ti, fi in pairs:
@@ -39,8 +43,6 @@ class Tracker:
         for fi in range(len(faces)):
             if fi not in matched_faces:
                 self._start(frame, faces, fi)
-        expired = [t for t in self._active if frame.pts_s - t.last_pts_s > self._s.max_gap_s]
-        self._active = [t for t in self._active if t not in expired]
         return self._worth_keeping(expired)
 
     def flush(self) -> list[Track]:

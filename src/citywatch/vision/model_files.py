@@ -76,6 +76,10 @@ def install(
         return target
     except FileNotFoundError as exc:
         raise InvalidInput(f"{exc.filename}: no such file") from None
+    except IsADirectoryError as exc:
+        raise InvalidInput(f"{exc.filename}: is a folder, not a model file") from None
+    except OSError as exc:
+        raise Unavailable(f"cannot install {model.name}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
 

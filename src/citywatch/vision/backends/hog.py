@@ -11,8 +11,8 @@ import numpy as np
 from citywatch.config.vision import HogSettings
 from citywatch.domain.faces import FaceDetections
 from citywatch.domain.frames import Image
+from citywatch.media.images import fit_within
 from citywatch.vision.backends.dlib_models import shape_predictor_5
-from citywatch.vision.images import fit_within
 
 
 class HogDetector:

@@ -12,7 +12,7 @@ from citywatch.config.vision import YuNetSettings
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.faces import FaceDetections, iou_matrix
 from citywatch.domain.frames import Image
-from citywatch.vision.images import fit_within
+from citywatch.media.images import fit_within
 
 LARGE_FACE_PASS_SIDE = 480
 LARGE_FACE_MIN_PX = 256

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import numpy as np
 
 from citywatch.domain.faces import FaceDetections, FloatArray
-from citywatch.domain.frames import Image
+from citywatch.domain.frames import Frame, Image
+from citywatch.domain.ports import SourceHealth
 
 
 def face_box(x: float, y: float, size: float = 80) -> tuple[list[float], list[list[float]]]:
@@ -74,3 +78,25 @@ def frame_with_faces(faces: list[tuple[int, int, int]], size: int = 80) -> Image
         image[y : y + size, x : x + size, 2] = 255
         image[y : y + size, x : x + size, 1] = g
     return image
+
+
+class ListSource:
+    """Frames from a list, optionally stalling after each one; `close()` stops it."""
+
+    def __init__(self, frames: list[Frame], *, pause_s: float = 0.0, camera_id: str = "cam") -> None:
+        self.camera_id = camera_id
+        self.health = SourceHealth()
+        self._frames = frames
+        self._pause_s = pause_s
+        self.closed = False
+
+    def frames(self) -> Iterator[Frame]:
+        for frame in self._frames:
+            if self.closed:
+                return
+            self.health.frames_decoded += 1
+            yield frame
+            time.sleep(self._pause_s)
+
+    def close(self) -> None:
+        self.closed = True

@@ -83,7 +83,9 @@ def make_inputs(tmp: Path, data: Path) -> dict[str, Path]:
         (["watch", "{text}"], 2, "not a readable video"),
         (["watch", "{truncated}"], 2, "not a readable video"),
         (["watch", "{tmp}/missing.mp4"], 4, "no such file"),
-        (["watch", "rtsp://127.0.0.1:9/none", "--json"], 4, "unreachable"),
+        # CITYWATCH_SOURCE__RECONNECT_ATTEMPTS=2 (cli_env): the first try and two reconnects
+        (["watch", "rtsp://127.0.0.1:9/none", "--json"], 4, "unreachable after 3 attempts"),
+        (["watch", "{text}", "--camera-id", "no spaces allowed"], 2, "invalid value: id"),
         (["verify", "{corrupt}", "{noface}"], 2, "not a readable image"),
         (["search", "{noface}"], 2, "no face found"),
     ],

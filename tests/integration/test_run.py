@@ -40,6 +40,8 @@ cameras:
   - id: stills
     url: {folder}
     mode: investigate
+  - id: missing
+    url: {work / "no-such-clip.mp4"}
   - id: dead
     url: rtsp://127.0.0.1:{free_port()}/nothing
     source: {{open_timeout_s: 1, reconnect_attempts: 1, reconnect_initial_s: 0.1}}
@@ -85,6 +87,7 @@ def test_run_watches_all_cameras_and_reports_the_dead_one(tmp_path: Path, shared
     assert proc.returncode == 0, proc.stderr
     cams = camera_lines(proc.stdout)
     assert cams["dead"]["state"] == "failed"
+    assert cams["missing"]["state"] == "failed" and "no such file" in proc.stdout
     assert "unreachable" in proc.stdout
     assert int(cams["stage"]["matches"]) >= 1
     assert cams["stills"]["frames"] == "3"
@@ -120,7 +123,7 @@ def test_sigint_stops_cleanly_and_stores_open_tracks(tmp_path: Path, shared_data
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
-    assert "stopped 3 camera(s) cleanly" in stdout
+    assert "stopped 4 camera(s) cleanly" in stdout
     cams = camera_lines(stdout)
     # everything the pipeline finished, including tracks still open at the signal, is stored
     assert stored(tmp_path).get("stage", 0) == int(cams["stage"]["sightings"])

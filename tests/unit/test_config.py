@@ -32,7 +32,8 @@ def test_a_good_file_loads_with_paths_resolved_against_it(tmp_path: Path) -> Non
     s = load(write(tmp_path, GOOD))
     assert s.data_dir == (tmp_path / "var").resolve()
     assert isinstance(s.detector, HogSettings) and s.detector.upsample == 0
-    cam = s.camera("gate-1")
+    (cam,) = s.cameras
+    assert cam.id == "gate-1"
     assert cam.mode is ProcessingMode.INVESTIGATE
     assert cam.source.detect_fps == 5
 

@@ -10,8 +10,9 @@ import typer
 
 from citywatch.cli.context import runtime
 from citywatch.cli.output import out, table, when
+from citywatch.domain.watchlists import WatchlistCategory
 from citywatch.services.enrolment import Enrolment
-from citywatch.store.records import PersonInfo, WatchlistCategory
+from citywatch.store.records import PersonInfo
 
 persons_app = typer.Typer(help="List, show, update and remove enrolled persons.", no_args_is_help=True)
 watchlists_app = typer.Typer(help="Create and list watchlists.", no_args_is_help=True)

@@ -12,9 +12,9 @@ import typer
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.domain.errors import InvalidInput
+from citywatch.domain.watchlists import AlertStatus
 from citywatch.services.search import search_by_photo
 from citywatch.services.verification import verify as verify_photos
-from citywatch.store.records import AlertStatus
 
 sightings_app = typer.Typer(help="Stored sightings.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Raised alerts.", no_args_is_help=True)

@@ -101,6 +101,12 @@ def watch(
     if detect_fps is not None:
         source_settings = source_settings.model_copy(update={"detect_fps": detect_fps})
     camera = CameraSettings(id=camera_id, url=source, mode=mode, source=source_settings)
+    if mode is ProcessingMode.INVESTIGATE:
+        log.warning(
+            "investigate mode keeps a template of every face seen on %s, for case search; "
+            "use it only under a recorded legal basis",
+            camera_id,
+        )
     worker = rt.camera_worker(camera, lambda o: _print_outcome(o, as_json))
     started = time.perf_counter()
     stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary

@@ -83,12 +83,6 @@ class Settings(BaseSettings):
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'citywatch.db'}"
 
-    def camera(self, camera_id: str) -> CameraSettings:
-        for cam in self.cameras:
-            if cam.id == camera_id:
-                return cam
-        raise KeyError(camera_id)
-
     def resolved(self, base: Path) -> Settings:
         """Relative folders made absolute against `base` (the config file's folder)."""
         updates: dict[str, Any] = {}

@@ -8,9 +8,10 @@ from pathlib import Path
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.ports import Detector, Embedder
+from citywatch.domain.watchlists import WatchlistCategory
 from citywatch.services.faces import one_face
 from citywatch.store.facade import MetaStore
-from citywatch.store.records import NewReference, PersonInfo, WatchlistCategory
+from citywatch.store.records import NewReference, PersonInfo
 
 
 class Enrolment:

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from citywatch.domain.matching import MatchResult, Template
+from citywatch.domain.watchlists import AlertStatus, WatchlistCategory
 
-
-class WatchlistCategory(StrEnum):
-    WANTED = "wanted"
-    MISSING = "missing"
-    STAY_AT_HOME = "stay_at_home"
-    OTHER = "other"
-
-
-class AlertStatus(StrEnum):
-    """An alert's review state: new → acknowledged → confirmed (two people) or dismissed."""
-
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    CONFIRMED = "confirmed"
-    DISMISSED = "dismissed"
+__all__ = ["AlertStatus", "WatchlistCategory"]  # re-exported: the store's records use them
 
 
 @dataclass(frozen=True, slots=True)

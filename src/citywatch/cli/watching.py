@@ -77,9 +77,10 @@ def _print_outcome(o: TrackOutcome, as_json: bool) -> None:
     if line.person:
         alert = f" [bold red]ALERT #{line.alert_id}[/]" if line.alert_id else ""
         out.print(f"{head} → [bold]{line.person}[/] ({line.watchlist}, d={line.distance:.3f}){alert}")
+    elif line.sighting_id is None:
+        out.print(f"{head} → unknown (discarded)")
     else:
-        kept = f"sighting #{line.sighting_id}" if line.sighting_id else "discarded"
-        out.print(f"{head} → unknown ({kept}; {o.match.explain()})")
+        out.print(f"{head} → unknown (sighting #{line.sighting_id}; {o.match.explain()})")
 
 
 def watch(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from citywatch.domain.ports import SourceHealth
+from citywatch.domain.frames import Frame
+from citywatch.domain.ports import SourceHealth, SourceState
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware UTC datetime; injected so tests can pin it."""
@@ -26,3 +27,17 @@ def add_warning(health: SourceHealth, message: str, logger: logging.Logger) -> N
         health.warnings.append(message)
     elif len(health.warnings) == MAX_WARNINGS - 1:
         health.warnings.append("further warnings suppressed (see the log)")
+
+
+def tracked(health: SourceHealth, frames: Iterator[Frame]) -> Iterator[Frame]:
+    """Yield `frames`, keeping `health.state` true: ENDED when the consumer stops early,
+    FAILED (with the error) when the source raises."""
+    try:
+        yield from frames
+    except GeneratorExit:
+        health.state = SourceState.ENDED
+        raise
+    except Exception as exc:
+        health.state = SourceState.FAILED
+        health.last_error = health.last_error or str(exc)
+        raise

@@ -15,7 +15,7 @@ from citywatch.config.ingest import SourceSettings
 from citywatch.domain.errors import CorruptMedia, SourceUnavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
-from citywatch.ingest._common import Clock, add_warning, utc_now
+from citywatch.ingest._common import Clock, add_warning, tracked, utc_now
 from citywatch.ingest._video import AV_ERRORS, FrameMaker, VideoReader, describe_error
 from citywatch.ingest.sampler import Sampler
 
@@ -85,6 +85,9 @@ class FileSource:
         self._stop.set()
 
     def frames(self) -> Iterator[Frame]:
+        return tracked(self.health, self._run())
+
+    def _run(self) -> Iterator[Frame]:
         container = self._open()
         try:
             reader = VideoReader(container, name=str(self.path), health=self.health)
@@ -111,13 +114,6 @@ class FileSource:
                 self.health.state = SourceState.ENDED
                 return
             self._finish(reader)
-        except GeneratorExit:
-            self.health.state = SourceState.ENDED
-            raise
-        except Exception as exc:
-            self.health.state = SourceState.FAILED
-            self.health.last_error = self.health.last_error or str(exc)
-            raise
         finally:
             container.close()
 

@@ -16,7 +16,7 @@ from citywatch.config.ingest import SourceSettings
 from citywatch.domain.errors import SourceUnavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
-from citywatch.ingest._common import Clock, utc_now
+from citywatch.ingest._common import Clock, tracked, utc_now
 from citywatch.ingest._video import AV_ERRORS, DecodedFrame, FrameMaker, VideoReader, describe_error
 from citywatch.ingest.sampler import DEFAULT_STREAM_FPS, Sampler
 
@@ -117,15 +117,7 @@ class StreamSource:
         self._stop.set()
 
     def frames(self) -> Iterator[Frame]:
-        try:
-            yield from self._run()
-        except GeneratorExit:
-            self.health.state = SourceState.ENDED
-            raise
-        except Exception as exc:
-            self.health.state = SourceState.FAILED
-            self.health.last_error = self.health.last_error or str(exc)
-            raise
+        return tracked(self.health, self._run())
 
     def _run(self) -> Iterator[Frame]:
         started_at = self._clock()

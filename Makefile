@@ -6,7 +6,7 @@ DATA ?= $(abspath ../shared/data)
 DEMO := var/demo
 export CITYWATCH_TEST_DATA := $(DATA)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench accuracy clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ lint: install
 
 bench: install .bench-venv/.installed
 	$(PY) benchmarks/hamilton.py --peer-python .bench-venv/bin/python
+
+# Accuracy report (verification, open-set identification, detection) into docs/accuracy/.
+accuracy: install
+	CITYWATCH_MODELS_DIR=$(DATA)/models $(VENV)/bin/citywatch bench accuracy --data $(DATA) \
+	  --out docs/accuracy --distractors 1000,10000,100000
 
 clean:
 	rm -rf $(VENV) .bench-venv var

@@ -53,3 +53,19 @@ def test_empty_index_answers_unknown() -> None:
 
 def test_aggregate_is_the_mean() -> None:
     assert aggregate(np.array([[0, 2], [2, 4]], np.float32)).tolist() == [1, 3]
+
+
+def test_index_agrees_with_brute_force_on_random_galleries() -> None:
+    rng = np.random.default_rng(7)
+    person_of_row = rng.integers(0, 40, size=300)  # persons in no particular order, 1-15 templates each
+    vectors = rng.normal(0, 0.1, (300, 16)).astype(np.float32)
+    entries = [
+        entry(i, int(p), v.tolist()) for i, (p, v) in enumerate(zip(person_of_row, vectors, strict=True))
+    ]
+    index = WatchlistIndex(entries, dim=16)
+    for probe in rng.normal(0, 0.1, (25, 16)).astype(np.float32):
+        dist = np.linalg.norm(vectors - probe, axis=1)
+        per_person = {int(p): float(dist[person_of_row == p].min()) for p in set(person_of_row.tolist())}
+        expected = sorted(per_person.items(), key=lambda kv: kv[1])[:2]
+        got = index.nearest_persons(probe, 2)
+        assert [(c.person_id, round(c.distance, 5)) for c in got] == [(p, round(d, 5)) for p, d in expected]

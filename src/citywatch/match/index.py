@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.faces import FloatArray
@@ -43,48 +45,93 @@ def decide(candidates: Sequence[Candidate], threshold_for: dict[int, tuple[float
     return MatchResult(decision, best, runner_up, threshold, margin)
 
 
+@dataclass(frozen=True, slots=True)
+class PersonRef:
+    person_id: int
+    person_name: str
+    watchlist_id: int
+    watchlist_name: str
+
+
 class WatchlistIndex:
-    """All templates of the active watchlists in one (M, D) matrix; exact search."""
+    """All templates of the active watchlists in one (M, D) float32 matrix, rows grouped by
+    person; exact search.
+
+    A probe costs one matrix-vector product (squared distances from precomputed norms), a
+    per-person minimum (`np.minimum.reduceat`) and an exact re-check of the two nearest
+    persons: no Python loop over templates.
+    """
 
     def __init__(self, entries: Sequence[GalleryEntry], dim: int) -> None:
+        vectors = np.stack([e.vector for e in entries]) if entries else np.zeros((0, dim), np.float32)
+        persons = {
+            e.person_id: PersonRef(e.person_id, e.person_name, e.watchlist_id, e.watchlist_name)
+            for e in entries
+        }
+        limits = {e.watchlist_id: (e.threshold, e.margin) for e in entries}
+        self._setup(vectors, np.array([e.person_id for e in entries], np.int64), persons, limits, dim)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        vectors: FloatArray,
+        person_ids: npt.NDArray[np.int64],
+        persons: dict[int, PersonRef],
+        limits: dict[int, tuple[float, float]],
+    ) -> WatchlistIndex:
+        """Build from arrays directly (large galleries, benchmarks)."""
+        index = cls.__new__(cls)
+        index._setup(vectors, person_ids, persons, limits, vectors.shape[1])
+        return index
+
+    def _setup(
+        self,
+        vectors: npt.ArrayLike,
+        person_ids: npt.NDArray[np.int64],
+        persons: dict[int, PersonRef],
+        limits: dict[int, tuple[float, float]],
+        dim: int,
+    ) -> None:
+        matrix = np.asarray(vectors, np.float32).reshape(-1, dim) if np.size(vectors) else np.zeros((0, dim))
+        if matrix.shape[1] != dim:
+            raise InvalidInput(f"gallery templates have {matrix.shape[1]} dimensions, expected {dim}")
+        order = np.argsort(person_ids, kind="stable")
         self.dim = dim
-        self._entries = list(entries)
-        self._matrix = (
-            np.stack([e.vector for e in entries]).astype(np.float32)
-            if entries
-            else np.zeros((0, dim), np.float32)
-        )
-        if self._matrix.shape[1] != dim:
-            raise InvalidInput(f"gallery templates have {self._matrix.shape[1]} dimensions, expected {dim}")
-        self._person = np.array([e.person_id for e in entries], np.int64)
-        self._limits = {e.watchlist_id: (e.threshold, e.margin) for e in entries}
+        self._matrix = np.ascontiguousarray(matrix[order], np.float32)
+        self._sq_norms = (self._matrix.astype(np.float64) ** 2).sum(axis=1).astype(np.float32)
+        sorted_ids = person_ids[order]
+        self._starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if len(order) else order
+        self._ends = np.r_[self._starts[1:], len(order)].astype(np.int64)
+        self._row_person = sorted_ids[self._starts] if len(order) else sorted_ids
+        self._persons = persons
+        self._limits = limits
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._matrix)
 
     @property
     def persons(self) -> int:
-        return len(set(self._person.tolist()))
+        return len(self._starts)
 
     def match(self, probe: Template) -> MatchResult:
         if probe.shape != (self.dim,):
             raise InvalidInput(f"probe has shape {probe.shape}, expected ({self.dim},)")
-        return decide(self.nearest_per_person(probe), self._limits)
+        return decide(self.nearest_persons(probe, 2), self._limits)
 
-    def nearest_per_person(self, probe: Template) -> list[Candidate]:
-        if not self._entries:
+    def nearest_persons(self, probe: Template, k: int) -> list[Candidate]:
+        """The `k` nearest persons, each at the distance of their nearest template."""
+        if len(self._matrix) == 0:
             return []
-        dist = np.linalg.norm(self._matrix - probe[None, :], axis=1)
-        best: dict[int, int] = {}
-        for row in np.argsort(dist):
-            best.setdefault(int(self._person[row]), int(row))
-        return [
-            Candidate(
-                person_id=self._entries[row].person_id,
-                person_name=self._entries[row].person_name,
-                watchlist_id=self._entries[row].watchlist_id,
-                watchlist_name=self._entries[row].watchlist_name,
-                distance=float(dist[row]),
-            )
-            for row in best.values()
-        ]
+        p = np.asarray(probe, np.float32)
+        d2 = self._sq_norms - 2.0 * (self._matrix @ p) + float(p @ p)
+        per_person = np.minimum.reduceat(d2, self._starts)
+        # a little slack: the expanded form may swap persons closer than its rounding error
+        wide = min(k + 2, len(per_person))
+        top = np.argpartition(per_person, wide - 1)[:wide]
+        out = []
+        for i in top:
+            rows = self._matrix[self._starts[i] : self._ends[i]]
+            exact = float(np.sqrt(((rows - p) ** 2).sum(axis=1).min()))  # no cancellation error
+            ref = self._persons[int(self._row_person[i])]
+            out.append(Candidate(ref.person_id, ref.person_name, ref.watchlist_id, ref.watchlist_name, exact))
+        return sorted(out, key=lambda c: c.distance)[:k]

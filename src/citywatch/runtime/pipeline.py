@@ -6,8 +6,10 @@ Driven frame by frame from one thread; the store is the only thing it writes to.
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +18,7 @@ from citywatch.config.ingest import ProcessingMode
 from citywatch.domain.errors import CitywatchError, Unavailable
 from citywatch.domain.faces import FaceDetections
 from citywatch.domain.frames import Frame
-from citywatch.domain.matching import MatchDecision, MatchResult
+from citywatch.domain.matching import MatchDecision, MatchResult, Template
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.tracks import Track
 from citywatch.match.index import WatchlistIndex, aggregate
@@ -55,6 +57,16 @@ class PipelineStats:
     lost: int = 0
     """Sightings that could not be stored even after retrying (reported, never silent)."""
     rejected: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """Time spent per stage (detect, quality, track, embed, match, store)."""
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
 
 
 class CameraPipeline:
@@ -91,14 +103,17 @@ class CameraPipeline:
         return self._tracker.active
 
     def process(self, frame: Frame) -> list[TrackOutcome]:
-        faces = self._detector.detect(frame.image)
-        kept = self._gate.assess(frame.image, faces)
+        with self.stats.timed("detect"):
+            faces = self._detector.detect(frame.image)
+        with self.stats.timed("quality"):
+            kept = self._gate.assess(frame.image, faces)
         self.stats.frames += 1
         self.stats.faces_detected += len(faces)
         self.stats.faces_kept += len(kept)
-        finished = self._tracker.update(frame, kept)
-        if self._still:  # each image of a folder is its own scene
-            finished += self._tracker.flush()
+        with self.stats.timed("track"):
+            finished = self._tracker.update(frame, kept)
+            if self._still:  # each image of a folder is its own scene
+                finished += self._tracker.flush()
         return self._finish_all(finished)
 
     def flush(self) -> list[TrackOutcome]:
@@ -121,15 +136,21 @@ class CameraPipeline:
 
     def _finish(self, track: Track) -> TrackOutcome:
         self.stats.tracks += 1
-        template = self._embed(track)
-        match = self._index().match(template)
+        with self.stats.timed("embed"):
+            template = self._embed(track)
+        with self.stats.timed("match"):
+            match = self._index().match(template)
         if match.is_match:
             self.stats.matches += 1
         if self._mode is ProcessingMode.WATCHLIST and not match.is_match:
             # Nothing of a face that matches no one is kept or shown, not even who it was nearest to.
             self.stats.discarded += 1
             return TrackOutcome(track, _redacted(match), None)
-        record = SightingRecord(
+        with self.stats.timed("store"):
+            return TrackOutcome(track, match, self._store(self._record(track, template, match)))
+
+    def _record(self, track: Track, template: Template, match: MatchResult) -> SightingRecord:
+        return SightingRecord(
             camera_id=self.camera_id,
             track_id=track.track_id,
             started_at=track.started_at,
@@ -141,7 +162,6 @@ class CameraPipeline:
             template=template,
             match=match,
         )
-        return TrackOutcome(track, match, self._store(record))
 
     def _store(self, record: SightingRecord) -> SightingSaved | None:
         try:

@@ -6,7 +6,7 @@ DATA ?= $(abspath ../shared/data)
 DEMO := var/demo
 export CITYWATCH_TEST_DATA := $(DATA)
 
-.PHONY: install demo test lint bench accuracy clean
+.PHONY: install demo test lint bench accuracy speed clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench: install .bench-venv/.installed
 accuracy: install
 	CITYWATCH_MODELS_DIR=$(DATA)/models $(VENV)/bin/citywatch bench accuracy --data $(DATA) \
 	  --out docs/accuracy --distractors 1000,10000,100000
+
+# Speed report (stages, frames/s against the peer on the same frames, 1:N matching) into docs/speed/.
+speed: install .bench-venv/.installed
+	CITYWATCH_MODELS_DIR=$(DATA)/models $(VENV)/bin/citywatch bench speed --data $(DATA) \
+	  --out docs/speed --peer-python .bench-venv/bin/python
 
 clean:
 	rm -rf $(VENV) .bench-venv var

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import shlex
 import sys
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,9 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from citywatch.bench.accuracy import run_accuracy
 from citywatch.bench.report import write_accuracy
+from citywatch.bench.speed import matching_speed, peer_speed, pipeline_speed, speed_json, speed_markdown
 from citywatch.cli.context import runtime
 from citywatch.cli.output import err, out
 from citywatch.domain.errors import InvalidInput
+from citywatch.runtime.build import build_runtime
+from citywatch.services.enrolment import Enrolment
 
 bench_app = typer.Typer(
     help="Measure accuracy and speed; reports as Markdown, PNG and JSON.", no_args_is_help=True
@@ -78,3 +85,85 @@ def accuracy(
         f"EER {100 * v['eer']:.2f} %, accuracy at {report.threshold:g}: {accuracy_pct:.2f} % "
         f"over {v['pairs']} pairs; report in {files['markdown']}"
     )
+
+
+CLIPS = (
+    "face_recognition/examples/short_hamilton_clip.mp4",
+    "dlib/dlib/test/ffmpeg_data/MOT20-08-raw_shorter.h264",
+    "dlib/dlib/test/ffmpeg_data/MOT20-05-raw_even_shorter.mp4",
+    "dlib/dlib/test/ffmpeg_data/MOT17-13-SDP-raw.h265",
+)
+KNOWN = {
+    "Lin-Manuel Miranda": "face_recognition/examples/lin-manuel-miranda.png",
+    "Alex Lacamoire": "face_recognition/examples/alex-lacamoire.png",
+}
+
+
+@bench_app.command("speed")
+def speed(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None, typer.Option(help="Data folder with the clips (default ../shared/data).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for speed.md and speed.json.")] = Path(
+        "bench-results/speed"
+    ),
+    max_frames: Annotated[int, typer.Option(min=1, max=100_000, help="Frames read per clip.")] = 300,
+    detect_fps: Annotated[float | None, typer.Option(min=0.1, max=60, help="Detection rate.")] = None,
+    peer_python: Annotated[
+        Path, typer.Option(help="Python with face_recognition installed (make .bench-venv).")
+    ] = Path(".bench-venv/bin/python"),
+    match_sizes: Annotated[str, typer.Option(help="Gallery sizes for the matching test.")] = (
+        "1000,10000,100000,1000000"
+    ),
+) -> None:
+    """Seconds per stage and frames/s on the shared clips, the peer on the same frames in
+    the same run, and 1:N matching latency for growing galleries."""
+    base = runtime(ctx)
+    folder = (data or default_data()).resolve()
+    fps = detect_fps or base.settings.source.detect_fps
+    peer_script = folder.parent / "bench" / "baseline_face_recognition.py"
+    with_peer = peer_python.exists() and peer_script.is_file()
+    if not with_peer:
+        err.print(
+            f"[yellow]peer not run:[/] {peer_python} or {peer_script} missing (make .bench-venv/.installed)"
+        )
+    with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
+        rt = build_runtime(base.settings.model_copy(update={"data_dir": Path(tmp)}))
+        try:
+            known = {name: folder / rel for name, rel in KNOWN.items()}
+            for name, path in known.items():
+                Enrolment(
+                    store=rt.store, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+                ).enroll(
+                    name=name, images=[path], watchlist="bench", source="benchmark", legal_basis="benchmark"
+                )
+            clips = []
+            with err.status("measuring…") as status:
+                for rel in CLIPS:
+                    clip = folder / rel
+                    status.update(f"citywatch on {clip.name}")
+                    result = pipeline_speed(rt, clip, detect_fps=fps, max_frames=max_frames)
+                    if with_peer:
+                        status.update(f"peer on {clip.name}")
+                        result.peer = peer_speed(str(peer_python), peer_script, clip, known, result.frames)
+                    clips.append(result)
+                status.update("matching")
+                matching = matching_speed(_sizes(match_sizes))
+        finally:
+            rt.close()
+    meta = {
+        "command": "citywatch " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "detect_fps": fps,
+        "max_frames": max_frames,
+    }
+    report = speed_json(clips, matching, meta)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "speed.md").write_text(speed_markdown(report))
+    for c in clips:
+        ratio = f", {c.ratio:.1f}x the peer" if c.ratio else ""
+        out.print(f"{c.clip}: {c.frames_per_s:.1f} frames/s{ratio}")
+    out.print(f"report in {out_dir / 'speed.md'}")

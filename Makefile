@@ -6,7 +6,7 @@ DATA ?= $(abspath ../shared/data)
 DEMO := var/demo
 export CITYWATCH_TEST_DATA := $(DATA)
 
-.PHONY: install demo test lint bench accuracy speed clean
+.PHONY: install demo test lint bench accuracy speed live clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ accuracy: install
 speed: install .bench-venv/.installed
 	CITYWATCH_MODELS_DIR=$(DATA)/models $(VENV)/bin/citywatch bench speed --data $(DATA) \
 	  --out docs/speed --peer-python .bench-venv/bin/python
+
+# Four cameras replaying the Hamilton clip in real time for 30 minutes: frames dropped, memory.
+live: install
+	CITYWATCH_MODELS_DIR=$(DATA)/models $(VENV)/bin/citywatch bench live --data $(DATA) \
+	  --out docs/live --streams 4 --seconds 1800 --detect-fps 5
 
 clean:
 	rm -rf $(VENV) .bench-venv var

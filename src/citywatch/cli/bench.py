@@ -16,6 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from citywatch.bench.accuracy import run_accuracy
+from citywatch.bench.live import live_load, live_markdown, rss_mb
 from citywatch.bench.report import write_accuracy
 from citywatch.bench.speed import matching_speed, peer_speed, pipeline_speed, speed_json, speed_markdown
 from citywatch.cli.context import runtime
@@ -152,13 +153,7 @@ def speed(
                 matching = matching_speed(_sizes(match_sizes))
         finally:
             rt.close()
-    meta = {
-        "command": "citywatch " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "detect_fps": fps,
-        "max_frames": max_frames,
-    }
+    meta = {**_meta(), "detect_fps": fps, "max_frames": max_frames}
     report = speed_json(clips, matching, meta)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -167,3 +162,52 @@ def speed(
         ratio = f", {c.ratio:.1f}x the peer" if c.ratio else ""
         out.print(f"{c.clip}: {c.frames_per_s:.1f} frames/s{ratio}")
     out.print(f"report in {out_dir / 'speed.md'}")
+
+
+@bench_app.command("live")
+def live(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None, typer.Option(help="Data folder with the clip (default ../shared/data).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for live.md and live.json.")] = Path(
+        "bench-results/live"
+    ),
+    streams: Annotated[int, typer.Option(min=1, max=64, help="Cameras replayed at once.")] = 4,
+    seconds: Annotated[float, typer.Option(min=5, max=24 * 3600, help="How long to run.")] = 60.0,
+    detect_fps: Annotated[float, typer.Option(min=0.1, max=60, help="Detection rate per camera.")] = 5.0,
+) -> None:
+    """Replay the Hamilton clip as several live cameras in real time: frames dropped and memory."""
+    base = runtime(ctx)
+    folder = (data or default_data()).resolve()
+    clip = folder / CLIPS[0]
+    with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
+        rt = build_runtime(base.settings.model_copy(update={"data_dir": Path(tmp)}))
+        try:
+            with err.status("running…") as status:
+
+                def tick(now: float) -> None:
+                    status.update(f"{streams} cameras live: {now:.0f} of {seconds:.0f} s, {rss_mb():.0f} MB")
+
+                report = live_load(
+                    rt, clip, streams=streams, seconds=seconds, detect_fps=detect_fps, tick=tick
+                )
+        finally:
+            rt.close()
+    meta = _meta()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "live.json").write_text(json.dumps({**meta, **report.as_json()}, indent=2) + "\n")
+    (out_dir / "live.md").write_text(live_markdown(report, meta))
+    out.print(
+        f"{streams} cameras for {seconds:.0f} s: {report.dropped_pct:.2f} % of frames to analyse dropped, "
+        f"memory {report.rss_mb_after_warm_up:.0f} → {report.rss_mb_end:.0f} MB "
+        f"(peak {report.peak_rss_mb:.0f} MB); report in {out_dir / 'live.md'}"
+    )
+
+
+def _meta() -> dict[str, str]:
+    return {
+        "command": "citywatch " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    }

@@ -27,6 +27,11 @@ class SourceSettings(Section):
     )
     reconnect_initial_s: float = Field(1.0, gt=0, le=60, description="First wait before reconnecting.")
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between reconnects.")
+    replay: bool = Field(
+        False,
+        description="Play a video file at its own frame rate and loop it, as a live camera "
+        "(demos, soak tests, load benchmarks); frames are dropped when processing falls behind.",
+    )
     reconnect_attempts: int = Field(
         5, ge=0, le=1_000_000, description="Reconnects before a stream is declared dead; 0 = forever."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from citywatch.domain.errors import CorruptMedia, SourceUnavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
 from citywatch.ingest._common import Clock, add_warning, tracked, utc_now
-from citywatch.ingest._video import AV_ERRORS, FrameMaker, VideoReader, describe_error
+from citywatch.ingest._video import AV_ERRORS, DecodedFrame, FrameMaker, VideoReader, describe_error
 from citywatch.ingest.sampler import Sampler
 
 logger = logging.getLogger(__name__)
@@ -88,34 +89,43 @@ class FileSource:
         return tracked(self.health, self._run())
 
     def _run(self) -> Iterator[Frame]:
-        container = self._open()
-        try:
-            reader = VideoReader(container, name=str(self.path), health=self.health)
-            logger.info(
-                "%s: reading %s (%s %dx%d, %s fps)",
-                self.camera_id,
-                self.path,
-                reader.info.codec,
-                reader.info.width,
-                reader.info.height,
-                f"{reader.info.fps:.2f}" if reader.info.fps else "unknown",
-            )
-            started_at = self._started_at if self._started_at is not None else self._clock()
-            maker = FrameMaker(
-                self.camera_id,
-                self.health,
-                Sampler(self.settings.detect_fps, stream_fps=reader.info.fps),
-                started_at,
-                self._stop,
-            )
-            yield from maker.sampled(reader.decoded())
-            reader.report_skips()
-            if self._stop.is_set():
-                self.health.state = SourceState.ENDED
-                return
-            self._finish(reader)
-        finally:
-            container.close()
+        started_at = self._started_at if self._started_at is not None else self._clock()
+        maker: FrameMaker | None = None
+        replay = _Replay(self._stop) if self.settings.replay else None
+        while True:
+            container = self._open()
+            try:
+                reader = VideoReader(container, name=str(self.path), health=self.health)
+                if maker is None:
+                    self._log_opening(reader)
+                    sampler = Sampler(self.settings.detect_fps, stream_fps=reader.info.fps)
+                    maker = FrameMaker(self.camera_id, self.health, sampler, started_at, self._stop)
+                decoded = (
+                    reader.decoded() if replay is None else replay.paced(reader.decoded(), reader.info.fps)
+                )
+                yield from maker.sampled(decoded)
+                reader.report_skips()
+                if self._stop.is_set():
+                    self.health.state = SourceState.ENDED
+                    return
+                self._finish(reader)
+                if replay is None:
+                    return
+                replay.next_pass()
+            finally:
+                container.close()
+
+    def _log_opening(self, reader: VideoReader) -> None:
+        logger.info(
+            "%s: reading %s (%s %dx%d, %s fps%s)",
+            self.camera_id,
+            self.path,
+            reader.info.codec,
+            reader.info.width,
+            reader.info.height,
+            f"{reader.info.fps:.2f}" if reader.info.fps else "unknown",
+            ", replayed in real time, looping" if self.settings.replay else "",
+        )
 
     def _open(self) -> Any:
         if not self.path.exists():
@@ -155,3 +165,30 @@ class FileSource:
             self.health.frames_decoded,
             self.health.frames_sampled,
         )
+
+
+class _Replay:
+    """Paces decoded frames to the wall clock and lays the passes of a looped file end to
+    end on one timeline, so that timestamps only grow."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self._offset_s = 0.0
+        self._pass_end_s = 0.0
+        self._wall_start: float | None = None
+
+    def paced(self, frames: Iterator[DecodedFrame], fps: float | None) -> Iterator[DecodedFrame]:
+        step = 1.0 / fps if fps else 1.0 / 25
+        for i, frame in enumerate(frames):
+            local = frame.pts_s if frame.pts_s is not None else i * step
+            frame.pts_s = self._offset_s + local
+            self._pass_end_s = max(self._pass_end_s, frame.pts_s + step)
+            if self._wall_start is None:
+                self._wall_start = time.monotonic() - frame.pts_s
+            delay = self._wall_start + frame.pts_s - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                return
+            yield frame
+
+    def next_pass(self) -> None:
+        self._offset_s = self._pass_end_s

@@ -107,7 +107,8 @@ class Runtime:
         source = open_source(camera.id, camera.url, camera.source)
         pipeline = self.pipeline(camera.id, camera.mode, still_images=isinstance(source, FolderSource))
         self.watchlist_index()
-        return CameraWorker(source, pipeline, live=isinstance(source, StreamSource), on_outcome=on_outcome)
+        live = isinstance(source, StreamSource) or camera.source.replay
+        return CameraWorker(source, pipeline, live=live, on_outcome=on_outcome)
 
     def close(self) -> None:
         if "store" in self.__dict__:

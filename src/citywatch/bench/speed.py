@@ -187,6 +187,19 @@ def speed_markdown(d: dict[str, Any]) -> str:
         f"| {m['gallery']:,} | {m['build_s']:.2f} | {m['ms_per_probe']:.2f} | {m['probes_per_s']:.0f} |"
         for m in d["matching"]
     ]
+    st = d.get("store")
+    if st:
+        lines += [
+            "",
+            "## Store (SQLite, WAL, synchronous=FULL)",
+            "",
+            f"- Sightings written one by one as the pipeline writes them (crop file fsynced, then one "
+            f"transaction): {st['sightings_per_s']:.0f} per second over {st['written']}.",
+            f"- Case search among {st['stored_total']:,} stored sightings "
+            f"({st['fill_s']:.0f} s to bulk-load): {st['case_cameras']} cameras x {st['case_hours']:g} h "
+            f"held {st['case_candidates']:,} candidates; "
+            f"loading and ranking them for one probe took {1000 * st['case_search_s']:.0f} ms.",
+        ]
     return "\n".join([*lines, ""])
 
 

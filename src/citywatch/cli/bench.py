@@ -8,10 +8,12 @@ import platform
 import shlex
 import sys
 import tempfile
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -19,10 +21,12 @@ from citywatch.bench.accuracy import run_accuracy
 from citywatch.bench.live import live_load, live_markdown, rss_mb
 from citywatch.bench.report import write_accuracy
 from citywatch.bench.speed import matching_speed, peer_speed, pipeline_speed, speed_json, speed_markdown
+from citywatch.bench.store import DAY0, StoreSpeed, case_search, fill, write_rate
 from citywatch.cli.context import runtime
 from citywatch.cli.output import err, out
 from citywatch.domain.errors import InvalidInput
-from citywatch.runtime.build import build_runtime
+from citywatch.media.images import encode_jpeg
+from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.services.enrolment import Enrolment
 
 bench_app = typer.Typer(
@@ -117,6 +121,12 @@ def speed(
     match_sizes: Annotated[str, typer.Option(help="Gallery sizes for the matching test.")] = (
         "1000,10000,100000,1000000"
     ),
+    store_writes: Annotated[
+        int, typer.Option(min=0, max=100_000, help="Sightings written one by one.")
+    ] = 300,
+    store_rows: Annotated[
+        int, typer.Option(min=0, max=5_000_000, help="Sightings stored for the case-search test; 0 skips it.")
+    ] = 1_000_000,
 ) -> None:
     """Seconds per stage and frames/s on the shared clips, the peer on the same frames in
     the same run, and 1:N matching latency for growing galleries."""
@@ -151,10 +161,13 @@ def speed(
                     clips.append(result)
                 status.update("matching")
                 matching = matching_speed(_sizes(match_sizes))
+                status.update("store")
+                store_result = _store_speed(rt, store_writes, store_rows)
         finally:
             rt.close()
     meta = {**_meta(), "detect_fps": fps, "max_frames": max_frames}
     report = speed_json(clips, matching, meta)
+    report["store"] = asdict(store_result) if store_result else None
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
     (out_dir / "speed.md").write_text(speed_markdown(report))
@@ -211,3 +224,18 @@ def _meta() -> dict[str, str]:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
+
+
+def _store_speed(rt: Runtime, writes: int, rows: int) -> StoreSpeed | None:
+    if not writes and not rows:
+        return None
+    crop = encode_jpeg(np.random.default_rng(0).integers(0, 255, (120, 100, 3), dtype=np.uint8))
+    rate = write_rate(rt.store, writes, crop, dim=rt.embedder.dim) if writes else 0.0
+    cameras, days = 100, 5
+    fill_s = fill(rt.store, rows, cameras=cameras, days=days, dim=rt.embedder.dim) if rows else 0.0
+    scope = [f"cam-{i:04d}" for i in range(3)]
+    since = DAY0 + timedelta(days=2)
+    seconds, candidates, hits = case_search(
+        rt.store, cameras=scope, since=since, until=since + timedelta(hours=24), dim=rt.embedder.dim
+    )
+    return StoreSpeed(writes, rate, rows + writes, fill_s, len(scope), 24.0, candidates, seconds, hits)

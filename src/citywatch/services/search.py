@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from citywatch.config.vision import QualitySettings
+from citywatch.domain.matching import Template
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.services.faces import one_face
 from citywatch.store.facade import MetaStore
+from citywatch.store.records import SearchCandidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +47,22 @@ def search_by_photo(
     """
     probe = one_face(photo, detector, embedder, quality, largest=True).template
     candidates = store.sightings_for_search(embedder.name, cameras, since, until)
+    return rank(probe, candidates, threshold=threshold, limit=limit)
+
+
+def rank(
+    probe: Template, candidates: list[SearchCandidate], *, threshold: float, limit: int
+) -> list[SearchHit]:
+    """The candidates nearer than `threshold`, nearest first, at most `limit`."""
     if not candidates:
         return []
     matrix = np.stack([c.vector for c in candidates])
     distance = np.linalg.norm(matrix - probe[None], axis=1)
-    order = [int(i) for i in np.argsort(distance) if distance[i] < threshold][:limit]
+    nearest = np.argsort(distance)[:limit]
+    order = [int(i) for i in nearest if distance[i] < threshold]
     return [
         SearchHit(
-            rank=rank,
+            rank=position,
             sighting_id=candidates[i].id,
             camera_id=candidates[i].camera_id,
             started_at=candidates[i].started_at,
@@ -61,5 +71,5 @@ def search_by_photo(
             quality=candidates[i].quality,
             crop_path=candidates[i].crop_path,
         )
-        for rank, i in enumerate(order, start=1)
+        for position, i in enumerate(order, start=1)
     ]

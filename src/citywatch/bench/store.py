@@ -1,0 +1,123 @@
+"""Store benchmarks: sightings written per second (crop file + transaction, as the pipeline
+writes them) and case search among many stored sightings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import insert
+
+from citywatch.domain.matching import MatchDecision, MatchResult
+from citywatch.services.search import rank
+from citywatch.store import vectors
+from citywatch.store.facade import MetaStore
+from citywatch.store.records import SightingRecord
+from citywatch.store.tables import Sighting
+
+MODEL = "bench-model"
+DAY0 = datetime(2026, 11, 1, tzinfo=UTC)
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSpeed:
+    written: int
+    sightings_per_s: float
+    stored_total: int
+    fill_s: float
+    case_cameras: int
+    case_hours: float
+    case_candidates: int
+    case_search_s: float
+    case_hits: int
+
+
+def write_rate(store: MetaStore, n: int, crop_jpeg: bytes, dim: int, seed: int = 0) -> float:
+    """Sightings per second through `add_sighting`: crop file fsynced, then one transaction."""
+    rng = np.random.default_rng(seed)
+    unknown = MatchResult(MatchDecision.UNKNOWN_NO_GALLERY, None, None, 0.0, 0.0)
+    started = time.perf_counter()
+    for i in range(n):
+        t = DAY0 + timedelta(seconds=i)
+        store.add_sighting(
+            SightingRecord(
+                "write-test",
+                i,
+                t,
+                t + timedelta(seconds=2),
+                5,
+                0.8,
+                crop_jpeg,
+                MODEL,
+                rng.normal(0, 0.09, dim).astype(np.float32),
+                unknown,
+            )
+        )
+    return n / (time.perf_counter() - started)
+
+
+def fill(
+    store: MetaStore,
+    rows: int,
+    *,
+    cameras: int,
+    days: int,
+    dim: int,
+    seed: int = 0,
+    progress: Progress = _quiet,
+) -> float:
+    """Bulk-insert `rows` synthetic sightings (random templates, no crop files) spread over
+    `cameras` and `days`; returns the seconds it took."""
+    rng = np.random.default_rng(seed)
+    span_s = days * 86400
+    started = time.perf_counter()
+    chunk = 20_000
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
+        offsets = rng.integers(0, span_s, n)
+        cams = rng.integers(0, cameras, n)
+        templates = rng.normal(0, 0.09, (n, dim)).astype(np.float32)
+        now = datetime.now(UTC)
+        batch = []
+        for k in range(n):
+            t = DAY0 + timedelta(seconds=int(offsets[k]))
+            batch.append(
+                {
+                    "camera_id": f"cam-{cams[k]:04d}",
+                    "track_id": start + k,
+                    "day": t.strftime("%Y-%m-%d"),
+                    "started_at": t,
+                    "ended_at": t + timedelta(seconds=3),
+                    "detections": 5,
+                    "quality": 0.7,
+                    "crop_path": "crops/bench.jpg",
+                    "crop_sha256": "0" * 64,
+                    "model": MODEL,
+                    "template": vectors.encode(templates[k]),
+                    "decision": str(MatchDecision.UNKNOWN_NO_GALLERY),
+                    "created_at": now,
+                }
+            )
+        with store.db.session() as session:
+            session.execute(insert(Sighting), batch)
+        progress("filling the store", start + n, rows)
+    return time.perf_counter() - started
+
+
+def case_search(
+    store: MetaStore, *, cameras: list[str], since: datetime, until: datetime, dim: int, seed: int = 1
+) -> tuple[float, int, int]:
+    """Seconds to load the case's candidates and rank them for one probe; (s, candidates, hits)."""
+    probe = np.random.default_rng(seed).normal(0, 0.09, dim).astype(np.float32)
+    started = time.perf_counter()
+    candidates = store.sightings_for_search(MODEL, cameras, since, until)
+    hits = rank(probe, candidates, threshold=0.6, limit=50)
+    return time.perf_counter() - started, len(candidates), len(hits)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.bench.speed import matching_speed, pipeline_speed, speed_json, speed_markdown
+from citywatch.bench.speed import (
+    approximate_matching_speed,
+    matching_speed,
+    pipeline_speed,
+    speed_json,
+    speed_markdown,
+)
 from citywatch.runtime.build import Runtime
 
 
@@ -33,3 +39,10 @@ def test_pipeline_speed_accounts_for_its_time(rt: Runtime, shared_data: Path) ->
         )
     )
     assert "| short_hamilton_clip.mp4 | " in md and "| 10 |" in md
+
+
+def test_approximate_index_finds_mated_templates_on_a_small_gallery() -> None:
+    (row,) = approximate_matching_speed([2000], probes=40)
+    assert row.gallery == 2000 and "HNSW" in row.index
+    assert row.recall_nearest >= 0.9  # a working index; the report gives the real figure
+    assert row.ms_per_probe > 0

@@ -20,7 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from citywatch.bench.accuracy import run_accuracy
 from citywatch.bench.live import live_load, live_markdown, rss_mb
 from citywatch.bench.report import write_accuracy
-from citywatch.bench.speed import matching_speed, peer_speed, pipeline_speed, speed_json, speed_markdown
+from citywatch.bench.speed import (
+    approximate_matching_speed,
+    matching_speed,
+    peer_speed,
+    pipeline_speed,
+    speed_json,
+    speed_markdown,
+)
 from citywatch.bench.store import DAY0, StoreSpeed, case_search, fill, write_rate
 from citywatch.cli.context import runtime
 from citywatch.cli.output import err, out
@@ -121,6 +128,9 @@ def speed(
     match_sizes: Annotated[str, typer.Option(help="Gallery sizes for the matching test.")] = (
         "1000,10000,100000,1000000"
     ),
+    ann_sizes: Annotated[str, typer.Option(help="Gallery sizes for the approximate index; empty skips.")] = (
+        "100000,1000000"
+    ),
     store_writes: Annotated[
         int, typer.Option(min=0, max=100_000, help="Sightings written one by one.")
     ] = 300,
@@ -161,6 +171,8 @@ def speed(
                     clips.append(result)
                 status.update("matching")
                 matching = matching_speed(_sizes(match_sizes))
+                status.update("approximate matching")
+                approximate = approximate_matching_speed(_sizes(ann_sizes)) if ann_sizes.strip() else []
                 status.update("store")
                 store_result = _store_speed(rt, store_writes, store_rows)
         finally:
@@ -168,6 +180,7 @@ def speed(
     meta = {**_meta(), "detect_fps": fps, "max_frames": max_frames}
     report = speed_json(clips, matching, meta)
     report["store"] = asdict(store_result) if store_result else None
+    report["approximate"] = [asdict(a) for a in approximate]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
     (out_dir / "speed.md").write_text(speed_markdown(report))

@@ -4,7 +4,7 @@ rates of the configured pipeline on a labelled folder."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from citywatch.bench.datasets import (
     open_set_split,
     verification_pairs,
 )
+from citywatch.bench.progress import Progress, quiet
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.matching import Template
@@ -29,12 +30,6 @@ from citywatch.services.faces import one_face
 
 FAR_TARGETS = (1e-2, 1e-3)
 FPIR_TARGETS = (0.01, 0.003)
-Progress = Callable[[str, int, int], None]
-"""(stage, done, total), called as work advances."""
-
-
-def _quiet(stage: str, done: int, total: int) -> None:
-    pass
 
 
 class Templates:
@@ -87,7 +82,7 @@ def run_accuracy(
     quality: QualitySettings,
     threshold: float,
     distractors: tuple[int, ...] = (),
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     seed: int = 0,
 ) -> AccuracyReport:
     sets = identity_sets(data)

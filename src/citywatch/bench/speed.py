@@ -8,7 +8,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,6 @@ from citywatch.domain.errors import Unavailable
 from citywatch.ingest.open import open_source
 from citywatch.match.index import PersonRef, WatchlistIndex
 from citywatch.runtime.build import Runtime
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass

@@ -4,13 +4,13 @@ writes them) and case search among many stored sightings."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import insert
 
+from citywatch.bench.progress import Progress, quiet
 from citywatch.domain.matching import MatchDecision, MatchResult
 from citywatch.services.search import rank
 from citywatch.store import vectors
@@ -20,11 +20,6 @@ from citywatch.store.tables import Sighting
 
 MODEL = "bench-model"
 DAY0 = datetime(2026, 11, 1, tzinfo=UTC)
-Progress = Callable[[str, int, int], None]
-
-
-def _quiet(stage: str, done: int, total: int) -> None:
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +67,7 @@ def fill(
     days: int,
     dim: int,
     seed: int = 0,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> float:
     """Bulk-insert `rows` synthetic sightings (random templates, no crop files) spread over
     `cameras` and `days`; returns the seconds it took."""

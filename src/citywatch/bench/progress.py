@@ -1,0 +1,12 @@
+"""How long-running measurements report progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Progress = Callable[[str, int, int], None]
+"""(stage, done, total), called as work advances."""
+
+
+def quiet(stage: str, done: int, total: int) -> None:
+    """A progress callback that reports nothing."""

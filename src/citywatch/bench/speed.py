@@ -202,7 +202,8 @@ def speed_markdown(d: dict[str, Any]) -> str:
         "## Pipeline against the peer",
         "",
         "| clip | frames | detected on | citywatch frames/s | peer frames/s | ratio | faces/s "
-        "| tracks | embeddings | identities (citywatch) | identities (peer, frame matches) | peak RSS |",
+        "| tracks | embeddings | identities (citywatch) | identities (peer, frame matches) "
+        "| process peak RSS so far |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in d["clips"]:

@@ -47,6 +47,14 @@ def test_eer_where_the_rates_cross() -> None:
     assert 0.35 <= e.threshold <= 0.4
 
 
+def test_eer_interpolates_between_thresholds() -> None:
+    # Just above 0.2: FAR 0.25, FRR 0.5 (mean 0.375); just above 0.3: FAR 0.25, FRR 0
+    # (mean 0.125). FAR - FRR goes from -0.25 to +0.25: they cross half way.
+    e = eer([0.1, 0.3], [0.2, 0.4, 0.5, 0.6])
+    assert e.rate == pytest.approx(0.25)
+    assert e.threshold == pytest.approx(0.25)
+
+
 def test_eer_of_separable_scores_is_zero() -> None:
     e = eer([0.1, 0.2], [0.8, 0.9])
     assert e.rate == 0.0
@@ -92,6 +100,8 @@ def test_fnir_counts_wrong_rank1_and_too_far() -> None:
         ([[0, 0, 10, 10]], 1, 0, 1),
         ([[0, 0, 10, 10], [0, 0, 10, 10]], 1, 1, 1),  # a duplicate counts once
         ([[5, 5, 15, 15]], 0, 1, 2),  # IoU 1/7 < 0.5
+        ([[0, 0, 10, 20]], 1, 0, 1),  # IoU exactly 0.5 counts
+        ([[0, 0, 30, 30]], 0, 1, 2),  # one big box over both faces matches neither (IoU 1/9)
         ([], 0, 0, 2),
     ],
 )

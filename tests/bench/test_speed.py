@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from citywatch.bench.speed import (
     approximate_matching_speed,
+    clustered_gallery,
     matching_speed,
     pipeline_speed,
     speed_json,
@@ -19,7 +21,7 @@ from citywatch.runtime.build import Runtime
 def test_matching_speed_reports_each_gallery() -> None:
     rows = matching_speed([100, 2000], probes=5)
     assert [r.gallery for r in rows] == [100, 2000]
-    assert all(r.ms_per_probe > 0 and r.probes_per_s == pytest.approx(1000 / r.ms_per_probe) for r in rows)
+    assert all(r.ms_per_probe > 0 for r in rows)
 
 
 @pytest.mark.slow
@@ -30,7 +32,7 @@ def test_pipeline_speed_accounts_for_its_time(rt: Runtime, shared_data: Path) ->
     assert 0 < result.frames_detected < result.frames
     assert set(result.stage_seconds) >= {"decode", "detect", "quality", "track"}
     assert sum(result.stage_seconds.values()) <= result.seconds * 1.05
-    assert result.frames_per_s == pytest.approx(result.frames / result.seconds)
+    assert result.identities == {}  # nobody enrolled in this runtime
     md = speed_markdown(
         speed_json(
             [result],
@@ -41,8 +43,17 @@ def test_pipeline_speed_accounts_for_its_time(rt: Runtime, shared_data: Path) ->
     assert "| short_hamilton_clip.mp4 | " in md and "| 10 |" in md
 
 
-def test_approximate_index_finds_mated_templates_on_a_small_gallery() -> None:
-    (row,) = approximate_matching_speed([2000], probes=40)
+def test_clustered_gallery_has_the_shape_of_face_templates() -> None:
+    vectors, person_ids, centres = clustered_gallery(300, dim=128, seed=3)
+    assert vectors.shape == (600, 128) and person_ids.tolist()[:4] == [0, 0, 1, 1]
+    same = np.linalg.norm(vectors[0::2] - vectors[1::2], axis=1)
+    other = np.linalg.norm(vectors[0:-2:2] - vectors[2::2], axis=1)
+    assert 0.3 < np.median(same) < 0.5 and 0.8 < np.median(other) < 1.0
+    assert len(centres) == 300
+
+
+def test_approximate_index_agrees_with_exact_on_a_small_gallery() -> None:
+    (row,) = approximate_matching_speed([2000], probes=60)
     assert row.gallery == 2000 and "HNSW" in row.index
-    assert row.recall_nearest >= 0.9  # a working index; the report gives the real figure
-    assert row.ms_per_probe > 0
+    assert 0 <= row.match_recall <= 1 and 0 <= row.decisions_agree <= 1
+    assert row.decisions_agree >= 0.8  # a working index on 1,000 persons; the report has the figure

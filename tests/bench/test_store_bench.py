@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from citywatch.bench.store import DAY0, case_search, fill, write_rate
+from citywatch.bench.store import DAY0, case_search, fill, plant, write_rate
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
 from citywatch.store.facade import MetaStore
@@ -30,7 +31,9 @@ def test_writes_and_case_search(store: MetaStore) -> None:
     since = DAY0 + timedelta(hours=6)
     until = since + timedelta(hours=12)
     cams = ["cam-0000", "cam-0001"]
-    seconds, candidates, hits = case_search(store, cameras=cams, since=since, until=until, dim=8)
+    probes = np.random.default_rng(5).normal(0, 0.9 / np.sqrt(16), (4, 8)).astype(np.float32)
+    plant(store, probes, camera="cam-0000", at=since + timedelta(hours=1))
+    seconds, candidates, hits = case_search(store, probes, cameras=cams, since=since, until=until)
     with store.db.session(write=False) as s:
         expected = s.scalar(
             select(func.count())
@@ -38,4 +41,5 @@ def test_writes_and_case_search(store: MetaStore) -> None:
             .where(Sighting.camera_id.in_(cams), Sighting.ended_at >= since, Sighting.started_at <= until)
         )
     assert candidates == expected and 50 < candidates < 1000  # about 2/10 cameras x 1/4 of the time
-    assert seconds > 0 and 0 <= hits <= 50
+    assert seconds > 0
+    assert hits >= 3  # each probe's three planted sightings are found

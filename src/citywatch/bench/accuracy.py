@@ -25,6 +25,7 @@ from citywatch.config.vision import QualitySettings
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.matching import Template
 from citywatch.domain.ports import Detector, Embedder
+from citywatch.match.index import PersonRef, WatchlistIndex
 from citywatch.media.images import read_image
 from citywatch.services.faces import one_face
 
@@ -63,6 +64,9 @@ class AccuracyReport:
     model: str
     detector: str
     threshold: float
+    """The verification threshold."""
+    match_threshold: float
+    match_margin: float
     verification: dict[str, Any] = field(default_factory=dict)
     identification: dict[str, Any] = field(default_factory=dict)
     detection: dict[str, Any] = field(default_factory=dict)
@@ -80,22 +84,27 @@ def run_accuracy(
     detector: Detector,
     embedder: Embedder,
     quality: QualitySettings,
+    verify_threshold: float,
     threshold: float,
+    margin: float,
     distractors: tuple[int, ...] = (),
     progress: Progress = quiet,
     seed: int = 0,
 ) -> AccuracyReport:
+    """Verification at `verify_threshold`; identification through the watchlist index with
+    its `threshold` and `margin`, as live matching decides."""
     sets = identity_sets(data)
     pairs = verification_pairs(data, sets)
     templates = Templates(detector, embedder, quality)
     templates.warm([p for pr in pairs for p in (pr.a, pr.b)], progress)
-    report = AccuracyReport(embedder.name, detector.name, threshold)
-    _verification(report, pairs, templates, threshold)
-    for s in sets:
-        _identification(report, s, templates, threshold)
+    report = AccuracyReport(embedder.name, detector.name, verify_threshold, threshold, margin)
+    _verification(report, pairs, templates, verify_threshold)
+    splits = {s.name: _embedded_split(s, templates) for s in sets}
+    for name, split in splits.items():
+        _identification(report, name, split, threshold, margin)
     if distractors:
         _distractors(
-            report, sets=sets, templates=templates, threshold=threshold, sizes=distractors, seed=seed
+            report, list(splits.values()), threshold=threshold, margin=margin, sizes=distractors, seed=seed
         )
     _detection(report, data, detector, progress)
     report.failures_to_acquire = dict(templates.failed)
@@ -120,6 +129,7 @@ def _verification(report: AccuracyReport, pairs: list[Pair], templates: Template
         "genuine": len(g),
         "impostor": len(i),
         "skipped_pairs_no_face": skipped,
+        "failure_to_acquire_rate": skipped / max(len(pairs), 1),
         "eer": e.rate,
         "eer_threshold": e.threshold,
         "accuracy_at_threshold": float(
@@ -133,62 +143,116 @@ def _verification(report: AccuracyReport, pairs: list[Pair], templates: Template
     }
 
 
-def _identification(report: AccuracyReport, s: IdentitySet, templates: Templates, threshold: float) -> None:
+@dataclass
+class EmbeddedSplit:
+    """An open-set split with templates: the first image of each enrolled identity that
+    yields a face is enrolled; identities with none are failures to enrol."""
+
+    gallery: list[tuple[str, Template]]
+    mated: list[tuple[str, Template]]
+    nonmated: list[tuple[str, Template]]
+    failures_to_enrol: int
+
+
+def _embedded_split(s: IdentitySet, templates: Templates) -> EmbeddedSplit:
     split = open_set_split(s)
+    candidates: dict[str, list[Template]] = {}
+    for ident, path in split.gallery + split.mated:
+        t = templates(path)
+        if t is not None:
+            candidates.setdefault(ident, []).append(t)
+    enrolled_ids = {ident for ident, _ in split.gallery}
+    gallery = [(ident, ts[0]) for ident, ts in candidates.items()]
+    mated = [(ident, t) for ident, ts in candidates.items() for t in ts[1:]]
+    nonmated = [(ident, t) for ident, p in split.nonmated if (t := templates(p)) is not None]
+    return EmbeddedSplit(gallery, mated, nonmated, len(enrolled_ids - set(candidates)))
 
-    def embed(items: list[tuple[str, Path]]) -> tuple[list[str], list[Template]]:
-        kept = [(ident, t) for ident, p in items if (t := templates(p)) is not None]
-        return [k for k, _ in kept], [t for _, t in kept]
 
-    gid, gal = embed(split.gallery)
-    mid, mat = embed(split.mated)
-    nid, non = embed(split.nonmated)
-    if not gal or not (mat or non):
+def _index(
+    gallery: list[tuple[str, Template]], threshold: float, margin: float
+) -> tuple[WatchlistIndex, list[str]]:
+    names = [ident for ident, _ in gallery]
+    persons = {i: PersonRef(i, name, 1, "bench") for i, name in enumerate(names)}
+    vectors = np.array([t for _, t in gallery], np.float32)
+    index = WatchlistIndex.from_arrays(
+        vectors, np.arange(len(names), dtype=np.int64), persons, {1: (threshold, margin)}
+    )
+    return index, names
+
+
+def _operating_point(index: WatchlistIndex, split: EmbeddedSplit) -> tuple[float, float]:
+    """(FNIR, FPIR) of the real decision rule: threshold and margin over the runner-up."""
+    hits = sum(
+        r.is_match and r.best is not None and r.best.person_name == ident
+        for ident, t in split.mated
+        for r in [index.match(t)]
+    )
+    alarms = sum(index.match(t).is_match for _, t in split.nonmated)
+    fnir = 1.0 - hits / len(split.mated) if split.mated else 0.0
+    fpir = alarms / len(split.nonmated) if split.nonmated else 0.0
+    return fnir, fpir
+
+
+def _identification(
+    report: AccuracyReport, name: str, split: EmbeddedSplit, threshold: float, margin: float
+) -> None:
+    if not split.gallery or not (split.mated or split.nonmated):
         return
-    scores = metrics.open_set_scores(np.array(gal), gid, np.array(mat + non), mid + nid)
-    report.open_set[s.name] = scores
-    report.identification[s.name] = {
-        "enrolled": len(gal),
-        "mated_probes": len(mat),
-        "nonmated_probes": len(non),
+    probes = split.mated + split.nonmated
+    scores = metrics.open_set_scores(
+        np.array([t for _, t in split.gallery]),
+        [ident for ident, _ in split.gallery],
+        np.array([t for _, t in probes]),
+        [ident for ident, _ in probes],
+    )
+    index, _ = _index(split.gallery, threshold, margin)
+    fnir, fpir = _operating_point(index, split)
+    report.open_set[name] = scores
+    report.identification[name] = {
+        "enrolled": len(split.gallery),
+        "failures_to_enrol": split.failures_to_enrol,
+        "mated_probes": len(scores.mated_distance),
+        "nonmated_probes": len(scores.nonmated_distance),
         "rank1": metrics.rank1_rate(scores),
-        "fnir_at_threshold": metrics.fnir(scores, threshold),
-        "fpir_at_threshold": metrics.fpir(scores, threshold),
+        "fnir_at_operating_point": fnir,
+        "fpir_at_operating_point": fpir,
         "fnir_at_fpir": {f"{t:g}": _point(metrics.fnir_at_fpir(scores, t)) for t in FPIR_TARGETS},
     }
 
 
 def _distractors(
     report: AccuracyReport,
+    splits: list[EmbeddedSplit],
     *,
-    sets: list[IdentitySet],
-    templates: Templates,
     threshold: float,
+    margin: float,
     sizes: tuple[int, ...],
     seed: int,
 ) -> None:
-    """Grow the gallery with synthetic templates drawn from a Gaussian fitted to the real
-    ones, and watch how often non-mated probes hit something as N grows."""
-    real = [t for s in sets for paths in s.images.values() for p in paths if (t := templates(p)) is not None]
-    stack = np.array(real)
+    """Grow the real gallery (all sets together) with N synthetic templates drawn from a
+    Gaussian fitted to the enrolled templates only, and measure FNIR and FPIR of the real
+    decision rule as N grows."""
+    gallery = [(f"{k}/{ident}", t) for k, sp in enumerate(splits) for ident, t in sp.gallery]
+    merged = EmbeddedSplit(
+        gallery=gallery,
+        mated=[(f"{k}/{ident}", t) for k, sp in enumerate(splits) for ident, t in sp.mated],
+        nonmated=[(f"{k}/{ident}", t) for k, sp in enumerate(splits) for ident, t in sp.nonmated],
+        failures_to_enrol=0,
+    )
+    real = np.array([t for _, t in gallery], np.float64)
+    mean, cov = real.mean(axis=0), np.cov(real, rowvar=False)
     rng = np.random.default_rng(seed)
-    mean, cov = stack.mean(axis=0), np.cov(stack, rowvar=False)
-    probes = [t for s in sets for ident, p in open_set_split(s).nonmated if (t := templates(p)) is not None]
-    if not probes:
-        return
-    probe = np.array(probes, np.float32)
     for n in sizes:
-        gallery = rng.multivariate_normal(mean, cov, size=n, method="cholesky").astype(np.float32)
-        nearest = np.full(len(probe), np.inf, np.float32)
-        for start in range(0, n, 50_000):  # bounded memory for large N
-            block = gallery[start : start + 50_000]
-            d2 = (probe**2).sum(1)[:, None] - 2 * probe @ block.T + (block**2).sum(1)[None, :]
-            nearest = np.minimum(nearest, np.sqrt(np.maximum(d2, 0)).min(axis=1))
+        synthetic = rng.multivariate_normal(mean, cov, size=n, method="eigh").astype(np.float32)
+        grown = gallery + [(f"distractor-{i}", v) for i, v in enumerate(synthetic)]
+        index, _ = _index(grown, threshold, margin)
+        fnir, fpir = _operating_point(index, merged)
         report.distractor_curve.append(
             {
-                "gallery": n,
-                "nonmated_probes": len(probe),
-                "fpir_at_threshold": float((nearest < threshold).mean()),
+                "gallery": len(grown),
+                "distractors": n,
+                "fnir_at_operating_point": fnir,
+                "fpir_at_operating_point": fpir,
             }
         )
 

@@ -29,13 +29,21 @@ def rss_mb() -> float:
 class LiveCamera:
     camera_id: str
     frames_decoded: int
-    frames_to_analyse: int
+    frames_due: int
+    """Frames the configured detection rate asks for in the measured time."""
     frames_analysed: int
-    dropped: int
+    """Frames detection ran on before the time was up (backlog processed later not counted)."""
+    dropped_by_queue: int
+    sightings: int
 
     @property
-    def dropped_pct(self) -> float:
-        return 100.0 * self.dropped / self.frames_to_analyse if self.frames_to_analyse else 0.0
+    def missed(self) -> int:
+        """Frames due but not analysed in time: dropped, or late because the camera fell behind."""
+        return max(self.frames_due - self.frames_analysed, 0)
+
+    @property
+    def missed_pct(self) -> float:
+        return 100.0 * self.missed / self.frames_due if self.frames_due else 0.0
 
 
 @dataclass
@@ -50,10 +58,12 @@ class LiveReport:
     peak_rss_mb: float
     rss_samples: list[tuple[float, float]] = field(default_factory=list)
 
+    stopped_cleanly: bool = True
+
     @property
-    def dropped_pct(self) -> float:
-        total = sum(c.frames_to_analyse for c in self.cameras)
-        return 100.0 * sum(c.dropped for c in self.cameras) / total if total else 0.0
+    def missed_pct(self) -> float:
+        total = sum(c.frames_due for c in self.cameras)
+        return 100.0 * sum(c.missed for c in self.cameras) / total if total else 0.0
 
     @property
     def memory_growth_pct(self) -> float:
@@ -62,8 +72,8 @@ class LiveReport:
     def as_json(self) -> dict[str, Any]:
         return {
             **{k: v for k, v in asdict(self).items() if k != "cameras"},
-            "cameras": [{**asdict(c), "dropped_pct": c.dropped_pct} for c in self.cameras],
-            "dropped_pct": self.dropped_pct,
+            "cameras": [{**asdict(c), "missed": c.missed, "missed_pct": c.missed_pct} for c in self.cameras],
+            "missed_pct": self.missed_pct,
             "memory_growth_pct": self.memory_growth_pct,
         }
 
@@ -98,19 +108,21 @@ def live_load(
         if not warm_rss and now >= warm_up:
             warm_rss = samples[-1][1]
         tick(now)
+    measured = time.monotonic() - started
+    analysed = [w.pipeline.stats.frames for w in workers]  # before the backlog is worked off
     for w in workers:
         w.stop()
-    for w in workers:
-        w.join(30)
+    stopped = all([w.join(30) for w in workers])
     cameras = [
         LiveCamera(
             camera_id=w.source.camera_id,
             frames_decoded=w.source.health.frames_decoded,
-            frames_to_analyse=w.source.health.frames_sampled,
-            frames_analysed=w.pipeline.stats.frames,
-            dropped=w.status().dropped,
+            frames_due=int(measured * detect_fps),
+            frames_analysed=n,
+            dropped_by_queue=w.status().dropped,
+            sightings=w.pipeline.stats.sightings,
         )
-        for w in workers
+        for w, n in zip(workers, analysed, strict=True)
     ]
     return LiveReport(
         clip=clip.name,
@@ -122,6 +134,7 @@ def live_load(
         rss_mb_end=samples[-1][1],
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         rss_samples=samples,
+        stopped_cleanly=stopped,
     )
 
 
@@ -132,19 +145,23 @@ def live_markdown(r: LiveReport, meta: dict[str, Any]) -> str:
         f"Command: `{meta['command']}`  ",
         f"Date: {meta['date']}; machine: {meta['machine']}  ",
         f"{r.streams} cameras replaying `{r.clip}` in real time for {r.seconds:.0f} s, detection at "
-        f"{r.detect_fps:g} fps each, watchlist mode.",
+        f"{r.detect_fps:g} fps each, watchlist mode with "
+        "Lin-Manuel Miranda and Alex Lacamoire enrolled.",
         "",
-        "| camera | frames decoded | frames to analyse | analysed | dropped | dropped % |",
-        "|---|---|---|---|---|---|",
+        "| camera | frames decoded | frames due (time x rate) | analysed in time | missed | missed % "
+        "| dropped by the queue | sightings |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {c.camera_id} | {c.frames_decoded} | {c.frames_to_analyse} | {c.frames_analysed} | {c.dropped} "
-        f"| {c.dropped_pct:.2f} % |"
+        f"| {c.camera_id} | {c.frames_decoded} | {c.frames_due} | {c.frames_analysed} | {c.missed} "
+        f"| {c.missed_pct:.2f} % | {c.dropped_by_queue} | {c.sightings} |"
         for c in r.cameras
     ]
     lines += [
         "",
-        f"All cameras: {r.dropped_pct:.2f} % of the frames to analyse dropped.",
+        f"All cameras: {r.missed_pct:.2f} % of the frames due were not analysed in time "
+        "(dropped, or late because a camera fell behind real time).",
+        "" if r.stopped_cleanly else "Some cameras did not stop within 30 s.",
         "",
         f"Memory (resident): {r.rss_mb_after_warm_up:.0f} MB after warm-up, {r.rss_mb_end:.0f} MB at the end "
         f"({r.memory_growth_pct:+.1f} %), peak {r.peak_rss_mb:.0f} MB.",

@@ -33,8 +33,8 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy
 
 # The peer (face_recognition 1.3.0) lives in its own environment, as its docstring says.
@@ -45,8 +45,7 @@ lint: install
 	.bench-venv/bin/pip install --quiet --no-deps face_recognition==1.3.0
 	touch $@
 
-bench: install .bench-venv/.installed
-	$(PY) benchmarks/hamilton.py --peer-python .bench-venv/bin/python
+bench: speed
 
 # Accuracy report (verification, open-set identification, detection) into docs/accuracy/.
 accuracy: install

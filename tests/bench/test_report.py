@@ -61,6 +61,9 @@ def fabricated() -> AccuracyReport:
         genuine=g,
         impostor=i,
         open_set={"set": s},
+        sweep=[
+            {"threshold": 0.6, "accuracy": 6 / 7, "far": 0.25, "frr": 0.0, "set": {"fnir": 0.5, "fpir": 0.0}}
+        ],
     )
 
 
@@ -71,6 +74,7 @@ def test_report_files_hold_the_figures(tmp_path: Path) -> None:
     md = files["markdown"].read_text()
     assert "| accuracy at the threshold | 85.71 % |" in md
     assert "below the resolution of this data" in md
+    assert "| 0.6 | 85.71 % | 25.00 % | 0.00 % | 50.00 % / 0.00 % |" in md
     assert "`citywatch bench accuracy`" in md
     for key in ("distances", "roc_det", "open_set"):
         assert files[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

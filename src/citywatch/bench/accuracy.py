@@ -30,6 +30,8 @@ from citywatch.media.images import read_image
 from citywatch.services.faces import one_face
 
 FAR_TARGETS = (1e-2, 1e-3)
+SWEEP = (0.45, 0.5, 0.55, 0.6, 0.65)
+"""Thresholds the calibration table shows (docs/calibration.md explains the choice)."""
 FPIR_TARGETS = (0.01, 0.003)
 
 
@@ -76,6 +78,7 @@ class AccuracyReport:
     impostor: np.ndarray = field(default_factory=lambda: np.zeros(0))
     open_set: dict[str, metrics.OpenSetScores] = field(default_factory=dict)
     distractor_curve: list[dict[str, float]] = field(default_factory=list)
+    sweep: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_accuracy(
@@ -102,6 +105,7 @@ def run_accuracy(
     splits = {s.name: _embedded_split(s, templates) for s in sets}
     for name, split in splits.items():
         _identification(report, name, split, threshold, margin)
+    report.sweep = _sweep(report, list(splits.items()), margin)
     if distractors:
         _distractors(
             report, list(splits.values()), threshold=threshold, margin=margin, sizes=distractors, seed=seed
@@ -218,6 +222,28 @@ def _identification(
         "fpir_at_operating_point": fpir,
         "fnir_at_fpir": {f"{t:g}": _point(metrics.fnir_at_fpir(scores, t)) for t in FPIR_TARGETS},
     }
+
+
+def _sweep(
+    report: AccuracyReport, splits: list[tuple[str, EmbeddedSplit]], margin: float
+) -> list[dict[str, Any]]:
+    """Verification and identification at each threshold of SWEEP, margin fixed: the
+    table the default threshold is chosen from."""
+    g, i = report.genuine, report.impostor
+    rows = []
+    for t in SWEEP:
+        row: dict[str, Any] = {
+            "threshold": t,
+            "accuracy": float(((g < t).sum() + (i >= t).sum()) / max(len(g) + len(i), 1)),
+            "far": metrics.far(i, t),
+            "frr": metrics.frr(g, t),
+        }
+        for name, split in splits:
+            if split.gallery and (split.mated or split.nonmated):
+                fnir, fpir = _operating_point(_index(split.gallery, t, margin)[0], split)
+                row[name] = {"fnir": fnir, "fpir": fpir}
+        rows.append(row)
+    return rows
 
 
 def _distractors(

@@ -33,6 +33,7 @@ def write_accuracy(report: AccuracyReport, out: Path, command: str) -> dict[str,
         "verification": report.verification,
         "identification": report.identification,
         "distractors": report.distractor_curve,
+        "sweep": report.sweep,
         "detection": report.detection,
         "failures_to_acquire": report.failures_to_acquire,
     }
@@ -168,6 +169,21 @@ def _markdown(d: dict[str, Any]) -> str:
         "",
         "![open set](open_set.png)",
     ]
+    if d["sweep"]:
+        names = [k for k in d["sweep"][0] if isinstance(d["sweep"][0][k], dict)]
+        lines += [
+            "",
+            "### Threshold sweep (margin fixed)",
+            "",
+            "| threshold | accuracy | FAR | FRR | " + " | ".join(f"{n} FNIR / FPIR" for n in names) + " |",
+            "|---|---|---|---|" + "---|" * len(names),
+        ]
+        for row in d["sweep"]:
+            cells = [f"{_pct(row[n]['fnir'])} / {_pct(row[n]['fpir'])}" for n in names]
+            lines.append(
+                f"| {row['threshold']:g} | {_pct(row['accuracy'])} | {_pct(row['far'])} "
+                f"| {_pct(row['frr'])} | " + " | ".join(cells) + " |"
+            )
     if d["distractors"]:
         lines += [
             "",

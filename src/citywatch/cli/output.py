@@ -26,7 +26,7 @@ def setup_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=err, show_path=False, show_time=False, markup=False)],
         force=True,
     )
-    for noisy in ("alembic", "sqlalchemy", "libav"):
+    for noisy in ("alembic", "sqlalchemy", "libav", "faiss", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

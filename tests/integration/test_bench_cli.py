@@ -32,6 +32,8 @@ def test_bench_accuracy_writes_report(tmp_path: Path, shared_data: Path) -> None
     assert 0 <= v["eer"] <= 1
     assert set(data["identification"]) == {"face-api.js", "johns", "face_recognition", "deepface"}
     assert data["detection"]["faces"] == 43
-    assert data["distractors"][0]["gallery"] == 100
+    enrolled = sum(r["enrolled"] for r in data["identification"].values())
+    assert data["distractors"][0] == data["distractors"][0] | {"distractors": 100, "gallery": 100 + enrolled}
+    assert [row["threshold"] for row in data["sweep"]] == [0.45, 0.5, 0.55, 0.6, 0.65]
     assert (tmp_path / "report/roc_det.png").stat().st_size > 5000
     assert "EER" in res.stdout

@@ -224,7 +224,7 @@ def _status_table(statuses: list[CameraStatus]) -> Table:
         "frames",
         "fps",
         "dropped",
-        "tracks",
+        "open tracks",
         "sightings",
         "matches",
         "alerts",

@@ -17,7 +17,16 @@ from citywatch.store.tables import Base
 
 from .helpers import db_url
 
-TABLES = {"watchlists", "persons", "reference_images", "templates", "sightings", "alerts"}
+TABLES = {
+    "watchlists",
+    "persons",
+    "reference_images",
+    "templates",
+    "sightings",
+    "alerts",
+    "audit_records",
+    "audit_checkpoints",
+}
 
 
 def test_migration_creates_every_table(tmp_path: Path) -> None:
@@ -87,7 +96,8 @@ def test_migrated_schema_equals_models_in_detail(tmp_path: Path) -> None:
         created.dispose()
     for table in sorted(TABLES):
         assert migrated[table] == from_models[table], table
-    assert all(t["autoincrement"] for t in migrated.values())
+    # ids are never reused; audit records number themselves (seq is part of the chain)
+    assert all(t["autoincrement"] for name, t in migrated.items() if not name.startswith("audit_"))
     assert ("ck_reference_images_legal_basis_not_blank", "length(trim(legal_basis)) > 0") in migrated[
         "reference_images"
     ]["checks"]
@@ -125,7 +135,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
     db = open_database(url)
     try:
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0001"]
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0002"]
     finally:
         db.close()
 

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from citywatch import __version__
-from citywatch.cli import bench, people, records, watching
+from citywatch.cli import audit, bench, people, records, watching
 from citywatch.cli.context import CliContext, config_path, runtime
 from citywatch.cli.output import err, out, setup_logging
 from citywatch.config.load import DEFAULT_CONFIG
@@ -103,6 +103,7 @@ app.command()(records.verify)
 app.add_typer(records.sightings_app, name="sightings")
 app.add_typer(records.alerts_app, name="alerts")
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def run() -> None:

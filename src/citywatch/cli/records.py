@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
+from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.services.search import search_by_photo
@@ -65,6 +67,20 @@ def search(
         cameras=[c.strip() for c in cameras.split(",") if c.strip()] if cameras else None,
         since=parse_when(since),
         until=parse_when(until),
+    )
+    rt.audit(
+        AuditEvent(
+            "search.photo",
+            f"photo-sha256:{hashlib.sha256(photo.read_bytes()).hexdigest()}",
+            params={
+                "cameras": cameras or "all",
+                "since": since,
+                "until": until,
+                "threshold": threshold or m.search_threshold,
+                "model": rt.embedder.name,
+            },
+            result_count=len(hits),
+        )
     )
     if as_json:
         for h in hits:

@@ -18,7 +18,9 @@ from rich.table import Table
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table
 from citywatch.config.ingest import CameraSettings, ProcessingMode
+from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import CitywatchError
+from citywatch.ingest.stream import redact
 from citywatch.runtime.pipeline import TrackOutcome
 from citywatch.runtime.worker import CameraStatus, CameraWorker
 
@@ -109,6 +111,7 @@ def watch(
             camera_id,
         )
     worker = rt.camera_worker(camera, lambda o: _print_outcome(o, as_json))
+    rt.audit(_camera_event("camera.start", camera))
     started = time.perf_counter()
     stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary
     worker.start()
@@ -121,6 +124,7 @@ def watch(
                 s = worker.status()
                 spinner.update(f"{s.state}: {s.frames} frames, {s.fps:.1f} fps, {s.sightings} sightings")
     _summary(worker, time.perf_counter() - started, as_json)
+    rt.audit(_camera_event("camera.stop", camera, worker))
     if worker.failure is not None:
         raise worker.failure
     if worker.pipeline_error is not None:
@@ -181,6 +185,7 @@ def run(ctx: typer.Context) -> None:
     for cam in rt.settings.cameras:
         try:
             workers.append(rt.camera_worker(cam))
+            rt.audit(_camera_event("camera.start", cam))
         except CitywatchError as exc:  # one bad camera does not keep the others from running
             unopened.append(CameraStatus.failed(cam.id, str(exc)))
     for w in workers:
@@ -198,12 +203,26 @@ def run(ctx: typer.Context) -> None:
             if not w.join(SHUTDOWN_S):
                 log.error("camera %s did not stop within %.0f s", w.source.camera_id, SHUTDOWN_S)
         live.update(_status_table(statuses()))
+    cameras = {c.id: c for c in rt.settings.cameras}
+    for w in workers:
+        rt.audit(_camera_event("camera.stop", cameras[w.source.camera_id], w))
     for s in statuses():
         out.print(
             f"camera {s.camera_id}: {s.state}, {s.frames} frames, {s.sightings} sightings, "
             f"{s.matches} matches, {s.alerts} alerts" + (f" ({s.error})" if s.error else "")
         )
     out.print(f"stopped {len(workers) + len(unopened)} camera(s) cleanly")
+
+
+def _camera_event(action: str, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:
+    """A live deployment starting or stopping, for the audit log (no credentials in the URL)."""
+    params: dict[str, object] = {"source": redact(camera.url), "mode": str(camera.mode)}
+    result = None
+    if worker is not None:
+        stats = worker.pipeline.stats
+        params |= {"frames": stats.frames, "tracks": stats.tracks, "alerts": stats.alerts}
+        result = stats.sightings
+    return AuditEvent(action, f"camera:{camera.id}", params=params, result_count=result)
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import threading
 import time
@@ -10,8 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
+from sqlalchemy.orm import Session
+
+from citywatch.audit.keys import load_or_create
+from citywatch.audit.log import AuditLog
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.config.settings import Settings
+from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.ingest.folder import FolderSource
@@ -21,7 +27,7 @@ from citywatch.match.index import WatchlistIndex
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
 from citywatch.runtime.worker import CameraWorker
 from citywatch.store.blobs import BlobStore
-from citywatch.store.db import open_database
+from citywatch.store.db import Database, open_database
 from citywatch.store.facade import MetaStore
 from citywatch.track.tracker import Tracker
 from citywatch.vision.factory import build_detector, build_embedder
@@ -33,6 +39,14 @@ GALLERY_REFRESH_S = 5.0
 """How stale the in-memory watchlist index may get while cameras run (enrolments, removals)."""
 
 
+def local_actor() -> Actor:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return Actor(f"{name}@local", "admin")
+
+
 @dataclass
 class Runtime:
     """Everything a command needs, built lazily: a `persons list` never loads a model."""
@@ -42,10 +56,39 @@ class Runtime:
     _index_at: float = field(default=0.0, init=False)
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
+    actor: Actor = field(default_factory=local_actor)
+    """Who the commands act for. Until user accounts exist (issue 4), the local shell user
+    as administrator."""
+
+    @cached_property
+    def database(self) -> Database:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return open_database(self.settings.database)
+
+    @cached_property
+    def audit_log(self) -> AuditLog:
+        return AuditLog(self.database, load_or_create(self.settings.data_dir))
+
     @cached_property
     def store(self) -> MetaStore:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return MetaStore(open_database(self.settings.database), BlobStore(self.settings.data_dir / "blobs"))
+        return MetaStore(self.database, BlobStore(self.settings.data_dir / "blobs"), audit=self._audit_in)
+
+    def _audit_in(self, session: Session, event: AuditEvent) -> None:
+        self.audit_log.append(
+            session,
+            actor=self.actor.name,
+            role=self.actor.role,
+            action=event.action,
+            object=event.object,
+            legal_basis=event.legal_basis,
+            params=event.params,
+            result_count=event.result_count,
+        )
+
+    def audit(self, event: AuditEvent) -> None:
+        """Record an action that has no transaction of its own (a search, a camera start)."""
+        with self.database.session() as session:
+            self._audit_in(session, event)
 
     @cached_property
     def detector(self) -> Detector:
@@ -113,6 +156,8 @@ class Runtime:
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+        elif "database" in self.__dict__:
+            self.database.close()
 
 
 def build_runtime(settings: Settings) -> Runtime:

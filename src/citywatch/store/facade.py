@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from citywatch.domain.matching import GalleryEntry, Template
 from citywatch.store import repositories as repo
@@ -42,6 +43,9 @@ from citywatch.store.tables import Alert, Person, Sighting, Watchlist
 
 log = logging.getLogger(__name__)
 
+AuditHook = Callable[[Session, AuditEvent], None]
+"""Writes an audit record inside the session of the action it records."""
+
 REFERENCES_FOLDER = "references"
 CROPS_FOLDER = "crops"
 ORPHAN_GRACE_S = 30.0
@@ -61,12 +65,24 @@ def open_store(database_url: str, blob_root: Path) -> MetaStore:
 class MetaStore:
     """Watchlists, persons, reference images, templates, sightings and alerts."""
 
-    def __init__(self, db: Database, blobs: BlobStore, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        audit: AuditHook | None = None,
+    ) -> None:
         self._db = db
         self._blobs = blobs
         self._clock = clock
+        self._audit = audit
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()
+
+    def _record(self, session: Session, event: AuditEvent) -> None:
+        if self._audit is not None:
+            self._audit(session, event)
 
     @property
     def db(self) -> Database:
@@ -103,6 +119,8 @@ class MetaStore:
                 expires_at=expires,
                 now=self._now(),
             )
+            session.flush()
+            self._record(session, _watchlist_created(row.id, name, kind.value, threshold, margin))
             return _watchlist_info(row)
 
     def get_watchlist(self, name: str) -> WatchlistInfo:
@@ -129,6 +147,8 @@ class MetaStore:
                     expires_at=None,
                     now=self._now(),
                 )
+                session.flush()
+                self._record(session, _watchlist_created(row.id, name, kind.value, None, None))
             elif row.category != kind.value:
                 raise Conflict(f"watchlist {name!r} exists with category {row.category}, not {kind.value}")
             return _watchlist_info(row)
@@ -190,6 +210,18 @@ class MetaStore:
             if changed:
                 person.updated_at = self._now()
                 session.flush()
+                fields = [
+                    k
+                    for k, v in (
+                        ("display_name", display_name),
+                        ("notes", notes),
+                        ("watchlist", watchlist_name),
+                    )
+                    if v is not None
+                ]
+                self._record(
+                    session, AuditEvent("person.update", f"person:{person_id}", params={"fields": fields})
+                )
             return _person_info(_require_person_row(session, person_id))
 
     def remove_person(self, person_id: int) -> RemovalReceipt:
@@ -199,6 +231,15 @@ class MetaStore:
             references = [(ref.blob_path, ref.sha256) for ref in repo.references_of(session, person_id)]
             templates = repo.count_templates_of(session, person_id)
             repo.delete_person(session, person)
+            self._record(
+                session,
+                AuditEvent(
+                    "person.remove",
+                    f"person:{person_id}",
+                    params={"reference_images": len(references)},
+                    result_count=templates,
+                ),
+            )
         try:
             self._db.checkpoint()  # no copy of the deleted templates stays behind in the WAL
         except Unavailable:
@@ -279,6 +320,21 @@ class MetaStore:
                     self._insert_reference(session, person_id, ref, encoded, blob)
                     for (ref, encoded), blob in zip(checked, blobs, strict=True)
                 ]
+                self._record(
+                    session,
+                    AuditEvent(
+                        "person.enrol",
+                        f"person:{person_id}",
+                        legal_basis="; ".join(sorted({r.legal_basis for r, _ in checked})),
+                        params={
+                            "new_person": not isinstance(target, int),
+                            "sources": sorted({r.source for r, _ in checked}),
+                            "model": checked[0][0].model,
+                            "reference_sha256": [b.sha256 for b in blobs],
+                        },
+                        result_count=len(ids),
+                    ),
+                )
         return person_id, ids
 
     def _insert_person(self, session: Session, new: NewPerson) -> int:
@@ -539,6 +595,13 @@ class NewPerson:
     watchlist_name: str
     display_name: str
     notes: str
+
+
+def _watchlist_created(
+    watchlist_id: int, name: str, category: str, threshold: float | None, margin: float | None
+) -> AuditEvent:
+    params = {"name": name, "category": category, "threshold": threshold, "margin": margin}
+    return AuditEvent("watchlist.create", f"watchlist:{watchlist_id}", params=params)
 
 
 def _checked_reference(ref: NewReference) -> tuple[NewReference, bytes]:

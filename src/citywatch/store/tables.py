@@ -206,3 +206,35 @@ __all__ = [
     "UTCDateTime",
     "Watchlist",
 ]
+
+
+class AuditRecord(Base):
+    """One link of the audit chain (see citywatch.audit.chain); never biometric data."""
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    object: Mapped[str] = mapped_column(String(300))
+    legal_basis: Mapped[str] = mapped_column(String(500))
+    authorisation: Mapped[str] = mapped_column(String(200))
+    case_ref: Mapped[str] = mapped_column(String(200))
+    params: Mapped[str] = mapped_column(Text)
+    """Canonical JSON."""
+    result_count: Mapped[int | None]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement that the chain had `hash` at record `seq`."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+    signed_at: Mapped[str] = mapped_column(String(40))

@@ -7,14 +7,17 @@ from typing import Annotated
 
 import typer
 
+from citywatch.audit.access import Permission
 from citywatch.audit.keys import load_public, public_pem
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table
+from citywatch.cli.permissions import requires
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
 @audit_app.command("verify")
+@requires(Permission.AUDIT_READ)
 def verify(
     ctx: typer.Context,
     public_key: Annotated[
@@ -32,6 +35,7 @@ def verify(
 
 
 @audit_app.command("list")
+@requires(Permission.AUDIT_READ)
 def list_records(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
@@ -54,6 +58,7 @@ def list_records(
 
 
 @audit_app.command("checkpoint")
+@requires(Permission.SYSTEM_MANAGE)
 def checkpoint(ctx: typer.Context) -> None:
     """Sign the current head of the chain now."""
     cp = runtime(ctx).audit_log.checkpoint()
@@ -65,6 +70,7 @@ def checkpoint(ctx: typer.Context) -> None:
 
 
 @audit_app.command("export-key")
+@requires(Permission.AUDIT_READ)
 def export_key(ctx: typer.Context) -> None:
     """Print the public key that verifies the checkpoints (PEM), to publish or keep apart."""
     out.print(public_pem(runtime(ctx).audit_log.public_key), end="")

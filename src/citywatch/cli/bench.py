@@ -17,6 +17,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from citywatch.audit.access import Permission
 from citywatch.bench.accuracy import run_accuracy
 from citywatch.bench.live import live_load, live_markdown, rss_mb
 from citywatch.bench.progress import Progress as ProgressCallback
@@ -33,6 +34,7 @@ from citywatch.bench.speed import (
 from citywatch.bench.store import DAY0, StoreSpeed, case_search, fill, plant, write_rate
 from citywatch.cli.context import runtime
 from citywatch.cli.output import err, out
+from citywatch.cli.permissions import requires
 from citywatch.domain.errors import InvalidInput
 from citywatch.media.images import encode_jpeg
 from citywatch.runtime.build import Runtime, build_runtime
@@ -58,6 +60,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 @bench_app.command("accuracy")
+@requires(Permission.BENCHMARK)
 def accuracy(
     ctx: typer.Context,
     data: Annotated[Path | None, typer.Option(help="Labelled data folder (default ../shared/data).")] = None,
@@ -116,6 +119,7 @@ KNOWN = {
 
 
 @bench_app.command("speed")
+@requires(Permission.BENCHMARK)
 def speed(
     ctx: typer.Context,
     data: Annotated[
@@ -201,6 +205,7 @@ def speed(
 
 
 @bench_app.command("live")
+@requires(Permission.BENCHMARK)
 def live(
     ctx: typer.Context,
     data: Annotated[

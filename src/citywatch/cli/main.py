@@ -10,15 +10,22 @@ import typer
 from pydantic import ValidationError
 
 from citywatch import __version__
+from citywatch.audit.access import Permission
 from citywatch.cli import audit, bench, people, records, watching
 from citywatch.cli.context import CliContext, config_path, runtime
 from citywatch.cli.output import err, out, setup_logging
+from citywatch.cli.permissions import requires
 from citywatch.config.load import DEFAULT_CONFIG
 from citywatch.config.template import write_default
-from citywatch.domain.errors import CitywatchError, InvalidInput, NotFound, Unavailable
+from citywatch.domain.errors import CitywatchError, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.vision.model_files import YUNET, install, is_installed
 
-EXIT_CODES: list[tuple[type[CitywatchError], int]] = [(InvalidInput, 2), (NotFound, 3), (Unavailable, 4)]
+EXIT_CODES: list[tuple[type[CitywatchError], int]] = [
+    (InvalidInput, 2),
+    (NotFound, 3),
+    (Unavailable, 4),
+    (PermissionDenied, 5),
+]
 
 app = typer.Typer(
     name="citywatch",
@@ -45,12 +52,14 @@ def main(
 
 
 @app.command()
+@requires(Permission.PUBLIC)
 def version() -> None:
     """Print the version."""
     out.print(__version__)
 
 
 @app.command()
+@requires(Permission.PUBLIC)
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write it.")] = DEFAULT_CONFIG,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
@@ -64,6 +73,7 @@ def init(
 
 
 @models_app.command("fetch")
+@requires(Permission.SYSTEM_MANAGE)
 def models_fetch(
     ctx: typer.Context,
     url: Annotated[str | None, typer.Option(help="Download from here instead of opencv_zoo.")] = None,
@@ -82,6 +92,7 @@ def models_fetch(
 
 
 @models_app.command("check")
+@requires(Permission.SYSTEM_MANAGE)
 def models_check(ctx: typer.Context) -> None:
     """Say which detector will run and why."""
     models_dir = runtime(ctx).settings.models_dir

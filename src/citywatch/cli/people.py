@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
+from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import out, table, when
+from citywatch.cli.permissions import requires
 from citywatch.domain.watchlists import WatchlistCategory
 from citywatch.services.enrolment import Enrolment
 from citywatch.store.records import PersonInfo
@@ -18,6 +20,7 @@ persons_app = typer.Typer(help="List, show, update and remove enrolled persons."
 watchlists_app = typer.Typer(help="Create and list watchlists.", no_args_is_help=True)
 
 
+@requires(Permission.WATCHLISTS_MANAGE)
 def enroll(
     ctx: typer.Context,
     images: Annotated[list[Path], typer.Argument(help="Reference photos, one face each.")],
@@ -66,6 +69,7 @@ def _persons_table(persons: list[PersonInfo]) -> None:
 
 
 @persons_app.command("list")
+@requires(Permission.WATCHLISTS_READ)
 def persons_list(
     ctx: typer.Context,
     watchlist: Annotated[str | None, typer.Option("--watchlist", "-w")] = None,
@@ -75,12 +79,14 @@ def persons_list(
 
 
 @persons_app.command("show")
+@requires(Permission.WATCHLISTS_READ)
 def persons_show(ctx: typer.Context, person_id: int) -> None:
     """Show one person."""
     _persons_table([runtime(ctx).store.get_person(person_id)])
 
 
 @persons_app.command("update")
+@requires(Permission.WATCHLISTS_MANAGE)
 def persons_update(
     ctx: typer.Context,
     person_id: int,
@@ -96,6 +102,7 @@ def persons_update(
 
 
 @persons_app.command("remove")
+@requires(Permission.WATCHLISTS_MANAGE)
 def persons_remove(
     ctx: typer.Context,
     person_id: int,
@@ -114,6 +121,7 @@ def persons_remove(
 
 
 @watchlists_app.command("list")
+@requires(Permission.WATCHLISTS_READ)
 def watchlists_list(ctx: typer.Context) -> None:
     """List watchlists."""
     rt = runtime(ctx)
@@ -137,6 +145,7 @@ def watchlists_list(ctx: typer.Context) -> None:
 
 
 @watchlists_app.command("create")
+@requires(Permission.WATCHLISTS_MANAGE)
 def watchlists_create(
     ctx: typer.Context,
     name: str,

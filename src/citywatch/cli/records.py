@@ -10,8 +10,10 @@ from typing import Annotated
 
 import typer
 
+from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
+from citywatch.cli.permissions import requires
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import AlertStatus
@@ -41,6 +43,7 @@ def parse_when(text: str | None, now: datetime | None = None) -> datetime | None
     return value.astimezone(UTC) if value.tzinfo is None else value
 
 
+@requires(Permission.CASE_SEARCH)
 def search(
     ctx: typer.Context,
     photo: Annotated[Path, typer.Argument(help="Photo of the face to look for (one face).")],
@@ -105,6 +108,7 @@ def search(
     )
 
 
+@requires(Permission.FACES_VERIFY)
 def verify(
     ctx: typer.Context,
     image_a: Path,
@@ -130,6 +134,7 @@ def verify(
 
 
 @sightings_app.command("list")
+@requires(Permission.SIGHTINGS_READ)
 def sightings_list(
     ctx: typer.Context,
     camera: Annotated[str | None, typer.Option()] = None,
@@ -159,6 +164,7 @@ def sightings_list(
 
 
 @alerts_app.command("list")
+@requires(Permission.ALERTS_READ)
 def alerts_list(
     ctx: typer.Context,
     status: Annotated[AlertStatus | None, typer.Option()] = None,

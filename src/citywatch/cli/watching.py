@@ -15,8 +15,10 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table
+from citywatch.cli.permissions import requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import CitywatchError
@@ -85,6 +87,7 @@ def _print_outcome(o: TrackOutcome, as_json: bool) -> None:
         out.print(f"{head} → unknown (sighting #{line.sighting_id}; {o.match.explain()})")
 
 
+@requires(Permission.CAMERAS_RUN)
 def watch(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Video file, image folder, or rtsp/http stream URL.")],
@@ -172,6 +175,7 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+@requires(Permission.CAMERAS_RUN)
 def run(ctx: typer.Context) -> None:
     """Watch every configured camera at once, with a live status view, until Ctrl-C."""
     rt = runtime(ctx)

@@ -44,7 +44,7 @@ def local_actor() -> Actor:
         name = getpass.getuser()
     except (KeyError, OSError):
         name = "unknown"
-    return Actor(f"{name}@local", "admin")
+    return Actor(f"{name}@local", "local")
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Runtime:
 
     actor: Actor = field(default_factory=local_actor)
     """Who the commands act for. Until user accounts exist (issue 4), the local shell user
-    as administrator."""
+    in the `local` role (see citywatch.audit.access)."""
 
     @cached_property
     def database(self) -> Database:

@@ -1,0 +1,78 @@
+"""Access control, pure: one `can(actor, permission, camera)`; default deny."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from citywatch.domain.audit import Actor
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    OPERATOR = "operator"
+    INVESTIGATOR = "investigator"
+    AUDITOR = "auditor"
+    LOCAL = "local"
+    """The shell user of an embedded install before user accounts exist: whoever can run
+    the command can read the files anyway. Every action is still audited under this role."""
+
+
+class Permission(StrEnum):
+    PUBLIC = "public"
+    """Anyone, signed in or not (version, writing a default configuration)."""
+    SYSTEM_MANAGE = "system.manage"
+    CAMERAS_RUN = "cameras.run"
+    WATCHLISTS_READ = "watchlists.read"
+    WATCHLISTS_MANAGE = "watchlists.manage"
+    SIGHTINGS_READ = "sightings.read"
+    ALERTS_READ = "alerts.read"
+    CASE_SEARCH = "case.search"
+    FACES_VERIFY = "faces.verify"
+    AUDIT_READ = "audit.read"
+    BENCHMARK = "benchmark.run"
+
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {
+            Permission.SYSTEM_MANAGE,
+            Permission.CAMERAS_RUN,
+            Permission.WATCHLISTS_READ,
+            Permission.WATCHLISTS_MANAGE,
+            Permission.SIGHTINGS_READ,
+            Permission.ALERTS_READ,
+            Permission.FACES_VERIFY,
+            Permission.AUDIT_READ,
+            Permission.BENCHMARK,
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            Permission.WATCHLISTS_READ,
+            Permission.WATCHLISTS_MANAGE,
+            Permission.SIGHTINGS_READ,
+            Permission.ALERTS_READ,
+            Permission.FACES_VERIFY,
+        }
+    ),
+    Role.OPERATOR: frozenset({Permission.ALERTS_READ, Permission.SIGHTINGS_READ, Permission.WATCHLISTS_READ}),
+    Role.INVESTIGATOR: frozenset(
+        {Permission.CASE_SEARCH, Permission.SIGHTINGS_READ, Permission.FACES_VERIFY}
+    ),
+    Role.AUDITOR: frozenset({Permission.AUDIT_READ}),
+    Role.LOCAL: frozenset(Permission) - {Permission.PUBLIC},
+}
+"""What each role may do. Case search belongs to investigators alone; the auditor sees the
+log and reports, never biometric data."""
+
+
+def can(actor: Actor, permission: Permission) -> bool:
+    """True when the actor's role grants `permission`; unknown roles get nothing."""
+    if permission is Permission.PUBLIC:
+        return True
+    try:
+        role = Role(actor.role)
+    except ValueError:
+        return False
+    return permission in GRANTS[role]

@@ -1,0 +1,47 @@
+"""Every command declares its permission here, in one place; `requires` enforces it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from citywatch.audit.access import Permission, can
+from citywatch.cli.context import CliContext
+from citywatch.domain.audit import AuditEvent
+from citywatch.domain.errors import PermissionDenied
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+PERMISSION_ATTR = "__citywatch_permission__"
+
+
+def requires(permission: Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Declare and enforce the permission a command needs; a refusal is itself audited."""
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            if permission is not Permission.PUBLIC:
+                # Typer hands over its click context (typer.Context or the vendored base class)
+                ctx = next((a for a in (*args, *kwargs.values()) if hasattr(a, "find_object")), None)
+                _check(permission, ctx)
+            return command(*args, **kwargs)
+
+        setattr(checked, PERMISSION_ATTR, permission)
+        return checked
+
+    return decorate
+
+
+def _check(permission: Permission, ctx: Any) -> None:
+    obj: Any = None if ctx is None else ctx.find_object(CliContext)
+    if ctx is None or obj is None:
+        raise PermissionDenied(f"no identity to check {permission} against")
+    command = ctx.command_path
+    rt = obj.runtime()
+    if can(rt.actor, permission):
+        return
+    rt.audit(AuditEvent("access.refused", f"command:{command}", params={"permission": str(permission)}))
+    raise PermissionDenied(f"{command} needs the {permission} permission, which role {rt.actor.role} lacks")

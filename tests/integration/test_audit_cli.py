@@ -18,7 +18,21 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
         citywatch(tmp_path, shared_data, "persons", "update", "1", "--notes", "seen at the theatre").code == 0
     )
     assert citywatch(tmp_path, shared_data, "watch", str(ex / "short_hamilton_clip.mp4"), "--json").code == 0
-    assert citywatch(tmp_path, shared_data, "search", str(ex / "lin-manuel-miranda.png")).code == 0
+    found = citywatch(
+        tmp_path,
+        shared_data,
+        "search",
+        str(ex / "lin-manuel-miranda.png"),
+        "--case",
+        "C-7",
+        "--legal-basis",
+        "court order 77",
+        "--cameras",
+        "watch",
+        "--since",
+        "1h",
+    )
+    assert found.code == 0, found.stderr
     assert citywatch(tmp_path, shared_data, "persons", "remove", "1", "--yes").code == 0
     refused = citywatch(
         tmp_path,
@@ -49,6 +63,7 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
     assert enrol["legal_basis"] == "test fixture" and enrol["object"] == "person:1"
     assert listed[4]["result_count"] >= 1  # sightings stored while the camera ran
     assert all(r["actor"].endswith("@local") for r in listed)
+    assert (listed[5]["case"], listed[5]["legal_basis"]) == ("C-7", "court order 77")
 
     ok = citywatch(tmp_path, shared_data, "audit", "verify")
     assert ok.code == 0 and "7 record(s)" in ok.stdout

@@ -87,7 +87,11 @@ def make_inputs(tmp: Path, data: Path) -> dict[str, Path]:
         (["watch", "rtsp://127.0.0.1:9/none", "--json"], 4, "unreachable after 3 attempts"),
         (["watch", "{text}", "--camera-id", "no spaces allowed"], 2, "invalid value: id"),
         (["verify", "{corrupt}", "{noface}"], 2, "not a readable image"),
-        (["search", "{noface}"], 2, "no face found"),
+        (
+            ["search", "{noface}", "--case", "C-1", "--legal-basis", "b", "--cameras", "x", "--since", "1h"],
+            2,
+            "no face found",
+        ),
     ],
 )
 def test_clear_error_and_nothing_lost(

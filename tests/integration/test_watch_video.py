@@ -10,6 +10,7 @@ import pytest
 from tests.integration.cli_helpers import citywatch, enroll
 
 LIN = "Lin-Manuel Miranda"
+CASE = ("--case", "C-2026-0042", "--legal-basis", "court order 2026/77")
 ALEX = "Alex Lacamoire"
 
 
@@ -64,12 +65,9 @@ def test_search_by_photo_finds_the_sightings(
 ) -> None:
     work, lines = hamilton
     lin_ids = {t["sighting_id"] for t in lines if t.get("person") == LIN}
+    photo = str(shared_data / "face_recognition/examples/lin-manuel-miranda.png")
     res = citywatch(
-        work,
-        shared_data,
-        "search",
-        str(shared_data / "face_recognition/examples/lin-manuel-miranda.png"),
-        "--json",
+        work, shared_data, "search", photo, *CASE, "--cameras", "watch", "--since", "1h", "--json"
     )
     assert res.code == 0, res.stderr
     hits = res.json_lines()
@@ -79,15 +77,49 @@ def test_search_by_photo_finds_the_sightings(
     assert all(Path(h["crop_path"]).is_file() for h in hits)
 
     other_camera = citywatch(
+        work, shared_data, "search", photo, *CASE, "--cameras", "elsewhere", "--since", "1h", "--json"
+    )
+    assert other_camera.code == 0 and other_camera.json_lines() == []
+    before = citywatch(
         work,
         shared_data,
         "search",
-        str(shared_data / "face_recognition/examples/lin-manuel-miranda.png"),
+        photo,
+        *CASE,
         "--cameras",
-        "elsewhere",
+        "watch",
+        "--since",
+        "3h",
+        "--until",
+        "2h",
         "--json",
     )
-    assert other_camera.code == 0 and other_camera.json_lines() == []
+    assert before.code == 0 and before.json_lines() == []  # the window is honoured
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--cameras", "watch", "--since", "1h"], "a case id is required"),
+        (["--case", "C-1", "--cameras", "watch", "--since", "1h"], "legal basis is required"),
+        ([*("--case", "C-1", "--legal-basis", "order 7"), "--since", "1h"], "named cameras are required"),
+        ([*("--case", "C-1", "--legal-basis", "order 7"), "--cameras", "watch"], "start of the time window"),
+        (
+            [*("--case", "C-1", "--legal-basis", "order 7"), "--cameras", "watch", "--since", "30d"],
+            "longer than",
+        ),
+    ],
+)
+def test_untargeted_searches_are_refused_and_audited(
+    hamilton: tuple[Path, list[dict[str, object]]], shared_data: Path, args: list[str], reason: str
+) -> None:
+    work, _ = hamilton
+    photo = str(shared_data / "face_recognition/examples/lin-manuel-miranda.png")
+    res = citywatch(work, shared_data, "search", photo, *args)
+    assert res.code == 2 and "search refused" in res.stderr and reason in res.stderr
+    last = citywatch(work, shared_data, "audit", "list", "--json").json_lines()[-1]
+    assert last["action"] == "search.refused" and reason in last["params"]["reason"]
 
 
 @pytest.mark.slow

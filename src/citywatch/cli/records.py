@@ -17,7 +17,7 @@ from citywatch.cli.permissions import requires
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import AlertStatus
-from citywatch.services.search import search_by_photo
+from citywatch.services.search import CaseScope, scope_problem, search_by_photo
 from citywatch.services.verification import verify as verify_photos
 
 sightings_app = typer.Typer(help="Stored sightings.", no_args_is_help=True)
@@ -47,18 +47,42 @@ def parse_when(text: str | None, now: datetime | None = None) -> datetime | None
 def search(
     ctx: typer.Context,
     photo: Annotated[Path, typer.Argument(help="Photo of the face to look for (one face).")],
-    cameras: Annotated[str | None, typer.Option(help="Comma-separated camera ids.")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO time or age (e.g. 2h).")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time or age.")] = None,
+    case: Annotated[str, typer.Option(help="Case id the search belongs to.")] = "",
+    legal_basis: Annotated[str, typer.Option(help="Legal basis of the case.")] = "",
+    cameras: Annotated[str, typer.Option(help="Comma-separated camera ids (required).")] = "",
+    since: Annotated[str | None, typer.Option(help="Window start: ISO time or age (e.g. 2h).")] = None,
+    until: Annotated[str | None, typer.Option(help="Window end: ISO time or age (default now).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, max=10_000)] = None,
     threshold: Annotated[
         float | None, typer.Option(min=0.05, max=2.0, help="Farthest distance shown.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Find the stored sightings of the face in PHOTO, nearest first."""
+    """Find the stored sightings of the face in PHOTO inside a case: named cameras and a
+    bounded time window; untargeted searches are refused."""
     rt = runtime(ctx)
     m = rt.settings.matching
+    scope = CaseScope(
+        case=case,
+        legal_basis=legal_basis,
+        cameras=[c.strip() for c in cameras.split(",") if c.strip()],
+        since=parse_when(since),
+        until=parse_when(until),
+    )
+    photo_ref = (
+        f"photo-sha256:{hashlib.sha256(photo.read_bytes()).hexdigest()}" if photo.is_file() else str(photo)
+    )
+    params: dict[str, object] = {
+        "cameras": scope.cameras,
+        "since": since,
+        "until": until,
+        "model": rt.embedder.name,
+        "threshold": threshold or m.search_threshold,
+    }
+    problem = scope_problem(scope, max_window=timedelta(hours=m.search_max_window_h), now=datetime.now(UTC))
+    if problem is not None:
+        rt.audit(AuditEvent("search.refused", photo_ref, legal_basis, case, params | {"reason": problem}))
+        raise InvalidInput(f"search refused: {problem}")
     hits = search_by_photo(
         photo,
         store=rt.store,
@@ -67,24 +91,11 @@ def search(
         quality=rt.settings.quality,
         threshold=threshold or m.search_threshold,
         limit=limit or m.search_limit,
-        cameras=[c.strip() for c in cameras.split(",") if c.strip()] if cameras else None,
-        since=parse_when(since),
-        until=parse_when(until),
+        cameras=scope.cameras,
+        since=scope.since,
+        until=scope.until,
     )
-    rt.audit(
-        AuditEvent(
-            "search.photo",
-            f"photo-sha256:{hashlib.sha256(photo.read_bytes()).hexdigest()}",
-            params={
-                "cameras": cameras or "all",
-                "since": since,
-                "until": until,
-                "threshold": threshold or m.search_threshold,
-                "model": rt.embedder.name,
-            },
-            result_count=len(hits),
-        )
-    )
+    rt.audit(AuditEvent("search.photo", photo_ref, legal_basis, case, params, result_count=len(hits)))
     if as_json:
         for h in hits:
             emit_json("hit", h)

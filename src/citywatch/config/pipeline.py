@@ -33,3 +33,6 @@ class MatchingSettings(Section):
     )
     search_threshold: float = Field(0.6, gt=0, le=2, description="Farthest sighting `search` returns.")
     search_limit: int = Field(50, ge=1, le=10_000, description="Most sightings `search` returns.")
+    search_max_window_h: float = Field(
+        120.0, gt=0, le=24 * 400, description="Longest time window one case search may cover, in hours."
+    )

@@ -16,6 +16,7 @@ class AuditEvent:
     object: str
     """What it acted on, e.g. `person:12`, `camera:gate-1`."""
     legal_basis: str = ""
+    case: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
     """Thresholds, model, cameras, time window… JSON values only."""
     result_count: int | None = None

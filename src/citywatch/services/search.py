@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,36 @@ class SearchHit:
     distance: float
     quality: float
     crop_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseScope:
+    """What makes a search targeted: a case, its legal basis, named cameras, a bounded window."""
+
+    case: str
+    legal_basis: str
+    cameras: list[str]
+    since: datetime | None
+    until: datetime | None
+
+
+def scope_problem(scope: CaseScope, *, max_window: timedelta, now: datetime) -> str | None:
+    """Why a search would be untargeted, or None when its scope is acceptable. Pure."""
+    if not scope.case.strip():
+        return "a case id is required (--case)"
+    if not scope.legal_basis.strip():
+        return "the case's legal basis is required (--legal-basis)"
+    if not scope.cameras:
+        return "named cameras are required (--cameras)"
+    if scope.since is None:
+        return "the start of the time window is required (--since)"
+    until = scope.until or now
+    if until < scope.since:
+        return "the time window ends before it starts"
+    if until - scope.since > max_window:
+        hours = max_window.total_seconds() / 3600
+        return f"the time window is longer than the {hours:g} h a case search may cover"
+    return None
 
 
 def search_by_photo(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
-
 from citywatch.domain.faces import FloatArray
 from citywatch.domain.frames import Image
 
@@ -51,7 +49,3 @@ class Track:
     @property
     def best_quality(self) -> float:
         return self.shots[0].quality if self.shots else 0.0
-
-
-def empty_box() -> FloatArray:
-    return np.zeros(4, np.float32)

@@ -26,6 +26,14 @@ TABLES = {
     "alerts",
     "audit_records",
     "audit_checkpoints",
+    "zones",
+    "events",
+    "policy_rules",
+    "authorisations",
+    "users",
+    "api_tokens",
+    "changes",
+    "alert_confirmations",
 }
 
 
@@ -135,7 +143,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
     db = open_database(url)
     try:
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0002"]
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0003"]
     finally:
         db.close()
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from citywatch.config.base import Section
+from citywatch.domain.policy import DEFAULT_MODE, GeoPoint, ProcessingMode
 
-
-class ProcessingMode(StrEnum):
-    """What may be done with a camera's faces (see DESIGN.md, glossary)."""
-
-    WATCHLIST = "watchlist"
-    INVESTIGATE = "investigate"
+__all__ = ["CameraSettings", "ProcessingMode", "SourceSettings"]
 
 
 class SourceSettings(Section):
@@ -51,8 +46,25 @@ class CameraSettings(Section):
     name: str = Field("", max_length=200, description="Human-readable name.")
     url: str = Field(min_length=1, description="Video file, image folder, or rtsp:// / http(s):// stream.")
     mode: ProcessingMode = Field(
-        ProcessingMode.WATCHLIST,
-        description="watchlist: keep only faces that match a watchlist; "
-        "investigate: keep every sighting with its template for case search.",
+        DEFAULT_MODE,
+        description="Mode asked for: off, record (footage only), detect (count and blur faces), "
+        "watchlist (live matching; unmatched faces dropped), investigate (every sighting kept with "
+        "its template for case search). Policy rules, protected zones and events and the "
+        "authorisations on record decide what actually holds (`citywatch policy show`).",
+    )
+    location: tuple[float, float] | None = Field(
+        None, description="[latitude, longitude] in degrees: places the camera in zones."
     )
     source: SourceSettings = Field(default_factory=SourceSettings)
+
+    @model_validator(mode="after")
+    def verify_location(self) -> CameraSettings:
+        if self.location is not None:
+            lat, lon = self.location
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError(f"location {list(self.location)} is not a [latitude, longitude] pair")
+        return self
+
+    @property
+    def geo(self) -> GeoPoint | None:
+        return None if self.location is None else GeoPoint(*self.location)

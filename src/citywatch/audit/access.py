@@ -22,11 +22,22 @@ class Permission(StrEnum):
     PUBLIC = "public"
     """Anyone, signed in or not (version, writing a default configuration)."""
     SYSTEM_MANAGE = "system.manage"
+    USERS_MANAGE = "users.manage"
+    POLICY_READ = "policy.read"
+    POLICY_MANAGE = "policy.manage"
+    """Zones, events and policy rules."""
     CAMERAS_RUN = "cameras.run"
     WATCHLISTS_READ = "watchlists.read"
     WATCHLISTS_MANAGE = "watchlists.manage"
+    CHANGES_APPROVE = "changes.approve"
+    """Second person on watchlist members and threshold raises (two-person rule)."""
+    AUTHORISATIONS_READ = "authorisations.read"
+    AUTHORISATIONS_REQUEST = "authorisations.request"
+    AUTHORISATIONS_DECIDE = "authorisations.decide"
     SIGHTINGS_READ = "sightings.read"
     ALERTS_READ = "alerts.read"
+    ALERTS_ACT = "alerts.act"
+    """Acknowledge, confirm, dismiss."""
     CASE_SEARCH = "case.search"
     FACES_VERIFY = "faces.verify"
     AUDIT_READ = "audit.read"
@@ -37,9 +48,14 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         {
             Permission.SYSTEM_MANAGE,
+            Permission.USERS_MANAGE,
+            Permission.POLICY_READ,
+            Permission.POLICY_MANAGE,
             Permission.CAMERAS_RUN,
             Permission.WATCHLISTS_READ,
             Permission.WATCHLISTS_MANAGE,
+            Permission.AUTHORISATIONS_READ,
+            Permission.AUTHORISATIONS_REQUEST,
             Permission.SIGHTINGS_READ,
             Permission.ALERTS_READ,
             Permission.FACES_VERIFY,
@@ -49,18 +65,38 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.SUPERVISOR: frozenset(
         {
+            Permission.POLICY_READ,
             Permission.WATCHLISTS_READ,
             Permission.WATCHLISTS_MANAGE,
+            Permission.CHANGES_APPROVE,
+            Permission.AUTHORISATIONS_READ,
+            Permission.AUTHORISATIONS_REQUEST,
+            Permission.AUTHORISATIONS_DECIDE,
             Permission.SIGHTINGS_READ,
             Permission.ALERTS_READ,
+            Permission.ALERTS_ACT,
             Permission.FACES_VERIFY,
         }
     ),
-    Role.OPERATOR: frozenset({Permission.ALERTS_READ, Permission.SIGHTINGS_READ, Permission.WATCHLISTS_READ}),
-    Role.INVESTIGATOR: frozenset(
-        {Permission.CASE_SEARCH, Permission.SIGHTINGS_READ, Permission.FACES_VERIFY}
+    Role.OPERATOR: frozenset(
+        {
+            Permission.POLICY_READ,
+            Permission.ALERTS_READ,
+            Permission.ALERTS_ACT,
+            Permission.SIGHTINGS_READ,
+            Permission.WATCHLISTS_READ,
+        }
     ),
-    Role.AUDITOR: frozenset({Permission.AUDIT_READ}),
+    Role.INVESTIGATOR: frozenset(
+        {
+            Permission.CASE_SEARCH,
+            Permission.SIGHTINGS_READ,
+            Permission.FACES_VERIFY,
+            Permission.AUTHORISATIONS_READ,
+            Permission.AUTHORISATIONS_REQUEST,
+        }
+    ),
+    Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.POLICY_READ, Permission.AUTHORISATIONS_READ}),
     Role.LOCAL: frozenset(Permission) - {Permission.PUBLIC},
 }
 """What each role may do. Case search belongs to investigators alone; the auditor sees the

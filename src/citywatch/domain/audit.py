@@ -16,6 +16,8 @@ class AuditEvent:
     object: str
     """What it acted on, e.g. `person:12`, `camera:gate-1`."""
     legal_basis: str = ""
+    authorisation: str = ""
+    """Reference of the authorisation the action happened under."""
     case: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
     """Thresholds, model, cameras, time window… JSON values only."""
@@ -24,5 +26,12 @@ class AuditEvent:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
+    """Who acts: a user (by name), their role, and the cameras they are limited to."""
+
     name: str
     role: str
+    cameras: frozenset[str] | None = None
+    """Camera ids the actor may act on; None: every camera."""
+    service: bool = False
+    """A machine acting through a service token: never one of the two people of the
+    two-person rule."""

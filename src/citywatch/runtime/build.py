@@ -81,6 +81,7 @@ class Runtime:
             action=event.action,
             object=event.object,
             legal_basis=event.legal_basis,
+            authorisation=event.authorisation,
             case=event.case,
             params=event.params,
             result_count=event.result_count,

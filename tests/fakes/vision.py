@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import numpy as np
 
 from citywatch.domain.faces import FaceDetections, FloatArray
 from citywatch.domain.frames import Frame, Image
+from citywatch.domain.policy import (
+    ALWAYS,
+    Authorisation,
+    AuthorisationStatus,
+    ModeDecision,
+    ProcessingMode,
+)
 from citywatch.domain.ports import SourceHealth
 
 
@@ -100,3 +108,22 @@ class ListSource:
 
     def close(self) -> None:
         self.closed = True
+
+
+def fixed_policy(
+    mode: ProcessingMode, watchlists: tuple[str, ...] = ("wanted",)
+) -> Callable[[datetime], ModeDecision]:
+    """A policy that always answers `mode`, under one approved authorisation for `watchlists`."""
+    auth = Authorisation(
+        id=1,
+        reference="AUTH-TEST",
+        issuer="test court",
+        legal_basis="test",
+        objective="test",
+        cameras=frozenset({"cam"}),
+        watchlists=frozenset(watchlists),
+        window=ALWAYS,
+        status=AuthorisationStatus.APPROVED,
+    )
+    decision = ModeDecision(mode, mode, (auth,) if mode.identifies else ())
+    return lambda _at: decision

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from citywatch.config.ingest import ProcessingMode
 from citywatch.config.pipeline import TrackerSettings
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.frames import Frame
 from citywatch.domain.matching import GalleryEntry, MatchDecision
+from citywatch.domain.policy import ModeDecision, ProcessingMode
 from citywatch.match.index import WatchlistIndex
 from citywatch.runtime.pipeline import CameraPipeline
 from citywatch.store.records import SightingRecord, SightingSaved
 from citywatch.track.tracker import Tracker
 from citywatch.vision.quality import QualityGate
-from tests.fakes.vision import FakeDetector, FakeEmbedder, frame_with_faces
+from tests.fakes.vision import FakeDetector, FakeEmbedder, fixed_policy, frame_with_faces
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
 KNOWN_GREEN = 200  # the enrolled person's face colour in the fake model
@@ -40,12 +41,12 @@ def pipeline(
 
     p = CameraPipeline(
         camera_id="cam",
-        mode=mode,
+        policy=fixed_policy(mode),
         detector=det,
         gate=QualityGate(QualitySettings(min_sharpness=0)),
         tracker=Tracker(TrackerSettings(best_shots=3, embed_shots=2, max_gap_s=0.5), "cam"),
         embedder=emb,
-        index=lambda: index,
+        index=lambda _allowed: index,
         save=save,
         embed_shots=2,
     )
@@ -88,3 +89,58 @@ def test_embeddings_per_track_not_per_frame() -> None:
     assert emb.calls == 4  # 2 tracks x 2 best shots, not 60 faces
     assert all(r.detections == 30 for r in saved)
     assert all(r.template is not None and r.template.shape == (4,) for r in saved)
+
+
+def _pipeline_with(policy: Callable[[datetime], ModeDecision], saved: list[SightingRecord]) -> CameraPipeline:
+    p, _, _ = pipeline(ProcessingMode.INVESTIGATE, saved)
+    p._policy = policy
+    return p
+
+
+@pytest.mark.parametrize("mode", [ProcessingMode.OFF, ProcessingMode.RECORD])
+def test_off_and_record_never_look_for_faces(mode: ProcessingMode) -> None:
+    saved: list[SightingRecord] = []
+    p, det, emb = pipeline(mode, saved)
+    feed(p, 10, [(50, 50, KNOWN_GREEN)])
+    assert (det.calls, emb.calls, saved) == (0, 0, [])
+    assert p.stats.idle_frames == 10
+    assert p.snapshot() is None
+
+
+def test_detect_counts_and_blurs_faces_but_never_embeds_or_stores() -> None:
+    saved: list[SightingRecord] = []
+    p, det, emb = pipeline(ProcessingMode.DETECT, saved)
+    feed(p, 10, [(50, 50, KNOWN_GREEN), (400, 100, 30)])
+    assert det.calls == 10 and p.stats.faces_detected == 20
+    assert (emb.calls, saved, p.stats.tracks) == (0, [], 0)
+    view = p.snapshot()
+    original = frame_with_faces([(50, 50, KNOWN_GREEN), (400, 100, 30)])
+    assert view is not None and view.shape == original.shape
+    assert not np.array_equal(view, original)  # the faces are pixelated
+
+
+def test_identification_stopping_mid_track_drops_the_track_unembedded() -> None:
+    saved: list[SightingRecord] = []
+    t_stop = T0 + timedelta(seconds=0.55)
+    on, off = fixed_policy(ProcessingMode.WATCHLIST), fixed_policy(ProcessingMode.DETECT)
+    p = _pipeline_with(lambda at: on(at) if at < t_stop else off(at), saved)
+    feed(p, 10, [(50, 50, KNOWN_GREEN)])
+    assert saved == [] and p.stats.embeddings == 0
+    assert p.stats.withheld == 1
+
+
+def test_only_the_watchlists_of_the_authorisations_in_force_are_matched() -> None:
+    saved: list[SightingRecord] = []
+    p = _pipeline_with(fixed_policy(ProcessingMode.WATCHLIST, watchlists=("missing",)), saved)
+    allowed: list[frozenset[str]] = []
+    full = p._index
+    p._index = lambda names: (allowed.append(names), full(names))[1]
+    feed(p, 10, [(50, 50, KNOWN_GREEN)])
+    assert allowed == [frozenset({"missing"})]
+
+
+def test_a_stored_sighting_names_the_authorisation_it_was_derived_under() -> None:
+    saved: list[SightingRecord] = []
+    p, _, _ = pipeline(ProcessingMode.WATCHLIST, saved)
+    feed(p, 10, [(50, 50, KNOWN_GREEN)])
+    assert [r.authorisation_id for r in saved] == [1]

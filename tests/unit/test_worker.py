@@ -8,19 +8,19 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from citywatch.config.ingest import ProcessingMode
 from citywatch.config.pipeline import TrackerSettings
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.matching import GalleryEntry, MatchDecision
+from citywatch.domain.policy import ProcessingMode
 from citywatch.match.index import WatchlistIndex
 from citywatch.runtime.pipeline import CameraPipeline
 from citywatch.runtime.worker import CameraWorker
 from citywatch.store.records import SightingRecord, SightingSaved
 from citywatch.track.tracker import Tracker
 from citywatch.vision.quality import QualityGate
-from tests.fakes.vision import FakeDetector, FakeEmbedder, ListSource, frame_with_faces
+from tests.fakes.vision import FakeDetector, FakeEmbedder, ListSource, fixed_policy, frame_with_faces
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
 IMAGE = frame_with_faces([(50, 50, 200), (400, 100, 30)])
@@ -51,12 +51,12 @@ class Store:
 def pipeline(store: Store, mode: ProcessingMode = ProcessingMode.INVESTIGATE, **kw: object) -> CameraPipeline:
     return CameraPipeline(
         camera_id="cam",
-        mode=mode,
+        policy=fixed_policy(mode),
         detector=kw.get("detector", FakeDetector()),  # type: ignore[arg-type]
         gate=QualityGate(QualitySettings(min_sharpness=0)),
         tracker=Tracker(TrackerSettings(max_gap_s=0.5, min_detections=1), "cam"),
         embedder=FakeEmbedder(),
-        index=lambda: INDEX,
+        index=lambda _allowed: INDEX,
         save=store,
         embed_shots=2,
     )

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from citywatch.bench.authorised import benchmark_policy
 from citywatch.config.ingest import CameraSettings, ProcessingMode, SourceSettings
 from citywatch.runtime.build import Runtime
 
@@ -89,9 +90,11 @@ def live_load(
 ) -> LiveReport:
     """Replay `clip` as `streams` live cameras for `seconds`, then stop them cleanly."""
     source = SourceSettings(detect_fps=detect_fps, replay=True)
+    decide = benchmark_policy(rt, ProcessingMode.WATCHLIST)
     workers = [
         rt.camera_worker(
-            CameraSettings(id=f"live-{i}", url=str(clip), mode=ProcessingMode.WATCHLIST, source=source)
+            CameraSettings(id=f"live-{i}", url=str(clip), mode=ProcessingMode.WATCHLIST, source=source),
+            decide=decide,
         )
         for i in range(streams)
     ]

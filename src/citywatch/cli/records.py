@@ -81,7 +81,15 @@ def search(
     }
     problem = scope_problem(scope, max_window=timedelta(hours=m.search_max_window_h), now=datetime.now(UTC))
     if problem is not None:
-        rt.audit(AuditEvent("search.refused", photo_ref, legal_basis, case, params | {"reason": problem}))
+        rt.audit(
+            AuditEvent(
+                "search.refused",
+                photo_ref,
+                legal_basis=legal_basis,
+                case=case,
+                params=params | {"reason": problem},
+            )
+        )
         raise InvalidInput(f"search refused: {problem}")
     hits = search_by_photo(
         photo,
@@ -95,7 +103,16 @@ def search(
         since=scope.since,
         until=scope.until,
     )
-    rt.audit(AuditEvent("search.photo", photo_ref, legal_basis, case, params, result_count=len(hits)))
+    rt.audit(
+        AuditEvent(
+            "search.photo",
+            photo_ref,
+            legal_basis=legal_basis,
+            case=case,
+            params=params,
+            result_count=len(hits),
+        )
+    )
     if as_json:
         for h in hits:
             emit_json("hit", h)

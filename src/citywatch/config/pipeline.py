@@ -36,3 +36,19 @@ class MatchingSettings(Section):
     search_max_window_h: float = Field(
         120.0, gt=0, le=24 * 400, description="Longest time window one case search may cover, in hours."
     )
+
+
+class PolicySettings(Section):
+    urgent_approval_h: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 14,
+        description="Hours a supervisor has to approve an urgent authorisation; after that, matching "
+        "under it stops and everything derived under it is deleted, with a receipt.",
+    )
+    refresh_s: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="How often running cameras re-read zones, events, rules and authorisations.",
+    )

@@ -1,6 +1,9 @@
-"""One camera's pipeline: detect → quality gate → track → embed best shots → match → sighting.
+"""One camera's pipeline: policy → detect → quality gate → track → policy → embed best shots
+→ match → sighting.
 
-Driven frame by frame from one thread; the store is the only thing it writes to.
+Driven frame by frame from one thread; the store is the only thing it writes to. Policy is
+asked before detection (what may be done with this frame) and again when a track ends,
+before anything biometric is computed or written (the authorisation may have ended since).
 """
 
 from __future__ import annotations
@@ -11,18 +14,19 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
-from citywatch.config.ingest import ProcessingMode
 from citywatch.domain.errors import CitywatchError, Unavailable
 from citywatch.domain.faces import FaceDetections
-from citywatch.domain.frames import Frame
+from citywatch.domain.frames import Frame, Image
 from citywatch.domain.matching import MatchDecision, MatchResult, Template
+from citywatch.domain.policy import ModeDecision, ProcessingMode
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.tracks import Track
 from citywatch.match.index import WatchlistIndex, aggregate
-from citywatch.media.images import encode_jpeg
+from citywatch.media.images import blur_boxes, encode_jpeg
 from citywatch.store.records import SightingRecord, SightingSaved
 from citywatch.track.tracker import Tracker
 from citywatch.vision.quality import QualityGate
@@ -54,6 +58,10 @@ class PipelineStats:
     alerts: int = 0
     discarded: int = 0
     """Finished tracks that matched nothing in watchlist mode: dropped, nothing biometric kept."""
+    withheld: int = 0
+    """Finished tracks dropped unembedded because policy no longer allowed identification."""
+    idle_frames: int = 0
+    """Frames not looked at because the mode was off or record."""
     lost: int = 0
     """Sightings that could not be stored even after retrying (reported, never silent)."""
     rejected: Counter[str] = field(default_factory=Counter)
@@ -74,18 +82,23 @@ class CameraPipeline:
         self,
         *,
         camera_id: str,
-        mode: ProcessingMode,
+        policy: Callable[[datetime], ModeDecision],
         detector: Detector,
         gate: QualityGate,
         tracker: Tracker,
         embedder: Embedder,
-        index: Callable[[], WatchlistIndex],
+        index: Callable[[frozenset[str]], WatchlistIndex],
         save: Callable[[SightingRecord], SightingSaved],
         embed_shots: int,
         still_images: bool = False,
     ) -> None:
         self.camera_id = camera_id
-        self._mode = mode
+        self._policy = policy
+        self.decision: ModeDecision | None = None
+        """The latest decision, for status views."""
+        self._last_view: tuple[Image, np.ndarray] | None = None
+        self._clock = datetime.min.replace(tzinfo=UTC)
+        """Time of the latest frame: when policy is asked again as a track ends."""
         self._detector = detector
         self._gate = gate
         self._tracker = tracker
@@ -103,6 +116,14 @@ class CameraPipeline:
         return self._tracker.active
 
     def process(self, frame: Frame) -> list[TrackOutcome]:
+        self._clock = frame.captured_at
+        self.decision = decision = self._policy(frame.captured_at)
+        if not decision.mode.detects:
+            self.stats.frames += 1
+            self.stats.idle_frames += 1
+            self._last_view = None
+            # tracks still open end here, and are re-checked (and so dropped) before any write
+            return self._finish_all(self._tracker.flush()) if self._tracker.active else []
         with self.stats.timed("detect"):
             faces = self._detector.detect(frame.image)
         with self.stats.timed("quality"):
@@ -110,6 +131,10 @@ class CameraPipeline:
         self.stats.frames += 1
         self.stats.faces_detected += len(faces)
         self.stats.faces_kept += len(kept)
+        if not decision.mode.identifies:  # detect: count (and blur on view), nothing more
+            self._last_view = (frame.image, faces.xyxy)
+            return self._finish_all(self._tracker.flush()) if self._tracker.active else []
+        self._last_view = (frame.image, faces.xyxy)
         with self.stats.timed("track"):
             finished = self._tracker.update(frame, kept)
             if self._still:  # each image of a folder is its own scene
@@ -134,22 +159,39 @@ class CameraPipeline:
         self._retry_unsaved()
         return [self._finish(t) for t in tracks]
 
+    def snapshot(self) -> Image | None:
+        """The latest frame looked at, every face blurred unless the mode identifies."""
+        if self._last_view is None:
+            return None
+        image, boxes = self._last_view
+        if self.decision is not None and self.decision.mode.identifies:
+            return image.copy()
+        return blur_boxes(image, boxes)
+
     def _finish(self, track: Track) -> TrackOutcome:
         self.stats.tracks += 1
+        decision = self._policy(max(track.ended_at, self._clock))
+        if not decision.mode.identifies:
+            # identification stopped while the track ran: nothing of it is embedded or kept
+            self.stats.withheld += 1
+            return TrackOutcome(track, _withheld(), None)
         with self.stats.timed("embed"):
             template = self._embed(track)
         with self.stats.timed("match"):
-            match = self._index().match(template)
+            match = self._index(decision.watchlists).match(template)
         if match.is_match:
             self.stats.matches += 1
-        if self._mode is ProcessingMode.WATCHLIST and not match.is_match:
+        if decision.mode is ProcessingMode.WATCHLIST and not match.is_match:
             # Nothing of a face that matches no one is kept or shown, not even who it was nearest to.
             self.stats.discarded += 1
             return TrackOutcome(track, _redacted(match), None)
+        record = self._record(track, template, match, _authorisation_for(decision, match))
         with self.stats.timed("store"):
-            return TrackOutcome(track, match, self._store(self._record(track, template, match)))
+            return TrackOutcome(track, match, self._store(record))
 
-    def _record(self, track: Track, template: Template, match: MatchResult) -> SightingRecord:
+    def _record(
+        self, track: Track, template: Template, match: MatchResult, authorisation_id: int | None
+    ) -> SightingRecord:
         return SightingRecord(
             camera_id=self.camera_id,
             track_id=track.track_id,
@@ -161,6 +203,7 @@ class CameraPipeline:
             model=self._embedder.name,
             template=template,
             match=match,
+            authorisation_id=authorisation_id,
         )
 
     def _store(self, record: SightingRecord) -> SightingSaved | None:
@@ -192,6 +235,20 @@ class CameraPipeline:
             vectors.append(self._embedder.embed(shot.crop, face)[0])
         self.stats.embeddings += len(vectors)
         return aggregate(np.stack(vectors))
+
+
+def _authorisation_for(decision: ModeDecision, match: MatchResult) -> int | None:
+    """The authorisation a sighting is derived under: the one binding the matched watchlist,
+    else (investigate) the first in force."""
+    if match.is_match and match.best is not None:
+        for auth in decision.authorisations:
+            if match.best.watchlist_name in auth.watchlists:
+                return auth.id
+    return decision.authorisations[0].id if decision.authorisations else None
+
+
+def _withheld() -> MatchResult:
+    return MatchResult(MatchDecision.UNKNOWN, None, None, 0.0, 0.0)
 
 
 def _redacted(match: MatchResult) -> MatchResult:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from citywatch.domain.matching import MatchResult, Template
 from citywatch.domain.watchlists import AlertStatus, WatchlistCategory
@@ -36,6 +39,11 @@ class PersonInfo:
     updated_at: datetime
     reference_images: int
     templates: int
+    status: str = "active"
+    """`pending` until a second person approves the addition (two-person rule), then `active`;
+    only active persons are matched."""
+    proposed_by: str = ""
+    approved_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,8 @@ class SightingRecord:
     template: Template | None
     """None where the processing mode keeps no template."""
     match: MatchResult
+    authorisation_id: int | None = None
+    """The authorisation it was derived under (its artefacts go if that lapses)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +147,69 @@ class AlertInfo:
     distance: float
     status: AlertStatus
     created_at: datetime
+
+
+class ChangeKind(StrEnum):
+    """Changes that need a second person before they take effect (two-person rule)."""
+
+    PERSON_ADD = "person.add"
+    """A new person on a watchlist: matched only once approved."""
+    PERSON_REFERENCE = "person.reference"
+    """New reference images for an existing person: their templates are matched once approved."""
+    WATCHLIST_THRESHOLD = "watchlist.threshold"
+    """A raised (looser) distance threshold."""
+    WATCHLIST_MARGIN = "watchlist.margin"
+    """A lowered (looser) margin over the runner-up."""
+
+
+class ChangeStatus(StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeInfo:
+    """A change proposed by one person and decided by another; `params` never hold biometric data."""
+
+    id: int
+    kind: ChangeKind
+    object: str
+    """What it changes, e.g. `person:12`, `watchlist:3`."""
+    params: Mapping[str, Any]
+    status: ChangeStatus
+    proposed_by: str
+    proposed_role: str
+    proposed_by_service: bool
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str = ""
+    """Why it was refused, when it was."""
+
+
+@dataclass(frozen=True, slots=True)
+class TuningResult:
+    """What became of a request to change a watchlist's threshold or margin."""
+
+    watchlist: str
+    setting: str
+    """`threshold` or `margin`."""
+    before: float
+    """The value in force before (the configured default where the watchlist had none)."""
+    requested: float
+    change: ChangeInfo | None = None
+    """The change waiting for a second person; None when it applied at once (not looser)."""
+
+    @property
+    def applied(self) -> bool:
+        return self.change is None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertReview:
+    """An alert after a review step, with who has confirmed it so far."""
+
+    alert: AlertInfo
+    confirmed_by: tuple[str, ...] = ()
+    """Names of the people who confirmed it, in order."""

@@ -18,7 +18,7 @@ from rich.table import Table
 from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table
-from citywatch.cli.permissions import requires
+from citywatch.cli.permissions import require_cameras, requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import CitywatchError
@@ -93,7 +93,12 @@ def watch(
     source: Annotated[str, typer.Argument(help="Video file, image folder, or rtsp/http stream URL.")],
     camera_id: Annotated[str, typer.Option(help="Camera id recorded with sightings.")] = "watch",
     mode: Annotated[
-        ProcessingMode, typer.Option(help="watchlist: keep matches only; investigate: keep every sighting.")
+        ProcessingMode,
+        typer.Option(
+            help="Mode asked for (watchlist: keep matches only; investigate: keep every sighting). "
+            "Policy decides what holds: identification needs an authorisation naming the camera, "
+            "and protected zones and events turn it off."
+        ),
     ] = ProcessingMode.WATCHLIST,
     detect_fps: Annotated[
         float | None, typer.Option(min=0.1, max=60, help="Override detection rate.")
@@ -102,6 +107,7 @@ def watch(
 ) -> None:
     """Process one file, stream or image folder; print tracks, matches and a summary."""
     rt = runtime(ctx)
+    require_cameras(rt, Permission.CAMERAS_RUN, [camera_id], ctx.command_path)
     rt.recover()
     source_settings = rt.settings.source
     if detect_fps is not None:
@@ -135,9 +141,12 @@ def watch(
 
 
 def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
-    stats, health = worker.pipeline.stats, worker.source.health
+    stats, health, decision = worker.pipeline.stats, worker.source.health, worker.pipeline.decision
     summary = {
         "camera_id": worker.source.camera_id,
+        "mode": None if decision is None else str(decision.mode),
+        "why_not_requested": None if decision is None else "; ".join(decision.reasons) or None,
+        "authorisations": None if decision is None else [a.reference for a in decision.authorisations],
         "frames_decoded": health.frames_decoded,
         "frames_processed": stats.frames,
         "seconds": seconds,
@@ -151,6 +160,8 @@ def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
         "matches": stats.matches,
         "alerts": stats.alerts,
         "discarded": stats.discarded,
+        "withheld_by_policy": stats.withheld,
+        "idle_frames": stats.idle_frames,
         "sightings_lost": stats.lost,
         "unexpected_errors": worker.unexpected_errors,
         "dropped_frames": worker.status().dropped,
@@ -181,6 +192,7 @@ def run(ctx: typer.Context) -> None:
     rt = runtime(ctx)
     if not rt.settings.cameras:
         raise typer.BadParameter("no cameras configured: add them under `cameras:` (see `citywatch init`)")
+    require_cameras(rt, Permission.CAMERAS_RUN, [c.id for c in rt.settings.cameras], ctx.command_path)
     rt.recover()
     stop = threading.Event()
     stop_on_signals(stop.set)
@@ -220,7 +232,7 @@ def run(ctx: typer.Context) -> None:
 
 def _camera_event(action: str, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:
     """A live deployment starting or stopping, for the audit log (no credentials in the URL)."""
-    params: dict[str, object] = {"source": redact(camera.url), "mode": str(camera.mode)}
+    params: dict[str, object] = {"source": redact(camera.url), "requested_mode": str(camera.mode)}
     result = None
     if worker is not None:
         stats = worker.pipeline.stats
@@ -244,6 +256,7 @@ def _status_table(statuses: list[CameraStatus]) -> Table:
     for col in (
         "camera",
         "state",
+        "mode",
         "frames",
         "fps",
         "dropped",
@@ -261,6 +274,7 @@ def _status_table(statuses: list[CameraStatus]) -> Table:
         t.add_row(
             s.camera_id,
             f"[{colour}]{s.state}[/]",
+            s.mode,
             str(s.frames),
             f"{s.fps:.1f}",
             str(s.dropped),

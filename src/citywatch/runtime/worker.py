@@ -33,6 +33,8 @@ class CameraStatus:
     alerts: int
     reconnects: int
     error: str | None
+    mode: str = ""
+    """The processing mode the policy gives the camera now (empty before the first frame)."""
 
     @classmethod
     def failed(cls, camera_id: str, error: str) -> CameraStatus:
@@ -117,6 +119,7 @@ class CameraWorker:
             alerts=stats.alerts,
             reconnects=health.reconnects,
             error=error,
+            mode="" if self.pipeline.decision is None else str(self.pipeline.decision.mode),
         )
 
     def _read(self) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.matching import Template
+from citywatch.domain.policy import Authorisation, Window
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.services.faces import one_face
 from citywatch.store.facade import MetaStore
@@ -30,13 +31,15 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class CaseScope:
-    """What makes a search targeted: a case, its legal basis, named cameras, a bounded window."""
+    """What makes a search targeted and allowed: a case, its legal basis, an authorisation in
+    force naming the cameras, and a bounded window inside the authorisation's."""
 
     case: str
     legal_basis: str
     cameras: list[str]
     since: datetime | None
     until: datetime | None
+    authorisation: Authorisation | None = None
 
 
 def scope_problem(scope: CaseScope, *, max_window: timedelta, now: datetime) -> str | None:
@@ -55,7 +58,31 @@ def scope_problem(scope: CaseScope, *, max_window: timedelta, now: datetime) -> 
     if until - scope.since > max_window:
         hours = max_window.total_seconds() / 3600
         return f"the time window is longer than the {hours:g} h a case search may cover"
+    return authorisation_problem(scope.authorisation, scope.cameras, Window(scope.since, until), now)
+
+
+def authorisation_problem(
+    auth: Authorisation | None, cameras: list[str], window: Window, now: datetime
+) -> str | None:
+    if auth is None:
+        return "an authorisation is required (--authorisation)"
+    if not auth.in_force(now):
+        return f"authorisation {auth.reference} is not in force ({auth.status}, {_span(auth.window)})"
+    if outside := sorted(set(cameras) - auth.cameras):
+        return f"authorisation {auth.reference} does not name camera(s) {', '.join(outside)}"
+    lo, hi = auth.window.start, auth.window.end
+    if (lo is not None and window.start is not None and window.start < lo) or (
+        hi is not None and window.end is not None and window.end > hi
+    ):
+        return f"the time window reaches outside authorisation {auth.reference} ({_span(auth.window)})"
     return None
+
+
+def _span(window: Window) -> str:
+    def iso(t: datetime | None) -> str:
+        return "open" if t is None else t.isoformat(timespec="minutes")
+
+    return f"{iso(window.start)} to {iso(window.end)}"
 
 
 def search_by_photo(

@@ -19,12 +19,8 @@ AUTH = Authorisation(
     window=Window(NOW - 200 * H, NOW + H),
     status=AuthorisationStatus.APPROVED,
 )
-PENDING = Authorisation(
-    **{**{f: getattr(AUTH, f) for f in AUTH.__slots__}, "status": AuthorisationStatus.PENDING}
-)
-LATE = Authorisation(
-    **{**{f: getattr(AUTH, f) for f in AUTH.__slots__}, "window": Window(NOW - 3 * H, NOW + H)}
-)
+PENDING = replace(AUTH, status=AuthorisationStatus.PENDING)
+LATE = replace(AUTH, window=Window(NOW - 3 * H, NOW + H))
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,257 @@
+"""Zones, events, rules and authorisations on record: validation, audit, and what an
+authorisation's end deletes (with its receipt)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from citywatch.config.settings import Settings
+from citywatch.domain.audit import Actor
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citywatch.domain.policy import AuthorisationStatus, GeoPoint, ProcessingMode, Window
+from citywatch.runtime.build import Runtime
+from citywatch.store.governance import GovernanceStore, NewAuthorisation
+from citywatch.store.records import NewReference
+
+from .helpers import JPEG_STUB, MODEL, T0, a_match, files_under, sighting, vector
+
+DEADLINE = timedelta(hours=24)
+SQUARE = [GeoPoint(51.49, -0.11), GeoPoint(51.51, -0.11), GeoPoint(51.51, -0.09)]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = Runtime(Settings(data_dir=tmp_path / "data"))
+    runtime.actor = Actor("ann", "admin")
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def gov(rt: Runtime, clock: Clock) -> GovernanceStore:
+    return GovernanceStore(rt.database, rt.store.blobs, clock=clock, audit=rt._audit_in)
+
+
+def actions(rt: Runtime) -> list[str]:
+    return [e.action for e in rt.audit_log.entries()]
+
+
+def new_auth(ref: str = "W-1", **kw: object) -> NewAuthorisation:
+    base = NewAuthorisation(
+        reference=ref,
+        issuer="Crown Court",
+        legal_basis="warrant 2026/114",
+        objective="find a missing person",
+        cameras=["cam-1"],
+        starts_at=T0 - timedelta(hours=1),
+        ends_at=T0 + timedelta(days=2),
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def test_zones_events_and_rules_are_recorded_and_audited(rt: Runtime, gov: GovernanceStore) -> None:
+    gov.add_zone("square", polygon=SQUARE, cameras=[], protected=True, by="ann")
+    gov.add_event("assembly", zone="square", starts_at=T0, ends_at=T0 + timedelta(hours=2), by="ann")
+    rule = gov.add_rule(ProcessingMode.DETECT, camera="cam-1", by="ann")
+    snap = gov.snapshot()
+    assert [z.name for z in snap.zones] == ["square"] and snap.zones[0].protected
+    assert [(e.name, e.zone) for e in snap.events] == [("assembly", "square")]
+    assert [(r.id, r.mode, r.camera) for r in snap.rules] == [(rule.id, ProcessingMode.DETECT, "cam-1")]
+    with pytest.raises(Conflict, match="has events"):
+        gov.remove_zone("square")
+    gov.remove_event("assembly")
+    gov.remove_rule(rule.id)
+    gov.remove_zone("square")
+    assert actions(rt) == [
+        "zone.add",
+        "event.add",
+        "policy.rule_add",
+        "event.remove",
+        "policy.rule_remove",
+        "zone.remove",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda g: g.add_zone("z", polygon=SQUARE[:2], cameras=[], protected=True, by="a"),
+            InvalidInput,
+            "3 points",
+        ),
+        (
+            lambda g: g.add_zone("z", polygon=[], cameras=[], protected=True, by="a"),
+            InvalidInput,
+            "needs a polygon",
+        ),
+        (
+            lambda g: g.add_zone("", polygon=SQUARE, cameras=[], protected=True, by="a"),
+            InvalidInput,
+            "zone name",
+        ),
+        (
+            lambda g: g.add_zone(
+                "z", polygon=[GeoPoint(91, 0), *SQUARE[1:]], cameras=[], protected=True, by="a"
+            ),
+            InvalidInput,
+            "latitude",
+        ),
+        (
+            lambda g: g.add_event("e", zone="nowhere", starts_at=T0, ends_at=T0 + DEADLINE, by="a"),
+            NotFound,
+            "zone",
+        ),
+        (lambda g: g.add_event("e", zone="x", starts_at=T0, ends_at=T0, by="a"), InvalidInput, "ends"),
+        (lambda g: g.add_rule(ProcessingMode.OFF, by="a"), InvalidInput, "exactly one"),
+        (
+            lambda g: g.request(new_auth(cameras=[]), by="a", urgent_deadline=DEADLINE),
+            InvalidInput,
+            "cameras",
+        ),
+        (
+            lambda g: g.request(new_auth(objective=" "), by="a", urgent_deadline=DEADLINE),
+            InvalidInput,
+            "objective",
+        ),
+        (
+            lambda g: g.request(new_auth(zones=["nowhere"]), by="a", urgent_deadline=DEADLINE),
+            NotFound,
+            "zone",
+        ),
+        (
+            lambda g: g.request(new_auth(ends_at=T0 - timedelta(days=1)), by="a", urgent_deadline=DEADLINE),
+            InvalidInput,
+            "ends before",
+        ),
+        (lambda g: g.decide("W-404", AuthorisationStatus.APPROVED, by="b"), NotFound, "W-404"),
+    ],
+)
+def test_bad_records_are_refused_clearly(
+    gov: GovernanceStore, call: object, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call(gov)  # type: ignore[operator]
+
+
+def test_an_authorisation_is_decided_by_someone_other_than_who_recorded_it(
+    rt: Runtime, gov: GovernanceStore
+) -> None:
+    info = gov.request(new_auth(), by="ann", urgent_deadline=DEADLINE)
+    assert info.authorisation.status is AuthorisationStatus.PENDING
+    assert not info.authorisation.in_force(T0)
+    with pytest.raises(PermissionDenied, match="different supervisor"):
+        gov.decide("W-1", AuthorisationStatus.APPROVED, by="ann")
+    approved = gov.decide("W-1", AuthorisationStatus.APPROVED, by="sam", note="checked the warrant")
+    assert approved.authorisation.in_force(T0) and approved.decided_by == "sam"
+    with pytest.raises(Conflict, match="not pending"):
+        gov.decide("W-1", AuthorisationStatus.REFUSED, by="sam")
+    records = {e.action: e for e in rt.audit_log.entries()}
+    assert records["authorisation.approve"].authorisation == "W-1"
+    assert records["authorisation.approve"].legal_basis == "warrant 2026/114"
+    assert records["authorisation.request"].params["cameras"] == ["cam-1"]
+
+
+def _enrol_and_sight(rt: Runtime, gov: GovernanceStore, ref: str) -> tuple[int, int]:
+    rt.store.create_watchlist("missing")
+    gov.bind_watchlist("missing", ref)
+    person = rt.store.enroll(
+        [NewReference(JPEG_STUB, ".jpg", "family photo", "warrant", MODEL, vector(1))],
+        watchlist_name="missing",
+        display_name="Ann",
+    )
+    auth_id = gov.authorisation(ref).authorisation.id
+    saved = rt.store.add_sighting(
+        replace(
+            sighting(match=a_match(person.id, person.watchlist_id, watchlist_name="missing")),
+            authorisation_id=auth_id,
+        )
+    )
+    rt.store.add_sighting(sighting(template=vector(9), track_id=2))  # derived under nothing: stays
+    return person.id, saved.sighting_id
+
+
+def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_it(
+    rt: Runtime, gov: GovernanceStore, clock: Clock, tmp_path: Path
+) -> None:
+    gov.request(new_auth("U-1", urgent=True), by="ann", urgent_deadline=DEADLINE)
+    assert gov.authorisation("U-1").authorisation.in_force(T0)  # urgent: at once
+    person_id, sighting_id = _enrol_and_sight(rt, gov, "U-1")
+    crops_before = files_under(tmp_path / "data" / "blobs" / "crops")
+    assert len(crops_before) == 2
+    assert gov.enforce() == []  # still within the deadline
+
+    clock.now = T0 + DEADLINE
+    with pytest.raises(Conflict, match="not approved before its deadline"):
+        gov.decide("U-1", AuthorisationStatus.APPROVED, by="sam")
+    (receipt,) = gov.enforce()
+    assert (receipt.reason, receipt.sightings, receipt.sighting_ids) == (
+        "not approved before its deadline",
+        1,
+        (sighting_id, sighting_id),
+    )
+    assert receipt.templates == 1 and receipt.files_unlinked == 1
+    assert [s.id for s in rt.store.list_sightings()] != [sighting_id]
+    assert len(rt.store.list_sightings()) == 1
+    assert rt.store.list_alerts() == []  # the alert went with its sighting
+    assert rt.store.get_person(person_id).templates == 0
+    assert len(files_under(tmp_path / "data" / "blobs" / "crops")) == 1
+    assert gov.enforce() == []  # closed once
+    last = rt.audit_log.entries()[-1]
+    assert last.action == "receipt.authorisation_closed" and last.result_count == 2
+    assert last.params["crop_sha256s"] and rt.audit_log.verify().ok
+
+
+def test_refusing_an_urgent_authorisation_deletes_at_once(rt: Runtime, gov: GovernanceStore) -> None:
+    gov.request(new_auth("U-2", urgent=True), by="ann", urgent_deadline=DEADLINE)
+    _enrol_and_sight(rt, gov, "U-2")
+    gov.decide("U-2", AuthorisationStatus.REFUSED, by="sam", note="no grounds")
+    (receipt,) = gov.enforce()
+    assert (receipt.reason, receipt.sightings, receipt.templates) == ("refused", 1, 1)
+
+
+def test_an_ended_authorisation_deletes_its_watchlists_templates_but_not_lawful_sightings(
+    rt: Runtime, gov: GovernanceStore, clock: Clock
+) -> None:
+    gov.request(new_auth("W-2", ends_at=T0 + timedelta(hours=3)), by="ann", urgent_deadline=DEADLINE)
+    gov.decide("W-2", AuthorisationStatus.APPROVED, by="sam")
+    person_id, _ = _enrol_and_sight(rt, gov, "W-2")
+    clock.now = T0 + timedelta(hours=3)
+    (receipt,) = gov.enforce()
+    assert (receipt.reason, receipt.sightings, receipt.templates) == ("ended", 0, 1)
+    assert rt.store.get_person(person_id).templates == 0
+    assert len(rt.store.list_sightings()) == 2  # kept within retention (issue 5)
+    with pytest.raises(Conflict, match="has ended"):
+        gov.bind_watchlist("missing", "W-2")
+
+
+def test_a_snapshot_holds_only_open_authorisations(gov: GovernanceStore, clock: Clock) -> None:
+    gov.request(new_auth("W-3", ends_at=T0 + timedelta(hours=1)), by="ann", urgent_deadline=DEADLINE)
+    gov.request(new_auth("W-4"), by="ann", urgent_deadline=DEADLINE)
+    clock.now = T0 + timedelta(hours=2)
+    gov.enforce()
+    assert [a.reference for a in gov.snapshot().authorisations] == ["W-4"]
+    assert gov.authorisation("W-3").closed_at == clock.now
+
+
+def test_window_of_a_rule_is_kept(gov: GovernanceStore) -> None:
+    rule = gov.add_rule(ProcessingMode.OFF, camera="cam-1", window=Window(T0, T0 + DEADLINE), by="ann")
+    assert gov.rules() == [rule]

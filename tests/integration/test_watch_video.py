@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cli_helpers import citywatch, enroll
+from tests.integration.cli_helpers import authorise, citywatch, enroll
 
 LIN = "Lin-Manuel Miranda"
-CASE = ("--case", "C-2026-0042", "--legal-basis", "court order 2026/77")
+CASE = ("--case", "C-2026-0042", "--legal-basis", "court order 2026/77", "--authorisation", "AUTH-TEST")
 ALEX = "Alex Lacamoire"
 
 
@@ -22,6 +22,7 @@ def hamilton(
     ex = shared_data / "face_recognition/examples"
     assert enroll(work, shared_data, LIN, ex / "lin-manuel-miranda.png").code == 0
     assert enroll(work, shared_data, ALEX, ex / "alex-lacamoire.png").code == 0
+    authorise(work, ["watch", "elsewhere"])
     res = citywatch(
         work, shared_data, "watch", str(ex / "short_hamilton_clip.mp4"), "--mode", "investigate", "--json"
     )
@@ -109,6 +110,28 @@ def test_search_by_photo_finds_the_sightings(
             [*("--case", "C-1", "--legal-basis", "order 7"), "--cameras", "watch", "--since", "30d"],
             "longer than",
         ),
+        (
+            [*("--case", "C-1", "--legal-basis", "order 7"), "--cameras", "watch", "--since", "1h"],
+            "an authorisation is required",
+        ),
+        (
+            [
+                *("--case", "C-1", "--legal-basis", "order 7"),
+                *("--cameras", "watch", "--since", "1h"),
+                "--authorisation",
+                "W-404",
+            ],
+            "no authorisation 'W-404' is on record",
+        ),
+        (
+            [
+                *("--case", "C-1", "--legal-basis", "order 7"),
+                *("--cameras", "yard", "--since", "1h"),
+                "--authorisation",
+                "AUTH-TEST",
+            ],
+            "does not name camera(s) yard",
+        ),
     ],
 )
 def test_untargeted_searches_are_refused_and_audited(
@@ -126,9 +149,11 @@ def test_untargeted_searches_are_refused_and_audited(
 def test_watchlist_mode_keeps_nothing_of_unmatched_faces(tmp_path: Path, shared_data: Path) -> None:
     ex = shared_data / "face_recognition/examples"
     assert enroll(tmp_path, shared_data, ALEX, ex / "alex-lacamoire.png").code == 0
+    authorise(tmp_path, ["watch"])
     res = citywatch(tmp_path, shared_data, "watch", str(ex / "short_hamilton_clip.mp4"), "--json")
     assert res.code == 0, res.stderr
     summary = res.json_lines()[-1]
+    assert summary["mode"] == "watchlist"
     assert summary["tracks"] > 0 and summary["sightings"] == 0 and summary["discarded"] == summary["tracks"]
     db = sqlite3.connect(tmp_path / "data/citywatch.db")
     assert db.execute("select count(*) from sightings").fetchone() == (0,)

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.integration.cli_helpers import citywatch, cli_env, enroll
+from tests.integration.cli_helpers import authorise, citywatch, cli_env, enroll
 
 LIN = "Lin-Manuel Miranda"
 
@@ -22,6 +22,7 @@ LIN = "Lin-Manuel Miranda"
 def enrolled(tmp_path: Path, shared_data: Path) -> Path:
     ex = shared_data / "face_recognition/examples"
     assert enroll(tmp_path, shared_data, LIN, ex / "lin-manuel-miranda.png").code == 0
+    authorise(tmp_path, ["x", "watch"])
     return tmp_path
 
 
@@ -88,7 +89,22 @@ def make_inputs(tmp: Path, data: Path) -> dict[str, Path]:
         (["watch", "{text}", "--camera-id", "no spaces allowed"], 2, "invalid value: id"),
         (["verify", "{corrupt}", "{noface}"], 2, "not a readable image"),
         (
-            ["search", "{noface}", "--case", "C-1", "--legal-basis", "b", "--cameras", "x", "--since", "1h"],
+            [
+                *(
+                    "search",
+                    "{noface}",
+                    "--case",
+                    "C-1",
+                    "--legal-basis",
+                    "b",
+                    "--cameras",
+                    "x",
+                    "--since",
+                    "1h",
+                ),
+                "--authorisation",
+                "AUTH-TEST",
+            ],
             2,
             "no face found",
         ),
@@ -123,6 +139,7 @@ def test_sigkill_during_watch_leaves_only_whole_sightings(tmp_path: Path, shared
     # Every sampled frame is processed (30 fps), so the first sighting is stored at about a
     # quarter of the clip and the process is killed while later tracks are being written.
     assert enroll(tmp_path, shared_data, LIN, ex / "lin-manuel-miranda.png").code == 0
+    authorise(tmp_path, ["watch"])
     db_path = tmp_path / "data/citywatch.db"
     proc = subprocess.Popen(
         [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cli_helpers import cli_env, enroll
+from tests.integration.cli_helpers import authorise, cli_env, enroll
 
 LIN = "Lin-Manuel Miranda"
 
@@ -40,6 +40,8 @@ cameras:
   - id: stills
     url: {folder}
     mode: investigate
+  - id: lobby
+    url: {ex / "short_hamilton_clip.mp4"}
   - id: missing
     url: {work / "no-such-clip.mp4"}
   - id: dead
@@ -75,6 +77,7 @@ def test_run_watches_all_cameras_and_reports_the_dead_one(tmp_path: Path, shared
         == 0
     )
     write_config(tmp_path, shared_data)
+    authorise(tmp_path, ["stage", "stills", "lobby"])
     proc = subprocess.run(
         [sys.executable, "-m", "citywatch", "run"],
         cwd=tmp_path,
@@ -91,6 +94,8 @@ def test_run_watches_all_cameras_and_reports_the_dead_one(tmp_path: Path, shared
     assert "unreachable" in proc.stdout
     assert int(cams["stage"]["matches"]) >= 1
     assert cams["stills"]["frames"] == "3"
+    # no mode configured: a new camera records, and nobody is detected, let alone identified
+    assert cams["lobby"]["frames"] != "0" and cams["lobby"]["sightings"] == "0"
     assert int(cams["stills"]["matches"]) == 1  # the enrolled photo itself, nobody else
     assert stored(tmp_path) == {
         "stage": int(cams["stage"]["sightings"]),
@@ -102,6 +107,7 @@ def test_run_watches_all_cameras_and_reports_the_dead_one(tmp_path: Path, shared
 @pytest.mark.slow
 def test_sigint_stops_cleanly_and_stores_open_tracks(tmp_path: Path, shared_data: Path) -> None:
     write_config(tmp_path, shared_data, detect_fps=30)
+    authorise(tmp_path, ["stage", "stills"], watchlist=None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "citywatch", "run"],
         cwd=tmp_path,
@@ -123,7 +129,7 @@ def test_sigint_stops_cleanly_and_stores_open_tracks(tmp_path: Path, shared_data
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
-    assert "stopped 4 camera(s) cleanly" in stdout
+    assert "stopped 5 camera(s) cleanly" in stdout
     cams = camera_lines(stdout)
     # everything the pipeline finished, including tracks still open at the signal, is stored
     assert stored(tmp_path).get("stage", 0) == int(cams["stage"]["sightings"])

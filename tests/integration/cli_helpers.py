@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from citywatch.config.settings import Settings
+from citywatch.domain.audit import Actor
+from citywatch.runtime.build import build_runtime
+
 
 @dataclass
 class Result:
@@ -48,8 +52,14 @@ def citywatch(workdir: Path, data: Path, *args: str, timeout: float = 240) -> Re
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def enroll(workdir: Path, data: Path, name: str, image: Path) -> Result:
-    return citywatch(
+SECOND_PERSON = Actor("second-person@test", "supervisor")
+"""Approves what the tests enrol: the CLI acts as the local shell user, who cannot approve
+their own changes (two-person rule)."""
+
+
+def enroll(workdir: Path, data: Path, name: str, image: Path, *, approve: bool = True) -> Result:
+    """Enrol through the CLI, then (unless `approve` is False) have a second person approve it."""
+    result = citywatch(
         workdir,
         data,
         "enroll",
@@ -61,3 +71,15 @@ def enroll(workdir: Path, data: Path, name: str, image: Path) -> Result:
         "--legal-basis",
         "test fixture",
     )
+    if approve and result.code == 0:
+        approve_pending(workdir)
+    return result
+
+
+def approve_pending(workdir: Path, approver: Actor = SECOND_PERSON) -> list[int]:
+    """Approve every pending change in the data folder as `approver`; returns their ids."""
+    rt = build_runtime(Settings(data_dir=workdir / "data"))
+    try:
+        return [rt.changes.approve(c.id, approver).id for c in rt.changes.list_changes()]
+    finally:
+        rt.close()

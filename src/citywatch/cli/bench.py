@@ -285,6 +285,11 @@ def _enrol_known(rt: Runtime, folder: Path) -> dict[str, Path]:
     )
     for name, path in known.items():
         service.enroll(
-            name=name, images=[path], watchlist="bench", source="benchmark", legal_basis="benchmark"
+            name=name,
+            images=[path],
+            watchlist="bench",
+            source="benchmark",
+            legal_basis="benchmark",
+            proposer=None,  # a throwaway store: nobody to approve, nothing kept
         )
     return known

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from citywatch import __version__
 from citywatch.audit.access import Permission
-from citywatch.cli import audit, bench, people, records, watching
+from citywatch.cli import audit, bench, changes, people, records, watching
 from citywatch.cli.context import CliContext, config_path, runtime
 from citywatch.cli.output import err, out, setup_logging
 from citywatch.cli.permissions import requires
@@ -107,6 +107,7 @@ app.add_typer(models_app, name="models")
 app.command()(people.enroll)
 app.add_typer(people.persons_app, name="persons")
 app.add_typer(people.watchlists_app, name="watchlists")
+app.add_typer(changes.changes_app, name="changes")
 app.command()(watching.watch)
 app.command()(watching.run)
 app.command()(records.search)

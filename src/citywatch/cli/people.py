@@ -14,7 +14,8 @@ from citywatch.cli.output import out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.domain.watchlists import WatchlistCategory
 from citywatch.services.enrolment import Enrolment
-from citywatch.store.records import PersonInfo
+from citywatch.store.changes import pending_hint
+from citywatch.store.records import ChangeKind, PersonInfo, TuningResult
 
 persons_app = typer.Typer(help="List, show, update and remove enrolled persons.", no_args_is_help=True)
 watchlists_app = typer.Typer(help="Create and list watchlists.", no_args_is_help=True)
@@ -36,7 +37,8 @@ def enroll(
         int | None, typer.Option(help="Add the images to this existing person instead.")
     ] = None,
 ) -> None:
-    """Enrol a person on a watchlist from reference photos (each must show exactly one face)."""
+    """Enrol a person on a watchlist from reference photos (each must show exactly one face).
+    The person (or the new photos) is matched only once a second person approves the change."""
     rt = runtime(ctx)
     service = Enrolment(
         store=rt.store, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
@@ -50,19 +52,31 @@ def enroll(
         notes=notes,
         category=category,
         person_id=person_id,
+        proposer=rt.actor,
     )
     out.print(
         f"enrolled [bold]{person.display_name}[/] (person {person.id}) on watchlist "
         f"{person.watchlist_name!r}: {person.templates} template(s)"
     )
+    for change in rt.changes.list_changes(object=f"person:{person.id}"):
+        what = "person" if change.kind is ChangeKind.PERSON_ADD else "new reference image(s) of person"
+        out.print(f"{what} {person.id} pending approval, not matched until then; {pending_hint(change)}")
 
 
 def _persons_table(persons: list[PersonInfo]) -> None:
     table(
         f"{len(persons)} person(s)",
-        ["id", "name", "watchlist", "images", "templates", "updated"],
+        ["id", "name", "watchlist", "status", "images", "templates", "updated"],
         [
-            [p.id, p.display_name, p.watchlist_name, p.reference_images, p.templates, when(p.updated_at)]
+            [
+                p.id,
+                p.display_name,
+                p.watchlist_name,
+                p.status,
+                p.reference_images,
+                p.templates,
+                when(p.updated_at),
+            ]
             for p in persons
         ],
     )
@@ -108,7 +122,8 @@ def persons_remove(
     person_id: int,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Remove a person, their reference images and templates."""
+    """Remove a person, their reference images and templates. Takes effect at once, with no
+    second person: erasure never waits (the person's pending changes are withdrawn)."""
     store = runtime(ctx).store
     person = store.get_person(person_id)
     if not yes:
@@ -159,3 +174,42 @@ def watchlists_create(
         expires = expires.astimezone(UTC)  # a naive time is the operator's local time
     w = runtime(ctx).store.create_watchlist(name, category, threshold, margin, expires)
     out.print(f"created watchlist {w.name!r} (id {w.id})")
+
+
+def _tuned(result: TuningResult) -> None:
+    if result.change is None:
+        out.print(
+            f"applied: watchlist {result.watchlist!r} {result.setting} {result.before} → {result.requested}"
+        )
+    else:
+        out.print(pending_hint(result.change))
+        out.print(
+            f"(watchlist {result.watchlist!r} {result.setting} stays {result.before} until then: "
+            f"{result.requested} would match more faces)"
+        )
+
+
+@watchlists_app.command("set-threshold")
+@requires(Permission.WATCHLISTS_MANAGE)
+def watchlists_set_threshold(
+    ctx: typer.Context,
+    name: str,
+    value: Annotated[float, typer.Argument(min=0.01, max=2.0, help="Largest distance that matches.")],
+) -> None:
+    """Set a watchlist's distance threshold. Lowering it (stricter) applies at once; raising
+    it matches more faces, so it waits for a second person to approve."""
+    rt = runtime(ctx)
+    _tuned(rt.changes.set_threshold(name, value, rt.actor, default=rt.settings.matching.threshold))
+
+
+@watchlists_app.command("set-margin")
+@requires(Permission.WATCHLISTS_MANAGE)
+def watchlists_set_margin(
+    ctx: typer.Context,
+    name: str,
+    value: Annotated[float, typer.Argument(min=0.0, max=1.0, help="Required lead over the runner-up.")],
+) -> None:
+    """Set a watchlist's margin over the runner-up. Raising it (stricter) applies at once;
+    lowering it matches more faces, so it waits for a second person to approve."""
+    rt = runtime(ctx)
+    _tuned(rt.changes.set_margin(name, value, rt.actor, default=rt.settings.matching.margin))

@@ -19,6 +19,8 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.services.search import CaseScope, scope_problem, search_by_photo
 from citywatch.services.verification import verify as verify_photos
+from citywatch.store.alert_review import CONFIRMATIONS_NEEDED
+from citywatch.store.records import AlertReview
 
 sightings_app = typer.Typer(help="Stored sightings.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Raised alerts.", no_args_is_help=True)
@@ -222,3 +224,45 @@ def alerts_list(
             for a in rows
         ],
     )
+
+
+def _reviewed(review: AlertReview, verb: str) -> None:
+    a = review.alert
+    out.print(f"alert {a.id} ({a.person_name} on {a.camera_id}) {verb}: now {a.status}")
+
+
+@alerts_app.command("acknowledge")
+@requires(Permission.ALERTS_ACT)
+def alerts_acknowledge(ctx: typer.Context, alert_id: int) -> None:
+    """Say that you are looking at an alert (new → acknowledged)."""
+    rt = runtime(ctx)
+    _reviewed(rt.alert_reviews.acknowledge(alert_id, rt.actor), "acknowledged")
+
+
+@alerts_app.command("confirm")
+@requires(Permission.ALERTS_ACT)
+def alerts_confirm(ctx: typer.Context, alert_id: int) -> None:
+    """Confirm that an alert is a true match; it is confirmed once a second, different
+    person confirms it too (two-person rule)."""
+    rt = runtime(ctx)
+    review = rt.alert_reviews.confirm(alert_id, rt.actor)
+    _reviewed(review, "confirmed by you")
+    if review.alert.status is not AlertStatus.CONFIRMED:
+        out.print(
+            f"{len(review.confirmed_by)} of {CONFIRMATIONS_NEEDED} confirmations; "
+            f"a second person must confirm: citywatch alerts confirm {alert_id}"
+        )
+
+
+@alerts_app.command("dismiss")
+@requires(Permission.ALERTS_ACT)
+def alerts_dismiss(
+    ctx: typer.Context,
+    alert_id: int,
+    reason: Annotated[
+        str, typer.Option(help="Why (e.g. 'not the same person'); kept in the audit log.")
+    ] = "",
+) -> None:
+    """Dismiss an alert (a wrong match, or nothing to act on); final."""
+    rt = runtime(ctx)
+    _reviewed(rt.alert_reviews.dismiss(alert_id, rt.actor, reason), "dismissed")

@@ -26,7 +26,9 @@ from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
 from citywatch.runtime.worker import CameraWorker
+from citywatch.store.alert_review import AlertReviews
 from citywatch.store.blobs import BlobStore
+from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.facade import MetaStore
 from citywatch.track.tracker import Tracker
@@ -73,11 +75,23 @@ class Runtime:
     def store(self) -> MetaStore:
         return MetaStore(self.database, BlobStore(self.settings.data_dir / "blobs"), audit=self._audit_in)
 
+    @cached_property
+    def changes(self) -> ChangeStore:
+        """Changes waiting for a second person (two-person rule)."""
+        return ChangeStore(self.database, self.store.blobs, audit=self._audit_as)
+
+    @cached_property
+    def alert_reviews(self) -> AlertReviews:
+        return AlertReviews(self.database, audit=self._audit_as)
+
     def _audit_in(self, session: Session, event: AuditEvent) -> None:
+        self._audit_as(session, self.actor, event)
+
+    def _audit_as(self, session: Session, actor: Actor, event: AuditEvent) -> None:
         self.audit_log.append(
             session,
-            actor=self.actor.name,
-            role=self.actor.role,
+            actor=actor.name,
+            role=actor.role,
             action=event.action,
             object=event.object,
             legal_basis=event.legal_basis,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from citywatch.config.vision import QualitySettings
+from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.watchlists import WatchlistCategory
@@ -34,10 +35,13 @@ class Enrolment:
         notes: str = "",
         category: WatchlistCategory = WatchlistCategory.WANTED,
         person_id: int | None = None,
+        proposer: Actor | None,
     ) -> PersonInfo:
         """Check every image first (one face each), then store the person and templates.
 
-        With `person_id`, the images are added to that person instead of a new one.
+        With `person_id`, the images are added to that person instead of a new one. With
+        `proposer`, the addition waits for a second person's approval (two-person rule);
+        None stores it active at once, which only a throwaway store (a benchmark) may do.
         """
         if not images:
             raise InvalidInput("give at least one reference image")
@@ -56,6 +60,8 @@ class Enrolment:
             for face in faces
         ]
         if person_id is not None:
-            return self._store.enroll(references, person_id=person_id)
+            return self._store.enroll(references, person_id=person_id, proposer=proposer)
         self._store.ensure_watchlist(watchlist, category)
-        return self._store.enroll(references, watchlist_name=watchlist, display_name=name, notes=notes)
+        return self._store.enroll(
+            references, watchlist_name=watchlist, display_name=name, notes=notes, proposer=proposer
+        )

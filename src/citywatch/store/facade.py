@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from citywatch.domain.matching import GalleryEntry, Template
 from citywatch.store import repositories as repo
@@ -29,6 +29,7 @@ from citywatch.store.db import Database, open_database
 from citywatch.store.records import (
     AlertInfo,
     AlertStatus,
+    ChangeKind,
     NewReference,
     PersonInfo,
     RemovalReceipt,
@@ -230,13 +231,16 @@ class MetaStore:
             person = _require_person(session, person_id)
             references = [(ref.blob_path, ref.sha256) for ref in repo.references_of(session, person_id)]
             templates = repo.count_templates_of(session, person_id)
+            withdrawn = repo.withdraw_changes(
+                session, f"person:{person_id}", now=self._now(), note="withdrawn: the person was removed"
+            )
             repo.delete_person(session, person)
             self._record(
                 session,
                 AuditEvent(
                     "person.remove",
                     f"person:{person_id}",
-                    params={"reference_images": len(references)},
+                    params={"reference_images": len(references), "changes_withdrawn": withdrawn},
                     result_count=templates,
                 ),
             )
@@ -287,9 +291,18 @@ class MetaStore:
         watchlist_name: str = "",
         display_name: str = "",
         notes: str = "",
+        proposer: Actor | None = None,
     ) -> PersonInfo:
         """A new person (or `person_id`) with all their references and templates, in one
-        transaction after every image file is on disk: all of it is stored, or none."""
+        transaction after every image file is on disk: all of it is stored, or none.
+
+        With `proposer` (the actor this store audits for), the addition waits for a second
+        person (two-person rule): a new person is stored `pending`, new references on an
+        existing person are held back, and a change (`person.add` or `person.reference`) is
+        proposed in the same transaction; nothing of it is matched until that change is
+        approved (see citywatch.store.changes). Without a proposer everything is active at
+        once: for throwaway stores (benchmarks) and tests only.
+        """
         if not references:
             raise InvalidInput("give at least one reference image")
         target: int | NewPerson = (
@@ -297,11 +310,11 @@ class MetaStore:
             if person_id is not None
             else NewPerson(watchlist_name, _text(display_name, "display name", max_len=200), notes)
         )
-        stored_person, _ = self._add_references(target, references)
+        stored_person, _ = self._add_references(target, references, proposer)
         return self.get_person(stored_person)
 
     def _add_references(
-        self, target: int | NewPerson, references: Sequence[NewReference]
+        self, target: int | NewPerson, references: Sequence[NewReference], proposer: Actor | None = None
     ) -> tuple[int, list[int]]:
         checked = [_checked_reference(r) for r in references]
         if isinstance(target, int):
@@ -314,7 +327,9 @@ class MetaStore:
                 staged.enter_context(self._staged(blob))
                 blobs.append(blob)
             with self._db.session() as session:
-                person_id = target if isinstance(target, int) else self._insert_person(session, target)
+                person_id = (
+                    target if isinstance(target, int) else self._insert_person(session, target, proposer)
+                )
                 _require_person(session, person_id)
                 ids = [
                     self._insert_reference(session, person_id, ref, encoded, blob)
@@ -335,9 +350,11 @@ class MetaStore:
                         result_count=len(ids),
                     ),
                 )
+                if proposer is not None:
+                    self._propose_addition(session, proposer, person_id, ids, new=not isinstance(target, int))
         return person_id, ids
 
-    def _insert_person(self, session: Session, new: NewPerson) -> int:
+    def _insert_person(self, session: Session, new: NewPerson, proposer: Actor | None) -> int:
         watchlist = _require_watchlist(session, new.watchlist_name)
         person = repo.insert_person(
             session,
@@ -345,8 +362,35 @@ class MetaStore:
             display_name=new.display_name,
             notes=new.notes,
             now=self._now(),
+            status="active" if proposer is None else "pending",
+            proposed_by="" if proposer is None else proposer.name,
         )
         return person.id
+
+    def _propose_addition(
+        self, session: Session, proposer: Actor, person_id: int, reference_ids: list[int], *, new: bool
+    ) -> None:
+        """The change a second person must approve before these references are matched."""
+        person = _require_person(session, person_id)
+        watchlist = session.get(Watchlist, person.watchlist_id)
+        kind = ChangeKind.PERSON_ADD if new else ChangeKind.PERSON_REFERENCE
+        params = {
+            "person_id": person_id,
+            "watchlist": "" if watchlist is None else watchlist.name,
+            "reference_ids": reference_ids,
+        }
+        change = repo.insert_change(
+            session,
+            kind=kind,
+            object=f"person:{person_id}",
+            params=params,
+            proposed_by=proposer.name,
+            proposed_role=proposer.role,
+            proposed_by_service=proposer.service,
+            now=self._now(),
+        )
+        event = AuditEvent("change.propose", f"change:{change.id}", params={"kind": kind.value, **params})
+        self._record(session, event)
 
     def _insert_reference(
         self, session: Session, person_id: int, ref: NewReference, encoded: bytes, blob: BlobRef
@@ -715,6 +759,9 @@ def _person_info(row: repo.PersonRow) -> PersonInfo:
         updated_at=person.updated_at,
         reference_images=row.reference_images,
         templates=row.templates,
+        status=person.status,
+        proposed_by=person.proposed_by,
+        approved_by=person.approved_by,
     )
 
 

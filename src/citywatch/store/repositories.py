@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from citywatch.store.tables import Alert, FaceTemplate, Person, ReferenceImage, Sighting, Watchlist
+from citywatch.store.records import ChangeKind, ChangeStatus
+from citywatch.store.tables import (
+    Alert,
+    AlertConfirmationRow,
+    ChangeRow,
+    FaceTemplate,
+    Person,
+    ReferenceImage,
+    Sighting,
+    Watchlist,
+)
 
 # --- watchlists ---------------------------------------------------------------------------
 
@@ -99,10 +111,23 @@ def person_by_id(session: Session, person_id: int) -> Person | None:
 
 
 def insert_person(
-    session: Session, *, watchlist_id: int, display_name: str, notes: str, now: datetime
+    session: Session,
+    *,
+    watchlist_id: int,
+    display_name: str,
+    notes: str,
+    now: datetime,
+    status: str = "active",
+    proposed_by: str = "",
 ) -> Person:
     row = Person(
-        watchlist_id=watchlist_id, display_name=display_name, notes=notes, created_at=now, updated_at=now
+        watchlist_id=watchlist_id,
+        display_name=display_name,
+        notes=notes,
+        created_at=now,
+        updated_at=now,
+        status=status,
+        proposed_by=proposed_by,
     )
     session.add(row)
     session.flush()
@@ -181,18 +206,26 @@ def template_dims(session: Session, model: str) -> set[int]:
 def gallery_rows(
     session: Session, *, model: str, now: datetime
 ) -> list[tuple[FaceTemplate, Person, Watchlist]]:
+    """Templates matched against: approved (active) persons on active, unexpired watchlists,
+    without the reference images still waiting for a second person."""
+    held_back = pending_reference_ids(session)
     query = (
         select(FaceTemplate, Person, Watchlist)
         .join(Person, FaceTemplate.person_id == Person.id)
         .join(Watchlist, Person.watchlist_id == Watchlist.id)
         .where(
             FaceTemplate.model == model,
+            Person.status == "active",
             Watchlist.active.is_(True),
             or_(Watchlist.expires_at.is_(None), Watchlist.expires_at > now),
         )
         .order_by(FaceTemplate.id)
     )
-    return [(template, person, watchlist) for template, person, watchlist in session.execute(query)]
+    return [
+        (template, person, watchlist)
+        for template, person, watchlist in session.execute(query)
+        if template.reference_image_id not in held_back
+    ]
 
 
 def all_reference_paths(session: Session) -> set[str]:
@@ -253,3 +286,122 @@ def count_sightings(session: Session) -> int:
 
 def all_crop_paths(session: Session) -> set[str]:
     return set(session.scalars(select(Sighting.crop_path)))
+
+
+# --- two-person changes and alert confirmations --------------------------------------------
+
+
+def insert_change(
+    session: Session,
+    *,
+    kind: ChangeKind,
+    object: str,
+    params: Mapping[str, Any],
+    proposed_by: str,
+    proposed_role: str,
+    proposed_by_service: bool,
+    now: datetime,
+) -> ChangeRow:
+    row = ChangeRow(
+        kind=kind.value,
+        object=object,
+        payload=encode_payload(params, service=proposed_by_service),
+        status=ChangeStatus.PENDING.value,
+        proposed_by=proposed_by,
+        proposed_role=proposed_role,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def encode_payload(params: Mapping[str, Any], *, service: bool, note: str = "") -> str:
+    """The stored payload: the change's parameters, whether a service token proposed it, and
+    the note of a refusal."""
+    body: dict[str, Any] = {"params": dict(params), "proposed_by_service": service}
+    if note:
+        body["note"] = note
+    return json.dumps(body, sort_keys=True)
+
+
+def decode_payload(payload: str) -> tuple[dict[str, Any], bool, str]:
+    """(params, proposed_by_service, note) of a stored payload."""
+    body = json.loads(payload)
+    params = dict(body.get("params", {}))
+    return params, bool(body.get("proposed_by_service", False)), str(body.get("note", ""))
+
+
+def change_by_id(session: Session, change_id: int) -> ChangeRow | None:
+    return session.get(ChangeRow, change_id)
+
+
+def changes(
+    session: Session, *, status: str | None, object: str | None = None, limit: int | None = None
+) -> Sequence[ChangeRow]:
+    query = select(ChangeRow)
+    if status is not None:
+        query = query.where(ChangeRow.status == status)
+    if object is not None:
+        query = query.where(ChangeRow.object == object)
+    query = query.order_by(ChangeRow.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return session.scalars(query).all()
+
+
+def withdraw_changes(
+    session: Session,
+    object: str,
+    *,
+    now: datetime,
+    note: str,
+    decided_by: str | None = None,
+    keep: int | None = None,
+) -> int:
+    """Close the pending changes on `object` (but `keep`) as refused: what they would have
+    changed is gone. Returns how many were closed."""
+    closed = 0
+    for row in changes(session, status=ChangeStatus.PENDING.value, object=object):
+        if row.id == keep:
+            continue
+        params, service, _note = decode_payload(row.payload)
+        row.status = ChangeStatus.REFUSED.value
+        row.decided_at = now
+        row.decided_by = decided_by
+        row.payload = encode_payload(params, service=service, note=note)
+        closed += 1
+    session.flush()
+    return closed
+
+
+def pending_reference_ids(session: Session) -> set[int]:
+    """Reference images added to an existing person and not yet approved by a second person."""
+    rows = session.scalars(
+        select(ChangeRow.payload).where(
+            ChangeRow.kind == ChangeKind.PERSON_REFERENCE.value,
+            ChangeRow.status == ChangeStatus.PENDING.value,
+        )
+    )
+    return {int(i) for payload in rows for i in decode_payload(payload)[0].get("reference_ids", [])}
+
+
+def alert_by_id(session: Session, alert_id: int) -> Alert | None:
+    return session.get(Alert, alert_id)
+
+
+def confirmations_of(session: Session, alert_id: int) -> Sequence[AlertConfirmationRow]:
+    return session.scalars(
+        select(AlertConfirmationRow)
+        .where(AlertConfirmationRow.alert_id == alert_id)
+        .order_by(AlertConfirmationRow.id)
+    ).all()
+
+
+def insert_confirmation(
+    session: Session, *, alert_id: int, actor: str, role: str, now: datetime
+) -> AlertConfirmationRow:
+    row = AlertConfirmationRow(alert_id=alert_id, actor=actor, role=role, at=now)
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,329 @@
+"""ChangeStore: changes that widen what is matched wait for a second person (two-person rule).
+
+Proposing, approving and refusing are each one transaction with their audit record. A
+change is applied in the transaction that approves it. Stricter settings apply at once;
+erasure never waits (MetaStore.remove_person withdraws the person's pending changes).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from citywatch.audit.access import Permission
+from citywatch.audit.two_person import second_person_problem
+from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
+from citywatch.store import repositories as repo
+from citywatch.store.blobs import BlobStore
+from citywatch.store.db import Database
+from citywatch.store.facade import utc_now
+from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus, TuningResult
+from citywatch.store.tables import ChangeRow, Person, Watchlist
+
+log = logging.getLogger(__name__)
+
+ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
+"""Writes an audit record for `actor` inside the session of the action it records."""
+
+APPROVE_HINT = "needs a second person (supervisor) to approve: citywatch changes approve {id}"
+MAX_LIST = 10_000
+
+
+class ChangeStore:
+    """Pending changes: list, approve (by a second person, applied at once), refuse."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        audit: ActorAuditHook | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._audit = audit
+        self._clock = clock
+
+    def _record(self, session: Session, actor: Actor, event: AuditEvent) -> None:
+        if self._audit is not None:
+            self._audit(session, actor, event)
+
+    # --- watchlist settings ---------------------------------------------------------------
+
+    def set_threshold(self, watchlist: str, value: float, actor: Actor, *, default: float) -> TuningResult:
+        """Set a watchlist's distance threshold. Lowering it (stricter) applies at once;
+        raising it (looser: more matches) becomes a change a second person must approve.
+        `default` is the configured threshold of a watchlist that has none of its own."""
+        if not (math.isfinite(value) and value > 0):
+            raise InvalidInput(f"threshold must be greater than 0, got {value}")
+        return self._tune(watchlist, "threshold", value, actor, default=default, looser=lambda a, b: b > a)
+
+    def set_margin(self, watchlist: str, value: float, actor: Actor, *, default: float) -> TuningResult:
+        """Set a watchlist's margin over the runner-up. Raising it (stricter) applies at once;
+        lowering it (looser) becomes a change a second person must approve."""
+        if not (math.isfinite(value) and value >= 0):
+            raise InvalidInput(f"margin must be at least 0, got {value}")
+        return self._tune(watchlist, "margin", value, actor, default=default, looser=lambda a, b: b < a)
+
+    def _tune(
+        self,
+        watchlist: str,
+        setting: str,
+        value: float,
+        actor: Actor,
+        *,
+        default: float,
+        looser: Callable[[float, float], bool],
+    ) -> TuningResult:
+        kind = ChangeKind.WATCHLIST_THRESHOLD if setting == "threshold" else ChangeKind.WATCHLIST_MARGIN
+        with self._db.session() as session:
+            row = _require_watchlist(session, watchlist)
+            stored: float | None = getattr(row, setting)
+            before = default if stored is None else stored
+            params = {"watchlist": row.name, "from": before, "to": value}
+            if not looser(before, value):
+                setattr(row, setting, value)
+                self._record(session, actor, AuditEvent(kind.value, f"watchlist:{row.id}", params=params))
+                return TuningResult(row.name, setting, before, value)
+            change = repo.insert_change(
+                session,
+                kind=kind,
+                object=f"watchlist:{row.id}",
+                params=params,
+                proposed_by=actor.name,
+                proposed_role=actor.role,
+                proposed_by_service=actor.service,
+                now=self._now(),
+            )
+            self._record(
+                session,
+                actor,
+                AuditEvent("change.propose", f"change:{change.id}", params={"kind": kind.value, **params}),
+            )
+            return TuningResult(row.name, setting, before, value, _change_info(change))
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get(self, change_id: int) -> ChangeInfo:
+        with self._db.session(write=False) as session:
+            return _change_info(_require_change(session, change_id))
+
+    def list_changes(
+        self, status: ChangeStatus | str | None = ChangeStatus.PENDING, *, object: str | None = None
+    ) -> list[ChangeInfo]:
+        """Changes in `status` (None: all), oldest first, optionally only those on `object`."""
+        wanted = None if status is None else _status(status).value
+        with self._db.session(write=False) as session:
+            rows = repo.changes(session, status=wanted, object=object, limit=MAX_LIST)
+            return [_change_info(row) for row in rows]
+
+    # --- deciding -------------------------------------------------------------------------
+
+    def approve(self, change_id: int, actor: Actor) -> ChangeInfo:
+        """Apply a pending change, when `actor` is a second person allowed to approve it.
+        A refusal of the rule is audited and raised as PermissionDenied."""
+        problem = None
+        with self._db.session() as session:
+            row = _require_pending(session, change_id)
+            params, service, _note = repo.decode_payload(row.payload)
+            proposer = Actor(row.proposed_by, row.proposed_role, service=service)
+            problem = second_person_problem(proposer, actor, Permission.CHANGES_APPROVE)
+            event_params = {"kind": row.kind, **params}
+            if problem is not None:
+                # committed on its own: the refusal is recorded, nothing else changes
+                self._record(
+                    session,
+                    actor,
+                    AuditEvent(
+                        "change.approve_refused",
+                        f"change:{row.id}",
+                        params={**event_params, "proposed_by": row.proposed_by, "reason": problem},
+                    ),
+                )
+            else:
+                self._apply(session, row, params, actor)
+                row.status = ChangeStatus.APPLIED.value
+                row.decided_by = actor.name
+                row.decided_at = self._now()
+                self._record(
+                    session,
+                    actor,
+                    AuditEvent(
+                        "change.approve",
+                        f"change:{row.id}",
+                        params={**event_params, "proposed_by": row.proposed_by},
+                    ),
+                )
+                return _change_info(row)
+        raise PermissionDenied(f"change {change_id} not approved: {problem}")
+
+    def refuse(self, change_id: int, actor: Actor, reason: str = "") -> ChangeInfo:
+        """Refuse (or, by its proposer, withdraw) a pending change. A refused addition is
+        erased: the pending person or the held-back reference images and their templates."""
+        reason = reason.strip()
+        unlink: list[str] = []
+        with self._db.session() as session:
+            row = _require_pending(session, change_id)
+            params, service, _note = repo.decode_payload(row.payload)
+            removed = self._undo(session, row, params, actor, unlink)
+            row.status = ChangeStatus.REFUSED.value
+            row.decided_by = actor.name
+            row.decided_at = self._now()
+            row.payload = repo.encode_payload(params, service=service, note=reason or "refused")
+            self._record(
+                session,
+                actor,
+                AuditEvent(
+                    "change.refuse",
+                    f"change:{row.id}",
+                    params={"kind": row.kind, **params, "proposed_by": row.proposed_by, "reason": reason},
+                    result_count=removed,
+                ),
+            )
+            info = _change_info(row)
+        if unlink:
+            self._erase_files(unlink)
+        return info
+
+    # --- applying -------------------------------------------------------------------------
+
+    def _apply(self, session: Session, row: ChangeRow, params: Mapping[str, Any], actor: Actor) -> None:
+        kind = ChangeKind(row.kind)
+        if kind is ChangeKind.PERSON_ADD:
+            person = _require_person(session, row.object)
+            person.status = "active"
+            person.approved_by = actor.name
+            person.updated_at = self._now()
+        elif kind is ChangeKind.PERSON_REFERENCE:
+            _require_person(session, row.object)  # leaving the pending set puts them in the gallery
+        else:
+            watchlist = session.get(Watchlist, _object_id(row.object, "watchlist"))
+            if watchlist is None:
+                raise Conflict(f"change {row.id}: {row.object} no longer exists; refuse the change")
+            setting = "threshold" if kind is ChangeKind.WATCHLIST_THRESHOLD else "margin"
+            setattr(watchlist, setting, float(params["to"]))
+            self._record(
+                session, actor, AuditEvent(kind.value, row.object, params={**params, "change": row.id})
+            )
+
+    def _undo(
+        self, session: Session, row: ChangeRow, params: Mapping[str, Any], actor: Actor, unlink: list[str]
+    ) -> int:
+        """Erase what a refused addition stored; returns the number of templates deleted."""
+        kind = ChangeKind(row.kind)
+        if kind is ChangeKind.PERSON_ADD:
+            person = session.get(Person, _object_id(row.object, "person"))
+            if person is None:
+                return 0
+            unlink += [ref.blob_path for ref in repo.references_of(session, person.id)]
+            templates = repo.count_templates_of(session, person.id)
+            repo.withdraw_changes(
+                session,
+                row.object,
+                now=self._now(),
+                note=f"withdrawn: change {row.id} (the person's addition) was refused",
+                decided_by=actor.name,
+                keep=row.id,
+            )
+            repo.delete_person(session, person)
+            return templates
+        if kind is ChangeKind.PERSON_REFERENCE:
+            wanted = {int(i) for i in params.get("reference_ids", [])}
+            person_id = _object_id(row.object, "person")
+            refs = [r for r in repo.references_of(session, person_id) if r.id in wanted]
+            unlink += [r.blob_path for r in refs]
+            for ref in refs:
+                session.delete(ref)  # the database cascades to its template
+            session.flush()
+            return len(refs)
+        return 0
+
+    def _erase_files(self, paths: list[str]) -> None:
+        try:
+            self._db.checkpoint()  # no copy of the deleted templates stays behind in the WAL
+        except Unavailable:
+            log.warning("refused change erased, but the WAL checkpoint failed; the next one completes it")
+        for path in paths:
+            try:
+                self._blobs.delete(path)
+            except Unavailable:
+                log.exception("cannot unlink %s; clean_orphan_references will retry", path)
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+
+def pending_hint(change: ChangeInfo) -> str:
+    """The one line that tells a user what a pending change waits for."""
+    return f"pending change #{change.id}: " + APPROVE_HINT.format(id=change.id)
+
+
+def _status(value: ChangeStatus | str) -> ChangeStatus:
+    try:
+        return ChangeStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in ChangeStatus)
+        raise InvalidInput(f"change status {value!r} is not one of {allowed}") from None
+
+
+def _object_id(obj: str, prefix: str) -> int:
+    head, _, tail = obj.partition(":")
+    if head != prefix or not tail.isdigit():
+        raise Conflict(f"change names {obj!r}, not a {prefix}")
+    return int(tail)
+
+
+def _require_watchlist(session: Session, name: str) -> Watchlist:
+    row = repo.watchlist_by_name(session, name.strip())
+    if row is None:
+        raise NotFound(f"no watchlist named {name!r}")
+    return row
+
+
+def _require_person(session: Session, obj: str) -> Person:
+    person = session.get(Person, _object_id(obj, "person"))
+    if person is None:
+        raise Conflict(f"{obj} no longer exists; refuse the change")
+    return person
+
+
+def _require_change(session: Session, change_id: int) -> ChangeRow:
+    row = repo.change_by_id(session, change_id)
+    if row is None:
+        raise NotFound(f"no change with id {change_id}")
+    return row
+
+
+def _require_pending(session: Session, change_id: int) -> ChangeRow:
+    row = _require_change(session, change_id)
+    if row.status != ChangeStatus.PENDING.value:
+        raise Conflict(f"change {change_id} is already {row.status}")
+    return row
+
+
+def _change_info(row: ChangeRow) -> ChangeInfo:
+    params, service, note = repo.decode_payload(row.payload)
+    return ChangeInfo(
+        id=row.id,
+        kind=ChangeKind(row.kind),
+        object=row.object,
+        params=params,
+        status=ChangeStatus(row.status),
+        proposed_by=row.proposed_by,
+        proposed_role=row.proposed_role,
+        proposed_by_service=service,
+        created_at=row.created_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        note=note,
+    )
+
+
+__all__ = ["APPROVE_HINT", "ActorAuditHook", "ChangeStore", "pending_hint"]

@@ -1,0 +1,81 @@
+"""The two-person rule from the command line: enrolments and looser thresholds wait for a
+second person, alerts need two confirmations; the local shell user cannot be both people."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citywatch.config.settings import Settings
+from citywatch.runtime.build import build_runtime
+from tests.integration.cli_helpers import SECOND_PERSON, approve_pending, citywatch, enroll
+from tests.store.helpers import a_match, sighting
+
+
+def test_enrolment_waits_for_a_second_person(tmp_path: Path, shared_data: Path) -> None:
+    ex = shared_data / "face_recognition/examples"
+    enrolled = enroll(tmp_path, shared_data, "Barack Obama", ex / "obama.jpg", approve=False)
+    assert enrolled.code == 0, enrolled.stderr
+    assert "person 1 pending approval" in enrolled.stdout
+    assert (
+        "pending change #1: needs a second person (supervisor) to approve: citywatch changes approve 1"
+        in (enrolled.stdout)
+    )
+    assert "pending" in citywatch(tmp_path, shared_data, "persons", "list").stdout
+
+    (change,) = citywatch(tmp_path, shared_data, "changes", "list", "--json").json_lines()
+    assert (change["kind"], change["object"], change["status"]) == ("person.add", "person:1", "pending")
+
+    own = citywatch(tmp_path, shared_data, "changes", "approve", "1")
+    assert own.code == 5 and "cannot also be the second" in own.stderr, own.stderr
+
+    assert approve_pending(tmp_path) == [1]
+    assert "active" in citywatch(tmp_path, shared_data, "persons", "list").stdout
+    assert citywatch(tmp_path, shared_data, "changes", "list", "--json").json_lines() == []
+    everything = citywatch(tmp_path, shared_data, "changes", "list", "--all", "--json").json_lines()
+    assert [(c["status"], c["decided_by"]) for c in everything] == [("applied", SECOND_PERSON.name)]
+
+    audit = citywatch(tmp_path, shared_data, "audit", "list", "--json")
+    actions = [r["action"] for r in audit.json_lines()]
+    assert {"change.propose", "change.approve_refused", "change.approve"} <= set(actions)
+
+
+def test_a_looser_threshold_waits_a_stricter_one_applies(tmp_path: Path, shared_data: Path) -> None:
+    assert citywatch(tmp_path, shared_data, "watchlists", "create", "wanted", "--threshold", "0.5").code == 0
+    stricter = citywatch(tmp_path, shared_data, "watchlists", "set-threshold", "wanted", "0.45")
+    assert stricter.code == 0 and stricter.stdout.startswith("applied"), stricter.stderr
+    looser = citywatch(tmp_path, shared_data, "watchlists", "set-threshold", "wanted", "0.6")
+    assert looser.code == 0, looser.stderr
+    assert (
+        "pending change #1: needs a second person (supervisor) to approve: citywatch changes approve 1"
+        in (looser.stdout)
+    )
+    assert "0.45" in citywatch(tmp_path, shared_data, "watchlists", "list").stdout
+    refused = citywatch(tmp_path, shared_data, "changes", "refuse", "1", "--reason", "too loose")
+    assert refused.code == 0 and "refused" in refused.stdout
+
+
+def test_an_alert_needs_two_people(tmp_path: Path, shared_data: Path) -> None:
+    rt = build_runtime(Settings(data_dir=tmp_path / "data"))
+    try:
+        saved = rt.store.add_sighting(sighting(match=a_match(1, 1)))
+    finally:
+        rt.close()
+    assert saved.alert_id == 1
+    first = citywatch(tmp_path, shared_data, "alerts", "confirm", "1")
+    assert first.code == 0, first.stderr
+    assert "1 of 2 confirmations; a second person must confirm" in first.stdout
+    again = citywatch(tmp_path, shared_data, "alerts", "confirm", "1")
+    assert again.code == 5 and "cannot also be the second" in again.stderr
+
+    rt = build_runtime(Settings(data_dir=tmp_path / "data"))
+    try:
+        assert rt.alert_reviews.confirm(1, SECOND_PERSON).alert.status == "confirmed"
+    finally:
+        rt.close()
+    late = citywatch(tmp_path, shared_data, "alerts", "dismiss", "1", "--reason", "too late")
+    assert late.code != 0 and "already confirmed" in late.stderr
+
+
+def test_removal_says_it_never_waits(tmp_path: Path, shared_data: Path) -> None:
+    helped = citywatch(tmp_path, shared_data, "persons", "remove", "--help")
+    assert "erasure never waits" in " ".join(helped.stdout.split())

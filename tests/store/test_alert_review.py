@@ -1,0 +1,109 @@
+"""Acting on a match: an alert is confirmed only by two distinct people, never by a service token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from citywatch.domain.audit import Actor
+from citywatch.domain.errors import Conflict, NotFound, PermissionDenied
+from citywatch.store.records import AlertStatus
+
+from .helpers import a_match, sighting
+from .two_person_env import ANN, BOB, BOT, TwoPersonEnv, two_person_env
+
+EVE = Actor("eve", "auditor")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[TwoPersonEnv]:
+    e = two_person_env(tmp_path)
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def alert_id(env: TwoPersonEnv) -> int:
+    saved = env.store.add_sighting(sighting(match=a_match(1, 1)))
+    assert saved.alert_id is not None
+    return saved.alert_id
+
+
+def status(env: TwoPersonEnv, alert_id: int) -> AlertStatus:
+    (alert,) = [a for a in env.store.list_alerts() if a.id == alert_id]
+    return alert.status
+
+
+def test_two_distinct_people_confirm_an_alert(env: TwoPersonEnv, alert_id: int) -> None:
+    first = env.alerts.confirm(alert_id, ANN)
+    assert first.alert.status is AlertStatus.ACKNOWLEDGED and first.confirmed_by == ("ann",)
+    second = env.alerts.confirm(alert_id, BOB)
+    assert second.alert.status is AlertStatus.CONFIRMED and second.confirmed_by == ("ann", "bob")
+    assert status(env, alert_id) is AlertStatus.CONFIRMED
+    records = env.records("alert.confirm")
+    assert [(r.actor, r.object, r.params["confirmations"]) for r in records] == [
+        ("ann", f"alert:{alert_id}", 1),
+        ("bob", f"alert:{alert_id}", 2),
+    ]
+    assert records[-1].params["status"] == "confirmed"
+
+
+def test_the_same_person_twice_is_refused_and_audited(env: TwoPersonEnv, alert_id: int) -> None:
+    env.alerts.confirm(alert_id, ANN)
+    with pytest.raises(PermissionDenied, match="ann was the first person and cannot also be the second"):
+        env.alerts.confirm(alert_id, Actor("ann", "operator"))
+    assert status(env, alert_id) is AlertStatus.ACKNOWLEDGED
+    (refusal,) = env.records("alert.confirm_refused")
+    assert refusal.actor == "ann" and refusal.params["confirmed_by"] == ["ann"]
+
+
+@pytest.mark.parametrize("first_is_person", [True, False])
+def test_a_service_token_never_confirms(env: TwoPersonEnv, alert_id: int, first_is_person: bool) -> None:
+    if first_is_person:
+        env.alerts.confirm(alert_id, ANN)
+    with pytest.raises(PermissionDenied, match="bot acts through a service token"):
+        env.alerts.confirm(alert_id, BOT)
+    assert status(env, alert_id) is (AlertStatus.ACKNOWLEDGED if first_is_person else AlertStatus.NEW)
+    assert len(env.records("alert.confirm_refused")) == 1
+
+
+def test_the_second_confirmer_needs_the_permission(env: TwoPersonEnv, alert_id: int) -> None:
+    env.alerts.confirm(alert_id, ANN)
+    with pytest.raises(PermissionDenied, match=r"lacks the alerts\.act permission"):
+        env.alerts.confirm(alert_id, EVE)
+
+
+def test_a_confirmed_alert_cannot_be_dismissed(env: TwoPersonEnv, alert_id: int) -> None:
+    env.alerts.confirm(alert_id, ANN)
+    env.alerts.confirm(alert_id, BOB)
+    for step in (
+        lambda: env.alerts.dismiss(alert_id, ANN, "changed my mind"),
+        lambda: env.alerts.acknowledge(alert_id, ANN),
+        lambda: env.alerts.confirm(alert_id, Actor("cid", "operator")),
+    ):
+        with pytest.raises(Conflict, match="already confirmed and cannot change again"):
+            step()
+    assert status(env, alert_id) is AlertStatus.CONFIRMED
+
+
+def test_acknowledge_then_dismiss(env: TwoPersonEnv, alert_id: int) -> None:
+    assert env.alerts.acknowledge(alert_id, ANN).alert.status is AlertStatus.ACKNOWLEDGED
+    env.alerts.confirm(alert_id, ANN)  # one confirmation does not stop a second person dismissing it
+    dismissed = env.alerts.dismiss(alert_id, BOB, "not the same person")
+    assert dismissed.alert.status is AlertStatus.DISMISSED
+    with pytest.raises(Conflict, match="already dismissed"):
+        env.alerts.confirm(alert_id, BOB)
+    assert [(r.action, r.actor) for r in env.records() if r.action.startswith("alert.")] == [
+        ("alert.acknowledge", "ann"),
+        ("alert.confirm", "ann"),
+        ("alert.dismiss", "bob"),
+    ]
+    assert env.records("alert.dismiss")[0].params == {"reason": "not the same person"}
+    assert env.log.verify().ok
+
+
+def test_an_unknown_alert(env: TwoPersonEnv) -> None:
+    with pytest.raises(NotFound):
+        env.alerts.confirm(42, ANN)

@@ -39,11 +39,20 @@ def cli_env(workdir: Path, data: Path) -> dict[str, str]:
     return env
 
 
-def citywatch(workdir: Path, data: Path, *args: str, timeout: float = 240) -> Result:
+def citywatch(
+    workdir: Path,
+    data: Path,
+    *args: str,
+    timeout: float = 240,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+) -> Result:
+    """Run `citywatch args…`; `env` adds to (or overrides) the test environment."""
     proc = subprocess.run(
         [sys.executable, "-m", "citywatch", *args],
         cwd=workdir,
-        env=cli_env(workdir, data),
+        env={**cli_env(workdir, data), **(env or {})},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

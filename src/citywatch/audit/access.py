@@ -103,12 +103,15 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 log and reports, never biometric data."""
 
 
-def can(actor: Actor, permission: Permission) -> bool:
-    """True when the actor's role grants `permission`; unknown roles get nothing."""
+def can(actor: Actor, permission: Permission, camera: str | None = None) -> bool:
+    """True when the actor's role grants `permission` and, for an action on `camera`, the
+    camera is within the actor's scope (None: every camera). Unknown roles get nothing."""
     if permission is Permission.PUBLIC:
         return True
     try:
         role = Role(actor.role)
     except ValueError:
         return False
-    return permission in GRANTS[role]
+    if permission not in GRANTS[role]:
+        return False
+    return camera is None or actor.cameras is None or camera in actor.cameras

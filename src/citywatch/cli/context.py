@@ -1,4 +1,4 @@
-"""What every command shares: the configuration path and the runtime built from it."""
+"""What every command shares: the configuration path, the runtime built from it, and who acts."""
 
 from __future__ import annotations
 
@@ -9,17 +9,30 @@ from pathlib import Path
 import typer
 
 from citywatch.config.load import DEFAULT_CONFIG, load
+from citywatch.domain.errors import InvalidInput
 from citywatch.runtime.build import Runtime, build_runtime
+
+TOKEN_ENV = "CITYWATCH_TOKEN"  # noqa: S105 (names of variables, not secrets)
+PASSWORD_ENV = "CITYWATCH_PASSWORD"  # noqa: S105
 
 
 @dataclass
 class CliContext:
     config_path: Path | None
+    user: str | None = None
+    """--user: sign in by password as this user."""
     _runtime: Runtime | None = field(default=None, init=False)
 
     def runtime(self) -> Runtime:
+        """The runtime, acting for whoever signed in (see `sign_in`)."""
         if self._runtime is None:
-            self._runtime = build_runtime(load(self.config_path))
+            rt = build_runtime(load(self.config_path))
+            try:
+                sign_in(rt, self.user)
+            except BaseException:
+                rt.close()
+                raise
+            self._runtime = rt
         return self._runtime
 
     def close(self) -> None:
@@ -34,6 +47,22 @@ def config_path(explicit: Path | None) -> Path | None:
     if env := os.environ.get("CITYWATCH_CONFIG"):
         return Path(env)
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def sign_in(rt: Runtime, user: str | None) -> None:
+    """Who acts: the holder of $CITYWATCH_TOKEN, else `user` signed in by password
+    ($CITYWATCH_PASSWORD or a prompt), else the local shell user the runtime starts with.
+    A refused sign-in raises PermissionDenied and is audited."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token and user is not None:
+        raise InvalidInput(f"give either ${TOKEN_ENV} or --user, not both")
+    if token:
+        rt.actor = rt.users.actor_for_token(token)
+    elif user is not None:
+        password = os.environ.get(PASSWORD_ENV)
+        if password is None:
+            password = typer.prompt(f"password for {user}", hide_input=True, err=True)
+        rt.actor = rt.users.login(user, password)
 
 
 def runtime(ctx: typer.Context) -> Runtime:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from citywatch import __version__
 from citywatch.audit.access import Permission
-from citywatch.cli import audit, bench, changes, people, records, watching
+from citywatch.cli import audit, bench, changes, people, records, users, watching
 from citywatch.cli.context import CliContext, config_path, runtime
 from citywatch.cli.output import err, out, setup_logging
 from citywatch.cli.permissions import requires
@@ -43,10 +43,19 @@ def main(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Configuration file (default: ./citywatch.yaml).")
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            "-u",
+            help="Sign in as this user (password from $CITYWATCH_PASSWORD, else asked); "
+            "$CITYWATCH_TOKEN signs in by API token instead.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     setup_logging(verbose)
-    obj = CliContext(config_path(config))
+    obj = CliContext(config_path(config), user)
     ctx.obj = obj
     ctx.call_on_close(obj.close)
 
@@ -116,6 +125,7 @@ app.add_typer(records.sightings_app, name="sightings")
 app.add_typer(records.alerts_app, name="alerts")
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(users.users_app, name="user")
 
 
 def run() -> None:

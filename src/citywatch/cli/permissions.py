@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from citywatch.audit.access import Permission, can
 from citywatch.cli.context import CliContext
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import PermissionDenied
+from citywatch.runtime.build import Runtime
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,3 +46,22 @@ def _check(permission: Permission, ctx: Any) -> None:
         return
     rt.audit(AuditEvent("access.refused", f"command:{command}", params={"permission": str(permission)}))
     raise PermissionDenied(f"{command} needs the {permission} permission, which role {rt.actor.role} lacks")
+
+
+def require_cameras(rt: Runtime, permission: Permission, cameras: Iterable[str], command: str) -> None:
+    """Refuse, clearly and audited, an action on cameras outside the actor's scope (or one
+    whose role lacks `permission` altogether)."""
+    wanted = sorted(set(cameras))
+    actor = rt.actor
+    if not can(actor, permission):
+        outside = wanted
+        message = f"{command} needs the {permission} permission, which role {actor.role} lacks"
+    else:
+        outside = [c for c in wanted if not can(actor, permission, c)]
+        if not outside:
+            return
+        scope = ", ".join(sorted(actor.cameras or ())) or "none"
+        message = f"{command}: {actor.name} may not use camera(s) {', '.join(outside)} (limited to: {scope})"
+    params = {"permission": str(permission), "cameras": outside}
+    rt.audit(AuditEvent("access.refused", f"command:{command}", params=params))
+    raise PermissionDenied(message)

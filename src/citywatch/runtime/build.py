@@ -31,6 +31,7 @@ from citywatch.store.blobs import BlobStore
 from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.facade import MetaStore
+from citywatch.store.users import UserStore
 from citywatch.track.tracker import Tracker
 from citywatch.vision.factory import build_detector, build_embedder
 from citywatch.vision.quality import QualityGate
@@ -59,8 +60,8 @@ class Runtime:
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     actor: Actor = field(default_factory=local_actor)
-    """Who the commands act for. Until user accounts exist (issue 4), the local shell user
-    in the `local` role (see citywatch.audit.access)."""
+    """Who the commands act for: the local shell user in the `local` role (see
+    citywatch.audit.access) until the front end signs someone in and replaces it."""
 
     @cached_property
     def database(self) -> Database:
@@ -83,6 +84,10 @@ class Runtime:
     @cached_property
     def alert_reviews(self) -> AlertReviews:
         return AlertReviews(self.database, audit=self._audit_as)
+
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(self.database, audit=self._audit_in)
 
     def _audit_in(self, session: Session, event: AuditEvent) -> None:
         self._audit_as(session, self.actor, event)

@@ -1,0 +1,429 @@
+"""UserStore: accounts, argon2id passwords, hashed API tokens and sign-in. One transaction
+per action with its audit record; plain records out, never ORM objects; never a password or
+a token in a record, a log line or a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citywatch.store.db import Database
+from citywatch.store.facade import AuditHook, utc_now
+from citywatch.store.tables import ROLES, ApiTokenRow, UserRow
+
+log = logging.getLogger(__name__)
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._@-]{1,100}")
+CAMERA_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""As `config.ingest.CameraId`."""
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+"""Longer input is refused before hashing: argon2 cost should not be the caller's to choose."""
+TOKEN_PREFIX = "cw_"  # noqa: S105 (a prefix that marks tokens, not a secret)
+MAX_LABEL = 200
+LOGIN_FAILED = "sign-in failed: unknown user name or wrong password"
+"""The same words whether the name exists or not."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: int
+    name: str
+    role: str
+    cameras: tuple[str, ...] | None
+    """Camera ids the user is limited to; None: every camera."""
+    has_password: bool
+    active: bool
+    tokens: int
+    """API tokens not revoked."""
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    user: str
+    label: str
+    service: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new token: `token` is the only copy there will ever be."""
+
+    id: int
+    user: str
+    label: str
+    service: bool
+    token: str = field(repr=False)
+
+
+class UserStore:
+    """Users, roles, camera scopes, passwords and API tokens."""
+
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditHook | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self._db = db
+        self._audit = audit
+        self._clock = clock
+        self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+        self._dummy_hash: str | None = None
+
+    # --- accounts -------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        name: str,
+        role: str,
+        cameras: Iterable[str] | None = None,
+        password: str | None = None,
+        *,
+        created_by: str = "system",
+    ) -> UserInfo:
+        name = check_name(name)
+        role = check_role(role)
+        scope = check_cameras(cameras)
+        hashed = None if password is None else self._hasher.hash(check_password(password))
+        with self._db.session() as session:
+            if _user_by_name(session, name) is not None:
+                raise Conflict(f"user {name!r} already exists")
+            row = UserRow(
+                name=name,
+                role=role,
+                cameras=None if scope is None else json.dumps(list(scope)),
+                password_hash=hashed,
+                active=True,
+                created_by=created_by,
+                created_at=self._now(),
+            )
+            session.add(row)
+            session.flush()
+            params = {"role": role, "cameras": _plain(scope), "password": hashed is not None}
+            self._record(session, AuditEvent("user.add", f"user:{name}", params=params))
+            return _user_info(row, 0)
+
+    def get_user(self, name: str) -> UserInfo:
+        with self._db.session(write=False) as session:
+            row = _require_user(session, name)
+            return _user_info(row, _live_tokens(session, row.id))
+
+    def list_users(self) -> list[UserInfo]:
+        with self._db.session(write=False) as session:
+            counts = dict(
+                session.execute(
+                    select(ApiTokenRow.user_id, func.count())
+                    .where(ApiTokenRow.revoked_at.is_(None))
+                    .group_by(ApiTokenRow.user_id)
+                ).all()
+            )
+            rows = session.scalars(select(UserRow).order_by(UserRow.name)).all()
+            return [_user_info(row, counts.get(row.id, 0)) for row in rows]
+
+    def set_role(self, name: str, role: str) -> UserInfo:
+        role = check_role(role)
+        with self._db.session() as session:
+            row = _require_user(session, name)
+            before, row.role = row.role, role
+            session.flush()
+            self._record(
+                session, AuditEvent("user.role", f"user:{row.name}", params={"from": before, "to": role})
+            )
+            return _user_info(row, _live_tokens(session, row.id))
+
+    def set_cameras(self, name: str, cameras: Iterable[str] | None) -> UserInfo:
+        """Limit the user to `cameras`; None lifts the limit."""
+        scope = check_cameras(cameras)
+        with self._db.session() as session:
+            row = _require_user(session, name)
+            before = _scope(row)
+            row.cameras = None if scope is None else json.dumps(list(scope))
+            session.flush()
+            params = {"from": _plain(before), "to": _plain(scope)}
+            self._record(session, AuditEvent("user.cameras", f"user:{row.name}", params=params))
+            return _user_info(row, _live_tokens(session, row.id))
+
+    def set_password(self, name: str, password: str | None) -> UserInfo:
+        """A new password; None removes it (the user signs in with tokens only)."""
+        hashed = None if password is None else self._hasher.hash(check_password(password))
+        with self._db.session() as session:
+            row = _require_user(session, name)
+            row.password_hash = hashed
+            session.flush()
+            params = {"password": hashed is not None}
+            self._record(session, AuditEvent("user.password", f"user:{row.name}", params=params))
+            return _user_info(row, _live_tokens(session, row.id))
+
+    def deactivate(self, name: str) -> UserInfo:
+        """Disable the user for good: password sign-in stops and every token is revoked."""
+        with self._db.session() as session:
+            row = _require_user(session, name)
+            if not row.active:
+                raise Conflict(f"user {row.name!r} is already disabled")
+            row.active = False
+            now = self._now()
+            live = _live_token_rows(session, row.id)
+            for token in live:
+                token.revoked_at = now
+            session.flush()
+            self._record(session, AuditEvent("user.disable", f"user:{row.name}", result_count=len(live)))
+            return _user_info(row, 0)
+
+    # --- tokens ---------------------------------------------------------------------------
+
+    def issue_token(self, user: str, label: str, service: bool = False) -> IssuedToken:
+        """A new API token for `user`; only its SHA-256 is kept, so this is the one chance to see it."""
+        label = _label(label)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._db.session() as session:
+            owner = _require_user(session, user)
+            if not owner.active:
+                raise Conflict(f"user {owner.name!r} is disabled; no token can be issued to them")
+            row = ApiTokenRow(
+                user_id=owner.id,
+                token_hash=token_digest(token),
+                label=label,
+                service=service,
+                created_at=self._now(),
+                revoked_at=None,
+            )
+            session.add(row)
+            session.flush()
+            params = {"user": owner.name, "label": label, "service": service}
+            self._record(session, AuditEvent("token.issue", f"token:{row.id}", params=params))
+            return IssuedToken(row.id, owner.name, label, service, token)
+
+    def list_tokens(self, user: str | None = None) -> list[TokenInfo]:
+        with self._db.session(write=False) as session:
+            query = select(ApiTokenRow, UserRow.name).join(UserRow, UserRow.id == ApiTokenRow.user_id)
+            if user is not None:
+                query = query.where(ApiTokenRow.user_id == _require_user(session, user).id)
+            rows = session.execute(query.order_by(ApiTokenRow.id)).all()
+            return [_token_info(token, owner) for token, owner in rows]
+
+    def revoke_token(self, token_id: int) -> TokenInfo:
+        with self._db.session() as session:
+            row = session.get(ApiTokenRow, token_id)
+            if row is None:
+                raise NotFound(f"no API token with id {token_id}")
+            if row.revoked_at is not None:
+                raise Conflict(f"API token {token_id} was already revoked")
+            row.revoked_at = self._now()
+            owner = session.get_one(UserRow, row.user_id)
+            session.flush()
+            params = {"user": owner.name, "label": row.label}
+            self._record(session, AuditEvent("token.revoke", f"token:{row.id}", params=params))
+            return _token_info(row, owner.name)
+
+    # --- sign-in --------------------------------------------------------------------------
+
+    def actor_for_token(self, token: str) -> Actor:
+        """Who `token` acts for; an unknown, revoked or disabled user's token is refused and audited."""
+        digest = token_digest(token.strip())
+        with self._db.session(write=False) as session:
+            row = session.scalars(select(ApiTokenRow).where(ApiTokenRow.token_hash == digest)).one_or_none()
+            owner = None if row is None else session.get(UserRow, row.user_id)
+            if row is None or owner is None:
+                refusal = ("token:?", "unknown", "unknown API token")
+            elif row.revoked_at is not None:
+                refusal = (f"token:{row.id}", "revoked", f"API token {row.id} ({row.label}) was revoked")
+            elif not owner.active:
+                refusal = (f"token:{row.id}", "user disabled", f"user {owner.name!r} is disabled")
+            else:
+                return _actor(owner, service=row.service)
+        target, reason, message = refusal
+        with self._db.session() as session:
+            params = {"method": "token", "reason": reason}
+            self._record(session, AuditEvent("user.login_failed", target, params=params))
+        raise PermissionDenied(f"{message}: not signed in")
+
+    def login(self, name: str, password: str) -> Actor:
+        """Sign in by password. A failure says and records nothing about whether the name exists."""
+        valid_name = NAME_PATTERN.fullmatch(name) is not None
+        with self._db.session(write=False) as session:
+            row = _user_by_name(session, name) if valid_name else None
+            user_id, stored = (None, None) if row is None else (row.id, row.password_hash)
+        # argon2 is slow on purpose: verify (and rehash) outside the write lock
+        verified = self._verify(stored, password)
+        rehashed = None
+        if verified and stored is not None and self._hasher.check_needs_rehash(stored):
+            rehashed = self._hasher.hash(password)
+        with self._db.session() as session:
+            row = session.get(UserRow, user_id) if verified and user_id is not None else None
+            # still active, and the password not changed meanwhile
+            if row is not None and row.active and row.password_hash == stored:
+                if rehashed is not None:
+                    row.password_hash = rehashed
+                params = {"method": "password", "role": row.role}
+                self._record(session, AuditEvent("user.login", f"user:{row.name}", params=params))
+                return _actor(row, service=False)
+            target = f"user:{name}" if valid_name else "user:?"
+            self._record(session, AuditEvent("user.login_failed", target, params={"method": "password"}))
+        raise PermissionDenied(LOGIN_FAILED)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _verify(self, stored: str | None, password: str) -> bool:
+        if len(password) > MAX_PASSWORD:
+            return False
+        if stored is None:
+            # as slow as a real check, so that timing does not tell which names exist
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+            _checked(self._hasher, self._dummy_hash, password)
+            return False
+        return _checked(self._hasher, stored, password)
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.utcoffset() is None:
+            raise InvalidInput(f"the clock gave a naive time ({now.isoformat()}); it must be timezone-aware")
+        return now.astimezone(UTC)
+
+    def _record(self, session: Session, event: AuditEvent) -> None:
+        if self._audit is not None:
+            self._audit(session, event)
+
+
+def _checked(hasher: PasswordHasher, stored: str, password: str) -> bool:
+    try:
+        return hasher.verify(stored, password)
+    except VerifyMismatchError:
+        return False
+    except InvalidHashError:
+        log.warning("a stored password hash is not a valid argon2 hash; that user cannot sign in")
+        return False
+    except VerificationError:
+        return False
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def check_name(name: str) -> str:
+    if NAME_PATTERN.fullmatch(name) is None:
+        raise InvalidInput(f"user name {name!r} is not valid: 1 to 100 letters, digits, '.', '_', '-' or '@'")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"the password is too short: at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise InvalidInput(f"the password is too long: at most {MAX_PASSWORD} characters")
+    if not password.strip():
+        raise InvalidInput("the password must not be blank")
+    return password
+
+
+def check_cameras(cameras: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Sorted, without repeats; None means every camera, an empty list is refused."""
+    if cameras is None:
+        return None
+    scope = tuple(sorted(set(cameras)))
+    if not scope:
+        raise InvalidInput("give at least one camera id, or none at all for every camera")
+    bad = [c for c in scope if CAMERA_PATTERN.fullmatch(c) is None]
+    if bad:
+        raise InvalidInput(
+            f"camera id(s) {', '.join(map(repr, bad))} not valid: 1 to 64 letters, digits, '_', '.' or '-'"
+        )
+    return scope
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _label(label: str) -> str:
+    stripped = label.strip()
+    if not stripped:
+        raise InvalidInput("a token needs a label saying what it is for")
+    if len(stripped) > MAX_LABEL:
+        raise InvalidInput(f"the token label is longer than {MAX_LABEL} characters")
+    return stripped
+
+
+# --- rows to records ----------------------------------------------------------------------
+
+
+def _user_by_name(session: Session, name: str) -> UserRow | None:
+    return session.scalars(select(UserRow).where(UserRow.name == name)).one_or_none()
+
+
+def _require_user(session: Session, name: str) -> UserRow:
+    row = _user_by_name(session, name)
+    if row is None:
+        raise NotFound(f"no user named {name!r}")
+    return row
+
+
+def _live_token_rows(session: Session, user_id: int) -> Sequence[ApiTokenRow]:
+    return session.scalars(
+        select(ApiTokenRow).where(ApiTokenRow.user_id == user_id, ApiTokenRow.revoked_at.is_(None))
+    ).all()
+
+
+def _live_tokens(session: Session, user_id: int) -> int:
+    return len(_live_token_rows(session, user_id))
+
+
+def _scope(row: UserRow) -> tuple[str, ...] | None:
+    if row.cameras is None:
+        return None
+    return tuple(str(c) for c in json.loads(row.cameras))
+
+
+def _plain(scope: tuple[str, ...] | None) -> list[str] | None:
+    return None if scope is None else list(scope)
+
+
+def _actor(row: UserRow, *, service: bool) -> Actor:
+    scope = _scope(row)
+    return Actor(row.name, row.role, None if scope is None else frozenset(scope), service)
+
+
+def _user_info(row: UserRow, tokens: int) -> UserInfo:
+    return UserInfo(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        cameras=_scope(row),
+        has_password=row.password_hash is not None,
+        active=row.active,
+        tokens=tokens,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def _token_info(row: ApiTokenRow, user: str) -> TokenInfo:
+    return TokenInfo(row.id, user, row.label, row.service, row.created_at, row.revoked_at)

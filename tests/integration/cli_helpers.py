@@ -7,12 +7,15 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
+from citywatch.domain.policy import AuthorisationStatus
 from citywatch.runtime.build import build_runtime
+from citywatch.store.governance import NewAuthorisation
 
 
 @dataclass
@@ -90,5 +93,39 @@ def approve_pending(workdir: Path, approver: Actor = SECOND_PERSON) -> list[int]
     rt = build_runtime(Settings(data_dir=workdir / "data"))
     try:
         return [rt.changes.approve(c.id, approver).id for c in rt.changes.list_changes()]
+    finally:
+        rt.close()
+
+
+def authorise(
+    workdir: Path,
+    cameras: list[str],
+    *,
+    reference: str = "AUTH-TEST",
+    watchlist: str | None = "default",
+    events: tuple[str, ...] = (),
+) -> None:
+    """Record an authorisation for `cameras` bound to `watchlist`, requested by one person and
+    approved by a second (in process, as the CLI tests' fixture; the CLI path has its own test)."""
+    rt = build_runtime(Settings(data_dir=workdir / "data"))
+    try:
+        now = datetime.now(UTC)
+        rt.governance.request(
+            NewAuthorisation(
+                reference=reference,
+                issuer="test court",
+                legal_basis="test warrant",
+                objective="integration test",
+                cameras=cameras,
+                starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=1),
+                events=events,
+            ),
+            by="first-person@test",
+            urgent_deadline=timedelta(hours=24),
+        )
+        if watchlist is not None:
+            rt.governance.bind_watchlist(watchlist, reference)
+        rt.governance.decide(reference, AuthorisationStatus.APPROVED, by=SECOND_PERSON.name)
     finally:
         rt.close()

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from citywatch import __version__
 from citywatch.audit.access import Permission
-from citywatch.cli import audit, bench, changes, people, records, users, watching
+from citywatch.cli import audit, bench, changes, governance, people, records, users, watching
 from citywatch.cli.context import CliContext, config_path, runtime
 from citywatch.cli.output import err, out, setup_logging
 from citywatch.cli.permissions import requires
@@ -125,6 +125,10 @@ app.add_typer(records.sightings_app, name="sightings")
 app.add_typer(records.alerts_app, name="alerts")
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(governance.zones_app, name="zones")
+app.add_typer(governance.events_app, name="events")
+app.add_typer(governance.policy_app, name="policy")
+app.add_typer(governance.auth_app, name="authorisations")
 app.add_typer(users.users_app, name="user")
 
 

@@ -15,8 +15,10 @@ from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.domain.audit import AuditEvent
-from citywatch.domain.errors import InvalidInput
+from citywatch.domain.errors import InvalidInput, NotFound
+from citywatch.domain.policy import Authorisation
 from citywatch.domain.watchlists import AlertStatus
+from citywatch.runtime.build import Runtime
 from citywatch.services.search import CaseScope, scope_problem, search_by_photo
 from citywatch.services.verification import verify as verify_photos
 from citywatch.store.alert_review import CONFIRMATIONS_NEEDED
@@ -25,24 +27,35 @@ from citywatch.store.records import AlertReview
 sightings_app = typer.Typer(help="Stored sightings.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Raised alerts.", no_args_is_help=True)
 
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_RELATIVE = re.compile(r"^(\+?)(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_when(text: str | None, now: datetime | None = None) -> datetime | None:
-    """ISO 8601 (naive means local time) or an age such as `30m`, `2h`, `5d`."""
+    """ISO 8601 (naive means local time), an age such as `30m`, `2h`, `5d` (that long ago),
+    or `+2h`, `+1d` (that long from now)."""
     if text is None:
         return None
     now = now or datetime.now(UTC)
     if m := _RELATIVE.match(text.strip()):
-        return now - timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2)])
+        delta = timedelta(seconds=float(m.group(2)) * _UNIT_S[m.group(3)])
+        return now + delta if m.group(1) else now - delta
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(
-            f"{text!r}: not a time (use ISO 8601 like 2026-11-27T08:00 or an age like 2h)"
+            f"{text!r}: not a time (use ISO 8601 like 2026-11-27T08:00, an age like 2h, or +2h from now)"
         ) from None
     return value.astimezone(UTC) if value.tzinfo is None else value
+
+
+def _find_authorisation(rt: Runtime, reference: str) -> Authorisation | None:
+    if not reference:
+        return None
+    try:
+        return rt.governance.authorisation(reference).authorisation
+    except NotFound:
+        return None
 
 
 @requires(Permission.CASE_SEARCH)
@@ -51,6 +64,9 @@ def search(
     photo: Annotated[Path, typer.Argument(help="Photo of the face to look for (one face).")],
     case: Annotated[str, typer.Option(help="Case id the search belongs to.")] = "",
     legal_basis: Annotated[str, typer.Option(help="Legal basis of the case.")] = "",
+    authorisation: Annotated[
+        str, typer.Option(help="Reference of the authorisation in force that names the cameras.")
+    ] = "",
     cameras: Annotated[str, typer.Option(help="Comma-separated camera ids (required).")] = "",
     since: Annotated[str | None, typer.Option(help="Window start: ISO time or age (e.g. 2h).")] = None,
     until: Annotated[str | None, typer.Option(help="Window end: ISO time or age (default now).")] = None,
@@ -70,6 +86,7 @@ def search(
         cameras=[c.strip() for c in cameras.split(",") if c.strip()],
         since=parse_when(since),
         until=parse_when(until),
+        authorisation=_find_authorisation(rt, authorisation),
     )
     photo_ref = (
         f"photo-sha256:{hashlib.sha256(photo.read_bytes()).hexdigest()}" if photo.is_file() else str(photo)
@@ -82,12 +99,15 @@ def search(
         "threshold": threshold or m.search_threshold,
     }
     problem = scope_problem(scope, max_window=timedelta(hours=m.search_max_window_h), now=datetime.now(UTC))
+    if authorisation and scope.authorisation is None:
+        problem = f"no authorisation {authorisation!r} is on record"
     if problem is not None:
         rt.audit(
             AuditEvent(
                 "search.refused",
                 photo_ref,
                 legal_basis=legal_basis,
+                authorisation=authorisation,
                 case=case,
                 params=params | {"reason": problem},
             )
@@ -110,6 +130,7 @@ def search(
             "search.photo",
             photo_ref,
             legal_basis=legal_basis,
+            authorisation=authorisation,
             case=case,
             params=params,
             result_count=len(hits),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import threading
@@ -15,10 +16,12 @@ from sqlalchemy.orm import Session
 
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
-from citywatch.config.ingest import CameraSettings, ProcessingMode
+from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Unavailable
+from citywatch.domain.matching import GalleryEntry
+from citywatch.domain.policy import CameraPlace, ModeDecision
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.open import open_source
@@ -26,11 +29,13 @@ from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
 from citywatch.runtime.worker import CameraWorker
+from citywatch.services.policy import PolicyService
 from citywatch.store.alert_review import AlertReviews
 from citywatch.store.blobs import BlobStore
 from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
-from citywatch.store.facade import MetaStore
+from citywatch.store.facade import MetaStore, utc_now
+from citywatch.store.governance import GovernanceStore
 from citywatch.store.users import UserStore
 from citywatch.track.tracker import Tracker
 from citywatch.vision.factory import build_detector, build_embedder
@@ -58,6 +63,8 @@ class Runtime:
     _index: WatchlistIndex | None = field(default=None, init=False)
     _index_at: float = field(default=0.0, init=False)
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _restricted: dict[frozenset[str], WatchlistIndex] = field(default_factory=dict, init=False)
+    _entries: list[GalleryEntry] = field(default_factory=list, init=False)
 
     actor: Actor = field(default_factory=local_actor)
     """Who the commands act for: the local shell user in the `local` role (see
@@ -77,6 +84,38 @@ class Runtime:
         return MetaStore(self.database, BlobStore(self.settings.data_dir / "blobs"), audit=self._audit_in)
 
     @cached_property
+    def governance(self) -> GovernanceStore:
+        return GovernanceStore(self.database, self.store.blobs, clock=utc_now, audit=self._audit_in)
+
+    @cached_property
+    def policy(self) -> PolicyService:
+        return PolicyService(
+            self.governance, refresh_s=self.settings.policy.refresh_s, on_change=self._mode_changed
+        )
+
+    def _mode_changed(self, camera_id: str, new: ModeDecision, old: ModeDecision | None) -> None:
+        refs = sorted(a.reference for a in new.authorisations)
+        self.audit(
+            AuditEvent(
+                "camera.mode",
+                f"camera:{camera_id}",
+                legal_basis="; ".join(sorted({a.legal_basis for a in new.authorisations})),
+                authorisation=", ".join(refs),
+                params={
+                    "mode": str(new.mode),
+                    "requested": str(new.requested),
+                    "previous": None if old is None else str(old.mode),
+                    "reasons": list(new.reasons),
+                    "watchlists": sorted(new.watchlists),
+                },
+            )
+        )
+
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(self.database, audit=self._audit_in)
+
+    @cached_property
     def changes(self) -> ChangeStore:
         """Changes waiting for a second person (two-person rule)."""
         return ChangeStore(self.database, self.store.blobs, audit=self._audit_as)
@@ -84,10 +123,6 @@ class Runtime:
     @cached_property
     def alert_reviews(self) -> AlertReviews:
         return AlertReviews(self.database, audit=self._audit_as)
-
-    @cached_property
-    def users(self) -> UserStore:
-        return UserStore(self.database, audit=self._audit_in)
 
     def _audit_in(self, session: Session, event: AuditEvent) -> None:
         self._audit_as(session, self.actor, event)
@@ -119,8 +154,20 @@ class Runtime:
     def embedder(self) -> Embedder:
         return build_embedder(self.settings.embedder)
 
-    def watchlist_index(self) -> WatchlistIndex:
-        """The gallery of all active watchlists, reloaded when older than GALLERY_REFRESH_S."""
+    def watchlist_index(self, allowed: frozenset[str] | None = None) -> WatchlistIndex:
+        """The gallery of the active watchlists (only those named in `allowed`, when given),
+        reloaded when older than GALLERY_REFRESH_S."""
+        full = self._full_index()
+        if allowed is None:
+            return full
+        with self._index_lock:
+            index = self._restricted.get(allowed)
+            if index is None:
+                index = WatchlistIndex([e for e in self._entries if e.watchlist_name in allowed], full.dim)
+                self._restricted[allowed] = index
+            return index
+
+    def _full_index(self) -> WatchlistIndex:
         with self._index_lock:
             now = time.monotonic()
             if self._index is None or now - self._index_at > GALLERY_REFRESH_S:
@@ -137,19 +184,31 @@ class Runtime:
                     log.warning("watchlists not reloaded (%s); matching against the loaded ones", exc)
                     return self._index
                 self._index = WatchlistIndex(entries, self.embedder.dim)
+                self._entries = entries
                 self._index_at = now
+                self._restricted.clear()
             return self._index
 
-    def pipeline(self, camera_id: str, mode: ProcessingMode, *, still_images: bool = False) -> CameraPipeline:
+    def pipeline(
+        self,
+        camera: CameraSettings,
+        *,
+        still_images: bool = False,
+        decide: Callable[[datetime], ModeDecision] | None = None,
+    ) -> CameraPipeline:
+        """A camera's pipeline, asking the policy in force (or `decide`, for benchmarks)."""
+        if decide is None:
+            place = CameraPlace(camera.id, camera.mode, camera.geo)
+            decide = functools.partial(self.policy.decide, place)
         tracker_settings = self.settings.tracker
         if still_images:  # a still image is one moment: a single detection is a whole track
             tracker_settings = tracker_settings.model_copy(update={"min_detections": 1})
         return CameraPipeline(
-            camera_id=camera_id,
-            mode=mode,
+            camera_id=camera.id,
+            policy=decide,
             detector=self.detector,
             gate=QualityGate(self.settings.quality),
-            tracker=Tracker(tracker_settings, camera_id),
+            tracker=Tracker(tracker_settings, camera.id),
             embedder=self.embedder,
             index=self.watchlist_index,
             save=self.store.add_sighting,
@@ -165,11 +224,15 @@ class Runtime:
         return removed
 
     def camera_worker(
-        self, camera: CameraSettings, on_outcome: Callable[[TrackOutcome], None] = lambda _: None
+        self,
+        camera: CameraSettings,
+        on_outcome: Callable[[TrackOutcome], None] = lambda _: None,
+        *,
+        decide: Callable[[datetime], ModeDecision] | None = None,
     ) -> CameraWorker:
         """A camera's source, pipeline and threads; models and gallery loaded before it starts."""
         source = open_source(camera.id, camera.url, camera.source)
-        pipeline = self.pipeline(camera.id, camera.mode, still_images=isinstance(source, FolderSource))
+        pipeline = self.pipeline(camera, still_images=isinstance(source, FolderSource), decide=decide)
         self.watchlist_index()
         live = isinstance(source, StreamSource) or camera.source.replay
         return CameraWorker(source, pipeline, live=live, on_outcome=on_outcome)

@@ -617,6 +617,7 @@ class MetaStore:
             margin=None if match.margin is None else float(match.margin),
             decision=match.decision.value,
             created_at=now,
+            authorisation_id=record.authorisation_id,
         )
         alert = None
         if matched is not None:

@@ -65,6 +65,7 @@ def citywatch(
 
 
 SECOND_PERSON = Actor("second-person@test", "supervisor")
+FIRST_PERSON = Actor("first-person@test", "investigator")
 """Approves what the tests enrol: the CLI acts as the local shell user, who cannot approve
 their own changes (two-person rule)."""
 
@@ -121,11 +122,11 @@ def authorise(
                 ends_at=now + timedelta(days=1),
                 events=events,
             ),
-            by="first-person@test",
+            by=FIRST_PERSON,
             urgent_deadline=timedelta(hours=24),
         )
         if watchlist is not None:
-            rt.governance.bind_watchlist(watchlist, reference)
-        rt.governance.decide(reference, AuthorisationStatus.APPROVED, by=SECOND_PERSON.name)
+            rt.governance.bind_watchlist(watchlist, reference, by=FIRST_PERSON)
+        rt.governance.decide(reference, AuthorisationStatus.APPROVED, by=SECOND_PERSON)
     finally:
         rt.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cli_helpers import citywatch, enroll
+from tests.integration.cli_helpers import authorise, citywatch, enroll
 
 
 @pytest.mark.slow
@@ -17,6 +17,7 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
     assert (
         citywatch(tmp_path, shared_data, "persons", "update", "1", "--notes", "seen at the theatre").code == 0
     )
+    authorise(tmp_path, ["watch"])
     assert citywatch(tmp_path, shared_data, "watch", str(ex / "short_hamilton_clip.mp4"), "--json").code == 0
     found = citywatch(
         tmp_path,
@@ -27,6 +28,8 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
         "C-7",
         "--legal-basis",
         "court order 77",
+        "--authorisation",
+        "AUTH-TEST",
         "--cameras",
         "watch",
         "--since",
@@ -49,24 +52,40 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
     assert refused.code == 2
 
     listed = citywatch(tmp_path, shared_data, "audit", "list", "--json").json_lines()
-    assert [r["action"] for r in listed] == [
-        "watchlist.create",
-        "person.enrol",
-        "person.update",
-        "camera.start",
-        "camera.stop",
-        "search.photo",
-        "person.remove",
-    ]  # the refused enrolment wrote nothing, its transaction never committed
-    assert [r["seq"] for r in listed] == list(range(1, 8))
-    enrol = listed[1]
+    local = next(r["actor"] for r in listed)
+    assert local.endswith("@local")
+    # the refused enrolment wrote nothing: its transaction never committed
+    assert [(r["action"], r["actor"]) for r in listed] == [
+        ("watchlist.create", local),
+        ("person.enrol", local),
+        ("change.propose", local),
+        ("change.approve", "second-person@test"),  # two-person rule
+        ("person.update", local),
+        ("authorisation.request", "first-person@test"),
+        ("watchlist.bind", "first-person@test"),
+        ("authorisation.approve", "second-person@test"),
+        ("camera.start", local),
+        ("camera.mode", local),
+        ("camera.stop", local),
+        ("search.photo", local),
+        ("person.remove", local),
+    ]
+    assert [r["seq"] for r in listed] == list(range(1, 14))
+    by_action = {r["action"]: r for r in listed}
+    enrol = by_action["person.enrol"]
     assert enrol["legal_basis"] == "test fixture" and enrol["object"] == "person:1"
-    assert listed[4]["result_count"] >= 1  # sightings stored while the camera ran
-    assert all(r["actor"].endswith("@local") for r in listed)
-    assert (listed[5]["case"], listed[5]["legal_basis"]) == ("C-7", "court order 77")
+    assert by_action["camera.stop"]["result_count"] >= 1  # sightings stored while the camera ran
+    mode = by_action["camera.mode"]
+    assert (mode["params"]["mode"], mode["authorisation"]) == ("watchlist", "AUTH-TEST")
+    search = by_action["search.photo"]
+    assert (search["case"], search["legal_basis"], search["authorisation"]) == (
+        "C-7",
+        "court order 77",
+        "AUTH-TEST",
+    )
 
     ok = citywatch(tmp_path, shared_data, "audit", "verify")
-    assert ok.code == 0 and "7 record(s)" in ok.stdout
+    assert ok.code == 0 and "13 record(s)" in ok.stdout
 
     db = sqlite3.connect(tmp_path / "data/citywatch.db")
     with db:

@@ -81,11 +81,11 @@ def watch_hamilton(tmp: Path, shared_data: Path, mode: ProcessingMode) -> Run:
                 now - timedelta(hours=1),
                 now + timedelta(days=1),
             ),
-            by="ann",
+            by=rt.actor,
             urgent_deadline=timedelta(hours=24),
         )
-        rt.governance.bind_watchlist("wanted", "W-1")
-        rt.governance.decide("W-1", AuthorisationStatus.APPROVED, by="sam")
+        rt.governance.bind_watchlist("wanted", "W-1", by=rt.actor)
+        rt.governance.decide("W-1", AuthorisationStatus.APPROVED, by=Actor("sam", "supervisor"))
 
         real = rt.watchlist_index
         recording: dict[frozenset[str] | None, RecordingIndex] = {}

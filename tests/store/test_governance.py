@@ -21,6 +21,8 @@ from citywatch.store.records import NewReference
 from .helpers import JPEG_STUB, MODEL, T0, a_match, files_under, sighting, vector
 
 DEADLINE = timedelta(hours=24)
+ANN = Actor("ann", "admin")
+SAM = Actor("sam", "supervisor")
 SQUARE = [GeoPoint(51.49, -0.11), GeoPoint(51.51, -0.11), GeoPoint(51.51, -0.09)]
 
 
@@ -35,7 +37,7 @@ class Clock:
 @pytest.fixture
 def rt(tmp_path: Path) -> Iterator[Runtime]:
     runtime = Runtime(Settings(data_dir=tmp_path / "data"))
-    runtime.actor = Actor("ann", "admin")
+    runtime.actor = ANN
     yield runtime
     runtime.close()
 
@@ -47,7 +49,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def gov(rt: Runtime, clock: Clock) -> GovernanceStore:
-    return GovernanceStore(rt.database, rt.store.blobs, clock=clock, audit=rt._audit_in)
+    return GovernanceStore(rt.database, rt.store.blobs, clock=clock, audit=rt._audit_as)
 
 
 def actions(rt: Runtime) -> list[str]:
@@ -68,18 +70,18 @@ def new_auth(ref: str = "W-1", **kw: object) -> NewAuthorisation:
 
 
 def test_zones_events_and_rules_are_recorded_and_audited(rt: Runtime, gov: GovernanceStore) -> None:
-    gov.add_zone("square", polygon=SQUARE, cameras=[], protected=True, by="ann")
-    gov.add_event("assembly", zone="square", starts_at=T0, ends_at=T0 + timedelta(hours=2), by="ann")
-    rule = gov.add_rule(ProcessingMode.DETECT, camera="cam-1", by="ann")
+    gov.add_zone("square", polygon=SQUARE, cameras=[], protected=True, by=ANN)
+    gov.add_event("assembly", zone="square", starts_at=T0, ends_at=T0 + timedelta(hours=2), by=ANN)
+    rule = gov.add_rule(ProcessingMode.DETECT, camera="cam-1", by=ANN)
     snap = gov.snapshot()
     assert [z.name for z in snap.zones] == ["square"] and snap.zones[0].protected
     assert [(e.name, e.zone) for e in snap.events] == [("assembly", "square")]
     assert [(r.id, r.mode, r.camera) for r in snap.rules] == [(rule.id, ProcessingMode.DETECT, "cam-1")]
     with pytest.raises(Conflict, match="has events"):
-        gov.remove_zone("square")
-    gov.remove_event("assembly")
-    gov.remove_rule(rule.id)
-    gov.remove_zone("square")
+        gov.remove_zone("square", by=ANN)
+    gov.remove_event("assembly", by=ANN)
+    gov.remove_rule(rule.id, by=ANN)
+    gov.remove_zone("square", by=ANN)
     assert actions(rt) == [
         "zone.add",
         "event.add",
@@ -94,55 +96,55 @@ def test_zones_events_and_rules_are_recorded_and_audited(rt: Runtime, gov: Gover
     ("call", "error", "message"),
     [
         (
-            lambda g: g.add_zone("z", polygon=SQUARE[:2], cameras=[], protected=True, by="a"),
+            lambda g: g.add_zone("z", polygon=SQUARE[:2], cameras=[], protected=True, by=ANN),
             InvalidInput,
             "3 points",
         ),
         (
-            lambda g: g.add_zone("z", polygon=[], cameras=[], protected=True, by="a"),
+            lambda g: g.add_zone("z", polygon=[], cameras=[], protected=True, by=ANN),
             InvalidInput,
             "needs a polygon",
         ),
         (
-            lambda g: g.add_zone("", polygon=SQUARE, cameras=[], protected=True, by="a"),
+            lambda g: g.add_zone("", polygon=SQUARE, cameras=[], protected=True, by=ANN),
             InvalidInput,
             "zone name",
         ),
         (
             lambda g: g.add_zone(
-                "z", polygon=[GeoPoint(91, 0), *SQUARE[1:]], cameras=[], protected=True, by="a"
+                "z", polygon=[GeoPoint(91, 0), *SQUARE[1:]], cameras=[], protected=True, by=ANN
             ),
             InvalidInput,
             "latitude",
         ),
         (
-            lambda g: g.add_event("e", zone="nowhere", starts_at=T0, ends_at=T0 + DEADLINE, by="a"),
+            lambda g: g.add_event("e", zone="nowhere", starts_at=T0, ends_at=T0 + DEADLINE, by=ANN),
             NotFound,
             "zone",
         ),
-        (lambda g: g.add_event("e", zone="x", starts_at=T0, ends_at=T0, by="a"), InvalidInput, "ends"),
-        (lambda g: g.add_rule(ProcessingMode.OFF, by="a"), InvalidInput, "exactly one"),
+        (lambda g: g.add_event("e", zone="x", starts_at=T0, ends_at=T0, by=ANN), InvalidInput, "ends"),
+        (lambda g: g.add_rule(ProcessingMode.OFF, by=ANN), InvalidInput, "exactly one"),
         (
-            lambda g: g.request(new_auth(cameras=[]), by="a", urgent_deadline=DEADLINE),
+            lambda g: g.request(new_auth(cameras=[]), by=ANN, urgent_deadline=DEADLINE),
             InvalidInput,
             "cameras",
         ),
         (
-            lambda g: g.request(new_auth(objective=" "), by="a", urgent_deadline=DEADLINE),
+            lambda g: g.request(new_auth(objective=" "), by=ANN, urgent_deadline=DEADLINE),
             InvalidInput,
             "objective",
         ),
         (
-            lambda g: g.request(new_auth(zones=["nowhere"]), by="a", urgent_deadline=DEADLINE),
+            lambda g: g.request(new_auth(zones=["nowhere"]), by=ANN, urgent_deadline=DEADLINE),
             NotFound,
             "zone",
         ),
         (
-            lambda g: g.request(new_auth(ends_at=T0 - timedelta(days=1)), by="a", urgent_deadline=DEADLINE),
+            lambda g: g.request(new_auth(ends_at=T0 - timedelta(days=1)), by=ANN, urgent_deadline=DEADLINE),
             InvalidInput,
             "ends before",
         ),
-        (lambda g: g.decide("W-404", AuthorisationStatus.APPROVED, by="b"), NotFound, "W-404"),
+        (lambda g: g.decide("W-404", AuthorisationStatus.APPROVED, by=SAM), NotFound, "W-404"),
     ],
 )
 def test_bad_records_are_refused_clearly(
@@ -155,15 +157,15 @@ def test_bad_records_are_refused_clearly(
 def test_an_authorisation_is_decided_by_someone_other_than_who_recorded_it(
     rt: Runtime, gov: GovernanceStore
 ) -> None:
-    info = gov.request(new_auth(), by="ann", urgent_deadline=DEADLINE)
+    info = gov.request(new_auth(), by=ANN, urgent_deadline=DEADLINE)
     assert info.authorisation.status is AuthorisationStatus.PENDING
     assert not info.authorisation.in_force(T0)
     with pytest.raises(PermissionDenied, match="different supervisor"):
-        gov.decide("W-1", AuthorisationStatus.APPROVED, by="ann")
-    approved = gov.decide("W-1", AuthorisationStatus.APPROVED, by="sam", note="checked the warrant")
+        gov.decide("W-1", AuthorisationStatus.APPROVED, by=ANN)
+    approved = gov.decide("W-1", AuthorisationStatus.APPROVED, by=SAM, note="checked the warrant")
     assert approved.authorisation.in_force(T0) and approved.decided_by == "sam"
     with pytest.raises(Conflict, match="not pending"):
-        gov.decide("W-1", AuthorisationStatus.REFUSED, by="sam")
+        gov.decide("W-1", AuthorisationStatus.REFUSED, by=SAM)
     records = {e.action: e for e in rt.audit_log.entries()}
     assert records["authorisation.approve"].authorisation == "W-1"
     assert records["authorisation.approve"].legal_basis == "warrant 2026/114"
@@ -172,7 +174,7 @@ def test_an_authorisation_is_decided_by_someone_other_than_who_recorded_it(
 
 def _enrol_and_sight(rt: Runtime, gov: GovernanceStore, ref: str) -> tuple[int, int]:
     rt.store.create_watchlist("missing")
-    gov.bind_watchlist("missing", ref)
+    gov.bind_watchlist("missing", ref, by=ANN)
     person = rt.store.enroll(
         [NewReference(JPEG_STUB, ".jpg", "family photo", "warrant", MODEL, vector(1))],
         watchlist_name="missing",
@@ -192,7 +194,7 @@ def _enrol_and_sight(rt: Runtime, gov: GovernanceStore, ref: str) -> tuple[int, 
 def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_it(
     rt: Runtime, gov: GovernanceStore, clock: Clock, tmp_path: Path
 ) -> None:
-    gov.request(new_auth("U-1", urgent=True), by="ann", urgent_deadline=DEADLINE)
+    gov.request(new_auth("U-1", urgent=True), by=ANN, urgent_deadline=DEADLINE)
     assert gov.authorisation("U-1").authorisation.in_force(T0)  # urgent: at once
     person_id, sighting_id = _enrol_and_sight(rt, gov, "U-1")
     crops_before = files_under(tmp_path / "data" / "blobs" / "crops")
@@ -201,7 +203,7 @@ def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_i
 
     clock.now = T0 + DEADLINE
     with pytest.raises(Conflict, match="not approved before its deadline"):
-        gov.decide("U-1", AuthorisationStatus.APPROVED, by="sam")
+        gov.decide("U-1", AuthorisationStatus.APPROVED, by=SAM)
     (receipt,) = gov.enforce()
     assert (receipt.reason, receipt.sightings, receipt.sighting_ids) == (
         "not approved before its deadline",
@@ -221,9 +223,9 @@ def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_i
 
 
 def test_refusing_an_urgent_authorisation_deletes_at_once(rt: Runtime, gov: GovernanceStore) -> None:
-    gov.request(new_auth("U-2", urgent=True), by="ann", urgent_deadline=DEADLINE)
+    gov.request(new_auth("U-2", urgent=True), by=ANN, urgent_deadline=DEADLINE)
     _enrol_and_sight(rt, gov, "U-2")
-    gov.decide("U-2", AuthorisationStatus.REFUSED, by="sam", note="no grounds")
+    gov.decide("U-2", AuthorisationStatus.REFUSED, by=SAM, note="no grounds")
     (receipt,) = gov.enforce()
     assert (receipt.reason, receipt.sightings, receipt.templates) == ("refused", 1, 1)
 
@@ -231,8 +233,8 @@ def test_refusing_an_urgent_authorisation_deletes_at_once(rt: Runtime, gov: Gove
 def test_an_ended_authorisation_deletes_its_watchlists_templates_but_not_lawful_sightings(
     rt: Runtime, gov: GovernanceStore, clock: Clock
 ) -> None:
-    gov.request(new_auth("W-2", ends_at=T0 + timedelta(hours=3)), by="ann", urgent_deadline=DEADLINE)
-    gov.decide("W-2", AuthorisationStatus.APPROVED, by="sam")
+    gov.request(new_auth("W-2", ends_at=T0 + timedelta(hours=3)), by=ANN, urgent_deadline=DEADLINE)
+    gov.decide("W-2", AuthorisationStatus.APPROVED, by=SAM)
     person_id, _ = _enrol_and_sight(rt, gov, "W-2")
     clock.now = T0 + timedelta(hours=3)
     (receipt,) = gov.enforce()
@@ -240,12 +242,12 @@ def test_an_ended_authorisation_deletes_its_watchlists_templates_but_not_lawful_
     assert rt.store.get_person(person_id).templates == 0
     assert len(rt.store.list_sightings()) == 2  # kept within retention (issue 5)
     with pytest.raises(Conflict, match="has ended"):
-        gov.bind_watchlist("missing", "W-2")
+        gov.bind_watchlist("missing", "W-2", by=ANN)
 
 
 def test_a_snapshot_holds_only_open_authorisations(gov: GovernanceStore, clock: Clock) -> None:
-    gov.request(new_auth("W-3", ends_at=T0 + timedelta(hours=1)), by="ann", urgent_deadline=DEADLINE)
-    gov.request(new_auth("W-4"), by="ann", urgent_deadline=DEADLINE)
+    gov.request(new_auth("W-3", ends_at=T0 + timedelta(hours=1)), by=ANN, urgent_deadline=DEADLINE)
+    gov.request(new_auth("W-4"), by=ANN, urgent_deadline=DEADLINE)
     clock.now = T0 + timedelta(hours=2)
     gov.enforce()
     assert [a.reference for a in gov.snapshot().authorisations] == ["W-4"]
@@ -253,5 +255,36 @@ def test_a_snapshot_holds_only_open_authorisations(gov: GovernanceStore, clock: 
 
 
 def test_window_of_a_rule_is_kept(gov: GovernanceStore) -> None:
-    rule = gov.add_rule(ProcessingMode.OFF, camera="cam-1", window=Window(T0, T0 + DEADLINE), by="ann")
+    rule = gov.add_rule(ProcessingMode.OFF, camera="cam-1", window=Window(T0, T0 + DEADLINE), by=ANN)
     assert gov.rules() == [rule]
+
+
+@pytest.mark.parametrize(
+    ("decider", "message"),
+    [
+        (ANN, "a different supervisor must decide"),
+        (Actor("bot", "supervisor", service=True), "service token"),
+        (Actor("ola", "operator"), "may not decide"),
+        (Actor("ivy", "investigator"), "may not decide"),
+    ],
+)
+def test_who_may_not_decide_an_authorisation(
+    rt: Runtime, gov: GovernanceStore, decider: Actor, message: str
+) -> None:
+    gov.request(new_auth(), by=ANN, urgent_deadline=DEADLINE)
+    with pytest.raises(PermissionDenied, match=message):
+        gov.decide("W-1", AuthorisationStatus.APPROVED, by=decider)
+    assert gov.authorisation("W-1").authorisation.status is AuthorisationStatus.PENDING
+    assert "authorisation.approve" not in actions(rt)
+
+
+def test_audit_records_name_who_acted(rt: Runtime, gov: GovernanceStore, clock: Clock) -> None:
+    gov.request(new_auth(ends_at=T0 + timedelta(hours=1)), by=ANN, urgent_deadline=DEADLINE)
+    gov.decide("W-1", AuthorisationStatus.APPROVED, by=SAM)
+    clock.now = T0 + timedelta(hours=2)
+    gov.enforce()
+    assert [(e.action, e.actor, e.role) for e in rt.audit_log.entries()] == [
+        ("authorisation.request", "ann", "admin"),
+        ("authorisation.approve", "sam", "supervisor"),
+        ("receipt.authorisation_closed", "citywatch@system", "system"),
+    ]

@@ -77,7 +77,7 @@ def zones_add(
         polygon=[_point(p) for p in point or []],
         cameras=camera or [],
         protected=protected,
-        by=rt.actor.name,
+        by=rt.actor,
     )
     kind = "protected zone" if zone.protected else "zone"
     out.print(
@@ -110,7 +110,8 @@ def zones_list(ctx: typer.Context) -> None:
 @requires(Permission.POLICY_MANAGE)
 def zones_remove(ctx: typer.Context, name: str) -> None:
     """Remove a zone (its events first)."""
-    runtime(ctx).governance.remove_zone(name)
+    rt = runtime(ctx)
+    rt.governance.remove_zone(name, by=rt.actor)
     out.print(f"removed zone {name}")
 
 
@@ -133,7 +134,7 @@ def events_add(
         zone=zone,
         starts_at=_required_when(start, "--from"),
         ends_at=_required_when(end, "--until"),
-        by=rt.actor.name,
+        by=rt.actor,
     )
     out.print(
         f"scheduled [bold]{event.name}[/] in zone {event.zone}, "
@@ -159,7 +160,8 @@ def events_list(ctx: typer.Context) -> None:
 @requires(Permission.POLICY_MANAGE)
 def events_remove(ctx: typer.Context, name: str) -> None:
     """Remove a scheduled event."""
-    runtime(ctx).governance.remove_event(name)
+    rt = runtime(ctx)
+    rt.governance.remove_event(name, by=rt.actor)
     out.print(f"removed event {name}")
 
 
@@ -180,7 +182,7 @@ def policy_set(
     restrictive wins. Identification still needs an authorisation."""
     rt = runtime(ctx)
     rule = rt.governance.add_rule(
-        mode, camera=camera, zone=zone, window=Window(parse_when(start), parse_when(end)), by=rt.actor.name
+        mode, camera=camera, zone=zone, window=Window(parse_when(start), parse_when(end)), by=rt.actor
     )
     target = f"camera {camera}" if camera else f"zone {zone}"
     out.print(f"rule {rule.id}: {target} → {mode}")
@@ -190,7 +192,8 @@ def policy_set(
 @requires(Permission.POLICY_MANAGE)
 def policy_remove(ctx: typer.Context, rule_id: int) -> None:
     """Remove a policy rule."""
-    runtime(ctx).governance.remove_rule(rule_id)
+    rt = runtime(ctx)
+    rt.governance.remove_rule(rule_id, by=rt.actor)
     out.print(f"removed rule {rule_id}")
 
 
@@ -288,11 +291,11 @@ def auth_request(
             zones=zone or [],
             events=event or [],
         ),
-        by=rt.actor.name,
+        by=rt.actor,
         urgent_deadline=timedelta(hours=rt.settings.policy.urgent_approval_h),
     )
     for name in watchlist or []:
-        rt.governance.bind_watchlist(name, info.authorisation.reference)
+        rt.governance.bind_watchlist(name, info.authorisation.reference, by=rt.actor)
     a = rt.governance.authorisation(info.authorisation.reference).authorisation
     if a.urgent:
         state = f"urgent: in force now; must be approved by {when(a.approval_deadline)}"
@@ -325,7 +328,7 @@ def auth_revoke(ctx: typer.Context, reference: str, note: Annotated[str, typer.O
 
 def _decide(ctx: typer.Context, reference: str, status: AuthorisationStatus, note: str) -> None:
     rt = runtime(ctx)
-    info = rt.governance.decide(reference, status, by=rt.actor.name, note=note)
+    info = rt.governance.decide(reference, status, by=rt.actor, note=note)
     out.print(f"authorisation {reference}: {info.authorisation.status} by {info.decided_by}")
     for receipt in rt.governance.enforce():
         out.print(
@@ -338,7 +341,8 @@ def _decide(ctx: typer.Context, reference: str, status: AuthorisationStatus, not
 @requires(Permission.WATCHLISTS_MANAGE)
 def auth_bind(ctx: typer.Context, watchlist: str, reference: str) -> None:
     """Bind a watchlist to an authorisation: matching against it happens under that authorisation."""
-    runtime(ctx).governance.bind_watchlist(watchlist, reference)
+    rt = runtime(ctx)
+    rt.governance.bind_watchlist(watchlist, reference, by=rt.actor)
     out.print(f"watchlist {watchlist} bound to authorisation {reference}")
 
 

@@ -85,7 +85,7 @@ class Runtime:
 
     @cached_property
     def governance(self) -> GovernanceStore:
-        return GovernanceStore(self.database, self.store.blobs, clock=utc_now, audit=self._audit_in)
+        return GovernanceStore(self.database, self.store.blobs, clock=utc_now, audit=self._audit_as)
 
     @cached_property
     def policy(self) -> PolicyService:

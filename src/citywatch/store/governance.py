@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from citywatch.domain.audit import AuditEvent
+from citywatch.audit.access import Permission, can
+from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import (
     ALWAYS,
@@ -49,7 +50,11 @@ from citywatch.store.tables import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-AuditHook = Callable[[Session, AuditEvent], None]
+ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
+"""Writes an audit record for `actor` inside the session of the action it records."""
+
+SYSTEM = Actor("citywatch@system", "system", service=True)
+"""Who closes an ended authorisation: the system enforcing it, not a person."""
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,99}$")
 
@@ -99,7 +104,7 @@ class DeletionReceipt:
 
 class GovernanceStore:
     def __init__(
-        self, db: Database, blobs: BlobStore, *, clock: Callable[[], datetime], audit: AuditHook
+        self, db: Database, blobs: BlobStore, *, clock: Callable[[], datetime], audit: ActorAuditHook
     ) -> None:
         self._db = db
         self._blobs = blobs
@@ -109,7 +114,7 @@ class GovernanceStore:
     # --- zones and events -----------------------------------------------------------------
 
     def add_zone(
-        self, name: str, *, polygon: Sequence[GeoPoint], cameras: Sequence[str], protected: bool, by: str
+        self, name: str, *, polygon: Sequence[GeoPoint], cameras: Sequence[str], protected: bool, by: Actor
     ) -> Zone:
         name = _name(name, "zone name")
         if polygon and len(polygon) < 3:
@@ -127,7 +132,7 @@ class GovernanceStore:
                 polygon=json.dumps([[p.lat, p.lon] for p in polygon]),
                 cameras=json.dumps(sorted(set(cameras))),
                 protected=protected,
-                created_by=by,
+                created_by=by.name,
                 created_at=self._clock(),
             )
             session.add(row)
@@ -135,6 +140,7 @@ class GovernanceStore:
             zone = _zone(row)
             self._audit(
                 session,
+                by,
                 AuditEvent(
                     "zone.add",
                     f"zone:{name}",
@@ -143,20 +149,20 @@ class GovernanceStore:
             )
             return zone
 
-    def remove_zone(self, name: str) -> None:
+    def remove_zone(self, name: str, *, by: Actor) -> None:
         with self._db.session() as session:
             row = _require(session, ZoneRow, ZoneRow.name == name, f"zone {name!r}")
             events = session.scalars(select(EventRow.name).where(EventRow.zone_id == row.id)).all()
             if events:
                 raise Conflict(f"zone {name!r} has events ({', '.join(events)}); remove them first")
             session.delete(row)
-            self._audit(session, AuditEvent("zone.remove", f"zone:{name}"))
+            self._audit(session, by, AuditEvent("zone.remove", f"zone:{name}"))
 
     def zones(self) -> list[Zone]:
         with self._db.session(write=False) as session:
             return [_zone(r) for r in session.scalars(select(ZoneRow).order_by(ZoneRow.name))]
 
-    def add_event(self, name: str, *, zone: str, starts_at: datetime, ends_at: datetime, by: str) -> Event:
+    def add_event(self, name: str, *, zone: str, starts_at: datetime, ends_at: datetime, by: Actor) -> Event:
         name = _name(name, "event name")
         if ends_at <= starts_at:
             raise InvalidInput(f"event {name!r} ends ({ends_at.isoformat()}) before it starts")
@@ -169,13 +175,14 @@ class GovernanceStore:
                 zone_id=zone_row.id,
                 starts_at=starts_at,
                 ends_at=ends_at,
-                created_by=by,
+                created_by=by.name,
                 created_at=self._clock(),
             )
             session.add(row)
             session.flush()
             self._audit(
                 session,
+                by,
                 AuditEvent(
                     "event.add",
                     f"event:{name}",
@@ -184,11 +191,11 @@ class GovernanceStore:
             )
             return Event(name, zone, Window(starts_at, ends_at))
 
-    def remove_event(self, name: str) -> None:
+    def remove_event(self, name: str, *, by: Actor) -> None:
         with self._db.session() as session:
             row = _require(session, EventRow, EventRow.name == name, f"event {name!r}")
             session.delete(row)
-            self._audit(session, AuditEvent("event.remove", f"event:{name}"))
+            self._audit(session, by, AuditEvent("event.remove", f"event:{name}"))
 
     def events(self) -> list[Event]:
         with self._db.session(write=False) as session:
@@ -203,7 +210,7 @@ class GovernanceStore:
         camera: str | None = None,
         zone: str | None = None,
         window: Window = ALWAYS,
-        by: str,
+        by: Actor,
     ) -> Rule:
         if (camera is None) == (zone is None):
             raise InvalidInput("a policy rule applies to one camera or one zone: give exactly one")
@@ -219,13 +226,14 @@ class GovernanceStore:
                 mode=mode.value,
                 starts_at=window.start,
                 ends_at=window.end,
-                created_by=by,
+                created_by=by.name,
                 created_at=self._clock(),
             )
             session.add(row)
             session.flush()
             self._audit(
                 session,
+                by,
                 AuditEvent(
                     "policy.rule_add",
                     f"policy_rule:{row.id}",
@@ -234,11 +242,11 @@ class GovernanceStore:
             )
             return Rule(row.id, mode, camera, zone, window)
 
-    def remove_rule(self, rule_id: int) -> None:
+    def remove_rule(self, rule_id: int, *, by: Actor) -> None:
         with self._db.session() as session:
             row = _require(session, PolicyRuleRow, PolicyRuleRow.id == rule_id, f"policy rule {rule_id}")
             session.delete(row)
-            self._audit(session, AuditEvent("policy.rule_remove", f"policy_rule:{rule_id}"))
+            self._audit(session, by, AuditEvent("policy.rule_remove", f"policy_rule:{rule_id}"))
 
     def rules(self) -> list[Rule]:
         with self._db.session(write=False) as session:
@@ -246,7 +254,7 @@ class GovernanceStore:
 
     # --- authorisations -------------------------------------------------------------------
 
-    def request(self, new: NewAuthorisation, *, by: str, urgent_deadline: timedelta) -> AuthorisationInfo:
+    def request(self, new: NewAuthorisation, *, by: Actor, urgent_deadline: timedelta) -> AuthorisationInfo:
         """Record an authorisation: pending until a supervisor approves it; an urgent one is in
         force at once, until its approval deadline."""
         reference = _name(new.reference, "authorisation reference")
@@ -286,17 +294,17 @@ class GovernanceStore:
                 urgent=new.urgent,
                 approval_deadline=now + urgent_deadline if new.urgent else None,
                 status=AuthorisationStatus.PENDING.value,
-                created_by=by,
+                created_by=by.name,
                 created_at=now,
             )
             session.add(row)
             session.flush()
             info = _authorisation_info(session, row)
-            self._audit(session, _auth_event("authorisation.request", info.authorisation))
+            self._audit(session, by, _auth_event("authorisation.request", info.authorisation))
             return info
 
     def decide(
-        self, reference: str, status: AuthorisationStatus, *, by: str, note: str = ""
+        self, reference: str, status: AuthorisationStatus, *, by: Actor, note: str = ""
     ) -> AuthorisationInfo:
         """Approve, refuse or revoke. A supervisor decides; never the person who requested it."""
         now = self._clock()
@@ -314,20 +322,20 @@ class GovernanceStore:
                         f"authorisation {reference} was not approved before its deadline "
                         f"({current.approval_deadline}); what was derived under it is deleted"
                     )
-                if by == row.created_by:
-                    raise PermissionDenied(
-                        f"authorisation {reference} was requested by {by}; a different supervisor must decide"
-                    )
+                if problem := _decider_problem(row.created_by, by):
+                    raise PermissionDenied(f"authorisation {reference}: {problem}")
             row.status = status.value
-            row.decided_by = by
+            row.decided_by = by.name
             row.decided_at = now
             row.decision_note = note or None
             session.flush()
             info = _authorisation_info(session, row)
-            self._audit(session, _auth_event(f"authorisation.{_VERB[status]}", info.authorisation, note=note))
+            self._audit(
+                session, by, _auth_event(f"authorisation.{_VERB[status]}", info.authorisation, note=note)
+            )
             return info
 
-    def bind_watchlist(self, watchlist: str, reference: str) -> None:
+    def bind_watchlist(self, watchlist: str, reference: str, *, by: Actor) -> None:
         """Bind a watchlist to the authorisation its matching happens under."""
         now = self._clock()
         with self._db.session() as session:
@@ -340,6 +348,7 @@ class GovernanceStore:
             wl.authorisation_id = row.id
             self._audit(
                 session,
+                by,
                 AuditEvent(
                     "watchlist.bind",
                     f"watchlist:{wl.id}",
@@ -437,6 +446,7 @@ class GovernanceStore:
             row.closed_at = now
             self._audit(
                 session,
+                SYSTEM,
                 AuditEvent(
                     "receipt.authorisation_closed",
                     f"authorisation:{reference}",
@@ -468,6 +478,17 @@ _VERB = {
     AuthorisationStatus.REFUSED: "refuse",
     AuthorisationStatus.REVOKED: "revoke",
 }
+
+
+def _decider_problem(requester: str, decider: Actor) -> str | None:
+    """Who may approve or refuse: a supervisor, a person (not a token), not the requester."""
+    if decider.service:
+        return "a service token cannot decide an authorisation; a supervisor must"
+    if decider.name == requester:
+        return f"it was requested by {requester}; a different supervisor must decide"
+    if not can(decider, Permission.AUTHORISATIONS_DECIDE):
+        return f"{decider.name} ({decider.role}) may not decide authorisations; a supervisor must"
+    return None
 
 
 def _end_reason(auth: Authorisation, now: datetime) -> str:

@@ -78,10 +78,18 @@ def test_an_assembly_turns_alerts_off_until_an_authorisation_names_it(
     assert named["alerts"] >= 1
     alerts = cw("alerts", "list", "--json").json_lines()
     assert alerts and {a["person_name"] for a in alerts} == {LIN}
+    # an operator limited to another camera sees none of them
+    cw("user", "add", "olga", "--role", "operator", "--camera", "gate", "--no-password")
+    cw("user", "token", "issue", "olga", "--label", "e2e", "--out", str(tmp_path / "olga.token"))
+    token = (tmp_path / "olga.token").read_text().strip()
+    scoped = citywatch(tmp_path, shared_data, "alerts", "list", "--json", env={"CITYWATCH_TOKEN": token})
+    assert scoped.code == 0 and scoped.json_lines() == []
 
     audit = cw("audit", "list", "--json").json_lines()
     actions = [r["action"] for r in audit]
     assert {"zone.add", "event.add", "authorisation.request", "authorisation.approve"} <= set(actions)
+    views = [(r["actor"], r["result_count"]) for r in audit if r["action"] == "alert.view"]
+    assert views[-1] == ("olga", 0) and views[0][1] == len(alerts)  # looking is audited too
     modes = [r for r in audit if r["action"] == "camera.mode"]
     assert [m["params"]["mode"] for m in modes] == ["detect", "watchlist"]
     assert "identification is off in protected event assembly" in modes[0]["params"]["reasons"]

@@ -13,7 +13,7 @@ import typer
 from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
-from citywatch.cli.permissions import requires
+from citywatch.cli.permissions import require_cameras, requires
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput, NotFound
 from citywatch.domain.policy import Authorisation
@@ -88,6 +88,7 @@ def search(
         until=parse_when(until),
         authorisation=_find_authorisation(rt, authorisation),
     )
+    require_cameras(rt, Permission.CASE_SEARCH, scope.cameras, ctx.command_path)
     photo_ref = (
         f"photo-sha256:{hashlib.sha256(photo.read_bytes()).hexdigest()}" if photo.is_file() else str(photo)
     )
@@ -192,7 +193,11 @@ def sightings_list(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
 ) -> None:
     """List the latest sightings."""
-    rows = runtime(ctx).store.list_sightings(limit=limit, camera_id=camera)
+    rt = runtime(ctx)
+    if camera is not None:
+        require_cameras(rt, Permission.SIGHTINGS_READ, [camera], ctx.command_path)
+    rows = rt.store.list_sightings(limit=limit, camera_id=camera, camera_ids=rt.actor.cameras)
+    rt.audit(_viewed("sighting.view", "sightings", [s.id for s in rows], {"camera": camera, "limit": limit}))
     table(
         f"{len(rows)} sighting(s)",
         ["id", "camera", "start", "end", "det", "quality", "person", "distance", "decision", "crop"],
@@ -223,7 +228,10 @@ def alerts_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List the latest alerts."""
-    rows = runtime(ctx).store.list_alerts(limit=limit, status=status)
+    rt = runtime(ctx)
+    rows = rt.store.list_alerts(limit=limit, status=status, camera_ids=rt.actor.cameras)
+    params: dict[str, object] = {"status": None if status is None else str(status), "limit": limit}
+    rt.audit(_viewed("alert.view", "alerts", [a.id for a in rows], params))
     if as_json:
         for a in rows:
             emit_json("alert", a)
@@ -244,6 +252,16 @@ def alerts_list(
             ]
             for a in rows
         ],
+    )
+
+
+def _viewed(action: str, what: str, ids: list[int], params: dict[str, object]) -> AuditEvent:
+    """Looking at sightings or alerts is itself a sensitive act: which ones, by whom."""
+    return AuditEvent(
+        action,
+        f"{what}:{min(ids)}-{max(ids)}" if ids else f"{what}:none",
+        params={**params, "ids": ids},
+        result_count=len(ids),
     )
 
 

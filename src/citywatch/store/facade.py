@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -497,19 +497,24 @@ class MetaStore:
                 if row.template is not None
             ]
 
-    def list_sightings(self, limit: int = 50, camera_id: str | None = None) -> list[SightingInfo]:
+    def list_sightings(
+        self, limit: int = 50, camera_id: str | None = None, *, camera_ids: Collection[str] | None = None
+    ) -> list[SightingInfo]:
+        """The latest sightings (of `camera_id`, and only of `camera_ids` when given)."""
         _check_limit(limit)
         with self._db.session(write=False) as session:
-            return [
-                _sighting_info(row)
-                for row in repo.recent_sightings(session, limit=limit, camera_id=camera_id)
-            ]
+            rows = repo.recent_sightings(session, limit=limit, camera_id=camera_id, camera_ids=camera_ids)
+            return [_sighting_info(row) for row in rows]
 
-    def list_alerts(self, limit: int = 50, status: str | None = None) -> list[AlertInfo]:
+    def list_alerts(
+        self, limit: int = 50, status: str | None = None, *, camera_ids: Collection[str] | None = None
+    ) -> list[AlertInfo]:
+        """The latest alerts (only of `camera_ids` when given)."""
         _check_limit(limit)
         wanted = None if status is None else _alert_status(status).value
         with self._db.session(write=False) as session:
-            return [_alert_info(row) for row in repo.recent_alerts(session, limit=limit, status=wanted)]
+            rows = repo.recent_alerts(session, limit=limit, status=wanted, camera_ids=camera_ids)
+            return [_alert_info(row) for row in rows]
 
     def count_sightings(self) -> int:
         with self._db.session(write=False) as session:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -266,15 +266,23 @@ def search_rows(
     return session.scalars(query.order_by(Sighting.started_at, Sighting.id)).all()
 
 
-def recent_sightings(session: Session, *, limit: int, camera_id: str | None) -> Sequence[Sighting]:
+def recent_sightings(
+    session: Session, *, limit: int, camera_id: str | None, camera_ids: Collection[str] | None = None
+) -> Sequence[Sighting]:
     query = select(Sighting)
     if camera_id is not None:
         query = query.where(Sighting.camera_id == camera_id)
+    if camera_ids is not None:
+        query = query.where(Sighting.camera_id.in_(sorted(camera_ids)))
     return session.scalars(query.order_by(Sighting.started_at.desc(), Sighting.id.desc()).limit(limit)).all()
 
 
-def recent_alerts(session: Session, *, limit: int, status: str | None) -> Sequence[Alert]:
+def recent_alerts(
+    session: Session, *, limit: int, status: str | None, camera_ids: Collection[str] | None = None
+) -> Sequence[Alert]:
     query = select(Alert)
+    if camera_ids is not None:
+        query = query.where(Alert.camera_id.in_(sorted(camera_ids)))
     if status is not None:
         query = query.where(Alert.status == status)
     return session.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)).all()

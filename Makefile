@@ -16,18 +16,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Main job on the embedded default: enrol two people, watch the Hamilton clip, list alerts.
+# Main job on the embedded default: a supervisor approves the enrolments and the
+# authorisation, the Hamilton clip is watched, alerts listed, the audit log verified.
 demo: install
-	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	cd $(DEMO) && CITYWATCH_MODELS_DIR=$(DATA)/models ../../$(VENV)/bin/citywatch enroll \
-	  $(DATA)/face_recognition/examples/lin-manuel-miranda.png --name "Lin-Manuel Miranda" \
-	  --source "face_recognition example image" --legal-basis "demonstration"
-	cd $(DEMO) && CITYWATCH_MODELS_DIR=$(DATA)/models ../../$(VENV)/bin/citywatch enroll \
-	  $(DATA)/face_recognition/examples/alex-lacamoire.png --name "Alex Lacamoire" \
-	  --source "face_recognition example image" --legal-basis "demonstration"
-	cd $(DEMO) && CITYWATCH_MODELS_DIR=$(DATA)/models ../../$(VENV)/bin/citywatch watch \
-	  $(DATA)/face_recognition/examples/short_hamilton_clip.mp4
-	cd $(DEMO) && ../../$(VENV)/bin/citywatch alerts list
+	scripts/demo.sh $(VENV)/bin/citywatch $(DATA) $(DEMO)
 
 test: install
 	$(PY) -m pytest

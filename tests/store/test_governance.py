@@ -275,7 +275,9 @@ def test_who_may_not_decide_an_authorisation(
     with pytest.raises(PermissionDenied, match=message):
         gov.decide("W-1", AuthorisationStatus.APPROVED, by=decider)
     assert gov.authorisation("W-1").authorisation.status is AuthorisationStatus.PENDING
-    assert "authorisation.approve" not in actions(rt)
+    assert actions(rt) == ["authorisation.request", "authorisation.decide_refused"]
+    refused = rt.audit_log.entries()[-1]
+    assert (refused.actor, refused.authorisation) == (decider.name, "W-1")
 
 
 def test_audit_records_name_who_acted(rt: Runtime, gov: GovernanceStore, clock: Clock) -> None:

@@ -308,6 +308,7 @@ class GovernanceStore:
     ) -> AuthorisationInfo:
         """Approve, refuse or revoke. A supervisor decides; never the person who requested it."""
         now = self._clock()
+        refusal: PermissionDenied | None = None
         with self._db.session() as session:
             row = _require_auth(session, reference)
             current = _authorisation_info(session, row).authorisation
@@ -323,17 +324,40 @@ class GovernanceStore:
                         f"({current.approval_deadline}); what was derived under it is deleted"
                     )
                 if problem := _decider_problem(row.created_by, by):
-                    raise PermissionDenied(f"authorisation {reference}: {problem}")
-            row.status = status.value
-            row.decided_by = by.name
-            row.decided_at = now
-            row.decision_note = note or None
-            session.flush()
-            info = _authorisation_info(session, row)
-            self._audit(
-                session, by, _auth_event(f"authorisation.{_VERB[status]}", info.authorisation, note=note)
-            )
-            return info
+                    # the refusal is itself recorded: this transaction commits it, nothing else
+                    self._audit(
+                        session,
+                        by,
+                        AuditEvent(
+                            "authorisation.decide_refused",
+                            f"authorisation:{reference}",
+                            authorisation=reference,
+                            params={"decision": status.value, "reason": problem},
+                        ),
+                    )
+                    refusal = PermissionDenied(f"authorisation {reference}: {problem}")
+            if refusal is None:
+                return self._apply(session, row, status, by=by, note=note, now=now)
+        raise refusal
+
+    def _apply(
+        self,
+        session: Session,
+        row: AuthorisationRow,
+        status: AuthorisationStatus,
+        *,
+        by: Actor,
+        note: str,
+        now: datetime,
+    ) -> AuthorisationInfo:
+        row.status = status.value
+        row.decided_by = by.name
+        row.decided_at = now
+        row.decision_note = note or None
+        session.flush()
+        info = _authorisation_info(session, row)
+        self._audit(session, by, _auth_event(f"authorisation.{_VERB[status]}", info.authorisation, note=note))
+        return info
 
     def bind_watchlist(self, watchlist: str, reference: str, *, by: Actor) -> None:
         """Bind a watchlist to the authorisation its matching happens under."""

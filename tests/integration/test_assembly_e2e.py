@@ -65,14 +65,14 @@ def test_an_assembly_turns_alerts_off_until_an_authorisation_names_it(
         *AUTH,
         "--camera",
         "stage",
-        "--watchlist",
-        "default",
         "--event",
         "assembly",
         "--until",
         "+1d",
     )
     cw("authorisations", "approve", "W-2", as_supervisor=True)
+    # the watchlist moves to W-2 only now that W-2 is approved (W-1 is still open)
+    cw("authorisations", "bind", "default", "W-2")
     named = summary(cw("watch", clip, "--camera-id", "stage", "--json"))
     assert named["mode"] == "watchlist" and named["authorisations"] == ["W-2"]
     assert named["alerts"] >= 1

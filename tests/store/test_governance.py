@@ -290,3 +290,56 @@ def test_audit_records_name_who_acted(rt: Runtime, gov: GovernanceStore, clock: 
         ("authorisation.approve", "sam", "supervisor"),
         ("receipt.authorisation_closed", "citywatch@system", "system"),
     ]
+
+
+def test_an_unapproved_authorisation_cannot_take_over_a_bound_watchlist(
+    rt: Runtime, gov: GovernanceStore
+) -> None:
+    rt.store.create_watchlist("missing")
+    gov.request(new_auth("W-1", watchlists=["missing"]), by=ANN, urgent_deadline=DEADLINE)
+    gov.decide("W-1", AuthorisationStatus.APPROVED, by=SAM)
+    gov.request(new_auth("U-1", urgent=True), by=ANN, urgent_deadline=DEADLINE)
+    with pytest.raises(Conflict, match="bound to authorisation W-1, still open"):
+        gov.bind_watchlist("missing", "U-1", by=ANN)
+    with pytest.raises(Conflict, match="bound to authorisation W-1"):
+        gov.request(new_auth("U-2", urgent=True, watchlists=["missing"]), by=ANN, urgent_deadline=DEADLINE)
+    with pytest.raises(NotFound):
+        gov.authorisation("U-2")  # the request and its binding are one transaction
+    gov.request(new_auth("W-2"), by=ANN, urgent_deadline=DEADLINE)
+    gov.decide("W-2", AuthorisationStatus.APPROVED, by=SAM)
+    gov.bind_watchlist("missing", "W-2", by=ANN)  # approved: it may
+    assert gov.authorisation("W-2").authorisation.watchlists == {"missing"}
+    assert gov.authorisation("W-1").authorisation.watchlists == frozenset()
+
+
+def test_withdrawing_an_urgent_authorisation_before_approval_deletes_what_it_derived(
+    rt: Runtime, gov: GovernanceStore
+) -> None:
+    gov.request(new_auth("U-3", urgent=True), by=ANN, urgent_deadline=DEADLINE)
+    _enrol_and_sight(rt, gov, "U-3")
+    gov.decide("U-3", AuthorisationStatus.REVOKED, by=ANN)  # its own requester withdraws it
+    (receipt,) = gov.enforce()
+    assert (receipt.reason, receipt.sightings) == ("refused", 1)
+
+
+def test_an_urgent_authorisation_whose_window_ends_unapproved_lapses(
+    rt: Runtime, gov: GovernanceStore, clock: Clock
+) -> None:
+    gov.request(
+        new_auth("U-4", urgent=True, ends_at=T0 + timedelta(hours=2)), by=ANN, urgent_deadline=DEADLINE
+    )
+    _enrol_and_sight(rt, gov, "U-4")
+    clock.now = T0 + timedelta(hours=3)  # window over, deadline not yet
+    (receipt,) = gov.enforce()
+    assert receipt.sightings == 1
+
+
+def test_no_sighting_is_stored_under_a_closed_authorisation(rt: Runtime, gov: GovernanceStore) -> None:
+    gov.request(new_auth("U-5", urgent=True), by=ANN, urgent_deadline=DEADLINE)
+    gov.decide("U-5", AuthorisationStatus.REFUSED, by=SAM)
+    gov.enforce()
+    auth_id = gov.authorisation("U-5").authorisation.id
+    with pytest.raises(PermissionDenied, match="U-5 has ended"):
+        rt.store.add_sighting(replace(sighting(template=vector(3)), authorisation_id=auth_id))
+    assert rt.store.list_sightings() == []
+    assert rt.store.clean_orphan_crops(older_than_s=0) == 0  # its crop file went with it

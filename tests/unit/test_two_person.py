@@ -19,12 +19,14 @@ ACT = Permission.ALERTS_ACT
     [
         (ANN, BOB, APPROVE, None),
         (ANN, Actor("carl", "operator"), ACT, None),
-        (Actor("ann@local", "local"), Actor("bob@local", "local"), APPROVE, None),  # two shell users
+        (Actor("ann@local", "local"), Actor("bob", "supervisor"), APPROVE, None),  # local may start
+        (Actor("bob", "supervisor"), Actor("ann@local", "local"), APPROVE, "has not signed in"),
+        (Actor("ann@local", "local"), Actor("bob@local", "local"), APPROVE, "has not signed in"),
         (Actor("ann", "operator"), BOB, APPROVE, None),  # the proposer's own role does not matter
         (ANN, ANN, APPROVE, "ann was the first person and cannot also be the second"),
         (ANN, Actor("ann", "admin"), APPROVE, "ann was the first person"),  # a role change is no new person
         (ANN, Actor(" ANN ", "supervisor"), APPROVE, "was the first person"),  # names compare loosely
-        (Actor("ann@local", "local"), Actor("ann@local", "local"), APPROVE, "was the first person"),
+        (Actor("ann@local", "local"), Actor("ann@local", "local"), APPROVE, "has not signed in"),
         (ANN, Actor("bot", "supervisor", service=True), APPROVE, "bot acts through a service token"),
         (Actor("bot", "supervisor", service=True), BOB, APPROVE, "bot acts through a service token"),
         (

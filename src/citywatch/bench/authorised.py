@@ -1,29 +1,43 @@
-"""The authorisation benchmarks run under."""
+"""The authorisation benchmarks run under: a real one, on the benchmark's own database."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
-from citywatch.domain.policy import ALWAYS, Authorisation, AuthorisationStatus, ModeDecision, ProcessingMode
+from citywatch.domain.audit import Actor
+from citywatch.domain.policy import AuthorisationStatus
 from citywatch.runtime.build import Runtime
+from citywatch.store.governance import NewAuthorisation
+
+BENCH = Actor("citywatch-bench@system", "admin")
+BENCH_APPROVER = Actor("citywatch-bench-approver@system", "supervisor")
 
 
-def benchmark_policy(
-    rt: Runtime, mode: ProcessingMode = ProcessingMode.INVESTIGATE
-) -> Callable[[datetime], ModeDecision]:
-    """Benchmarks run on a database of their own, filled with public test images: identification
-    there is authorised by the benchmark itself, over every watchlist it holds."""
-    auth = Authorisation(
-        id=0,
-        reference="benchmark",
-        issuer="citywatch bench",
-        legal_basis="benchmark on public test data",
-        objective="measure speed and accuracy",
-        cameras=frozenset(),
-        watchlists=frozenset(w.name for w in rt.store.list_watchlists()),
-        window=ALWAYS,
-        status=AuthorisationStatus.APPROVED,
+def authorise_benchmark(rt: Runtime, cameras: Sequence[str], *, hours: float = 24.0) -> str:
+    """Record and approve an authorisation over `cameras` and every watchlist in `rt`'s store.
+
+    Benchmarks run on a throwaway database filled with public test images (`citywatch
+    bench` gives them a data folder and database of their own), so the benchmark is both
+    requester and approver there; the pipeline then runs under the real policy path."""
+    reference = f"BENCH-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    rt.governance.request(
+        NewAuthorisation(
+            reference=reference,
+            issuer="citywatch bench",
+            legal_basis="benchmark on public test data",
+            objective="measure speed and accuracy",
+            cameras=cameras,
+            starts_at=now - timedelta(minutes=5),
+            ends_at=now + timedelta(hours=hours),
+        ),
+        by=BENCH,
+        urgent_deadline=timedelta(hours=24),
     )
-    decision = ModeDecision(mode, mode, (auth,))
-    return lambda _at: decision
+    for watchlist in rt.store.list_watchlists():
+        rt.governance.bind_watchlist(watchlist.name, reference, by=BENCH)
+    rt.governance.decide(reference, AuthorisationStatus.APPROVED, by=BENCH_APPROVER)
+    rt.policy.refresh()
+    return reference

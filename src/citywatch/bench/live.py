@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from citywatch.bench.authorised import benchmark_policy
+from citywatch.bench.authorised import authorise_benchmark
 from citywatch.config.ingest import CameraSettings, ProcessingMode, SourceSettings
 from citywatch.runtime.build import Runtime
 
@@ -90,13 +90,11 @@ def live_load(
 ) -> LiveReport:
     """Replay `clip` as `streams` live cameras for `seconds`, then stop them cleanly."""
     source = SourceSettings(detect_fps=detect_fps, replay=True)
-    decide = benchmark_policy(rt, ProcessingMode.WATCHLIST)
+    camera_ids = [f"live-{i}" for i in range(streams)]
+    authorise_benchmark(rt, camera_ids, hours=seconds / 3600 + 1)
     workers = [
-        rt.camera_worker(
-            CameraSettings(id=f"live-{i}", url=str(clip), mode=ProcessingMode.WATCHLIST, source=source),
-            decide=decide,
-        )
-        for i in range(streams)
+        rt.camera_worker(CameraSettings(id=c, url=str(clip), mode=ProcessingMode.WATCHLIST, source=source))
+        for c in camera_ids
     ]
     warm_up = min(WARM_UP_S, seconds / 6)
     samples: list[tuple[float, float]] = []

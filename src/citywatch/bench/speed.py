@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from citywatch.bench.authorised import benchmark_policy
-from citywatch.config.ingest import CameraSettings, SourceSettings
+from citywatch.bench.authorised import authorise_benchmark
+from citywatch.config.ingest import CameraSettings, ProcessingMode, SourceSettings
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.matching import Candidate
 from citywatch.ingest.open import open_source
@@ -58,7 +58,9 @@ class ClipSpeed:
 def pipeline_speed(rt: Runtime, clip: Path, *, detect_fps: float, max_frames: int) -> ClipSpeed:
     """Decode and process up to `max_frames` frames of `clip` in this thread, timing each stage."""
     source = open_source("bench", str(clip), SourceSettings(detect_fps=detect_fps))
-    pipeline = rt.pipeline(CameraSettings(id="bench", url=str(clip)), decide=benchmark_policy(rt))
+    authorise_benchmark(rt, ["bench"])
+    camera = CameraSettings(id="bench", url=str(clip), mode=ProcessingMode.INVESTIGATE)
+    pipeline = rt.pipeline(camera)
     rt.watchlist_index()
     identities: dict[str, int] = {}
 

@@ -158,7 +158,7 @@ def speed(
             f"[yellow]peer not run:[/] {peer_python} or {peer_script} missing (make .bench-venv/.installed)"
         )
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
-        rt = build_runtime(base.settings.model_copy(update={"data_dir": Path(tmp)}))
+        rt = build_runtime(base.settings.model_copy(update={"data_dir": Path(tmp), "database_url": ""}))
         try:
             known = _enrol_known(rt, folder)
             clips = []
@@ -223,7 +223,7 @@ def live(
     folder = (data or default_data()).resolve()
     clip = folder / CLIPS[0]
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
-        rt = build_runtime(base.settings.model_copy(update={"data_dir": Path(tmp)}))
+        rt = build_runtime(base.settings.model_copy(update={"data_dir": Path(tmp), "database_url": ""}))
         try:
             _enrol_known(rt, folder)
             with err.status("running…") as status:

@@ -10,7 +10,7 @@ import typer
 from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
-from citywatch.cli.permissions import requires
+from citywatch.cli.permissions import require_permission, requires
 from citywatch.cli.records import parse_when
 from citywatch.config.ingest import CameraSettings
 from citywatch.domain.errors import InvalidInput
@@ -278,6 +278,8 @@ def auth_request(
     one is in force at once, and everything derived under it is deleted if it is refused or not
     approved in time."""
     rt = runtime(ctx)
+    if watchlist:
+        require_permission(rt, Permission.WATCHLISTS_MANAGE, f"{ctx.command_path} --watchlist")
     info = rt.governance.request(
         NewAuthorisation(
             reference=reference,
@@ -290,13 +292,12 @@ def auth_request(
             urgent=urgent,
             zones=zone or [],
             events=event or [],
+            watchlists=watchlist or [],
         ),
         by=rt.actor,
         urgent_deadline=timedelta(hours=rt.settings.policy.urgent_approval_h),
     )
-    for name in watchlist or []:
-        rt.governance.bind_watchlist(name, info.authorisation.reference, by=rt.actor)
-    a = rt.governance.authorisation(info.authorisation.reference).authorisation
+    a = info.authorisation
     if a.urgent:
         state = f"urgent: in force now; must be approved by {when(a.approval_deadline)}"
     else:

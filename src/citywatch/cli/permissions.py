@@ -40,8 +40,12 @@ def _check(permission: Permission, ctx: Any) -> None:
     obj: Any = None if ctx is None else ctx.find_object(CliContext)
     if ctx is None or obj is None:
         raise PermissionDenied(f"no identity to check {permission} against")
-    command = ctx.command_path
-    rt = obj.runtime()
+    require_permission(obj.runtime(), permission, ctx.command_path)
+
+
+def require_permission(rt: Runtime, permission: Permission, command: str) -> None:
+    """Refuse, clearly and audited, what the actor's role does not grant (an option of a
+    command that needs more than the command itself, e.g. binding watchlists)."""
     if can(rt.actor, permission):
         return
     rt.audit(AuditEvent("access.refused", f"command:{command}", params={"permission": str(permission)}))

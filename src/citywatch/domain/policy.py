@@ -164,8 +164,13 @@ class Authorisation:
         )
 
     def lapsed(self, at: datetime) -> bool:
-        """An urgent authorisation refused or overdue: what was derived under it must go."""
-        return self.urgent and (self.status is AuthorisationStatus.REFUSED or self.overdue(at))
+        """An urgent authorisation that ended without ever being approved (refused, overdue,
+        or its window over while still pending): what was derived under it must go."""
+        if not self.urgent:
+            return False
+        if self.status is AuthorisationStatus.REFUSED:
+            return True
+        return self.status is AuthorisationStatus.PENDING and self.ended(at)
 
     def ended(self, at: datetime) -> bool:
         """No longer able to come into force: window over, revoked, refused or lapsed."""
@@ -206,8 +211,9 @@ def mode_for(camera: CameraPlace, policy: PolicySnapshot, at: datetime) -> ModeD
     1. Requested: the most restrictive rule in force for the camera or a zone covering it;
        without one, the camera's configured mode (default `record`).
     2. Identification needs an authorisation in force naming the camera; without one, `detect`.
-    3. A protected zone covering the camera, or an event in force in such a zone, caps the
-       mode at `detect`, unless every such zone or event is named by the authorisations used.
+    3. A protected zone covering the camera, or an event in force in any zone covering it,
+       caps the mode at `detect`, unless the authorisation used names every such zone and
+       event (authorisations that do not are set aside).
     """
     zones = [z for z in policy.zones if z.covers(camera)]
     zone_names = {z.name for z in zones}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
-import getpass
 import logging
+import os
+import pwd
 import threading
 import time
 from collections.abc import Callable
@@ -48,10 +49,12 @@ GALLERY_REFRESH_S = 5.0
 
 
 def local_actor() -> Actor:
+    """The Unix account running the command (from the process's uid, not $USER, which anyone
+    can set), in the `local` role."""
     try:
-        name = getpass.getuser()
-    except (KeyError, OSError):
-        name = "unknown"
+        name = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        name = f"uid{os.getuid()}"
     return Actor(f"{name}@local", "local")
 
 
@@ -189,17 +192,9 @@ class Runtime:
                 self._restricted.clear()
             return self._index
 
-    def pipeline(
-        self,
-        camera: CameraSettings,
-        *,
-        still_images: bool = False,
-        decide: Callable[[datetime], ModeDecision] | None = None,
-    ) -> CameraPipeline:
-        """A camera's pipeline, asking the policy in force (or `decide`, for benchmarks)."""
-        if decide is None:
-            place = CameraPlace(camera.id, camera.mode, camera.geo)
-            decide = functools.partial(self.policy.decide, place)
+    def pipeline(self, camera: CameraSettings, *, still_images: bool = False) -> CameraPipeline:
+        """A camera's pipeline, asking the policy in force about every frame and track."""
+        decide = functools.partial(self.policy.decide, CameraPlace(camera.id, camera.mode, camera.geo))
         tracker_settings = self.settings.tracker
         if still_images:  # a still image is one moment: a single detection is a whole track
             tracker_settings = tracker_settings.model_copy(update={"min_detections": 1})
@@ -227,12 +222,10 @@ class Runtime:
         self,
         camera: CameraSettings,
         on_outcome: Callable[[TrackOutcome], None] = lambda _: None,
-        *,
-        decide: Callable[[datetime], ModeDecision] | None = None,
     ) -> CameraWorker:
         """A camera's source, pipeline and threads; models and gallery loaded before it starts."""
         source = open_source(camera.id, camera.url, camera.source)
-        pipeline = self.pipeline(camera, still_images=isinstance(source, FolderSource), decide=decide)
+        pipeline = self.pipeline(camera, still_images=isinstance(source, FolderSource))
         self.watchlist_index()
         live = isinstance(source, StreamSource) or camera.source.replay
         return CameraWorker(source, pipeline, live=live, on_outcome=on_outcome)

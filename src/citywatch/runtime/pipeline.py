@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from citywatch.domain.errors import CitywatchError, Unavailable
+from citywatch.domain.errors import CitywatchError, PermissionDenied, Unavailable
 from citywatch.domain.faces import FaceDetections
 from citywatch.domain.frames import Frame, Image
 from citywatch.domain.matching import MatchDecision, MatchResult, Template
@@ -209,6 +209,10 @@ class CameraPipeline:
     def _store(self, record: SightingRecord) -> SightingSaved | None:
         try:
             saved = self._save(record)
+        except PermissionDenied as exc:  # its authorisation ended meanwhile: never to be stored
+            log.warning("camera %s: %s", self.camera_id, exc)
+            self.stats.withheld += 1
+            return None
         except CitywatchError as exc:  # disk full, database locked: keep it and try again later
             log.error("camera %s: sighting not stored yet (%s); will retry", self.camera_id, exc)
             self._last_error = exc

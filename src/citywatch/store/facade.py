@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.matching import GalleryEntry, Template
 from citywatch.store import repositories as repo
 from citywatch.store import vectors
@@ -40,7 +40,7 @@ from citywatch.store.records import (
     WatchlistCategory,
     WatchlistInfo,
 )
-from citywatch.store.tables import Alert, Person, Sighting, Watchlist
+from citywatch.store.tables import Alert, AuthorisationRow, Person, Sighting, Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +189,10 @@ class MetaStore:
             return [_person_info(row) for row in repo.persons(session, watchlist_id=watchlist_id)]
 
     def update_person(
-        self,
-        person_id: int,
-        *,
-        display_name: str | None = None,
-        notes: str | None = None,
-        watchlist_name: str | None = None,
+        self, person_id: int, *, display_name: str | None = None, notes: str | None = None
     ) -> PersonInfo:
+        """Change a person's name or notes, at once. Moving them onto another watchlist changes
+        what that list matches, so it waits for a second person: ChangeStore.move_person."""
         with self._db.session() as session:
             person = _require_person(session, person_id)
             changed = False
@@ -205,21 +202,10 @@ class MetaStore:
             if notes is not None:
                 person.notes = notes
                 changed = True
-            if watchlist_name is not None:
-                person.watchlist_id = _require_watchlist(session, watchlist_name).id
-                changed = True
             if changed:
                 person.updated_at = self._now()
                 session.flush()
-                fields = [
-                    k
-                    for k, v in (
-                        ("display_name", display_name),
-                        ("notes", notes),
-                        ("watchlist", watchlist_name),
-                    )
-                    if v is not None
-                ]
+                fields = [k for k, v in (("display_name", display_name), ("notes", notes)) if v is not None]
                 self._record(
                     session, AuditEvent("person.update", f"person:{person_id}", params={"fields": fields})
                 )
@@ -444,7 +430,11 @@ class MetaStore:
     # --- sightings and alerts -------------------------------------------------------------
 
     def add_sighting(self, record: SightingRecord) -> SightingSaved:
-        """Write the crop, then the sighting (and its alert when it matched) in one transaction."""
+        """Write the crop, then the sighting (and its alert when it matched) in one transaction.
+
+        A sighting derived under an authorisation that has been closed, refused or revoked
+        meanwhile is refused (PermissionDenied) in that same transaction: the camera's view
+        of the policy may be seconds old, the database's is not."""
         row, alert = self._sighting_rows(record)
         blob = self._blobs.put(record.crop_jpeg, folder=f"{CROPS_FOLDER}/{row.day}", suffix=".jpg")
         row.crop_path = blob.path
@@ -456,6 +446,8 @@ class MetaStore:
                 row.person_id = None
             if row.watchlist_id is not None and session.get(Watchlist, row.watchlist_id) is None:
                 row.watchlist_id = None
+            if row.authorisation_id is not None:
+                _require_open_authorisation(session, row.authorisation_id)
             repo.insert_sighting(session, row)
             alert_id = None
             if alert is not None:
@@ -714,6 +706,15 @@ def _check_limit(limit: int) -> None:
 
 
 # --- lookups that raise -------------------------------------------------------------------
+
+
+def _require_open_authorisation(session: Session, authorisation_id: int) -> None:
+    auth = session.get(AuthorisationRow, authorisation_id)
+    if auth is None or auth.closed_at is not None or auth.status in {"refused", "revoked"}:
+        reference = "?" if auth is None else auth.reference
+        raise PermissionDenied(
+            f"authorisation {reference} has ended: the sighting derived under it is not stored"
+        )
 
 
 def _require_watchlist(session: Session, name: str) -> Watchlist:

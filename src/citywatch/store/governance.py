@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.access import Permission, can
+from citywatch.audit.two_person import same_person
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import (
@@ -71,6 +72,8 @@ class NewAuthorisation:
     urgent: bool = False
     zones: Sequence[str] = ()
     events: Sequence[str] = ()
+    watchlists: Sequence[str] = ()
+    """Bound to it in the same transaction (see `bind_watchlist` for when that is refused)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,9 +302,14 @@ class GovernanceStore:
             )
             session.add(row)
             session.flush()
-            info = _authorisation_info(session, row)
-            self._audit(session, by, _auth_event("authorisation.request", info.authorisation))
-            return info
+            self._audit(
+                session,
+                by,
+                _auth_event("authorisation.request", _authorisation_info(session, row).authorisation),
+            )
+            for name in dict.fromkeys(new.watchlists):
+                self._bind(session, name, row, by=by, now=now)
+            return _authorisation_info(session, row)
 
     def decide(
         self, reference: str, status: AuthorisationStatus, *, by: Actor, note: str = ""
@@ -315,6 +323,9 @@ class GovernanceStore:
             if status is AuthorisationStatus.REVOKED:
                 if current.ended(now):
                     raise Conflict(f"authorisation {reference} has already ended")
+                if current.status is AuthorisationStatus.PENDING:
+                    # withdrawn before anyone approved it: it never stood, as if refused
+                    status = AuthorisationStatus.REFUSED
             else:
                 if current.status is not AuthorisationStatus.PENDING:
                     raise Conflict(f"authorisation {reference} is {current.status}, not pending")
@@ -360,26 +371,45 @@ class GovernanceStore:
         return info
 
     def bind_watchlist(self, watchlist: str, reference: str, *, by: Actor) -> None:
-        """Bind a watchlist to the authorisation its matching happens under."""
-        now = self._clock()
+        """Bind a watchlist to the authorisation its matching happens under.
+
+        A watchlist still bound to another open authorisation moves only to an approved one:
+        an urgent, unapproved authorisation cannot take a watchlist over (were it then to
+        lapse, the watchlist's templates would go with it)."""
         with self._db.session() as session:
-            row = _require_auth(session, reference)
-            auth = _authorisation_info(session, row).authorisation
-            if auth.ended(now):
-                raise Conflict(f"authorisation {reference} has ended; bind the watchlist to one in force")
-            wl = _require(session, Watchlist, Watchlist.name == watchlist, f"watchlist {watchlist!r}")
-            previous = wl.authorisation_id
-            wl.authorisation_id = row.id
-            self._audit(
-                session,
-                by,
-                AuditEvent(
-                    "watchlist.bind",
-                    f"watchlist:{wl.id}",
-                    authorisation=reference,
-                    params={"watchlist": watchlist, "previous_authorisation_id": previous},
-                ),
+            self._bind(session, watchlist, _require_auth(session, reference), by=by, now=self._clock())
+
+    def _bind(
+        self, session: Session, watchlist: str, row: AuthorisationRow, *, by: Actor, now: datetime
+    ) -> None:
+        reference = row.reference
+        auth = _authorisation_info(session, row).authorisation
+        if auth.ended(now):
+            raise Conflict(f"authorisation {reference} has ended; bind the watchlist to one in force")
+        wl = _require(session, Watchlist, Watchlist.name == watchlist, f"watchlist {watchlist!r}")
+        previous = None if wl.authorisation_id is None else session.get(AuthorisationRow, wl.authorisation_id)
+        if (
+            previous is not None
+            and previous.id != row.id
+            and previous.closed_at is None
+            and not _authorisation_info(session, previous).authorisation.ended(now)
+            and auth.status is not AuthorisationStatus.APPROVED
+        ):
+            raise Conflict(
+                f"watchlist {watchlist!r} is bound to authorisation {previous.reference}, still open; "
+                f"it can move to {reference} only once {reference} is approved"
             )
+        wl.authorisation_id = row.id
+        self._audit(
+            session,
+            by,
+            AuditEvent(
+                "watchlist.bind",
+                f"watchlist:{wl.id}",
+                authorisation=reference,
+                params={"watchlist": watchlist, "previous": None if previous is None else previous.reference},
+            ),
+        )
 
     def authorisations(self) -> list[AuthorisationInfo]:
         with self._db.session(write=False) as session:
@@ -508,7 +538,9 @@ def _decider_problem(requester: str, decider: Actor) -> str | None:
     """Who may approve or refuse: a supervisor, a person (not a token), not the requester."""
     if decider.service:
         return "a service token cannot decide an authorisation; a supervisor must"
-    if decider.name == requester:
+    if decider.role == "local":
+        return f"{decider.name} has not signed in (--user or CITYWATCH_TOKEN); a supervisor must decide"
+    if same_person(decider.name, requester):
         return f"it was requested by {requester}; a different supervisor must decide"
     if not can(decider, Permission.AUTHORISATIONS_DECIDE):
         return f"{decider.name} ({decider.role}) may not decide authorisations; a supervisor must"

@@ -343,3 +343,21 @@ def test_no_sighting_is_stored_under_a_closed_authorisation(rt: Runtime, gov: Go
         rt.store.add_sighting(replace(sighting(template=vector(3)), authorisation_id=auth_id))
     assert rt.store.list_sightings() == []
     assert rt.store.clean_orphan_crops(older_than_s=0) == 0  # its crop file went with it
+
+
+def test_templates_enrolled_after_the_close_are_swept_with_a_receipt(
+    rt: Runtime, gov: GovernanceStore, clock: Clock
+) -> None:
+    gov.request(new_auth("W-5", ends_at=T0 + timedelta(hours=1)), by=ANN, urgent_deadline=DEADLINE)
+    gov.decide("W-5", AuthorisationStatus.APPROVED, by=SAM)
+    person_id, _ = _enrol_and_sight(rt, gov, "W-5")
+    clock.now = T0 + timedelta(hours=2)
+    assert [r.templates for r in gov.enforce()] == [1]
+    rt.store.enroll(
+        [NewReference(JPEG_STUB, ".jpg", "another photo", "warrant", MODEL, vector(2))], person_id=person_id
+    )
+    (receipt,) = gov.enforce()
+    assert (receipt.reason, receipt.templates, receipt.sightings) == ("templates added after it closed", 1, 0)
+    assert rt.store.get_person(person_id).templates == 0
+    assert gov.enforce() == []
+    assert gov.authorisation("W-5").closed_at == T0 + timedelta(hours=2)  # closed once, kept

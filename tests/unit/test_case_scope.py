@@ -20,6 +20,7 @@ AUTH = Authorisation(
     status=AuthorisationStatus.APPROVED,
 )
 PENDING = replace(AUTH, status=AuthorisationStatus.PENDING)
+URGENT = replace(AUTH, status=AuthorisationStatus.PENDING, urgent=True, approval_deadline=NOW + H)
 LATE = replace(AUTH, window=Window(NOW - 3 * H, NOW + H))
 
 
@@ -33,6 +34,7 @@ LATE = replace(AUTH, window=Window(NOW - 3 * H, NOW + H))
         ),  # exactly the maximum
         (CaseScope("C-1", "order 7", ["gate"], NOW - 2 * H, None), "an authorisation is required"),
         (CaseScope("C-1", "order 7", ["gate"], NOW - 2 * H, None, PENDING), "W-7 is not in force (pending"),
+        (CaseScope("C-1", "order 7", ["gate"], NOW - 2 * H, None, URGENT), "urgent, not yet approved"),
         (
             CaseScope("C-1", "order 7", ["gate", "yard"], NOW - 2 * H, None, AUTH),
             "does not name camera(s) yard",

@@ -9,7 +9,7 @@ import typer
 
 from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
-from citywatch.cli.output import emit_json, out, table, when
+from citywatch.cli.output import emit_json, err, out, table, when
 from citywatch.cli.permissions import require_permission, requires
 from citywatch.cli.records import parse_when
 from citywatch.config.ingest import CameraSettings
@@ -22,6 +22,7 @@ from citywatch.domain.policy import (
     Window,
     mode_for,
 )
+from citywatch.runtime.build import Runtime
 from citywatch.store.governance import AuthorisationInfo, NewAuthorisation
 
 zones_app = typer.Typer(help="Zones: named areas, some protected (identification off).", no_args_is_help=True)
@@ -35,6 +36,16 @@ auth_app = typer.Typer(
 )
 
 Cameras = Annotated[list[str], typer.Option("--camera", "-c", help="Camera id (repeat for several).")]
+
+
+def _warn_unconfigured(rt: Runtime, cameras: list[str]) -> None:
+    """A camera id nobody configured is most often a typo that quietly removes a protection."""
+    known = {c.id for c in rt.settings.cameras}
+    if unknown := sorted(set(cameras) - known):
+        err.print(
+            f"[yellow]warning:[/] camera(s) {', '.join(unknown)} not in the configuration "
+            f"(known: {', '.join(sorted(known)) or 'none'}); recorded as given"
+        )
 
 
 def _point(text: str) -> GeoPoint:
@@ -72,6 +83,7 @@ def zones_add(
 ) -> None:
     """Add a zone: a polygon (cameras whose location lies inside are in it) and/or named cameras."""
     rt = runtime(ctx)
+    _warn_unconfigured(rt, camera or [])
     zone = rt.governance.add_zone(
         name,
         polygon=[_point(p) for p in point or []],
@@ -175,12 +187,13 @@ def policy_set(
     mode: Annotated[ProcessingMode, typer.Argument(help="Mode for the camera or zone.")],
     camera: Annotated[str | None, typer.Option("--camera", "-c", help="One camera.")] = None,
     zone: Annotated[str | None, typer.Option(help="Every camera of a zone.")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="From (ISO time); default now.")] = None,
-    end: Annotated[str | None, typer.Option("--until", help="Until (ISO time); default open.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="From (ISO time); default: no start.")] = None,
+    end: Annotated[str | None, typer.Option("--until", help="Until (ISO time); default: no end.")] = None,
 ) -> None:
     """Add a policy rule. Rules override the configured mode; where several hold, the most
     restrictive wins. Identification still needs an authorisation."""
     rt = runtime(ctx)
+    _warn_unconfigured(rt, [camera] if camera else [])
     rule = rt.governance.add_rule(
         mode, camera=camera, zone=zone, window=Window(parse_when(start), parse_when(end)), by=rt.actor
     )
@@ -280,6 +293,7 @@ def auth_request(
     rt = runtime(ctx)
     if watchlist:
         require_permission(rt, Permission.WATCHLISTS_MANAGE, f"{ctx.command_path} --watchlist")
+    _warn_unconfigured(rt, camera)
     info = rt.governance.request(
         NewAuthorisation(
             reference=reference,

@@ -112,7 +112,10 @@ def watch(
     source_settings = rt.settings.source
     if detect_fps is not None:
         source_settings = source_settings.model_copy(update={"detect_fps": detect_fps})
-    camera = CameraSettings(id=camera_id, url=source, mode=mode, source=source_settings)
+    # a configured camera's place comes with its id: the zones it stands in still apply
+    configured = next((c for c in rt.settings.cameras if c.id == camera_id), None)
+    location = None if configured is None else configured.location
+    camera = CameraSettings(id=camera_id, url=source, mode=mode, source=source_settings, location=location)
     if mode is ProcessingMode.INVESTIGATE:
         log.warning(
             "investigate mode keeps a template of every face seen on %s, for case search; "

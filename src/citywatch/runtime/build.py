@@ -36,7 +36,7 @@ from citywatch.store.blobs import BlobStore
 from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.facade import MetaStore, utc_now
-from citywatch.store.governance import GovernanceStore
+from citywatch.store.governance import SYSTEM, GovernanceStore
 from citywatch.store.users import UserStore
 from citywatch.track.tracker import Tracker
 from citywatch.vision.factory import build_detector, build_embedder
@@ -97,22 +97,26 @@ class Runtime:
         )
 
     def _mode_changed(self, camera_id: str, new: ModeDecision, old: ModeDecision | None) -> None:
+        """A camera's mode changing is the policy acting, recorded as the system."""
         refs = sorted(a.reference for a in new.authorisations)
-        self.audit(
-            AuditEvent(
-                "camera.mode",
-                f"camera:{camera_id}",
-                legal_basis="; ".join(sorted({a.legal_basis for a in new.authorisations})),
-                authorisation=", ".join(refs),
-                params={
-                    "mode": str(new.mode),
-                    "requested": str(new.requested),
-                    "previous": None if old is None else str(old.mode),
-                    "reasons": list(new.reasons),
-                    "watchlists": sorted(new.watchlists),
-                },
+        with self.database.session() as session:
+            self._audit_as(
+                session,
+                SYSTEM,
+                AuditEvent(
+                    "camera.mode",
+                    f"camera:{camera_id}",
+                    legal_basis="; ".join(sorted({a.legal_basis for a in new.authorisations})),
+                    authorisation=", ".join(refs),
+                    params={
+                        "mode": str(new.mode),
+                        "requested": str(new.requested),
+                        "previous": None if old is None else str(old.mode),
+                        "reasons": list(new.reasons),
+                        "watchlists": sorted(new.watchlists),
+                    },
+                ),
             )
-        )
 
     @cached_property
     def users(self) -> UserStore:

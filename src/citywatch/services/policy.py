@@ -60,11 +60,15 @@ class PolicyService:
         decision = mode_for(camera, self.snapshot(), at)
         previous = self._last.get(camera.id)
         if previous is None or previous.mode is not decision.mode or _refs(previous) != _refs(decision):
-            self._last[camera.id] = decision
             why = f" ({'; '.join(decision.reasons)})" if decision.reasons else ""
             log.info("camera %s: mode %s%s", camera.id, decision.mode, why)
             if self._on_change is not None:
-                self._on_change(camera.id, decision, previous)
+                try:
+                    self._on_change(camera.id, decision, previous)
+                except Unavailable as exc:  # recorded on a later frame, never skipped
+                    log.warning("camera %s: mode change not audited yet (%s); will retry", camera.id, exc)
+                    return decision
+            self._last[camera.id] = decision
         return decision
 
     def _load(self) -> PolicySnapshot:

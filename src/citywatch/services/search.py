@@ -10,7 +10,7 @@ import numpy as np
 
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.matching import Template
-from citywatch.domain.policy import Authorisation, Window
+from citywatch.domain.policy import Authorisation, AuthorisationStatus, Window
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.services.faces import one_face
 from citywatch.store.facade import MetaStore
@@ -68,6 +68,8 @@ def authorisation_problem(
         return "an authorisation is required (--authorisation)"
     if not auth.in_force(now):
         return f"authorisation {auth.reference} is not in force ({auth.status}, {_span(auth.window)})"
+    if auth.status is not AuthorisationStatus.APPROVED:
+        return f"authorisation {auth.reference} is urgent, not yet approved: case search needs approval"
     if outside := sorted(set(cameras) - auth.cameras):
         return f"authorisation {auth.reference} does not name camera(s) {', '.join(outside)}"
     lo, hi = auth.window.start, auth.window.end

@@ -435,12 +435,21 @@ class GovernanceStore:
     def enforce(self) -> list[DeletionReceipt]:
         """Close every authorisation that has ended: an urgent one refused or not approved in
         time loses everything derived under it; any ended one loses its watchlists' templates.
+        Templates enrolled later on a watchlist still bound to a closed authorisation go too.
         Each closure is one transaction with its receipt; files are unlinked after commit."""
         now = self._clock()
         receipts = []
         with self._db.session(write=False) as session:
             open_rows = session.scalars(select(AuthorisationRow).where(AuthorisationRow.closed_at.is_(None)))
             due = [r.reference for r in open_rows if _authorisation_info(session, r).authorisation.ended(now)]
+            due += session.scalars(
+                select(AuthorisationRow.reference)
+                .distinct()
+                .join(Watchlist, Watchlist.authorisation_id == AuthorisationRow.id)
+                .join(Person, Person.watchlist_id == Watchlist.id)
+                .join(FaceTemplate, FaceTemplate.person_id == Person.id)
+                .where(AuthorisationRow.closed_at.is_not(None))
+            ).all()
         for reference in due:
             receipt, crops = self._close(reference, now)
             if receipt is None:
@@ -464,11 +473,12 @@ class GovernanceStore:
         with self._db.session() as session:
             row = _require_auth(session, reference)
             auth = _authorisation_info(session, row).authorisation
-            if row.closed_at is not None or not auth.ended(now):
-                return None, []  # closed by another process meanwhile
-            reason = _end_reason(auth, now)
+            already = row.closed_at is not None
+            if not auth.ended(now):
+                return None, []
+            reason = "templates added after it closed" if already else _end_reason(auth, now)
             sightings: Sequence[Sighting] = []
-            if auth.lapsed(now):
+            if auth.lapsed(now) and not already:
                 sightings = session.scalars(
                     select(Sighting).where(Sighting.authorisation_id == row.id).order_by(Sighting.id)
                 ).all()
@@ -493,11 +503,13 @@ class GovernanceStore:
                 templates_sha256=digest.hexdigest(),
             )
             crops = [s.crop_path for s in sightings]
+            if already and not templates:
+                return None, []  # swept by another process meanwhile
             if sightings:
                 session.execute(delete(Sighting).where(Sighting.id.in_([s.id for s in sightings])))
             if templates:
                 session.execute(delete(FaceTemplate).where(FaceTemplate.id.in_([t.id for t in templates])))
-            row.closed_at = now
+            row.closed_at = row.closed_at or now
             self._audit(
                 session,
                 SYSTEM,

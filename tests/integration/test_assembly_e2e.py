@@ -1,9 +1,11 @@
 """End to end on the Hamilton clip, all through the CLI: a registered assembly over the stage
 camera turns identification (and so alerts) off; an authorisation that names the assembly
-turns it back on; each step is decided by a second person and leaves audit records."""
+turns it back on; an urgent authorisation refused by the supervisor takes what was derived
+under it along; each step is decided by a second person and leaves audit records."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +17,34 @@ LIN = "Lin-Manuel Miranda"
 AUTH = ("--issuer", "Magistrates' Court", "--legal-basis", "warrant 2026/311", "--objective", "find L.M.M.")
 
 
-@pytest.mark.slow
-def test_an_assembly_turns_alerts_off_until_an_authorisation_names_it(
-    tmp_path: Path, shared_data: Path
-) -> None:
-    ex = shared_data / "face_recognition/examples"
-    clip = str(ex / "short_hamilton_clip.mp4")
+CW = Callable[..., Result]
 
-    def cw(*args: str, as_supervisor: bool = False) -> Result:
+
+@pytest.fixture
+def cw(tmp_path: Path, shared_data: Path) -> CW:
+    """`citywatch` in tmp_path, failing the test on a non-zero exit; as_supervisor signs in as
+    Sam. Sam is added, and Lin-Manuel Miranda enrolled with Sam's approval (two-person rule)."""
+
+    def run(*args: str, as_supervisor: bool = False) -> Result:
         env = {"CITYWATCH_TOKEN": (tmp_path / "sam.token").read_text().strip()} if as_supervisor else None
         res = citywatch(tmp_path, shared_data, *args, env=env)
         assert res.code == 0, f"citywatch {' '.join(args)}: {res.stderr}"
         return res
 
-    # a second person: the supervisor Sam, signing in with a token
-    cw("user", "add", "sam", "--role", "supervisor", "--no-password")
-    cw("user", "token", "issue", "sam", "--label", "e2e", "--out", str(tmp_path / "sam.token"))
-    # enrolment waits for Sam (two-person rule)
+    run("user", "add", "sam", "--role", "supervisor", "--no-password")
+    run("user", "token", "issue", "sam", "--label", "e2e", "--out", str(tmp_path / "sam.token"))
+    ex = shared_data / "face_recognition/examples"
     assert enroll(tmp_path, shared_data, LIN, ex / "lin-manuel-miranda.png", approve=False).code == 0
-    (change,) = cw("changes", "list", "--json").json_lines()
-    cw("changes", "approve", str(change["id"]), as_supervisor=True)
+    (change,) = run("changes", "list", "--json").json_lines()
+    run("changes", "approve", str(change["id"]), as_supervisor=True)
+    return run
+
+
+@pytest.mark.slow
+def test_an_assembly_turns_alerts_off_until_an_authorisation_names_it(
+    cw: CW, tmp_path: Path, shared_data: Path
+) -> None:
+    clip = str(shared_data / "face_recognition/examples/short_hamilton_clip.mp4")
 
     cw("zones", "add", "theatre", "--camera", "stage")
     cw("events", "add", "assembly", "--zone", "theatre", "--from", "1h", "--until", "+2h")
@@ -107,3 +117,28 @@ def summary(res: Result) -> dict[str, Any]:
     last = res.json_lines()[-1]
     assert last["type"] == "summary"
     return last
+
+
+@pytest.mark.slow
+def test_a_refused_urgent_authorisation_takes_its_sightings_and_alerts_along(
+    cw: CW, shared_data: Path
+) -> None:
+    clip = str(shared_data / "face_recognition/examples/short_hamilton_clip.mp4")
+    requested = cw(
+        *("authorisations", "request", "U-1", *AUTH, "--camera", "stage", "--watchlist", "default"),
+        *("--until", "+1d", "--urgent"),
+    )
+    assert "urgent: in force now" in requested.stdout
+    watched = summary(cw("watch", clip, "--camera-id", "stage", "--json"))
+    assert watched["mode"] == "watchlist" and watched["alerts"] >= 1
+
+    refused = cw("authorisations", "refuse", "U-1", "--note", "no grounds", as_supervisor=True)
+    assert f"deleted {watched['sightings']} sighting(s)" in refused.stdout
+    assert cw("alerts", "list", "--json").json_lines() == []
+    receipt = [r for r in cw("audit", "list", "--json").json_lines() if r["action"].startswith("receipt.")]
+    assert [(r["action"], r["actor"], r["params"]["reason"]) for r in receipt] == [
+        ("receipt.authorisation_closed", "citywatch@system", "refused")
+    ]
+    assert len(receipt[0]["params"]["crop_sha256s"]) == watched["sightings"]
+    again = summary(cw("watch", clip, "--camera-id", "stage", "--json"))
+    assert again["mode"] == "detect" and again["sightings"] == 0

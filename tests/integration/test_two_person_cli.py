@@ -6,9 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from citywatch.config.settings import Settings
-from citywatch.runtime.build import build_runtime
+from citywatch.runtime.build import Runtime, build_runtime
 from tests.integration.cli_helpers import SECOND_PERSON, approve_pending, citywatch, enroll
 from tests.store.helpers import a_match, sighting
+
+
+def in_process(workdir: Path) -> Runtime:
+    return build_runtime(Settings(data_dir=workdir / "data"))
+
+
+def token_for(rt: Runtime, name: str, role: str, cameras: list[str] | None = None) -> dict[str, str]:
+    """The environment that signs `name` in (a new user with a new token)."""
+    rt.users.add_user(name, role, cameras)
+    return {"CITYWATCH_TOKEN": rt.users.issue_token(name, "test").token}
 
 
 def test_enrolment_waits_for_a_second_person(tmp_path: Path, shared_data: Path) -> None:
@@ -65,7 +75,7 @@ def test_an_alert_needs_two_people(tmp_path: Path, shared_data: Path) -> None:
     assert first.code == 0, first.stderr
     assert "1 of 2 confirmations; a second person must confirm" in first.stdout
     again = citywatch(tmp_path, shared_data, "alerts", "confirm", "1")
-    assert again.code == 5 and "cannot also be the second" in again.stderr
+    assert again.code == 5 and "has not signed in" in again.stderr  # the local shell user
 
     rt = build_runtime(Settings(data_dir=tmp_path / "data"))
     try:
@@ -79,3 +89,74 @@ def test_an_alert_needs_two_people(tmp_path: Path, shared_data: Path) -> None:
 def test_removal_says_it_never_waits(tmp_path: Path, shared_data: Path) -> None:
     helped = citywatch(tmp_path, shared_data, "persons", "remove", "--help")
     assert "erasure never waits" in " ".join(helped.stdout.split())
+
+
+def test_a_move_to_another_watchlist_waits_and_its_proposer_may_withdraw_it(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    rt = in_process(tmp_path)
+    try:
+        rt.store.create_watchlist("wanted")
+        rt.store.create_watchlist("missing", "missing")
+        person = rt.store.add_person("wanted", "Ann Example")
+        ada = token_for(rt, "ada", "admin")  # watchlists.manage, not changes.approve
+    finally:
+        rt.close()
+    moved = citywatch(tmp_path, shared_data, "persons", "update", str(person.id), "-w", "missing", env=ada)
+    assert moved.code == 0, moved.stderr
+    assert (
+        f"move of person {person.id} from watchlist 'wanted' to 'missing' pending approval; the person "
+        "stays on 'wanted' until then; pending change #1: needs a second person (supervisor) to "
+        "approve: citywatch changes approve 1"
+    ) in " ".join(moved.stdout.split())
+    rt = in_process(tmp_path)
+    try:
+        assert rt.store.get_person(person.id).watchlist_name == "wanted"
+        (change,) = rt.changes.list_changes()
+        assert (change.kind, change.proposed_by) == ("person.move", "ada")
+    finally:
+        rt.close()
+    withdrawn = citywatch(tmp_path, shared_data, "changes", "refuse", "1", env=ada)
+    assert withdrawn.code == 0, withdrawn.stderr
+    assert "change 1 (person.move on person:1) refused (withdrawn by its proposer)" in withdrawn.stdout
+
+
+def test_a_new_watchlist_with_a_looser_threshold_starts_at_the_default(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    created = citywatch(tmp_path, shared_data, "watchlists", "create", "loose", "--threshold", "0.7")
+    assert created.code == 0, created.stderr
+    said = " ".join(created.stdout.split())
+    assert "created watchlist 'loose' (id 1)" in said
+    assert (
+        "pending change #1: needs a second person (supervisor) to approve: citywatch changes approve 1"
+        in said
+    )
+    assert "(watchlist 'loose' threshold stays 0.6 until then: 0.7 would match more faces)" in said
+    rt = in_process(tmp_path)
+    try:
+        assert rt.store.get_watchlist("loose").threshold is None  # the configured default
+        assert [c.params["to"] for c in rt.changes.list_changes()] == [0.7]
+    finally:
+        rt.close()
+
+
+def test_a_camera_scoped_user_may_not_act_on_another_cameras_alert(tmp_path: Path, shared_data: Path) -> None:
+    rt = in_process(tmp_path)
+    try:
+        saved = rt.store.add_sighting(sighting(camera_id="lobby", match=a_match(1, 1, person_name="Ann")))
+        olga = token_for(rt, "olga", "operator", ["gate-1"])
+    finally:
+        rt.close()
+    refused = citywatch(tmp_path, shared_data, "alerts", "confirm", str(saved.alert_id), env=olga)
+    assert refused.code == 5
+    assert "olga may not use camera(s) lobby (limited to: gate-1)" in refused.stderr
+    assert "Ann" not in refused.stdout + refused.stderr
+    rt = in_process(tmp_path)
+    try:
+        (alert,) = rt.store.list_alerts()
+        assert alert.status == "new"
+        last = list(rt.audit_log.entries())[-1]
+        assert (last.action, last.actor, last.params["cameras"]) == ("access.refused", "olga", ["lobby"])
+    finally:
+        rt.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,6 +69,16 @@ def test_a_service_token_never_confirms(env: TwoPersonEnv, alert_id: int, first_
     assert len(env.records("alert.confirm_refused")) == 1
 
 
+@pytest.mark.parametrize("again", ["ANN", " Ann "])
+def test_the_same_name_in_another_case_is_the_same_person(
+    env: TwoPersonEnv, alert_id: int, again: str
+) -> None:
+    env.alerts.confirm(alert_id, ANN)
+    with pytest.raises(PermissionDenied, match="was the first person and cannot also be the second"):
+        env.alerts.confirm(alert_id, Actor(again, "supervisor"))
+    assert status(env, alert_id) is AlertStatus.ACKNOWLEDGED
+
+
 def test_the_second_confirmer_needs_the_permission(env: TwoPersonEnv, alert_id: int) -> None:
     env.alerts.confirm(alert_id, ANN)
     with pytest.raises(PermissionDenied, match=r"lacks the alerts\.act permission"):
@@ -107,3 +117,40 @@ def test_acknowledge_then_dismiss(env: TwoPersonEnv, alert_id: int) -> None:
 def test_an_unknown_alert(env: TwoPersonEnv) -> None:
     with pytest.raises(NotFound):
         env.alerts.confirm(42, ANN)
+    with pytest.raises(NotFound):
+        env.alerts.camera_of(42)
+
+
+GATE_1 = frozenset({"gate-1"})
+
+
+def test_a_camera_scoped_user_acts_only_on_their_cameras_alerts(env: TwoPersonEnv, alert_id: int) -> None:
+    assert env.alerts.camera_of(alert_id) == "cam-1"
+    olga = Actor("olga", "operator", cameras=GATE_1)
+    steps: dict[str, Callable[[], object]] = {
+        "alert.acknowledge": lambda: env.alerts.acknowledge(alert_id, olga),
+        "alert.confirm": lambda: env.alerts.confirm(alert_id, olga),
+        "alert.dismiss": lambda: env.alerts.dismiss(alert_id, olga, "not mine"),
+    }
+    for step in steps.values():
+        with pytest.raises(PermissionDenied, match="olga may not act on camera cam-1") as refused:
+            step()
+        assert "Ann" not in str(refused.value)  # the person's name is not told
+    assert status(env, alert_id) is AlertStatus.NEW
+    refusals = env.records("access.refused")
+    assert [(r.actor, r.object, r.params["action"]) for r in refusals] == [
+        ("olga", f"alert:{alert_id}", action) for action in steps
+    ]
+    assert refusals[0].params["cameras"] == ["cam-1"]
+    assert all("Ann" not in str(r.params) for r in refusals)
+    assert env.records("alert.confirm") == []
+
+    at_the_gate = env.store.add_sighting(sighting(camera_id="gate-1", match=a_match(1, 1))).alert_id
+    assert at_the_gate is not None
+    assert env.alerts.acknowledge(at_the_gate, olga).alert.status is AlertStatus.ACKNOWLEDGED
+
+
+def test_out_of_scope_comes_before_the_alerts_state(env: TwoPersonEnv, alert_id: int) -> None:
+    env.alerts.dismiss(alert_id, ANN)
+    with pytest.raises(PermissionDenied, match="may not act on camera cam-1"):
+        env.alerts.confirm(alert_id, Actor("olga", "operator", cameras=GATE_1))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from citywatch.domain.audit import Actor
-from citywatch.domain.errors import Conflict, NotFound, PermissionDenied
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.records import ChangeKind, ChangeStatus, NewReference
 from citywatch.store.tables import FaceTemplate, ReferenceImage
 
@@ -145,11 +145,96 @@ def test_refusing_leaves_the_watchlist_alone(env: TwoPersonEnv) -> None:
     assert env.changes.list_changes(None) == [refused]
 
 
+def test_withdrawing_needs_the_proposer_or_changes_approve(env: TwoPersonEnv) -> None:
+    ada = Actor("ada", "admin")  # proposes (watchlists.manage) but may not approve
+    change = env.changes.set_threshold("wanted", 0.6, ada, default=DEFAULT_THRESHOLD).change
+    assert change is not None
+    for other in (OLA, Actor("adam", "admin")):
+        with pytest.raises(PermissionDenied, match=r"did not propose it and lacks the changes\.approve"):
+            env.changes.refuse(change.id, other, "not mine to refuse")
+    assert env.changes.get(change.id).status is ChangeStatus.PENDING
+    refusals = env.records("change.refuse_refused")  # each committed although nothing changed
+    assert [(r.actor, r.object, r.params["proposed_by"]) for r in refusals] == [
+        ("ola", f"change:{change.id}", "ada"),
+        ("adam", f"change:{change.id}", "ada"),
+    ]
+    assert env.records("change.refuse") == []
+
+    withdrawn = env.changes.refuse(change.id, Actor(" ADA ", "admin"), "asked too much")  # same person
+    assert (withdrawn.status, withdrawn.decided_by) == (ChangeStatus.REFUSED, " ADA ")
+    assert env.store.get_watchlist("wanted").threshold == 0.5
+
+
 def test_unknown_changes_and_watchlists(env: TwoPersonEnv) -> None:
     with pytest.raises(NotFound):
         env.changes.approve(99, BOB)
     with pytest.raises(NotFound):
         env.changes.set_threshold("nope", 0.3, ANN, default=DEFAULT_THRESHOLD)
+
+
+# --- new watchlists ---------------------------------------------------------------------------
+
+
+def create(
+    env: TwoPersonEnv, name: str, *, threshold: float | None = None, margin: float | None = None
+) -> tuple[float | None, float | None, list[str]]:
+    """Create `name` as ANN; returns its threshold, margin, and the settings left pending."""
+    created = env.changes.create_watchlist(
+        env.store,
+        name,
+        ANN,
+        threshold=threshold,
+        margin=margin,
+        default_threshold=DEFAULT_THRESHOLD,
+        default_margin=DEFAULT_MARGIN,
+    )
+    stored = env.store.get_watchlist(name)
+    assert created.watchlist == stored
+    pending = [t.setting for t in created.tuning if t.change is not None]
+    assert len(pending) == len(created.tuning)  # only looser settings come back as changes
+    return stored.threshold, stored.margin, pending
+
+
+def test_a_new_watchlist_with_a_looser_threshold_starts_at_the_default(env: TwoPersonEnv) -> None:
+    assert create(env, "loose", threshold=0.7, margin=0.01) == (None, None, ["threshold", "margin"])
+    threshold, margin = env.changes.list_changes()
+    assert (threshold.kind, threshold.object, threshold.proposed_by) == (
+        ChangeKind.WATCHLIST_THRESHOLD,
+        "watchlist:2",
+        "ann",
+    )
+    assert threshold.params == {"watchlist": "loose", "from": DEFAULT_THRESHOLD, "to": 0.7}
+    assert margin.params == {"watchlist": "loose", "from": DEFAULT_MARGIN, "to": 0.01}
+    (made,) = [r for r in env.records("watchlist.create") if r.object == "watchlist:2"]
+    assert (made.params["threshold"], made.params["margin"]) == (None, None)
+
+    with pytest.raises(PermissionDenied, match="cannot also be the second"):
+        env.changes.approve(threshold.id, Actor("Ann", "supervisor"))
+    env.changes.approve(threshold.id, BOB)
+    env.changes.approve(margin.id, BOB)
+    looser = env.store.get_watchlist("loose")
+    assert (looser.threshold, looser.margin) == (0.7, 0.01)
+
+
+def test_a_new_watchlist_with_stricter_settings_applies_them_at_once(env: TwoPersonEnv) -> None:
+    assert create(env, "strict", threshold=0.4, margin=0.1) == (0.4, 0.1, [])
+    assert create(env, "as-default", threshold=DEFAULT_THRESHOLD, margin=DEFAULT_MARGIN) == (
+        DEFAULT_THRESHOLD,
+        DEFAULT_MARGIN,
+        [],
+    )
+    assert create(env, "mixed", threshold=0.45, margin=0.0) == (0.45, None, ["margin"])
+    assert [c.params["watchlist"] for c in env.changes.list_changes()] == ["mixed"]
+
+
+@pytest.mark.parametrize("settings", [{"threshold": float("nan")}, {"threshold": 0.0}, {"margin": -0.1}])
+def test_a_new_watchlist_with_a_bad_setting_is_not_created(
+    env: TwoPersonEnv, settings: dict[str, float]
+) -> None:
+    with pytest.raises(InvalidInput):
+        create(env, "bad", **settings)
+    with pytest.raises(NotFound):
+        env.store.get_watchlist("bad")
 
 
 # --- new members ----------------------------------------------------------------------------
@@ -224,6 +309,105 @@ def test_removing_a_person_never_waits_and_withdraws_their_changes(env: TwoPerso
     assert closed.status is ChangeStatus.REFUSED and "removed" in closed.note
     (removal,) = env.records("person.remove")
     assert removal.params["changes_withdrawn"] == 1
+    with pytest.raises(Conflict, match="already refused"):
+        env.changes.approve(change.id, BOB)
+
+
+# --- moving a person onto another watchlist ----------------------------------------------
+
+
+def on_watchlists(env: TwoPersonEnv) -> set[tuple[int, str]]:
+    """(person id, watchlist name) of everything matching runs against."""
+    entries = env.store.gallery(MODEL, env.store._now(), DEFAULT_THRESHOLD, DEFAULT_MARGIN)
+    return {(e.person_id, e.watchlist_name) for e in entries}
+
+
+def test_a_move_to_another_watchlist_waits_for_a_second_person(env: TwoPersonEnv) -> None:
+    env.store.create_watchlist("missing", "missing")
+    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")  # active
+    change = env.changes.move_person(person.id, "missing", ANN)
+    assert change is not None
+    assert (change.kind, change.object, change.status, change.proposed_by) == (
+        ChangeKind.PERSON_MOVE,
+        f"person:{person.id}",
+        ChangeStatus.PENDING,
+        "ann",
+    )
+    assert change.params == {
+        "person_id": person.id,
+        "from": "wanted",
+        "to": "missing",
+        "from_id": 1,
+        "to_id": 2,
+    }
+    assert env.store.get_person(person.id).watchlist_name == "wanted"  # not moved until approved
+    assert on_watchlists(env) == {(person.id, "wanted")}
+    (proposed,) = env.records("change.propose")
+    assert proposed.params == {"kind": "person.move", **change.params}
+
+    for same in (ANN, Actor(" ANN ", "admin")):  # names compare as the two-person rule compares them
+        with pytest.raises(PermissionDenied, match="was the first person and cannot also be the second"):
+            env.changes.approve(change.id, same)
+    with pytest.raises(PermissionDenied, match="bot acts through a service token"):
+        env.changes.approve(change.id, BOT)
+    assert env.store.get_person(person.id).watchlist_name == "wanted"
+    assert len(env.records("change.approve_refused")) == 3
+
+    applied = env.changes.approve(change.id, BOB)
+    assert (applied.status, applied.decided_by) == (ChangeStatus.APPLIED, "bob")
+    assert env.store.get_person(person.id).watchlist_name == "missing"
+    assert on_watchlists(env) == {(person.id, "missing")}
+    (moved,) = env.records("person.move")
+    assert (moved.actor, moved.object, moved.params["change"]) == ("bob", f"person:{person.id}", change.id)
+    assert env.records("person.update") == []  # nothing moved a person outside the rule
+
+
+def test_a_refused_move_leaves_the_person_where_they_are(env: TwoPersonEnv) -> None:
+    env.store.create_watchlist("missing", "missing")
+    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")
+    change = env.changes.move_person(person.id, "missing", ANN)
+    assert change is not None
+    refused = env.changes.refuse(change.id, BOB, "stays wanted")
+    assert refused.status is ChangeStatus.REFUSED
+    after = env.store.get_person(person.id)
+    assert (after.watchlist_name, after.reference_images) == ("wanted", 1)  # nothing erased
+    assert env.records("person.move") == []
+
+
+def test_a_move_proposed_before_another_was_applied_cannot_be_approved(env: TwoPersonEnv) -> None:
+    env.store.create_watchlist("missing", "missing")
+    env.store.create_watchlist("third")
+    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")
+    first = env.changes.move_person(person.id, "missing", ANN)
+    second = env.changes.move_person(person.id, "third", ANN)
+    assert first is not None and second is not None
+    env.changes.approve(first.id, BOB)
+    with pytest.raises(Conflict, match="no longer on watchlist 'wanted'; refuse the change"):
+        env.changes.approve(second.id, BOB)
+    assert env.store.get_person(person.id).watchlist_name == "missing"
+    assert env.changes.get(second.id).status is ChangeStatus.PENDING
+
+
+def test_moves_that_need_no_change(env: TwoPersonEnv) -> None:
+    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")
+    assert env.changes.move_person(person.id, "wanted", ANN) is None  # already there
+    assert env.changes.list_changes() == []
+    with pytest.raises(NotFound):
+        env.changes.move_person(person.id, "no such list", ANN)
+    with pytest.raises(NotFound):
+        env.changes.move_person(999, "wanted", ANN)
+    renamed = env.store.update_person(person.id, display_name="Ann E.", notes="seen at the station")
+    assert (renamed.display_name, renamed.notes) == ("Ann E.", "seen at the station")  # at once
+    assert env.changes.list_changes() == []
+
+
+def test_removing_a_person_withdraws_their_pending_move(env: TwoPersonEnv) -> None:
+    env.store.create_watchlist("missing", "missing")
+    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")
+    change = env.changes.move_person(person.id, "missing", ANN)
+    assert change is not None
+    env.store.remove_person(person.id)
+    assert env.changes.get(change.id).status is ChangeStatus.REFUSED
     with pytest.raises(Conflict, match="already refused"):
         env.changes.approve(change.id, BOB)
 

@@ -7,14 +7,16 @@ from typing import Annotated
 import typer
 
 from citywatch.audit.access import Permission
+from citywatch.audit.two_person import same_person
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.store.records import ChangeInfo, ChangeStatus
 
 changes_app = typer.Typer(
-    help="Changes that widen what is matched (new persons and reference images, looser thresholds) "
-    "wait here until a second person approves them.",
+    help="Changes that widen what is matched (new persons and reference images, persons moved "
+    "onto another watchlist, looser thresholds and margins) wait here until a second person "
+    "approves them.",
     no_args_is_help=True,
 )
 
@@ -72,14 +74,15 @@ def changes_approve(ctx: typer.Context, change_id: int) -> None:
 
 
 @changes_app.command("refuse")
-@requires(Permission.CHANGES_APPROVE)
+@requires(Permission.WATCHLISTS_MANAGE)
 def changes_refuse(
     ctx: typer.Context,
     change_id: int,
     reason: Annotated[str, typer.Option(help="Why (kept with the change and in the audit log).")] = "",
 ) -> None:
-    """Refuse a pending change (its proposer may withdraw it this way). A refused person or
-    set of reference images is erased with its templates."""
+    """Refuse a pending change (needs changes.approve), or withdraw one you proposed yourself.
+    A refused person or set of reference images is erased with its templates."""
     rt = runtime(ctx)
     c = rt.changes.refuse(change_id, rt.actor, reason)
-    out.print(f"change {c.id} ({c.kind} on {c.object}) refused")
+    by_proposer = " (withdrawn by its proposer)" if same_person(c.proposed_by, rt.actor.name) else ""
+    out.print(f"change {c.id} ({c.kind} on {c.object}) refused{by_proposer}")

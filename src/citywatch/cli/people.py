@@ -59,6 +59,8 @@ def enroll(
         f"{person.watchlist_name!r}: {person.templates} template(s)"
     )
     for change in rt.changes.list_changes(object=f"person:{person.id}"):
+        if change.kind not in {ChangeKind.PERSON_ADD, ChangeKind.PERSON_REFERENCE}:
+            continue
         what = "person" if change.kind is ChangeKind.PERSON_ADD else "new reference image(s) of person"
         out.print(f"{what} {person.id} pending approval, not matched until then; {pending_hint(change)}")
 
@@ -108,11 +110,21 @@ def persons_update(
     notes: Annotated[str | None, typer.Option()] = None,
     watchlist: Annotated[str | None, typer.Option("--watchlist", "-w")] = None,
 ) -> None:
-    """Change a person's name, notes or watchlist."""
-    person = runtime(ctx).store.update_person(
-        person_id, display_name=name, notes=notes, watchlist_name=watchlist
-    )
+    """Change a person's name or notes (at once) or watchlist. Moving a person onto another
+    watchlist adds a member to it, so it waits for a second person to approve."""
+    rt = runtime(ctx)
+    move = None if watchlist is None else rt.changes.move_person(person_id, watchlist, rt.actor)
+    if name is not None or notes is not None or watchlist is None:
+        person = rt.store.update_person(person_id, display_name=name, notes=notes)
+    else:
+        person = rt.store.get_person(person_id)
     _persons_table([person])
+    if move is not None:
+        out.print(
+            f"move of person {person_id} from watchlist {move.params['from']!r} to "
+            f"{move.params['to']!r} pending approval; the person stays on {move.params['from']!r} "
+            f"until then; {pending_hint(move)}"
+        )
 
 
 @persons_app.command("remove")
@@ -169,11 +181,28 @@ def watchlists_create(
     margin: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
     expires: Annotated[datetime | None, typer.Option(help="Expiry (ISO date/time).")] = None,
 ) -> None:
-    """Create a watchlist."""
+    """Create a watchlist. A threshold above the configured default, or a margin below it,
+    would match more faces: the watchlist starts at the default and the looser value waits
+    for a second person to approve. Stricter values apply at once."""
     if expires is not None and expires.tzinfo is None:
         expires = expires.astimezone(UTC)  # a naive time is the operator's local time
-    w = runtime(ctx).store.create_watchlist(name, category, threshold, margin, expires)
+    rt = runtime(ctx)
+    m = rt.settings.matching
+    created = rt.changes.create_watchlist(
+        rt.store,
+        name,
+        rt.actor,
+        category=category,
+        threshold=threshold,
+        margin=margin,
+        expires_at=expires,
+        default_threshold=m.threshold,
+        default_margin=m.margin,
+    )
+    w = created.watchlist
     out.print(f"created watchlist {w.name!r} (id {w.id})")
+    for result in created.tuning:
+        _tuned(result)
 
 
 def _tuned(result: TuningResult) -> None:

@@ -79,6 +79,7 @@ def search(
     """Find the stored sightings of the face in PHOTO inside a case: named cameras and a
     bounded time window; untargeted searches are refused."""
     rt = runtime(ctx)
+    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
     m = rt.settings.matching
     scope = CaseScope(
         case=case,
@@ -196,6 +197,7 @@ def sightings_list(
     rt = runtime(ctx)
     if camera is not None:
         require_cameras(rt, Permission.SIGHTINGS_READ, [camera], ctx.command_path)
+    rt.governance.enforce()
     rows = rt.store.list_sightings(limit=limit, camera_id=camera, camera_ids=rt.actor.cameras)
     rt.audit(_viewed("sighting.view", "sightings", [s.id for s in rows], {"camera": camera, "limit": limit}))
     table(
@@ -229,6 +231,7 @@ def alerts_list(
 ) -> None:
     """List the latest alerts."""
     rt = runtime(ctx)
+    rt.governance.enforce()
     rows = rt.store.list_alerts(limit=limit, status=status, camera_ids=rt.actor.cameras)
     params: dict[str, object] = {"status": None if status is None else str(status), "limit": limit}
     rt.audit(_viewed("alert.view", "alerts", [a.id for a in rows], params))
@@ -270,11 +273,19 @@ def _reviewed(review: AlertReview, verb: str) -> None:
     out.print(f"alert {a.id} ({a.person_name} on {a.camera_id}) {verb}: now {a.status}")
 
 
+def _acting(ctx: typer.Context, alert_id: int) -> Runtime:
+    """The runtime, once the alert's camera is known to be within the user's scope: a refusal
+    (audited, exit 5) names the camera, never the person."""
+    rt = runtime(ctx)
+    require_cameras(rt, Permission.ALERTS_ACT, [rt.alert_reviews.camera_of(alert_id)], ctx.command_path)
+    return rt
+
+
 @alerts_app.command("acknowledge")
 @requires(Permission.ALERTS_ACT)
 def alerts_acknowledge(ctx: typer.Context, alert_id: int) -> None:
     """Say that you are looking at an alert (new → acknowledged)."""
-    rt = runtime(ctx)
+    rt = _acting(ctx, alert_id)
     _reviewed(rt.alert_reviews.acknowledge(alert_id, rt.actor), "acknowledged")
 
 
@@ -283,7 +294,7 @@ def alerts_acknowledge(ctx: typer.Context, alert_id: int) -> None:
 def alerts_confirm(ctx: typer.Context, alert_id: int) -> None:
     """Confirm that an alert is a true match; it is confirmed once a second, different
     person confirms it too (two-person rule)."""
-    rt = runtime(ctx)
+    rt = _acting(ctx, alert_id)
     review = rt.alert_reviews.confirm(alert_id, rt.actor)
     _reviewed(review, "confirmed by you")
     if review.alert.status is not AlertStatus.CONFIRMED:
@@ -303,5 +314,5 @@ def alerts_dismiss(
     ] = "",
 ) -> None:
     """Dismiss an alert (a wrong match, or nothing to act on); final."""
-    rt = runtime(ctx)
+    rt = _acting(ctx, alert_id)
     _reviewed(rt.alert_reviews.dismiss(alert_id, rt.actor, reason), "dismissed")

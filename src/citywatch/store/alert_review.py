@@ -2,7 +2,9 @@
 
 An alert is `confirmed` only when two distinct people (never a service token) have
 confirmed it; one confirmation leaves it `acknowledged`. Confirmed and dismissed are final.
-Each step is one transaction with its audit record; a refusal is audited on its own.
+Each step is one transaction with its audit record; a refusal is audited on its own. A
+user limited to some cameras acts only on those cameras' alerts. People are told apart as
+citywatch.audit.two_person tells them apart.
 The full lifecycle (cooldowns, remembered non-matches) belongs to a later alerts stage.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +26,8 @@ from citywatch.store.db import Database
 from citywatch.store.facade import utc_now
 from citywatch.store.records import AlertInfo, AlertReview, AlertStatus
 from citywatch.store.tables import Alert
+
+R = TypeVar("R")
 
 CONFIRMATIONS_NEEDED = 2
 FINAL = frozenset({AlertStatus.CONFIRMED.value, AlertStatus.DISMISSED.value})
@@ -40,19 +45,29 @@ class AlertReviews:
         if self._audit is not None:
             self._audit(session, actor, event)
 
+    def camera_of(self, alert_id: int) -> str:
+        """The camera an alert came from, to check a user's camera scope before acting on it
+        (citywatch.cli.permissions.require_cameras); nothing else of the alert."""
+        with self._db.session(write=False) as session:
+            return _require_alert(session, alert_id).camera_id
+
     def acknowledge(self, alert_id: int, actor: Actor) -> AlertReview:
         """Someone is looking at it: `new` becomes `acknowledged`."""
-        with self._db.session() as session:
-            alert = _require_open(session, alert_id)
+
+        def step(session: Session, alert: Alert) -> AlertReview:
             alert.status = AlertStatus.ACKNOWLEDGED.value
             self._record(session, actor, AuditEvent("alert.acknowledge", f"alert:{alert_id}"))
             return _review(session, alert)
 
+        return self._act(alert_id, actor, "alert.acknowledge", step)
+
     def confirm(self, alert_id: int, actor: Actor) -> AlertReview:
         """Add `actor`'s confirmation; the second, by a different person, confirms the alert.
         A confirmation the two-person rule refuses is audited and raised as PermissionDenied."""
-        with self._db.session() as session:
-            alert = _require_open(session, alert_id)
+        problem = None
+
+        def step(session: Session, alert: Alert) -> AlertReview | None:
+            nonlocal problem
             confirmations = repo.confirmations_of(session, alert_id)
             problem = _confirmation_problem(actor, [Actor(c.actor, c.role) for c in confirmations])
             if problem is not None:
@@ -60,50 +75,80 @@ class AlertReviews:
                 self._record(
                     session, actor, AuditEvent("alert.confirm_refused", f"alert:{alert_id}", params=params)
                 )
-            else:
-                repo.insert_confirmation(
-                    session, alert_id=alert_id, actor=actor.name, role=actor.role, now=self._clock()
-                )
-                count = len(confirmations) + 1
-                alert.status = (
-                    AlertStatus.CONFIRMED.value
-                    if count >= CONFIRMATIONS_NEEDED
-                    else AlertStatus.ACKNOWLEDGED.value
-                )
-                event = AuditEvent(
-                    "alert.confirm",
-                    f"alert:{alert_id}",
-                    params={"confirmations": count, "needed": CONFIRMATIONS_NEEDED, "status": alert.status},
-                )
-                self._record(session, actor, event)
-                return _review(session, alert)
-        raise PermissionDenied(f"alert {alert_id} not confirmed: {problem}")
+                return None  # committed on its own: the refusal is recorded, nothing else changes
+            repo.insert_confirmation(
+                session, alert_id=alert_id, actor=actor.name, role=actor.role, now=self._clock()
+            )
+            count = len(confirmations) + 1
+            alert.status = (
+                AlertStatus.CONFIRMED.value
+                if count >= CONFIRMATIONS_NEEDED
+                else AlertStatus.ACKNOWLEDGED.value
+            )
+            event = AuditEvent(
+                "alert.confirm",
+                f"alert:{alert_id}",
+                params={"confirmations": count, "needed": CONFIRMATIONS_NEEDED, "status": alert.status},
+            )
+            self._record(session, actor, event)
+            return _review(session, alert)
+
+        review = self._act(alert_id, actor, "alert.confirm", step)
+        if review is None:
+            raise PermissionDenied(f"alert {alert_id} not confirmed: {problem}")
+        return review
 
     def dismiss(self, alert_id: int, actor: Actor, reason: str = "") -> AlertReview:
         """Close the alert as not actionable (a wrong match, or nothing to do)."""
-        with self._db.session() as session:
-            alert = _require_open(session, alert_id)
+
+        def step(session: Session, alert: Alert) -> AlertReview:
             alert.status = AlertStatus.DISMISSED.value
             event = AuditEvent("alert.dismiss", f"alert:{alert_id}", params={"reason": reason.strip()})
             self._record(session, actor, event)
             return _review(session, alert)
 
+        return self._act(alert_id, actor, "alert.dismiss", step)
+
+    def _act(self, alert_id: int, actor: Actor, action: str, step: Callable[[Session, Alert], R]) -> R:
+        """Run `step` on the open alert in one transaction, when the alert's camera is within
+        `actor`'s scope. Out of scope, the refusal is audited (naming the camera, never the
+        person) and raised as PermissionDenied, before anything else of the alert is told."""
+        with self._db.session() as session:
+            alert = _require_alert(session, alert_id)
+            camera = alert.camera_id
+            if actor.cameras is None or camera in actor.cameras:
+                _require_open(alert)
+                return step(session, alert)
+            params = {"permission": str(Permission.ALERTS_ACT), "cameras": [camera], "action": action}
+            self._record(session, actor, AuditEvent("access.refused", f"alert:{alert_id}", params=params))
+        scope = ", ".join(sorted(actor.cameras)) or "none"
+        raise PermissionDenied(
+            f"alert {alert_id}: {actor.name} may not act on camera {camera} (limited to: {scope})"
+        )
+
 
 def _confirmation_problem(actor: Actor, earlier: list[Actor]) -> str | None:
+    """None when `actor` may add a confirmation after `earlier`'s: a person, and none of
+    them (told apart as the two-person rule tells people apart)."""
     if actor.service:
         return f"{actor.name} acts through a service token, which is not a person: a person must confirm"
-    if not earlier:
-        return None
-    return second_person_problem(earlier[0], actor, Permission.ALERTS_ACT)
+    for first in earlier:
+        problem = second_person_problem(first, actor, Permission.ALERTS_ACT)
+        if problem is not None:
+            return problem
+    return None
 
 
-def _require_open(session: Session, alert_id: int) -> Alert:
+def _require_alert(session: Session, alert_id: int) -> Alert:
     alert = repo.alert_by_id(session, alert_id)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}")
-    if alert.status in FINAL:
-        raise Conflict(f"alert {alert_id} is already {alert.status} and cannot change again")
     return alert
+
+
+def _require_open(alert: Alert) -> None:
+    if alert.status in FINAL:
+        raise Conflict(f"alert {alert.id} is already {alert.status} and cannot change again")
 
 
 def _review(session: Session, alert: Alert) -> AlertReview:

@@ -1,8 +1,13 @@
 """ChangeStore: changes that widen what is matched wait for a second person (two-person rule).
 
-Proposing, approving and refusing are each one transaction with their audit record. A
-change is applied in the transaction that approves it. Stricter settings apply at once;
-erasure never waits (MetaStore.remove_person withdraws the person's pending changes).
+What waits: a new person or new reference images (MetaStore.enroll with a proposer), a
+person moved onto another watchlist, a threshold raised or a margin lowered, including on a
+new watchlist. Proposing, approving and refusing are each one transaction with their audit
+record. A change is applied in the transaction that approves it. Stricter settings apply at
+once; erasure never waits (MetaStore.remove_person withdraws the person's pending changes).
+A pending change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
+
+People are told apart as citywatch.audit.two_person tells them apart (`same_person`).
 """
 
 from __future__ import annotations
@@ -15,15 +20,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from citywatch.audit.access import Permission
-from citywatch.audit.two_person import second_person_problem
+from citywatch.audit.access import Permission, can
+from citywatch.audit.two_person import same_person, second_person_problem
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.store import repositories as repo
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.store.facade import utc_now
-from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus, TuningResult
+from citywatch.store.facade import MetaStore, utc_now
+from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
 from citywatch.store.tables import ChangeRow, Person, Watchlist
 
 log = logging.getLogger(__name__)
@@ -55,21 +60,58 @@ class ChangeStore:
         if self._audit is not None:
             self._audit(session, actor, event)
 
-    # --- watchlist settings ---------------------------------------------------------------
+    # --- watchlists ----------------------------------------------------------------------
+
+    def create_watchlist(
+        self,
+        store: MetaStore,
+        name: str,
+        actor: Actor,
+        *,
+        category: str = "wanted",
+        threshold: float | None = None,
+        margin: float | None = None,
+        expires_at: datetime | None = None,
+        default_threshold: float,
+        default_margin: float,
+    ) -> NewWatchlist:
+        """Create a watchlist through `store` (which audits for `actor`). A threshold or margin
+        at least as strict as the configured default applies at once; a looser one (a higher
+        threshold, a lower margin) leaves the watchlist at the default and becomes a change a
+        second person must approve, as `set_threshold` and `set_margin` would make it.
+
+        Two transactions: should the proposal fail, the watchlist stays at the default."""
+        if threshold is not None:
+            _check_threshold(threshold)
+        if margin is not None:
+            _check_margin(margin)
+        loose_threshold = threshold is not None and threshold > default_threshold
+        loose_margin = margin is not None and margin < default_margin
+        created = store.create_watchlist(
+            name,
+            category,
+            None if loose_threshold else threshold,
+            None if loose_margin else margin,
+            expires_at,
+        )
+        tuning: list[TuningResult] = []
+        if loose_threshold and threshold is not None:
+            tuning.append(self.set_threshold(created.name, threshold, actor, default=default_threshold))
+        if loose_margin and margin is not None:
+            tuning.append(self.set_margin(created.name, margin, actor, default=default_margin))
+        return NewWatchlist(created, tuple(tuning))
 
     def set_threshold(self, watchlist: str, value: float, actor: Actor, *, default: float) -> TuningResult:
         """Set a watchlist's distance threshold. Lowering it (stricter) applies at once;
         raising it (looser: more matches) becomes a change a second person must approve.
         `default` is the configured threshold of a watchlist that has none of its own."""
-        if not (math.isfinite(value) and value > 0):
-            raise InvalidInput(f"threshold must be greater than 0, got {value}")
+        _check_threshold(value)
         return self._tune(watchlist, "threshold", value, actor, default=default, looser=lambda a, b: b > a)
 
     def set_margin(self, watchlist: str, value: float, actor: Actor, *, default: float) -> TuningResult:
         """Set a watchlist's margin over the runner-up. Raising it (stricter) applies at once;
         lowering it (looser) becomes a change a second person must approve."""
-        if not (math.isfinite(value) and value >= 0):
-            raise InvalidInput(f"margin must be at least 0, got {value}")
+        _check_margin(value)
         return self._tune(watchlist, "margin", value, actor, default=default, looser=lambda a, b: b < a)
 
     def _tune(
@@ -92,22 +134,52 @@ class ChangeStore:
                 setattr(row, setting, value)
                 self._record(session, actor, AuditEvent(kind.value, f"watchlist:{row.id}", params=params))
                 return TuningResult(row.name, setting, before, value)
-            change = repo.insert_change(
-                session,
-                kind=kind,
-                object=f"watchlist:{row.id}",
-                params=params,
-                proposed_by=actor.name,
-                proposed_role=actor.role,
-                proposed_by_service=actor.service,
-                now=self._now(),
-            )
-            self._record(
-                session,
-                actor,
-                AuditEvent("change.propose", f"change:{change.id}", params={"kind": kind.value, **params}),
-            )
-            return TuningResult(row.name, setting, before, value, _change_info(change))
+            change = self._propose(session, actor, kind, f"watchlist:{row.id}", params)
+            return TuningResult(row.name, setting, before, value, change)
+
+    # --- persons --------------------------------------------------------------------------
+
+    def move_person(self, person_id: int, watchlist: str, actor: Actor) -> ChangeInfo | None:
+        """Propose moving a person onto `watchlist`. That adds a member to the list (matched
+        under its threshold and the authorisations bound to it), so it waits for a second
+        person like an enrolment; the person stays where they are until then. None when the
+        person is on `watchlist` already. Names and notes change at once (MetaStore.update_person)."""
+        with self._db.session() as session:
+            person = session.get(Person, person_id)
+            if person is None:
+                raise NotFound(f"no person with id {person_id}")
+            target = _require_watchlist(session, watchlist)
+            if target.id == person.watchlist_id:
+                return None
+            source = session.get(Watchlist, person.watchlist_id)
+            params = {
+                "person_id": person.id,
+                "from": "" if source is None else source.name,
+                "to": target.name,
+                "from_id": person.watchlist_id,
+                "to_id": target.id,
+            }
+            return self._propose(session, actor, ChangeKind.PERSON_MOVE, f"person:{person.id}", params)
+
+    def _propose(
+        self, session: Session, actor: Actor, kind: ChangeKind, obj: str, params: Mapping[str, Any]
+    ) -> ChangeInfo:
+        change = repo.insert_change(
+            session,
+            kind=kind,
+            object=obj,
+            params=params,
+            proposed_by=actor.name,
+            proposed_role=actor.role,
+            proposed_by_service=actor.service,
+            now=self._now(),
+        )
+        self._record(
+            session,
+            actor,
+            AuditEvent("change.propose", f"change:{change.id}", params={"kind": kind.value, **params}),
+        )
+        return _change_info(change)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -165,29 +237,47 @@ class ChangeStore:
         raise PermissionDenied(f"change {change_id} not approved: {problem}")
 
     def refuse(self, change_id: int, actor: Actor, reason: str = "") -> ChangeInfo:
-        """Refuse (or, by its proposer, withdraw) a pending change. A refused addition is
-        erased: the pending person or the held-back reference images and their templates."""
+        """Refuse a pending change (a holder of `changes.approve`), or withdraw it (its
+        proposer, with or without that permission). Anyone else is refused: audited, and
+        raised as PermissionDenied. A refused addition is erased: the pending person or the
+        held-back reference images and their templates."""
         reason = reason.strip()
         unlink: list[str] = []
         with self._db.session() as session:
             row = _require_pending(session, change_id)
             params, service, _note = repo.decode_payload(row.payload)
-            removed = self._undo(session, row, params, actor, unlink)
-            row.status = ChangeStatus.REFUSED.value
-            row.decided_by = actor.name
-            row.decided_at = self._now()
-            row.payload = repo.encode_payload(params, service=service, note=reason or "refused")
-            self._record(
-                session,
-                actor,
-                AuditEvent(
-                    "change.refuse",
-                    f"change:{row.id}",
-                    params={"kind": row.kind, **params, "proposed_by": row.proposed_by, "reason": reason},
-                    result_count=removed,
-                ),
-            )
-            info = _change_info(row)
+            event_params = {"kind": row.kind, **params, "proposed_by": row.proposed_by}
+            problem = _refusal_problem(row.proposed_by, actor)
+            if problem is not None:
+                # committed on its own: the refusal is recorded, the change stays pending
+                self._record(
+                    session,
+                    actor,
+                    AuditEvent(
+                        "change.refuse_refused",
+                        f"change:{row.id}",
+                        params={**event_params, "reason": problem},
+                    ),
+                )
+            else:
+                removed = self._undo(session, row, params, actor, unlink)
+                row.status = ChangeStatus.REFUSED.value
+                row.decided_by = actor.name
+                row.decided_at = self._now()
+                row.payload = repo.encode_payload(params, service=service, note=reason or "refused")
+                self._record(
+                    session,
+                    actor,
+                    AuditEvent(
+                        "change.refuse",
+                        f"change:{row.id}",
+                        params={**event_params, "reason": reason},
+                        result_count=removed,
+                    ),
+                )
+                info = _change_info(row)
+        if problem is not None:
+            raise PermissionDenied(f"change {change_id} not refused: {problem}")
         if unlink:
             self._erase_files(unlink)
         return info
@@ -203,6 +293,11 @@ class ChangeStore:
             person.updated_at = self._now()
         elif kind is ChangeKind.PERSON_REFERENCE:
             _require_person(session, row.object)  # leaving the pending set puts them in the gallery
+        elif kind is ChangeKind.PERSON_MOVE:
+            self._move(session, row, params)
+            self._record(
+                session, actor, AuditEvent(kind.value, row.object, params={**params, "change": row.id})
+            )
         else:
             watchlist = session.get(Watchlist, _object_id(row.object, "watchlist"))
             if watchlist is None:
@@ -212,6 +307,20 @@ class ChangeStore:
             self._record(
                 session, actor, AuditEvent(kind.value, row.object, params={**params, "change": row.id})
             )
+
+    def _move(self, session: Session, row: ChangeRow, params: Mapping[str, Any]) -> None:
+        person = _require_person(session, row.object)
+        target = session.get(Watchlist, int(params["to_id"]))
+        if target is None:
+            raise Conflict(f"change {row.id}: watchlist {params['to']!r} no longer exists; refuse the change")
+        if person.watchlist_id != int(params["from_id"]):
+            # what the second person would approve is no longer what was proposed
+            raise Conflict(
+                f"change {row.id}: {row.object} is no longer on watchlist {params['from']!r}; "
+                "refuse the change"
+            )
+        person.watchlist_id = target.id
+        person.updated_at = self._now()
 
     def _undo(
         self, session: Session, row: ChangeRow, params: Mapping[str, Any], actor: Actor, unlink: list[str]
@@ -263,6 +372,27 @@ class ChangeStore:
 def pending_hint(change: ChangeInfo) -> str:
     """The one line that tells a user what a pending change waits for."""
     return f"pending change #{change.id}: " + APPROVE_HINT.format(id=change.id)
+
+
+def _refusal_problem(proposed_by: str, actor: Actor) -> str | None:
+    """None when `actor` may refuse a change `proposed_by` proposed: its proposer (told apart
+    as the two-person rule tells people apart) withdrawing it, or a holder of changes.approve."""
+    if same_person(proposed_by, actor.name) or can(actor, Permission.CHANGES_APPROVE):
+        return None
+    return (
+        f"{actor.name} (role {actor.role}) did not propose it and lacks the "
+        f"{Permission.CHANGES_APPROVE} permission to refuse it; its proposer may withdraw it"
+    )
+
+
+def _check_threshold(value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidInput(f"threshold must be greater than 0, got {value}")
+
+
+def _check_margin(value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise InvalidInput(f"margin must be at least 0, got {value}")
 
 
 def _status(value: ChangeStatus | str) -> ChangeStatus:

@@ -156,6 +156,9 @@ class ChangeKind(StrEnum):
     """A new person on a watchlist: matched only once approved."""
     PERSON_REFERENCE = "person.reference"
     """New reference images for an existing person: their templates are matched once approved."""
+    PERSON_MOVE = "person.move"
+    """A person moved onto another watchlist: new members of that list, matched under its
+    threshold and the authorisations bound to it, once approved."""
     WATCHLIST_THRESHOLD = "watchlist.threshold"
     """A raised (looser) distance threshold."""
     WATCHLIST_MARGIN = "watchlist.margin"
@@ -204,6 +207,16 @@ class TuningResult:
     @property
     def applied(self) -> bool:
         return self.change is None
+
+
+@dataclass(frozen=True, slots=True)
+class NewWatchlist:
+    """A created watchlist, and what became of the looser settings it was asked for."""
+
+    watchlist: WatchlistInfo
+    """As created: a looser threshold or margin asked for is not in it (the default is)."""
+    tuning: tuple[TuningResult, ...] = ()
+    """One pending change per looser setting, waiting for a second person."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,3 +206,21 @@ def test_point_in_polygon(lat: float, lon: float, inside: bool) -> None:
 )
 def test_lapsed_and_ended(a: Authorisation, at: datetime, lapsed: bool, ended: bool) -> None:
     assert (a.lapsed(at), a.ended(at)) == (lapsed, ended)
+
+
+@pytest.mark.parametrize(
+    ("auth", "at", "why"),
+    [
+        (PENDING, h(10), "P awaits a supervisor's approval"),
+        (URGENT, h(9), "U was not approved before its deadline"),
+        (REFUSED, h(10), "R was refused"),
+        (REVOKED, h(10), "RV was revoked"),
+        (A, h(7), "A starts at 2026-11-27T08:00+00:00"),
+        (A, h(21), "A ended at 2026-11-27T20:00+00:00"),
+    ],
+)
+def test_why_an_authorisation_naming_the_camera_does_not_count(
+    auth: Authorisation, at: datetime, why: str
+) -> None:
+    (reason,) = mode_for(STREET, PolicySnapshot((), (), (), (auth,)), at).reasons
+    assert reason == f"no authorisation in force names camera street; {why}"

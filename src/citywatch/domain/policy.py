@@ -226,13 +226,12 @@ def mode_for(camera: CameraPlace, policy: PolicySnapshot, at: datetime) -> ModeD
     if not requested.identifies:
         return ModeDecision(requested, requested)
 
-    auths = [a for a in policy.authorisations if camera.id in a.cameras and a.in_force(at)]
+    naming = [a for a in policy.authorisations if camera.id in a.cameras]
+    auths = [a for a in naming if a.in_force(at)]
     if not auths:
-        return ModeDecision(
-            ProcessingMode.DETECT,
-            requested,
-            reasons=(f"no authorisation in force names camera {camera.id}",),
-        )
+        why = [f"no authorisation in force names camera {camera.id}"]
+        why += [f"{a.reference} {_not_in_force(a, at)}" for a in naming]
+        return ModeDecision(ProcessingMode.DETECT, requested, reasons=("; ".join(why),))
 
     barriers = [f"zone {z.name}" for z in zones if z.protected] + [
         f"event {e.name}" for e in policy.events if e.zone in zone_names and e.window.contains(at)
@@ -246,6 +245,18 @@ def mode_for(camera: CameraPlace, policy: PolicySnapshot, at: datetime) -> ModeD
                 reasons=(f"identification is off in protected {', '.join(barriers)}",),
             )
     return ModeDecision(requested, requested, tuple(auths))
+
+
+def _not_in_force(auth: Authorisation, at: datetime) -> str:
+    if auth.status in {AuthorisationStatus.REFUSED, AuthorisationStatus.REVOKED}:
+        return f"was {auth.status}"
+    if auth.overdue(at):
+        return "was not approved before its deadline"
+    if auth.window.start is not None and at < auth.window.start:
+        return f"starts at {auth.window.start.isoformat(timespec='minutes')}"
+    if auth.window.end is not None and at >= auth.window.end:
+        return f"ended at {auth.window.end.isoformat(timespec='minutes')}"
+    return "awaits a supervisor's approval"
 
 
 def _names(auth: Authorisation, barrier: str) -> bool:

@@ -65,7 +65,7 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
         ("watchlist.bind", "first-person@test"),
         ("authorisation.approve", "second-person@test"),
         ("camera.start", local),
-        ("camera.mode", local),
+        ("camera.mode", "citywatch@system"),  # the policy acting, not a person
         ("camera.stop", local),
         ("search.photo", local),
         ("person.remove", local),

@@ -34,6 +34,11 @@ TABLES = {
     "api_tokens",
     "changes",
     "alert_confirmations",
+    "recordings",
+    "holds",
+    "receipts",
+    "requests",
+    "exports",
 }
 
 
@@ -143,7 +148,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
     db = open_database(url)
     try:
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0003"]
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0004"]
     finally:
         db.close()
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from citywatch.config.base import Section
+from citywatch.domain.retention import DataClass, RetentionPolicy
 
 
 class TrackerSettings(Section):
@@ -52,3 +53,40 @@ class PolicySettings(Section):
         le=300,
         description="How often running cameras re-read zones, events, rules and authorisations.",
     )
+
+
+class RetentionSettings(Section):
+    """How long each class of data is kept before the purge deletes it (unless held)."""
+
+    footage_days: float = Field(5.0, gt=0, le=3650, description="Recorded footage segments.")
+    sightings_days: float = Field(5.0, gt=0, le=3650, description="Sightings and their best-shot crops.")
+    templates_days: float = Field(
+        5.0,
+        gt=0,
+        le=3650,
+        description="Templates kept with sightings (investigate mode); at most sightings_days.",
+    )
+    alerts_days: float = Field(5.0, gt=0, le=3650, description="Alerts (their sightings are kept as long).")
+    exports_days: float = Field(5.0, gt=0, le=3650, description="Export packages.")
+    audit_days: float = Field(400.0, gt=0, le=36500, description="Audit records (no biometric data).")
+    purge_every_min: float = Field(
+        60.0, gt=0, le=24 * 60, description="How often `citywatch run` purges what has expired."
+    )
+
+    @model_validator(mode="after")
+    def verify_templates(self) -> RetentionSettings:
+        if self.templates_days > self.sightings_days:
+            raise ValueError("retention.templates_days must not exceed retention.sightings_days")
+        return self
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            {
+                DataClass.FOOTAGE: self.footage_days,
+                DataClass.SIGHTINGS: self.sightings_days,
+                DataClass.TEMPLATES: self.templates_days,
+                DataClass.ALERTS: self.alerts_days,
+                DataClass.EXPORTS: self.exports_days,
+                DataClass.AUDIT: self.audit_days,
+            }
+        )

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from citywatch.config.ingest import CameraSettings, SourceSettings
-from citywatch.config.pipeline import MatchingSettings, PolicySettings, TrackerSettings
+from citywatch.config.pipeline import MatchingSettings, PolicySettings, RetentionSettings, TrackerSettings
 from citywatch.config.vision import (
     DetectorSettings,
     DlibResNetSettings,
@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     source: SourceSettings = Field(
         default_factory=SourceSettings, description="How `citywatch watch` opens and reads its source."
     )

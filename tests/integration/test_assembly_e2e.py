@@ -137,7 +137,7 @@ def test_a_refused_urgent_authorisation_takes_its_sightings_and_alerts_along(
     assert cw("alerts", "list", "--json").json_lines() == []
     receipt = [r for r in cw("audit", "list", "--json").json_lines() if r["action"].startswith("receipt.")]
     assert [(r["action"], r["actor"], r["params"]["reason"]) for r in receipt] == [
-        ("receipt.authorisation_closed", "citywatch@system", "refused")
+        ("receipt.authorisation", "citywatch@system", "refused")
     ]
     assert len(receipt[0]["params"]["crop_sha256s"]) == watched["sightings"]
     again = summary(cw("watch", clip, "--camera-id", "stage", "--json"))

@@ -218,7 +218,7 @@ def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_i
     assert len(files_under(tmp_path / "data" / "blobs" / "crops")) == 1
     assert gov.enforce() == []  # closed once
     last = rt.audit_log.entries()[-1]
-    assert last.action == "receipt.authorisation_closed" and last.result_count == 2
+    assert last.action == "receipt.authorisation" and last.result_count == 2
     assert last.params["crop_sha256s"] and rt.audit_log.verify().ok
 
 
@@ -288,7 +288,7 @@ def test_audit_records_name_who_acted(rt: Runtime, gov: GovernanceStore, clock: 
     assert [(e.action, e.actor, e.role) for e in rt.audit_log.entries()] == [
         ("authorisation.request", "ann", "admin"),
         ("authorisation.approve", "sam", "supervisor"),
-        ("receipt.authorisation_closed", "citywatch@system", "system"),
+        ("receipt.authorisation", "citywatch@system", "system"),
     ]
 
 

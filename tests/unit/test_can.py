@@ -35,6 +35,8 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.FACES_VERIFY,
             P.AUDIT_READ,
             P.BENCHMARK,
+            P.RETENTION_PURGE,
+            P.RECEIPTS_READ,
         }
     ),
     "supervisor": frozenset(
@@ -50,13 +52,22 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.ALERTS_READ,
             P.ALERTS_ACT,
             P.FACES_VERIFY,
+            P.HOLDS_MANAGE,
+            P.RECEIPTS_READ,
         }
     ),
     "operator": frozenset({P.POLICY_READ, P.ALERTS_READ, P.ALERTS_ACT, P.SIGHTINGS_READ, P.WATCHLISTS_READ}),
     "investigator": frozenset(
-        {P.CASE_SEARCH, P.SIGHTINGS_READ, P.FACES_VERIFY, P.AUTHORISATIONS_READ, P.AUTHORISATIONS_REQUEST}
+        {
+            P.CASE_SEARCH,
+            P.SIGHTINGS_READ,
+            P.FACES_VERIFY,
+            P.AUTHORISATIONS_READ,
+            P.AUTHORISATIONS_REQUEST,
+            P.HOLDS_MANAGE,
+        }
     ),
-    "auditor": frozenset({P.AUDIT_READ, P.POLICY_READ, P.AUTHORISATIONS_READ}),
+    "auditor": frozenset({P.AUDIT_READ, P.POLICY_READ, P.AUTHORISATIONS_READ, P.RECEIPTS_READ}),
     "local": EVERY,
     "stranger": frozenset(),  # a role citywatch does not know: nothing but PUBLIC
     "": frozenset(),

@@ -42,6 +42,10 @@ class Permission(StrEnum):
     FACES_VERIFY = "faces.verify"
     AUDIT_READ = "audit.read"
     BENCHMARK = "benchmark.run"
+    HOLDS_MANAGE = "holds.manage"
+    """Place, extend and release legal holds."""
+    RETENTION_PURGE = "retention.purge"
+    RECEIPTS_READ = "receipts.read"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -61,6 +65,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.FACES_VERIFY,
             Permission.AUDIT_READ,
             Permission.BENCHMARK,
+            Permission.RETENTION_PURGE,
+            Permission.RECEIPTS_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -76,6 +82,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.ALERTS_READ,
             Permission.ALERTS_ACT,
             Permission.FACES_VERIFY,
+            Permission.HOLDS_MANAGE,
+            Permission.RECEIPTS_READ,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -94,9 +102,17 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.FACES_VERIFY,
             Permission.AUTHORISATIONS_READ,
             Permission.AUTHORISATIONS_REQUEST,
+            Permission.HOLDS_MANAGE,
         }
     ),
-    Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.POLICY_READ, Permission.AUTHORISATIONS_READ}),
+    Role.AUDITOR: frozenset(
+        {
+            Permission.AUDIT_READ,
+            Permission.POLICY_READ,
+            Permission.AUTHORISATIONS_READ,
+            Permission.RECEIPTS_READ,
+        }
+    ),
     Role.LOCAL: frozenset(Permission) - {Permission.PUBLIC},
 }
 """What each role may do. Case search belongs to investigators alone; the auditor sees the

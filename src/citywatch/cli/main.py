@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from citywatch import __version__
 from citywatch.audit.access import Permission
-from citywatch.cli import audit, bench, changes, governance, people, records, users, watching
+from citywatch.cli import audit, bench, changes, governance, people, records, retention, users, watching
 from citywatch.cli.context import CliContext, config_path, runtime
 from citywatch.cli.output import err, out, setup_logging
 from citywatch.cli.permissions import requires
@@ -129,6 +129,9 @@ app.add_typer(governance.zones_app, name="zones")
 app.add_typer(governance.events_app, name="events")
 app.add_typer(governance.policy_app, name="policy")
 app.add_typer(governance.auth_app, name="authorisations")
+app.command()(retention.purge)
+app.add_typer(retention.holds_app, name="holds")
+app.command()(retention.receipts)
 app.add_typer(users.users_app, name="user")
 
 

@@ -37,6 +37,7 @@ from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.facade import MetaStore, utc_now
 from citywatch.store.governance import SYSTEM, GovernanceStore
+from citywatch.store.retention import ReceiptInfo, RetentionStore
 from citywatch.store.users import UserStore
 from citywatch.track.tracker import Tracker
 from citywatch.vision.factory import build_detector, build_embedder
@@ -85,6 +86,27 @@ class Runtime:
     @cached_property
     def store(self) -> MetaStore:
         return MetaStore(self.database, BlobStore(self.settings.data_dir / "blobs"), audit=self._audit_in)
+
+    @cached_property
+    def retention(self) -> RetentionStore:
+        """Holds, the purge and its receipts, under the configured retention policy."""
+        return RetentionStore(
+            self.database,
+            policy=self.settings.retention.policy(),
+            clock=utc_now,
+            audit=self._audit_as,
+            remove_file=self._remove_file,
+        )
+
+    def _remove_file(self, kind: str, path: str) -> bool:
+        """Unlink a stored file of a data class (the purge calls this after its commit)."""
+        if kind == "sightings":
+            return self.store.blobs.delete(path)
+        return BlobStore(self.settings.data_dir / kind).delete(path)
+
+    def purge(self) -> ReceiptInfo | None:
+        """Remove what an interrupted purge left, then purge what has expired (as the system)."""
+        return self.retention.purge(by=SYSTEM, orphans=self.recover)
 
     @cached_property
     def governance(self) -> GovernanceStore:

@@ -37,6 +37,7 @@ from citywatch.domain.policy import (
 )
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
+from citywatch.store.retention import write_receipt
 from citywatch.store.tables import (
     AuthorisationRow,
     EventRow,
@@ -510,24 +511,23 @@ class GovernanceStore:
             if templates:
                 session.execute(delete(FaceTemplate).where(FaceTemplate.id.in_([t.id for t in templates])))
             row.closed_at = row.closed_at or now
-            self._audit(
+            write_receipt(
                 session,
-                SYSTEM,
-                AuditEvent(
-                    "receipt.authorisation_closed",
-                    f"authorisation:{reference}",
-                    legal_basis=auth.legal_basis,
-                    authorisation=reference,
-                    params={
-                        "reason": reason,
-                        "sighting_ids": receipt.sighting_ids,
-                        "crop_sha256s": list(receipt.crop_sha256s),
-                        "templates": receipt.templates,
-                        "template_ids": receipt.template_ids,
-                        "templates_sha256": receipt.templates_sha256,
-                    },
-                    result_count=receipt.sightings + receipt.templates,
-                ),
+                self._audit,
+                "authorisation",
+                now,
+                policy_version=f"authorisation:{reference}",
+                counts={"sightings": receipt.sightings, "templates": receipt.templates},
+                details={
+                    "reason": reason,
+                    "sighting_ids": receipt.sighting_ids,
+                    "crop_sha256s": list(receipt.crop_sha256s),
+                    "template_ids": receipt.template_ids,
+                    "templates_sha256": receipt.templates_sha256,
+                },
+                by=SYSTEM,
+                authorisation=reference,
+                legal_basis=auth.legal_basis,
             )
             return receipt, crops
 

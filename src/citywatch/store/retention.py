@@ -1,0 +1,516 @@
+"""Legal holds, the purge and its receipts.
+
+The purge selects, per data class, what has outlived its retention with one query per class
+that already excludes everything a hold in force covers (built from the same hold records
+`domain.retention.held` reads). Rows go in one transaction together with their receipt and
+its audit record; the WAL is checkpointed (SQLite `secure_delete` is on, so no copy stays);
+files are unlinked after the commit. A purge killed midway either committed (its files are
+orphans, removed at the start of the next purge) or did not (the next purge does it all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from citywatch.domain.policy import Window
+from citywatch.domain.retention import DataClass, Hold, RetentionPolicy
+from citywatch.store.db import Database
+from citywatch.store.tables import Alert, AuditRecord, ExportRow, HoldRow, ReceiptRow, RecordingRow, Sighting
+
+log = logging.getLogger(__name__)
+
+ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
+HOLDABLE = ("sighting", "alert", "recording")
+
+
+@dataclass(frozen=True, slots=True)
+class NewHold:
+    reference: str
+    """The case or request it serves."""
+    reason: str
+    requester: str
+    cameras: Sequence[str] = ()
+    window: Window | None = None
+    items: Sequence[tuple[str, int]] = ()
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldInfo:
+    hold: Hold
+    reason: str
+    requester: str
+    created_by: str
+    created_at: datetime
+    released_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptInfo:
+    id: int
+    kind: str
+    at: datetime
+    policy_version: str
+    counts: dict[str, int]
+    details: dict[str, Any]
+    audit_seq: int | None
+
+
+@dataclass
+class PurgePlan:
+    """What a purge at `now` deletes: ids per class, and the files that go with them."""
+
+    now: datetime
+    sightings: list[int] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)
+    templates: list[int] = field(default_factory=list)
+    """Sightings whose kept template expires (the sighting itself may stay longer)."""
+    recordings: list[int] = field(default_factory=list)
+    exports: list[int] = field(default_factory=list)
+    files: list[tuple[str, str, str]] = field(default_factory=list)
+    """(class, stored path, sha256) of every file to unlink."""
+    held: dict[str, int] = field(default_factory=dict)
+    """Expired but kept by a hold, per class."""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            DataClass.SIGHTINGS.value: len(self.sightings),
+            DataClass.ALERTS.value: len(self.alerts),
+            DataClass.TEMPLATES.value: len(self.templates),
+            DataClass.FOOTAGE.value: len(self.recordings),
+            DataClass.EXPORTS.value: len(self.exports),
+        }
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.counts.values())
+
+
+FileRemover = Callable[[str, str], bool]
+"""Unlinks one stored file of a class (`footage`, `sightings`, `exports`); True if it existed."""
+
+
+class RetentionStore:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        policy: RetentionPolicy,
+        clock: Callable[[], datetime],
+        audit: ActorAuditHook,
+        remove_file: FileRemover,
+    ) -> None:
+        self._db = db
+        self._policy = policy
+        self._clock = clock
+        self._audit = audit
+        self._remove_file = remove_file
+
+    @property
+    def policy(self) -> RetentionPolicy:
+        return self._policy
+
+    # --- holds ----------------------------------------------------------------------------
+
+    def place_hold(self, new: NewHold, *, by: Actor) -> HoldInfo:
+        reference, reason = new.reference.strip(), new.reason.strip()
+        if not reference or not reason:
+            raise InvalidInput("a hold needs a reference (case or request) and a reason")
+        if not new.items and not (new.cameras and new.window is not None):
+            raise InvalidInput(
+                "a hold needs cameras and a time window, or named items (--sighting, --alert, …)"
+            )
+        if new.window is not None:
+            start, end = new.window.start, new.window.end
+            if start is None or end is None:
+                raise InvalidInput("a hold's time window needs both a start and an end")
+            if end <= start:
+                raise InvalidInput("a hold's time window ends before it starts")
+        now = self._clock()
+        if new.expires_at is not None and new.expires_at <= now:
+            raise InvalidInput("a hold's expiry must be in the future")
+        items = sorted(set(new.items))
+        for kind, _ in items:
+            if kind not in HOLDABLE:
+                raise InvalidInput(f"{kind!r} cannot be held (one of {', '.join(HOLDABLE)})")
+        with self._db.session() as session:
+            missing = [f"{k} {i}" for k, i in items if session.get(_MODEL[k], i) is None]
+            if missing:
+                raise NotFound(f"nothing to hold: no {', '.join(missing)}")
+            row = HoldRow(
+                reference=reference,
+                reason=reason,
+                requester=new.requester.strip() or by.name,
+                cameras=json.dumps(sorted(set(new.cameras))),
+                starts_at=None if new.window is None else new.window.start,
+                ends_at=None if new.window is None else new.window.end,
+                items=json.dumps([list(i) for i in items]),
+                expires_at=new.expires_at,
+                created_by=by.name,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            info = _hold_info(row)
+            self._audit(session, by, _hold_event("hold.place", info))
+            return info
+
+    def extend_hold(self, hold_id: int, expires_at: datetime | None, *, by: Actor) -> HoldInfo:
+        """Move a hold's expiry later (None: until released). Never earlier: release it instead."""
+        now = self._clock()
+        with self._db.session() as session:
+            row = _require_hold(session, hold_id)
+            current = _hold_info(row).hold
+            if not current.in_force(now):
+                raise Conflict(f"hold {hold_id} is no longer in force")
+            if expires_at is not None and (current.expires_at is None or expires_at <= current.expires_at):
+                raise InvalidInput(
+                    f"hold {hold_id} can only be extended (it runs until {current.expires_at})"
+                )
+            row.expires_at = expires_at
+            info = _hold_info(row)
+            self._audit(session, by, _hold_event("hold.extend", info))
+            return info
+
+    def release_hold(self, hold_id: int, *, by: Actor) -> ReceiptInfo:
+        """Release a hold; what it alone kept becomes eligible at the next purge. The receipt
+        counts those items (nothing is deleted here)."""
+        now = self._clock()
+        with self._db.session() as session:
+            row = _require_hold(session, hold_id)
+            info = _hold_info(row)
+            if not info.hold.in_force(now):
+                raise Conflict(f"hold {hold_id} is no longer in force")
+            row.released_at = now
+            row.released_by = by.name
+            session.flush()
+            before = self._plan(session, now, holds=[*self._holds(session, now), info.hold])
+            after = self._plan(session, now, holds=self._holds(session, now))
+            freed = {k: after.counts[k] - before.counts[k] for k in after.counts}
+            self._audit(session, by, _hold_event("hold.release", _hold_info(row)))
+            return self._receipt(
+                session,
+                "hold_release",
+                now,
+                freed,
+                {"hold": hold_id, "reference": info.hold.reference, "eligible_at_next_purge": freed},
+                by=by,
+            )
+
+    def holds(self, *, include_released: bool = False) -> list[HoldInfo]:
+        now = self._clock()
+        with self._db.session(write=False) as session:
+            rows = session.scalars(select(HoldRow).order_by(HoldRow.id)).all()
+            infos = [_hold_info(r) for r in rows]
+        return [i for i in infos if include_released or i.hold.in_force(now)]
+
+    # --- purge ----------------------------------------------------------------------------
+
+    def plan(self) -> PurgePlan:
+        """What a purge now would delete (a dry run)."""
+        now = self._clock()
+        with self._db.session(write=False) as session:
+            return self._plan(session, now, holds=self._holds(session, now))
+
+    def purge(self, *, by: Actor, orphans: Callable[[], int] = lambda: 0) -> ReceiptInfo | None:
+        """Delete what has expired and is not held, with its receipt; None when nothing was due.
+
+        `orphans` first removes files an earlier, interrupted purge left without their rows."""
+        left = orphans()
+        if left:
+            log.info("removed %d file(s) an interrupted purge left behind", left)
+        now = self._clock()
+        with self._db.session() as session:
+            plan = self._plan(session, now, holds=self._holds(session, now))
+            if plan.empty:
+                return None
+            self._delete(session, plan)
+            receipt = self._receipt(session, "purge", now, plan.counts, _details(plan), by=by)
+        try:
+            self._db.checkpoint()
+        except Unavailable:
+            log.warning("purge committed, but the WAL checkpoint failed; the next one completes it")
+        gone = sum(1 for kind, path, _sha in plan.files if self._unlink(kind, path))
+        log.info("purge: %s; %d file(s) unlinked; receipt %d", plan.counts, gone, receipt.id)
+        return receipt
+
+    def receipts(self, *, limit: int = 100) -> list[ReceiptInfo]:
+        with self._db.session(write=False) as session:
+            rows = session.scalars(select(ReceiptRow).order_by(ReceiptRow.id.desc()).limit(limit)).all()
+            return [_receipt_info(r) for r in rows]
+
+    def _plan(self, session: Session, now: datetime, *, holds: Sequence[Hold]) -> PurgePlan:
+        policy = self._policy
+        plan = PurgePlan(now)
+        named = _named(holds)
+        # alerts: expired and not held themselves, nor through their sighting
+        alert_held = or_(
+            _covers(holds, Alert.camera_id, Alert.created_at, Alert.created_at),
+            Alert.id.in_(named["alert"]),
+            Alert.sighting_id.in_(named["sighting"]),
+        )
+        alert_due = Alert.created_at < policy.cutoff(DataClass.ALERTS, now)
+        plan.alerts = list(
+            session.scalars(select(Alert.id).where(alert_due, not_(alert_held)).order_by(Alert.id))
+        )
+        plan.held["alerts"] = session.scalar(_count(Alert.id, alert_due, alert_held)) or 0
+
+        # sightings: expired, not held, and no alert of theirs stays
+        held_alert_sightings = select(Alert.sighting_id).where(alert_held)
+        staying_alerts = select(Alert.sighting_id).where(Alert.id.not_in(plan.alerts))
+        sighting_held = or_(
+            _covers(holds, Sighting.camera_id, Sighting.started_at, Sighting.ended_at),
+            Sighting.id.in_(named["sighting"]),
+            Sighting.id.in_(held_alert_sightings),
+        )
+        sighting_due = Sighting.started_at < policy.cutoff(DataClass.SIGHTINGS, now)
+        rows = session.execute(
+            select(Sighting.id, Sighting.crop_path, Sighting.crop_sha256)
+            .where(sighting_due, not_(sighting_held), Sighting.id.not_in(staying_alerts))
+            .order_by(Sighting.id)
+        ).all()
+        plan.sightings = [r.id for r in rows]
+        plan.files += [("sightings", r.crop_path, r.crop_sha256) for r in rows]
+        plan.held["sightings"] = session.scalar(_count(Sighting.id, sighting_due, sighting_held)) or 0
+
+        # templates kept with sightings that stay, but whose template has expired
+        template_due = Sighting.started_at < policy.cutoff(DataClass.TEMPLATES, now)
+        plan.templates = list(
+            session.scalars(
+                select(Sighting.id)
+                .where(template_due, Sighting.template.is_not(None), not_(sighting_held))
+                .where(Sighting.id.not_in(plan.sightings))
+                .order_by(Sighting.id)
+            )
+        )
+
+        recording_held = or_(
+            _covers(holds, RecordingRow.camera_id, RecordingRow.started_at, RecordingRow.ended_at),
+            RecordingRow.id.in_(named["recording"]),
+        )
+        recording_due = RecordingRow.started_at < policy.cutoff(DataClass.FOOTAGE, now)
+        rows = session.execute(
+            select(RecordingRow.id, RecordingRow.path, RecordingRow.sha256)
+            .where(recording_due, not_(recording_held))
+            .order_by(RecordingRow.id)
+        ).all()
+        plan.recordings = [r.id for r in rows]
+        plan.files += [("footage", r.path, r.sha256) for r in rows]
+        plan.held["footage"] = session.scalar(_count(RecordingRow.id, recording_due, recording_held)) or 0
+
+        rows = session.execute(
+            select(ExportRow.id, ExportRow.path, ExportRow.sha256)
+            .where(ExportRow.created_at < policy.cutoff(DataClass.EXPORTS, now))
+            .order_by(ExportRow.id)
+        ).all()
+        plan.exports = [r.id for r in rows]
+        plan.files += [("exports", r.path, r.sha256) for r in rows]
+        return plan
+
+    def _delete(self, session: Session, plan: PurgePlan) -> None:
+        if plan.alerts:
+            session.execute(delete(Alert).where(Alert.id.in_(plan.alerts)))
+        if plan.sightings:
+            session.execute(delete(Sighting).where(Sighting.id.in_(plan.sightings)))
+        if plan.templates:
+            session.execute(update(Sighting).where(Sighting.id.in_(plan.templates)).values(template=None))
+        if plan.recordings:
+            session.execute(delete(RecordingRow).where(RecordingRow.id.in_(plan.recordings)))
+        if plan.exports:
+            session.execute(delete(ExportRow).where(ExportRow.id.in_(plan.exports)))
+
+    def _holds(self, session: Session, now: datetime) -> list[Hold]:
+        rows = session.scalars(select(HoldRow).where(HoldRow.released_at.is_(None))).all()
+        return [h for h in (_hold_info(r).hold for r in rows) if h.in_force(now)]
+
+    def _receipt(
+        self,
+        session: Session,
+        kind: str,
+        now: datetime,
+        counts: dict[str, int],
+        details: dict[str, Any],
+        *,
+        by: Actor,
+    ) -> ReceiptInfo:
+        return write_receipt(
+            session,
+            self._audit,
+            kind,
+            now,
+            policy_version=self._policy.version,
+            counts=counts,
+            details=details,
+            by=by,
+        )
+
+    def _unlink(self, kind: str, path: str) -> bool:
+        try:
+            return self._remove_file(kind, path)
+        except Unavailable:
+            log.exception("cannot unlink %s; the next purge's orphan clean-up retries", path)
+            return False
+
+
+def write_receipt(
+    session: Session,
+    audit: ActorAuditHook,
+    kind: str,
+    now: datetime,
+    *,
+    policy_version: str,
+    counts: dict[str, int],
+    details: dict[str, Any],
+    by: Actor,
+    authorisation: str = "",
+    legal_basis: str = "",
+) -> ReceiptInfo:
+    """A receipt row and its audit record, in the caller's transaction (the deletion's)."""
+    row = ReceiptRow(
+        kind=kind,
+        at=now,
+        policy_version=policy_version,
+        counts=json.dumps(counts, sort_keys=True),
+        details=json.dumps(details, sort_keys=True),
+    )
+    session.add(row)
+    session.flush()
+    audit(
+        session,
+        by,
+        AuditEvent(
+            f"receipt.{kind}",
+            f"receipt:{row.id}",
+            legal_basis=legal_basis,
+            authorisation=authorisation,
+            params={"counts": counts, "policy_version": policy_version, **details},
+            result_count=sum(counts.values()),
+        ),
+    )
+    session.flush()
+    row.audit_seq = session.scalar(select(AuditRecord.seq).order_by(AuditRecord.seq.desc()).limit(1))
+    return _receipt_info(row)
+
+
+_MODEL: dict[str, Any] = {"sighting": Sighting, "alert": Alert, "recording": RecordingRow}
+
+
+def _named(holds: Iterable[Hold]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {k: [] for k in HOLDABLE}
+    for h in holds:
+        for kind, item_id in h.items:
+            out[kind].append(item_id)
+    return out
+
+
+def _covers(
+    holds: Iterable[Hold],
+    camera: InstrumentedAttribute[str],
+    start: InstrumentedAttribute[datetime],
+    end: InstrumentedAttribute[datetime],
+) -> ColumnElement[bool]:
+    """Rows of the cameras of a window hold overlapping its window (ends included), as in
+    domain.retention.Hold.covers."""
+    clauses = [
+        and_(camera.in_(sorted(h.cameras)), start <= h.window.end, end >= h.window.start)
+        for h in holds
+        if h.window is not None and h.window.start is not None and h.window.end is not None and h.cameras
+    ]
+    return or_(false(), *clauses)
+
+
+def _count(column: InstrumentedAttribute[int], *where: ColumnElement[bool]) -> Any:
+    return select(func.count(column)).where(*where)
+
+
+def _details(plan: PurgePlan) -> dict[str, Any]:
+    def span(ids: list[int]) -> list[int] | None:
+        return [min(ids), max(ids)] if ids else None
+
+    return {
+        "id_ranges": {
+            "sightings": span(plan.sightings),
+            "alerts": span(plan.alerts),
+            "templates": span(plan.templates),
+            "footage": span(plan.recordings),
+            "exports": span(plan.exports),
+        },
+        "ids": {
+            "sightings": plan.sightings,
+            "alerts": plan.alerts,
+            "templates": plan.templates,
+            "footage": plan.recordings,
+            "exports": plan.exports,
+        },
+        "file_sha256": {
+            kind: [sha for k, _p, sha in plan.files if k == kind]
+            for kind in ("sightings", "footage", "exports")
+        },
+        "held": plan.held,
+        "files_sha256_digest": hashlib.sha256(
+            "".join(sha for _k, _p, sha in plan.files).encode()
+        ).hexdigest(),
+    }
+
+
+def _require_hold(session: Session, hold_id: int) -> HoldRow:
+    row = session.get(HoldRow, hold_id)
+    if row is None:
+        raise NotFound(f"no hold {hold_id}")
+    return row
+
+
+def _hold_info(row: HoldRow) -> HoldInfo:
+    window = None if row.starts_at is None else Window(row.starts_at, row.ends_at)
+    hold = Hold(
+        id=row.id,
+        reference=row.reference,
+        cameras=frozenset(json.loads(row.cameras)),
+        window=window,
+        items=frozenset((k, int(i)) for k, i in json.loads(row.items)),
+        expires_at=row.expires_at,
+        released_at=row.released_at,
+    )
+    return HoldInfo(hold, row.reason, row.requester, row.created_by, row.created_at, row.released_by)
+
+
+def _hold_event(action: str, info: HoldInfo) -> AuditEvent:
+    h = info.hold
+    return AuditEvent(
+        action,
+        f"hold:{h.id}",
+        case=h.reference,
+        params={
+            "reason": info.reason,
+            "requester": info.requester,
+            "cameras": sorted(h.cameras),
+            "from": None if h.window is None or h.window.start is None else h.window.start.isoformat(),
+            "until": None if h.window is None or h.window.end is None else h.window.end.isoformat(),
+            "items": sorted([list(i) for i in h.items]),
+            "expires_at": None if h.expires_at is None else h.expires_at.isoformat(),
+        },
+    )
+
+
+def _receipt_info(row: ReceiptRow) -> ReceiptInfo:
+    return ReceiptInfo(
+        id=row.id,
+        kind=row.kind,
+        at=row.at,
+        policy_version=row.policy_version,
+        counts=json.loads(row.counts),
+        details=json.loads(row.details),
+        audit_seq=row.audit_seq,
+    )

@@ -1,0 +1,225 @@
+"""Retention: what the purge deletes (physically, with a receipt), what a hold keeps, and
+the canary: planted bytes are nowhere on disk after they expire and a purge runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from citywatch.config.pipeline import RetentionSettings
+from citywatch.config.settings import Settings
+from citywatch.domain.audit import Actor
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound
+from citywatch.domain.policy import Window
+from citywatch.runtime.build import Runtime
+from citywatch.store.retention import NewHold, RetentionStore
+
+from .helpers import T0, a_match, files_under, sighting, vector
+
+DAY = timedelta(days=1)
+ANN = Actor("ann", "supervisor")
+SYSTEM = Actor("citywatch@system", "system", service=True)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = Runtime(Settings(data_dir=tmp_path / "data"))
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0 + DAY)
+
+
+def store(rt: Runtime, clock: Clock, **days: float) -> RetentionStore:
+    return RetentionStore(
+        rt.database,
+        policy=RetentionSettings(**days).policy(),
+        clock=clock,
+        audit=rt._audit_as,
+        remove_file=rt._remove_file,
+    )
+
+
+def add(rt: Runtime, *, camera: str = "cam-1", start: datetime = T0, **kw: object) -> int:
+    return rt.store.add_sighting(sighting(camera_id=camera, start=start, **kw)).sighting_id  # type: ignore[arg-type]
+
+
+def ids(rt: Runtime) -> set[int]:
+    return {s.id for s in rt.store.list_sightings(limit=10_000)}
+
+
+def test_the_purge_deletes_what_expired_with_a_receipt(rt: Runtime, clock: Clock, tmp_path: Path) -> None:
+    old, new = add(rt, start=T0), add(rt, start=T0 + 4 * DAY)
+    ret = store(rt, clock)
+    assert ret.purge(by=SYSTEM) is None  # nothing is five days old yet
+    clock.now = T0 + 5 * DAY + timedelta(seconds=1)
+    receipt = ret.purge(by=SYSTEM)
+    assert receipt is not None and receipt.counts["sightings"] == 1
+    assert ids(rt) == {new}
+    assert receipt.details["ids"]["sightings"] == [old]
+    assert len(receipt.details["file_sha256"]["sightings"]) == 1
+    assert len(files_under(tmp_path / "data/blobs/crops")) == 1  # the crop went too
+    (entry,) = [e for e in rt.audit_log.entries() if e.action == "receipt.purge"]
+    assert (entry.seq, entry.actor) == (receipt.audit_seq, "citywatch@system")
+    assert [r.id for r in ret.receipts()] == [receipt.id]
+    assert rt.audit_log.verify().ok
+
+
+def test_a_hold_keeps_what_it_covers_and_its_release_lets_it_go(rt: Runtime, clock: Clock) -> None:
+    held = add(rt, camera="gate", start=T0)
+    other_camera = add(rt, camera="yard", start=T0)
+    named = add(rt, camera="yard", start=T0 + timedelta(hours=1))
+    ret = store(rt, clock)
+    window = ret.place_hold(
+        NewHold("C-9", "robbery at the gate", "police", cameras=["gate"], window=Window(T0 - DAY, T0 + DAY)),
+        by=ANN,
+    )
+    by_name = ret.place_hold(NewHold("R-2", "subject access", "J. Doe", items=[("sighting", named)]), by=ANN)
+    clock.now = T0 + 10 * DAY
+    plan = ret.plan()
+    assert (plan.sightings, plan.held["sightings"]) == ([other_camera], 2)
+    ret.purge(by=SYSTEM)
+    assert ids(rt) == {held, named}
+
+    receipt = ret.release_hold(window.hold.id, by=ANN)
+    assert receipt.kind == "hold_release" and receipt.counts["sightings"] == 1
+    assert ids(rt) == {held, named}  # releasing deletes nothing by itself
+    ret.purge(by=SYSTEM)
+    assert ids(rt) == {named}
+    ret.release_hold(by_name.hold.id, by=ANN)
+    ret.purge(by=SYSTEM)
+    assert ids(rt) == set()
+    actions = [e.action for e in rt.audit_log.entries()]
+    assert actions.count("hold.place") == 2 and actions.count("hold.release") == 2
+    assert actions.count("receipt.purge") == 3 and actions.count("receipt.hold_release") == 2
+
+
+def test_overlapping_holds_resolve_to_the_longest(rt: Runtime, clock: Clock) -> None:
+    s = add(rt, camera="gate")
+    ret = store(rt, clock)
+    window = Window(T0 - DAY, T0 + DAY)
+    ret.place_hold(NewHold("A", "a", "x", cameras=["gate"], window=window, expires_at=T0 + 8 * DAY), by=ANN)
+    ret.place_hold(NewHold("B", "b", "y", cameras=["gate"], window=window, expires_at=T0 + 20 * DAY), by=ANN)
+    clock.now = T0 + 10 * DAY  # the first hold has expired, the second has not
+    ret.purge(by=SYSTEM)
+    assert ids(rt) == {s}
+    clock.now = T0 + 20 * DAY
+    ret.purge(by=SYSTEM)
+    assert ids(rt) == set()
+
+
+def test_an_alert_keeps_its_sighting_and_a_held_alert_its_sighting_too(rt: Runtime, clock: Clock) -> None:
+    person = rt.store.ensure_watchlist("wanted")
+    matched = rt.store.add_sighting(sighting(match=a_match(1, person.id), template=vector(1)))
+    ret = store(rt, clock, sightings_days=2, templates_days=2, alerts_days=30)
+    clock.now = T0 + 10 * DAY
+    ret.purge(by=SYSTEM)
+    assert ids(rt) == {matched.sighting_id}  # the alert, kept 30 days, keeps its sighting
+    assert matched.alert_id is not None
+    ret.place_hold(NewHold("C-1", "evidence", "police", items=[("alert", matched.alert_id)]), by=ANN)
+    clock.now = T0 + 40 * DAY
+    ret.purge(by=SYSTEM)
+    assert ids(rt) == {matched.sighting_id} and len(rt.store.list_alerts()) == 1
+
+
+def test_templates_can_go_before_their_sightings(rt: Runtime, clock: Clock) -> None:
+    s = add(rt, template=vector(4))
+    ret = store(rt, clock, sightings_days=10, templates_days=2)
+    clock.now = T0 + 3 * DAY
+    receipt = ret.purge(by=SYSTEM)
+    assert receipt is not None and receipt.counts == {
+        "alerts": 0,
+        "exports": 0,
+        "footage": 0,
+        "sightings": 0,
+        "templates": 1,
+    }
+    (row,) = rt.store.list_sightings()
+    assert row.id == s
+    assert rt.store.sightings_for_search("test-model", None, None, None) == []  # no template left
+
+
+@pytest.mark.parametrize(
+    ("hold", "error", "message"),
+    [
+        (NewHold("", "r", "x", items=[("sighting", 1)]), InvalidInput, "reference"),
+        (NewHold("C", "r", "x"), InvalidInput, "cameras and a time window, or named items"),
+        (
+            NewHold("C", "r", "x", cameras=["a"], window=Window(T0, None)),
+            InvalidInput,
+            "both a start and an end",
+        ),
+        (NewHold("C", "r", "x", cameras=["a"], window=Window(T0, T0 - DAY)), InvalidInput, "ends before"),
+        (NewHold("C", "r", "x", items=[("template", 1)]), InvalidInput, "cannot be held"),
+        (NewHold("C", "r", "x", items=[("sighting", 999)]), NotFound, "no sighting 999"),
+        (NewHold("C", "r", "x", items=[("sighting", 1)], expires_at=T0), InvalidInput, "future"),
+    ],
+)
+def test_bad_holds_are_refused(
+    rt: Runtime, clock: Clock, hold: NewHold, error: type[Exception], message: str
+) -> None:
+    add(rt)
+    with pytest.raises(error, match=message):
+        store(rt, clock).place_hold(hold, by=ANN)
+
+
+def test_holds_only_extend_and_release_once(rt: Runtime, clock: Clock) -> None:
+    add(rt)
+    ret = store(rt, clock)
+    info = ret.place_hold(NewHold("C", "r", "x", items=[("sighting", 1)], expires_at=T0 + 9 * DAY), by=ANN)
+    with pytest.raises(InvalidInput, match="only be extended"):
+        ret.extend_hold(info.hold.id, T0 + 2 * DAY, by=ANN)
+    assert ret.extend_hold(info.hold.id, None, by=ANN).hold.expires_at is None
+    ret.release_hold(info.hold.id, by=ANN)
+    with pytest.raises(Conflict, match="no longer in force"):
+        ret.release_hold(info.hold.id, by=ANN)
+    assert ret.holds() == [] and len(ret.holds(include_released=True)) == 1
+
+
+def test_canary_bytes_are_gone_from_every_file_after_the_purge(
+    rt: Runtime, clock: Clock, tmp_path: Path
+) -> None:
+    template = np.frombuffer(b"CANARY-TEMPLATE!" * 2, dtype="<f4").astype(np.float32)  # 8 floats
+    crop = b"\xff\xd8" + b"CANARY-CROP-BYTES" * 8 + b"\xff\xd9"
+    add(rt, template=template, crop=crop)
+    add(rt, start=T0 + 9 * DAY, template=vector(7))  # a later one that stays
+    rt.database.checkpoint()
+    data = tmp_path / "data"
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file())
+
+    assert b"CANARY-TEMPLATE!" in on_disk() and b"CANARY-CROP-BYTES" in on_disk()
+    clock.now = T0 + 6 * DAY
+    assert store(rt, clock).purge(by=SYSTEM) is not None
+    assert b"CANARY-TEMPLATE!" not in on_disk()
+    assert b"CANARY-CROP-BYTES" not in on_disk()
+    receipts = [e for e in rt.audit_log.entries() if e.action.startswith("receipt.")]
+    assert b"CANARY" not in json.dumps([e.params for e in receipts]).encode()
+
+
+def test_the_purge_runs_on_the_policy_version_it_names(rt: Runtime, clock: Clock) -> None:
+    add(rt)
+    a, b = store(rt, clock).policy.version, store(rt, clock, footage_days=6).policy.version
+    assert a != b
+    clock.now = T0 + 6 * DAY
+    receipt = store(rt, clock, footage_days=6).purge(by=SYSTEM)
+    assert receipt is not None and receipt.policy_version == b
+    assert replace(receipt, id=0).policy_version == b

@@ -23,6 +23,7 @@ from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import CitywatchError
 from citywatch.ingest.stream import redact
+from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.pipeline import TrackOutcome
 from citywatch.runtime.worker import CameraStatus, CameraWorker
 
@@ -209,6 +210,8 @@ def run(ctx: typer.Context) -> None:
             unopened.append(CameraStatus.failed(cam.id, str(exc)))
     for w in workers:
         w.start()
+    purge = Scheduled("retention purge", rt.purge, rt.settings.retention.purge_every_min * 60)
+    purge.start()
 
     def statuses() -> list[CameraStatus]:
         return [w.status() for w in workers] + unopened
@@ -222,6 +225,7 @@ def run(ctx: typer.Context) -> None:
             if not w.join(SHUTDOWN_S):
                 log.error("camera %s did not stop within %.0f s", w.source.camera_id, SHUTDOWN_S)
         live.update(_status_table(statuses()))
+    purge.stop()
     cameras = {c.id: c for c in rt.settings.cameras}
     for w in workers:
         rt.audit(_camera_event("camera.stop", cameras[w.source.camera_id], w))

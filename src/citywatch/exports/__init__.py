@@ -1,0 +1,1 @@
+"""Export packages for requests: signed zips of clips, sightings and alerts."""

@@ -37,6 +37,9 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.BENCHMARK,
             P.RETENTION_PURGE,
             P.RECEIPTS_READ,
+            P.REQUESTS_READ,
+            P.REQUESTS_FILE,
+            P.EXPORTS_VERIFY,
         }
     ),
     "supervisor": frozenset(
@@ -54,6 +57,10 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.FACES_VERIFY,
             P.HOLDS_MANAGE,
             P.RECEIPTS_READ,
+            P.REQUESTS_READ,
+            P.REQUESTS_FILE,
+            P.REQUESTS_DECIDE,
+            P.EXPORTS_VERIFY,
         }
     ),
     "operator": frozenset({P.POLICY_READ, P.ALERTS_READ, P.ALERTS_ACT, P.SIGHTINGS_READ, P.WATCHLISTS_READ}),
@@ -65,9 +72,21 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.AUTHORISATIONS_READ,
             P.AUTHORISATIONS_REQUEST,
             P.HOLDS_MANAGE,
+            P.REQUESTS_READ,
+            P.REQUESTS_FILE,
+            P.EXPORTS_VERIFY,
         }
     ),
-    "auditor": frozenset({P.AUDIT_READ, P.POLICY_READ, P.AUTHORISATIONS_READ, P.RECEIPTS_READ}),
+    "auditor": frozenset(
+        {
+            P.AUDIT_READ,
+            P.POLICY_READ,
+            P.AUTHORISATIONS_READ,
+            P.RECEIPTS_READ,
+            P.REQUESTS_READ,
+            P.EXPORTS_VERIFY,
+        }
+    ),
     "local": EVERY,
     "stranger": frozenset(),  # a role citywatch does not know: nothing but PUBLIC
     "": frozenset(),

@@ -46,6 +46,11 @@ class Permission(StrEnum):
     """Place, extend and release legal holds."""
     RETENTION_PURGE = "retention.purge"
     RECEIPTS_READ = "receipts.read"
+    REQUESTS_READ = "requests.read"
+    REQUESTS_FILE = "requests.file"
+    """Record a law-enforcement request (the public files theirs through the web form)."""
+    REQUESTS_DECIDE = "requests.decide"
+    EXPORTS_VERIFY = "exports.verify"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -67,6 +72,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.BENCHMARK,
             Permission.RETENTION_PURGE,
             Permission.RECEIPTS_READ,
+            Permission.REQUESTS_READ,
+            Permission.REQUESTS_FILE,
+            Permission.EXPORTS_VERIFY,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -84,6 +92,10 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.FACES_VERIFY,
             Permission.HOLDS_MANAGE,
             Permission.RECEIPTS_READ,
+            Permission.REQUESTS_READ,
+            Permission.REQUESTS_FILE,
+            Permission.REQUESTS_DECIDE,
+            Permission.EXPORTS_VERIFY,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -103,6 +115,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.AUTHORISATIONS_READ,
             Permission.AUTHORISATIONS_REQUEST,
             Permission.HOLDS_MANAGE,
+            Permission.REQUESTS_READ,
+            Permission.REQUESTS_FILE,
+            Permission.EXPORTS_VERIFY,
         }
     ),
     Role.AUDITOR: frozenset(
@@ -111,6 +126,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.POLICY_READ,
             Permission.AUTHORISATIONS_READ,
             Permission.RECEIPTS_READ,
+            Permission.REQUESTS_READ,
+            Permission.EXPORTS_VERIFY,
         }
     ),
     Role.LOCAL: frozenset(Permission) - {Permission.PUBLIC},

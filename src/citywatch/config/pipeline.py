@@ -90,3 +90,12 @@ class RetentionSettings(Section):
                 DataClass.AUDIT: self.audit_days,
             }
         )
+
+
+class RequestSettings(Section):
+    law_enforcement_deadline_days: float = Field(
+        7.0, gt=0, le=365, description="Days a supervisor has to answer a law-enforcement request."
+    )
+    subject_access_deadline_days: float = Field(
+        30.0, gt=0, le=365, description="Days to answer a member of the public's subject-access request."
+    )

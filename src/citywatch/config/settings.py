@@ -9,7 +9,14 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from citywatch.config.ingest import CameraSettings, SourceSettings
-from citywatch.config.pipeline import MatchingSettings, PolicySettings, RetentionSettings, TrackerSettings
+from citywatch.config.pipeline import (
+    MatchingSettings,
+    PolicySettings,
+    RequestSettings,
+    RetentionSettings,
+    TrackerSettings,
+)
+from citywatch.config.recording import RecordingSettings
 from citywatch.config.vision import (
     DetectorSettings,
     DlibResNetSettings,
@@ -46,6 +53,8 @@ class Settings(BaseSettings):
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    requests: RequestSettings = Field(default_factory=RequestSettings)
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
     source: SourceSettings = Field(
         default_factory=SourceSettings, description="How `citywatch watch` opens and reads its source."
     )

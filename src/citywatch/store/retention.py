@@ -141,31 +141,35 @@ class RetentionStore:
         now = self._clock()
         if new.expires_at is not None and new.expires_at <= now:
             raise InvalidInput("a hold's expiry must be in the future")
-        items = sorted(set(new.items))
-        for kind, _ in items:
+        for kind, _ in new.items:
             if kind not in HOLDABLE:
                 raise InvalidInput(f"{kind!r} cannot be held (one of {', '.join(HOLDABLE)})")
         with self._db.session() as session:
-            missing = [f"{k} {i}" for k, i in items if session.get(_MODEL[k], i) is None]
-            if missing:
-                raise NotFound(f"nothing to hold: no {', '.join(missing)}")
-            row = HoldRow(
-                reference=reference,
-                reason=reason,
-                requester=new.requester.strip() or by.name,
-                cameras=json.dumps(sorted(set(new.cameras))),
-                starts_at=None if new.window is None else new.window.start,
-                ends_at=None if new.window is None else new.window.end,
-                items=json.dumps([list(i) for i in items]),
-                expires_at=new.expires_at,
-                created_by=by.name,
-                created_at=now,
-            )
-            session.add(row)
-            session.flush()
-            info = _hold_info(row)
-            self._audit(session, by, _hold_event("hold.place", info))
-            return info
+            return self.place_in(session, new, by=by, now=now)
+
+    def place_in(self, session: Session, new: NewHold, *, by: Actor, now: datetime) -> HoldInfo:
+        """Place a (validated) hold inside the caller's transaction, e.g. a request's filing."""
+        items = sorted(set(new.items))
+        missing = [f"{k} {i}" for k, i in items if session.get(_MODEL[k], i) is None]
+        if missing:
+            raise NotFound(f"nothing to hold: no {', '.join(missing)}")
+        row = HoldRow(
+            reference=new.reference.strip(),
+            reason=new.reason.strip(),
+            requester=new.requester.strip() or by.name,
+            cameras=json.dumps(sorted(set(new.cameras))),
+            starts_at=None if new.window is None else new.window.start,
+            ends_at=None if new.window is None else new.window.end,
+            items=json.dumps([list(i) for i in items]),
+            expires_at=new.expires_at,
+            created_by=by.name,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        info = _hold_info(row)
+        self._audit(session, by, _hold_event("hold.place", info))
+        return info
 
     def extend_hold(self, hold_id: int, expires_at: datetime | None, *, by: Actor) -> HoldInfo:
         """Move a hold's expiry later (None: until released). Never earlier: release it instead."""
@@ -187,27 +191,30 @@ class RetentionStore:
     def release_hold(self, hold_id: int, *, by: Actor) -> ReceiptInfo:
         """Release a hold; what it alone kept becomes eligible at the next purge. The receipt
         counts those items (nothing is deleted here)."""
-        now = self._clock()
         with self._db.session() as session:
-            row = _require_hold(session, hold_id)
-            info = _hold_info(row)
-            if not info.hold.in_force(now):
-                raise Conflict(f"hold {hold_id} is no longer in force")
-            row.released_at = now
-            row.released_by = by.name
-            session.flush()
-            before = self._plan(session, now, holds=[*self._holds(session, now), info.hold])
-            after = self._plan(session, now, holds=self._holds(session, now))
-            freed = {k: after.counts[k] - before.counts[k] for k in after.counts}
-            self._audit(session, by, _hold_event("hold.release", _hold_info(row)))
-            return self._receipt(
-                session,
-                "hold_release",
-                now,
-                freed,
-                {"hold": hold_id, "reference": info.hold.reference, "eligible_at_next_purge": freed},
-                by=by,
-            )
+            return self.release_in(session, hold_id, by=by, now=self._clock())
+
+    def release_in(self, session: Session, hold_id: int, *, by: Actor, now: datetime) -> ReceiptInfo:
+        """Release a hold inside the caller's transaction (e.g. a request refused or closed)."""
+        row = _require_hold(session, hold_id)
+        info = _hold_info(row)
+        if not info.hold.in_force(now):
+            raise Conflict(f"hold {hold_id} is no longer in force")
+        row.released_at = now
+        row.released_by = by.name
+        session.flush()
+        before = self._plan(session, now, holds=[*self._holds(session, now), info.hold])
+        after = self._plan(session, now, holds=self._holds(session, now))
+        freed = {k: after.counts[k] - before.counts[k] for k in after.counts}
+        self._audit(session, by, _hold_event("hold.release", _hold_info(row)))
+        return self._receipt(
+            session,
+            "hold_release",
+            now,
+            freed,
+            {"hold": hold_id, "reference": info.hold.reference, "eligible_at_next_purge": freed},
+            by=by,
+        )
 
     def holds(self, *, include_released: bool = False) -> list[HoldInfo]:
         now = self._clock()

@@ -508,6 +508,8 @@ class RequestRow(Base):
     photo_path: Mapped[str | None] = mapped_column(String(500))
     """The requester's own photo (subject access), deleted when the request closes."""
     deadline: Mapped[datetime]
+    filed_by: Mapped[str] = mapped_column(String(200))
+    """Who recorded it (a user, or the public form's service account)."""
     created_at: Mapped[datetime]
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None]

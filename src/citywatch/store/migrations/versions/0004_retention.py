@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("ends_at", sa.DateTime(), nullable=False),
         sa.Column("photo_path", sa.String(length=500), nullable=True),
         sa.Column("deadline", sa.DateTime(), nullable=False),
+        sa.Column("filed_by", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.Column("decided_at", sa.DateTime(), nullable=True),

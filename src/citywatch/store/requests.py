@@ -1,0 +1,287 @@
+"""Requests for footage and sightings: one workflow for law enforcement and (later) the public.
+
+filed → in_review → approved → fulfilled → closed, or refused. Filing holds the data in
+scope in the same transaction; refusing or closing releases that hold (with a receipt);
+a supervisor other than the filer decides; every step is audited.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citywatch.audit.access import Permission, can
+from citywatch.audit.two_person import same_person
+from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citywatch.domain.policy import Window
+from citywatch.store.db import Database
+from citywatch.store.retention import ActorAuditHook, NewHold, RetentionStore
+from citywatch.store.tables import ExportRow, HoldRow, RequestRow
+
+
+class RequestKind(StrEnum):
+    SUBJECT_ACCESS = "subject_access"
+    LAW_ENFORCEMENT = "law_enforcement"
+
+
+class RequestStatus(StrEnum):
+    FILED = "filed"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    FULFILLED = "fulfilled"
+    CLOSED = "closed"
+
+
+_NEXT: dict[RequestStatus, frozenset[RequestStatus]] = {
+    RequestStatus.FILED: frozenset({RequestStatus.IN_REVIEW, RequestStatus.APPROVED, RequestStatus.REFUSED}),
+    RequestStatus.IN_REVIEW: frozenset({RequestStatus.APPROVED, RequestStatus.REFUSED}),
+    RequestStatus.APPROVED: frozenset({RequestStatus.FULFILLED}),
+    RequestStatus.REFUSED: frozenset({RequestStatus.CLOSED}),
+    RequestStatus.FULFILLED: frozenset({RequestStatus.CLOSED}),
+    RequestStatus.CLOSED: frozenset(),
+}
+"""The only moves a request can make; anything else is a Conflict naming the state."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRequest:
+    kind: RequestKind
+    reference: str
+    """The agency's case reference (law enforcement) or the public request's own."""
+    requester: str
+    contact: str
+    cameras: list[str]
+    window: Window
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    id: int
+    kind: RequestKind
+    status: RequestStatus
+    reference: str
+    requester: str
+    contact: str
+    cameras: list[str]
+    window: Window
+    deadline: datetime
+    created_at: datetime
+    decided_by: str | None
+    refusal_reason: str | None
+    hold_id: int | None
+    export_id: int | None
+
+
+class RequestStore:
+    def __init__(
+        self,
+        db: Database,
+        retention: RetentionStore,
+        *,
+        deadlines: dict[RequestKind, timedelta],
+        clock: Callable[[], datetime],
+        audit: ActorAuditHook,
+    ) -> None:
+        self._db = db
+        self._retention = retention
+        self._deadlines = deadlines
+        self._clock = clock
+        self._audit = audit
+
+    def file(self, new: NewRequest, *, by: Actor, known_cameras: set[str] | None = None) -> RequestInfo:
+        """Record a request and, in the same transaction, hold everything in its scope."""
+        reference, requester = new.reference.strip(), new.requester.strip()
+        if not reference or not requester:
+            raise InvalidInput("a request needs a reference and who is asking (--requester)")
+        if not new.cameras:
+            raise InvalidInput("a request names the cameras it is about (--camera)")
+        start, end = new.window.start, new.window.end
+        if start is None or end is None or end <= start:
+            raise InvalidInput("a request needs a time window that ends after it starts")
+        if known_cameras is not None and (unknown := sorted(set(new.cameras) - known_cameras)):
+            raise NotFound(
+                f"no camera {', '.join(unknown)} (known: {', '.join(sorted(known_cameras)) or 'none'})"
+            )
+        now = self._clock()
+        with self._db.session() as session:
+            hold = self._retention.place_in(
+                session,
+                NewHold(
+                    reference=f"request:{reference}",
+                    reason=f"{new.kind.value} request {reference}, held while it is pending",
+                    requester=requester,
+                    cameras=new.cameras,
+                    window=new.window,
+                ),
+                by=by,
+                now=now,
+            )
+            row = RequestRow(
+                kind=new.kind.value,
+                status=RequestStatus.FILED.value,
+                reference=reference,
+                requester=requester,
+                contact=new.contact.strip(),
+                cameras=json.dumps(sorted(set(new.cameras))),
+                starts_at=start,
+                ends_at=end,
+                deadline=now + self._deadlines[new.kind],
+                filed_by=by.name,
+                created_at=now,
+                hold_id=hold.hold.id,
+            )
+            session.add(row)
+            session.flush()
+            info = _info(session, row)
+            self._audit(session, by, _event("request.file", info))
+            return info
+
+    def review(self, request_id: int, *, by: Actor) -> RequestInfo:
+        return self._move(request_id, RequestStatus.IN_REVIEW, by=by)
+
+    def approve(self, request_id: int, *, by: Actor) -> RequestInfo:
+        return self._move(request_id, RequestStatus.APPROVED, by=by, decide=True)
+
+    def refuse(self, request_id: int, reason: str, *, by: Actor) -> RequestInfo:
+        if not reason.strip():
+            raise InvalidInput("a refusal gives its reason (--reason)")
+        return self._move(request_id, RequestStatus.REFUSED, by=by, decide=True, reason=reason.strip())
+
+    def close(self, request_id: int, *, by: Actor) -> RequestInfo:
+        """Close a fulfilled or refused request; its hold is released (with a receipt)."""
+        return self._move(request_id, RequestStatus.CLOSED, by=by)
+
+    def fulfilled(self, request_id: int, export: ExportRow, *, by: Actor) -> RequestInfo:
+        """Record the export that fulfils an approved request, in one transaction."""
+        with self._db.session() as session:
+            row = _require(session, request_id)
+            _check_move(row, RequestStatus.FULFILLED)
+            session.add(export)
+            session.flush()
+            row.status = RequestStatus.FULFILLED.value
+            info = _info(session, row)
+            self._audit(
+                session,
+                by,
+                _event("request.fulfil", info, extra={"export": export.id, "export_sha256": export.sha256}),
+            )
+            return info
+
+    def get(self, request_id: int) -> RequestInfo:
+        with self._db.session(write=False) as session:
+            return _info(session, _require(session, request_id))
+
+    def list(self, status: RequestStatus | None = None) -> list[RequestInfo]:
+        with self._db.session(write=False) as session:
+            query = select(RequestRow).order_by(RequestRow.id)
+            if status is not None:
+                query = query.where(RequestRow.status == status.value)
+            return [_info(session, r) for r in session.scalars(query)]
+
+    def _move(
+        self, request_id: int, to: RequestStatus, *, by: Actor, decide: bool = False, reason: str = ""
+    ) -> RequestInfo:
+        now = self._clock()
+        with self._db.session() as session:
+            row = _require(session, request_id)
+            _check_move(row, to)
+            if decide and (problem := _decider_problem(row, by)):
+                raise PermissionDenied(f"request {request_id}: {problem}")
+            row.status = to.value
+            if decide:
+                row.decided_by, row.decided_at = by.name, now
+                row.refusal_reason = reason or None
+            if to in {RequestStatus.REFUSED, RequestStatus.CLOSED}:
+                if to is RequestStatus.CLOSED:
+                    row.closed_at = now
+                hold = None if row.hold_id is None else session.get(HoldRow, row.hold_id)
+                if (
+                    hold is not None
+                    and hold.released_at is None
+                    and (hold.expires_at is None or now < hold.expires_at)
+                ):
+                    self._retention.release_in(session, hold.id, by=by, now=now)
+            info = _info(session, row)
+            self._audit(
+                session,
+                by,
+                _event(f"request.{_VERB[to]}", info, extra={"reason": reason} if reason else None),
+            )
+            return info
+
+
+_VERB = {
+    RequestStatus.IN_REVIEW: "review",
+    RequestStatus.APPROVED: "approve",
+    RequestStatus.REFUSED: "refuse",
+    RequestStatus.CLOSED: "close",
+    RequestStatus.FULFILLED: "fulfil",
+}
+
+
+def _check_move(row: RequestRow, to: RequestStatus) -> None:
+    current = RequestStatus(row.status)
+    if to not in _NEXT[current]:
+        raise Conflict(f"request {row.id} is {current}; it cannot become {to}")
+
+
+def _decider_problem(row: RequestRow, by: Actor) -> str | None:
+    if by.service or by.role == "local":
+        return "a supervisor, signed in, decides requests"
+    if not can(by, Permission.REQUESTS_DECIDE):
+        return f"{by.name} ({by.role}) may not decide requests; a supervisor must"
+    if same_person(row.filed_by, by.name):
+        return f"{by.name} filed it; a different supervisor must decide"
+    return None
+
+
+def _require(session: Session, request_id: int) -> RequestRow:
+    row = session.get(RequestRow, request_id)
+    if row is None:
+        raise NotFound(f"no request {request_id}")
+    return row
+
+
+def _info(session: Session, row: RequestRow) -> RequestInfo:
+    export_id = session.scalar(select(ExportRow.id).where(ExportRow.request_id == row.id).limit(1))
+    return RequestInfo(
+        id=row.id,
+        kind=RequestKind(row.kind),
+        status=RequestStatus(row.status),
+        reference=row.reference,
+        requester=row.requester,
+        contact=row.contact,
+        cameras=json.loads(row.cameras),
+        window=Window(row.starts_at, row.ends_at),
+        deadline=row.deadline,
+        created_at=row.created_at,
+        decided_by=row.decided_by,
+        refusal_reason=row.refusal_reason,
+        hold_id=row.hold_id,
+        export_id=export_id,
+    )
+
+
+def _event(action: str, info: RequestInfo, *, extra: dict[str, object] | None = None) -> AuditEvent:
+    return AuditEvent(
+        action,
+        f"request:{info.id}",
+        case=info.reference,
+        params={
+            "kind": info.kind.value,
+            "status": info.status.value,
+            "cameras": info.cameras,
+            "from": None if info.window.start is None else info.window.start.isoformat(),
+            "until": None if info.window.end is None else info.window.end.isoformat(),
+            "deadline": info.deadline.isoformat(),
+            **(extra or {}),
+        },
+    )

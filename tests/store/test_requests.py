@@ -1,0 +1,116 @@
+"""The request workflow: filing holds at once, a different supervisor decides, refusal and
+closing release the hold with a receipt, only the designed moves are possible, all audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from citywatch.config.settings import Settings
+from citywatch.domain.audit import Actor
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citywatch.domain.policy import Window
+from citywatch.runtime.build import Runtime
+from citywatch.store.requests import NewRequest, RequestKind, RequestStatus
+
+from .helpers import T0, sighting
+
+IVY = Actor("ivy", "investigator")
+SAM = Actor("sam", "supervisor")
+WINDOW = Window(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = Runtime(Settings(data_dir=tmp_path / "data"))
+    yield runtime
+    runtime.close()
+
+
+def file(rt: Runtime, **kw: object) -> int:
+    new = NewRequest(
+        kind=RequestKind.LAW_ENFORCEMENT,
+        reference=str(kw.get("reference", "MET-2026-7")),
+        requester="Metropolitan Police, DC Jones",
+        contact="dc.jones@example.org",
+        cameras=list(kw.get("cameras", ["gate"])),  # type: ignore[call-overload]
+        window=kw.get("window", WINDOW),  # type: ignore[arg-type]
+    )
+    return rt.requests.file(new, by=IVY, known_cameras={"gate", "yard"}).id
+
+
+def actions(rt: Runtime) -> list[str]:
+    return [e.action for e in rt.audit_log.entries()]
+
+
+def test_filing_holds_the_footage_in_scope_at_once(rt: Runtime) -> None:
+    inside = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
+    rid = file(rt)
+    info = rt.requests.get(rid)
+    assert info.status is RequestStatus.FILED and info.hold_id is not None
+    (hold,) = rt.retention.holds()
+    assert hold.hold.cameras == {"gate"} and hold.hold.window == WINDOW
+    assert hold.hold.reference == "request:MET-2026-7"
+    assert info.deadline == info.created_at + timedelta(days=7)
+    assert actions(rt) == ["hold.place", "request.file"]  # one transaction, both recorded
+    plan = rt.retention.plan()
+    assert inside not in plan.sightings
+
+
+def test_a_different_supervisor_decides(rt: Runtime) -> None:
+    rid = file(rt)
+    with pytest.raises(PermissionDenied, match="may not decide"):
+        rt.requests.approve(rid, by=IVY)
+    with pytest.raises(PermissionDenied, match="signed in"):
+        rt.requests.approve(rid, by=Actor("root@local", "local"))
+    with pytest.raises(PermissionDenied, match="filed it"):
+        rt.requests.approve(rid, by=Actor("ivy", "supervisor"))
+    rt.requests.review(rid, by=SAM)
+    assert rt.requests.approve(rid, by=SAM).status is RequestStatus.APPROVED
+    with pytest.raises(Conflict, match="is approved; it cannot become refused"):
+        rt.requests.refuse(rid, "too late", by=SAM)
+
+
+def test_a_refusal_gives_its_reason_and_releases_the_hold(rt: Runtime) -> None:
+    rid = file(rt)
+    with pytest.raises(InvalidInput, match="reason"):
+        rt.requests.refuse(rid, " ", by=SAM)
+    info = rt.requests.refuse(rid, "no case number on the form", by=SAM)
+    assert (info.status, info.refusal_reason, info.decided_by) == (
+        RequestStatus.REFUSED,
+        "no case number on the form",
+        "sam",
+    )
+    assert rt.retention.holds() == []
+    assert [r.kind for r in rt.retention.receipts()] == ["hold_release"]
+    rt.requests.close(rid, by=SAM)
+    assert actions(rt)[-4:] == ["hold.release", "receipt.hold_release", "request.refuse", "request.close"]
+    assert rt.requests.get(rid).status is RequestStatus.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "message"),
+    [
+        ({"cameras": []}, InvalidInput, "names the cameras"),
+        ({"cameras": ["nowhere"]}, NotFound, "no camera nowhere"),
+        ({"window": Window(T0, T0)}, InvalidInput, "ends after it starts"),
+        ({"reference": " "}, InvalidInput, "reference"),
+    ],
+)
+def test_bad_requests_are_refused_and_hold_nothing(
+    rt: Runtime, kw: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        file(rt, **kw)
+    assert rt.retention.holds() == [] and rt.requests.list() == []
+
+
+def test_unknown_request_and_impossible_moves(rt: Runtime) -> None:
+    with pytest.raises(NotFound, match="no request 9"):
+        rt.requests.get(9)
+    rid = file(rt)
+    with pytest.raises(Conflict, match="is filed; it cannot become closed"):
+        rt.requests.close(rid, by=SAM)

@@ -11,7 +11,18 @@ from pydantic import ValidationError
 
 from citywatch import __version__
 from citywatch.audit.access import Permission
-from citywatch.cli import audit, bench, changes, governance, people, records, retention, users, watching
+from citywatch.cli import (
+    audit,
+    bench,
+    changes,
+    footage,
+    governance,
+    people,
+    records,
+    retention,
+    users,
+    watching,
+)
 from citywatch.cli.context import CliContext, config_path, runtime
 from citywatch.cli.output import err, out, setup_logging
 from citywatch.cli.permissions import requires
@@ -123,6 +134,7 @@ app.command()(records.search)
 app.command()(records.verify)
 app.add_typer(records.sightings_app, name="sightings")
 app.add_typer(records.alerts_app, name="alerts")
+app.command()(footage.clip)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(governance.zones_app, name="zones")

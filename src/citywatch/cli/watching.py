@@ -21,7 +21,7 @@ from citywatch.cli.output import emit_json, err, out, table
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.domain.audit import AuditEvent
-from citywatch.domain.errors import CitywatchError
+from citywatch.domain.errors import CitywatchError, Unavailable
 from citywatch.ingest.stream import redact
 from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.pipeline import TrackOutcome
@@ -142,10 +142,13 @@ def watch(
         raise worker.failure
     if worker.pipeline_error is not None:
         raise worker.pipeline_error
+    if worker.recorder is not None and worker.recorder.error is not None:
+        raise Unavailable(worker.recorder.error)
 
 
 def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
     stats, health, decision = worker.pipeline.stats, worker.source.health, worker.pipeline.decision
+    recorder = worker.recorder
     summary = {
         "camera_id": worker.source.camera_id,
         "mode": None if decision is None else str(decision.mode),
@@ -170,6 +173,8 @@ def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
         "unexpected_errors": worker.unexpected_errors,
         "dropped_frames": worker.status().dropped,
         "reconnects": health.reconnects,
+        "footage_segments": None if recorder is None else recorder.segments,
+        "recording_error": None if recorder is None else recorder.error,
         "warnings": list(health.warnings),
         "error": worker.error,
     }
@@ -264,6 +269,7 @@ def _status_table(statuses: list[CameraStatus]) -> Table:
         "camera",
         "state",
         "mode",
+        "recording",
         "frames",
         "fps",
         "dropped",
@@ -282,6 +288,7 @@ def _status_table(statuses: list[CameraStatus]) -> Table:
             s.camera_id,
             f"[{colour}]{s.state}[/]",
             s.mode,
+            s.recording[:40],
             str(s.frames),
             f"{s.fps:.1f}",
             str(s.dropped),

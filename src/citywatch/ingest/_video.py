@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
@@ -17,7 +17,7 @@ from citywatch.domain.errors import CorruptMedia
 from citywatch.domain.frames import Frame, Image
 from citywatch.domain.ports import SourceHealth, SourceState
 from citywatch.ingest._common import add_warning
-from citywatch.ingest.sampler import Sampler
+from citywatch.ingest.sampler import DEFAULT_STREAM_FPS, Sampler
 
 logger = logging.getLogger(__name__)
 
@@ -61,16 +61,39 @@ class VideoInfo:
     """From the container's index; None when it does not say."""
 
 
+class PacketTap(Protocol):
+    """Takes the compressed video of a source as it is read (the footage recorder).
+
+    Called on the reader thread; must be quick and must never raise.
+    """
+
+    def begin(self, stream: Any, frame_s: float) -> None:
+        """A new input (a file pass, a stream connection) starts; `stream` is its PyAV video
+        stream and `frame_s` the frame interval assumed for packets without timestamps."""
+        ...
+
+    def packet(self, packet: Any) -> None:
+        """A demuxed packet of that stream, after it was decoded (the tap may reuse it)."""
+        ...
+
+    def anchor(self, raw_s: float | None, at: datetime) -> None:
+        """A decoded frame whose stream time is `raw_s` seconds (None: the input has no
+        timestamps) stands for wall-clock time `at`: ties the packets' clock to the source's."""
+        ...
+
+
 class DecodedFrame:
     """A decoded frame whose pixels are converted only when the frame is sampled."""
 
-    __slots__ = ("_frame", "pts_s")
+    __slots__ = ("_frame", "pts_s", "raw_s")
 
-    def __init__(self, frame: Any, pts_s: float | None) -> None:
+    def __init__(self, frame: Any, pts_s: float | None, raw_s: float | None = None) -> None:
         self._frame = frame
         self.pts_s = pts_s
         """Seconds since the stream's start; None when the stream has no timestamps.
         A source may move it onto its own timeline before sampling."""
+        self.raw_s = raw_s
+        """The frame's own stream time in seconds, as its packets carry it; never moved."""
 
     def image(self) -> Image:
         image: Image = np.ascontiguousarray(self._frame.to_ndarray(format="bgr24"), dtype=np.uint8)
@@ -83,9 +106,12 @@ class VideoReader:
     `decoded()` ends quietly on EOF or on a demuxing error; `end_error` then says which.
     """
 
-    def __init__(self, container: Any, *, name: str, health: SourceHealth) -> None:
+    def __init__(
+        self, container: Any, *, name: str, health: SourceHealth, tap: PacketTap | None = None
+    ) -> None:
         self.name = name
         self.health = health
+        self._tap = tap
         videos = container.streams.video
         if not videos:
             raise CorruptMedia(f"{name}: not a readable video (no video stream)")
@@ -144,6 +170,9 @@ class VideoReader:
         return True
 
     def decoded(self) -> Iterator[DecodedFrame]:
+        """The frames of the video stream in order; each packet also goes to the tap, if any."""
+        if self._tap is not None:
+            self._tap.begin(self._stream, 1.0 / (self.info.fps or DEFAULT_STREAM_FPS))
         packets = self._container.demux(self._stream)
         while True:
             try:
@@ -157,14 +186,17 @@ class VideoReader:
                 frames = packet.decode()
             except AV_ERRORS as exc:
                 self._skip(exc)
-                continue
+                frames = []
+            if self._tap is not None:  # recorded whether or not it decodes: a copy is a copy
+                self._tap.packet(packet)
             for frame in frames:
                 self.frames_decoded += 1
                 t = frame.time
-                pts_s = None if t is None else float(t) - self._start_s
+                raw_s = None if t is None else float(t)
+                pts_s = None if raw_s is None else raw_s - self._start_s
                 if pts_s is not None:
                     self.last_pts_s = pts_s
-                yield DecodedFrame(frame, pts_s)
+                yield DecodedFrame(frame, pts_s, raw_s)
 
     def _skip(self, exc: BaseException) -> None:
         self.packets_skipped += 1
@@ -210,12 +242,15 @@ class FrameMaker:
         sampler: Sampler,
         started_at: datetime,
         stop: threading.Event,
+        *,
+        tap: PacketTap | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.health = health
         self.sampler = sampler
         self.started_at = started_at
         self.stop = stop
+        self.tap = tap
         self.decoded = 0
 
     def sampled(self, frames: Iterator[DecodedFrame]) -> Iterator[Frame]:
@@ -229,6 +264,8 @@ class FrameMaker:
             if self.health.state is not SourceState.RUNNING:
                 self.health.state = SourceState.RUNNING
             decision = self.sampler.decide(decoded.pts_s)
+            if self.tap is not None:
+                self.tap.anchor(decoded.raw_s, self.started_at + timedelta(seconds=decision.t_s))
             if not decision.keep:
                 continue
             self.health.frames_sampled += 1

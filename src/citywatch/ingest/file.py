@@ -17,7 +17,14 @@ from citywatch.domain.errors import CorruptMedia, SourceUnavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
 from citywatch.ingest._common import Clock, add_warning, tracked, utc_now
-from citywatch.ingest._video import AV_ERRORS, DecodedFrame, FrameMaker, VideoReader, describe_error
+from citywatch.ingest._video import (
+    AV_ERRORS,
+    DecodedFrame,
+    FrameMaker,
+    PacketTap,
+    VideoReader,
+    describe_error,
+)
 from citywatch.ingest.sampler import Sampler
 
 logger = logging.getLogger(__name__)
@@ -63,6 +70,7 @@ class FileSource:
     the frame's position. A file damaged midway yields what decodes and ends with a warning in
     `health.warnings`; single undecodable packets are skipped and counted. A file that is not
     media at all raises `CorruptMedia`; a missing or unreadable one, `SourceUnavailable`.
+    `tap` (the recorder) gets the video's packets as they are read.
     """
 
     def __init__(
@@ -73,6 +81,7 @@ class FileSource:
         *,
         clock: Clock = utc_now,
         started_at: datetime | None = None,
+        tap: PacketTap | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.path = Path(path)
@@ -80,6 +89,7 @@ class FileSource:
         self.health = SourceHealth()
         self._clock = clock
         self._started_at = started_at
+        self._tap = tap
         self._stop = threading.Event()
 
     def close(self) -> None:
@@ -95,11 +105,13 @@ class FileSource:
         while True:
             container = self._open()
             try:
-                reader = VideoReader(container, name=str(self.path), health=self.health)
+                reader = VideoReader(container, name=str(self.path), health=self.health, tap=self._tap)
                 if maker is None:
                     self._log_opening(reader)
                     sampler = Sampler(self.settings.detect_fps, stream_fps=reader.info.fps)
-                    maker = FrameMaker(self.camera_id, self.health, sampler, started_at, self._stop)
+                    maker = FrameMaker(
+                        self.camera_id, self.health, sampler, started_at, self._stop, tap=self._tap
+                    )
                 decoded = (
                     reader.decoded() if replay is None else replay.paced(reader.decoded(), reader.info.fps)
                 )

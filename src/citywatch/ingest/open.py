@@ -10,6 +10,7 @@ from citywatch.config.ingest import SourceSettings
 from citywatch.domain.errors import InvalidInput, SourceUnavailable
 from citywatch.domain.ports import FrameSource
 from citywatch.ingest._common import Clock, utc_now
+from citywatch.ingest._video import PacketTap
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.stream import StreamSource, redact
@@ -19,9 +20,17 @@ STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "rtmp", "udp", "tc
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def open_source(camera_id: str, url: str, settings: SourceSettings, *, clock: Clock = utc_now) -> FrameSource:
+def open_source(
+    camera_id: str,
+    url: str,
+    settings: SourceSettings,
+    *,
+    clock: Clock = utc_now,
+    tap: PacketTap | None = None,
+) -> FrameSource:
     """The source for `url`: an existing folder → `FolderSource`; a stream URL (see
     `STREAM_SCHEMES`) → `StreamSource`; a `file://` URL or any other string → `FileSource`.
+    `tap` (the recorder) gets the packets of a file or stream; a folder of images has none.
 
     Raises `SourceUnavailable` for a path that does not exist and `InvalidInput` for a URL
     scheme no source reads. Opening is lazy: media errors surface from `frames()`.
@@ -30,7 +39,7 @@ def open_source(camera_id: str, url: str, settings: SourceSettings, *, clock: Cl
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme in STREAM_SCHEMES:
-            return StreamSource(camera_id, url, settings, clock=clock)
+            return StreamSource(camera_id, url, settings, clock=clock, tap=tap)
         if scheme != "file":
             supported = ", ".join(sorted(STREAM_SCHEMES | {"file"}))
             raise InvalidInput(
@@ -43,4 +52,4 @@ def open_source(camera_id: str, url: str, settings: SourceSettings, *, clock: Cl
         return FolderSource(camera_id, path, clock=clock)
     if not path.exists():
         raise SourceUnavailable(f"{path}: no such file or folder")
-    return FileSource(camera_id, path, settings, clock=clock)
+    return FileSource(camera_id, path, settings, clock=clock, tap=tap)

@@ -17,7 +17,14 @@ from citywatch.domain.errors import SourceUnavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
 from citywatch.ingest._common import Clock, tracked, utc_now
-from citywatch.ingest._video import AV_ERRORS, DecodedFrame, FrameMaker, VideoReader, describe_error
+from citywatch.ingest._video import (
+    AV_ERRORS,
+    DecodedFrame,
+    FrameMaker,
+    PacketTap,
+    VideoReader,
+    describe_error,
+)
 from citywatch.ingest.sampler import DEFAULT_STREAM_FPS, Sampler
 
 logger = logging.getLogger(__name__)
@@ -80,7 +87,8 @@ class StreamSource:
 
     A blocking open or read is bounded by `open_timeout_s` / `read_timeout_s` (PyAV's timeout),
     so `close()` from another thread takes effect within that bound, and at once during a wait.
-    Credentials in the URL never reach logs, warnings or errors.
+    Credentials in the URL never reach logs, warnings or errors. `tap` (the recorder) gets
+    the video's packets as they are read.
 
     `pts_s` runs from the first connection: for a finite stream it is the position in the
     file; for a live one each connection's timestamps are laid after the previous one's, at
@@ -96,9 +104,11 @@ class StreamSource:
         *,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
+        tap: PacketTap | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.url = url
+        self._tap = tap
         self.settings = settings
         self.health = SourceHealth()
         self.name = redact(url)
@@ -168,11 +178,13 @@ class StreamSource:
         except AV_ERRORS as exc:
             return _Outcome(reason=self._explain(describe_error(exc), "open"))
         try:
-            reader = VideoReader(container, name=self.name, health=self.health)
+            reader = VideoReader(container, name=self.name, health=self.health, tap=self._tap)
             if self._maker is None:
                 self._frame_s = 1.0 / (reader.info.fps or DEFAULT_STREAM_FPS)
                 sampler = Sampler(self.settings.detect_fps, stream_fps=reader.info.fps)
-                self._maker = FrameMaker(self.camera_id, self.health, sampler, started_at, self._stop)
+                self._maker = FrameMaker(
+                    self.camera_id, self.health, sampler, started_at, self._stop, tap=self._tap
+                )
             finite = reader.info.duration_s is not None
             resume_after = self._last_t if finite else None
             if resume_after is not None:

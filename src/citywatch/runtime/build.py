@@ -22,10 +22,11 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.matching import GalleryEntry
-from citywatch.domain.policy import CameraPlace, ModeDecision
+from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.open import open_source
+from citywatch.ingest.recorder import Recorder
 from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
@@ -36,6 +37,7 @@ from citywatch.store.blobs import BlobStore
 from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.facade import MetaStore, utc_now
+from citywatch.store.footage import FOOTAGE_FOLDER, FootageStore
 from citywatch.store.governance import SYSTEM, GovernanceStore
 from citywatch.store.retention import ReceiptInfo, RetentionStore
 from citywatch.store.users import UserStore
@@ -107,6 +109,11 @@ class Runtime:
     def purge(self) -> ReceiptInfo | None:
         """Remove what an interrupted purge left, then purge what has expired (as the system)."""
         return self.retention.purge(by=SYSTEM, orphans=self.recover)
+
+    @cached_property
+    def footage(self) -> FootageStore:
+        """Recorded footage segments under <data_dir>/footage, indexed in the database."""
+        return FootageStore(self.database, self.settings.data_dir / FOOTAGE_FOLDER)
 
     @cached_property
     def governance(self) -> GovernanceStore:
@@ -238,8 +245,12 @@ class Runtime:
         )
 
     def recover(self) -> int:
-        """Remove crop and reference files a crash left behind without their database row."""
-        removed = self.store.clean_orphan_crops() + self.store.clean_orphan_references()
+        """Remove crop, reference and footage files a crash left behind without their database row."""
+        removed = (
+            self.store.clean_orphan_crops()
+            + self.store.clean_orphan_references()
+            + self.footage.clean_orphans()
+        )
         if removed:
             log.info("removed %d file(s) left without a database row by an earlier crash", removed)
         return removed
@@ -249,12 +260,36 @@ class Runtime:
         camera: CameraSettings,
         on_outcome: Callable[[TrackOutcome], None] = lambda _: None,
     ) -> CameraWorker:
-        """A camera's source, pipeline and threads; models and gallery loaded before it starts."""
-        source = open_source(camera.id, camera.url, camera.source)
-        pipeline = self.pipeline(camera, still_images=isinstance(source, FolderSource))
+        """A camera's source, recorder, pipeline and threads; models and gallery loaded before
+        it starts."""
+        recorder = self.recorder(camera)
+        source = open_source(camera.id, camera.url, camera.source, tap=recorder)
+        still_images = isinstance(source, FolderSource)
+        pipeline = self.pipeline(camera, still_images=still_images)
         self.watchlist_index()
         live = isinstance(source, StreamSource) or camera.source.replay
-        return CameraWorker(source, pipeline, live=live, on_outcome=on_outcome)
+        return CameraWorker(
+            source,
+            pipeline,
+            live=live,
+            on_outcome=on_outcome,
+            recorder=None if still_images else recorder,
+        )
+
+    def recorder(self, camera: CameraSettings) -> Recorder | None:
+        """The camera's footage recorder (None when recording is disabled). It asks the policy
+        itself, on the reader thread, whether the camera's mode is `off` at each packet's time:
+        a pure decision on the policy's cached snapshot, with no audit of its own (the
+        pipeline records mode changes)."""
+        settings = self.settings.recording
+        if not settings.enabled:
+            return None
+        place = CameraPlace(camera.id, camera.mode, camera.geo)
+
+        def allowed(at: datetime) -> bool:
+            return mode_for(place, self.policy.snapshot(), at).mode is not ProcessingMode.OFF
+
+        return Recorder(camera.id, self.footage, segment_s=settings.segment_s, allowed=allowed)
 
     def close(self) -> None:
         if "store" in self.__dict__:

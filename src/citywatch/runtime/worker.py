@@ -13,6 +13,7 @@ from functools import partial
 from citywatch.domain.errors import CitywatchError
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import FrameSource, SourceState
+from citywatch.ingest.recorder import Recorder
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class CameraStatus:
     error: str | None
     mode: str = ""
     """The processing mode the policy gives the camera now (empty before the first frame)."""
+    recording: str = ""
+    """What the footage recorder is doing (empty when the camera records nothing)."""
 
     @classmethod
     def failed(cls, camera_id: str, error: str) -> CameraStatus:
@@ -43,7 +46,11 @@ class CameraStatus:
 
 
 class CameraWorker:
-    """`live` sources drop frames when the pipeline falls behind (counted); files never do."""
+    """`live` sources drop frames when the pipeline falls behind (counted); files never do.
+
+    `recorder` is the source's packet tap; the reader thread closes it when reading ends, so
+    that the last segment is indexed before the worker is done.
+    """
 
     def __init__(
         self,
@@ -53,9 +60,11 @@ class CameraWorker:
         live: bool,
         on_outcome: Callable[[TrackOutcome], None] = lambda _: None,
         queue_size: int = 16,
+        recorder: Recorder | None = None,
     ) -> None:
         self.source = source
         self.pipeline = pipeline
+        self.recorder = recorder
         self._live = live
         self._on_outcome = on_outcome
         self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=queue_size)
@@ -104,8 +113,12 @@ class CameraWorker:
         end = self._finished or time.monotonic()
         elapsed = max(end - self._started, 1e-6) if self._started else 0.0
         state = "failed" if self._error else str(health.state)
+        recorder = self.recorder
         error = (
-            self._error or health.last_error or (str(self.pipeline_error) if self.pipeline_error else None)
+            self._error
+            or health.last_error
+            or (str(self.pipeline_error) if self.pipeline_error else None)
+            or (recorder.error if recorder is not None else None)
         )
         return CameraStatus(
             camera_id=self.source.camera_id,
@@ -120,6 +133,7 @@ class CameraWorker:
             reconnects=health.reconnects,
             error=error,
             mode="" if self.pipeline.decision is None else str(self.pipeline.decision.mode),
+            recording="" if recorder is None else recorder.describe(),
         )
 
     def _read(self) -> None:
@@ -136,6 +150,8 @@ class CameraWorker:
             self._error = f"unexpected error reading source: {type(exc).__name__}"
             log.error("camera %s: reader crashed: %s", self.source.camera_id, type(exc).__name__)
         finally:
+            if self.recorder is not None:
+                self.recorder.close()  # the last segment indexed before the pipeline's end
             self._put_end()
 
     def _put_end(self) -> None:

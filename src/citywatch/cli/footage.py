@@ -1,0 +1,84 @@
+"""`clip`: a camera's recorded footage between two times, cut into one file and audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citywatch.audit.access import Permission
+from citywatch.cli.context import runtime
+from citywatch.cli.output import emit_json, out, plain, when
+from citywatch.cli.permissions import require_cameras, requires
+from citywatch.cli.records import parse_when
+from citywatch.domain.audit import AuditEvent
+from citywatch.domain.errors import InvalidInput
+from citywatch.services.footage import ClipExport, export_clip
+
+
+def _time(text: str, what: str) -> datetime:
+    value = parse_when(text)
+    if value is None:  # pragma: no cover - parse_when returns None only for None
+        raise InvalidInput(f"{what} is missing")
+    return value
+
+
+@requires(Permission.SIGHTINGS_READ)
+def clip(
+    ctx: typer.Context,
+    camera: Annotated[str, typer.Argument(help="Camera id.")],
+    start: Annotated[str, typer.Argument(help="Window start: ISO time (naive = local) or an age (e.g. 2h).")],
+    end: Annotated[str, typer.Argument(help="Window end: ISO time or an age (e.g. 1h).")],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="MP4 file to write (default: clip-CAMERA-START-END.mp4 here)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Cut CAMERA's recorded footage from START to END into one MP4 (copied, not re-encoded,
+    across segment boundaries; it starts at the keyframe at or before START). Audited as
+    `clip.export` with the window and the segments used."""
+    rt = runtime(ctx)
+    require_cameras(rt, Permission.SIGHTINGS_READ, [camera], ctx.command_path)
+    since, until = _time(start, "START"), _time(end, "END")
+    target = out_file or Path(f"clip-{camera}-{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}.mp4")
+
+    def publish(export: ClipExport) -> None:
+        rt.audit(
+            AuditEvent(
+                "clip.export",
+                f"camera:{camera}",
+                params={
+                    "since": since.isoformat(),
+                    "until": until.isoformat(),
+                    "footage_from": export.started_at.isoformat(),
+                    "footage_until": export.ended_at.isoformat(),
+                    "segments": list(export.segment_ids),
+                    "file": str(export.path),
+                    "sha256": export.sha256,
+                },
+                result_count=len(export.segment_ids),
+            )
+        )
+
+    export = export_clip(
+        rt.footage,
+        camera,
+        since,
+        until,
+        target,
+        configured=any(c.id == camera for c in rt.settings.cameras),
+        publish=publish,
+        overwrite=force,
+    )
+    if as_json:
+        emit_json("clip", {**plain(export), "duration_s": export.duration_s})
+        return
+    out.print(
+        f"wrote {export.path}: camera {camera}, {when(export.started_at)} to {when(export.ended_at)} "
+        f"({export.duration_s:.1f} s from {len(export.segment_ids)} segment(s)), "
+        f"{export.size} bytes, SHA-256 {export.sha256}"
+    )

@@ -1,0 +1,114 @@
+"""Clips of recorded footage: a camera's segments between two times cut into one file,
+recorded (by the caller's `publish`) before the file appears."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
+from citywatch.media.clips import ClipPart, write_clip
+from citywatch.store.footage import FootageStore, describe_os_error, fsync_dir, sync_and_hash, unlink_quietly
+
+
+@dataclass(frozen=True, slots=True)
+class ClipExport:
+    camera_id: str
+    since: datetime
+    until: datetime
+    """The window asked for."""
+    started_at: datetime
+    ended_at: datetime
+    """The footage the clip holds: from the keyframe at or before `since` to the last frame
+    before `until`."""
+    segment_ids: tuple[int, ...]
+    path: Path
+    size: int
+    sha256: str
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+def export_clip(
+    footage: FootageStore,
+    camera_id: str,
+    since: datetime,
+    until: datetime,
+    out: Path,
+    *,
+    configured: bool,
+    publish: Callable[[ClipExport], None],
+    overwrite: bool = False,
+) -> ClipExport:
+    """Cut `camera_id`'s footage from `since` to `until` into the MP4 file `out`, by stream copy
+    across segment boundaries. `configured` says whether the camera is in the configuration
+    (a camera that is not, and has no footage either, is unknown). `publish` is called with
+    the finished clip before it is renamed into place: when it raises (the audit log cannot
+    be written), no clip appears.
+
+    Raises `InvalidInput` for a reversed or empty window or an existing `out`, `NotFound` for
+    an unknown camera, a window without footage or a segment file gone missing, `Unavailable`
+    when the clip cannot be written.
+    """
+    if since >= until:
+        raise InvalidInput(
+            f"the window must start before it ends: START {since.isoformat()} is not before "
+            f"END {until.isoformat()}"
+        )
+    segments = footage.segments(camera_id, since, until)
+    if not segments:
+        if not configured and not footage.has_footage(camera_id):
+            raise NotFound(f"unknown camera {camera_id!r}: it is not configured and has no recorded footage")
+        raise NotFound(
+            f"no footage of camera {camera_id} between {since.isoformat()} and {until.isoformat()}"
+        )
+    target = out.absolute()
+    if target.is_dir():
+        raise InvalidInput(f"{out} is a folder; give a file name for the clip")
+    if target.exists() and not overwrite:
+        raise InvalidInput(f"{out} already exists (use --force to overwrite it)")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"{target.parent}: no such folder for the clip")
+    parts: list[ClipPart] = []
+    ids: dict[str, int] = {}
+    for segment in segments:
+        path = footage.absolute(segment.path)
+        if not path.is_file():
+            raise NotFound(f"segment #{segment.id} of camera {camera_id}: its file {segment.path} is missing")
+        label = f"segment #{segment.id}"
+        ids[label] = segment.id
+        parts.append(ClipPart(path, segment.started_at, label))
+    temp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        span = write_clip(parts, since, until, temp)
+        if span is None:
+            raise NotFound(
+                f"no footage of camera {camera_id} between {since.isoformat()} and {until.isoformat()}"
+            )
+        size, digest = sync_and_hash(temp)
+        export = ClipExport(
+            camera_id=camera_id,
+            since=since,
+            until=until,
+            started_at=span.started_at,
+            ended_at=span.ended_at,
+            segment_ids=tuple(ids[label] for label in span.parts),
+            path=target,
+            size=size,
+            sha256=digest,
+        )
+        publish(export)
+        os.replace(temp, target)
+        fsync_dir(target.parent)
+    except OSError as exc:  # PyAV's errors are OSErrors too
+        raise Unavailable(f"{describe_os_error(exc)} while writing the clip {out}") from exc
+    finally:
+        if temp.exists():
+            unlink_quietly(temp)
+    return export

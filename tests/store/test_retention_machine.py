@@ -142,6 +142,11 @@ class RetentionMachine(RuleBasedStateMachine):
             self._purge()
         except Killed:
             self.dirty = True
+            # the rows went with the commit; only the files wait for the next purge
+            gone = set(self.alive) - self._rows()
+            self.deleted |= gone
+            for i in gone:
+                del self.alive[i]
         finally:
             self.kill_after_files = None
 

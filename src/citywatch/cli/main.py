@@ -19,6 +19,7 @@ from citywatch.cli import (
     governance,
     people,
     records,
+    requests,
     retention,
     users,
     watching,
@@ -144,6 +145,8 @@ app.add_typer(governance.auth_app, name="authorisations")
 app.command()(retention.purge)
 app.add_typer(retention.holds_app, name="holds")
 app.command()(retention.receipts)
+app.add_typer(requests.request_app, name="request")
+app.add_typer(requests.export_app, name="export")
 app.add_typer(users.users_app, name="user")
 
 

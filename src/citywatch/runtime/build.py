@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ from citywatch.store.db import Database, open_database
 from citywatch.store.facade import MetaStore, utc_now
 from citywatch.store.footage import FOOTAGE_FOLDER, FootageStore
 from citywatch.store.governance import SYSTEM, GovernanceStore
+from citywatch.store.requests import RequestKind, RequestStore
 from citywatch.store.retention import ReceiptInfo, RetentionStore
 from citywatch.store.users import UserStore
 from citywatch.track.tracker import Tracker
@@ -98,6 +99,20 @@ class Runtime:
             clock=utc_now,
             audit=self._audit_as,
             remove_file=self._remove_file,
+        )
+
+    @cached_property
+    def requests(self) -> RequestStore:
+        r = self.settings.requests
+        return RequestStore(
+            self.database,
+            self.retention,
+            deadlines={
+                RequestKind.LAW_ENFORCEMENT: timedelta(days=r.law_enforcement_deadline_days),
+                RequestKind.SUBJECT_ACCESS: timedelta(days=r.subject_access_deadline_days),
+            },
+            clock=utc_now,
+            audit=self._audit_as,
         )
 
     def _remove_file(self, kind: str, path: str) -> bool:

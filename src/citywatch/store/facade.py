@@ -489,6 +489,16 @@ class MetaStore:
                 if row.template is not None
             ]
 
+    def sightings_in(
+        self, camera_ids: Sequence[str], since: datetime, until: datetime
+    ) -> tuple[list[SightingInfo], list[AlertInfo]]:
+        """The sightings of `camera_ids` overlapping the window, and their alerts (exports)."""
+        since, until = _aware(since, "since"), _aware(until, "until")
+        with self._db.session(write=False) as session:
+            rows = repo.sightings_in(session, camera_ids=camera_ids, since=since, until=until)
+            alerts = repo.alerts_of(session, [r.id for r in rows])
+            return [_sighting_info(r) for r in rows], [_alert_info(a) for a in alerts]
+
     def list_sightings(
         self, limit: int = 50, camera_id: str | None = None, *, camera_ids: Collection[str] | None = None
     ) -> list[SightingInfo]:

@@ -266,6 +266,22 @@ def search_rows(
     return session.scalars(query.order_by(Sighting.started_at, Sighting.id)).all()
 
 
+def sightings_in(
+    session: Session, *, camera_ids: Sequence[str], since: datetime, until: datetime
+) -> Sequence[Sighting]:
+    """Every sighting of `camera_ids` overlapping [since, until], oldest first (exports)."""
+    query = select(Sighting).where(
+        Sighting.camera_id.in_(list(camera_ids)), Sighting.ended_at >= since, Sighting.started_at <= until
+    )
+    return session.scalars(query.order_by(Sighting.started_at, Sighting.id)).all()
+
+
+def alerts_of(session: Session, sighting_ids: Sequence[int]) -> Sequence[Alert]:
+    return session.scalars(
+        select(Alert).where(Alert.sighting_id.in_(list(sighting_ids))).order_by(Alert.id)
+    ).all()
+
+
 def recent_sightings(
     session: Session, *, limit: int, camera_id: str | None, camera_ids: Collection[str] | None = None
 ) -> Sequence[Sighting]:

@@ -1,0 +1,160 @@
+"""Requests for footage (law enforcement; the public files through the web form) and the
+export packages that fulfil them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citywatch.audit.access import Permission
+from citywatch.audit.keys import load_or_create, load_public
+from citywatch.cli.context import runtime
+from citywatch.cli.output import emit_json, err, out, table, when
+from citywatch.cli.permissions import requires
+from citywatch.cli.records import parse_when
+from citywatch.domain.audit import AuditEvent
+from citywatch.domain.errors import InvalidInput
+from citywatch.domain.policy import Window
+from citywatch.exports.package import verify_package
+from citywatch.services.requests import EXPORTS_FOLDER, fulfil_law_enforcement
+from citywatch.store.requests import NewRequest, RequestInfo, RequestKind, RequestStatus
+
+request_app = typer.Typer(
+    help="Requests for footage: file, review, approve or refuse, close.", no_args_is_help=True
+)
+export_app = typer.Typer(help="Export packages: check one offline.", no_args_is_help=True)
+
+
+@request_app.command("file")
+@requires(Permission.REQUESTS_FILE)
+def request_file(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Option(help="The agency's case reference.")],
+    requester: Annotated[str, typer.Option(help="Agency and officer asking.")],
+    camera: Annotated[list[str], typer.Option("--camera", "-c", help="Camera (repeat).")],
+    start: Annotated[str, typer.Option("--from", help="Window start (ISO time or age, e.g. 3h).")],
+    end: Annotated[str, typer.Option("--until", help="Window end (ISO time or age).")],
+    contact: Annotated[str, typer.Option(help="How to reach the requester.")] = "",
+) -> None:
+    """File a law-enforcement request: the footage and sightings in scope are held at once."""
+    rt = runtime(ctx)
+    since, until = parse_when(start), parse_when(end)
+    if since is None or until is None:
+        raise InvalidInput("a request needs --from and --until")
+    info = rt.requests.file(
+        NewRequest(RequestKind.LAW_ENFORCEMENT, reference, requester, contact, camera, Window(since, until)),
+        by=rt.actor,
+        known_cameras={c.id for c in rt.settings.cameras} | {c for c in camera if rt.footage.has_footage(c)},
+    )
+    out.print(
+        f"request {info.id} filed ({info.reference}): {', '.join(info.cameras)} from {when(since)} to "
+        f"{when(until)} held (hold {info.hold_id}); answer due by {when(info.deadline)}"
+    )
+
+
+@request_app.command("list")
+@requires(Permission.REQUESTS_READ)
+def request_list(
+    ctx: typer.Context,
+    status: Annotated[RequestStatus | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Requests and where each stands."""
+    infos = runtime(ctx).requests.list(status)
+    if as_json:
+        for i in infos:
+            emit_json("request", i)
+        return
+    table(
+        "requests",
+        ["id", "kind", "status", "reference", "requester", "cameras", "from", "until", "due", "export"],
+        [
+            [
+                i.id,
+                i.kind,
+                i.status,
+                i.reference,
+                i.requester,
+                ", ".join(i.cameras),
+                when(i.window.start),
+                when(i.window.end),
+                when(i.deadline),
+                i.export_id,
+            ]
+            for i in infos
+        ],
+    )
+
+
+@request_app.command("review")
+@requires(Permission.REQUESTS_DECIDE)
+def request_review(ctx: typer.Context, request_id: int) -> None:
+    """Take a request into review."""
+    rt = runtime(ctx)
+    _said(rt.requests.review(request_id, by=rt.actor))
+
+
+@request_app.command("approve")
+@requires(Permission.REQUESTS_DECIDE)
+def request_approve(ctx: typer.Context, request_id: int) -> None:
+    """Approve a request (a supervisor other than its filer) and produce its export package."""
+    rt = runtime(ctx)
+    rt.requests.approve(request_id, by=rt.actor)
+    info = fulfil_law_enforcement(rt, request_id, by=rt.actor)
+    _said(info)
+    path = rt.settings.data_dir / EXPORTS_FOLDER
+    out.print(f"export {info.export_id} written under {path}; check it with `citywatch export verify FILE`")
+
+
+@request_app.command("refuse")
+@requires(Permission.REQUESTS_DECIDE)
+def request_refuse(
+    ctx: typer.Context, request_id: int, reason: Annotated[str, typer.Option(help="Why, for the requester.")]
+) -> None:
+    """Refuse a request, with its reason; its hold is released (receipt)."""
+    rt = runtime(ctx)
+    _said(rt.requests.refuse(request_id, reason, by=rt.actor))
+
+
+@request_app.command("close")
+@requires(Permission.REQUESTS_DECIDE)
+def request_close(ctx: typer.Context, request_id: int) -> None:
+    """Close a fulfilled or refused request; its hold is released (receipt)."""
+    rt = runtime(ctx)
+    _said(rt.requests.close(request_id, by=rt.actor))
+
+
+@export_app.command("verify")
+@requires(Permission.EXPORTS_VERIFY)
+def export_verify(
+    ctx: typer.Context,
+    package: Annotated[Path, typer.Argument(help="The export zip.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The instance's public key (`citywatch audit export-key`); default: this instance's."
+        ),
+    ] = None,
+) -> None:
+    """Check an export's signature and every file in it; exit 1 and name the first problem."""
+    rt = runtime(ctx)
+    key = load_public(public_key) if public_key else load_or_create(rt.settings.data_dir).public_key()
+    verdict = verify_package(package, key)
+    rt.audit(
+        AuditEvent(
+            "export.verify",
+            f"export-file:{package.name}",
+            params={"ok": verdict.ok, "problem": verdict.problem},
+        )
+    )
+    if not verdict.ok:
+        err.print(f"[red]export NOT intact[/]: {verdict.problem}")
+        raise typer.Exit(1)
+    out.print(f"export intact: {verdict.files} file(s), signature verified ({verdict.reference})")
+
+
+def _said(info: RequestInfo) -> None:
+    extra = f": {info.refusal_reason}" if info.refusal_reason else ""
+    out.print(f"request {info.id} ({info.reference}) is now {info.status}{extra}")

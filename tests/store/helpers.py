@@ -74,3 +74,13 @@ def files_under(root: Path) -> list[Path]:
 
 
 JPEG_STUB = b"\xff\xd8 reference photo \xff\xd9"
+
+
+class Clock:
+    """A settable clock for stores that take one."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,20 +18,12 @@ from citywatch.runtime.build import Runtime
 from citywatch.store.governance import GovernanceStore, NewAuthorisation
 from citywatch.store.records import NewReference
 
-from .helpers import JPEG_STUB, MODEL, T0, a_match, files_under, sighting, vector
+from .helpers import JPEG_STUB, MODEL, T0, Clock, a_match, files_under, sighting, vector
 
 DEADLINE = timedelta(hours=24)
 ANN = Actor("ann", "admin")
 SAM = Actor("sam", "supervisor")
 SQUARE = [GeoPoint(51.49, -0.11), GeoPoint(51.51, -0.11), GeoPoint(51.51, -0.09)]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

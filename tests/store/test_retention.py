@@ -20,19 +20,11 @@ from citywatch.domain.policy import Window
 from citywatch.runtime.build import Runtime
 from citywatch.store.retention import NewHold, RetentionStore
 
-from .helpers import T0, a_match, files_under, sighting, vector
+from .helpers import T0, Clock, a_match, files_under, sighting, vector
 
 DAY = timedelta(days=1)
 ANN = Actor("ann", "supervisor")
 SYSTEM = Actor("citywatch@system", "system", service=True)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

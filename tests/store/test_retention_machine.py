@@ -23,7 +23,7 @@ from citywatch.domain.retention import DataClass, Hold, ItemRef, held
 from citywatch.runtime.build import Runtime
 from citywatch.store.retention import NewHold, RetentionStore
 
-from .helpers import T0, sighting
+from .helpers import T0, Clock, sighting
 
 ANN = Actor("ann", "supervisor")
 SYSTEM = Actor("citywatch@system", "system", service=True)
@@ -35,20 +35,12 @@ class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs, no handler catches it."""
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> object:
-        return self.now
-
-
 class RetentionMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="retention-sm-"))
         self.rt = Runtime(Settings(data_dir=self.tmp / "data"))
-        self.clock = Clock()
+        self.clock = Clock(T0)
         self.policy = RetentionSettings(sightings_days=2, templates_days=2, alerts_days=2).policy()
         self.alive: dict[int, ItemRef] = {}
         self.deleted: set[int] = set()

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from citywatch.audit.keys import public_pem
 from citywatch.domain.errors import CorruptMedia, Unavailable
+from citywatch.store.blobs import fsync_dir
 
 FORMAT = "citywatch-export/1"
 MANIFEST = "manifest.json"
@@ -99,7 +100,7 @@ def build_package(
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise Unavailable(f"cannot write the export {dest.name}: {exc.strerror or exc}") from exc
@@ -154,11 +155,3 @@ def _read(source: Path | None) -> bytes:
     if source is None:
         raise ValueError("an export entry needs data or a source file")
     return source.read_bytes()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.media.clips import ClipPart, write_clip
-from citywatch.store.footage import FootageStore, describe_os_error, fsync_dir, sync_and_hash, unlink_quietly
+from citywatch.store.blobs import fsync_dir
+from citywatch.store.footage import FootageStore, describe_os_error, sync_and_hash, unlink_quietly
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,7 @@ class BlobStore:
                 os.close(fd)
             os.replace(tmp, final)
             placed = True
-            _fsync_dir(directory)
+            fsync_dir(directory)
         except OSError as exc:
             _unlink_quietly(tmp)
             if placed:
@@ -103,7 +103,7 @@ class BlobStore:
         except OSError as exc:
             raise Unavailable(f"cannot delete blob {path}: {exc.strerror or exc}") from exc
         try:
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except OSError:
             log.warning("cannot fsync %s after deleting a blob", target.parent, exc_info=True)
         return True
@@ -145,7 +145,7 @@ class BlobStore:
                 new.mkdir(mode=0o700)
             except FileExistsError:
                 continue
-            _fsync_dir(new.parent)
+            fsync_dir(new.parent)
 
 
 def _relative(path: str, *, what: str) -> PurePosixPath:
@@ -162,7 +162,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new entry in `directory` durable."""
     if os.name == "nt":  # Windows cannot open folders for fsync; NTFS journals renames.
         return
     fd = os.open(directory, os.O_RDONLY)

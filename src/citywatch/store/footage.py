@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.domain.footage import PendingSegment, Segment
-from citywatch.store.blobs import TMP_SUFFIX, BlobStore
+from citywatch.store.blobs import TMP_SUFFIX, BlobStore, fsync_dir
 from citywatch.store.db import Database
 from citywatch.store.tables import RecordingRow
 
@@ -50,16 +50,6 @@ def describe_os_error(exc: OSError) -> str:
     if exc.errno in _DISK_FULL:
         return "disk full"
     return exc.strerror or str(exc) or type(exc).__name__
-
-
-def fsync_dir(directory: Path) -> None:
-    if os.name == "nt":  # Windows cannot open folders for fsync; NTFS journals renames.
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def make_dirs(directory: Path) -> None:

@@ -19,6 +19,7 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound
 from citywatch.domain.policy import Window
 from citywatch.runtime.build import Runtime
 from citywatch.store.retention import NewHold, RetentionStore
+from citywatch.store.tables import ExportRow
 
 from .helpers import T0, Clock, a_match, files_under, sighting, vector
 
@@ -192,17 +193,21 @@ def test_canary_bytes_are_gone_from_every_file_after_the_purge(
     crop = b"\xff\xd8" + b"CANARY-CROP-BYTES" * 8 + b"\xff\xd9"
     add(rt, template=template, crop=crop)
     add(rt, start=T0 + 9 * DAY, template=vector(7))  # a later one that stays
+    pending = rt.footage.begin_segment("cam-1", T0)
+    pending.temp.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"CANARY-SEGMENT-BYTES" * 64)
+    segment = rt.footage.add_segment(pending, T0 + timedelta(seconds=60))
     rt.database.checkpoint()
     data = tmp_path / "data"
 
     def on_disk() -> bytes:
         return b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file())
 
-    assert b"CANARY-TEMPLATE!" in on_disk() and b"CANARY-CROP-BYTES" in on_disk()
+    patterns = (b"CANARY-TEMPLATE!", b"CANARY-CROP-BYTES", b"CANARY-SEGMENT-BYTES")
+    assert all(p in on_disk() for p in patterns)
     clock.now = T0 + 6 * DAY
-    assert store(rt, clock).purge(by=SYSTEM) is not None
-    assert b"CANARY-TEMPLATE!" not in on_disk()
-    assert b"CANARY-CROP-BYTES" not in on_disk()
+    receipt = store(rt, clock).purge(by=SYSTEM)
+    assert receipt is not None and receipt.details["ids"]["footage"] == [segment.id]
+    assert [p for p in patterns if p in on_disk()] == []
     receipts = [e for e in rt.audit_log.entries() if e.action.startswith("receipt.")]
     assert b"CANARY" not in json.dumps([e.params for e in receipts]).encode()
 
@@ -215,3 +220,24 @@ def test_the_purge_runs_on_the_policy_version_it_names(rt: Runtime, clock: Clock
     receipt = store(rt, clock, footage_days=6).purge(by=SYSTEM)
     assert receipt is not None and receipt.policy_version == b
     assert replace(receipt, id=0).policy_version == b
+
+
+def test_exports_fall_under_retention_like_everything_else(rt: Runtime, clock: Clock, tmp_path: Path) -> None:
+    package = tmp_path / "data/exports/2026-03-01/request-1.zip"
+    package.parent.mkdir(parents=True)
+    package.write_bytes(b"PK fake package")
+    with rt.database.session() as session:
+        session.add(
+            ExportRow(
+                reference="MET-1",
+                path="2026-03-01/request-1.zip",
+                size=15,
+                sha256="0" * 64,
+                created_by="sam",
+                created_at=T0,
+            )
+        )
+    clock.now = T0 + 6 * DAY
+    receipt = store(rt, clock).purge(by=SYSTEM)
+    assert receipt is not None and receipt.counts["exports"] == 1
+    assert not package.exists()

@@ -108,6 +108,15 @@ def request_approve(ctx: typer.Context, request_id: int) -> None:
     out.print(f"export {info.export_id} written under {path}; check it with `citywatch export verify FILE`")
 
 
+@request_app.command("fulfil")
+@requires(Permission.REQUESTS_DECIDE)
+def request_fulfil(ctx: typer.Context, request_id: int) -> None:
+    """Produce the export of an approved request again (after a failure, e.g. a full disk)."""
+    rt = runtime(ctx)
+    info = fulfil_law_enforcement(rt, request_id, by=rt.actor)
+    _said(info)
+
+
 @request_app.command("refuse")
 @requires(Permission.REQUESTS_DECIDE)
 def request_refuse(

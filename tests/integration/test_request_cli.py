@@ -1,0 +1,72 @@
+"""The request commands in process (Typer's runner, the real app): file, list, refuse by the
+filer is refused, approve by a supervisor produces an export that `export verify` accepts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from citywatch.cli.main import EXIT_CODES, app
+from citywatch.config.settings import Settings
+from citywatch.domain.errors import CitywatchError
+from citywatch.runtime.build import Runtime
+from tests.integration.cli_helpers import cli_env
+
+
+@pytest.fixture
+def env(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    for key, value in cli_env(tmp_path, shared_data).items():
+        monkeypatch.setenv(key, value)
+    for key in [
+        k
+        for k in __import__("os").environ
+        if k.startswith("CITYWATCH_") and k not in cli_env(tmp_path, shared_data)
+    ]:
+        monkeypatch.delenv(key)
+    rt = Runtime(Settings(data_dir=tmp_path / "data"))
+    rt.users.add_user("sam", "supervisor")
+    token = rt.users.issue_token("sam", "test").token
+    rt.close()
+    yield {"CITYWATCH_TOKEN": token}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Exit code and output as `citywatch` (cli.main.run) would give them."""
+    result = CliRunner().invoke(app, list(args), env=env)
+    if isinstance(result.exception, CitywatchError):
+        code = next((c for kind, c in EXIT_CODES if isinstance(result.exception, kind)), 1)
+        return code, f"{result.output}error: {result.exception}"
+    return result.exit_code, result.output
+
+
+def test_file_approve_and_verify(env: dict[str, str], tmp_path: Path) -> None:
+    code, text = run(
+        *("request", "file", "--reference", "MET-7", "--requester", "DC Jones"),
+        *("--camera", "gate", "--from", "2h", "--until", "1h"),
+    )
+    assert code == 3 and "no camera gate" in text  # neither configured nor recorded
+    (tmp_path / "citywatch.yaml").write_text(f"cameras:\n  - id: gate\n    url: {tmp_path / 'none.mp4'}\n")
+    env_cfg = {"CITYWATCH_CONFIG": str(tmp_path / "citywatch.yaml")}
+    code, text = run(
+        *("request", "file", "--reference", "MET-7", "--requester", "DC Jones"),
+        *("--camera", "gate", "--from", "2h", "--until", "1h"),
+        env=env_cfg,
+    )
+    assert code == 0 and "held (hold 1)" in text, text
+    code, text = run("request", "list", "--json", env=env_cfg)
+    (listed,) = [json.loads(line) for line in text.splitlines()]
+    assert (listed["status"], listed["hold_id"]) == ("filed", 1)
+    code, text = run("request", "approve", "1", env=env_cfg)  # the local filer: not a supervisor signed in
+    assert code == 5 and "signed in" in text
+    code, text = run("request", "approve", "1", env={**env_cfg, **env})
+    assert code == 0 and "is now fulfilled" in text, text
+    (package,) = (tmp_path / "data/exports").rglob("*.zip")
+    code, text = run("export", "verify", str(package), env=env_cfg)
+    assert code == 0 and "export intact" in text and "MET-7" in text
+    package.write_bytes(package.read_bytes().replace(b"DC Jones", b"DC Smith"))
+    code, text = run("export", "verify", str(package), env=env_cfg)
+    assert code == 1 and "NOT intact" in text

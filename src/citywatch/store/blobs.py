@@ -59,7 +59,7 @@ class BlobStore:
         tmp = directory / f".{name}{TMP_SUFFIX}"
         placed = False
         try:
-            self._make_dirs(directory)
+            make_dirs(directory)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
             try:
                 _write_all(fd, data)
@@ -133,20 +133,6 @@ class BlobStore:
                 found.append(rel)
         return sorted(found)
 
-    def _make_dirs(self, directory: Path) -> None:
-        # Each new folder's entry is made durable in its parent before anything is put in it.
-        missing: list[Path] = []
-        current = directory
-        while not current.exists():
-            missing.append(current)
-            current = current.parent
-        for new in reversed(missing):
-            try:
-                new.mkdir(mode=0o700)
-            except FileExistsError:
-                continue
-            fsync_dir(new.parent)
-
 
 def _relative(path: str, *, what: str) -> PurePosixPath:
     pure = PurePosixPath(path.replace("\\", "/"))
@@ -160,6 +146,22 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def make_dirs(directory: Path) -> None:
+    """Create `directory` and its missing parents, each new entry made durable in its parent
+    before anything is put in it."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for new in reversed(missing):
+        try:
+            new.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        fsync_dir(new.parent)
 
 
 def fsync_dir(directory: Path) -> None:

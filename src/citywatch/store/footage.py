@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.domain.footage import PendingSegment, Segment
-from citywatch.store.blobs import TMP_SUFFIX, BlobStore, fsync_dir
+from citywatch.store.blobs import TMP_SUFFIX, BlobStore, fsync_dir, make_dirs
 from citywatch.store.db import Database
 from citywatch.store.tables import RecordingRow
 
@@ -50,21 +50,6 @@ def describe_os_error(exc: OSError) -> str:
     if exc.errno in _DISK_FULL:
         return "disk full"
     return exc.strerror or str(exc) or type(exc).__name__
-
-
-def make_dirs(directory: Path) -> None:
-    """Create `directory` and its missing parents, each entry made durable in its parent."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for new in reversed(missing):
-        try:
-            new.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        fsync_dir(new.parent)
 
 
 def sync_and_hash(path: Path) -> tuple[int, str]:

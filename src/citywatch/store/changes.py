@@ -126,7 +126,7 @@ class ChangeStore:
     ) -> TuningResult:
         kind = ChangeKind.WATCHLIST_THRESHOLD if setting == "threshold" else ChangeKind.WATCHLIST_MARGIN
         with self._db.session() as session:
-            row = _require_watchlist(session, watchlist)
+            row = repo.require_watchlist(session, watchlist)
             stored: float | None = getattr(row, setting)
             before = default if stored is None else stored
             params = {"watchlist": row.name, "from": before, "to": value}
@@ -148,7 +148,7 @@ class ChangeStore:
             person = session.get(Person, person_id)
             if person is None:
                 raise NotFound(f"no person with id {person_id}")
-            target = _require_watchlist(session, watchlist)
+            target = repo.require_watchlist(session, watchlist)
             if target.id == person.watchlist_id:
                 return None
             source = session.get(Watchlist, person.watchlist_id)
@@ -408,13 +408,6 @@ def _object_id(obj: str, prefix: str) -> int:
     if head != prefix or not tail.isdigit():
         raise Conflict(f"change names {obj!r}, not a {prefix}")
     return int(tail)
-
-
-def _require_watchlist(session: Session, name: str) -> Watchlist:
-    row = repo.watchlist_by_name(session, name.strip())
-    if row is None:
-        raise NotFound(f"no watchlist named {name!r}")
-    return row
 
 
 def _require_person(session: Session, obj: str) -> Person:

@@ -126,7 +126,7 @@ class MetaStore:
 
     def get_watchlist(self, name: str) -> WatchlistInfo:
         with self._db.session(write=False) as session:
-            return _watchlist_info(_require_watchlist(session, name))
+            return _watchlist_info(repo.require_watchlist(session, name))
 
     def list_watchlists(self) -> list[WatchlistInfo]:
         with self._db.session(write=False) as session:
@@ -159,7 +159,7 @@ class MetaStore:
     def add_person(self, watchlist_name: str, display_name: str, notes: str = "") -> PersonInfo:
         display_name = _text(display_name, "display name", max_len=200)
         with self._db.session() as session:
-            watchlist = _require_watchlist(session, watchlist_name)
+            watchlist = repo.require_watchlist(session, watchlist_name)
             person = repo.insert_person(
                 session, watchlist_id=watchlist.id, display_name=display_name, notes=notes, now=self._now()
             )
@@ -185,7 +185,7 @@ class MetaStore:
         with self._db.session(write=False) as session:
             watchlist_id = None
             if watchlist_name is not None:
-                watchlist_id = _require_watchlist(session, watchlist_name).id
+                watchlist_id = repo.require_watchlist(session, watchlist_name).id
             return [_person_info(row) for row in repo.persons(session, watchlist_id=watchlist_id)]
 
     def update_person(
@@ -341,7 +341,7 @@ class MetaStore:
         return person_id, ids
 
     def _insert_person(self, session: Session, new: NewPerson, proposer: Actor | None) -> int:
-        watchlist = _require_watchlist(session, new.watchlist_name)
+        watchlist = repo.require_watchlist(session, new.watchlist_name)
         person = repo.insert_person(
             session,
             watchlist_id=watchlist.id,
@@ -725,13 +725,6 @@ def _require_open_authorisation(session: Session, authorisation_id: int) -> None
         raise PermissionDenied(
             f"authorisation {reference} has ended: the sighting derived under it is not stored"
         )
-
-
-def _require_watchlist(session: Session, name: str) -> Watchlist:
-    row = repo.watchlist_by_name(session, name.strip())
-    if row is None:
-        raise NotFound(f"no watchlist named {name!r}")
-    return row
 
 
 def _require_person(session: Session, person_id: int) -> Person:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from citywatch.domain.errors import NotFound
 from citywatch.store.records import ChangeKind, ChangeStatus
 from citywatch.store.tables import (
     Alert,
@@ -28,6 +29,14 @@ from citywatch.store.tables import (
 
 def watchlist_by_name(session: Session, name: str) -> Watchlist | None:
     return session.scalars(select(Watchlist).where(Watchlist.name == name)).one_or_none()
+
+
+def require_watchlist(session: Session, name: str) -> Watchlist:
+    """The watchlist `name`, or NotFound naming it."""
+    row = watchlist_by_name(session, name.strip())
+    if row is None:
+        raise NotFound(f"no watchlist named {name!r}")
+    return row
 
 
 def all_watchlists(session: Session) -> Sequence[Watchlist]:

@@ -44,7 +44,13 @@ def test_public_commands_are_only_the_harmless_ones() -> None:
         for path, cmd in commands(typer.main.get_command(app))
         if getattr(cmd.callback, PERMISSION_ATTR) is Permission.PUBLIC
     }
-    assert public == {"citywatch version", "citywatch init", "citywatch user whoami"}
+    # the transparency report is public data by design: counts only, never a name
+    assert public == {
+        "citywatch version",
+        "citywatch init",
+        "citywatch user whoami",
+        "citywatch transparency",
+    }
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from citywatch.cli import (
     records,
     requests,
     retention,
+    transparency,
     users,
     watching,
 )
@@ -148,6 +149,7 @@ app.command()(retention.receipts)
 app.add_typer(requests.request_app, name="request")
 app.add_typer(requests.export_app, name="export")
 app.add_typer(users.users_app, name="user")
+app.command()(transparency.transparency)
 
 
 def run() -> None:

@@ -33,11 +33,12 @@ from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
 from citywatch.runtime.worker import CameraWorker
 from citywatch.services.policy import PolicyService
 from citywatch.store.alert_review import AlertReviews
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import BlobStore, remove_empty_days
 from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
-from citywatch.store.facade import MetaStore, utc_now
-from citywatch.store.footage import FOOTAGE_FOLDER, FootageStore
+from citywatch.store.exports import EXPORTS_FOLDER, clean_orphan_exports
+from citywatch.store.facade import CROPS_FOLDER, MetaStore, utc_now
+from citywatch.store.footage import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
 from citywatch.store.governance import SYSTEM, GovernanceStore
 from citywatch.store.requests import RequestKind, RequestStore
 from citywatch.store.retention import ReceiptInfo, RetentionStore
@@ -260,14 +261,25 @@ class Runtime:
         )
 
     def recover(self) -> int:
-        """Remove crop, reference and footage files a crash left behind without their database row."""
+        """Remove crop, reference, footage and export files a crash left behind without their
+        database row, then the per-day folders purges emptied (never today's); returns the
+        number of files removed."""
+        exports = self.settings.data_dir / EXPORTS_FOLDER
         removed = (
             self.store.clean_orphan_crops()
             + self.store.clean_orphan_references()
             + self.footage.clean_orphans()
+            + clean_orphan_exports(self.database, exports)
         )
         if removed:
             log.info("removed %d file(s) left without a database row by an earlier crash", removed)
+        today = utc_now().date().isoformat()
+        folders = sum(
+            remove_empty_days(root, keep={today}, older_than_s=ORPHAN_GRACE_S)
+            for root in (self.footage.root, self.store.blobs.root / CROPS_FOLDER, exports)
+        )
+        if folders:
+            log.info("removed %d empty per-day folder(s)", folders)
         return removed
 
     def camera_worker(

@@ -14,6 +14,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -25,6 +26,7 @@ TMP_SUFFIX = ".tmp"
 _SEGMENT = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.][A-Za-z0-9_.-]{0,119}$")
 _SUFFIX = re.compile(r"^\.?([A-Za-z0-9]{1,10})$")
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,40 @@ def make_dirs(directory: Path) -> None:
         except FileExistsError:
             continue
         fsync_dir(new.parent)
+
+
+def remove_empty_days(root: Path, *, keep: Collection[str] = (), older_than_s: float = 0.0) -> int:
+    """Remove the empty per-day folders (named `YYYY-MM-DD`, at any depth) under `root` that
+    a purge emptied; returns how many went.
+
+    Folders named in `keep` (today's: a writer may be about to use it) and folders changed
+    within `older_than_s` (one just made for a file about to be written) are spared. `rmdir`
+    itself refuses a folder that is not empty, so a file placed meanwhile is never lost.
+    """
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
+        folder = Path(dirpath)
+        if folder == root or not _DAY.match(folder.name) or folder.name in keep:
+            continue
+        try:
+            if older_than_s > 0 and folder.stat().st_mtime > cutoff:
+                continue
+            folder.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if exc.errno not in {errno.ENOTEMPTY, errno.EEXIST}:
+                log.warning("cannot remove the empty folder %s: %s", folder, exc.strerror or exc)
+            continue
+        removed += 1
+        try:
+            fsync_dir(folder.parent)
+        except OSError:
+            log.warning("cannot fsync %s after removing an empty folder", folder.parent, exc_info=True)
+    return removed
 
 
 def fsync_dir(directory: Path) -> None:

@@ -26,6 +26,7 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailabl
 from citywatch.domain.policy import Window
 from citywatch.domain.retention import DataClass, Hold, RetentionPolicy
 from citywatch.store.db import Database
+from citywatch.store.footage import describe_os_error
 from citywatch.store.tables import Alert, AuditRecord, ExportRow, HoldRow, ReceiptRow, RecordingRow, Sighting
 
 log = logging.getLogger(__name__)
@@ -239,12 +240,17 @@ class RetentionStore:
         if left:
             log.info("removed %d file(s) an interrupted purge left behind", left)
         now = self._clock()
-        with self._db.session() as session:
-            plan = self._plan(session, now, holds=self._holds(session, now))
-            if plan.empty:
-                return None
-            self._delete(session, plan)
-            receipt = self._receipt(session, "purge", now, plan.counts, _details(plan), by=by)
+        try:
+            with self._db.session() as session:
+                plan = self._plan(session, now, holds=self._holds(session, now))
+                if plan.empty:
+                    return None
+                self._delete(session, plan)
+                receipt = self._receipt(session, "purge", now, plan.counts, _details(plan), by=by)
+        except Unavailable as exc:  # e.g. the disk full: the transaction rolled back
+            raise Unavailable(f"purge not done, nothing deleted: {exc}") from exc
+        except OSError as exc:  # e.g. ENOSPC from the audit log's key file
+            raise Unavailable(f"purge not done, nothing deleted: {describe_os_error(exc)}") from exc
         try:
             self._db.checkpoint()
         except Unavailable:

@@ -139,6 +139,7 @@ def test_templates_can_go_before_their_sightings(rt: Runtime, clock: Clock) -> N
     receipt = ret.purge(by=SYSTEM)
     assert receipt is not None and receipt.counts == {
         "alerts": 0,
+        "audit": 0,
         "exports": 0,
         "footage": 0,
         "sightings": 0,

@@ -26,6 +26,7 @@ TABLES = {
     "alerts",
     "audit_records",
     "audit_checkpoints",
+    "audit_anchors",
     "zones",
     "events",
     "policy_rules",
@@ -148,7 +149,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
     db = open_database(url)
     try:
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0004"]
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0005"]
     finally:
         db.close()
 

@@ -1,23 +1,73 @@
 """The audit log: appends records to the chain inside the caller's transaction, signs
-checkpoints, and verifies what is stored."""
+checkpoints, prunes the oldest records under retention behind a signed anchor, and verifies
+what is stored."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from citywatch.audit.chain import GENESIS, AuditEntry, Checkpoint, Verdict, sealed, sign_checkpoint, verify
+from citywatch.audit.chain import (
+    GENESIS,
+    Anchor,
+    AuditEntry,
+    Checkpoint,
+    Verdict,
+    sealed,
+    sign_anchor,
+    sign_checkpoint,
+    verify,
+)
+from citywatch.domain.errors import Unavailable
 from citywatch.store.db import Database
-from citywatch.store.tables import AuditCheckpoint, AuditRecord
+from citywatch.store.tables import AuditAnchor, AuditCheckpoint, AuditRecord
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 100
 """A signed checkpoint is written with every this-many records (and on demand)."""
+
+PRUNE_ACTION = "audit.prune"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSpan:
+    """The oldest records, `first_seq`..`last_seq`: what a prune deletes (or would)."""
+
+    first_seq: int
+    last_seq: int
+    count: int
+    first_at: str
+    """Time of record `first_seq`, ISO 8601 UTC."""
+    last_at: str
+    """Time of record `last_seq`."""
+    last_hash: str
+    """Hash of record `last_seq`: what the anchor signs and the next record follows."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorInfo:
+    """A stored anchor: the signed statement, the records its prune deleted, and when."""
+
+    anchor: Anchor
+    pruned: AuditSpan
+    anchored_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPrune:
+    """What a prune did: the anchor it wrote and its own `audit.prune` record after it."""
+
+    anchor: AnchorInfo
+    record: AuditEntry
 
 
 class AuditLog:
@@ -85,6 +135,101 @@ class AuditLog:
         )
         return cp
 
+    def due(self, session: Session, before: datetime) -> AuditSpan | None:
+        """The records a prune at `before` deletes: the longest run from the oldest (by
+        sequence) whose times are all before `before`. A record written late, under a clock
+        set back, ends the run early rather than leaving a hole in the chain."""
+        cutoff = before.astimezone(UTC)
+        first: tuple[int, str] | None = None
+        last: tuple[int, str, str] | None = None
+        stmt = select(AuditRecord.seq, AuditRecord.at, AuditRecord.hash).order_by(AuditRecord.seq)
+        with session.execute(stmt.execution_options(yield_per=1000)) as rows:
+            for seq, at, hash_ in rows:
+                if datetime.fromisoformat(at) >= cutoff:
+                    break
+                first = first or (seq, at)
+                last = (seq, at, hash_)
+        if first is None or last is None:
+            return None
+        count = session.scalar(
+            select(func.count()).select_from(AuditRecord).where(AuditRecord.seq <= last[0])
+        )
+        return AuditSpan(first[0], last[0], count or 0, first[1], last[1], last[2])
+
+    def prune_in(
+        self, session: Session, *, before: datetime, now: datetime, actor: str, role: str
+    ) -> AuditPrune | None:
+        """Record the prune as the next link of the chain, then delete the records older than
+        `before` (see `due`) and their checkpoints, and sign an anchor on the last one deleted,
+        all inside the caller's transaction. None when nothing is due.
+
+        The `audit.prune` record is appended first, so the chain is never empty and always
+        continues from its newest record: a chain whose every record was deleted starts again
+        at record 1, which `verify` refuses under the anchor."""
+        span = self.due(session, before)
+        if span is None:
+            return None
+        anchor = sign_anchor(self._key, span.last_seq, span.last_hash)
+        info = AnchorInfo(anchor, span, now.astimezone(UTC).isoformat())
+        record = self.append(
+            session,
+            actor=actor,
+            role=role,
+            action=PRUNE_ACTION,
+            object=f"audit:{span.first_seq}-{span.last_seq}",
+            params={
+                "before": before.astimezone(UTC).isoformat(),
+                "seq_range": [span.first_seq, span.last_seq],
+                "from": span.first_at,
+                "until": span.last_at,
+                "anchor": {"seq": anchor.seq, "hash": anchor.hash, "signature": anchor.signature},
+            },
+            result_count=span.count,
+            at=now,
+        )
+        session.flush()
+        session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq <= span.last_seq))
+        session.execute(delete(AuditRecord).where(AuditRecord.seq <= span.last_seq))
+        session.add(
+            AuditAnchor(
+                seq=anchor.seq,
+                hash=anchor.hash,
+                signature=anchor.signature,
+                first_seq=span.first_seq,
+                pruned=span.count,
+                first_at=span.first_at,
+                last_at=span.last_at,
+                anchored_at=info.anchored_at,
+            )
+        )
+        session.flush()
+        return AuditPrune(info, record)
+
+    def prune(
+        self,
+        *,
+        before: datetime,
+        now: datetime,
+        actor: str = "citywatch@system",
+        role: str = "system",
+    ) -> AuditPrune | None:
+        """Prune in a transaction of its own, then checkpoint the WAL (`secure_delete` has
+        zeroed the rows; the WAL must not keep a copy). The purge calls `prune_in` instead,
+        inside its own transaction, and checkpoints once for both."""
+        with self._db.session() as session:
+            done = self.prune_in(session, before=before, now=now, actor=actor, role=role)
+        if done is not None:
+            try:
+                self._db.checkpoint()
+            except Unavailable:
+                log.warning("audit prune committed, but the WAL checkpoint failed; the next one completes it")
+        return done
+
+    def anchors(self) -> list[AnchorInfo]:
+        """Every anchor, oldest first (kept forever: they hold no personal data)."""
+        with self._db.session(write=False) as session:
+            return [_anchor_info(a) for a in session.scalars(select(AuditAnchor).order_by(AuditAnchor.seq))]
+
     def entries(self) -> list[AuditEntry]:
         with self._db.session(write=False) as session:
             return [_entry(r) for r in session.scalars(select(AuditRecord).order_by(AuditRecord.seq))]
@@ -97,7 +242,21 @@ class AuditLog:
                 Checkpoint(c.seq, c.hash, c.signature)
                 for c in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))
             ]
-        return verify(entries, checkpoints, public_key or self.public_key)
+            latest = _latest_anchor(session)
+        anchor = None if latest is None else Anchor(latest.seq, latest.hash, latest.signature)
+        return verify(entries, checkpoints, public_key or self.public_key, anchor)
+
+
+def _latest_anchor(session: Session) -> AuditAnchor | None:
+    return session.scalars(select(AuditAnchor).order_by(AuditAnchor.seq.desc()).limit(1)).first()
+
+
+def _anchor_info(row: AuditAnchor) -> AnchorInfo:
+    return AnchorInfo(
+        Anchor(row.seq, row.hash, row.signature),
+        AuditSpan(row.first_seq, row.seq, row.pruned, row.first_at, row.last_at, row.hash),
+        row.anchored_at,
+    )
 
 
 def _row(e: AuditEntry) -> AuditRecord:

@@ -24,11 +24,20 @@ def verify(
         Path | None, typer.Option(help="Exported public key to check the signatures with (default: ours).")
     ] = None,
 ) -> None:
-    """Check the hash chain and the signed checkpoints; name the first bad record."""
+    """Check the hash chain, the signed checkpoints and, where retention pruned the oldest
+    records, the signed anchor the chain starts from; name the first bad record."""
     log = runtime(ctx).audit_log
     verdict = log.verify(load_public(public_key) if public_key else None)
     if verdict.ok:
         out.print(f"audit log intact: {verdict.records} record(s), chain and signed checkpoints verified")
+        anchors = log.anchors()
+        if verdict.anchor is not None and anchors:
+            latest = anchors[-1]
+            out.print(
+                f"records 1–{verdict.anchor.seq} pruned under retention "
+                f"({sum(a.pruned.count for a in anchors)} record(s) in {len(anchors)} prune(s)), "
+                f"anchored and signed at {latest.anchored_at[:19]}"
+            )
         return
     err.print(f"[bold red]audit log broken at record {verdict.first_bad_seq}:[/] {verdict.reason}")
     raise typer.Exit(1)

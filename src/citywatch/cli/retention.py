@@ -34,6 +34,12 @@ def purge(
             ["class", "items", "expired but held"],
             [[k, v, plan.held.get(k, "")] for k, v in plan.counts.items()],
         )
+        if plan.audit is not None:
+            a = plan.audit
+            out.print(
+                f"audit records {a.first_seq}–{a.last_seq} ({a.first_at[:19]} to {a.last_at[:19]}) "
+                "would be pruned behind a signed anchor"
+            )
         return
     receipt = rt.retention.purge(by=SYSTEM, orphans=rt.recover)
     if receipt is None:
@@ -170,11 +176,18 @@ def receipts(
 
 
 def _print_receipt(r: ReceiptInfo) -> None:
-    deleted = ", ".join(f"{v} {k}" for k, v in r.counts.items() if v)
+    deleted = ", ".join(f"{v} {k}" + (" records" if k == "audit" else "") for k, v in r.counts.items() if v)
     held = ", ".join(f"{v} {k}" for k, v in r.details.get("held", {}).items() if v)
     out.print(f"purged {deleted}; receipt {r.id} (audit record {r.audit_seq}, policy {r.policy_version})")
     if held:
         out.print(f"kept by holds although expired: {held}")
+    audit = r.details.get("audit")
+    if audit:
+        first, last = audit["seq_range"]
+        out.print(
+            f"audit records {first}–{last} pruned; the chain now starts from a signed anchor at "
+            f"record {audit['anchor']['seq']} (prune recorded as audit record {audit['prune_record']})"
+        )
 
 
 def _scope(info: HoldInfo) -> str:

@@ -93,13 +93,15 @@ class Runtime:
 
     @cached_property
     def retention(self) -> RetentionStore:
-        """Holds, the purge and its receipts, under the configured retention policy."""
+        """Holds, the purge and its receipts, under the configured retention policy; the
+        purge also prunes audit records past `retention.audit_days` behind a signed anchor."""
         return RetentionStore(
             self.database,
             policy=self.settings.retention.policy(),
             clock=utc_now,
             audit=self._audit_as,
             remove_file=self._remove_file,
+            audit_log=self.audit_log,
         )
 
     @cached_property

@@ -6,6 +6,10 @@ that already excludes everything a hold in force covers (built from the same hol
 its audit record; the WAL is checkpointed (SQLite `secure_delete` is on, so no copy stays);
 files are unlinked after the commit. A purge killed midway either committed (its files are
 orphans, removed at the start of the next purge) or did not (the next purge does it all).
+
+Audit records past their retention go in the same transaction, through the audit log: the
+oldest run of records is deleted behind a signed anchor, so the chain still verifies (see
+citywatch.audit.log.AuditLog.prune_in); the receipt counts them with their sequence range.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from citywatch.audit.log import AuditLog, AuditPrune, AuditSpan
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from citywatch.domain.policy import Window
@@ -83,6 +88,8 @@ class PurgePlan:
     """(class, stored path, sha256) of every file to unlink."""
     held: dict[str, int] = field(default_factory=dict)
     """Expired but kept by a hold, per class."""
+    audit: AuditSpan | None = None
+    """The oldest audit records, past their retention (holds do not apply to them)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -92,6 +99,7 @@ class PurgePlan:
             DataClass.TEMPLATES.value: len(self.templates),
             DataClass.FOOTAGE.value: len(self.recordings),
             DataClass.EXPORTS.value: len(self.exports),
+            DataClass.AUDIT.value: 0 if self.audit is None else self.audit.count,
         }
 
     @property
@@ -112,12 +120,15 @@ class RetentionStore:
         clock: Callable[[], datetime],
         audit: ActorAuditHook,
         remove_file: FileRemover,
+        audit_log: AuditLog | None = None,
     ) -> None:
+        """`audit_log`: prune audit records past their retention with each purge (None: keep them)."""
         self._db = db
         self._policy = policy
         self._clock = clock
         self._audit = audit
         self._remove_file = remove_file
+        self._audit_log = audit_log
 
     @property
     def policy(self) -> RetentionPolicy:
@@ -245,8 +256,10 @@ class RetentionStore:
                 plan = self._plan(session, now, holds=self._holds(session, now))
                 if plan.empty:
                     return None
+                pruned = self._prune_audit(session, now, by=by) if plan.audit is not None else None
                 self._delete(session, plan)
-                receipt = self._receipt(session, "purge", now, plan.counts, _details(plan), by=by)
+                details = {**_details(plan), "audit": _audit_details(pruned)}
+                receipt = self._receipt(session, "purge", now, plan.counts, details, by=by)
         except Unavailable as exc:  # e.g. the disk full: the transaction rolled back
             raise Unavailable(f"purge not done, nothing deleted: {exc}") from exc
         except OSError as exc:  # e.g. ENOSPC from the audit log's key file
@@ -330,7 +343,16 @@ class RetentionStore:
         ).all()
         plan.exports = [r.id for r in rows]
         plan.files += [("exports", r.path, r.sha256) for r in rows]
+
+        if self._audit_log is not None:
+            plan.audit = self._audit_log.due(session, policy.cutoff(DataClass.AUDIT, now))
         return plan
+
+    def _prune_audit(self, session: Session, now: datetime, *, by: Actor) -> AuditPrune | None:
+        if self._audit_log is None:
+            return None
+        cutoff = self._policy.cutoff(DataClass.AUDIT, now)
+        return self._audit_log.prune_in(session, before=cutoff, now=now, actor=by.name, role=by.role)
 
     def _delete(self, session: Session, plan: PurgePlan) -> None:
         if plan.alerts:
@@ -475,6 +497,21 @@ def _details(plan: PurgePlan) -> dict[str, Any]:
         "files_sha256_digest": hashlib.sha256(
             "".join(sha for _k, _p, sha in plan.files).encode()
         ).hexdigest(),
+    }
+
+
+def _audit_details(pruned: AuditPrune | None) -> dict[str, Any] | None:
+    """The audit records a purge pruned, and the signed anchor the chain now starts from."""
+    if pruned is None:
+        return None
+    span, anchor = pruned.anchor.pruned, pruned.anchor.anchor
+    return {
+        "seq_range": [span.first_seq, span.last_seq],
+        "count": span.count,
+        "from": span.first_at,
+        "until": span.last_at,
+        "anchor": {"seq": anchor.seq, "hash": anchor.hash, "signature": anchor.signature},
+        "prune_record": pruned.record.seq,
     }
 
 

@@ -250,6 +250,27 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[str] = mapped_column(String(40))
 
 
+class AuditAnchor(Base):
+    """A signed statement that records 1..`seq` were pruned under retention and that record
+    `seq` had `hash`: the pruned chain verifies from here. Kept forever (no personal data)."""
+
+    __tablename__ = "audit_anchors"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+    """Ed25519 over citywatch.audit.chain.anchor_message(seq, hash), hex."""
+    first_seq: Mapped[int]
+    """The first record this prune deleted (the previous anchor's seq + 1)."""
+    pruned: Mapped[int]
+    """How many records this prune deleted."""
+    first_at: Mapped[str] = mapped_column(String(40))
+    """Time of the first record deleted, ISO 8601 UTC."""
+    last_at: Mapped[str] = mapped_column(String(40))
+    """Time of the last record deleted (record `seq`), ISO 8601 UTC."""
+    anchored_at: Mapped[str] = mapped_column(String(40))
+
+
 ROLES = ("admin", "supervisor", "operator", "investigator", "auditor")
 AUTHORISATION_STATUSES = ("pending", "approved", "refused", "revoked")
 MODES = ("off", "record", "detect", "watchlist", "investigate")

@@ -20,7 +20,8 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.policy import ProcessingMode, Window
 from citywatch.exports.package import verify_package
 from citywatch.runtime.build import Runtime
-from citywatch.services.requests import EXPORTS_FOLDER, fulfil_law_enforcement
+from citywatch.services.requests import fulfil
+from citywatch.store.exports import EXPORTS_FOLDER
 from citywatch.store.governance import SYSTEM
 from citywatch.store.requests import NewRequest, RequestKind, RequestStatus
 from citywatch.store.retention import RetentionStore
@@ -93,7 +94,7 @@ def test_requested_footage_survives_the_purge_and_exports_verifiably(
     assert {s.camera_id for s in kept} == {"gate"} and len(kept) == len(gate_sightings)
 
     rt.requests.approve(info.id, by=SAM)
-    done = fulfil_law_enforcement(rt, info.id, by=SAM)
+    done = fulfil(rt, info.id, by=SAM)
     assert done.status is RequestStatus.FULFILLED and done.export_id is not None
     (package,) = (tmp_path / "data" / EXPORTS_FOLDER).rglob("*.zip")
     verdict = verify_package(package, rt.audit_log.public_key)

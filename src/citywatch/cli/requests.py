@@ -11,14 +11,16 @@ import typer
 from citywatch.audit.access import Permission
 from citywatch.audit.keys import load_or_create, load_public
 from citywatch.cli.context import runtime
-from citywatch.cli.output import emit_json, err, out, table, when
+from citywatch.cli.output import emit_json, err, out, progress_bar, table, when
 from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
 from citywatch.exports.package import verify_package
-from citywatch.services.requests import EXPORTS_FOLDER, fulfil_law_enforcement
+from citywatch.services.requests import fulfil
+from citywatch.services.subject_access import SubjectSearch, file_subject_access
+from citywatch.store.exports import EXPORTS_FOLDER
 from citywatch.store.requests import NewRequest, RequestInfo, RequestKind, RequestStatus
 
 request_app = typer.Typer(
@@ -31,18 +33,49 @@ export_app = typer.Typer(help="Export packages: check one offline.", no_args_is_
 @requires(Permission.REQUESTS_FILE)
 def request_file(
     ctx: typer.Context,
-    reference: Annotated[str, typer.Option(help="The agency's case reference.")],
-    requester: Annotated[str, typer.Option(help="Agency and officer asking.")],
+    requester: Annotated[str, typer.Option(help="Who is asking: agency and officer, or the person.")],
     camera: Annotated[list[str], typer.Option("--camera", "-c", help="Camera (repeat).")],
     start: Annotated[str, typer.Option("--from", help="Window start (ISO time or age, e.g. 3h).")],
     end: Annotated[str, typer.Option("--until", help="Window end (ISO time or age).")],
+    reference: Annotated[
+        str | None,
+        typer.Option(help="The agency's case reference (a subject-access request gets its own)."),
+    ] = None,
+    photo: Annotated[
+        Path | None,
+        typer.Option(
+            help="A subject-access request: the requester's own photo (one face). The system "
+            "searches for them and holds what it finds."
+        ),
+    ] = None,
     contact: Annotated[str, typer.Option(help="How to reach the requester.")] = "",
 ) -> None:
-    """File a law-enforcement request: the footage and sightings in scope are held at once."""
+    """File a request. Law enforcement (--reference): the footage and sightings in scope are
+    held at once. Subject access (--photo): the requester's appearances are found and held."""
     rt = runtime(ctx)
     since, until = parse_when(start), parse_when(end)
     if since is None or until is None:
         raise InvalidInput("a request needs --from and --until")
+    if photo is not None:
+        if reference is not None:
+            raise InvalidInput("a subject-access request (--photo) gets its own reference; drop --reference")
+        with progress_bar("searching footage segments for the requester") as progress:
+            info, found = file_subject_access(
+                rt,
+                requester=requester,
+                contact=contact,
+                cameras=camera,
+                window=Window(since, until),
+                photo=photo,
+                by=rt.actor,
+                progress=progress,
+            )
+        _filed_subject(info, found)
+        return
+    if reference is None:
+        raise InvalidInput(
+            "a law-enforcement request needs the agency's --reference (or --photo for subject access)"
+        )
     info = rt.requests.file(
         NewRequest(RequestKind.LAW_ENFORCEMENT, reference, requester, contact, camera, Window(since, until)),
         by=rt.actor,
@@ -102,7 +135,7 @@ def request_approve(ctx: typer.Context, request_id: int) -> None:
     """Approve a request (a supervisor other than its filer) and produce its export package."""
     rt = runtime(ctx)
     rt.requests.approve(request_id, by=rt.actor)
-    info = fulfil_law_enforcement(rt, request_id, by=rt.actor)
+    info = fulfil(rt, request_id, by=rt.actor)
     _said(info)
     path = rt.settings.data_dir / EXPORTS_FOLDER
     out.print(f"export {info.export_id} written under {path}; check it with `citywatch export verify FILE`")
@@ -113,7 +146,7 @@ def request_approve(ctx: typer.Context, request_id: int) -> None:
 def request_fulfil(ctx: typer.Context, request_id: int) -> None:
     """Produce the export of an approved request again (after a failure, e.g. a full disk)."""
     rt = runtime(ctx)
-    info = fulfil_law_enforcement(rt, request_id, by=rt.actor)
+    info = fulfil(rt, request_id, by=rt.actor)
     _said(info)
 
 
@@ -167,3 +200,21 @@ def export_verify(
 def _said(info: RequestInfo) -> None:
     extra = f": {info.refusal_reason}" if info.refusal_reason else ""
     out.print(f"request {info.id} ({info.reference}) is now {info.status}{extra}")
+
+
+def _filed_subject(info: RequestInfo, found: SubjectSearch) -> None:
+    if not found.appearances:
+        out.print(
+            f"request {info.id} filed ({info.reference}): the requester was not found in "
+            f"{found.frames_scanned} frame(s) of footage or in stored sightings of "
+            f"{', '.join(info.cameras)}; nothing is held. Answer due by {when(info.deadline)}"
+        )
+        return
+    seen = "; ".join(f"{a.camera_id} {when(a.start)} to {when(a.end)}" for a in found.appearances)
+    out.print(
+        f"request {info.id} filed ({info.reference}): the requester appears {len(found.appearances)} "
+        f"time(s) ({seen}); {len(found.sightings)} sighting(s) and {len(found.recordings)} footage "
+        f"segment(s) held (hold {info.hold_id}). Answer due by {when(info.deadline)}"
+    )
+    if found.unreadable:
+        err.print(f"[yellow]{found.unreadable} footage segment(s) could not be read and were not searched[/]")

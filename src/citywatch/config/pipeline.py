@@ -99,3 +99,19 @@ class RequestSettings(Section):
     subject_access_deadline_days: float = Field(
         30.0, gt=0, le=365, description="Days to answer a member of the public's subject-access request."
     )
+    scan_fps: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="Frames per second of footage the system searches for a subject-access requester.",
+    )
+    appearance_pad_s: float = Field(
+        2.0, ge=0, le=60, description="Seconds of footage kept either side of where the requester was seen."
+    )
+    redact_min_score: float = Field(
+        0.5,
+        ge=0.05,
+        le=1,
+        description="Detector score from which a face is blurred in a subject-access export "
+        "(below the usual floor: better a blurred shadow than a visible face).",
+    )

@@ -19,6 +19,7 @@ from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
+from citywatch.config.vision import YuNetSettings
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.matching import GalleryEntry
@@ -116,7 +117,16 @@ class Runtime:
             },
             clock=utc_now,
             audit=self._audit_as,
+            remove_photo=self._remove_quietly,
         )
+
+    def _remove_quietly(self, path: str) -> bool:
+        """Unlink a blob whose row is already gone; a failure leaves it to `recover`."""
+        try:
+            return self.store.blobs.delete(path)
+        except Unavailable:
+            log.exception("cannot unlink %s; the next start removes it", path)
+            return False
 
     def _remove_file(self, kind: str, path: str) -> bool:
         """Unlink a stored file of a data class (the purge calls this after its commit)."""
@@ -205,6 +215,16 @@ class Runtime:
         return build_detector(self.settings.detector, self.settings.models_dir)
 
     @cached_property
+    def redaction_detector(self) -> Detector:
+        """The detector at a lower score floor (`requests.redact_min_score`): what a
+        subject-access export blurs, where a missed face would be a leak."""
+        floor = self.settings.requests.redact_min_score
+        settings = self.settings.detector
+        if isinstance(settings, YuNetSettings):
+            settings = settings.model_copy(update={"score_threshold": min(floor, settings.score_threshold)})
+        return build_detector(settings, self.settings.models_dir)
+
+    @cached_property
     def embedder(self) -> Embedder:
         return build_embedder(self.settings.embedder)
 
@@ -263,13 +283,14 @@ class Runtime:
         )
 
     def recover(self) -> int:
-        """Remove crop, reference, footage and export files a crash left behind without their
+        """Remove crop, reference, request photo, footage and export files a crash left behind without their
         database row, then the per-day folders purges emptied (never today's); returns the
         number of files removed."""
         exports = self.settings.data_dir / EXPORTS_FOLDER
         removed = (
             self.store.clean_orphan_crops()
             + self.store.clean_orphan_references()
+            + self.store.clean_orphan_request_photos()
             + self.footage.clean_orphans()
             + clean_orphan_exports(self.database, exports)
         )

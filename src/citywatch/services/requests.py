@@ -1,39 +1,38 @@
-"""Fulfilling an approved law-enforcement request: one signed export package holding the
-clips of every camera in scope, the sightings and alerts (JSON, no templates) and their
-best-shot crops; recorded with the request in one transaction once the file is whole."""
+"""Fulfilling an approved request. A law-enforcement request gets the clips of every camera
+in scope, the sightings and alerts (JSON, no templates) and their best-shot crops; a
+subject-access request gets its requester's own appearances with every other face blurred
+(services.subject_access)."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 
-from citywatch.audit.keys import load_or_create
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, NotFound
-from citywatch.exports.package import Entry, build_package
+from citywatch.exports.package import Entry
 from citywatch.runtime.build import Runtime
+from citywatch.services.exports import json_bytes, plain, publish_export, sighting_record
 from citywatch.services.footage import ClipExport, export_clip
-from citywatch.store.facade import utc_now
-from citywatch.store.records import SightingInfo
+from citywatch.services.subject_access import fulfil_subject_access
 from citywatch.store.requests import RequestInfo, RequestKind, RequestStatus
-from citywatch.store.tables import ExportRow
-
-EXPORTS_FOLDER = "exports"
 
 
-def fulfil_law_enforcement(rt: Runtime, request_id: int, *, by: Actor) -> RequestInfo:
+def fulfil(rt: Runtime, request_id: int, *, by: Actor) -> RequestInfo:
+    """Produce and record the export of an approved request."""
     info = rt.requests.get(request_id)
-    if info.kind is not RequestKind.LAW_ENFORCEMENT:
-        raise Conflict(f"request {request_id} is a {info.kind}; this fulfils law-enforcement requests")
     if info.status is not RequestStatus.APPROVED:
         raise Conflict(f"request {request_id} is {info.status}; only an approved request is fulfilled")
+    if info.kind is RequestKind.SUBJECT_ACCESS:
+        return fulfil_subject_access(rt, info, by=by)
+    return fulfil_law_enforcement(rt, info, by=by)
+
+
+def fulfil_law_enforcement(rt: Runtime, info: RequestInfo, *, by: Actor) -> RequestInfo:
     since, until = info.window.start, info.window.end
     assert since is not None and until is not None  # a request's window is whole (store checks)
     sightings, alerts = rt.store.sightings_in(info.cameras, since, until)
-    now = utc_now()
     with tempfile.TemporaryDirectory(prefix="citywatch-export-") as tmp:
         clips = _clips(rt, info, Path(tmp))
         entries = [Entry(f"clips/{c.camera_id}.mp4", source=c.path) for c in clips]
@@ -41,32 +40,10 @@ def fulfil_law_enforcement(rt: Runtime, request_id: int, *, by: Actor) -> Reques
             Entry(f"crops/sighting-{s.id}.jpg", source=rt.store.blobs.absolute(s.crop_path))
             for s in sightings
         ]
-        entries.append(Entry("sightings.json", _json([_sighting(s) for s in sightings])))
-        entries.append(Entry("alerts.json", _json([_plain(asdict(a)) for a in alerts])))
-        entries.append(Entry("request.json", _json(_request(info, clips))))
-        relative = f"{now.date().isoformat()}/request-{request_id}-{now.strftime('%H%M%S')}.zip"
-        built = build_package(
-            rt.settings.data_dir / EXPORTS_FOLDER / relative,
-            entries,
-            key=load_or_create(rt.settings.data_dir),
-            reference=info.reference,
-            created_by=by.name,
-            created_at=now,
-        )
-    export = ExportRow(
-        request_id=request_id,
-        reference=info.reference,
-        path=relative,
-        size=built.size,
-        sha256=built.sha256,
-        created_by=by.name,
-        created_at=now,
-    )
-    try:
-        return rt.requests.fulfilled(request_id, export, by=by)
-    except BaseException:
-        built.path.unlink(missing_ok=True)  # never an export on disk that no row records
-        raise
+        entries.append(Entry("sightings.json", json_bytes([sighting_record(s) for s in sightings])))
+        entries.append(Entry("alerts.json", json_bytes([plain(asdict(a)) for a in alerts])))
+        entries.append(Entry("request.json", json_bytes(_request(info, clips))))
+        return publish_export(rt, info, entries, by=by)
 
 
 def _clips(rt: Runtime, info: RequestInfo, folder: Path) -> list[ClipExport]:
@@ -91,11 +68,6 @@ def _clips(rt: Runtime, info: RequestInfo, folder: Path) -> list[ClipExport]:
     return clips
 
 
-def _sighting(s: SightingInfo) -> dict[str, object]:
-    d = {k: _plain(v) for k, v in asdict(s).items() if k != "crop_path"}
-    return d
-
-
 def _request(info: RequestInfo, clips: list[ClipExport]) -> dict[str, object]:
     return {
         "id": info.id,
@@ -116,17 +88,3 @@ def _request(info: RequestInfo, clips: list[ClipExport]) -> dict[str, object]:
             for c in clips
         ],
     }
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(_plain(value), indent=2, sort_keys=True, default=str).encode()

@@ -49,6 +49,8 @@ AuditHook = Callable[[Session, AuditEvent], None]
 
 REFERENCES_FOLDER = "references"
 CROPS_FOLDER = "crops"
+REQUEST_PHOTOS_FOLDER = "requests"
+"""Subject-access requesters' own photos, kept until each request is answered."""
 ORPHAN_GRACE_S = 30.0
 """Blobs younger than this are never taken for orphans: their row may be about to commit."""
 MAX_LIST = 10_000
@@ -531,6 +533,10 @@ class MetaStore:
     def clean_orphan_references(self, *, older_than_s: float = ORPHAN_GRACE_S) -> int:
         """Delete reference image files no row references (a crash in add/remove); returns the count."""
         return self._clean_orphans(REFERENCES_FOLDER, repo.all_reference_paths, older_than_s)
+
+    def clean_orphan_request_photos(self, *, older_than_s: float = ORPHAN_GRACE_S) -> int:
+        """Delete requester photos no request keeps (a crash between forgetting and unlinking)."""
+        return self._clean_orphans(REQUEST_PHOTOS_FOLDER, repo.all_request_photo_paths, older_than_s)
 
     def close(self) -> None:
         self._db.close()

@@ -20,6 +20,7 @@ from citywatch.store.tables import (
     FaceTemplate,
     Person,
     ReferenceImage,
+    RequestRow,
     Sighting,
     Watchlist,
 )
@@ -239,6 +240,11 @@ def gallery_rows(
 
 def all_reference_paths(session: Session) -> set[str]:
     return set(session.scalars(select(ReferenceImage.blob_path)))
+
+
+def all_request_photo_paths(session: Session) -> set[str]:
+    """The requester photos open subject-access requests still keep."""
+    return {p for p in session.scalars(select(RequestRow.photo_path)) if p}
 
 
 # --- sightings and alerts -----------------------------------------------------------------

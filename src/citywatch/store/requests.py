@@ -8,7 +8,7 @@ a supervisor other than the filer decides; every step is audited.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -63,6 +63,18 @@ class NewRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SubjectFindings:
+    """What the system's search for a subject-access requester found, to hold and audit."""
+
+    items: Sequence[tuple[str, int]]
+    """Sightings and recordings to hold (none: nothing is held)."""
+    photo_path: str
+    """The requester's photo in the blob store, kept until the request is answered."""
+    searched_by: Actor
+    search: AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
 class RequestInfo:
     id: int
     kind: RequestKind
@@ -78,6 +90,8 @@ class RequestInfo:
     refusal_reason: str | None
     hold_id: int | None
     export_id: int | None
+    photo_path: str | None
+    """A subject-access requester's photo (blob store), until the request is answered."""
 
 
 class RequestStore:
@@ -89,40 +103,48 @@ class RequestStore:
         deadlines: dict[RequestKind, timedelta],
         clock: Callable[[], datetime],
         audit: ActorAuditHook,
+        remove_photo: Callable[[str], object],
     ) -> None:
         self._db = db
         self._retention = retention
         self._deadlines = deadlines
         self._clock = clock
         self._audit = audit
+        self._remove_photo = remove_photo
+        """Unlinks a requester's photo from the blob store, after the commit that forgets it."""
 
-    def file(self, new: NewRequest, *, by: Actor, known_cameras: set[str] | None = None) -> RequestInfo:
-        """Record a request and, in the same transaction, hold everything in its scope."""
+    def file(
+        self,
+        new: NewRequest,
+        *,
+        by: Actor,
+        known_cameras: set[str] | None = None,
+        subject: SubjectFindings | None = None,
+    ) -> RequestInfo:
+        """Record a request and, in the same transaction, hold what it is about: a
+        law-enforcement request holds its cameras over its window; a subject-access request
+        holds the items the system's search found (`subject`), and keeps the requester's
+        photo until the request is answered."""
+        check_request(new, known_cameras)
+        if (new.kind is RequestKind.SUBJECT_ACCESS) != (subject is not None):
+            raise InvalidInput("a subject-access request, and only one, comes with the system's search")
         reference, requester = new.reference.strip(), new.requester.strip()
-        if not reference or not requester:
-            raise InvalidInput("a request needs a reference and who is asking (--requester)")
-        if not new.cameras:
-            raise InvalidInput("a request names the cameras it is about (--camera)")
         start, end = new.window.start, new.window.end
-        if start is None or end is None or end <= start:
-            raise InvalidInput("a request needs a time window that ends after it starts")
-        if known_cameras is not None and (unknown := sorted(set(new.cameras) - known_cameras)):
-            raise NotFound(
-                f"no camera {', '.join(unknown)} (known: {', '.join(sorted(known_cameras)) or 'none'})"
-            )
+        assert start is not None and end is not None  # check_request
         now = self._clock()
         with self._db.session() as session:
-            hold = self._retention.place_in(
-                session,
-                NewHold(
-                    reference=f"request:{reference}",
-                    reason=f"{new.kind.value} request {reference}, held while it is pending",
-                    requester=requester,
-                    cameras=new.cameras,
-                    window=new.window,
-                ),
-                by=by,
-                now=now,
+            scope = NewHold(
+                reference=f"request:{reference}",
+                reason=f"{new.kind.value} request {reference}, held while it is pending",
+                requester=requester,
+                cameras=() if subject else new.cameras,
+                window=None if subject else new.window,
+                items=subject.items if subject else (),
+            )
+            hold = (
+                None
+                if subject is not None and not subject.items
+                else self._retention.place_in(session, scope, by=by, now=now)
             )
             row = RequestRow(
                 kind=new.kind.value,
@@ -136,11 +158,14 @@ class RequestStore:
                 deadline=now + self._deadlines[new.kind],
                 filed_by=by.name,
                 created_at=now,
-                hold_id=hold.hold.id,
+                hold_id=None if hold is None else hold.hold.id,
+                photo_path=None if subject is None else subject.photo_path,
             )
             session.add(row)
             session.flush()
             info = _info(session, row)
+            if subject is not None:
+                self._audit(session, subject.searched_by, subject.search)
             self._audit(session, by, _event("request.file", info))
             return info
 
@@ -159,21 +184,30 @@ class RequestStore:
         """Close a fulfilled or refused request; its hold is released (with a receipt)."""
         return self._move(request_id, RequestStatus.CLOSED, by=by)
 
-    def fulfilled(self, request_id: int, export: ExportRow, *, by: Actor) -> RequestInfo:
-        """Record the export that fulfils an approved request, in one transaction."""
+    def fulfilled(
+        self, request_id: int, export: ExportRow, *, by: Actor, details: dict[str, object] | None = None
+    ) -> RequestInfo:
+        """Record the export that fulfils an approved request, in one transaction; a
+        requester's photo is deleted once that has committed."""
         with self._db.session() as session:
             row = _require(session, request_id)
             _check_move(row, RequestStatus.FULFILLED)
             session.add(export)
             session.flush()
             row.status = RequestStatus.FULFILLED.value
+            photo, row.photo_path = row.photo_path, None
             info = _info(session, row)
             self._audit(
                 session,
                 by,
-                _event("request.fulfil", info, extra={"export": export.id, "export_sha256": export.sha256}),
+                _event(
+                    "request.fulfil",
+                    info,
+                    extra={"export": export.id, "export_sha256": export.sha256, **(details or {})},
+                ),
             )
-            return info
+        self._forget(photo)
+        return info
 
     def get(self, request_id: int) -> RequestInfo:
         with self._db.session(write=False) as session:
@@ -190,6 +224,7 @@ class RequestStore:
         self, request_id: int, to: RequestStatus, *, by: Actor, decide: bool = False, reason: str = ""
     ) -> RequestInfo:
         now = self._clock()
+        photo = None
         with self._db.session() as session:
             row = _require(session, request_id)
             _check_move(row, to)
@@ -200,6 +235,7 @@ class RequestStore:
                 row.decided_by, row.decided_at = by.name, now
                 row.refusal_reason = reason or None
             if to in {RequestStatus.REFUSED, RequestStatus.CLOSED}:
+                photo, row.photo_path = row.photo_path, None
                 if to is RequestStatus.CLOSED:
                     row.closed_at = now
                 hold = None if row.hold_id is None else session.get(HoldRow, row.hold_id)
@@ -215,7 +251,13 @@ class RequestStore:
                 by,
                 _event(f"request.{_VERB[to]}", info, extra={"reason": reason} if reason else None),
             )
-            return info
+        self._forget(photo)
+        return info
+
+    def _forget(self, photo: str | None) -> None:
+        # After the commit: a crash before the unlink leaves an orphan for `recover` to remove.
+        if photo is not None:
+            self._remove_photo(photo)
 
 
 _VERB = {
@@ -225,6 +267,22 @@ _VERB = {
     RequestStatus.CLOSED: "close",
     RequestStatus.FULFILLED: "fulfil",
 }
+
+
+def check_request(new: NewRequest, known_cameras: set[str] | None = None) -> None:
+    """Refuse a request that could never be answered: no reference or requester, no
+    cameras, a broken window, a camera nobody knows. Pure."""
+    if not new.reference.strip() or not new.requester.strip():
+        raise InvalidInput("a request needs a reference and who is asking (--requester)")
+    if not new.cameras:
+        raise InvalidInput("a request names the cameras it is about (--camera)")
+    start, end = new.window.start, new.window.end
+    if start is None or end is None or end <= start:
+        raise InvalidInput("a request needs a time window that ends after it starts")
+    if known_cameras is not None and (unknown := sorted(set(new.cameras) - known_cameras)):
+        raise NotFound(
+            f"no camera {', '.join(unknown)} (known: {', '.join(sorted(known_cameras)) or 'none'})"
+        )
 
 
 def _check_move(row: RequestRow, to: RequestStatus) -> None:
@@ -267,6 +325,7 @@ def _info(session: Session, row: RequestRow) -> RequestInfo:
         refusal_reason=row.refusal_reason,
         hold_id=row.hold_id,
         export_id=export_id,
+        photo_path=row.photo_path,
     )
 
 

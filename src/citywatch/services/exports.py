@@ -1,0 +1,73 @@
+"""Publishing a request's export: one signed package under the data folder, recorded with
+the request in one transaction once the file is whole (never a package on disk that no row
+records)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+from citywatch.audit.keys import load_or_create
+from citywatch.domain.audit import Actor
+from citywatch.exports.package import Entry, build_package
+from citywatch.runtime.build import Runtime
+from citywatch.store.exports import EXPORTS_FOLDER
+from citywatch.store.facade import utc_now
+from citywatch.store.records import SightingInfo
+from citywatch.store.requests import RequestInfo
+from citywatch.store.tables import ExportRow
+
+
+def publish_export(
+    rt: Runtime,
+    info: RequestInfo,
+    entries: list[Entry],
+    *,
+    by: Actor,
+    details: dict[str, object] | None = None,
+) -> RequestInfo:
+    """Sign `entries` into the request's package and record it as the request's fulfilment."""
+    now = utc_now()
+    relative = f"{now.date().isoformat()}/request-{info.id}-{now.strftime('%H%M%S')}.zip"
+    built = build_package(
+        rt.settings.data_dir / EXPORTS_FOLDER / relative,
+        entries,
+        key=load_or_create(rt.settings.data_dir),
+        reference=info.reference,
+        created_by=by.name,
+        created_at=now,
+    )
+    export = ExportRow(
+        request_id=info.id,
+        reference=info.reference,
+        path=relative,
+        size=built.size,
+        sha256=built.sha256,
+        created_by=by.name,
+        created_at=now,
+    )
+    try:
+        return rt.requests.fulfilled(info.id, export, by=by, details=details)
+    except BaseException:
+        built.path.unlink(missing_ok=True)  # never an export on disk that no row records
+        raise
+
+
+def sighting_record(s: SightingInfo) -> dict[str, object]:
+    """A sighting as an export shows it: no template, no stored path."""
+    return {k: plain(v) for k, v in asdict(s).items() if k != "crop_path"}
+
+
+def plain(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def json_bytes(value: object) -> bytes:
+    return json.dumps(plain(value), indent=2, sort_keys=True, default=str).encode()

@@ -70,3 +70,36 @@ def test_file_approve_and_verify(env: dict[str, str], tmp_path: Path) -> None:
     package.write_bytes(package.read_bytes().replace(b"DC Jones", b"DC Smith"))
     code, text = run("export", "verify", str(package), env=env_cfg)
     assert code == 1  # "export NOT intact: …" goes to stderr
+
+
+def test_subject_access_filing_explains_a_bad_photo(
+    env: dict[str, str], tmp_path: Path, shared_data: Path
+) -> None:
+    (tmp_path / "citywatch.yaml").write_text(f"cameras:\n  - id: gate\n    url: {tmp_path / 'none.mp4'}\n")
+    cfg = {"CITYWATCH_CONFIG": str(tmp_path / "citywatch.yaml")}
+    base = (
+        "request",
+        "file",
+        "--requester",
+        "A. Person",
+        "--camera",
+        "gate",
+        "--from",
+        "2h",
+        "--until",
+        "1h",
+    )
+    examples = shared_data / "face_recognition/examples"
+    code, text = run(*base, "--photo", str(examples / "two_people.jpg"), env=cfg)
+    assert code == 2 and "several faces" in text and "yourself alone" in text, text
+    blank = tmp_path / "blank.png"
+    blank.write_bytes((examples / "two_people.jpg").read_bytes()[:200])  # a truncated image
+    code, text = run(*base, "--photo", str(blank), env=cfg)
+    assert code == 2 and "blank.png" in text, text
+    code, text = run(*base, "--photo", str(examples / "obama.jpg"), "--reference", "X", env=cfg)
+    assert code == 2 and "drop --reference" in text
+    code, text = run(*base, "--photo", str(examples / "obama.jpg"), env=cfg)
+    assert code == 0 and "was not found" in text and "nothing is held" in text, text
+    code, text = run("request", "list", "--json", env=cfg)
+    (listed,) = [json.loads(line) for line in text.splitlines()]
+    assert (listed["kind"], listed["status"], listed["hold_id"]) == ("subject_access", "filed", None)

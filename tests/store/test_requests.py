@@ -10,11 +10,15 @@ from pathlib import Path
 import pytest
 
 from citywatch.config.settings import Settings
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.policy import Window
+from citywatch.domain.retention import ItemRef
 from citywatch.runtime.build import Runtime
-from citywatch.store.requests import NewRequest, RequestKind, RequestStatus
+from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
+from citywatch.store.governance import SYSTEM
+from citywatch.store.requests import NewRequest, RequestKind, RequestStatus, SubjectFindings
+from citywatch.store.tables import ExportRow
 
 from .helpers import T0, sighting
 
@@ -114,3 +118,74 @@ def test_unknown_request_and_impossible_moves(rt: Runtime) -> None:
     rid = file(rt)
     with pytest.raises(Conflict, match="is filed; it cannot become closed"):
         rt.requests.close(rid, by=SAM)
+
+
+def _subject(rt: Runtime, items: list[tuple[str, int]]) -> SubjectFindings:
+    photo = rt.store.blobs.put(b"\xff\xd8 a requester's photo", folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg")
+    search = AuditEvent("search.subject_access", "request:SAR-1", case="SAR-1", result_count=len(items))
+    return SubjectFindings(items, photo.path, SYSTEM, search)
+
+
+def _subject_request() -> NewRequest:
+    return NewRequest(RequestKind.SUBJECT_ACCESS, "SAR-1", "A. Person", "a@example.org", ["gate"], WINDOW)
+
+
+def test_a_subject_access_request_holds_only_what_the_search_found(rt: Runtime) -> None:
+    found = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
+    other = rt.store.add_sighting(sighting(camera_id="gate", start=T0 + timedelta(minutes=5))).sighting_id
+    info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [("sighting", found)]))
+    (hold,) = rt.retention.holds()
+    assert hold.hold.id == info.hold_id and hold.hold.items == {("sighting", found)}
+    assert not hold.hold.cameras and hold.hold.window is None
+    assert info.deadline == info.created_at + timedelta(days=30)
+    assert actions(rt) == ["hold.place", "search.subject_access", "request.file"]
+    search = next(e for e in rt.audit_log.entries() if e.action == "search.subject_access")
+    assert search.actor == SYSTEM.name
+    at = T0 + timedelta(minutes=5)
+    assert not hold.hold.covers(ItemRef("sighting", other, "gate", Window(at, at + timedelta(seconds=3))))
+
+
+def test_a_subject_access_request_with_nothing_found_holds_nothing(rt: Runtime) -> None:
+    info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, []))
+    assert info.hold_id is None and rt.retention.holds() == []
+    assert info.photo_path is not None
+
+
+def test_the_search_belongs_to_subject_access_only(rt: Runtime) -> None:
+    with pytest.raises(InvalidInput, match="system's search"):
+        rt.requests.file(_subject_request(), by=IVY)
+    le = NewRequest(RequestKind.LAW_ENFORCEMENT, "MET-1", "Police", "", ["gate"], WINDOW)
+    with pytest.raises(InvalidInput, match="system's search"):
+        rt.requests.file(le, by=IVY, subject=_subject(rt, []))
+    assert rt.requests.list() == []
+
+
+@pytest.mark.parametrize("answer", ["refuse", "fulfil"])
+def test_the_requesters_photo_is_deleted_once_the_request_is_answered(rt: Runtime, answer: str) -> None:
+    info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, []))
+    assert info.photo_path is not None
+    photo = rt.store.blobs.absolute(info.photo_path)
+    assert photo.is_file()
+    if answer == "refuse":
+        done = rt.requests.refuse(info.id, "not identifiable", by=SAM)
+    else:
+        rt.requests.approve(info.id, by=SAM)
+        export = ExportRow(
+            request_id=info.id,
+            reference="SAR-1",
+            path="x.zip",
+            size=1,
+            sha256="0" * 64,
+            created_by="sam",
+            created_at=T0,
+        )
+        done = rt.requests.fulfilled(info.id, export, by=SAM)
+    assert done.photo_path is None and not photo.exists()
+
+
+def test_recover_removes_a_requester_photo_no_request_keeps(rt: Runtime) -> None:
+    kept = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [])).photo_path
+    assert kept is not None
+    stray = rt.store.blobs.put(b"left by a crash", folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg")
+    assert rt.store.clean_orphan_request_photos(older_than_s=0) == 1
+    assert rt.store.blobs.absolute(kept).is_file() and not rt.store.blobs.absolute(stray.path).exists()

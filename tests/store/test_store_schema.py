@@ -27,6 +27,10 @@ TABLES = {
     "audit_records",
     "audit_checkpoints",
     "audit_anchors",
+    "non_matches",
+    "outbox",
+    "orders",
+    "alert_notes",
     "zones",
     "events",
     "policy_rules",
@@ -149,7 +153,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
     db = open_database(url)
     try:
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0005"]
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0006"]
     finally:
         db.close()
 

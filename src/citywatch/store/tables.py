@@ -36,6 +36,11 @@ NAMING_CONVENTION = {
 
 WATCHLIST_CATEGORIES = ("wanted", "missing", "stay_at_home", "other")
 ALERT_STATUSES = ("new", "acknowledged", "confirmed", "dismissed")
+ALERT_KINDS = ("match", "order_violation")
+SEVERITIES = ("low", "medium", "high", "critical")
+OUTBOX_STATUSES = ("pending", "delivered", "dead")
+ORDER_STATUSES = ("active", "ended", "revoked")
+ALERT_NOTE_KINDS = ("notice", "appeal", "appeal_outcome")
 
 _SQLITE_AUTOINCREMENT: dict[str, Any] = {"sqlite_autoincrement": True}
 
@@ -92,6 +97,8 @@ class Watchlist(Base):
     authorisation_id: Mapped[int | None] = mapped_column(index=True)
     """The authorisation it is bound to (no foreign key: added to a live table); without one
     nothing on it is matched, and when it ends its templates are deleted."""
+    severity: Mapped[str] = mapped_column(String(10), default="medium", server_default="medium")
+    """What its alerts are raised at (`low`, `medium`, `high`, `critical`)."""
 
 
 class Person(Base):
@@ -202,6 +209,17 @@ class Alert(Base):
     distance: Mapped[float]
     status: Mapped[str] = mapped_column(String(20), default="new", server_default="new", index=True)
     created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20), default="match", server_default="match")
+    """`match` (a watchlist match) or `order_violation` (seen outside a stay-at-home area)."""
+    severity: Mapped[str] = mapped_column(String(10), default="medium", server_default="medium")
+    order_id: Mapped[int | None] = mapped_column(index=True)
+    """The stay-at-home order an `order_violation` is about (no foreign key: a live table)."""
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    """Who confirmed it (the second person) or dismissed it."""
+    decided_at: Mapped[datetime | None]
+    dismiss_reason: Mapped[str | None] = mapped_column(Text)
 
 
 __all__ = [
@@ -553,3 +571,92 @@ class ExportRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class NonMatchRow(Base):
+    """A face an operator dismissed as not this person: a sighting template that, for this
+    person, must not alert again. Expires with the templates' retention."""
+
+    __tablename__ = "non_matches"
+    __table_args__ = (
+        CheckConstraint("length(vector) = dim * 4", name="vector_length"),
+        _SQLITE_AUTOINCREMENT,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int]
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OutboxRow(Base):
+    """One alert message for one sink, written with the alert; delivered, retried with
+    backoff, or dead-lettered (an operator can replay it)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        _SQLITE_AUTOINCREMENT,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"), index=True)
+    sink: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class OrderRow(Base):
+    """A stay-at-home order: one person, a permitted area, a window, its legal reference."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        _SQLITE_AUTOINCREMENT,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"), index=True)
+    person_name: Mapped[str] = mapped_column(String(200))
+    legal_reference: Mapped[str] = mapped_column(String(200))
+    issuing_authority: Mapped[str] = mapped_column(String(200))
+    area: Mapped[str] = mapped_column(Text)
+    """JSON: {"center": [lat, lon], "radius_m": r} or {"polygon": [[lat, lon], ...]}."""
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    ended_by: Mapped[str | None] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None]
+
+
+class AlertNoteRow(Base):
+    """What was told to the subject of an alert (notice), their appeal and its outcome."""
+
+    __tablename__ = "alert_notes"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ALERT_NOTE_KINDS), name="kind"),
+        CheckConstraint("length(trim(text)) > 0", name="text_not_blank"),
+        _SQLITE_AUTOINCREMENT,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]

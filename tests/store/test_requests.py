@@ -3,6 +3,8 @@ closing release the hold with a receipt, only the designed moves are possible, a
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,8 +18,16 @@ from citywatch.domain.policy import Window
 from citywatch.domain.retention import ItemRef
 from citywatch.runtime.build import Runtime
 from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
+from citywatch.store.footage import ORPHAN_GRACE_S
 from citywatch.store.governance import SYSTEM
-from citywatch.store.requests import NewRequest, RequestKind, RequestStatus, SubjectFindings
+from citywatch.store.requests import (
+    WORK_FOLDER,
+    NewRequest,
+    RequestKind,
+    RequestStatus,
+    SubjectFindings,
+    clean_work_folder,
+)
 from citywatch.store.tables import ExportRow
 
 from .helpers import T0, sighting
@@ -189,3 +199,33 @@ def test_recover_removes_a_requester_photo_no_request_keeps(rt: Runtime) -> None
     stray = rt.store.blobs.put(b"left by a crash", folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg")
     assert rt.store.clean_orphan_request_photos(older_than_s=0) == 1
     assert rt.store.blobs.absolute(kept).is_file() and not rt.store.blobs.absolute(stray.path).exists()
+
+
+def test_found_items_a_purge_deleted_before_the_filing_are_dropped_and_counted(rt: Runtime) -> None:
+    found = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
+    purged = [("sighting", found + 100), ("recording", 7)]  # found by the search, gone since
+    info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [("sighting", found), *purged]))
+    (hold,) = rt.retention.holds()
+    assert hold.hold.id == info.hold_id and hold.hold.items == {("sighting", found)}
+    search = next(e for e in rt.audit_log.entries() if e.action == "search.subject_access")
+    assert search.params["gone_before_hold"] == 2
+
+
+def test_a_filing_whose_every_find_was_purged_holds_nothing(rt: Runtime) -> None:
+    info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [("sighting", 41)]))
+    assert info.hold_id is None and rt.retention.holds() == []
+    assert info.status is RequestStatus.FILED
+
+
+def test_recover_removes_export_working_files_left_by_a_crash(rt: Runtime) -> None:
+    work = rt.settings.data_dir / WORK_FOLDER
+    old, fresh = work / "subject-access-1-abc", work / "subject-access-2-def"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "raw-1.mp4").write_bytes(b"an unblurred cut")
+    long_ago = time.time() - ORPHAN_GRACE_S - 60
+    for path in (old / "raw-1.mp4", old):
+        os.utime(path, (long_ago, long_ago))
+    rt.recover()
+    assert not old.exists() and (fresh / "raw-1.mp4").is_file(), "an export at work is left alone"
+    assert clean_work_folder(work, older_than_s=0) == 1 and list(work.iterdir()) == []

@@ -41,7 +41,7 @@ from citywatch.store.exports import EXPORTS_FOLDER, clean_orphan_exports
 from citywatch.store.facade import CROPS_FOLDER, MetaStore, utc_now
 from citywatch.store.footage import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
 from citywatch.store.governance import SYSTEM, GovernanceStore
-from citywatch.store.requests import RequestKind, RequestStore
+from citywatch.store.requests import WORK_FOLDER, RequestKind, RequestStore, clean_work_folder
 from citywatch.store.retention import ReceiptInfo, RetentionStore
 from citywatch.store.users import UserStore
 from citywatch.track.tracker import Tracker
@@ -293,6 +293,7 @@ class Runtime:
             + self.store.clean_orphan_request_photos()
             + self.footage.clean_orphans()
             + clean_orphan_exports(self.database, exports)
+            + clean_work_folder(self.settings.data_dir / WORK_FOLDER, older_than_s=ORPHAN_GRACE_S)
         )
         if removed:
             log.info("removed %d file(s) left without a database row by an earlier crash", removed)

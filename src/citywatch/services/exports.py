@@ -5,17 +5,24 @@ records)."""
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 
 from citywatch.audit.keys import load_or_create
 from citywatch.domain.audit import Actor
+from citywatch.domain.errors import Unavailable
 from citywatch.exports.package import Entry, build_package
 from citywatch.runtime.build import Runtime
+from citywatch.store.blobs import make_dirs
 from citywatch.store.exports import EXPORTS_FOLDER
 from citywatch.store.facade import utc_now
+from citywatch.store.footage import describe_os_error
 from citywatch.store.records import SightingInfo
-from citywatch.store.requests import RequestInfo
+from citywatch.store.requests import WORK_FOLDER, RequestInfo
 from citywatch.store.tables import ExportRow
 
 
@@ -52,6 +59,21 @@ def publish_export(
     except BaseException:
         built.path.unlink(missing_ok=True)  # never an export on disk that no row records
         raise
+
+
+@contextmanager
+def work_folder(rt: Runtime, prefix: str) -> Iterator[Path]:
+    """A private folder under `<data_dir>/tmp` for an export's working files (never the
+    system's /tmp: an unblurred cut stays on the data volume, under the instance's
+    permissions), removed when the export ends; `Runtime.recover` removes what a crash left."""
+    root = rt.settings.data_dir / WORK_FOLDER
+    try:
+        make_dirs(root)
+        folder = tempfile.TemporaryDirectory(dir=root, prefix=prefix)
+    except OSError as exc:
+        raise Unavailable(f"cannot make a working folder under {root}: {describe_os_error(exc)}") from exc
+    with folder as path:
+        yield Path(path)
 
 
 def sighting_record(s: SightingInfo) -> dict[str, object]:

@@ -5,7 +5,6 @@ subject-access request gets its requester's own appearances with every other fac
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, NotFound
 from citywatch.exports.package import Entry
 from citywatch.runtime.build import Runtime
-from citywatch.services.exports import json_bytes, plain, publish_export, sighting_record
+from citywatch.services.exports import json_bytes, plain, publish_export, sighting_record, work_folder
 from citywatch.services.footage import ClipExport, export_clip
 from citywatch.services.subject_access import fulfil_subject_access
 from citywatch.store.requests import RequestInfo, RequestKind, RequestStatus
@@ -33,8 +32,8 @@ def fulfil_law_enforcement(rt: Runtime, info: RequestInfo, *, by: Actor) -> Requ
     since, until = info.window.start, info.window.end
     assert since is not None and until is not None  # a request's window is whole (store checks)
     sightings, alerts = rt.store.sightings_in(info.cameras, since, until)
-    with tempfile.TemporaryDirectory(prefix="citywatch-export-") as tmp:
-        clips = _clips(rt, info, Path(tmp))
+    with work_folder(rt, f"request-{info.id}-") as tmp:
+        clips = _clips(rt, info, tmp)
         entries = [Entry(f"clips/{c.camera_id}.mp4", source=c.path) for c in clips]
         entries += [
             Entry(f"crops/sighting-{s.id}.jpg", source=rt.store.blobs.absolute(s.crop_path))

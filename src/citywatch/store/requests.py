@@ -8,10 +8,15 @@ a supervisor other than the filer decides; every step is audited.
 from __future__ import annotations
 
 import json
+import logging
+import shutil
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +28,17 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
 from citywatch.store.retention import ActorAuditHook, NewHold, RetentionStore
-from citywatch.store.tables import ExportRow, HoldRow, RequestRow
+from citywatch.store.tables import ExportRow, HoldRow, RecordingRow, RequestRow, Sighting
+
+log = logging.getLogger(__name__)
+
+WORK_FOLDER = "tmp"
+"""Under the data folder: the working files of an export being made (the unblurred cut of
+a subject-access clip among them), removed when it ends, or by `clean_work_folder`."""
+_HELD_KINDS: dict[str, Any] = {
+    "sighting": Sighting,
+    "recording": RecordingRow,
+}
 
 
 class RequestKind(StrEnum):
@@ -133,6 +148,8 @@ class RequestStore:
         assert start is not None and end is not None  # check_request
         now = self._clock()
         with self._db.session() as session:
+            if subject is not None:
+                subject = _still_there(session, subject)
             scope = NewHold(
                 reference=f"request:{reference}",
                 reason=f"{new.kind.value} request {reference}, held while it is pending",
@@ -267,6 +284,44 @@ _VERB = {
     RequestStatus.CLOSED: "close",
     RequestStatus.FULFILLED: "fulfil",
 }
+
+
+def _still_there(session: Session, subject: SubjectFindings) -> SubjectFindings:
+    """The findings without the items a purge deleted since the search (the search ran outside
+    this transaction); the search's audit record says how many were dropped."""
+    there = [(k, i) for k, i in subject.items if k not in _HELD_KINDS or session.get(_HELD_KINDS[k], i)]
+    gone = len(subject.items) - len(there)
+    search = replace(subject.search, params={**subject.search.params, "gone_before_hold": gone})
+    return replace(subject, items=there, search=search)
+
+
+def clean_work_folder(root: Path, *, older_than_s: float) -> int:
+    """Remove what exports left in the working folder `root` (a crash, a kill) untouched for
+    `older_than_s` seconds; returns how many entries went."""
+    if not root.is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for entry in root.iterdir():
+        try:
+            if _newest_mtime(entry) >= cutoff:
+                continue  # an export still at work
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        except OSError as exc:
+            log.warning("cannot remove %s from the working folder: %s", entry, exc)
+    return removed
+
+
+def _newest_mtime(entry: Path) -> float:
+    newest = entry.lstat().st_mtime
+    if entry.is_dir() and not entry.is_symlink():
+        for inner in entry.rglob("*"):
+            newest = max(newest, inner.lstat().st_mtime)
+    return newest
 
 
 def check_request(new: NewRequest, known_cameras: set[str] | None = None) -> None:

@@ -98,6 +98,9 @@ def test_subject_access_filing_explains_a_bad_photo(
     assert code == 2 and "blank.png" in text, text
     code, text = run(*base, "--photo", str(examples / "obama.jpg"), "--reference", "X", env=cfg)
     assert code == 2 and "drop --reference" in text
+    wide = (*base[:-4], "--from", "200h", "--until", "1h")
+    code, text = run(*wide, "--photo", str(examples / "obama.jpg"), env=cfg)
+    assert code == 2 and "at most 120 h" in text, text  # filing is no free search
     code, text = run(*base, "--photo", str(examples / "obama.jpg"), env=cfg)
     assert code == 0 and "was not found" in text and "nothing is held" in text, text
     code, text = run("request", "list", "--json", env=cfg)

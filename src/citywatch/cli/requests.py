@@ -203,18 +203,19 @@ def _said(info: RequestInfo) -> None:
 
 
 def _filed_subject(info: RequestInfo, found: SubjectSearch) -> None:
+    """Counts only: filing is not a search anyone can read; where and when the requester was
+    seen goes to them in the approved export."""
     if not found.appearances:
         out.print(
             f"request {info.id} filed ({info.reference}): the requester was not found in "
             f"{found.frames_scanned} frame(s) of footage or in stored sightings of "
             f"{', '.join(info.cameras)}; nothing is held. Answer due by {when(info.deadline)}"
         )
-        return
-    seen = "; ".join(f"{a.camera_id} {when(a.start)} to {when(a.end)}" for a in found.appearances)
-    out.print(
-        f"request {info.id} filed ({info.reference}): the requester appears {len(found.appearances)} "
-        f"time(s) ({seen}); {len(found.sightings)} sighting(s) and {len(found.recordings)} footage "
-        f"segment(s) held (hold {info.hold_id}). Answer due by {when(info.deadline)}"
-    )
+    else:
+        out.print(
+            f"request {info.id} filed ({info.reference}): {len(found.appearances)} appearance(s) found; "
+            f"{len(found.sightings)} sighting(s) and {len(found.recordings)} footage segment(s) held "
+            f"(hold {info.hold_id}). Answer due by {when(info.deadline)}"
+        )
     if found.unreadable:
         err.print(f"[yellow]{found.unreadable} footage segment(s) could not be read and were not searched[/]")

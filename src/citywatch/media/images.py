@@ -60,9 +60,10 @@ def fit_within(image: Image, max_side: int) -> tuple[Image, float]:
     return np.asarray(resized, np.uint8), 1.0 / scale
 
 
-def blur_boxes(image: Image, boxes: np.ndarray) -> Image:
-    """A copy of `image` with each box (x0, y0, x1, y1) pixelated past recognition: a 6x6
-    mosaic of the box grown by a fifth, so hair and jawline go with the face."""
+def blur_boxes(image: Image, boxes: np.ndarray, *, cells: int = 6) -> Image:
+    """A copy of `image` with each box (x0, y0, x1, y1) pixelated past recognition: a
+    `cells` x `cells` mosaic of the box grown by a fifth, so hair and jawline go with the face.
+    `cells=1` fills the grown box with its mean colour, which nothing can undo."""
     out = image.copy()
     height, width = image.shape[:2]
     for bx0, by0, bx1, by1 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
@@ -72,6 +73,6 @@ def blur_boxes(image: Image, boxes: np.ndarray) -> Image:
         x1, y1 = min(width, int(x + w + pad_x)), min(height, int(y + h + pad_y))
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
-        small = cv2.resize(out[y0:y1, x0:x1], (6, 6), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(out[y0:y1, x0:x1], (cells, cells), interpolation=cv2.INTER_AREA)
         out[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
     return out

@@ -1,14 +1,17 @@
 """Blurring every face but one person's, for a subject-access export.
 
-Fail closed: a face stays visible only where it is detected and matches the subject's
-template within the threshold (the nearest such face in a frame), compared when it appears
-and every few frames while it is followed. Every other
-detected face is pixelated past recognition, and its box stays blurred for a few frames
-after the detector last saw it, so a single missed detection does not reveal it.
+Fail closed, in two passes over a clip. First each frame's faces are detected and decided
+(`FaceRedactor.boxes`): a face stays visible only where it matches the subject's template
+within the threshold (the nearest such face in a frame), compared when it appears and every
+few frames while it is followed; every other detected face is to be blurred. Then
+(`spread`) each frame blurs its own boxes together with those of the `linger` frames before
+and after it, so a face is covered through a missed detection and also in the frames just
+before the detector first finds it. The blur is a solid fill (`redact`): nothing to undo.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,11 +23,15 @@ from citywatch.domain.ports import Detector, Embedder
 from citywatch.media.images import blur_boxes
 
 LINGER_FRAMES = 8
-"""Frames a blurred box outlives its last detection (about 0.3 s at 25 fps)."""
+"""Frames before and after a detection that its box is blurred in (about 0.3 s at 25 fps)."""
 RECHECK_FRAMES = 10
 """A face followed from frame to frame is compared with the subject again this often."""
 SAME_FACE_IOU = 0.5
 """Overlap with a face of the previous frame at which a face counts as the same one."""
+EXPORT_CELLS = 1
+"""Blur of an export: each grown box filled with its mean colour (irreversible)."""
+
+_NO_BOXES: FloatArray = np.zeros((0, 4), np.float32)
 
 
 @dataclass
@@ -43,34 +50,31 @@ class RedactionCounts:
 
 @dataclass
 class FaceRedactor:
-    """Call it on each frame of one clip, in order; a new clip needs a new redactor."""
+    """The first pass: call `boxes` on each frame of one clip, in order; a new clip needs a
+    new redactor."""
 
     detector: Detector
     embedder: Embedder
     subject: Template
     threshold: float
+    """Distance under which a face is the subject's (stricter than a search's)."""
     min_face_px: int = 0
     """Faces smaller than this are blurred without being compared (too small to be sure)."""
-    linger: int = LINGER_FRAMES
     recheck: int = RECHECK_FRAMES
     counts: RedactionCounts = field(default_factory=RedactionCounts)
-    _recent: list[tuple[FloatArray, int]] = field(default_factory=list)
-    _previous: FloatArray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    _previous: FloatArray = field(default_factory=lambda: _NO_BOXES)
     _decided: list[tuple[bool, int]] = field(default_factory=list)
     """Per face of the previous frame: the subject or not, and frames since it was compared."""
 
-    def __call__(self, image: Image) -> Image:
+    def boxes(self, image: Image) -> FloatArray:
+        """The boxes (N, 4) of the faces to blur in this frame: every detected face but the
+        subject's."""
         faces = self.detector.detect(image)
         keep = self._decide(image, faces)
-        others = faces.xyxy[~keep]
-        self._recent = [(box, left - 1) for box, left in self._recent if left > 1]
-        self._recent += [(box, self.linger) for box in others]
         self.counts.frames += 1
         self.counts.kept += int(keep.sum())
-        self.counts.blurred += len(others)
-        if not self._recent:
-            return image
-        return blur_boxes(image, np.stack([box for box, _ in self._recent]))
+        self.counts.blurred += int((~keep).sum())
+        return np.asarray(faces.xyxy[~keep], np.float32).reshape(-1, 4)
 
     def _decide(self, image: Image, faces: FaceDetections) -> BoolArray:
         """Which faces are the subject's. The subject's face is compared in every frame (a
@@ -94,3 +98,20 @@ class FaceRedactor:
             keep[idx[nearest]] = bool(distance[nearest] < self.threshold)
         self._previous, self._decided = faces.xyxy, list(zip(keep.tolist(), age.tolist(), strict=True))
         return keep
+
+
+def spread(boxes: Sequence[FloatArray], linger: int = LINGER_FRAMES) -> list[FloatArray]:
+    """The second pass's plan, pure: for each frame, its own boxes and those of the `linger`
+    frames before and after it."""
+    out: list[FloatArray] = []
+    for i in range(len(boxes)):
+        near = [b for b in boxes[max(0, i - linger) : i + linger + 1] if len(b)]
+        out.append(np.concatenate(near).astype(np.float32) if near else _NO_BOXES)
+    return out
+
+
+def redact(image: Image, boxes: FloatArray) -> Image:
+    """`image` with every box filled past recognition (the box grown by a fifth)."""
+    if not len(boxes):
+        return image
+    return blur_boxes(image, boxes, cells=EXPORT_CELLS)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,27 +21,41 @@ from pathlib import Path
 import numpy as np
 
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, CorruptMedia, NoFace, NotFound, SeveralFaces, Unavailable
+from citywatch.domain.errors import (
+    Conflict,
+    CorruptMedia,
+    InvalidInput,
+    NoFace,
+    NotFound,
+    SeveralFaces,
+    Unavailable,
+)
+from citywatch.domain.footage import Segment
+from citywatch.domain.frames import Image
 from citywatch.domain.matching import Template
 from citywatch.domain.policy import Window
 from citywatch.exports.package import Entry
 from citywatch.media.images import encode_jpeg, read_image
 from citywatch.media.video import rewrite_video, video_frames
 from citywatch.runtime.build import Runtime
-from citywatch.services.exports import json_bytes, publish_export, sighting_record
-from citywatch.services.faces import one_face
+from citywatch.services.exports import json_bytes, publish_export, work_folder
 from citywatch.services.footage import export_clip
-from citywatch.services.redaction import FaceRedactor, RedactionCounts
+from citywatch.services.redaction import FaceRedactor, RedactionCounts, redact, spread
 from citywatch.services.search import rank
 from citywatch.store.facade import REQUEST_PHOTOS_FOLDER, utc_now
 from citywatch.store.footage import describe_os_error
 from citywatch.store.governance import SYSTEM
 from citywatch.store.records import SightingInfo
 from citywatch.store.requests import NewRequest, RequestInfo, RequestKind, SubjectFindings, check_request
+from citywatch.vision.backends.yunet import YuNetDetector
 
 log = logging.getLogger(__name__)
 
 LEGAL_BASIS = "data subject's right of access"
+PHOTO_JPEG_QUALITY = 95
+"""The requester's photo is kept re-encoded (no EXIF or other metadata of the original)."""
+SIGHTING_FIELDS = ("id", "camera_id", "started_at", "ended_at")
+"""All an export tells its requester of a sighting: nothing of watchlists or matching."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +78,8 @@ class SubjectSearch:
     faces_compared: int
     unreadable: int
     """Segments that could not be read (gone, or damaged)."""
+    missing: list[int]
+    """Segments indexed in scope whose file is gone (counted in `unreadable` too)."""
 
     @property
     def items(self) -> list[tuple[str, int]]:
@@ -76,19 +91,26 @@ Progress = Callable[[int, int], None]
 
 
 def requester_template(rt: Runtime, photo: Path) -> Template:
+    """The requester's face in the photo file `photo` (see `requester_face`)."""
+    return requester_face(rt, read_image(photo), photo.name)
+
+
+def requester_face(rt: Runtime, image: Image, name: str) -> Template:
     """The requester's face: exactly one, clear enough to be found by the detector."""
-    try:
-        return one_face(photo, rt.detector, rt.embedder, rt.settings.quality).template
-    except NoFace as exc:
+    faces = rt.detector.detect(image)
+    faces = faces[faces.score >= rt.settings.quality.min_score]
+    if not len(faces):
         raise NoFace(
-            f"no face found in the request photo {photo.name}: send a clear photo of your face, "
+            f"no face found in the request photo {name}: send a clear photo of your face, "
             "looking at the camera"
-        ) from exc
-    except SeveralFaces as exc:
+        )
+    if len(faces) > 1:
         raise SeveralFaces(
-            f"the request photo {photo.name} shows several faces: send a photo of yourself alone, "
+            f"the request photo {name} shows several faces: send a photo of yourself alone, "
             "so that only your own data is searched"
-        ) from exc
+        )
+    template: Template = rt.embedder.embed(image, faces)[0]
+    return template
 
 
 def file_subject_access(
@@ -103,7 +125,10 @@ def file_subject_access(
     reference: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[RequestInfo, SubjectSearch]:
-    """File a subject-access request: search for the requester, hold what is found."""
+    """File a subject-access request: search for the requester, hold what is found.
+
+    The photo is read and decoded once; the search uses that image and the store keeps it
+    re-encoded as JPEG (no metadata of the original file)."""
     new = NewRequest(
         RequestKind.SUBJECT_ACCESS,
         reference or f"SAR-{utc_now():%Y%m%d}-{secrets.token_hex(3).upper()}",
@@ -114,19 +139,19 @@ def file_subject_access(
     )
     known = {c.id for c in rt.settings.cameras} | {c for c in cameras if rt.footage.has_footage(c)}
     check_request(new, known)
-    probe = requester_template(rt, photo)
+    _check_window(rt, window)
+    image = read_image(photo)
+    probe = requester_face(rt, image, photo.name)
     found = search_subject(rt, probe, new.cameras, window, progress=progress)
-    try:
-        data = photo.read_bytes()
-    except OSError as exc:
-        raise Unavailable(f"cannot read the request photo {photo}: {describe_os_error(exc)}") from exc
-    blob = rt.store.blobs.put(data, folder=REQUEST_PHOTOS_FOLDER, suffix=photo.suffix.lower() or ".jpg")
+    blob = rt.store.blobs.put(
+        encode_jpeg(image, quality=PHOTO_JPEG_QUALITY), folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg"
+    )
     search = AuditEvent(
         "search.subject_access",
         f"request:{new.reference}",
         legal_basis=LEGAL_BASIS,
         case=new.reference,
-        params=_search_params(new.cameras, window, found),
+        params={**_search_params(new.cameras, window, found), "filed_by": by.name},
         result_count=len(found.appearances),
     )
     try:
@@ -140,6 +165,20 @@ def file_subject_access(
         rt.store.blobs.delete(blob.path)
         raise
     return info, found
+
+
+def _check_window(rt: Runtime, window: Window) -> None:
+    """A subject-access search is bounded like any case search: it finds a person, it is not
+    a way to browse the footage."""
+    start, end = window.start, window.end
+    assert start is not None and end is not None  # check_request
+    limit_h = rt.settings.matching.search_max_window_h
+    hours = (end - start).total_seconds() / 3600
+    if hours > limit_h:
+        raise InvalidInput(
+            f"the window is {hours:.1f} h long; a subject-access search covers at most {limit_h:g} h "
+            "(matching.search_max_window_h): give a shorter --from/--until"
+        )
 
 
 def search_subject(
@@ -164,9 +203,14 @@ def search_subject(
     segments = [(c, s) for c in cameras for s in rt.footage.segments(c, start, end)]
     frames = compared = unreadable = 0
     every_s = 1.0 / rt.settings.requests.scan_fps
+    missing: list[int] = []
     for done, (camera, segment) in enumerate(segments, start=1):
+        path = rt.footage.absolute(segment.path)
         try:
-            for frame in video_frames(rt.footage.absolute(segment.path), every_s=every_s):
+            if not path.is_file():
+                missing.append(segment.id)
+                raise CorruptMedia(f"{segment.path}: the file is missing")
+            for frame in video_frames(path, every_s=every_s):
                 at = segment.started_at + timedelta(seconds=frame.offset_s)
                 if not start <= at < end:
                     continue
@@ -192,6 +236,7 @@ def search_subject(
         frames_scanned=frames,
         faces_compared=compared,
         unreadable=unreadable,
+        missing=missing,
     )
 
 
@@ -200,37 +245,44 @@ def fulfil_subject_access(rt: Runtime, info: RequestInfo, *, by: Actor) -> Reque
     their own sightings with redacted crops) as one signed package."""
     if info.photo_path is None:
         raise Conflict(f"request {info.id} no longer has the requester's photo; it cannot be fulfilled")
+    _check_redaction_detector(rt)
     probe = requester_template(rt, rt.store.blobs.absolute(info.photo_path))
     found = search_subject(rt, probe, info.cameras, info.window)
+    if found.missing:
+        raise Unavailable(
+            f"request {info.id}: the file of footage segment(s) "
+            f"{', '.join(f'#{i}' for i in found.missing)} is missing, so the requester's appearances "
+            "there cannot be exported; nothing was exported (the request stays approved)"
+        )
     counts = RedactionCounts()
     entries: list[Entry] = []
     clips: list[dict[str, object]] = []
-    with tempfile.TemporaryDirectory(prefix="citywatch-export-") as tmp:
+    with work_folder(rt, f"subject-access-{info.id}-") as tmp:
         for n, appearance in enumerate(found.appearances, start=1):
-            redactor = _redactor(rt, probe)
-            clip = _redacted_clip(rt, appearance, Path(tmp), n, redactor)
+            clip = _redacted_clip(rt, appearance, tmp, n, probe)
             if clip is None:
                 continue
-            counts.add(redactor.counts)
+            counts.add(clip.counts)
             name = f"clips/{appearance.camera_id}-{n}.mp4"
-            entries.append(Entry(name, source=clip))
+            entries.append(Entry(name, source=clip.path))
             clips.append(
                 {
                     "file": name,
                     "camera": appearance.camera_id,
-                    "from": appearance.start,
-                    "until": appearance.end,
-                    "frames": redactor.counts.frames,
-                    "faces_blurred": redactor.counts.blurred,
+                    "from": clip.started_at,
+                    "until": clip.ended_at,
+                    "frames": clip.counts.frames,
+                    "faces_blurred": clip.counts.blurred,
                 }
             )
         own = [s for s in _in_window(rt, info) if s.id in set(found.sightings)]
         for s in own:
             redactor = _redactor(rt, probe)
-            crop = redactor(read_image(rt.store.blobs.absolute(s.crop_path)))
+            image = read_image(rt.store.blobs.absolute(s.crop_path))
+            crop = redact(image, redactor.boxes(image))
             counts.add(redactor.counts)
             entries.append(Entry(f"crops/sighting-{s.id}.jpg", encode_jpeg(crop)))
-        entries.append(Entry("sightings.json", json_bytes([sighting_record(s) for s in own])))
+        entries.append(Entry("sightings.json", json_bytes([subject_sighting(s) for s in own])))
         entries.append(
             Entry(
                 "request.json",
@@ -245,7 +297,7 @@ def fulfil_subject_access(rt: Runtime, info: RequestInfo, *, by: Actor) -> Reque
                         "until": info.window.end,
                         "decided_by": info.decided_by,
                         "clips": clips,
-                        "redaction": "every face but the requester's is pixelated past recognition",
+                        "redaction": "every face but the requester's is filled with a solid colour",
                     }
                 ),
             )
@@ -264,41 +316,102 @@ def fulfil_subject_access(rt: Runtime, info: RequestInfo, *, by: Actor) -> Reque
         )
 
 
+def subject_sighting(s: SightingInfo) -> dict[str, object]:
+    """A sighting as a subject-access export shows it: where and when, nothing else."""
+    return {k: getattr(s, k) for k in SIGHTING_FIELDS}
+
+
+def _check_redaction_detector(rt: Runtime) -> None:
+    """Blurring is only as good as the detector finding the faces: refuse rather than export
+    with the HOG fallback (which misses small and turned faces)."""
+    detector = rt.redaction_detector
+    if not isinstance(detector, YuNetDetector):
+        raise Unavailable(
+            f"a subject-access export is redacted with the YuNet face detector, but {detector.name} "
+            f"is in use (YuNet's model is missing from {rt.settings.models_dir}, or another detector "
+            "is configured): run `citywatch models fetch` and configure YuNet; nothing was exported"
+        )
+
+
 def _redactor(rt: Runtime, probe: Template) -> FaceRedactor:
     return FaceRedactor(
         rt.redaction_detector,
         rt.embedder,
         probe,
-        rt.settings.matching.search_threshold,
+        rt.settings.requests.keep_threshold,
         min_face_px=rt.settings.quality.min_face_px,
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Clip:
+    path: Path
+    started_at: datetime
+    """Time of its first frame."""
+    ended_at: datetime
+    counts: RedactionCounts
+
+
 def _redacted_clip(
-    rt: Runtime, appearance: Appearance, folder: Path, n: int, redactor: FaceRedactor
-) -> Path | None:
+    rt: Runtime, appearance: Appearance, folder: Path, n: int, probe: Template
+) -> _Clip | None:
+    """The appearance's footage with every face but the requester's blurred, in two passes
+    over a stream-copied cut: decide each frame's boxes, then re-encode blurring each frame's
+    boxes and its neighbours' (services.redaction). Frames before the appearance (the cut
+    starts at the keyframe before it) are dropped. None when no footage of it is kept."""
+    camera, start, end = appearance.camera_id, appearance.start, appearance.end
+    if not _require_files(rt, camera, rt.footage.segments(camera, start, end)):
+        return None  # seen in a stored sighting, but no footage of that stretch is kept
     try:
         raw = export_clip(
             rt.footage,
-            appearance.camera_id,
-            appearance.start,
-            appearance.end,
+            camera,
+            start,
+            end,
             folder / f"raw-{n}.mp4",
             configured=True,
             publish=lambda _c: None,  # the package, not each clip, is what is recorded
         )
     except NotFound:
-        return None  # seen in a stored sighting, but no footage of that stretch is kept
+        _require_files(rt, camera, rt.footage.segments(camera, start, end))  # one gone meanwhile
+        return None  # the segments hold no frame inside the appearance
     out = folder / f"clip-{n}.mp4"
+    redactor = _redactor(rt, probe)
+    skip_s = max(0.0, (start - raw.started_at).total_seconds())
     try:
-        rewrite_video(raw.path, out, redactor)
+        first_s: float | None = None
+        decided = []
+        for frame in video_frames(raw.path, skip_s=skip_s):
+            first_s = frame.offset_s if first_s is None else first_s
+            decided.append(redactor.boxes(frame.image))
+        if first_s is None:
+            return None
+        plan = spread(decided)
+
+        def blur(i: int, image: Image) -> Image:
+            if i >= len(plan):  # a second decode longer than the first: never unblurred
+                raise CorruptMedia(f"clip of {camera}: frame {i} was not examined")
+            return redact(image, plan[i])
+
+        written = rewrite_video(raw.path, out, blur, skip_s=skip_s)
     except OSError as exc:
-        raise Unavailable(
-            f"{describe_os_error(exc)} while blurring the clip of {appearance.camera_id}"
-        ) from exc
+        raise Unavailable(f"{describe_os_error(exc)} while blurring the clip of {camera}") from exc
     finally:
-        raw.path.unlink(missing_ok=True)  # the unblurred cut never leaves the temporary folder
-    return out
+        raw.path.unlink(missing_ok=True)  # the unblurred cut never leaves the working folder
+    if written != len(plan):
+        raise CorruptMedia(f"clip of {camera}: {written} frame(s) written, {len(plan)} examined")
+    return _Clip(out, raw.started_at + timedelta(seconds=first_s), raw.ended_at, redactor.counts)
+
+
+def _require_files(rt: Runtime, camera: str, segments: list[Segment]) -> list[Segment]:
+    """`segments`, each with its file; a file gone is an error, never a stretch left out."""
+    for segment in segments:
+        if not rt.footage.absolute(segment.path).is_file():
+            raise Unavailable(
+                f"footage segment #{segment.id} of camera {camera} is held for this request but its "
+                f"file {segment.path} is missing; nothing was exported (the request stays approved)"
+            )
+    return segments
 
 
 def _matching_sightings(
@@ -335,9 +448,13 @@ def _distances(rt: Runtime, image: np.ndarray, probe: Template) -> np.ndarray:
 def _merge(
     camera: str, spans: list[tuple[datetime, datetime]], *, pad: timedelta, start: datetime, end: datetime
 ) -> list[Appearance]:
+    """The spans, padded by `pad` and clipped to [start, end), merged where they touch or
+    overlap; a span left with no length inside the window is dropped."""
     merged: list[Appearance] = []
     for first, last_seen in sorted(spans):
         lo, hi = max(start, first - pad), min(end, last_seen + pad)
+        if hi <= lo:
+            continue
         if merged and lo <= merged[-1].end:
             last = merged[-1]
             merged[-1] = Appearance(camera, last.start, max(last.end, hi))

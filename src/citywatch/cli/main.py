@@ -15,6 +15,7 @@ from citywatch.cli import (
     audit,
     bench,
     changes,
+    delivery,
     footage,
     governance,
     people,
@@ -136,6 +137,9 @@ app.command()(records.search)
 app.command()(records.verify)
 app.add_typer(records.sightings_app, name="sightings")
 app.add_typer(records.alerts_app, name="alerts")
+records.alerts_app.command("test-sink")(delivery.test_sink)
+records.alerts_app.command("outbox")(delivery.outbox)
+records.alerts_app.command("replay")(delivery.replay)
 app.command()(footage.clip)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")

@@ -20,9 +20,12 @@ from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
+from citywatch.delivery.dispatcher import Dispatcher
+from citywatch.delivery.outbox import OutboxStatus
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import CitywatchError, Unavailable
 from citywatch.ingest.stream import redact
+from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.pipeline import TrackOutcome
 from citywatch.runtime.worker import CameraStatus, CameraWorker
@@ -124,6 +127,7 @@ def watch(
             camera_id,
         )
     worker = rt.camera_worker(camera, lambda o: _print_outcome(o, as_json))
+    start_delivery(ctx, rt)
     rt.audit(_camera_event("camera.start", camera))
     started = time.perf_counter()
     stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary
@@ -213,6 +217,7 @@ def run(ctx: typer.Context) -> None:
             rt.audit(_camera_event("camera.start", cam))
         except CitywatchError as exc:  # one bad camera does not keep the others from running
             unopened.append(CameraStatus.failed(cam.id, str(exc)))
+    start_delivery(ctx, rt)
     for w in workers:
         w.start()
     purge = Scheduled("retention purge", rt.purge, rt.settings.retention.purge_every_min * 60)
@@ -240,6 +245,30 @@ def run(ctx: typer.Context) -> None:
             f"{s.matches} matches, {s.alerts} alerts" + (f" ({s.error})" if s.error else "")
         )
     out.print(f"stopped {len(workers) + len(unopened)} camera(s) cleanly")
+
+
+def start_delivery(ctx: typer.Context, rt: Runtime) -> Dispatcher | None:
+    """Deliver alerts from the outbox (earlier runs' rows too) while the command runs; when
+    it ends, a last round sends what the cameras stored as they stopped."""
+    dispatcher = rt.dispatcher()
+    if dispatcher is None:
+        return None
+    dispatcher.start()
+
+    def stop() -> None:
+        dispatcher.stop()
+        counts, left = dispatcher.counts, rt.outbox.counts()
+        log.info(
+            "alert delivery: %d delivered, %d failed attempts, %d dead-lettered; outbox: %d pending, %d dead",
+            counts["delivered"],
+            counts["failed"],
+            counts["dead"],
+            left[OutboxStatus.PENDING],
+            left[OutboxStatus.DEAD],
+        )
+
+    ctx.call_on_close(stop)
+    return dispatcher
 
 
 def _camera_event(action: str, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from citywatch.config.delivery import DeliverySettings
 from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.config.pipeline import (
     MatchingSettings,
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     requests: RequestSettings = Field(default_factory=RequestSettings)
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
+    delivery: DeliverySettings = Field(
+        default_factory=DeliverySettings,
+        description="Where alerts are delivered (MQTT, signed webhooks), with retries and a dead-letter.",
+    )
     source: SourceSettings = Field(
         default_factory=SourceSettings, description="How `citywatch watch` opens and reads its source."
     )

@@ -16,6 +16,15 @@ from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 
 EXAMPLE_CAMERA = CameraSettings(id="entrance-1", name="Main entrance", url="rtsp://camera.example/stream1")
+EXAMPLE_SINKS: list[dict[str, Any]] = [
+    {"name": "local-mqtt", "type": "mqtt", "host": "127.0.0.1", "port": 1883},
+    {
+        "name": "control-room",
+        "type": "webhook",
+        "url": "https://control-room.example/hooks/citywatch",
+        "secret": "whsec_<base64 of 32 random bytes; or CITYWATCH_DELIVERY__SINKS via the environment>",
+    },
+]
 
 HEADER = """\
 # citywatch configuration. Every key may be overridden by an environment variable
@@ -43,10 +52,11 @@ def _model_block(model: BaseModel, indent: int) -> str:
         if isinstance(value, BaseModel):
             out.append(f"{pad}{name}:")
             out.append(_model_block(value, indent + 2))
-        elif name == "cameras":
-            out.append(f"{pad}cameras: []")
+        elif name in {"cameras", "sinks"}:
+            out.append(f"{pad}{name}: []")
             out.append(f"{pad}# for example:")
-            example = yaml.safe_dump([_plain(EXAMPLE_CAMERA)], sort_keys=False).rstrip()
+            items = [_plain(EXAMPLE_CAMERA)] if name == "cameras" else EXAMPLE_SINKS
+            example = yaml.safe_dump(items, sort_keys=False).rstrip()
             out.extend(f"{pad}# {line}" for line in example.splitlines())
         else:
             out.append(f"{pad}{name}: {_scalar(value)}")

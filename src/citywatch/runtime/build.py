@@ -20,8 +20,12 @@ from citywatch.audit.log import AuditLog
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
+from citywatch.delivery.dispatcher import Dispatcher
+from citywatch.delivery.factory import build_sink
+from citywatch.delivery.outbox import Backoff, Outbox
+from citywatch.delivery.sink import Sink
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Unavailable
+from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.matching import GalleryEntry
 from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
 from citywatch.domain.ports import Detector, Embedder
@@ -90,7 +94,43 @@ class Runtime:
 
     @cached_property
     def store(self) -> MetaStore:
-        return MetaStore(self.database, BlobStore(self.settings.data_dir / "blobs"), audit=self._audit_in)
+        return MetaStore(
+            self.database,
+            BlobStore(self.settings.data_dir / "blobs"),
+            audit=self._audit_in,
+            on_alert=self.outbox.write,
+        )
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Alert messages for the configured sinks, written with each alert."""
+        d = self.settings.delivery
+        return Outbox(
+            self.database,
+            d.sinks,
+            backoff=Backoff(d.max_attempts, d.backoff_initial_s, d.backoff_max_s),
+            clock=utc_now,
+            base_url=d.base_url,
+            audit=self._audit_in,
+        )
+
+    def sink(self, name: str) -> Sink:
+        """The configured sink `name`, built (not connected yet)."""
+        for settings in self.settings.delivery.sinks:
+            if settings.name == name:
+                return build_sink(settings)
+        known = ", ".join(s.name for s in self.settings.delivery.sinks) or "none configured"
+        raise NotFound(f"no sink named {name!r} (sinks: {known})")
+
+    def dispatcher(self) -> Dispatcher | None:
+        """The alert delivery thread for `run` and `watch` (None when no sink is configured);
+        not started."""
+        sinks = self.settings.delivery.sinks
+        if not sinks:
+            return None
+        return Dispatcher(
+            self.outbox, {s.name: build_sink(s) for s in sinks}, poll_s=self.settings.delivery.poll_s
+        )
 
     @cached_property
     def retention(self) -> RetentionStore:

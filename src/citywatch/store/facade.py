@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 AuditHook = Callable[[Session, AuditEvent], None]
 """Writes an audit record inside the session of the action it records."""
+AlertHook = Callable[[Session, Alert], None]
+"""Told of each new alert inside its transaction (the delivery outbox writes its rows)."""
 
 REFERENCES_FOLDER = "references"
 CROPS_FOLDER = "crops"
@@ -75,11 +77,13 @@ class MetaStore:
         *,
         clock: Callable[[], datetime] = utc_now,
         audit: AuditHook | None = None,
+        on_alert: AlertHook | None = None,
     ) -> None:
         self._db = db
         self._blobs = blobs
         self._clock = clock
         self._audit = audit
+        self._on_alert = on_alert
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()
 
@@ -457,6 +461,8 @@ class MetaStore:
                 alert.person_id = row.person_id
                 alert.watchlist_id = row.watchlist_id
                 alert_id = repo.insert_alert(session, alert).id
+                if self._on_alert is not None:
+                    self._on_alert(session, alert)
             return SightingSaved(sighting_id=row.id, alert_id=alert_id, crop_path=blob.path)
 
     def sightings_for_search(

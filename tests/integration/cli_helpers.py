@@ -1,16 +1,22 @@
-"""Running the real `citywatch` command in a subprocess, as a user would."""
+"""Running the real `citywatch` command as a user would: its Typer app with the entry
+point's error mapping, in this process (each call starting Python and importing the models'
+libraries costs seconds), or in a subprocess where a test needs one (`subprocess=True`, or
+CITYWATCH_TEST_SUBPROCESS=1 for all)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import subprocess as _subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from citywatch.cli.main import app, explain
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus
@@ -26,6 +32,9 @@ class Result:
 
     def json_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+SUBPROCESS = os.environ.get("CITYWATCH_TEST_SUBPROCESS") == "1"
 
 
 def cli_env(workdir: Path, data: Path) -> dict[str, str]:
@@ -49,9 +58,12 @@ def citywatch(
     timeout: float = 240,
     env: dict[str, str] | None = None,
     stdin: str | None = None,
+    subprocess: bool = SUBPROCESS,
 ) -> Result:
-    """Run `citywatch args…`; `env` adds to (or overrides) the test environment."""
-    proc = subprocess.run(
+    """Run `citywatch args…` in `workdir`; `env` adds to (or overrides) the test environment."""
+    if not subprocess:
+        return _in_process(workdir, args, {**cli_env(workdir, data), **(env or {})}, stdin)
+    proc = _subprocess.run(
         [sys.executable, "-m", "citywatch", *args],
         cwd=workdir,
         env={**cli_env(workdir, data), **(env or {})},
@@ -62,6 +74,27 @@ def citywatch(
         check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _in_process(workdir: Path, args: tuple[str, ...], env: dict[str, str], stdin: str | None) -> Result:
+    """The command in this process, in `workdir`, with exactly `env`'s CITYWATCH_ variables;
+    an error citywatch expects ends it as the entry point would (message, exit code)."""
+    changes: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CITYWATCH_")}
+    changes.update(env)
+    previous = Path.cwd()
+    os.chdir(workdir)
+    try:
+        result = CliRunner().invoke(app, list(args), input=stdin, env=changes, catch_exceptions=True)
+    finally:
+        os.chdir(previous)
+    code, stderr = result.exit_code, result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        explained = explain(result.exception)
+        if explained is None:  # a bug: let the test show its traceback
+            raise result.exception
+        code, message = explained
+        stderr += f"error: {message}\n"
+    return Result(code, result.stdout, stderr)
 
 
 SECOND_PERSON = Actor("second-person@test", "supervisor")

@@ -156,15 +156,24 @@ app.add_typer(users.users_app, name="user")
 app.command()(transparency.transparency)
 
 
+def explain(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and message for an error citywatch expects; None for anything else
+    (a bug, which keeps its traceback)."""
+    if isinstance(exc, ValidationError):  # an option that builds a setting (e.g. --camera-id)
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return 2, f"invalid value: {problems}"
+    if isinstance(exc, CitywatchError):
+        return next((c for kind, c in EXIT_CODES if isinstance(exc, kind)), 1), str(exc)
+    return None
+
+
 def run() -> None:
     """Console entry point: no traceback for errors citywatch expects."""
     try:
         app()
-    except ValidationError as exc:  # an option that builds a setting (e.g. --camera-id)
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        err.print(f"[bold red]error:[/] invalid value: {problems}", markup=True, highlight=False)
-        sys.exit(2)
-    except CitywatchError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        code = next((c for kind, c in EXIT_CODES if isinstance(exc, kind)), 1)
+    except (ValidationError, CitywatchError) as exc:
+        explained = explain(exc)
+        assert explained is not None
+        code, message = explained
+        err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
         sys.exit(code)

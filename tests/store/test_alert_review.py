@@ -10,9 +10,10 @@ import pytest
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, NotFound, PermissionDenied
 from citywatch.store.records import AlertStatus
+from citywatch.store.tables import NonMatchRow
 
-from .helpers import a_match, sighting
-from .two_person_env import ANN, BOB, BOT, TwoPersonEnv, two_person_env
+from .helpers import MODEL, T0, a_match, sighting, vector
+from .two_person_env import ANN, BOB, BOT, OLA, TwoPersonEnv, two_person_env
 
 EVE = Actor("eve", "auditor")
 
@@ -154,3 +155,72 @@ def test_out_of_scope_comes_before_the_alerts_state(env: TwoPersonEnv, alert_id:
     env.alerts.dismiss(alert_id, ANN)
     with pytest.raises(PermissionDenied, match="may not act on camera cam-1"):
         env.alerts.confirm(alert_id, Actor("olga", "operator", cameras=GATE_1))
+
+
+def test_who_and_when_of_each_step_are_kept_on_the_alert(env: TwoPersonEnv, alert_id: int) -> None:
+    env.alerts.acknowledge(alert_id, OLA)
+    env.alerts.confirm(alert_id, ANN)  # the first to look at it stays the one who acknowledged it
+    done = env.alerts.confirm(alert_id, BOB).alert
+    assert (done.acknowledged_by, done.decided_by, done.dismiss_reason) == ("ola", "bob", None)
+    assert done.acknowledged_at is not None and done.decided_at is not None
+    assert done.created_at <= done.acknowledged_at <= done.decided_at
+    (listed,) = env.store.list_alerts()
+    assert listed == done
+
+    other = env.store.add_sighting(sighting(camera_id="gate-1", match=a_match(1, 1))).alert_id
+    assert other is not None
+    dismissed = env.alerts.dismiss(other, ANN, "  nothing to do ").alert
+    assert (dismissed.acknowledged_by, dismissed.decided_by) == (None, "ann")
+    assert dismissed.dismiss_reason == "nothing to do" and dismissed.decided_at is not None
+
+
+def test_a_false_match_is_remembered_with_the_sightings_face(env: TwoPersonEnv) -> None:
+    env.store.create_watchlist("wanted")
+    env.store.add_person("wanted", "Ann Example")
+    face = vector(3)
+    saved = env.store.add_sighting(sighting(match=a_match(1, 1), template=face))
+    assert saved.alert_id is not None
+    review = env.alerts.dismiss(saved.alert_id, BOB, "her sister", false_match=True)
+    assert review.alert.dismiss_reason == "false match: her sister"
+    assert review.non_match_id is not None and review.not_remembered == ""
+    (remembered,) = env.store.non_matches(MODEL)
+    assert remembered.person_id == 1 and remembered.vector.tolist() == face.tolist()
+    assert env.store.non_matches("another-model") == []
+    with env.db.session(write=False) as session:
+        row = session.get(NonMatchRow, review.non_match_id)
+        assert row is not None
+        assert (row.alert_id, row.camera_id, row.recorded_by, row.seen_at) == (
+            saved.alert_id,
+            "cam-1",
+            "bob",
+            T0,
+        )
+    (dismissal,) = env.records("alert.dismiss")
+    assert dismissal.params == {"reason": "her sister", "false_match": True, "non_match": review.non_match_id}
+    (recorded,) = env.records("non_match.record")
+    assert (recorded.actor, recorded.object) == ("bob", f"non_match:{review.non_match_id}")
+    assert recorded.params == {"alert": saved.alert_id, "person_id": 1, "camera": "cam-1"}
+    assert env.log.verify().ok
+
+
+@pytest.mark.parametrize("why", ["no template", "person removed"])
+def test_a_false_match_with_nothing_to_remember_says_why(env: TwoPersonEnv, why: str) -> None:
+    if why == "person removed":
+        env.store.create_watchlist("wanted")
+        env.store.add_person("wanted", "Ann Example")
+        saved = env.store.add_sighting(sighting(match=a_match(1, 1), template=vector(3)))
+        env.store.remove_person(1)
+        expected = "the person has been removed since"
+    else:  # a sighting kept without its template (its retention has passed)
+        env.store.create_watchlist("wanted")
+        env.store.add_person("wanted", "Ann Example")
+        saved = env.store.add_sighting(sighting(match=a_match(1, 1), template=None))
+        expected = "the sighting's template is no longer kept"
+    assert saved.alert_id is not None
+    review = env.alerts.dismiss(saved.alert_id, ANN, false_match=True)
+    assert review.alert.status is AlertStatus.DISMISSED and review.alert.dismiss_reason == "false match"
+    assert review.non_match_id is None and expected in review.not_remembered
+    assert env.store.non_matches(MODEL) == []
+    (dismissal,) = env.records("alert.dismiss")
+    assert dismissal.params["non_match"] is None and expected in dismissal.params["not_remembered"]
+    assert env.records("non_match.record") == []

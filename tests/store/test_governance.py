@@ -175,7 +175,9 @@ def _enrol_and_sight(rt: Runtime, gov: GovernanceStore, ref: str) -> tuple[int, 
     auth_id = gov.authorisation(ref).authorisation.id
     saved = rt.store.add_sighting(
         replace(
-            sighting(match=a_match(person.id, person.watchlist_id, watchlist_name="missing")),
+            sighting(
+                match=a_match(person.id, person.watchlist_id, watchlist_name="missing"), template=vector(5)
+            ),
             authorisation_id=auth_id,
         )
     )
@@ -216,10 +218,16 @@ def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_i
 
 def test_refusing_an_urgent_authorisation_deletes_at_once(rt: Runtime, gov: GovernanceStore) -> None:
     gov.request(new_auth("U-2", urgent=True), by=ANN, urgent_deadline=DEADLINE)
-    _enrol_and_sight(rt, gov, "U-2")
+    _, sighting_id = _enrol_and_sight(rt, gov, "U-2")
+    (alert,) = [a for a in rt.store.list_alerts() if a.sighting_id == sighting_id]
+    rt.alert_reviews.dismiss(alert.id, ANN, false_match=True)  # its face remembered as a non-match
+    assert len(rt.store.non_matches(MODEL)) == 1
     gov.decide("U-2", AuthorisationStatus.REFUSED, by=SAM, note="no grounds")
     (receipt,) = gov.enforce()
     assert (receipt.reason, receipt.sightings, receipt.templates) == ("refused", 1, 1)
+    assert rt.store.non_matches(MODEL) == []  # derived under the refused authorisation: gone too
+    last = rt.audit_log.entries()[-1]
+    assert last.action == "receipt.authorisation" and last.params["counts"]["non_matches"] == 1
 
 
 def test_an_ended_authorisation_deletes_its_watchlists_templates_but_not_lawful_sightings(

@@ -142,6 +142,7 @@ def test_templates_can_go_before_their_sightings(rt: Runtime, clock: Clock) -> N
         "audit": 0,
         "exports": 0,
         "footage": 0,
+        "non_matches": 0,
         "sightings": 0,
         "templates": 1,
     }
@@ -242,3 +243,48 @@ def test_exports_fall_under_retention_like_everything_else(rt: Runtime, clock: C
     receipt = store(rt, clock).purge(by=SYSTEM)
     assert receipt is not None and receipt.counts["exports"] == 1
     assert not package.exists()
+
+
+def remembered_false_match(rt: Runtime, template: np.ndarray, start: datetime = T0) -> int:
+    """A matched sighting of person 1 at `start`, dismissed as a false match: its face is
+    remembered as a non-match."""
+    if not rt.store.list_watchlists():
+        rt.store.create_watchlist("wanted")
+        rt.store.add_person("wanted", "Ann Example")
+    saved = rt.store.add_sighting(sighting(match=a_match(1, 1), template=template, start=start))
+    assert saved.alert_id is not None
+    review = rt.alert_reviews.dismiss(saved.alert_id, ANN, "not her", false_match=True)
+    assert review.non_match_id is not None
+    return review.non_match_id
+
+
+def test_remembered_non_matches_go_with_the_templates_retention(rt: Runtime, clock: Clock) -> None:
+    old = remembered_false_match(rt, vector(1), T0)
+    remembered_false_match(rt, vector(2), T0 + 2 * DAY)
+    ret = store(rt, clock, sightings_days=10, templates_days=2, alerts_days=30)
+    clock.now = T0 + 3 * DAY  # counted from when the face was seen, not from the dismissal (today)
+    assert ret.plan().non_matches == [old]
+    receipt = ret.purge(by=SYSTEM)
+    assert receipt is not None and receipt.counts["non_matches"] == 1 and receipt.counts["templates"] == 1
+    assert receipt.details["ids"]["non_matches"] == [old]
+    assert [n.vector.tolist() for n in rt.store.non_matches("test-model")] == [vector(2).tolist()]
+
+
+def test_canary_a_remembered_face_leaves_no_trace_after_the_purge(
+    rt: Runtime, clock: Clock, tmp_path: Path
+) -> None:
+    template = np.frombuffer(b"CANARY-NONMATCH!" * 2, dtype="<f4").astype(np.float32)  # 8 floats
+    remembered_false_match(rt, template, T0)  # the face: in the sighting and in the non-match
+    rt.database.checkpoint()
+    data = tmp_path / "data"
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file())
+
+    assert b"CANARY-NONMATCH!" in on_disk()
+    clock.now = T0 + 6 * DAY
+    receipt = store(rt, clock, sightings_days=10, alerts_days=30).purge(by=SYSTEM)
+    assert receipt is not None and receipt.counts["non_matches"] == 1
+    assert b"CANARY-NONMATCH!" not in on_disk()
+    assert rt.store.non_matches("test-model") == []
+    assert b"CANARY" not in json.dumps([e.params for e in rt.audit_log.entries()]).encode()

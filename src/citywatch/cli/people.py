@@ -12,7 +12,7 @@ from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import out, table, when
 from citywatch.cli.permissions import requires
-from citywatch.domain.watchlists import WatchlistCategory
+from citywatch.domain.watchlists import Severity, WatchlistCategory
 from citywatch.services.enrolment import Enrolment
 from citywatch.store.changes import pending_hint
 from citywatch.store.records import ChangeKind, PersonInfo, TuningResult
@@ -155,12 +155,13 @@ def watchlists_list(ctx: typer.Context) -> None:
     m = rt.settings.matching
     table(
         "watchlists",
-        ["id", "name", "category", "threshold", "margin", "active", "expires"],
+        ["id", "name", "category", "severity", "threshold", "margin", "active", "expires"],
         [
             [
                 w.id,
                 w.name,
                 w.category,
+                w.severity,
                 w.threshold if w.threshold is not None else f"{m.threshold} (default)",
                 w.margin if w.margin is not None else f"{m.margin} (default)",
                 w.active,
@@ -180,6 +181,7 @@ def watchlists_create(
     threshold: Annotated[float | None, typer.Option(min=0.01, max=2.0)] = None,
     margin: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
     expires: Annotated[datetime | None, typer.Option(help="Expiry (ISO date/time).")] = None,
+    severity: Annotated[Severity, typer.Option(help="What its alerts are raised at.")] = Severity.MEDIUM,
 ) -> None:
     """Create a watchlist. A threshold above the configured default, or a margin below it,
     would match more faces: the watchlist starts at the default and the looser value waits
@@ -196,11 +198,12 @@ def watchlists_create(
         threshold=threshold,
         margin=margin,
         expires_at=expires,
+        severity=severity,
         default_threshold=m.threshold,
         default_margin=m.margin,
     )
     w = created.watchlist
-    out.print(f"created watchlist {w.name!r} (id {w.id})")
+    out.print(f"created watchlist {w.name!r} (id {w.id}); its alerts are raised at severity {w.severity}")
     for result in created.tuning:
         _tuned(result)
 
@@ -242,3 +245,16 @@ def watchlists_set_margin(
     lowering it matches more faces, so it waits for a second person to approve."""
     rt = runtime(ctx)
     _tuned(rt.changes.set_margin(name, value, rt.actor, default=rt.settings.matching.margin))
+
+
+@watchlists_app.command("set-severity")
+@requires(Permission.WATCHLISTS_MANAGE)
+def watchlists_set_severity(
+    ctx: typer.Context,
+    name: str,
+    level: Annotated[Severity, typer.Argument(help="low, medium, high or critical.")],
+) -> None:
+    """Set what a watchlist's alerts are raised at from now on (alerts already raised keep
+    theirs). Applies at once: it changes how urgent an alert is, not who is matched."""
+    w = runtime(ctx).store.set_watchlist_severity(name, level)
+    out.print(f"watchlist {w.name!r}: alerts are raised at severity {w.severity}")

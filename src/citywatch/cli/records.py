@@ -241,7 +241,19 @@ def alerts_list(
         return
     table(
         f"{len(rows)} alert(s)",
-        ["id", "time", "camera", "person", "watchlist", "distance", "status", "sighting"],
+        [
+            "id",
+            "time",
+            "camera",
+            "person",
+            "watchlist",
+            "severity",
+            "distance",
+            "status",
+            "acknowledged",
+            "decided",
+            "sighting",
+        ],
         [
             [
                 a.id,
@@ -249,13 +261,20 @@ def alerts_list(
                 a.camera_id,
                 a.person_name,
                 a.watchlist_name,
+                a.severity,
                 f"{a.distance:.3f}",
-                a.status,
+                a.status if a.dismiss_reason is None else f"{a.status}: {a.dismiss_reason}",
+                _who_when(a.acknowledged_by, a.acknowledged_at),
+                _who_when(a.decided_by, a.decided_at),
                 a.sighting_id,
             ]
             for a in rows
         ],
     )
+
+
+def _who_when(who: str | None, at: datetime | None) -> str | None:
+    return None if who is None else f"{who} {when(at)}"
 
 
 def _viewed(action: str, what: str, ids: list[int], params: dict[str, object]) -> AuditEvent:
@@ -312,7 +331,23 @@ def alerts_dismiss(
     reason: Annotated[
         str, typer.Option(help="Why (e.g. 'not the same person'); kept in the audit log.")
     ] = "",
+    false_match: Annotated[
+        bool,
+        typer.Option(
+            "--false-match",
+            help="It was not this person: remember the face, so that it does not alert for them again.",
+        ),
+    ] = False,
 ) -> None:
-    """Dismiss an alert (a wrong match, or nothing to act on); final."""
+    """Dismiss an alert (a wrong match, or nothing to act on); final. With --false-match the
+    sighting's face is remembered as not the person, until the templates' retention ends."""
     rt = _acting(ctx, alert_id)
-    _reviewed(rt.alert_reviews.dismiss(alert_id, rt.actor, reason), "dismissed")
+    review = rt.alert_reviews.dismiss(alert_id, rt.actor, reason, false_match=false_match)
+    _reviewed(review, "dismissed")
+    if review.non_match_id is not None:
+        out.print(
+            f"remembered as not {review.alert.person_name} (non-match {review.non_match_id}): "
+            "this face no longer alerts for them"
+        )
+    elif false_match:
+        out.print(f"nothing remembered: {review.not_remembered}")

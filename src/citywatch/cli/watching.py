@@ -52,6 +52,8 @@ class TrackLine:
     sighting_id: int | None
     alert_id: int | None
     crop_path: str | None
+    cooldown_of: int | None = None
+    """A match that raised no alert: the earlier alert whose cooldown it fell in."""
 
 
 def _track_line(o: TrackOutcome) -> TrackLine:
@@ -72,6 +74,7 @@ def _track_line(o: TrackOutcome) -> TrackLine:
         sighting_id=o.saved.sighting_id if o.saved else None,
         alert_id=o.saved.alert_id if o.saved else None,
         crop_path=o.saved.crop_path if o.saved else None,
+        cooldown_of=o.saved.cooldown_of if o.saved else None,
     )
 
 
@@ -84,6 +87,8 @@ def _print_outcome(o: TrackOutcome, as_json: bool) -> None:
     head = f"track {line.track_id:>4} {span} {line.detections:>3} det q={line.quality:.2f}"
     if line.person:
         alert = f" [bold red]ALERT #{line.alert_id}[/]" if line.alert_id else ""
+        if o.saved is not None and o.saved.cooldown_of is not None:
+            alert = f" (no new alert: within the cooldown of alert #{o.saved.cooldown_of})"
         out.print(f"{head} → [bold]{line.person}[/] ({line.watchlist}, d={line.distance:.3f}){alert}")
     elif line.sighting_id is None:
         out.print(f"{head} → unknown (discarded)")
@@ -170,6 +175,8 @@ def _summary(worker: CameraWorker, seconds: float, as_json: bool) -> None:
         "sightings": stats.sightings,
         "matches": stats.matches,
         "alerts": stats.alerts,
+        "alerts_in_cooldown": stats.in_cooldown,
+        "dismissed_faces": stats.non_matches,
         "discarded": stats.discarded,
         "withheld_by_policy": stats.withheld,
         "idle_frames": stats.idle_frames,

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from citywatch.config.alerts import AlertSettings
 from citywatch.config.delivery import DeliverySettings
 from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.config.pipeline import (
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
     embedder: EmbedderSettings = Field(default_factory=lambda: DlibResNetSettings())  # noqa: PLW0108
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    alerts: AlertSettings = Field(
+        default_factory=AlertSettings, description="How matches become alerts (one per camera episode)."
+    )
     policy: PolicySettings = Field(default_factory=PolicySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     requests: RequestSettings = Field(default_factory=RequestSettings)

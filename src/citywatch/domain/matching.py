@@ -17,6 +17,9 @@ class MatchDecision(StrEnum):
     UNKNOWN_NO_GALLERY = "unknown: no active watchlist templates"
     UNKNOWN_DISTANCE = "unknown: nearest person is farther than the threshold"
     UNKNOWN_MARGIN = "unknown: runner-up too close (margin not met)"
+    UNKNOWN_NON_MATCH = "unknown: closer to a face dismissed as not this person"
+    """The nearest person matched, but the face is nearer still to one an operator dismissed
+    as a false match of that person (see citywatch.match.index.unless_dismissed)."""
     UNKNOWN = "unknown"
     """Reason withheld: in watchlist mode nothing is said about a face that matched no one."""
 
@@ -32,6 +35,14 @@ class GalleryEntry:
     watchlist_name: str
     threshold: float
     margin: float
+    vector: Template
+
+
+@dataclass(frozen=True, slots=True)
+class NonMatch:
+    """A face an operator dismissed as not this person: it must not alert for them again."""
+
+    person_id: int
     vector: Template
 
 

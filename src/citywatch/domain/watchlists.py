@@ -1,4 +1,4 @@
-"""Watchlist categories and the states of an alert."""
+"""Watchlist categories, the severity their alerts carry, and the states of an alert."""
 
 from enum import StrEnum
 
@@ -17,3 +17,12 @@ class AlertStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     CONFIRMED = "confirmed"
     DISMISSED = "dismissed"
+
+
+class Severity(StrEnum):
+    """How urgent a watchlist's alerts are; copied onto each alert when it is raised."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"

@@ -1,6 +1,8 @@
-"""Exact in-process watchlist index and the threshold-plus-margin decision.
+"""Exact in-process watchlist index, the threshold-plus-margin decision and the memory of
+dismissed faces.
 
-`decide` is the pure rule; `WatchlistIndex` holds the gallery as one matrix.
+`decide` and `unless_dismissed` are the pure rules; `WatchlistIndex` holds the gallery as
+one matrix and the remembered non-matches per person.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import numpy.typing as npt
 
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.faces import FloatArray
-from citywatch.domain.matching import Candidate, GalleryEntry, MatchDecision, MatchResult, Template
+from citywatch.domain.matching import (
+    Candidate,
+    GalleryEntry,
+    MatchDecision,
+    MatchResult,
+    NonMatch,
+    Template,
+)
 
 
 def aggregate(templates: FloatArray) -> Template:
@@ -45,6 +54,24 @@ def decide(candidates: Sequence[Candidate], threshold_for: dict[int, tuple[float
     return MatchResult(decision, best, runner_up, threshold, margin)
 
 
+def unless_dismissed(result: MatchResult, non_match_distance: float | None) -> MatchResult:
+    """A match stands unless the face is nearer to a face an operator dismissed as not the
+    matched person (`non_match_distance`: the nearest of that person's remembered
+    non-matches; None when there are none) than to the person's own nearest template.
+
+    A vetoed match names no one (UNKNOWN_NON_MATCH): the runner-up is not promoted, since a
+    face an operator took for a look-alike of one person is no safer a match for another.
+    """
+    best = result.best
+    if not result.is_match or best is None or non_match_distance is None:
+        return result
+    if non_match_distance < best.distance:
+        return MatchResult(
+            MatchDecision.UNKNOWN_NON_MATCH, best, result.runner_up, result.threshold, result.margin_required
+        )
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class PersonRef:
     person_id: int
@@ -59,10 +86,13 @@ class WatchlistIndex:
 
     A probe costs one matrix-vector product (squared distances from precomputed norms), a
     per-person minimum (`np.minimum.reduceat`) and an exact re-check of the two nearest
-    persons: no Python loop over templates.
+    persons: no Python loop over templates. A match is then checked against the matched
+    person's remembered non-matches (`unless_dismissed`).
     """
 
-    def __init__(self, entries: Sequence[GalleryEntry], dim: int) -> None:
+    def __init__(
+        self, entries: Sequence[GalleryEntry], dim: int, non_matches: Sequence[NonMatch] = ()
+    ) -> None:
         vectors = np.stack([e.vector for e in entries]) if entries else np.zeros((0, dim), np.float32)
         persons = {
             e.person_id: PersonRef(e.person_id, e.person_name, e.watchlist_id, e.watchlist_name)
@@ -70,6 +100,7 @@ class WatchlistIndex:
         }
         limits = {e.watchlist_id: (e.threshold, e.margin) for e in entries}
         self._setup(vectors, np.array([e.person_id for e in entries], np.int64), persons, limits, dim)
+        self._non_matches = _by_person(non_matches, dim)
 
     @classmethod
     def from_arrays(
@@ -82,6 +113,7 @@ class WatchlistIndex:
         """Build from arrays directly (large galleries, benchmarks)."""
         index = cls.__new__(cls)
         index._setup(vectors, person_ids, persons, limits, vectors.shape[1])
+        index._non_matches = {}
         return index
 
     def _setup(
@@ -116,7 +148,19 @@ class WatchlistIndex:
     def match(self, probe: Template) -> MatchResult:
         if probe.shape != (self.dim,):
             raise InvalidInput(f"probe has shape {probe.shape}, expected ({self.dim},)")
-        return decide(self.nearest_persons(probe, 2), self._limits)
+        result = decide(self.nearest_persons(probe, 2), self._limits)
+        if not result.is_match or result.best is None:
+            return result
+        remembered = self._non_matches.get(result.best.person_id)
+        if remembered is None:
+            return result
+        nearest = float(np.sqrt(((remembered - np.asarray(probe, np.float32)) ** 2).sum(axis=1).min()))
+        return unless_dismissed(result, nearest)
+
+    @property
+    def non_matches(self) -> int:
+        """How many dismissed faces are remembered (for persons of this gallery or not)."""
+        return sum(len(v) for v in self._non_matches.values())
 
     def nearest_persons(self, probe: Template, k: int) -> list[Candidate]:
         """The `k` nearest persons, each at the distance of their nearest template."""
@@ -135,3 +179,12 @@ class WatchlistIndex:
             ref = self._persons[int(self._row_person[i])]
             out.append(Candidate(ref.person_id, ref.person_name, ref.watchlist_id, ref.watchlist_name, exact))
         return sorted(out, key=lambda c: c.distance)[:k]
+
+
+def _by_person(non_matches: Sequence[NonMatch], dim: int) -> dict[int, FloatArray]:
+    """The remembered non-matches of the given dimension, one (K, D) matrix per person."""
+    grouped: dict[int, list[Template]] = {}
+    for n in non_matches:
+        if n.vector.shape == (dim,):  # another model's face cannot be compared
+            grouped.setdefault(n.person_id, []).append(n.vector)
+    return {p: np.stack(v).astype(np.float32) for p, v in grouped.items()}

@@ -26,7 +26,7 @@ from citywatch.delivery.outbox import Backoff, Outbox
 from citywatch.delivery.sink import Sink
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import NotFound, Unavailable
-from citywatch.domain.matching import GalleryEntry
+from citywatch.domain.matching import GalleryEntry, NonMatch
 from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.ingest.folder import FolderSource
@@ -78,6 +78,7 @@ class Runtime:
     _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _restricted: dict[frozenset[str], WatchlistIndex] = field(default_factory=dict, init=False)
     _entries: list[GalleryEntry] = field(default_factory=list, init=False)
+    _non_matches: list[NonMatch] = field(default_factory=list, init=False)
 
     actor: Actor = field(default_factory=local_actor)
     """Who the commands act for: the local shell user in the `local` role (see
@@ -98,6 +99,7 @@ class Runtime:
             self.database,
             BlobStore(self.settings.data_dir / "blobs"),
             audit=self._audit_in,
+            alert_cooldown_s=self.settings.alerts.cooldown_s,
             on_alert=self.outbox.write,
         )
 
@@ -277,7 +279,8 @@ class Runtime:
         with self._index_lock:
             index = self._restricted.get(allowed)
             if index is None:
-                index = WatchlistIndex([e for e in self._entries if e.watchlist_name in allowed], full.dim)
+                entries = [e for e in self._entries if e.watchlist_name in allowed]
+                index = WatchlistIndex(entries, full.dim, self._non_matches)
                 self._restricted[allowed] = index
             return index
 
@@ -292,13 +295,15 @@ class Runtime:
                         self.settings.matching.threshold,
                         self.settings.matching.margin,
                     )
+                    non_matches = self.store.non_matches(self.embedder.name)  # dismissed faces
                 except Unavailable as exc:
                     if self._index is None:
                         raise
                     log.warning("watchlists not reloaded (%s); matching against the loaded ones", exc)
                     return self._index
-                self._index = WatchlistIndex(entries, self.embedder.dim)
+                self._index = WatchlistIndex(entries, self.embedder.dim, non_matches)
                 self._entries = entries
+                self._non_matches = non_matches
                 self._index_at = now
                 self._restricted.clear()
             return self._index

@@ -4,6 +4,9 @@
 Driven frame by frame from one thread; the store is the only thing it writes to. Policy is
 asked before detection (what may be done with this frame) and again when a track ends,
 before anything biometric is computed or written (the authorisation may have ended since).
+
+A matched sighting keeps its template in every mode (only faces that match no one lose it
+in watchlist mode): it is what an operator's "not this person" remembers as a non-match.
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ class PipelineStats:
     sightings: int = 0
     matches: int = 0
     alerts: int = 0
+    in_cooldown: int = 0
+    """Matches stored without an alert: within the cooldown of the person's last alert here."""
+    non_matches: int = 0
+    """Tracks that matched a person but were nearer a face dismissed as not that person."""
     discarded: int = 0
     """Finished tracks that matched nothing in watchlist mode: dropped, nothing biometric kept."""
     withheld: int = 0
@@ -179,6 +186,7 @@ class CameraPipeline:
             template = self._embed(track)
         with self.stats.timed("match"):
             match = self._index(decision.watchlists).match(template)
+        self.stats.non_matches += match.decision is MatchDecision.UNKNOWN_NON_MATCH
         if match.is_match:
             self.stats.matches += 1
         if decision.mode is ProcessingMode.WATCHLIST and not match.is_match:
@@ -223,6 +231,7 @@ class CameraPipeline:
             return None
         self.stats.sightings += 1
         self.stats.alerts += saved.alert_id is not None
+        self.stats.in_cooldown += saved.cooldown_of is not None
         return saved
 
     def _retry_unsaved(self) -> None:

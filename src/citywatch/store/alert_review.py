@@ -1,16 +1,25 @@
 """AlertReviews: acknowledge, confirm and dismiss alerts; confirming needs two people.
 
-An alert is `confirmed` only when two distinct people (never a service token) have
-confirmed it; one confirmation leaves it `acknowledged`. Confirmed and dismissed are final.
+new → acknowledged → confirmed (two people) or dismissed. An alert is `confirmed` only when
+two distinct people (never a service token) have confirmed it; one confirmation leaves it
+`acknowledged`. Confirmed and dismissed are final. Who acknowledged it first and who
+decided it (the second confirmer, or whoever dismissed it), and when, are kept on the alert.
 Each step is one transaction with its audit record; a refusal is audited on its own. A
 user limited to some cameras acts only on those cameras' alerts. People are told apart as
 citywatch.audit.two_person tells them apart.
-The full lifecycle (cooldowns, remembered non-matches) belongs to a later alerts stage.
+
+Dismissing an alert as a false match remembers the face as not that person (a non-match,
+audited as `non_match.record`): matching then vetoes a face nearer to it than to the
+person's own templates (citywatch.match.index.unless_dismissed). Matched sightings keep
+their template in every processing mode, so there is a face to remember unless its
+retention has passed or the person has been removed; the review then says why nothing was
+remembered. Non-matches expire with the templates' retention (citywatch.store.retention).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -20,16 +29,19 @@ from citywatch.audit.access import Permission
 from citywatch.audit.two_person import second_person_problem
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, NotFound, PermissionDenied
+from citywatch.store import alert_memory
 from citywatch.store import repositories as repo
 from citywatch.store.changes import ActorAuditHook
 from citywatch.store.db import Database
-from citywatch.store.facade import utc_now
-from citywatch.store.records import AlertInfo, AlertReview, AlertStatus
-from citywatch.store.tables import Alert
+from citywatch.store.facade import alert_info, utc_now
+from citywatch.store.records import AlertReview, AlertStatus
+from citywatch.store.tables import Alert, Sighting
 
 R = TypeVar("R")
 
 CONFIRMATIONS_NEEDED = 2
+FALSE_MATCH = "false match"
+"""How a dismissal as a false match begins its recorded reason."""
 FINAL = frozenset({AlertStatus.CONFIRMED.value, AlertStatus.DISMISSED.value})
 
 
@@ -56,6 +68,7 @@ class AlertReviews:
 
         def step(session: Session, alert: Alert) -> AlertReview:
             alert.status = AlertStatus.ACKNOWLEDGED.value
+            self._acknowledged(alert, actor)
             self._record(session, actor, AuditEvent("alert.acknowledge", f"alert:{alert_id}"))
             return _review(session, alert)
 
@@ -80,11 +93,12 @@ class AlertReviews:
                 session, alert_id=alert_id, actor=actor.name, role=actor.role, now=self._clock()
             )
             count = len(confirmations) + 1
-            alert.status = (
-                AlertStatus.CONFIRMED.value
-                if count >= CONFIRMATIONS_NEEDED
-                else AlertStatus.ACKNOWLEDGED.value
-            )
+            self._acknowledged(alert, actor)
+            if count >= CONFIRMATIONS_NEEDED:
+                alert.status = AlertStatus.CONFIRMED.value
+                alert.decided_by, alert.decided_at = actor.name, self._clock()
+            else:
+                alert.status = AlertStatus.ACKNOWLEDGED.value
             event = AuditEvent(
                 "alert.confirm",
                 f"alert:{alert_id}",
@@ -98,16 +112,62 @@ class AlertReviews:
             raise PermissionDenied(f"alert {alert_id} not confirmed: {problem}")
         return review
 
-    def dismiss(self, alert_id: int, actor: Actor, reason: str = "") -> AlertReview:
-        """Close the alert as not actionable (a wrong match, or nothing to do)."""
+    def dismiss(
+        self, alert_id: int, actor: Actor, reason: str = "", *, false_match: bool = False
+    ) -> AlertReview:
+        """Close the alert as not actionable (a wrong match, or nothing to do).
+
+        `false_match`: it was not this person. The sighting's face is remembered as a
+        non-match of the person in the same transaction, so that it does not alert for them
+        again; when there is no face to remember, the review says why."""
+        reason = reason.strip()
 
         def step(session: Session, alert: Alert) -> AlertReview:
             alert.status = AlertStatus.DISMISSED.value
-            event = AuditEvent("alert.dismiss", f"alert:{alert_id}", params={"reason": reason.strip()})
-            self._record(session, actor, event)
-            return _review(session, alert)
+            alert.decided_by, alert.decided_at = actor.name, self._clock()
+            alert.dismiss_reason = _dismiss_reason(reason, false_match=false_match)
+            params: dict[str, object] = {"reason": reason}
+            non_match_id, problem = None, ""
+            if false_match:
+                non_match_id, problem = self._remember(session, alert, actor)
+                params |= {"false_match": True, "non_match": non_match_id}
+                if problem:
+                    params["not_remembered"] = problem
+            self._record(session, actor, AuditEvent("alert.dismiss", f"alert:{alert_id}", params=params))
+            if non_match_id is not None:
+                event = AuditEvent(
+                    "non_match.record",
+                    f"non_match:{non_match_id}",
+                    params={"alert": alert_id, "person_id": alert.person_id, "camera": alert.camera_id},
+                )
+                self._record(session, actor, event)
+            review = _review(session, alert)
+            return replace(review, non_match_id=non_match_id, not_remembered=problem)
 
         return self._act(alert_id, actor, "alert.dismiss", step)
+
+    def _remember(self, session: Session, alert: Alert, actor: Actor) -> tuple[int | None, str]:
+        """Record the alert's face as not its person: (the non-match's id, "") or (None, why not)."""
+        if alert.person_id is None:
+            return None, "the person has been removed since: there is no one to tell the face apart from"
+        sighting = session.get(Sighting, alert.sighting_id)
+        if sighting is None or sighting.template is None:
+            return None, "the sighting's template is no longer kept (its retention has passed)"
+        row = alert_memory.insert_non_match(
+            session,
+            person_id=alert.person_id,
+            alert_id=alert.id,
+            sighting=sighting,
+            template=sighting.template,
+            recorded_by=actor.name,
+            now=self._clock(),
+        )
+        return row.id, ""
+
+    def _acknowledged(self, alert: Alert, actor: Actor) -> None:
+        """The first person to look at it (acknowledging or confirming) and when."""
+        if alert.acknowledged_by is None:
+            alert.acknowledged_by, alert.acknowledged_at = actor.name, self._clock()
 
     def _act(self, alert_id: int, actor: Actor, action: str, step: Callable[[Session, Alert], R]) -> R:
         """Run `step` on the open alert in one transaction, when the alert's camera is within
@@ -151,21 +211,17 @@ def _require_open(alert: Alert) -> None:
         raise Conflict(f"alert {alert.id} is already {alert.status} and cannot change again")
 
 
+def _dismiss_reason(reason: str, *, false_match: bool) -> str | None:
+    if false_match:
+        return f"{FALSE_MATCH}: {reason}" if reason else FALSE_MATCH
+    return reason or None
+
+
 def _review(session: Session, alert: Alert) -> AlertReview:
     session.flush()
-    info = AlertInfo(
-        id=alert.id,
-        sighting_id=alert.sighting_id,
-        camera_id=alert.camera_id,
-        person_id=alert.person_id,
-        person_name=alert.person_name,
-        watchlist_id=alert.watchlist_id,
-        watchlist_name=alert.watchlist_name,
-        distance=alert.distance,
-        status=AlertStatus(alert.status),
-        created_at=alert.created_at,
-    )
-    return AlertReview(info, tuple(c.actor for c in repo.confirmations_of(session, alert.id)))
+    session.refresh(alert)  # times as stored (UTC), as every other reader sees them
+    confirmed_by = tuple(c.actor for c in repo.confirmations_of(session, alert.id))
+    return AlertReview(alert_info(alert), confirmed_by)
 
 
 __all__ = ["CONFIRMATIONS_NEEDED", "AlertReviews"]

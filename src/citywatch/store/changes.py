@@ -72,6 +72,7 @@ class ChangeStore:
         threshold: float | None = None,
         margin: float | None = None,
         expires_at: datetime | None = None,
+        severity: str = "medium",
         default_threshold: float,
         default_margin: float,
     ) -> NewWatchlist:
@@ -93,6 +94,7 @@ class ChangeStore:
             None if loose_threshold else threshold,
             None if loose_margin else margin,
             expires_at,
+            severity=severity,
         )
         tuning: list[TuningResult] = []
         if loose_threshold and threshold is not None:

@@ -14,16 +14,16 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
-from citywatch.domain.matching import GalleryEntry, Template
+from citywatch.domain.matching import GalleryEntry, NonMatch, Template
+from citywatch.store import alert_memory, vectors
 from citywatch.store import repositories as repo
-from citywatch.store import vectors
 from citywatch.store.blobs import BlobRef, BlobStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.records import (
@@ -34,6 +34,7 @@ from citywatch.store.records import (
     PersonInfo,
     RemovalReceipt,
     SearchCandidate,
+    Severity,
     SightingInfo,
     SightingRecord,
     SightingSaved,
@@ -76,12 +77,16 @@ class MetaStore:
         blobs: BlobStore,
         *,
         clock: Callable[[], datetime] = utc_now,
+        alert_cooldown_s: float = 0.0,
         audit: AuditHook | None = None,
         on_alert: AlertHook | None = None,
     ) -> None:
+        """`alert_cooldown_s`: a match of a person on a camera this close to their last alert
+        there raises none (0: every match alerts; the runtime passes `alerts.cooldown_s`)."""
         self._db = db
         self._blobs = blobs
         self._clock = clock
+        self._cooldown = timedelta(seconds=alert_cooldown_s)
         self._audit = audit
         self._on_alert = on_alert
         self._pending: set[str] = set()
@@ -108,9 +113,12 @@ class MetaStore:
         threshold: float | None = None,
         margin: float | None = None,
         expires_at: datetime | None = None,
+        *,
+        severity: str = Severity.MEDIUM,
     ) -> WatchlistInfo:
         name = _text(name, "watchlist name", max_len=200)
         kind = _category(category)
+        level = _severity(severity)
         _check_optional(threshold, "threshold", low=0.0, strict=True)
         _check_optional(margin, "margin", low=0.0, strict=False)
         expires = None if expires_at is None else _aware(expires_at, "expires_at")
@@ -126,8 +134,23 @@ class MetaStore:
                 expires_at=expires,
                 now=self._now(),
             )
+            row.severity = level.value
             session.flush()
-            self._record(session, _watchlist_created(row.id, name, kind.value, threshold, margin))
+            self._record(
+                session, _watchlist_created(row.id, name, kind.value, threshold, margin, severity=level)
+            )
+            return _watchlist_info(row)
+
+    def set_watchlist_severity(self, name: str, severity: str) -> WatchlistInfo:
+        """Set what a watchlist's alerts are raised at from now on (alerts already raised keep
+        theirs). Audited with the level before and after; no second person: it changes how
+        urgent an alert is, not who is matched."""
+        level = _severity(severity)
+        with self._db.session() as session:
+            row = repo.require_watchlist(session, name)
+            params = {"watchlist": row.name, "from": row.severity, "to": level.value}
+            row.severity = level.value
+            self._record(session, AuditEvent("watchlist.severity", f"watchlist:{row.id}", params=params))
             return _watchlist_info(row)
 
     def get_watchlist(self, name: str) -> WatchlistInfo:
@@ -433,10 +456,21 @@ class MetaStore:
                 for template, person, watchlist in repo.gallery_rows(session, model=model, now=now)
             ]
 
+    def non_matches(self, model: str) -> list[NonMatch]:
+        """The faces of `model` dismissed as false matches, per person, loaded with the gallery:
+        a face nearer one of these than the person's own templates does not alert for them."""
+        with self._db.session(write=False) as session:
+            return alert_memory.non_matches(session, model=model)
+
     # --- sightings and alerts -------------------------------------------------------------
 
     def add_sighting(self, record: SightingRecord) -> SightingSaved:
         """Write the crop, then the sighting (and its alert when it matched) in one transaction.
+
+        One alert per person per camera episode: a match within the cooldown of that person's
+        last alert on the camera is stored as a sighting (decision `match`, with the alert it
+        belongs to named in the decision) and raises no alert. An alert carries its
+        watchlist's severity as it is when raised.
 
         A sighting derived under an authorisation that has been closed, refused or revoked
         meanwhile is refused (PermissionDenied) in that same transaction: the camera's view
@@ -454,16 +488,33 @@ class MetaStore:
                 row.watchlist_id = None
             if row.authorisation_id is not None:
                 _require_open_authorisation(session, row.authorisation_id)
+            cooldown_of = None
+            if alert is not None and row.person_id is not None:
+                cooldown_of = alert_memory.cooldown_alert(
+                    session,
+                    person_id=row.person_id,
+                    camera_id=row.camera_id,
+                    kind=alert.kind or "match",
+                    started_at=row.started_at,
+                    cooldown=self._cooldown,
+                )
+            if cooldown_of is not None:
+                row.decision = f"{row.decision}; alert suppressed: cooldown of alert {cooldown_of}"
+                alert = None
             repo.insert_sighting(session, row)
             alert_id = None
             if alert is not None:
+                watchlist = None if row.watchlist_id is None else session.get(Watchlist, row.watchlist_id)
+                alert.severity = Severity.MEDIUM.value if watchlist is None else watchlist.severity
                 alert.sighting_id = row.id
                 alert.person_id = row.person_id
                 alert.watchlist_id = row.watchlist_id
                 alert_id = repo.insert_alert(session, alert).id
                 if self._on_alert is not None:
                     self._on_alert(session, alert)
-            return SightingSaved(sighting_id=row.id, alert_id=alert_id, crop_path=blob.path)
+            return SightingSaved(
+                sighting_id=row.id, alert_id=alert_id, crop_path=blob.path, cooldown_of=cooldown_of
+            )
 
     def sightings_for_search(
         self,
@@ -505,7 +556,7 @@ class MetaStore:
         with self._db.session(write=False) as session:
             rows = repo.sightings_in(session, camera_ids=camera_ids, since=since, until=until)
             alerts = repo.alerts_of(session, [r.id for r in rows])
-            return [_sighting_info(r) for r in rows], [_alert_info(a) for a in alerts]
+            return [_sighting_info(r) for r in rows], [alert_info(a) for a in alerts]
 
     def list_sightings(
         self, limit: int = 50, camera_id: str | None = None, *, camera_ids: Collection[str] | None = None
@@ -524,7 +575,7 @@ class MetaStore:
         wanted = None if status is None else _alert_status(status).value
         with self._db.session(write=False) as session:
             rows = repo.recent_alerts(session, limit=limit, status=wanted, camera_ids=camera_ids)
-            return [_alert_info(row) for row in rows]
+            return [alert_info(row) for row in rows]
 
     def count_sightings(self) -> int:
         with self._db.session(write=False) as session:
@@ -662,9 +713,21 @@ class NewPerson:
 
 
 def _watchlist_created(
-    watchlist_id: int, name: str, category: str, threshold: float | None, margin: float | None
+    watchlist_id: int,
+    name: str,
+    category: str,
+    threshold: float | None,
+    margin: float | None,
+    *,
+    severity: Severity = Severity.MEDIUM,
 ) -> AuditEvent:
-    params = {"name": name, "category": category, "threshold": threshold, "margin": margin}
+    params = {
+        "name": name,
+        "category": category,
+        "threshold": threshold,
+        "margin": margin,
+        "severity": severity.value,
+    }
     return AuditEvent("watchlist.create", f"watchlist:{watchlist_id}", params=params)
 
 
@@ -704,6 +767,14 @@ def _category(value: str) -> WatchlistCategory:
     except ValueError:
         allowed = ", ".join(c.value for c in WatchlistCategory)
         raise InvalidInput(f"watchlist category {value!r} is not one of {allowed}") from None
+
+
+def _severity(value: str) -> Severity:
+    try:
+        return Severity(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in Severity)
+        raise InvalidInput(f"severity {value!r} is not one of {allowed}") from None
 
 
 def _alert_status(value: str) -> AlertStatus:
@@ -766,6 +837,7 @@ def _watchlist_info(row: Watchlist) -> WatchlistInfo:
         active=row.active,
         expires_at=row.expires_at,
         created_at=row.created_at,
+        severity=Severity(row.severity),
     )
 
 
@@ -811,7 +883,7 @@ def _sighting_info(row: Sighting) -> SightingInfo:
     )
 
 
-def _alert_info(row: Alert) -> AlertInfo:
+def alert_info(row: Alert) -> AlertInfo:
     return AlertInfo(
         id=row.id,
         sighting_id=row.sighting_id,
@@ -823,7 +895,13 @@ def _alert_info(row: Alert) -> AlertInfo:
         distance=row.distance,
         status=AlertStatus(row.status),
         created_at=row.created_at,
+        severity=Severity(row.severity),
+        acknowledged_by=row.acknowledged_by,
+        acknowledged_at=row.acknowledged_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        dismiss_reason=row.dismiss_reason,
     )
 
 
-__all__ = ["CROPS_FOLDER", "REFERENCES_FOLDER", "MetaStore", "open_store", "utc_now"]
+__all__ = ["CROPS_FOLDER", "REFERENCES_FOLDER", "MetaStore", "alert_info", "open_store", "utc_now"]

@@ -39,9 +39,11 @@ from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
 from citywatch.store.retention import write_receipt
 from citywatch.store.tables import (
+    Alert,
     AuthorisationRow,
     EventRow,
     FaceTemplate,
+    NonMatchRow,
     Person,
     PolicyRuleRow,
     Sighting,
@@ -506,7 +508,14 @@ class GovernanceStore:
             crops = [s.crop_path for s in sightings]
             if already and not templates:
                 return None, []  # swept by another process meanwhile
+            non_matches: list[int] = []
             if sightings:
+                # faces remembered from these sightings' alerts (dismissed false matches) go too
+                of_alerts = select(Alert.id).where(Alert.sighting_id.in_([s.id for s in sightings]))
+                non_matches = list(
+                    session.scalars(select(NonMatchRow.id).where(NonMatchRow.alert_id.in_(of_alerts)))
+                )
+                session.execute(delete(NonMatchRow).where(NonMatchRow.id.in_(non_matches)))
                 session.execute(delete(Sighting).where(Sighting.id.in_([s.id for s in sightings])))
             if templates:
                 session.execute(delete(FaceTemplate).where(FaceTemplate.id.in_([t.id for t in templates])))
@@ -517,7 +526,8 @@ class GovernanceStore:
                 "authorisation",
                 now,
                 policy_version=f"authorisation:{reference}",
-                counts={"sightings": receipt.sightings, "templates": receipt.templates},
+                counts={"sightings": receipt.sightings, "templates": receipt.templates}
+                | ({"non_matches": len(non_matches)} if non_matches else {}),
                 details={
                     "reason": reason,
                     "sighting_ids": receipt.sighting_ids,

@@ -9,9 +9,9 @@ from enum import StrEnum
 from typing import Any
 
 from citywatch.domain.matching import MatchResult, Template
-from citywatch.domain.watchlists import AlertStatus, WatchlistCategory
+from citywatch.domain.watchlists import AlertStatus, Severity, WatchlistCategory
 
-__all__ = ["AlertStatus", "WatchlistCategory"]  # re-exported: the store's records use them
+__all__ = ["AlertStatus", "Severity", "WatchlistCategory"]  # re-exported: the store's records use them
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,8 @@ class WatchlistInfo:
     active: bool
     expires_at: datetime | None
     created_at: datetime
+    severity: Severity = Severity.MEDIUM
+    """What its alerts are raised at."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,9 @@ class SightingSaved:
     alert_id: int | None
     crop_path: str
     """Relative to the blob store's root."""
+    cooldown_of: int | None = None
+    """A match that raised no alert because it fell within this earlier alert's cooldown
+    (the same person on the same camera: one alert per episode)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,14 @@ class AlertInfo:
     distance: float
     status: AlertStatus
     created_at: datetime
+    severity: Severity = Severity.MEDIUM
+    """Copied from the watchlist when the alert was raised."""
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    decided_by: str | None = None
+    """Who confirmed it (the second person) or dismissed it."""
+    decided_at: datetime | None = None
+    dismiss_reason: str | None = None
 
 
 class ChangeKind(StrEnum):
@@ -226,3 +239,9 @@ class AlertReview:
     alert: AlertInfo
     confirmed_by: tuple[str, ...] = ()
     """Names of the people who confirmed it, in order."""
+    non_match_id: int | None = None
+    """Dismissed as a false match: the remembered non-match (the face will not alert for
+    this person again)."""
+    not_remembered: str = ""
+    """Dismissed as a false match but nothing remembered: why (e.g. the sighting's template
+    has expired)."""

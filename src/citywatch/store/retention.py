@@ -7,6 +7,11 @@ its audit record; the WAL is checkpointed (SQLite `secure_delete` is on, so no c
 files are unlinked after the commit. A purge killed midway either committed (its files are
 orphans, removed at the start of the next purge) or did not (the next purge does it all).
 
+Faces remembered as non-matches (dismissed false matches) are copies of sighting templates:
+they go with the templates' retention, counted from when the face was seen, whatever holds
+say (a hold keeps the sighting and its own template; the non-match is no evidence, only a
+correction to matching). The receipt counts them as `non_matches`.
+
 Audit records past their retention go in the same transaction, through the audit log: the
 oldest run of records is deleted behind a signed anchor, so the chain still verifies (see
 citywatch.audit.log.AuditLog.prune_in); the receipt counts them with their sequence range.
@@ -32,12 +37,23 @@ from citywatch.domain.policy import Window
 from citywatch.domain.retention import DataClass, Hold, RetentionPolicy
 from citywatch.store.db import Database
 from citywatch.store.footage import describe_os_error
-from citywatch.store.tables import Alert, AuditRecord, ExportRow, HoldRow, ReceiptRow, RecordingRow, Sighting
+from citywatch.store.tables import (
+    Alert,
+    AuditRecord,
+    ExportRow,
+    HoldRow,
+    NonMatchRow,
+    ReceiptRow,
+    RecordingRow,
+    Sighting,
+)
 
 log = logging.getLogger(__name__)
 
 ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
 HOLDABLE = ("sighting", "alert", "recording")
+NON_MATCHES = "non_matches"
+"""The receipt's count of remembered non-matches (they follow DataClass.TEMPLATES)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +100,8 @@ class PurgePlan:
     """Sightings whose kept template expires (the sighting itself may stay longer)."""
     recordings: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
+    non_matches: list[int] = field(default_factory=list)
+    """Remembered non-matches whose face is past the templates' retention."""
     files: list[tuple[str, str, str]] = field(default_factory=list)
     """(class, stored path, sha256) of every file to unlink."""
     held: dict[str, int] = field(default_factory=dict)
@@ -100,6 +118,7 @@ class PurgePlan:
             DataClass.FOOTAGE.value: len(self.recordings),
             DataClass.EXPORTS.value: len(self.exports),
             DataClass.AUDIT.value: 0 if self.audit is None else self.audit.count,
+            NON_MATCHES: len(self.non_matches),
         }
 
     @property
@@ -344,6 +363,14 @@ class RetentionStore:
         plan.exports = [r.id for r in rows]
         plan.files += [("exports", r.path, r.sha256) for r in rows]
 
+        plan.non_matches = list(
+            session.scalars(
+                select(NonMatchRow.id)
+                .where(NonMatchRow.seen_at < policy.cutoff(DataClass.TEMPLATES, now))
+                .order_by(NonMatchRow.id)
+            )
+        )
+
         if self._audit_log is not None:
             plan.audit = self._audit_log.due(session, policy.cutoff(DataClass.AUDIT, now))
         return plan
@@ -365,6 +392,8 @@ class RetentionStore:
             session.execute(delete(RecordingRow).where(RecordingRow.id.in_(plan.recordings)))
         if plan.exports:
             session.execute(delete(ExportRow).where(ExportRow.id.in_(plan.exports)))
+        if plan.non_matches:
+            session.execute(delete(NonMatchRow).where(NonMatchRow.id.in_(plan.non_matches)))
 
     def _holds(self, session: Session, now: datetime) -> list[Hold]:
         rows = session.scalars(select(HoldRow).where(HoldRow.released_at.is_(None))).all()
@@ -481,6 +510,7 @@ def _details(plan: PurgePlan) -> dict[str, Any]:
             "templates": span(plan.templates),
             "footage": span(plan.recordings),
             "exports": span(plan.exports),
+            NON_MATCHES: span(plan.non_matches),
         },
         "ids": {
             "sightings": plan.sightings,
@@ -488,6 +518,7 @@ def _details(plan: PurgePlan) -> dict[str, Any]:
             "templates": plan.templates,
             "footage": plan.recordings,
             "exports": plan.exports,
+            NON_MATCHES: plan.non_matches,
         },
         "file_sha256": {
             kind: [sha for k, _p, sha in plan.files if k == kind]

@@ -575,7 +575,8 @@ class ExportRow(Base):
 
 class NonMatchRow(Base):
     """A face an operator dismissed as not this person: a sighting template that, for this
-    person, must not alert again. Expires with the templates' retention."""
+    person, must not alert again. Expires with the templates' retention, counted from
+    `seen_at` as for the sighting template it copies."""
 
     __tablename__ = "non_matches"
     __table_args__ = (
@@ -592,6 +593,8 @@ class NonMatchRow(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(index=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+    """When the face was seen (its sighting's start)."""
 
 
 class OutboxRow(Base):

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("vector", sa.LargeBinary(), nullable=False),
         sa.Column("recorded_by", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("seen_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("length(vector) = dim * 4", name=op.f("ck_non_matches_vector_length")),
         sa.ForeignKeyConstraint(
             ["person_id"], ["persons.id"], name=op.f("fk_non_matches_person_id_persons"), ondelete="CASCADE"
@@ -57,6 +58,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_non_matches_person_id"), "non_matches", ["person_id"], unique=False)
     op.create_index(op.f("ix_non_matches_created_at"), "non_matches", ["created_at"], unique=False)
+    op.create_index(op.f("ix_non_matches_seen_at"), "non_matches", ["seen_at"], unique=False)
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),

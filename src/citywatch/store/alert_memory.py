@@ -1,0 +1,73 @@
+"""What earlier alerts and dismissals tell a new match: the alert whose cooldown it falls in,
+and the faces remembered as not a person. Queries on one Session; nothing here commits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citywatch.domain.matching import NonMatch
+from citywatch.store import vectors
+from citywatch.store.tables import Alert, NonMatchRow, Sighting
+
+
+def cooldown_alert(
+    session: Session, *, person_id: int, camera_id: str, kind: str, started_at: datetime, cooldown: timedelta
+) -> int | None:
+    """The latest alert of `kind` for `person_id` on `camera_id` whose sighting began less than
+    `cooldown` before `started_at` (or less than `cooldown` after it: a sighting stored late,
+    after a retry, belongs to the same episode); None when there is none.
+
+    An alert dismissed as a false match (its face remembered as a non-match) starts no
+    cooldown: it was somebody else, and the person themselves may still come by."""
+    if cooldown <= timedelta(0):
+        return None
+    dismissed_as_false = select(NonMatchRow.alert_id).where(NonMatchRow.alert_id.is_not(None))
+    return session.scalar(
+        select(Alert.id)
+        .join(Sighting, Sighting.id == Alert.sighting_id)
+        .where(
+            Alert.person_id == person_id,
+            Alert.camera_id == camera_id,
+            Alert.kind == kind,
+            Sighting.started_at > started_at - cooldown,
+            Sighting.started_at < started_at + cooldown,
+            Alert.id.not_in(dismissed_as_false),
+        )
+        .order_by(Sighting.started_at.desc(), Alert.id.desc())
+        .limit(1)
+    )
+
+
+def non_matches(session: Session, *, model: str) -> list[NonMatch]:
+    """Every remembered non-match of `model` (the purge removes expired ones)."""
+    rows = session.scalars(select(NonMatchRow).where(NonMatchRow.model == model).order_by(NonMatchRow.id))
+    return [NonMatch(row.person_id, vectors.decode(row.vector, row.dim)) for row in rows]
+
+
+def insert_non_match(
+    session: Session,
+    *,
+    person_id: int,
+    alert_id: int,
+    sighting: Sighting,
+    template: bytes,
+    recorded_by: str,
+    now: datetime,
+) -> NonMatchRow:
+    row = NonMatchRow(
+        person_id=person_id,
+        alert_id=alert_id,
+        camera_id=sighting.camera_id,
+        model=sighting.model,
+        dim=len(template) // 4,
+        vector=template,
+        recorded_by=recorded_by,
+        created_at=now,
+        seen_at=sighting.started_at,
+    )
+    session.add(row)
+    session.flush()
+    return row

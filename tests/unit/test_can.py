@@ -40,6 +40,7 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.REQUESTS_READ,
             P.REQUESTS_FILE,
             P.EXPORTS_VERIFY,
+            P.ORDERS_READ,
         }
     ),
     "supervisor": frozenset(
@@ -61,9 +62,13 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.REQUESTS_FILE,
             P.REQUESTS_DECIDE,
             P.EXPORTS_VERIFY,
+            P.ORDERS_READ,
+            P.ORDERS_MANAGE,
         }
     ),
-    "operator": frozenset({P.POLICY_READ, P.ALERTS_READ, P.ALERTS_ACT, P.SIGHTINGS_READ, P.WATCHLISTS_READ}),
+    "operator": frozenset(
+        {P.POLICY_READ, P.ALERTS_READ, P.ALERTS_ACT, P.SIGHTINGS_READ, P.WATCHLISTS_READ, P.ORDERS_READ}
+    ),
     "investigator": frozenset(
         {
             P.CASE_SEARCH,
@@ -85,6 +90,7 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.RECEIPTS_READ,
             P.REQUESTS_READ,
             P.EXPORTS_VERIFY,
+            P.ORDERS_READ,
         }
     ),
     "local": EVERY,

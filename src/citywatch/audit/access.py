@@ -51,6 +51,9 @@ class Permission(StrEnum):
     """Record a law-enforcement request (the public files theirs through the web form)."""
     REQUESTS_DECIDE = "requests.decide"
     EXPORTS_VERIFY = "exports.verify"
+    ORDERS_READ = "orders.read"
+    ORDERS_MANAGE = "orders.manage"
+    """Record, end and revoke stay-at-home orders."""
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -75,6 +78,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.REQUESTS_READ,
             Permission.REQUESTS_FILE,
             Permission.EXPORTS_VERIFY,
+            Permission.ORDERS_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -96,6 +100,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.REQUESTS_FILE,
             Permission.REQUESTS_DECIDE,
             Permission.EXPORTS_VERIFY,
+            Permission.ORDERS_READ,
+            Permission.ORDERS_MANAGE,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -105,6 +111,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.ALERTS_ACT,
             Permission.SIGHTINGS_READ,
             Permission.WATCHLISTS_READ,
+            Permission.ORDERS_READ,
         }
     ),
     Role.INVESTIGATOR: frozenset(
@@ -128,6 +135,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.RECEIPTS_READ,
             Permission.REQUESTS_READ,
             Permission.EXPORTS_VERIFY,
+            Permission.ORDERS_READ,
         }
     ),
     Role.LOCAL: frozenset(Permission) - {Permission.PUBLIC},

@@ -17,10 +17,10 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import (
     AuthorisationStatus,
     CameraPlace,
-    GeoPoint,
     ProcessingMode,
     Window,
     mode_for,
+    parse_point,
 )
 from citywatch.runtime.build import Runtime
 from citywatch.store.governance import AuthorisationInfo, NewAuthorisation
@@ -46,14 +46,6 @@ def _warn_unconfigured(rt: Runtime, cameras: list[str]) -> None:
             f"[yellow]warning:[/] camera(s) {', '.join(unknown)} not in the configuration "
             f"(known: {', '.join(sorted(known)) or 'none'}); recorded as given"
         )
-
-
-def _point(text: str) -> GeoPoint:
-    try:
-        lat, lon = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a point: write LAT,LON (e.g. 51.5007,-0.1246)") from None
-    return GeoPoint(lat, lon)
 
 
 def _required_when(text: str, what: str) -> datetime:
@@ -86,7 +78,7 @@ def zones_add(
     _warn_unconfigured(rt, camera or [])
     zone = rt.governance.add_zone(
         name,
-        polygon=[_point(p) for p in point or []],
+        polygon=[parse_point(p) for p in point or []],
         cameras=camera or [],
         protected=protected,
         by=rt.actor,
@@ -234,6 +226,7 @@ def policy_show(
                 "camera_mode",
                 {
                     "camera": place.id,
+                    "location": None if place.location is None else [place.location.lat, place.location.lon],
                     "mode": d.mode,
                     "requested": d.requested,
                     "authorisations": sorted(a.reference for a in d.authorisations),
@@ -244,6 +237,7 @@ def policy_show(
         rows.append(
             [
                 place.id,
+                _where(place),
                 d.requested,
                 d.mode,
                 ", ".join(a.reference for a in d.authorisations),
@@ -257,7 +251,18 @@ def policy_show(
         ["id", "camera", "zone", "mode", "from", "until"],
         [[r.id, r.camera, r.zone, r.mode, when(r.window.start), when(r.window.end)] for r in snapshot.rules],
     )
-    table(f"cameras at {when(moment)}", ["camera", "asked", "mode", "authorisations", "why lower"], rows)
+    table(
+        f"cameras at {when(moment)}",
+        ["camera", "location", "asked", "mode", "authorisations", "why lower"],
+        rows,
+    )
+
+
+def _where(place: CameraPlace) -> str:
+    """A camera's location, or why it matters that it has none (orders need one)."""
+    if place.location is None:
+        return "none (no order checks)"
+    return f"{place.location.lat:.5f},{place.location.lon:.5f}"
 
 
 def _place(camera: CameraSettings) -> CameraPlace:

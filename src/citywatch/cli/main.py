@@ -18,6 +18,7 @@ from citywatch.cli import (
     delivery,
     footage,
     governance,
+    orders,
     people,
     records,
     requests,
@@ -151,6 +152,7 @@ app.command()(retention.purge)
 app.add_typer(retention.holds_app, name="holds")
 app.command()(retention.receipts)
 app.add_typer(requests.request_app, name="request")
+app.add_typer(orders.orders_app, name="order")
 app.add_typer(requests.export_app, name="export")
 app.add_typer(users.users_app, name="user")
 app.command()(transparency.transparency)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from citywatch.domain.errors import InvalidInput
+
 
 class ProcessingMode(StrEnum):
     """What may be done with a camera's frames (DESIGN.md, glossary), least to most."""
@@ -262,6 +264,17 @@ def _not_in_force(auth: Authorisation, at: datetime) -> str:
 def _names(auth: Authorisation, barrier: str) -> bool:
     kind, name = barrier.split(" ", 1)
     return name in (auth.zones if kind == "zone" else auth.events)
+
+
+def parse_point(text: str) -> GeoPoint:
+    """A point written `LAT,LON` (e.g. `51.5007,-0.1246`); InvalidInput otherwise."""
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidInput(f"{text.strip()!r} is not a point: write LAT,LON (e.g. 51.5007,-0.1246)") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InvalidInput(f"{text.strip()!r} is not on the earth (lat -90..90, lon -180..180)")
+    return GeoPoint(lat, lon)
 
 
 def point_in_polygon(point: GeoPoint, polygon: Sequence[GeoPoint]) -> bool:

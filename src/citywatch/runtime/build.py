@@ -36,6 +36,7 @@ from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
 from citywatch.runtime.worker import CameraWorker
+from citywatch.services.orders import OrderService
 from citywatch.services.policy import PolicyService
 from citywatch.store.alert_review import AlertReviews
 from citywatch.store.blobs import BlobStore, remove_empty_days
@@ -45,6 +46,7 @@ from citywatch.store.exports import EXPORTS_FOLDER, clean_orphan_exports
 from citywatch.store.facade import CROPS_FOLDER, MetaStore, utc_now
 from citywatch.store.footage import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
 from citywatch.store.governance import SYSTEM, GovernanceStore
+from citywatch.store.orders import OrderStore
 from citywatch.store.requests import WORK_FOLDER, RequestKind, RequestStore, clean_work_folder
 from citywatch.store.retention import ReceiptInfo, RetentionStore
 from citywatch.store.users import UserStore
@@ -177,7 +179,9 @@ class Runtime:
         return BlobStore(self.settings.data_dir / kind).delete(path)
 
     def purge(self) -> ReceiptInfo | None:
-        """Remove what an interrupted purge left, then purge what has expired (as the system)."""
+        """End the orders whose window has passed (their templates go, with receipts), remove
+        what an interrupted purge left, then purge what has expired (as the system)."""
+        self.orders.enforce()
         return self.retention.purge(by=SYSTEM, orphans=self.recover)
 
     @cached_property
@@ -216,6 +220,16 @@ class Runtime:
                     },
                 ),
             )
+
+    @cached_property
+    def orders(self) -> OrderStore:
+        """Stay-at-home orders and the notes (notice, appeal) recorded on alerts."""
+        return OrderStore(self.database, clock=utc_now, audit=self._audit_as)
+
+    @cached_property
+    def order_checks(self) -> OrderService:
+        """The orders as cameras ask them (cached; ended ones enforced on refresh)."""
+        return OrderService(self.orders, refresh_s=self.settings.policy.refresh_s)
 
     @cached_property
     def users(self) -> UserStore:
@@ -325,12 +339,13 @@ class Runtime:
             save=self.store.add_sighting,
             embed_shots=self.settings.tracker.embed_shots,
             still_images=still_images,
+            orders=lambda person, at: self.order_checks.check(person, camera.geo, at),
         )
 
     def recover(self) -> int:
-        """Remove crop, reference, request photo, footage and export files a crash left behind without their
-        database row, then the per-day folders purges emptied (never today's); returns the
-        number of files removed."""
+        """Remove crop, reference, request photo, footage and export files a crash left
+        behind without their database row, then the per-day folders purges emptied (never
+        today's); returns the number of files removed."""
         exports = self.settings.data_dir / EXPORTS_FOLDER
         removed = (
             self.store.clean_orphan_crops()

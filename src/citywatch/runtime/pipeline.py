@@ -25,6 +25,7 @@ from citywatch.domain.errors import CitywatchError, PermissionDenied, Unavailabl
 from citywatch.domain.faces import FaceDetections
 from citywatch.domain.frames import Frame, Image
 from citywatch.domain.matching import MatchDecision, MatchResult, Template
+from citywatch.domain.orders import NOT_UNDER_ORDER, OrderCheck, OrderVerdict
 from citywatch.domain.policy import ModeDecision, ProcessingMode
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.tracks import Track
@@ -98,6 +99,7 @@ class CameraPipeline:
         save: Callable[[SightingRecord], SightingSaved],
         embed_shots: int,
         still_images: bool = False,
+        orders: Callable[[int, datetime], OrderCheck] = lambda _p, _at: NOT_UNDER_ORDER,
     ) -> None:
         self.camera_id = camera_id
         self._policy = policy
@@ -112,10 +114,13 @@ class CameraPipeline:
         self._embedder = embedder
         self._index = index
         self._save = save
+        self._orders = orders
+        """What a match of a person means under the stay-at-home orders, at this camera."""
         self._embed_shots = embed_shots
         self._still = still_images
         self.stats = PipelineStats(rejected=gate.rejected)
         self._unsaved: list[SightingRecord] = []
+        self._warned_no_location = False
         self._last_error: CitywatchError | None = None
 
     @property
@@ -193,12 +198,31 @@ class CameraPipeline:
             # Nothing of a face that matches no one is kept or shown, not even who it was nearest to.
             self.stats.discarded += 1
             return TrackOutcome(track, _redacted(match), None)
-        record = self._record(track, template, match, _authorisation_for(decision, match))
+        order = None
+        if match.is_match and match.best is not None:
+            check = self._orders(match.best.person_id, track.ended_at)
+            if check.keeps_nothing:
+                # under an order, the only question is "outside the area?": here, no
+                self.stats.discarded += 1
+                self._note_order_check(check)
+                return TrackOutcome(track, _redacted(match), None)
+            order = None if check.order is None else check.order.id
+        record = self._record(track, template, match, _authorisation_for(decision, match), order)
         with self.stats.timed("store"):
             return TrackOutcome(track, match, self._store(record))
 
+    def _note_order_check(self, check: OrderCheck) -> None:
+        if check.verdict is OrderVerdict.NO_LOCATION and not self._warned_no_location:
+            log.warning("camera %s: %s", self.camera_id, check.reason)
+            self._warned_no_location = True
+
     def _record(
-        self, track: Track, template: Template, match: MatchResult, authorisation_id: int | None
+        self,
+        track: Track,
+        template: Template,
+        match: MatchResult,
+        authorisation_id: int | None,
+        order_id: int | None = None,
     ) -> SightingRecord:
         return SightingRecord(
             camera_id=self.camera_id,
@@ -212,6 +236,7 @@ class CameraPipeline:
             template=template,
             match=match,
             authorisation_id=authorisation_id,
+            order_id=order_id,
         )
 
     def _store(self, record: SightingRecord) -> SightingSaved | None:

@@ -698,6 +698,8 @@ class MetaStore:
                 distance=float(matched.distance),
                 status=AlertStatus.NEW.value,
                 created_at=now,
+                kind="match" if record.order_id is None else "order_violation",
+                order_id=record.order_id,
             )
         return row, alert
 
@@ -901,6 +903,8 @@ def alert_info(row: Alert) -> AlertInfo:
         decided_by=row.decided_by,
         decided_at=row.decided_at,
         dismiss_reason=row.dismiss_reason,
+        kind=row.kind,
+        order_id=row.order_id,
     )
 
 

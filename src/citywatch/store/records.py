@@ -89,6 +89,8 @@ class SightingRecord:
     match: MatchResult
     authorisation_id: int | None = None
     """The authorisation it was derived under (its artefacts go if that lapses)."""
+    order_id: int | None = None
+    """The stay-at-home order the person was seen violating: its alert is an `order_violation`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,9 @@ class AlertInfo:
     """Who confirmed it (the second person) or dismissed it."""
     decided_at: datetime | None = None
     dismiss_reason: str | None = None
+    kind: str = "match"
+    """`match`, or `order_violation`: seen outside a stay-at-home order's area."""
+    order_id: int | None = None
 
 
 class ChangeKind(StrEnum):

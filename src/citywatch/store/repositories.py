@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 from citywatch.domain.errors import NotFound
 from citywatch.store.records import ChangeKind, ChangeStatus
 from citywatch.store.tables import (
+    ORDER_CATEGORY,
     Alert,
     AlertConfirmationRow,
     ChangeRow,
     FaceTemplate,
+    OrderRow,
     Person,
     ReferenceImage,
     RequestRow,
@@ -217,7 +219,8 @@ def gallery_rows(
     session: Session, *, model: str, now: datetime
 ) -> list[tuple[FaceTemplate, Person, Watchlist]]:
     """Templates matched against: approved (active) persons on active, unexpired watchlists,
-    without the reference images still waiting for a second person."""
+    without the reference images still waiting for a second person; on a stay-at-home
+    watchlist, only persons under an order in force."""
     held_back = pending_reference_ids(session)
     query = (
         select(FaceTemplate, Person, Watchlist)
@@ -228,6 +231,15 @@ def gallery_rows(
             Person.status == "active",
             Watchlist.active.is_(True),
             or_(Watchlist.expires_at.is_(None), Watchlist.expires_at > now),
+            # a stay-at-home watchlist is matched only for persons under an order in force
+            or_(
+                Watchlist.category != ORDER_CATEGORY,
+                Person.id.in_(
+                    select(OrderRow.person_id).where(
+                        OrderRow.status == "active", OrderRow.starts_at <= now, OrderRow.ends_at > now
+                    )
+                ),
+            ),
         )
         .order_by(FaceTemplate.id)
     )

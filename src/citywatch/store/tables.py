@@ -35,6 +35,8 @@ NAMING_CONVENTION = {
 }
 
 WATCHLIST_CATEGORIES = ("wanted", "missing", "stay_at_home", "other")
+ORDER_CATEGORY = "stay_at_home"
+"""The watchlist category whose persons are matched only while an order concerns them."""
 ALERT_STATUSES = ("new", "acknowledged", "confirmed", "dismissed")
 ALERT_KINDS = ("match", "order_violation")
 SEVERITIES = ("low", "medium", "high", "critical")

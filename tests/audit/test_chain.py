@@ -59,6 +59,27 @@ def test_an_untouched_chain_verifies() -> None:
 MUTATIONS = ["flip", "flip_and_rehash", "delete", "reorder", "insert", "truncate"]
 
 
+def mutated(entries: list[AuditEntry], kind: str, i: int) -> list[AuditEntry] | None:
+    """`entries` with one forgery of `kind` at position `i` (None when it cannot be made)."""
+    forged, n = list(entries), len(entries)
+    if kind == "flip":
+        forged[i] = dataclasses.replace(forged[i], actor="someone-else")
+    elif kind == "flip_and_rehash":
+        forged[i] = sealed(dataclasses.replace(forged[i], params={"threshold": 0.9}))
+    elif kind == "delete":
+        del forged[i]
+    elif kind == "reorder":
+        if n == 1:
+            return None  # nothing to swap with
+        j = (i + 1) % n
+        forged[i], forged[j] = forged[j], forged[i]
+    elif kind == "insert":
+        forged.insert(i, sealed(dataclasses.replace(entries[i], action="policy.change", hash="")))
+    elif kind == "truncate":
+        forged = forged[:i] if i else forged[:-1]
+    return forged
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     n=st.integers(min_value=2, max_value=40),
@@ -70,20 +91,8 @@ def test_every_mutation_is_detected(n: int, kind: str, where: float, cover_up: b
     entries = chain(n)
     cps = checkpoints(entries)
     i = int(where * n)
-    forged = list(entries)
-    if kind == "flip":
-        forged[i] = dataclasses.replace(forged[i], actor="someone-else")
-    elif kind == "flip_and_rehash":
-        forged[i] = sealed(dataclasses.replace(forged[i], params={"threshold": 0.9}))
-    elif kind == "delete":
-        del forged[i]
-    elif kind == "reorder":
-        j = (i + 1) % n
-        forged[i], forged[j] = forged[j], forged[i]
-    elif kind == "insert":
-        forged.insert(i, sealed(dataclasses.replace(entries[i], action="policy.change", hash="")))
-    elif kind == "truncate":
-        forged = forged[: max(i, 1) - 1] if i else forged[:-1]
+    forged = mutated(entries, kind, i)
+    assert forged is not None  # n >= 2
     if cover_up and kind != "flip":
         forged = rechain(forged)
     v = verify(forged, cps, KEY.public_key())

@@ -19,7 +19,7 @@ from citywatch.audit.log import CHECKPOINT_EVERY, PRUNE_ACTION, AuditLog
 from citywatch.store.db import Database, open_database
 from citywatch.store.tables import AuditAnchor, AuditCheckpoint, AuditRecord
 
-from .test_chain import KEY, MUTATIONS, chain, checkpoints
+from .test_chain import KEY, MUTATIONS, chain, checkpoints, mutated
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -124,22 +124,9 @@ def test_every_mutation_after_the_anchor_is_detected(
     assert verify(rest, checkpoints(entries), KEY.public_key(), anchor).ok
     m = len(rest)
     i = int(where * m)
-    forged = list(rest)
-    if kind == "flip":
-        forged[i] = dataclasses.replace(forged[i], actor="someone-else")
-    elif kind == "flip_and_rehash":
-        forged[i] = sealed(dataclasses.replace(forged[i], params={"threshold": 0.9}))
-    elif kind == "delete":
-        del forged[i]
-    elif kind == "reorder":
-        if m == 1:
-            return  # nothing to swap with
-        j = (i + 1) % m
-        forged[i], forged[j] = forged[j], forged[i]
-    elif kind == "insert":
-        forged.insert(i, sealed(dataclasses.replace(rest[i], action="policy.change", hash="")))
-    elif kind == "truncate":
-        forged = forged[:i]
+    forged = mutated(rest, kind, i)
+    if forged is None:
+        return
     if cover_up and kind != "flip":
         forged = rechain_from(forged, k, anchor.hash)
     v = verify(forged, checkpoints(entries), KEY.public_key(), anchor)

@@ -8,23 +8,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from citywatch.cli.main import EXIT_CODES, app
 from citywatch.config.load import load
 from citywatch.delivery.outbox import OutboxStatus
-from citywatch.domain.errors import CitywatchError
 from citywatch.runtime.build import Runtime
+from tests.integration.cli_helpers import invoke
 
 from .conftest import SECRET, Broker, Receiver, free_port, raise_alerts
 
 
 def run(config: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["--config", str(config), *args])
-    if isinstance(result.exception, CitywatchError):
-        code = next((c for kind, c in EXIT_CODES if isinstance(result.exception, kind)), 1)
-        return code, f"{result.output}error: {result.exception}"
-    return result.exit_code, result.output
+    return invoke("--config", str(config), *args)
 
 
 @pytest.fixture

@@ -65,6 +65,15 @@ def test_every_kind_of_change_is_named(tmp_path: Path, change: dict[str, bytes |
     assert not verdict.ok and verdict.problem is not None and problem in verdict.problem
 
 
+def test_bytes_changed_inside_the_zip_are_named_not_a_crash(tmp_path: Path) -> None:
+    path = build(tmp_path)
+    # edited in place, as a careless search-and-replace would: the member's CRC no longer holds
+    path.write_bytes(path.read_bytes().replace(b'[{"id": 1}]', b'[{"id": 7}]'))
+    verdict = verify_package(path, KEY.public_key())
+    assert not verdict.ok and verdict.problem is not None
+    assert "damaged" in verdict.problem or "changed" in verdict.problem
+
+
 def test_another_key_does_not_verify(tmp_path: Path) -> None:
     path = build(tmp_path)
     assert not verify_package(path, Ed25519PrivateKey.generate().public_key()).ok

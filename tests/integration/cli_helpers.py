@@ -76,6 +76,19 @@ def citywatch(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Exit code and output (stdout and stderr together) of `citywatch args…` in this process,
+    in the current folder and environment (plus `env`), as the entry point would end it."""
+    result = CliRunner().invoke(app, list(args), env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        explained = explain(result.exception)
+        if explained is None:
+            raise result.exception
+        code, message = explained
+        return code, f"{result.output}error: {message}"
+    return result.exit_code, result.output
+
+
 def _in_process(workdir: Path, args: tuple[str, ...], env: dict[str, str], stdin: str | None) -> Result:
     """The command in this process, in `workdir`, with exactly `env`'s CITYWATCH_ variables;
     an error citywatch expects ends it as the entry point would (message, exit code)."""

@@ -14,7 +14,7 @@ from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
 from citywatch.store.records import NewReference
 from tests.integration.cli_helpers import cli_env
-from tests.integration.test_request_cli import run
+from tests.integration.cli_helpers import invoke as run
 
 JPEG = b"\xff\xd8\xff\xe0 stub"
 

@@ -8,13 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from citywatch.cli.main import EXIT_CODES, app
 from citywatch.config.settings import Settings
-from citywatch.domain.errors import CitywatchError
 from citywatch.runtime.build import Runtime
 from tests.integration.cli_helpers import cli_env
+from tests.integration.cli_helpers import invoke as run
 
 
 @pytest.fixture
@@ -32,15 +30,6 @@ def env(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> I
     token = rt.users.issue_token("sam", "test").token
     rt.close()
     yield {"CITYWATCH_TOKEN": token}
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Exit code and output as `citywatch` (cli.main.run) would give them."""
-    result = CliRunner().invoke(app, list(args), env=env)
-    if isinstance(result.exception, CitywatchError):
-        code = next((c for kind, c in EXIT_CODES if isinstance(result.exception, kind)), 1)
-        return code, f"{result.output}error: {result.exception}"
-    return result.exit_code, result.output
 
 
 def test_file_approve_and_verify(env: dict[str, str], tmp_path: Path) -> None:

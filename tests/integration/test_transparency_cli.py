@@ -10,15 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from citywatch.cli.main import EXIT_CODES, app
 from citywatch.config.pipeline import RetentionSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
-from citywatch.domain.errors import CitywatchError
 from citywatch.runtime.build import Runtime
 from citywatch.store.retention import RetentionStore
+from tests.integration.cli_helpers import invoke as run
 from tests.store.helpers import Clock, sighting
 
 PURGED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -46,15 +44,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
     token = rt.users.issue_token("otto", "test").token
     rt.close()
     yield {"CITYWATCH_TOKEN": token}
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Exit code and output as `citywatch` (cli.main.run) would give them."""
-    result = CliRunner().invoke(app, list(args), env=env)
-    if isinstance(result.exception, CitywatchError):
-        code = next((c for kind, c in EXIT_CODES if isinstance(result.exception, kind)), 1)
-        return code, f"{result.output}error: {result.exception}"
-    return result.exit_code, result.output
 
 
 def test_the_report_as_json_and_tables_for_anyone(env: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,27 +120,35 @@ def verify_package(path: Path, public_key: Ed25519PublicKey | None = None) -> Ve
     except (OSError, zipfile.BadZipFile) as exc:
         raise CorruptMedia(f"{path}: not a readable export package ({exc})") from None
     with zf:
-        names = set(zf.namelist())
-        for needed in (MANIFEST, SIGNATURE):
-            if needed not in names:
-                return Verdict(False, 0, f"{needed} is missing")
-        manifest_bytes = zf.read(MANIFEST)
-        key = public_key or _inner_key(zf)
         try:
-            key.verify(base64.b64decode(zf.read(SIGNATURE)), manifest_bytes)
-        except (InvalidSignature, ValueError):
-            return Verdict(False, 0, "the manifest's signature does not verify")
-        manifest = json.loads(manifest_bytes)
-        files = manifest.get("files", [])
-        for f in files:
-            if f["path"] not in names:
-                return Verdict(False, len(files), f"{f['path']} is listed but missing")
-            if hashlib.sha256(zf.read(f["path"])).hexdigest() != f["sha256"]:
-                return Verdict(False, len(files), f"{f['path']} was changed (SHA-256 differs)")
-        extra = names - {f["path"] for f in files} - {MANIFEST, SIGNATURE, PUBLIC_KEY}
-        if extra:
-            return Verdict(False, len(files), f"{sorted(extra)[0]} is not in the manifest")
-        return Verdict(True, len(files), None, manifest.get("reference", ""))
+            return _check(zf, public_key)
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, TypeError) as exc:
+            # a member that no longer decompresses or a manifest that no longer parses
+            return Verdict(False, 0, f"the package is damaged ({exc})")
+
+
+def _check(zf: zipfile.ZipFile, public_key: Ed25519PublicKey | None) -> Verdict:
+    names = set(zf.namelist())
+    for needed in (MANIFEST, SIGNATURE):
+        if needed not in names:
+            return Verdict(False, 0, f"{needed} is missing")
+    manifest_bytes = zf.read(MANIFEST)
+    key = public_key or _inner_key(zf)
+    try:
+        key.verify(base64.b64decode(zf.read(SIGNATURE)), manifest_bytes)
+    except (InvalidSignature, ValueError):
+        return Verdict(False, 0, "the manifest's signature does not verify")
+    manifest = json.loads(manifest_bytes)
+    files = manifest.get("files", [])
+    for f in files:
+        if f["path"] not in names:
+            return Verdict(False, len(files), f"{f['path']} is listed but missing")
+        if hashlib.sha256(zf.read(f["path"])).hexdigest() != f["sha256"]:
+            return Verdict(False, len(files), f"{f['path']} was changed (SHA-256 differs)")
+    extra = names - {f["path"] for f in files} - {MANIFEST, SIGNATURE, PUBLIC_KEY}
+    if extra:
+        return Verdict(False, len(files), f"{sorted(extra)[0]} is not in the manifest")
+    return Verdict(True, len(files), None, manifest.get("reference", ""))
 
 
 def _inner_key(zf: zipfile.ZipFile) -> Ed25519PublicKey:

@@ -81,6 +81,21 @@ def sighting_record(s: SightingInfo) -> dict[str, object]:
     return {k: plain(v) for k, v in asdict(s).items() if k != "crop_path"}
 
 
+def request_record(info: RequestInfo, **more: object) -> dict[str, object]:
+    """The request as its export's `request.json` shows it, with what the export adds."""
+    return {
+        "id": info.id,
+        "kind": info.kind.value,
+        "reference": info.reference,
+        "requester": info.requester,
+        "cameras": info.cameras,
+        "from": info.window.start,
+        "until": info.window.end,
+        "decided_by": info.decided_by,
+        **more,
+    }
+
+
 def plain(value: object) -> object:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}

@@ -12,7 +12,14 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, NotFound
 from citywatch.exports.package import Entry
 from citywatch.runtime.build import Runtime
-from citywatch.services.exports import json_bytes, plain, publish_export, sighting_record, work_folder
+from citywatch.services.exports import (
+    json_bytes,
+    plain,
+    publish_export,
+    request_record,
+    sighting_record,
+    work_folder,
+)
 from citywatch.services.footage import ClipExport, export_clip
 from citywatch.services.subject_access import fulfil_subject_access
 from citywatch.store.requests import RequestInfo, RequestKind, RequestStatus
@@ -68,16 +75,9 @@ def _clips(rt: Runtime, info: RequestInfo, folder: Path) -> list[ClipExport]:
 
 
 def _request(info: RequestInfo, clips: list[ClipExport]) -> dict[str, object]:
-    return {
-        "id": info.id,
-        "kind": info.kind.value,
-        "reference": info.reference,
-        "requester": info.requester,
-        "cameras": info.cameras,
-        "from": info.window.start,
-        "until": info.window.end,
-        "decided_by": info.decided_by,
-        "clips": [
+    return request_record(
+        info,
+        clips=[
             {
                 "camera": c.camera_id,
                 "from": c.started_at,
@@ -86,4 +86,4 @@ def _request(info: RequestInfo, clips: list[ClipExport]) -> dict[str, object]:
             }
             for c in clips
         ],
-    }
+    )

@@ -38,7 +38,7 @@ from citywatch.exports.package import Entry
 from citywatch.media.images import encode_jpeg, read_image
 from citywatch.media.video import rewrite_video, video_frames
 from citywatch.runtime.build import Runtime
-from citywatch.services.exports import json_bytes, publish_export, work_folder
+from citywatch.services.exports import json_bytes, publish_export, request_record, work_folder
 from citywatch.services.footage import export_clip
 from citywatch.services.redaction import FaceRedactor, RedactionCounts, redact, spread
 from citywatch.services.search import rank
@@ -287,18 +287,11 @@ def fulfil_subject_access(rt: Runtime, info: RequestInfo, *, by: Actor) -> Reque
             Entry(
                 "request.json",
                 json_bytes(
-                    {
-                        "id": info.id,
-                        "kind": info.kind.value,
-                        "reference": info.reference,
-                        "requester": info.requester,
-                        "cameras": info.cameras,
-                        "from": info.window.start,
-                        "until": info.window.end,
-                        "decided_by": info.decided_by,
-                        "clips": clips,
-                        "redaction": "every face but the requester's is filled with a solid colour",
-                    }
+                    request_record(
+                        info,
+                        clips=clips,
+                        redaction="every face but the requester's is filled with a solid colour",
+                    )
                 ),
             )
         )

@@ -103,7 +103,7 @@ class Subscriber:
     """A separate MQTT client, as a home-automation system would be: persistent session,
     subscribes (again) on every connect, records every payload by topic."""
 
-    def __init__(self, port: int, topics: list[str]) -> None:
+    def __init__(self, port: int, topics: list[str], *, client_id: str | None = None) -> None:
         self.topics = topics
         self.received: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
         self.subscribed = threading.Event()
@@ -111,7 +111,7 @@ class Subscriber:
         self._lock = threading.Lock()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"test-subscriber-{port}",
+            client_id=client_id or f"test-subscriber-{port}",
             protocol=mqtt.MQTTv311,
             clean_session=False,
         )

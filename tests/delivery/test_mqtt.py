@@ -1,11 +1,15 @@
-"""MQTT against a private Mosquitto: a broker restart in the middle of a run, a broker down
-at start, and the test-sink probe. Delivery is at least once: every alert arrives on both
+"""MQTT against Mosquitto on localhost: a private one (started, killed and restarted on its
+own port, so the machine's broker is never disturbed) for a broker restart in the middle of
+a run, a broker down at start and the test-sink probe; and the machine's own broker on 1883. Delivery is at least once: every alert arrives on both
 topics; a repeat (a PUBACK lost in the restart) is allowed and carries the same `id`."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
+import uuid
 from pathlib import Path
 
 import paho.mqtt.publish as publish
@@ -132,3 +136,37 @@ def test_close_stops_pahos_thread(broker: Broker) -> None:
     before = {t.ident for t in threading.enumerate()}
     sink.close()
     wait_until(lambda: len({t.ident for t in threading.enumerate()}) < len(before), 5, "paho's thread")
+
+
+def test_alerts_reach_the_mosquitto_running_on_localhost(tmp_path: Path) -> None:
+    """The machine's own broker (127.0.0.1:1883), as a deployment would use it; left running."""
+    if not _listening(SYSTEM_BROKER_PORT):
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Mosquitto on 127.0.0.1:1883; CI machines run one")
+        pytest.skip("no Mosquitto on 127.0.0.1:1883")
+    camera = f"ci-{uuid.uuid4().hex[:8]}"  # a topic of its own on a shared broker
+    topic = f"citywatch/{camera}/alerts"
+    sub = Subscriber(SYSTEM_BROKER_PORT, [topic], client_id=f"citywatch-test-{camera}")
+    settings = MqttSinkSettings(name="site", port=SYSTEM_BROKER_PORT, publish_timeout_s=3)
+    sink = MqttSink(settings, reconnect_min_s=1, reconnect_max_s=2)
+    d = deploy(tmp_path, [settings], RETRY)
+    dispatcher = Dispatcher(d.outbox, {"site": sink}, poll_s=0.05)
+    try:
+        wait_until(sub.subscribed.is_set, what="the subscriber")
+        dispatcher.start()
+        ids = raise_alerts(d.store, 3, camera_id=camera)
+        wait_until(lambda: set(ids) <= set(sub.ids(topic)), what="the alerts on the system broker")
+        wait_until(lambda: d.outbox.counts()[OutboxStatus.DELIVERED] == 3, what="the outbox to settle")
+    finally:
+        dispatcher.stop()
+        sub.close()
+    assert {p["camera"] for p in sub.received[topic]} == {camera}
+
+
+SYSTEM_BROKER_PORT = 1883
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0

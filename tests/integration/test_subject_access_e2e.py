@@ -21,8 +21,9 @@ import pytest
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.recording import RecordingSettings
 from citywatch.config.settings import Settings
+from citywatch.config.vision import HogSettings
 from citywatch.domain.audit import Actor
-from citywatch.domain.errors import NoFace, NotFound, SeveralFaces
+from citywatch.domain.errors import NoFace, NotFound, SeveralFaces, Unavailable
 from citywatch.domain.policy import ProcessingMode, Window
 from citywatch.exports.package import verify_package
 from citywatch.media.video import video_frames
@@ -34,6 +35,7 @@ from citywatch.store.exports import EXPORTS_FOLDER
 from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
 from citywatch.store.governance import SYSTEM
 from citywatch.store.requests import WORK_FOLDER, RequestKind, RequestStatus
+from citywatch.vision.backends.hog import HogDetector
 
 CLERK = Actor("cleo", "operator")
 SAM = Actor("sam", "supervisor")
@@ -226,3 +228,42 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def _photos(rt: Runtime) -> int:
     folder = rt.store.blobs.root / REQUEST_PHOTOS_FOLDER
     return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+
+
+def test_an_export_that_cannot_be_made_whole_is_not_made(
+    recorded: Runtime, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without YuNet, or with a held segment's file gone: a clear error, no package, and the
+    request still approved (to be fulfilled once fixed). Runs last: it moves a file aside."""
+    rt = recorded
+    info, found = file_subject_access(
+        rt,
+        requester="Lin-Manuel Miranda",
+        contact="lin@example.org",
+        cameras=["stage"],
+        window=_window(),
+        photo=_examples(shared_data) / "lin-manuel-miranda.png",
+        by=CLERK,
+    )
+    rt.requests.approve(info.id, by=SAM)
+    exports = rt.settings.data_dir / EXPORTS_FOLDER
+
+    def packages() -> list[Path]:
+        return sorted(exports.rglob(f"request-{info.id}-*.zip")) if exports.exists() else []
+
+    monkeypatch.setitem(rt.__dict__, "redaction_detector", HogDetector(HogSettings()))
+    with pytest.raises(Unavailable, match="redacted with the YuNet face detector"):
+        fulfil(rt, info.id, by=SAM)
+    monkeypatch.delitem(rt.__dict__, "redaction_detector")
+
+    segment = rt.footage.segment(found.recordings[0])
+    path = rt.footage.absolute(segment.path)
+    aside = path.with_suffix(".aside")
+    path.rename(aside)
+    try:
+        with pytest.raises(Unavailable, match=f"#{segment.id}.*missing"):
+            fulfil(rt, info.id, by=SAM)
+    finally:
+        aside.rename(path)
+    assert packages() == []
+    assert rt.requests.get(info.id).status is RequestStatus.APPROVED

@@ -1,7 +1,8 @@
 """MQTT against Mosquitto on localhost: a private one (started, killed and restarted on its
 own port, so the machine's broker is never disturbed) for a broker restart in the middle of
-a run, a broker down at start and the test-sink probe; and the machine's own broker on 1883. Delivery is at least once: every alert arrives on both
-topics; a repeat (a PUBACK lost in the restart) is allowed and carries the same `id`."""
+a run, a broker down at start and the test-sink probe; and the machine's own broker on 1883.
+Delivery is at least once: every alert arrives on both topics; a repeat (a PUBACK lost in
+the restart) is allowed and carries the same `id`."""
 
 from __future__ import annotations
 

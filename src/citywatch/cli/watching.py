@@ -225,6 +225,7 @@ def run(ctx: typer.Context) -> None:
         except CitywatchError as exc:  # one bad camera does not keep the others from running
             unopened.append(CameraStatus.failed(cam.id, str(exc)))
     start_delivery(ctx, rt)
+    start_api(ctx, rt)
     for w in workers:
         w.start()
     purge = Scheduled("retention purge", rt.purge, rt.settings.retention.purge_every_min * 60)
@@ -276,6 +277,22 @@ def start_delivery(ctx: typer.Context, rt: Runtime) -> Dispatcher | None:
 
     ctx.call_on_close(stop)
     return dispatcher
+
+
+def start_api(ctx: typer.Context, rt: Runtime) -> None:
+    """Serve the API (the live alert feed) while the command runs, when `api.enabled`; it
+    stops after the cameras, so the alerts they store as they stop still reach the feed."""
+    if not rt.settings.api.enabled:
+        return
+    # FastAPI, uvicorn and sse-starlette (which patches uvicorn's exit handler when imported)
+    # load only for a command that serves.
+    from citywatch.api.app import create_app  # noqa: PLC0415
+    from citywatch.api.server import ApiServer  # noqa: PLC0415
+
+    server = ApiServer(create_app(rt), rt.settings.api, rt.feed)
+    server.start()
+    ctx.call_on_close(server.stop)
+    err.print(f"API on {server.url} (live alerts: {server.url}/api/alerts/stream)")
 
 
 def _camera_event(action: str, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:

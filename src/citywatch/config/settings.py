@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from citywatch.config.alerts import AlertSettings
+from citywatch.config.api import ApiSettings
 from citywatch.config.delivery import DeliverySettings
 from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.config.pipeline import (
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(
         default_factory=DeliverySettings,
         description="Where alerts are delivered (MQTT, signed webhooks), with retries and a dead-letter.",
+    )
+    api: ApiSettings = Field(
+        default_factory=ApiSettings,
+        description="The HTTP API `citywatch run` serves (off by default): the live alert feed.",
     )
     source: SourceSettings = Field(
         default_factory=SourceSettings, description="How `citywatch watch` opens and reads its source."

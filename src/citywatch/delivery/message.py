@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 ALERT_EVENT = "alert.created"
 TEST_EVENT = "citywatch.test"
@@ -64,6 +65,43 @@ def alert_message(  # noqa: PLR0917 (one field each)
         distance=round(distance, 4),
         time=at.astimezone(UTC).isoformat(),
         url=f"{base_url.rstrip('/')}/alerts/{alert_id}",
+    )
+
+
+class AlertFields(Protocol):
+    """What a message is made of: an alert row (`store.tables.Alert`) or its record
+    (`store.records.AlertInfo`), read only."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def camera_id(self) -> str: ...
+    @property
+    def person_name(self) -> str: ...
+    @property
+    def watchlist_name(self) -> str: ...
+    @property
+    def distance(self) -> float: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def message_of(alert: AlertFields, base_url: str = "") -> AlertMessage:
+    """The one message of an alert, for every sink and the live feed alike."""
+    return alert_message(
+        alert.id,
+        str(alert.kind),
+        str(alert.severity),
+        alert.camera_id,
+        alert.person_name,
+        alert.watchlist_name,
+        alert.distance,
+        alert.created_at,
+        base_url,
     )
 
 

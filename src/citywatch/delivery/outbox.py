@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from citywatch.config.delivery import MqttSinkSettings, SinkSettings
-from citywatch.delivery.message import ALERT_EVENT, alert_message
+from citywatch.delivery.message import ALERT_EVENT, message_of
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound
 from citywatch.store.db import Database
@@ -95,17 +95,7 @@ class Outbox:
         """One pending row per configured sink, in the session (transaction) of the alert."""
         if not self._sinks:
             return
-        body = alert_message(
-            alert.id,
-            alert.kind,
-            alert.severity,
-            alert.camera_id,
-            alert.person_name,
-            alert.watchlist_name,
-            alert.distance,
-            alert.created_at,
-            self._base_url,
-        ).to_json()
+        body = message_of(alert, self._base_url).to_json()
         now = self._clock()
         for sink in self._sinks:
             session.add(

@@ -22,6 +22,7 @@ from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
 from citywatch.delivery.dispatcher import Dispatcher
 from citywatch.delivery.factory import build_sink
+from citywatch.delivery.feed import AlertFeed
 from citywatch.delivery.outbox import Backoff, Outbox
 from citywatch.delivery.sink import Sink
 from citywatch.domain.audit import Actor, AuditEvent
@@ -49,6 +50,7 @@ from citywatch.store.governance import SYSTEM, GovernanceStore
 from citywatch.store.orders import OrderStore
 from citywatch.store.requests import WORK_FOLDER, RequestKind, RequestStore, clean_work_folder
 from citywatch.store.retention import ReceiptInfo, RetentionStore
+from citywatch.store.tables import Alert
 from citywatch.store.users import UserStore
 from citywatch.track.tracker import Tracker
 from citywatch.vision.factory import build_detector, build_embedder
@@ -102,7 +104,7 @@ class Runtime:
             BlobStore(self.settings.data_dir / "blobs"),
             audit=self._audit_in,
             alert_cooldown_s=self.settings.alerts.cooldown_s,
-            on_alert=self.outbox.write,
+            on_alert=self._alert_raised,
         )
 
     @cached_property
@@ -117,6 +119,16 @@ class Runtime:
             base_url=d.base_url,
             audit=self._audit_in,
         )
+
+    @cached_property
+    def feed(self) -> AlertFeed:
+        """Alerts for the live feed (server-sent events), published as each alert commits."""
+        return AlertFeed(capacity=self.settings.api.feed_queue, base_url=self.settings.delivery.base_url)
+
+    def _alert_raised(self, session: Session, alert: Alert) -> None:
+        """In the alert's transaction: its outbox rows, and its place in the live feed on commit."""
+        self.outbox.write(session, alert)
+        self.feed.stage(session, alert)
 
     def sink(self, name: str) -> Sink:
         """The configured sink `name`, built (not connected yet)."""
@@ -261,10 +273,11 @@ class Runtime:
             result_count=event.result_count,
         )
 
-    def audit(self, event: AuditEvent) -> None:
-        """Record an action that has no transaction of its own (a search, a camera start)."""
+    def audit(self, event: AuditEvent, *, actor: Actor | None = None) -> None:
+        """Record an action that has no transaction of its own (a search, a camera start), as
+        `actor` (default: whom the runtime acts for; the API passes the signed-in caller)."""
         with self.database.session() as session:
-            self._audit_in(session, event)
+            self._audit_as(session, self.actor if actor is None else actor, event)
 
     @cached_property
     def detector(self) -> Detector:

@@ -577,6 +577,16 @@ class MetaStore:
             rows = repo.recent_alerts(session, limit=limit, status=wanted, camera_ids=camera_ids)
             return [alert_info(row) for row in rows]
 
+    def alerts_after(
+        self, after_id: int, limit: int = 500, *, camera_ids: Collection[str] | None = None
+    ) -> list[AlertInfo]:
+        """Alerts with an id above `after_id`, oldest first (only of `camera_ids` when given):
+        what a live-feed client missed since the last alert it saw."""
+        _check_limit(limit)
+        with self._db.session(write=False) as session:
+            rows = repo.alerts_after(session, after_id=after_id, limit=limit, camera_ids=camera_ids)
+            return [alert_info(row) for row in rows]
+
     def count_sightings(self) -> int:
         with self._db.session(write=False) as session:
             return repo.count_sightings(session)

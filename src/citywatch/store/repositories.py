@@ -320,6 +320,15 @@ def recent_sightings(
     return session.scalars(query.order_by(Sighting.started_at.desc(), Sighting.id.desc()).limit(limit)).all()
 
 
+def alerts_after(
+    session: Session, *, after_id: int, limit: int, camera_ids: Collection[str] | None = None
+) -> Sequence[Alert]:
+    query = select(Alert).where(Alert.id > after_id)
+    if camera_ids is not None:
+        query = query.where(Alert.camera_id.in_(sorted(camera_ids)))
+    return session.scalars(query.order_by(Alert.id).limit(limit)).all()
+
+
 def recent_alerts(
     session: Session, *, limit: int, status: str | None, camera_ids: Collection[str] | None = None
 ) -> Sequence[Alert]:

@@ -1,0 +1,45 @@
+"""The HTTP API that `citywatch run` serves: where it listens and how its live alert feed behaves."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from citywatch.config.base import Section
+
+
+class ApiSettings(Section):
+    enabled: bool = Field(
+        False,
+        description="Serve the HTTP API (live alert feed, health) while `citywatch run` watches the "
+        "cameras. Callers sign in with an API token (`citywatch user token issue`).",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address to listen on. Tokens travel in clear over plain HTTP: beyond this "
+        "machine, serve it behind a TLS proxy.",
+    )
+    port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on (0: any free port).")
+    heartbeat_s: float = Field(
+        15.0, gt=0, le=300, description="Interval of the keep-alive comments on an idle alert stream."
+    )
+    feed_queue: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Alerts a live-feed client may leave unread before it is dropped; it reconnects "
+        "and replays what it missed from the store.",
+    )
+    send_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="A client that takes longer than this to accept one event is dropped."
+    )
+    recheck_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How often an open alert stream checks its token again: a revoked token, a "
+        "disabled user or a changed role or camera scope ends it.",
+    )
+    shutdown_s: float = Field(
+        5.0, gt=0, le=120, description="How long stopping waits for open requests to finish."
+    )

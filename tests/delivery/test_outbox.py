@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from citywatch.config.delivery import MqttSinkSettings, WebhookSinkSettings
@@ -126,6 +126,35 @@ def test_retries_then_delivers(tmp_path: Path) -> None:
     assert sorted(r.attempts for r in d.outbox.entries()) == [1, 3]
 
 
+class BuggySink(FlakySink):
+    """Fails as a library might when it breaks its own contract (not a DeliveryFailed)."""
+
+    def send(self, message: Message) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ValueError("invalid status line from the receiver")
+        self.sent.append(message)
+
+
+def test_an_unexpected_sink_error_is_a_failed_attempt_not_the_end_of_delivery(tmp_path: Path) -> None:
+    d = deploy(tmp_path, SINKS[:1], Backoff(max_attempts=5, initial_s=0.0001, max_s=0.001))
+    raise_alerts(d.store, 1)
+    sink = BuggySink("hass", failures=1)
+    heard: list[int] = []
+
+    def listener(entry: object) -> None:
+        heard.append(1)
+        raise RuntimeError("a listener's bug")
+
+    dispatcher = Dispatcher(d.outbox, {"hass": sink}, on_delivered=listener)  # type: ignore[arg-type]
+    for _ in range(20):
+        dispatcher.run_once()
+    (row,) = d.outbox.entries()
+    assert row.status is OutboxStatus.DELIVERED and row.attempts == 2
+    assert len(sink.sent) == 1 and heard == [1]
+    assert dispatcher.counts == {"failed": 1, "delivered": 1}
+
+
 def test_dead_after_max_attempts_then_replay_delivers(tmp_path: Path) -> None:
     d = deploy(tmp_path, SINKS[:1], FAST)
     raise_alerts(d.store, 1)
@@ -168,3 +197,13 @@ def test_claimed_rows_are_leased_to_one_dispatcher(tmp_path: Path) -> None:
     assert d.outbox.claim() == []  # a second process finds them leased
     later = Outbox(d.store.db, SINKS[:1], backoff=FAST, clock=lambda: datetime(2100, 1, 1, tzinfo=UTC))
     assert len(later.claim()) == 3  # a crashed dispatcher's lease runs out
+
+
+def test_outbox_rows_go_with_their_alert(tmp_path: Path) -> None:
+    """A message names a person, a camera and a time: when the purge (or an authorisation's
+    lapse) deletes the alert, its outbox rows go in the same statement."""
+    d = deploy(tmp_path, SINKS, FAST)
+    first, second = raise_alerts(d.store, 2)
+    with d.store._db.session() as session:
+        session.execute(delete(Alert).where(Alert.id == first))
+    assert {r.alert_id for r in d.outbox.entries()} == {second}

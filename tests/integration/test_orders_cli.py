@@ -13,7 +13,7 @@ import pytest
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
 from citywatch.store.records import NewReference
-from tests.integration.cli_helpers import cli_env
+from tests.integration.cli_helpers import authorise, cli_env
 from tests.integration.cli_helpers import invoke as run
 
 JPEG = b"\xff\xd8\xff\xe0 stub"
@@ -25,8 +25,9 @@ def cfg(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> I
         monkeypatch.setenv(key, value)
     (tmp_path / "citywatch.yaml").write_text(
         "cameras:\n"
-        f"  - id: gate\n    url: {tmp_path / 'none.mp4'}\n    location: [51.5155, -0.0922]\n"
-        f"  - id: lobby\n    url: {tmp_path / 'none.mp4'}\n"
+        f"  - id: gate\n    url: {tmp_path / 'none.mp4'}\n    mode: watchlist\n"
+        "    location: [51.5155, -0.0922]\n"
+        f"  - id: lobby\n    url: {tmp_path / 'none.mp4'}\n    mode: watchlist\n"
     )
     rt = Runtime(Settings(data_dir=tmp_path / "data"))
     rt.store.ensure_watchlist("home", "stay_at_home")
@@ -42,7 +43,7 @@ def cfg(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> I
     yield {"CITYWATCH_CONFIG": str(tmp_path / "citywatch.yaml"), "OPERATOR_TOKEN": token}
 
 
-def test_order_commands(cfg: dict[str, str]) -> None:
+def test_order_commands(cfg: dict[str, str], tmp_path: Path) -> None:
     env = {"CITYWATCH_CONFIG": cfg["CITYWATCH_CONFIG"]}
     create = ("order", "create", "Pat", "--legal-reference", "HPA 2026/7", "--authority", "city health")
     window = ("--from", "1h", "--until", "+14d")
@@ -53,10 +54,11 @@ def test_order_commands(cfg: dict[str, str]) -> None:
     assert code == 5 and "orders.manage" in text
     code, text = run(*create, *window, "--center", "51.5007,-0.1246", "--radius-m", "150", env=env)
     assert code == 0 and "order 1: Pat to stay within 150 m" in text, text
-    assert (
-        "lobby have no location" in text
-        and "gate" not in text.split("have no location")[0].split("camera(s)")[-1]
-    )
+    assert "no camera checks it now" in text and "bound to watchlist home" in text
+    authorise(tmp_path, ["gate", "lobby"], watchlist="home")
+    code, text = run("order", "list", env=env)
+    assert "order 1 is checked by camera(s) gate\n" in text, text
+    assert "camera(s) lobby identify against home but have no location" in text
     code, text = run("order", "list", "--json", env=env)
     (listed,) = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     assert listed["order"]["person_name"] == "Pat" and listed["order"]["status"] == "active"

@@ -54,18 +54,27 @@ def slow_stream(tmp_path: Path, shared_data: Path) -> Iterator[str]:
 def test_ctrl_c_prints_the_summary_and_exits_cleanly(
     tmp_path: Path, shared_data: Path, slow_stream: str
 ) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "citywatch", "watch", slow_stream, "--mode", "investigate", "--json"],
-        cwd=tmp_path,
-        env=cli_env(tmp_path, shared_data),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(3.0)  # models load, then about a second of stream
-    assert proc.poll() is None, "the stream ended before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "citywatch", "watch", slow_stream, "--mode", "investigate", "--json"],
+            cwd=tmp_path,
+            env=cli_env(tmp_path, shared_data),
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            text=True,
+        )
+        # Ctrl-C before `watch` has taken over SIGINT (imports, models: slow on a busy machine)
+        # is Python's own KeyboardInterrupt; wait for its word that it is watching
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        time.sleep(1.5)  # about a second of stream
+        assert proc.poll() is None, "the stream ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    stderr = log.read_text()
     res = Result(proc.returncode, stdout, stderr)
     assert res.code == 0, stderr
     summary = res.json_lines()[-1]

@@ -66,6 +66,17 @@ def test_one_alert_per_person_per_camera_episode(
         assert row.decision == f"match; alert suppressed: cooldown of alert {first.alert_id}"
 
 
+def test_someone_who_lingers_raises_one_alert_until_they_are_gone_for_a_cooldown(store: MetaStore) -> None:
+    """Seen every 200 s for 10 minutes: one episode, one alert; then away for longer than the
+    cooldown and back: a new episode."""
+    first = store.add_sighting(sighting(match=a_match(1, 1), start=T0))
+    lingering = [store.add_sighting(sighting(match=a_match(1, 1), start=T0 + k * 200 * S)) for k in (1, 2, 3)]
+    assert [s.cooldown_of for s in lingering] == [first.alert_id] * 3
+    assert all(s.alert_id is None for s in lingering)
+    back = store.add_sighting(sighting(match=a_match(1, 1), start=T0 + (600 + 300) * S))
+    assert back.alert_id is not None and back.cooldown_of is None
+
+
 def test_no_cooldown_when_it_is_zero(env: TwoPersonEnv) -> None:
     saved = [env.store.add_sighting(sighting(match=a_match(1, 1), start=T0 + i * S)) for i in range(3)]
     assert all(s.alert_id is not None for s in saved)

@@ -12,12 +12,13 @@ import pytest
 
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.orders import CircleArea, OrderStatus
 from citywatch.domain.policy import GeoPoint, Window
 from citywatch.runtime.build import Runtime
 from citywatch.store.orders import NewOrder, OrderStore
 from citywatch.store.records import NewReference
+from citywatch.store.tables import FaceTemplate, NonMatchRow, ReferenceImage
 
 from .helpers import JPEG_STUB, MODEL, T0, Clock, a_match, sighting, vector
 
@@ -29,7 +30,9 @@ HOME = CircleArea(GeoPoint(51.5007, -0.1246), 150)
 def rt(tmp_path: Path) -> Iterator[Runtime]:
     runtime = Runtime(Settings(data_dir=tmp_path / "data"))
     clock = Clock(T0)
-    runtime.__dict__["orders"] = OrderStore(runtime.database, clock=clock, audit=runtime._audit_as)
+    runtime.__dict__["orders"] = OrderStore(
+        runtime.database, clock=clock, audit=runtime._audit_as, remove_blob=runtime._remove_quietly
+    )
     runtime.__dict__["clock"] = clock
     yield runtime
     runtime.close()
@@ -39,6 +42,24 @@ def enrol(rt: Runtime, name: str, watchlist: str = "home", category: str = "stay
     rt.store.ensure_watchlist(watchlist, category)
     refs = [NewReference(JPEG_STUB, ".jpg", "court file", "public health order", MODEL, vector(len(name)))]
     return rt.store.enroll(refs, watchlist_name=watchlist, display_name=name).id
+
+
+def remember_a_dismissed_face(rt: Runtime, person: int) -> None:
+    """A face dismissed as not this person (non-match memory), as `alerts dismiss --false-match` leaves."""
+    with rt.database.session() as session:
+        session.add(
+            NonMatchRow(
+                person_id=person,
+                alert_id=None,
+                camera_id="gate",
+                model=MODEL,
+                dim=4,
+                vector=b"\0" * 16,
+                recorded_by="oli",
+                created_at=T0,
+                seen_at=T0,
+            )
+        )
 
 
 def new(person: str = "Pat", days: int = 14) -> NewOrder:
@@ -75,21 +96,32 @@ def test_the_gallery_matches_a_stay_at_home_person_only_under_an_order_in_force(
     assert gallery_persons(rt) == {wes, pat}
     assert gallery_persons(rt, T0 + timedelta(days=15)) == {wes}, "not after the order's window"
     assert info.order.status is OrderStatus.ACTIVE
-    assert [e.action for e in rt.audit_log.entries()][-1] == "order.create"
+    created = rt.audit_log.entries()[-1]
+    assert created.action == "order.create"
+    assert created.params["area"]["kind"] == "circle" and "51.5007" not in str(created.params), (
+        "the log proves which area without saying where someone lives"
+    )
 
 
-def test_ending_an_order_deletes_the_templates_with_a_receipt(rt: Runtime) -> None:
+def test_ending_an_order_deletes_the_persons_biometric_data_with_a_receipt(rt: Runtime) -> None:
     pat = enrol(rt, "Pat")
+    with rt.database.session(write=False) as session:
+        (image,) = session.query(ReferenceImage).filter(ReferenceImage.person_id == pat).all()
+    photo = rt.store.blobs.absolute(image.blob_path)
+    assert photo.is_file()
+    remember_a_dismissed_face(rt, pat)
     info = rt.orders.create(new(), by=SAM)
     ended, receipt = rt.orders.end(info.order.id, by=SAM)
     assert ended.order.status is OrderStatus.ENDED and ended.ended_by == "sam"
-    assert receipt is not None and receipt.kind == "order" and receipt.counts == {"templates": 1}
+    assert receipt is not None and receipt.kind == "order"
+    assert receipt.counts == {"templates": 1, "reference_images": 1, "non_matches": 1}
     assert receipt.details["order"] == info.order.id and len(receipt.details["templates_sha256"]) == 64
+    assert receipt.details["reference_image_sha256s"] == [image.sha256]
     assert gallery_persons(rt) == set()
+    assert not photo.exists(), "the reference image's file is unlinked after the commit"
     with rt.database.session(write=False) as s:
-        from citywatch.store.tables import FaceTemplate  # noqa: PLC0415
-
-        assert s.query(FaceTemplate).filter(FaceTemplate.person_id == pat).count() == 0
+        for table in (FaceTemplate, ReferenceImage, NonMatchRow):
+            assert s.query(table).filter(table.person_id == pat).count() == 0
     with pytest.raises(Conflict, match="already ended"):
         rt.orders.end(info.order.id, by=SAM)
     assert {"order.end", "receipt.order"} <= {e.action for e in rt.audit_log.entries()}
@@ -110,7 +142,7 @@ def test_an_order_whose_window_passed_is_ended_by_the_system(rt: Runtime) -> Non
     assert rt.orders.enforce() == []
     rt.__dict__["clock"].now = T0 + timedelta(days=3)
     (receipt,) = rt.orders.enforce()
-    assert receipt.counts == {"templates": 1}
+    assert receipt.counts["templates"] == 1 and receipt.counts["reference_images"] == 1
     ended = rt.orders.get(info.order.id)
     assert ended.order.status is OrderStatus.ENDED and ended.ended_by == "citywatch@system"
     assert rt.orders.enforce() == []
@@ -123,7 +155,12 @@ def test_notice_and_appeal_are_recorded_on_an_alert(rt: Runtime) -> None:
     assert saved.alert_id is not None
     rt.orders.add_note(saved.alert_id, "notice", "letter sent 27 Nov", by=SAM)
     rt.orders.add_note(saved.alert_id, "appeal", "was at the pharmacy", by=SAM)
-    assert [n.kind for n in rt.orders.notes(saved.alert_id)] == ["notice", "appeal"]
+    assert [n.kind for n in rt.orders.notes(saved.alert_id, by=SAM)] == ["notice", "appeal"]
+    gate_only = Actor("oli", "operator", cameras=frozenset({"gate-9"}))
+    with pytest.raises(PermissionDenied):
+        rt.orders.notes(saved.alert_id, by=gate_only)
+    with pytest.raises(PermissionDenied):
+        rt.orders.add_note(saved.alert_id, "notice", "x", by=gate_only)
     with pytest.raises(InvalidInput, match="one of"):
         rt.orders.add_note(saved.alert_id, "gossip", "x", by=SAM)
     with pytest.raises(InvalidInput, match="needs its text"):

@@ -133,6 +133,7 @@ def test_migrated_schema_equals_models_in_detail(tmp_path: Path) -> None:
         ("alerts", "sighting_id", "CASCADE"),
         ("alerts", "person_id", "SET NULL"),
         ("alerts", "watchlist_id", "SET NULL"),
+        ("outbox", "alert_id", "CASCADE"),
     ],
 )
 def test_foreign_keys_have_the_designed_on_delete(

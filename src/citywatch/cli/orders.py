@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -12,8 +13,8 @@ from citywatch.cli.output import emit_json, err, out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
 from citywatch.domain.errors import InvalidInput
-from citywatch.domain.orders import parse_area
-from citywatch.domain.policy import Window
+from citywatch.domain.orders import OrderStatus, parse_area
+from citywatch.domain.policy import CameraPlace, Window, mode_for
 from citywatch.runtime.build import Runtime
 from citywatch.store.orders import NewOrder, OrderInfo
 from citywatch.store.retention import ReceiptInfo
@@ -57,7 +58,7 @@ def order_create(
         f"order {o.id}: {o.person_name} to stay {o.area.describe()} from {when(since)} to {when(until)} "
         f"({o.legal_reference}, {o.issuing_authority})"
     )
-    _warn_cameras_without_location(rt)
+    _say_who_checks(rt, info)
 
 
 @orders_app.command("list")
@@ -92,7 +93,9 @@ def order_list(
             for i in infos
         ],
     )
-    _warn_cameras_without_location(rt)
+    for info in infos:
+        if info.order.status is OrderStatus.ACTIVE:
+            _say_who_checks(rt, info)
 
 
 @orders_app.command("end")
@@ -131,7 +134,8 @@ def order_note(
 @requires(Permission.ALERTS_READ)
 def order_notes(ctx: typer.Context, alert_id: int) -> None:
     """The notice, appeal and outcome recorded on an alert."""
-    notes = runtime(ctx).orders.notes(alert_id)
+    rt = runtime(ctx)
+    notes = rt.orders.notes(alert_id, by=rt.actor)
     table(
         f"notes on alert {alert_id}",
         ["id", "kind", "text", "by", "at"],
@@ -146,9 +150,30 @@ def _ended(info: OrderInfo, receipt: ReceiptInfo | None) -> None:
     out.print(f"order {o.id} ({o.person_name}) {o.status}: {gone} template(s) deleted{kept}")
 
 
-def _warn_cameras_without_location(rt: Runtime) -> None:
-    if missing := sorted(c.id for c in rt.settings.cameras if c.geo is None):
+def _say_who_checks(rt: Runtime, info: OrderInfo) -> None:
+    """Which cameras check the order now: those with a location whose policy identifies
+    against the person's watchlist (an authorisation in force bound to it). An order no
+    camera checks does nothing, and that must not go unnoticed."""
+    order = info.order
+    if order.person_id is None:
+        return
+    watchlist = rt.store.get_person(order.person_id).watchlist_name
+    snapshot, now = rt.policy.snapshot(), datetime.now(UTC)
+    checking: list[str] = []
+    unplaced: list[str] = []
+    for camera in rt.settings.cameras:
+        decision = mode_for(CameraPlace(camera.id, camera.mode, camera.geo), snapshot, now)
+        if watchlist in decision.watchlists:
+            (checking if camera.geo is not None else unplaced).append(camera.id)
+    if checking:
+        out.print(f"order {order.id} is checked by camera(s) {', '.join(checking)}")
+    else:
         err.print(
-            f"[yellow]camera(s) {', '.join(missing)} have no location (cameras[].location: [lat, lon]) "
-            "and take no part in order checks[/]"
+            f"[yellow]order {order.id}: no camera checks it now: a camera needs a location and an "
+            f"authorisation in force bound to watchlist {watchlist}[/]"
+        )
+    if unplaced:
+        err.print(
+            f"[yellow]camera(s) {', '.join(unplaced)} identify against {watchlist} but have no location "
+            "(cameras[].location: [lat, lon]) and take no part in order checks[/]"
         )

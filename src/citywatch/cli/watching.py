@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_S = 30.0
 """How long `run` waits for a camera to store its open tracks after Ctrl-C."""
+ORDER_ENFORCE_S = 10.0
+"""How often `run` ends the orders whose window has passed (their templates go at once;
+matching them stopped already, the gallery filtering by time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ def watch(
     rt = runtime(ctx)
     require_cameras(rt, Permission.CAMERAS_RUN, [camera_id], ctx.command_path)
     rt.recover()
+    rt.orders.enforce()  # orders whose window passed lose their templates before matching starts
     source_settings = rt.settings.source
     if detect_fps is not None:
         source_settings = source_settings.model_copy(update={"detect_fps": detect_fps})
@@ -137,6 +141,7 @@ def watch(
     started = time.perf_counter()
     stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary
     worker.start()
+    log.info("watching %s as camera %s (Ctrl-C stops and prints the summary)", source, camera_id)
     if as_json:
         while not worker.join(0.25):
             pass
@@ -230,6 +235,8 @@ def run(ctx: typer.Context) -> None:
         w.start()
     purge = Scheduled("retention purge", rt.purge, rt.settings.retention.purge_every_min * 60)
     purge.start()
+    orders = Scheduled("stay-at-home order enforcement", rt.orders.enforce, ORDER_ENFORCE_S)
+    orders.start()
 
     def statuses() -> list[CameraStatus]:
         return [w.status() for w in workers] + unopened
@@ -244,6 +251,7 @@ def run(ctx: typer.Context) -> None:
                 log.error("camera %s did not stop within %.0f s", w.source.camera_id, SHUTDOWN_S)
         live.update(_status_table(statuses()))
     purge.stop()
+    orders.stop()
     cameras = {c.id: c for c in rt.settings.cameras}
     for w in workers:
         rt.audit(_camera_event("camera.stop", cameras[w.source.camera_id], w))

@@ -86,6 +86,9 @@ class Dispatcher:
         except CitywatchError as exc:  # the database is busy or gone: the rows wait
             self.counts["errors"] += 1
             log.error("alert delivery: cannot read the outbox (%s); retrying in %.1f s", exc, self._poll_s)
+        except Exception:  # a bug must not end delivery for good: the rows wait, the log says why
+            self.counts["errors"] += 1
+            log.exception("alert delivery: a round failed unexpectedly; retrying in %.1f s", self._poll_s)
 
     def run_once(self) -> int:
         """One round: claim the due rows and try each; returns how many were delivered."""
@@ -111,8 +114,9 @@ class Dispatcher:
             if sink is None:
                 raise DeliveryFailed(f"sink {entry.sink!r} is not configured (any more)")
             sink.send(Message(entry.key, entry.topic, entry.body))
-        except DeliveryFailed as exc:
-            after = self._outbox.failed(entry.id, str(exc))
+        except Exception as exc:  # any failure of a sink is a failed attempt, retried with backoff
+            problem = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+            after = self._outbox.failed(entry.id, problem)
             if after.status is OutboxStatus.DEAD:
                 self.counts["dead"] += 1
                 log.error(
@@ -122,7 +126,7 @@ class Dispatcher:
                     entry.alert_id,
                     after.attempts,
                     entry.sink,
-                    exc,
+                    problem,
                     entry.id,
                 )
             else:
@@ -134,7 +138,7 @@ class Dispatcher:
                     entry.sink,
                     after.attempts,
                     self._outbox.backoff.max_attempts,
-                    exc,
+                    problem,
                     after.next_attempt_at.isoformat(timespec="seconds"),
                 )
             return after
@@ -142,5 +146,8 @@ class Dispatcher:
         self.counts["delivered"] += 1
         log.debug("outbox #%d (alert %s) delivered to %s", entry.id, entry.alert_id, entry.sink)
         if self._on_delivered is not None:
-            self._on_delivered(entry)
+            try:
+                self._on_delivered(entry)
+            except Exception:  # a listener's bug is not a failed delivery
+                log.exception("outbox #%d: the on_delivered listener failed", entry.id)
         return None

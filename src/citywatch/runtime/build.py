@@ -236,7 +236,9 @@ class Runtime:
     @cached_property
     def orders(self) -> OrderStore:
         """Stay-at-home orders and the notes (notice, appeal) recorded on alerts."""
-        return OrderStore(self.database, clock=utc_now, audit=self._audit_as)
+        return OrderStore(
+            self.database, clock=utc_now, audit=self._audit_as, remove_blob=self._remove_quietly
+        )
 
     @cached_property
     def order_checks(self) -> OrderService:

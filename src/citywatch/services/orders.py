@@ -1,13 +1,12 @@
 """Stay-at-home orders as running cameras ask them: a snapshot of the orders, refreshed
-every few seconds, with ended orders enforced (templates deleted, receipts) on the way."""
+every few seconds (read only; ending orders is `OrderStore.enforce`, on a schedule)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.orders import Order, OrderCheck, check_order
@@ -23,11 +22,9 @@ class OrderService:
         store: OrderStore,
         *,
         refresh_s: float,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._refresh_s = refresh_s
-        self._clock = clock
         self._lock = threading.Lock()
         self._orders: list[Order] | None = None
         self._loaded_at = 0.0
@@ -56,14 +53,6 @@ class OrderService:
             self._orders = None
 
     def _load(self) -> list[Order]:
-        now = self._clock()
-        orders = [i.order for i in self._store.orders(include_ended=True)]
-        if any(o.status.value == "active" and o.ended(now) for o in orders):
-            for receipt in self._store.enforce():
-                log.info(
-                    "an order ended: %d template(s) deleted (receipt %d)",
-                    receipt.counts["templates"],
-                    receipt.id,
-                )
-            orders = [i.order for i in self._store.orders(include_ended=True)]
-        return orders
+        # Read only: a camera thread must not wait on deletions. An order past its window is
+        # no longer in force (`check_order` says so); `run`'s schedule and the purge end it.
+        return [i.order for i in self._store.orders(include_ended=True)]

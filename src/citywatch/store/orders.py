@@ -19,8 +19,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.orders import Area, Order, OrderStatus, area_from_json, area_json
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
@@ -32,8 +33,10 @@ from citywatch.store.tables import (
     Alert,
     AlertNoteRow,
     FaceTemplate,
+    NonMatchRow,
     OrderRow,
     Person,
+    ReferenceImage,
     Watchlist,
 )
 
@@ -68,10 +71,19 @@ class AlertNote:
 
 
 class OrderStore:
-    def __init__(self, db: Database, *, clock: Callable[[], datetime], audit: ActorAuditHook) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime],
+        audit: ActorAuditHook,
+        remove_blob: Callable[[str], object],
+    ) -> None:
         self._db = db
         self._clock = clock
         self._audit = audit
+        self._remove_blob = remove_blob
+        """Unlinks a reference image's file, after the commit that deleted its row."""
 
     def create(self, new: NewOrder, *, by: Actor) -> OrderInfo:
         reference, authority = new.legal_reference.strip(), new.issuing_authority.strip()
@@ -104,7 +116,8 @@ class OrderStore:
             return info
 
     def end(self, order_id: int, *, by: Actor, revoke: bool = False) -> tuple[OrderInfo, ReceiptInfo | None]:
-        """End (or revoke) an order now; the person's templates go unless another keeps them."""
+        """End (or revoke) an order now; the person's biometric data goes (receipt) unless
+        another order in force keeps it."""
         now = self._clock()
         with self._db.session() as session:
             row = _require(session, order_id)
@@ -114,24 +127,30 @@ class OrderStore:
             row.ended_by, row.ended_at = by.name, now
             info = _info(row)
             self._audit(session, by, _event(f"order.{'revoke' if revoke else 'end'}", info))
-            return info, self._forget_templates(session, row, now)
+            receipt, files = self._forget_person(session, row, now)
+        self._unlink(files)
+        return info, receipt
 
     def enforce(self) -> list[ReceiptInfo]:
         """End, as the system, every order whose window has passed (with its receipts)."""
         now = self._clock()
-        receipts = []
+        due = (OrderRow.status == OrderStatus.ACTIVE.value) & (OrderRow.ends_at <= now)
+        with self._db.session(write=False) as session:  # most calls find nothing: no write lock
+            if session.scalar(select(OrderRow.id).where(due).limit(1)) is None:
+                return []
+        receipts, files = [], []
         with self._db.session() as session:
-            due = session.scalars(
-                select(OrderRow).where(OrderRow.status == OrderStatus.ACTIVE.value, OrderRow.ends_at <= now)
-            ).all()
-            for row in due:
+            for row in session.scalars(select(OrderRow).where(due)).all():
                 row.status = OrderStatus.ENDED.value
                 row.ended_by, row.ended_at = SYSTEM.name, now
                 self._audit(
                     session, SYSTEM, _event("order.end", _info(row), extra={"reason": "window ended"})
                 )
-                if (receipt := self._forget_templates(session, row, now)) is not None:
+                receipt, gone = self._forget_person(session, row, now)
+                files += gone
+                if receipt is not None:
                     receipts.append(receipt)
+        self._unlink(files)
         return receipts
 
     def orders(self, *, include_ended: bool = False) -> list[OrderInfo]:
@@ -152,8 +171,7 @@ class OrderStore:
         if not text.strip():
             raise InvalidInput("a note needs its text")
         with self._db.session() as session:
-            if session.get(Alert, alert_id) is None:
-                raise NotFound(f"no alert {alert_id}")
+            _alert_in_scope(session, alert_id, by, Permission.ALERTS_ACT)
             row = AlertNoteRow(
                 alert_id=alert_id, kind=kind, text=text.strip(), recorded_by=by.name, at=self._clock()
             )
@@ -164,16 +182,22 @@ class OrderStore:
             )
             return _note(row)
 
-    def notes(self, alert_id: int) -> list[AlertNote]:
+    def notes(self, alert_id: int, *, by: Actor) -> list[AlertNote]:
         with self._db.session(write=False) as session:
+            _alert_in_scope(session, alert_id, by, Permission.ALERTS_READ)
             rows = session.scalars(
                 select(AlertNoteRow).where(AlertNoteRow.alert_id == alert_id).order_by(AlertNoteRow.id)
             )
             return [_note(r) for r in rows]
 
-    def _forget_templates(self, session: Session, row: OrderRow, now: datetime) -> ReceiptInfo | None:
+    def _forget_person(
+        self, session: Session, row: OrderRow, now: datetime
+    ) -> tuple[ReceiptInfo | None, list[str]]:
+        """Delete the person's templates, reference images and remembered non-matches (the
+        order was the only reason to hold them) unless another order in force keeps them;
+        the receipt proves what went. Returns it and the image files to unlink after commit."""
         if row.person_id is None:
-            return None
+            return None, []
         others = session.scalar(
             select(OrderRow.id)
             .where(
@@ -185,32 +209,49 @@ class OrderStore:
             .limit(1)
         )
         if others is not None:
-            return None  # another order in force keeps them
+            return None, []  # another order in force keeps them
+        person = row.person_id
         templates = session.scalars(
-            select(FaceTemplate).where(FaceTemplate.person_id == row.person_id).order_by(FaceTemplate.id)
+            select(FaceTemplate).where(FaceTemplate.person_id == person).order_by(FaceTemplate.id)
         ).all()
+        images = session.scalars(
+            select(ReferenceImage).where(ReferenceImage.person_id == person).order_by(ReferenceImage.id)
+        ).all()
+        remembered = session.scalars(select(NonMatchRow.id).where(NonMatchRow.person_id == person)).all()
         digest = hashlib.sha256()
         for t in templates:
             digest.update(t.vector)
-        ids = [t.id for t in templates]
-        if ids:
-            session.execute(delete(FaceTemplate).where(FaceTemplate.id.in_(ids)))
-        return write_receipt(
+        template_ids = [t.id for t in templates]
+        session.execute(delete(FaceTemplate).where(FaceTemplate.person_id == person))
+        session.execute(delete(ReferenceImage).where(ReferenceImage.person_id == person))
+        session.execute(delete(NonMatchRow).where(NonMatchRow.person_id == person))
+        receipt = write_receipt(
             session,
             self._audit,
             "order",
             now,
             policy_version=f"order:{row.id}",
-            counts={"templates": len(ids)},
+            counts={
+                "templates": len(templates),
+                "reference_images": len(images),
+                "non_matches": len(remembered),
+            },
             details={
                 "order": row.id,
                 "reason": f"order {row.status}",
-                "template_ids": [ids[0], ids[-1]] if ids else None,
+                "template_ids": [template_ids[0], template_ids[-1]] if template_ids else None,
                 "templates_sha256": digest.hexdigest(),
+                "reference_image_sha256s": [i.sha256 for i in images],
             },
             by=SYSTEM,
             legal_basis=row.legal_reference,
         )
+        return receipt, [i.blob_path for i in images]
+
+    def _unlink(self, files: list[str]) -> None:
+        # After the commit: a crash before this leaves orphans that `recover` removes.
+        for path in files:
+            self._remove_blob(path)
 
 
 def _person(session: Session, name: str) -> Person:
@@ -234,6 +275,22 @@ def _person(session: Session, name: str) -> Person:
     if session.scalar(select(FaceTemplate.id).where(FaceTemplate.person_id == person.id).limit(1)) is None:
         raise Conflict(f"{name} has no template to match: enrol a reference image with its legal basis first")
     return person
+
+
+def _alert_in_scope(session: Session, alert_id: int, by: Actor, permission: Permission) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    if not can(by, permission, alert.camera_id):
+        raise PermissionDenied(f"{by.name} may not see or note alerts of camera {alert.camera_id}")
+    return alert
+
+
+def _area_digest(order: Order) -> dict[str, object]:
+    area = area_json(order.area)
+    digest = hashlib.sha256(json.dumps(area, sort_keys=True).encode()).hexdigest()
+    kind = "circle" if "center" in area else "polygon"
+    return {"kind": kind, "radius_m": area.get("radius_m"), "sha256": digest}
 
 
 def _require(session: Session, order_id: int) -> OrderRow:
@@ -275,7 +332,9 @@ def _event(action: str, info: OrderInfo, *, extra: dict[str, object] | None = No
         params={
             "person": order.person_id,
             "authority": order.issuing_authority,
-            "area": area_json(order.area),
+            # where someone lives is the order's business, not the log's: what kind of area,
+            # and a digest that proves which one without saying where
+            "area": _area_digest(order),
             "from": None if order.window.start is None else order.window.start.isoformat(),
             "until": None if order.window.end is None else order.window.end.isoformat(),
             "status": order.status.value,

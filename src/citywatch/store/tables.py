@@ -611,7 +611,9 @@ class OutboxRow(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    """Its message names the person, camera and time: it goes with the alert (the purge, an
+    authorisation's lapse), delivered or not."""
     sink: Mapped[str] = mapped_column(String(100))
     topic: Mapped[str] = mapped_column(String(300))
     payload: Mapped[str] = mapped_column(Text)

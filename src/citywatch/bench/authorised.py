@@ -36,8 +36,10 @@ def authorise_benchmark(rt: Runtime, cameras: Sequence[str], *, hours: float = 2
         by=BENCH,
         urgent_deadline=timedelta(hours=24),
     )
+    # approved before binding: a watchlist bound to an earlier authorisation still in force
+    # (the benchmark's previous clip) moves only to an approved one
+    rt.governance.decide(reference, AuthorisationStatus.APPROVED, by=BENCH_APPROVER)
     for watchlist in rt.store.list_watchlists():
         rt.governance.bind_watchlist(watchlist.name, reference, by=BENCH)
-    rt.governance.decide(reference, AuthorisationStatus.APPROVED, by=BENCH_APPROVER)
     rt.policy.refresh()
     return reference

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from citywatch import __version__
-from citywatch.api import alerts
+from citywatch.api import alerts, cameras, errors, people, records
 from citywatch.api.auth import Caller, permissions_of, requires
 from citywatch.audit.access import Permission
-from citywatch.domain.errors import (
-    CitywatchError,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    Unavailable,
-)
 from citywatch.runtime.build import Runtime
-
-_STATUS: tuple[tuple[type[CitywatchError], int], ...] = (
-    (NotFound, status.HTTP_404_NOT_FOUND),
-    (PermissionDenied, status.HTTP_403_FORBIDDEN),
-    (Conflict, status.HTTP_409_CONFLICT),
-    (InvalidInput, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
-)
 
 
 class Health(BaseModel):
@@ -49,8 +32,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     runtime.feed  # noqa: B018 (built now, before request threads race to build it)
-    app.add_exception_handler(CitywatchError, _citywatch_error)
+    errors.add_handlers(app)
     alerts.add_routes(app)
+    records.add_routes(app)
+    people.add_routes(app)
+    cameras.add_routes(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(_: Annotated[Caller, requires(Permission.PUBLIC)]) -> Health:
@@ -73,9 +59,3 @@ def verify_routes_declare_permission(app: FastAPI) -> None:
             bad.append(f"{path} (declares {len(declared)} permissions, not one)")
     if bad:
         raise RuntimeError("routes without exactly one declared permission: " + ", ".join(bad))
-
-
-async def _citywatch_error(_request: Request, exc: Exception) -> JSONResponse:
-    code = next((c for kind, c in _STATUS if isinstance(exc, kind)), status.HTTP_500_INTERNAL_SERVER_ERROR)
-    body: dict[str, Any] = {"detail": str(exc)}
-    return JSONResponse(body, status_code=code)

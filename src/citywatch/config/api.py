@@ -20,6 +20,16 @@ class ApiSettings(Section):
         "machine, serve it behind a TLS proxy.",
     )
     port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on (0: any free port).")
+    enrol_image_max_mb: float = Field(
+        10.0,
+        gt=0,
+        le=100,
+        description="Largest reference photo an enrolment upload may carry; a larger one is refused "
+        "(413) before the request is read to the end.",
+    )
+    enrol_images_max: int = Field(
+        10, ge=1, le=100, description="Most reference photos one enrolment upload may carry."
+    )
     heartbeat_s: float = Field(
         15.0, gt=0, le=300, description="Interval of the keep-alive comments on an idle alert stream."
     )

@@ -107,6 +107,17 @@ class Runtime:
             on_alert=self._alert_raised,
         )
 
+    def store_as(self, actor: Actor) -> MetaStore:
+        """The store, auditing what it changes as `actor` (the API's signed-in caller) rather
+        than whom the runtime acts for."""
+        return MetaStore(
+            self.database,
+            self.store.blobs,
+            audit=lambda session, event: self._audit_as(session, actor, event),
+            alert_cooldown_s=self.settings.alerts.cooldown_s,
+            on_alert=self._alert_raised,
+        )
+
     @cached_property
     def outbox(self) -> Outbox:
         """Alert messages for the configured sinks, written with each alert."""

@@ -587,6 +587,72 @@ class MetaStore:
             rows = repo.alerts_after(session, after_id=after_id, limit=limit, camera_ids=camera_ids)
             return [alert_info(row) for row in rows]
 
+    def sightings_page(
+        self,
+        limit: int = 50,
+        *,
+        before_id: int | None = None,
+        camera_id: str | None = None,
+        camera_ids: Collection[str] | None = None,
+    ) -> list[SightingInfo]:
+        """A page of sightings, newest stored first (ids below `before_id`; only of
+        `camera_ids` when given): the API's cursor pagination."""
+        _check_limit(limit)
+        with self._db.session(write=False) as session:
+            rows = repo.sightings_page(
+                session, limit=limit, before_id=before_id, camera_id=camera_id, camera_ids=camera_ids
+            )
+            return [_sighting_info(row) for row in rows]
+
+    def get_sighting(self, sighting_id: int) -> SightingInfo:
+        with self._db.session(write=False) as session:
+            row = session.get(Sighting, sighting_id)
+            if row is None:
+                raise NotFound(f"no sighting with id {sighting_id}")
+            return _sighting_info(row)
+
+    def alerts_page(
+        self,
+        limit: int = 50,
+        *,
+        before_id: int | None = None,
+        status: str | None = None,
+        camera_id: str | None = None,
+        camera_ids: Collection[str] | None = None,
+    ) -> list[AlertInfo]:
+        """A page of alerts, newest first (ids below `before_id`; only of `camera_ids` when given)."""
+        _check_limit(limit)
+        wanted = None if status is None else _alert_status(status).value
+        with self._db.session(write=False) as session:
+            rows = repo.alerts_page(
+                session,
+                limit=limit,
+                before_id=before_id,
+                status=wanted,
+                camera_id=camera_id,
+                camera_ids=camera_ids,
+            )
+            return [alert_info(row) for row in rows]
+
+    def get_alert(self, alert_id: int) -> AlertInfo:
+        with self._db.session(write=False) as session:
+            row = repo.alert_by_id(session, alert_id)
+            if row is None:
+                raise NotFound(f"no alert with id {alert_id}")
+            return alert_info(row)
+
+    def persons_page(
+        self, limit: int = 50, *, after_id: int | None = None, watchlist_name: str | None = None
+    ) -> list[PersonInfo]:
+        """A page of persons in id order (ids above `after_id`)."""
+        _check_limit(limit)
+        with self._db.session(write=False) as session:
+            watchlist_id = None
+            if watchlist_name is not None:
+                watchlist_id = repo.require_watchlist(session, watchlist_name).id
+            rows = repo.persons_page(session, limit=limit, after_id=after_id, watchlist_id=watchlist_id)
+            return [_person_info(row) for row in rows]
+
     def count_sightings(self) -> int:
         with self._db.session(write=False) as session:
             return repo.count_sightings(session)

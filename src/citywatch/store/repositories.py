@@ -340,6 +340,59 @@ def recent_alerts(
     return session.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)).all()
 
 
+def sightings_page(
+    session: Session,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    camera_id: str | None = None,
+    camera_ids: Collection[str] | None = None,
+) -> Sequence[Sighting]:
+    """Newest stored first, by id: a stable cursor (`before_id`) however times interleave."""
+    query = select(Sighting)
+    if before_id is not None:
+        query = query.where(Sighting.id < before_id)
+    if camera_id is not None:
+        query = query.where(Sighting.camera_id == camera_id)
+    if camera_ids is not None:
+        query = query.where(Sighting.camera_id.in_(sorted(camera_ids)))
+    return session.scalars(query.order_by(Sighting.id.desc()).limit(limit)).all()
+
+
+def alerts_page(
+    session: Session,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    status: str | None = None,
+    camera_id: str | None = None,
+    camera_ids: Collection[str] | None = None,
+) -> Sequence[Alert]:
+    """Newest first, by id, from `before_id` (exclusive)."""
+    query = select(Alert)
+    if before_id is not None:
+        query = query.where(Alert.id < before_id)
+    if status is not None:
+        query = query.where(Alert.status == status)
+    if camera_id is not None:
+        query = query.where(Alert.camera_id == camera_id)
+    if camera_ids is not None:
+        query = query.where(Alert.camera_id.in_(sorted(camera_ids)))
+    return session.scalars(query.order_by(Alert.id.desc()).limit(limit)).all()
+
+
+def persons_page(
+    session: Session, *, limit: int, after_id: int | None = None, watchlist_id: int | None = None
+) -> list[PersonRow]:
+    """In id order, from `after_id` (exclusive)."""
+    query = _persons_query()
+    if after_id is not None:
+        query = query.where(Person.id > after_id)
+    if watchlist_id is not None:
+        query = query.where(Person.watchlist_id == watchlist_id)
+    return [PersonRow(p, w, refs, tmpls) for p, w, refs, tmpls in session.execute(query.limit(limit))]
+
+
 def count_sightings(session: Session) -> int:
     return session.scalar(select(func.count(Sighting.id))) or 0
 

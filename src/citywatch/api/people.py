@@ -1,0 +1,367 @@
+"""Watchlist and person routes: lists, and enrolment by upload (multipart) through the
+Enrolment service, proposed by the caller and matched only once a second person approves.
+
+The upload is read here, bounded (size per photo, number of photos, whole body) and checked
+to be images before any model is loaded; the models run only on photos that decode."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import FastAPI, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from citywatch.api.auth import Caller, requires, runtime_of
+from citywatch.api.errors import ERROR_RESPONSES, ErrorBody
+from citywatch.audit.access import Permission
+from citywatch.domain.audit import Actor
+from citywatch.domain.errors import InvalidInput
+from citywatch.domain.watchlists import Severity, WatchlistCategory
+from citywatch.media.images import decode_image
+from citywatch.runtime.build import Runtime
+from citywatch.services.enrolment import Enrolment
+from citywatch.store.records import ChangeKind, PersonInfo, WatchlistInfo
+from citywatch.store.requests import WORK_FOLDER
+
+PAGE_DEFAULT = 50
+PAGE_MAX = 500
+MB = 1024 * 1024
+FORM_OVERHEAD = 1 * MB
+"""Room in a whole upload for its text fields and multipart framing."""
+IMAGE_FIELD = "images"
+_SIGNATURES: tuple[tuple[bytes, str], ...] = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"))
+
+
+class WatchlistPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "name": "wanted",
+                    "category": "wanted",
+                    "severity": "high",
+                    "threshold": None,
+                    "margin": None,
+                    "active": True,
+                    "expires_at": None,
+                    "created_at": "2026-11-01T08:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: int
+    name: str
+    category: WatchlistCategory
+    severity: Severity
+    threshold: float | None = Field(description="Its own match threshold (null: the default).")
+    margin: float | None = Field(description="Its own margin to the runner-up (null: the default).")
+    active: bool
+    expires_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, w: WatchlistInfo) -> WatchlistPublic:
+        return cls(
+            id=w.id,
+            name=w.name,
+            category=w.category,
+            severity=w.severity,
+            threshold=w.threshold,
+            margin=w.margin,
+            active=w.active,
+            expires_at=w.expires_at,
+            created_at=w.created_at,
+        )
+
+
+class WatchlistList(BaseModel):
+    items: list[WatchlistPublic]
+
+
+class PersonPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "display_name": "Jane Roe",
+                    "watchlist_id": 1,
+                    "watchlist_name": "wanted",
+                    "notes": "",
+                    "status": "pending",
+                    "reference_images": 1,
+                    "templates": 1,
+                    "proposed_by": "sam",
+                    "approved_by": "",
+                    "created_at": "2026-11-27T09:00:00Z",
+                    "updated_at": "2026-11-27T09:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: int
+    display_name: str
+    watchlist_id: int
+    watchlist_name: str
+    notes: str
+    status: str = Field(description="`pending` until a second person approves; then `active`.")
+    reference_images: int
+    templates: int
+    proposed_by: str
+    approved_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, p: PersonInfo) -> PersonPublic:
+        return cls(
+            id=p.id,
+            display_name=p.display_name,
+            watchlist_id=p.watchlist_id,
+            watchlist_name=p.watchlist_name,
+            notes=p.notes,
+            status=p.status,
+            reference_images=p.reference_images,
+            templates=p.templates,
+            proposed_by=p.proposed_by,
+            approved_by=p.approved_by,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+
+
+class PersonList(BaseModel):
+    items: list[PersonPublic]
+    next_after_id: int | None = Field(description="Pass as `after_id` for the next page; null on the last.")
+
+
+class EnrolmentForm(BaseModel):
+    """The text fields of an enrolment upload (the photos come as `images` file parts)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200, description="Display name of the person.")
+    watchlist: str = Field("default", min_length=1, max_length=200, description="Watchlist name.")
+    source: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="Where the photos come from (e.g. 'warrant file 2026-114').",
+    )
+    legal_basis: str = Field(
+        min_length=1, max_length=1000, description="Legal basis for enrolling this person."
+    )
+    category: WatchlistCategory = Field(WatchlistCategory.WANTED, description="Category of a new watchlist.")
+    notes: str = Field("", max_length=4000, description="Free-text notes.")
+
+
+class Enrolled(BaseModel):
+    """The person as stored: pending, and the change a second person must approve."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"person": PersonPublic.model_json_schema()["examples"][0], "change_id": 7}]
+        }
+    )
+
+    person: PersonPublic
+    change_id: int | None = Field(
+        description="The two-person change to approve (`citywatch changes approve`)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    filename: str
+    data: bytes
+    suffix: str
+
+
+def add_routes(app: FastAPI) -> None:
+    """Declared on the app itself (not an included router), so that `app.routes` lists them."""
+    app.add_api_route(
+        "/api/watchlists", list_watchlists, methods=["GET"], tags=["watchlists"], responses=ERROR_RESPONSES
+    )
+    app.add_api_route(
+        "/api/persons", list_persons, methods=["GET"], tags=["persons"], responses=ERROR_RESPONSES
+    )
+    app.add_api_route(
+        "/api/persons",
+        enrol_person,
+        methods=["POST"],
+        tags=["persons"],
+        status_code=status.HTTP_201_CREATED,
+        responses={
+            **ERROR_RESPONSES,
+            413: {"model": ErrorBody, "description": "A photo, or the whole upload, is too large."},
+            415: {"model": ErrorBody, "description": "Not a multipart/form-data upload."},
+        },
+        openapi_extra={"requestBody": _enrolment_body()},
+    )
+
+
+def list_watchlists(
+    request: Request, _: Annotated[Caller, requires(Permission.WATCHLISTS_READ)]
+) -> WatchlistList:
+    """Every watchlist."""
+    return WatchlistList(items=[WatchlistPublic.of(w) for w in runtime_of(request).store.list_watchlists()])
+
+
+def list_persons(
+    request: Request,
+    _: Annotated[Caller, requires(Permission.WATCHLISTS_READ)],
+    limit: Annotated[
+        int, Query(ge=1, le=PAGE_MAX, description="Items on this page, in id order.")
+    ] = PAGE_DEFAULT,
+    after_id: Annotated[
+        int | None, Query(ge=0, description="Cursor: only persons with an id above this one.")
+    ] = None,
+    watchlist: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Only this list's.")
+    ] = None,
+) -> PersonList:
+    """Enrolled persons (pending ones too), a page at a time."""
+    rows = runtime_of(request).store.persons_page(limit, after_id=after_id, watchlist_name=watchlist)
+    return PersonList(
+        items=[PersonPublic.of(p) for p in rows], next_after_id=rows[-1].id if len(rows) == limit else None
+    )
+
+
+async def enrol_person(
+    request: Request, caller: Annotated[Caller, requires(Permission.WATCHLISTS_MANAGE)]
+) -> Enrolled:
+    """Enrol a person from reference photos (multipart/form-data: the fields of EnrolmentForm,
+    and one or more `images`, JPEG or PNG, each showing exactly one face). The person is stored
+    `pending`, proposed by the caller, and matched only once a second person approves."""
+    rt = runtime_of(request)
+    settings = rt.settings.api
+    per_image = int(settings.enrol_image_max_mb * MB)
+    body = await _read_bounded(request, settings.enrol_images_max * per_image + FORM_OVERHEAD)
+    form, uploads = _parse(request.headers.get("content-type", ""), body)
+    if len(uploads) > settings.enrol_images_max:
+        raise InvalidInput(f"at most {settings.enrol_images_max} photos per enrolment, got {len(uploads)}")
+    uploads = [_checked(upload, per_image) for upload in uploads]
+    return await anyio.to_thread.run_sync(_enrol, rt, caller.actor, form, uploads)
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(f"the upload is {int(declared)} bytes; at most {limit} are accepted")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(f"the upload is over {limit} bytes, the most accepted")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(content_type: str, body: bytes) -> tuple[EnrolmentForm, list[Upload]]:
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the enrolment as multipart/form-data"
+        )
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not isinstance(message, EmailMessage) or not message.is_multipart():
+        raise InvalidInput("the upload is not a readable multipart/form-data body")
+    fields: dict[str, str] = {}
+    uploads: list[Upload] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            raise InvalidInput("every part of the upload needs a name (Content-Disposition: form-data)")
+        if name == IMAGE_FIELD:
+            uploads.append(Upload(str(part.get_filename() or f"image {len(uploads) + 1}"), payload, ""))
+        elif name in fields:
+            raise InvalidInput(f"field {name!r} given twice")
+        else:
+            fields[name] = payload.decode("utf-8", "replace")
+    try:
+        form = EnrolmentForm.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False, include_context=False)]
+        ) from None
+    if not uploads:
+        raise InvalidInput(f"give at least one reference photo as an {IMAGE_FIELD!r} file part")
+    return form, uploads
+
+
+def _checked(upload: Upload, max_bytes: int) -> Upload:
+    """Too large (413), or not a JPEG or PNG that decodes (422): refused before any model runs."""
+    if len(upload.data) > max_bytes:
+        raise _too_large(f"{upload.filename}: {len(upload.data)} bytes; a photo may have at most {max_bytes}")
+    suffix = next((s for magic, s in _SIGNATURES if upload.data.startswith(magic)), None)
+    if suffix is None:
+        raise InvalidInput(f"{upload.filename}: not a JPEG or PNG photo")
+    decode_image(upload.data, upload.filename)
+    return replace(upload, suffix=suffix)
+
+
+def _enrol(rt: Runtime, actor: Actor, form: EnrolmentForm, uploads: Sequence[Upload]) -> Enrolled:
+    """The photos in a private working folder (removed after; `recover` sweeps a crash's), enrolled."""
+    work = rt.settings.data_dir / WORK_FOLDER
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work, prefix="enrol-") as folder:
+        paths = []
+        for i, upload in enumerate(uploads):
+            path = Path(folder) / f"photo-{i}{upload.suffix}"
+            path.write_bytes(upload.data)
+            paths.append(path)
+        service = Enrolment(
+            store=rt.store_as(actor), detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+        )
+        try:
+            person = service.enroll(
+                name=form.name,
+                images=paths,
+                watchlist=form.watchlist,
+                source=form.source,
+                legal_basis=form.legal_basis,
+                notes=form.notes,
+                category=form.category,
+                proposer=actor,
+            )
+        except InvalidInput as exc:  # name the upload, not the working file
+            message = str(exc)
+            for path, upload in zip(paths, uploads, strict=True):
+                message = message.replace(str(path), upload.filename)
+            raise type(exc)(message) from None
+    changes = [
+        c
+        for c in rt.changes.list_changes(object=f"person:{person.id}")
+        if c.kind in {ChangeKind.PERSON_ADD, ChangeKind.PERSON_REFERENCE}
+    ]
+    return Enrolled(person=PersonPublic.of(person), change_id=changes[-1].id if changes else None)
+
+
+def _too_large(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail)
+
+
+def _enrolment_body() -> dict[str, Any]:
+    schema = EnrolmentForm.model_json_schema()
+    schema["properties"][IMAGE_FIELD] = {
+        "type": "array",
+        "items": {"type": "string", "format": "binary"},
+        "description": "Reference photos (JPEG or PNG), each showing exactly one face.",
+    }
+    schema["required"] = [*schema.get("required", []), IMAGE_FIELD]
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}

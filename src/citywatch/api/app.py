@@ -10,7 +10,9 @@ from pydantic import BaseModel
 
 from citywatch import __version__
 from citywatch.api import alerts, cameras, errors, people, records
+from citywatch.api.accountability import add_routes as add_accountability_routes
 from citywatch.api.auth import Caller, permissions_of, requires
+from citywatch.api.governance import add_routes as add_governance_routes
 from citywatch.audit.access import Permission
 from citywatch.runtime.build import Runtime
 
@@ -37,6 +39,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     records.add_routes(app)
     people.add_routes(app)
     cameras.add_routes(app)
+    add_governance_routes(app)
+    add_accountability_routes(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(_: Annotated[Caller, requires(Permission.PUBLIC)]) -> Health:

@@ -234,6 +234,29 @@ class AuditLog:
         with self._db.session(write=False) as session:
             return [_entry(r) for r in session.scalars(select(AuditRecord).order_by(AuditRecord.seq))]
 
+    def page(
+        self,
+        *,
+        limit: int,
+        before: int | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """Up to `limit` records, newest first, with `seq` below `before`; filtered by exact
+        action and actor and by time (`since` included). One indexed query, not the whole log."""
+        query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
+        if before is not None:
+            query = query.where(AuditRecord.seq < before)
+        if action is not None:
+            query = query.where(AuditRecord.action == action)
+        if actor is not None:
+            query = query.where(AuditRecord.actor == actor)
+        if since is not None:
+            query = query.where(AuditRecord.at >= since.astimezone(UTC).isoformat())
+        with self._db.session(write=False) as session:
+            return [_entry(r) for r in session.scalars(query)]
+
     def verify(self, public_key: Ed25519PublicKey | None = None) -> Verdict:
         """Check the stored chain and checkpoints, with the given (exported) public key or our own."""
         with self._db.session(write=False) as session:

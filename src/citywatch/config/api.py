@@ -50,6 +50,20 @@ class ApiSettings(Section):
         description="How often an open alert stream checks its token again: a revoked token, a "
         "disabled user or a changed role or camera scope ends it.",
     )
+    public_photo_max_mb: float = Field(
+        8.0,
+        gt=0,
+        le=100,
+        description="Largest photo the public subject-access form accepts; a larger upload is "
+        "refused (413) before it is read to the end.",
+    )
+    public_requests_per_hour: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Subject-access requests one address may file through the public form per hour "
+        "(each one searches footage); more are refused (429) until the hour has passed.",
+    )
     shutdown_s: float = Field(
         5.0, gt=0, le=120, description="How long stopping waits for open requests to finish."
     )

@@ -291,9 +291,13 @@ class RetentionStore:
         log.info("purge: %s; %d file(s) unlinked; receipt %d", plan.counts, gone, receipt.id)
         return receipt
 
-    def receipts(self, *, limit: int = 100) -> list[ReceiptInfo]:
+    def receipts(self, *, limit: int = 100, before: int | None = None) -> list[ReceiptInfo]:
+        """Up to `limit` receipts, newest first; with `before`, those with a lower id (the next page)."""
+        query = select(ReceiptRow).order_by(ReceiptRow.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(ReceiptRow.id < before)
         with self._db.session(write=False) as session:
-            rows = session.scalars(select(ReceiptRow).order_by(ReceiptRow.id.desc()).limit(limit)).all()
+            rows = session.scalars(query).all()
             return [_receipt_info(r) for r in rows]
 
     def _plan(self, session: Session, now: datetime, *, holds: Sequence[Hold]) -> PurgePlan:

@@ -1,0 +1,114 @@
+"""Bounded uploads for the public form: the body read up to a limit (413 past it), parsed as
+multipart/form-data with the standard library, and a per-address rate limit.
+
+The body is read here rather than through Starlette's form parser, which needs the
+python-multipart package; the limit is enforced while reading, so an oversized upload is
+refused without being held in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from fastapi import HTTPException, Request, status
+
+from citywatch.domain.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One file of a form: its name as sent (never trusted as a path) and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    fields: dict[str, list[str]]
+    files: dict[str, Upload]
+
+
+async def read_form(request: Request, *, max_bytes: int) -> Form:
+    """The request's multipart form, at most `max_bytes` of body (413 beyond it)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"send the form as multipart/form-data, not {content_type[:60] or 'nothing'}",
+        )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise _too_large(max_bytes)
+    return parse_form(content_type, bytes(body))
+
+
+def parse_form(content_type: str, body: bytes) -> Form:
+    """Fields (repeatable) and files of a multipart/form-data body; InvalidInput if broken."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not isinstance(message, EmailMessage) or not message.is_multipart() or message.defects:
+        raise InvalidInput("the form is not well-formed multipart/form-data")
+    fields: dict[str, list[str]] = {}
+    files: dict[str, Upload] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or not name:
+            raise InvalidInput("a part of the form has no name")
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            if name in files:
+                raise InvalidInput(f"send one file as {name!r}")
+            files[name] = Upload(filename, data)
+        else:
+            fields.setdefault(name, []).append(data.decode("utf-8", "replace"))
+    return Form(fields, files)
+
+
+def _too_large(max_bytes: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"the upload is larger than {max_bytes / 1_000_000:g} MB; send a smaller photo",
+    )
+
+
+@dataclass
+class RateLimit:
+    """At most `per_window` calls per client address in any `window_s` seconds (in memory:
+    a restart forgets, which is enough to bound a form that starts a footage search)."""
+
+    per_window: int
+    window_s: float = 3600.0
+    _calls: dict[str, deque[float]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def check(self, client: str, now: float | None = None) -> None:
+        """Count a call from `client`; 429 (with Retry-After) when it is one too many."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            calls = self._calls.setdefault(client, deque())
+            while calls and now - calls[0] >= self.window_s:
+                calls.popleft()
+            if len(calls) >= self.per_window:
+                wait_s = int(self.window_s - (now - calls[0])) + 1
+                raise HTTPException(
+                    status.HTTP_429_TOO_MANY_REQUESTS,
+                    f"too many requests from this address; try again in {wait_s} s",
+                    headers={"Retry-After": str(wait_s)},
+                )
+            calls.append(now)
+            for stale in [c for c, q in self._calls.items() if not q]:
+                del self._calls[stale]

@@ -1,0 +1,56 @@
+"""The public form's upload parsing and rate limit, without a server."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import pytest
+from fastapi import HTTPException
+
+from citywatch.api.uploads import RateLimit, parse_form
+from citywatch.domain.errors import InvalidInput
+
+
+def _multipart(**files: bytes) -> tuple[str, bytes]:
+    request = httpx.Request(
+        "POST",
+        "http://x/",
+        data={"requester": "Ann Lee", "cameras": ["gate-1", "hall-2"]},
+        files={name: (f"{name}.jpg", data, "image/jpeg") for name, data in files.items()},
+    )
+    return request.headers["content-type"], request.read()
+
+
+def test_fields_repeat_and_a_binary_file_comes_back_byte_for_byte() -> None:
+    photo = os.urandom(4096) + b"\r\n--boundary-lookalike\r\n" + bytes(range(256))
+    content_type, body = _multipart(photo=photo)
+    form = parse_form(content_type, body)
+    assert form.fields == {"requester": ["Ann Lee"], "cameras": ["gate-1", "hall-2"]}
+    assert form.files["photo"].filename == "photo.jpg" and form.files["photo"].data == photo
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"no boundary"),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--\r\n"),
+        ("multipart/form-data; boundary=x", b"--y\r\n\r\nstray\r\n"),
+    ],
+    ids=["no boundary", "part without a name", "wrong boundary"],
+)
+def test_a_broken_form_is_invalid_input(content_type: str, body: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        parse_form(content_type, body)
+
+
+def test_the_rate_limit_counts_per_address_over_a_sliding_window() -> None:
+    limit = RateLimit(per_window=2, window_s=60)
+    limit.check("a", now=0)
+    limit.check("a", now=10)
+    limit.check("b", now=10)  # another address has its own count
+    with pytest.raises(HTTPException) as refused:
+        limit.check("a", now=30)
+    assert refused.value.status_code == 429
+    assert refused.value.headers == {"Retry-After": "31"}
+    limit.check("a", now=61)  # the first call has left the window

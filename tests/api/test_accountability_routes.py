@@ -227,6 +227,7 @@ def test_the_public_form_is_rate_limited_per_address(tmp_path: Path) -> None:
         assert codes == [415, 415, 429]
         limited = api.call("POST", "/api/public/requests", json={})
         assert int(limited.headers["retry-after"]) > 0
+        assert limited.json()["code"] == "too_many_requests"
 
 
 def test_a_photo_of_several_people_is_refused_with_the_reason(api: Api) -> None:

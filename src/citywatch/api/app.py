@@ -13,6 +13,7 @@ from citywatch.api import alerts, cameras, errors, people, records
 from citywatch.api.accountability import add_routes as add_accountability_routes
 from citywatch.api.auth import Caller, permissions_of, requires
 from citywatch.api.governance import add_routes as add_governance_routes
+from citywatch.api.requests import add_routes as add_request_routes
 from citywatch.audit.access import Permission
 from citywatch.runtime.build import Runtime
 
@@ -41,6 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     cameras.add_routes(app)
     add_governance_routes(app)
     add_accountability_routes(app)
+    add_request_routes(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(_: Annotated[Caller, requires(Permission.PUBLIC)]) -> Health:

@@ -39,6 +39,7 @@ _CODES: dict[int, str] = {
     status.HTTP_413_CONTENT_TOO_LARGE: "too_large",
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
     status.HTTP_422_UNPROCESSABLE_CONTENT: "invalid_input",
+    status.HTTP_429_TOO_MANY_REQUESTS: "too_many_requests",
     status.HTTP_503_SERVICE_UNAVAILABLE: "unavailable",
 }
 

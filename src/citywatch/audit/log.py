@@ -244,7 +244,8 @@ class AuditLog:
         since: datetime | None = None,
     ) -> list[AuditEntry]:
         """Up to `limit` records, newest first, with `seq` below `before`; filtered by exact
-        action and actor and by time (`since` included). One indexed query, not the whole log."""
+        action and actor and by time (`since` included). One query walking the primary key
+        down from `before`: a page never loads the whole log."""
         query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
         if before is not None:
             query = query.where(AuditRecord.seq < before)

@@ -149,6 +149,7 @@ def test_status_filter_and_alert_lookup(api: Api) -> None:
     assert [a["id"] for a in by_camera] == [first]
     one = api.call("GET", f"/api/alerts/{first}", "sam").json()
     assert one["status"] == "acknowledged" and one["acknowledged_by"] == "sam"
+    assert api.audited("alert.view")[-1].object == f"alert:{first}"
     missing = api.call("GET", "/api/alerts/999", "sam")
     assert missing.status_code == 404 and missing.json() == {
         "detail": "no alert with id 999",
@@ -177,6 +178,8 @@ def test_dismissing_as_a_false_match(api: Api) -> None:
     assert review["alert"]["dismiss_reason"] == "false match: not the same person"
     [entry] = api.audited("alert.dismiss")
     assert entry.actor == "olga" and entry.params["false_match"] is True
+    plain = api.call("POST", f"/api/alerts/{api.alert('gate-1')}/dismiss", "olga").json()["alert"]
+    assert (plain["status"], plain["dismiss_reason"]) == ("dismissed", None)
 
 
 @pytest.mark.parametrize(

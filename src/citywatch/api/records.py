@@ -255,7 +255,10 @@ def get_alert(
     rt = runtime_of(request)
     alert = rt.store.get_alert(alert_id)
     require_camera(rt, caller.actor, Permission.ALERTS_READ, alert.camera_id, request.url.path)
-    rt.audit(viewed("alert.view", "alerts", [alert.id], {}), actor=caller.actor)
+    rt.audit(
+        AuditEvent("alert.view", f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1),
+        actor=caller.actor,
+    )
     return AlertPublic.of(alert)
 
 
@@ -278,9 +281,11 @@ def dismiss(
     request: Request,
     caller: Annotated[Caller, requires(Permission.ALERTS_ACT)],
     alert_id: AlertId,
-    dismissal: Annotated[Dismissal, Body()],
+    dismissal: Annotated[Dismissal | None, Body()] = None,
 ) -> AlertReviewPublic:
-    """Dismiss it (final). As a false match, the face is remembered as not this person."""
+    """Dismiss it (final). As a false match, the face is remembered as not this person. The
+    body may be left out: no reason, not a false match."""
+    dismissal = dismissal or Dismissal()
     review = runtime_of(request).alert_reviews.dismiss(
         alert_id, caller.actor, dismissal.reason, false_match=dismissal.false_match
     )

@@ -37,7 +37,8 @@ class Api:
 
     def call(self, method: str, path: str, user: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {} if user is None else {"Authorization": f"Bearer {self.tokens[user]}"}
-        return self.client.request(method, path, headers=headers, **kwargs)
+        response: httpx.Response = self.client.request(method, path, headers=headers, **kwargs)
+        return response
 
 
 def api_settings(tmp_path: Path, **api: Any) -> Settings:

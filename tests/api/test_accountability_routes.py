@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.api.harness import Api, api_settings, open_api
@@ -236,6 +238,17 @@ def test_the_public_form_is_rate_limited_per_address(tmp_path: Path) -> None:
         limited = api.call("POST", "/api/public/requests", json={})
         assert int(limited.headers["retry-after"]) > 0
         assert limited.json()["code"] == "too_many_requests"
+
+
+def test_searches_beyond_the_bound_are_refused_not_queued(tmp_path: Path) -> None:
+    for api in open_api(api_settings(tmp_path, public_searches_at_once=1)):
+        searches = api.client.app.state.public_searches  # type: ignore[attr-defined]
+        searches.acquire()  # one search running
+        photo = cv2.imencode(".png", np.zeros((64, 64, 3), np.uint8))[1].tobytes()
+        response = api.call("POST", "/api/public/requests", data=_form(), files={"photo": ("me.png", photo)})
+        assert response.status_code == 503 and "busy" in response.json()["detail"]
+        searches.release()
+        assert api.rt.requests.list() == []
 
 
 def test_a_photo_of_several_people_is_refused_with_the_reason(api: Api) -> None:

@@ -77,7 +77,7 @@ def test_each_route_declares_the_permission_of_the_table(shared_api: Api) -> Non
         (method, route.path): permissions_of(route)
         for route in app.routes
         if isinstance(route, APIRoute)
-        for method in route.methods
+        for method in route.methods or ()
     }
     for method, path, permission in ROUTES:
         assert declared[(method, path)] == [permission], (method, path)

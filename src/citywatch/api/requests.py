@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -26,7 +27,7 @@ from citywatch.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
 from citywatch.api.uploads import RateLimit, read_form
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
-from citywatch.domain.errors import InvalidInput
+from citywatch.domain.errors import InvalidInput, Unavailable
 from citywatch.domain.policy import Window
 from citywatch.media.images import decode_image
 from citywatch.runtime.build import Runtime
@@ -192,6 +193,7 @@ def add_routes(app: FastAPI) -> None:
     """Declared on the app itself (not an included router), so that `app.routes` lists them."""
     runtime: Runtime = app.state.runtime
     app.state.public_requests = RateLimit(runtime.settings.api.public_requests_per_hour)
+    app.state.public_searches = threading.BoundedSemaphore(runtime.settings.api.public_searches_at_once)
     created = status.HTTP_201_CREATED
     route = app.add_api_route
     requests: list[str | Enum] = ["requests"]
@@ -335,7 +337,13 @@ async def file_public_request(
         raise InvalidInput("send a photo of yourself as the form's `photo` file")
     name = _SAFE_NAME.sub("-", Path(photo.filename).name)[-64:].strip(".-") or "photo"
     decode_image(photo.data, name)  # not an image: refused before anything else runs
-    info = await anyio.to_thread.run_sync(_file_subject_access, rt, fields, name, photo.data)
+    searches: threading.BoundedSemaphore = request.app.state.public_searches
+    if not searches.acquire(blocking=False):
+        raise Unavailable("the form is busy with other requests' searches; send it again in a minute")
+    try:
+        info = await anyio.to_thread.run_sync(_file_subject_access, rt, fields, name, photo.data)
+    finally:
+        searches.release()
     return PublicRequestReceipt(reference=info.reference, status=info.status, deadline=info.deadline)
 
 

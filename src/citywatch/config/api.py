@@ -64,6 +64,14 @@ class ApiSettings(Section):
         description="Subject-access requests one address may file through the public form per hour "
         "(each one searches footage); more are refused (429) until the hour has passed.",
     )
+    public_searches_at_once: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Subject-access searches the public form runs at the same time; a request "
+        "beyond them is refused (503, try again) rather than queued, so that the form never takes "
+        "the threads the console's own requests need.",
+    )
     shutdown_s: float = Field(
         5.0, gt=0, le=120, description="How long stopping waits for open requests to finish."
     )

@@ -251,3 +251,18 @@ def test_zones_and_events_are_added_by_policy_managers_and_read_by_policy_reader
 def test_a_malformed_zone_is_422(shared_api: Api, body: dict[str, Any]) -> None:
     response = shared_api.call("POST", "/api/zones", "ada", json=body)
     assert response.status_code == 422, response.json()
+
+
+def test_the_openapi_schema_documents_each_route_with_the_one_error_body(shared_api: Api) -> None:
+    spec = create_app(shared_api.rt).openapi()
+    for method, path, permission in ROUTES:
+        operation = spec["paths"][path.replace(":path", "")][method.lower()]
+        assert operation["description"], (method, path)
+        errors = {code for code in operation["responses"] if code.startswith(("4", "5"))}
+        assert errors and all(
+            operation["responses"][c]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+            for c in errors
+        ), (method, path)
+        assert ("401" in errors) is (permission is not P.PUBLIC), (method, path)
+    form = spec["paths"]["/api/public/requests"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert form["schema"]["properties"]["photo"]["format"] == "binary"

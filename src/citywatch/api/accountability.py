@@ -71,6 +71,29 @@ class HoldExtend(BaseModel):
 
 
 class HoldPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 4,
+                    "reference": "case:2026-0412",
+                    "reason": "evidence in an assault investigation",
+                    "requester": "ian",
+                    "cameras": ["gate-1"],
+                    "starts_at": "2026-11-27T08:00:00Z",
+                    "ends_at": "2026-11-27T09:00:00Z",
+                    "items": [{"kind": "sighting", "id": 12}],
+                    "expires_at": None,
+                    "in_force": True,
+                    "placed_by": "ian",
+                    "placed_at": "2026-11-27T10:00:00Z",
+                    "released_at": None,
+                    "released_by": None,
+                }
+            ]
+        }
+    )
+
     id: int
     reference: str
     reason: str

@@ -181,6 +181,20 @@ class ZoneCreate(BaseModel):
 
 
 class ZonePublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "gate",
+                    "protected": False,
+                    "polygon": [],
+                    "cameras": ["gate-1"],
+                    "covers": ["gate-1"],
+                }
+            ]
+        }
+    )
+
     name: str
     protected: bool
     polygon: list[Point]
@@ -224,6 +238,19 @@ class EventCreate(BaseModel):
 
 
 class EventPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "assembly-2026-11-28",
+                    "zone": "town-hall-square",
+                    "starts_at": "2026-11-28T09:00:00Z",
+                    "ends_at": "2026-11-28T17:00:00Z",
+                }
+            ]
+        }
+    )
+
     name: str
     zone: str
     starts_at: datetime | None

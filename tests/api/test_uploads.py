@@ -30,6 +30,20 @@ def test_fields_repeat_and_a_binary_file_comes_back_byte_for_byte() -> None:
     assert form.files["photo"].filename == "photo.jpg" and form.files["photo"].data == photo
 
 
+def test_several_files_under_one_name_come_back_in_order() -> None:
+    request = httpx.Request(
+        "POST", "http://x/", files=[("images", ("a.jpg", b"first")), ("images", ("b.jpg", b"second"))]
+    )
+    form = parse_form(request.headers["content-type"], request.read())
+    assert [(u.filename, u.data) for u in form.files.getlist("images")] == [
+        ("a.jpg", b"first"),
+        ("b.jpg", b"second"),
+    ]
+    assert form.one_file("photo") is None
+    with pytest.raises(InvalidInput, match="one file"):
+        form.one_file("images")
+
+
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [

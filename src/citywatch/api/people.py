@@ -1,18 +1,16 @@
 """Watchlist and person routes: lists, and enrolment by upload (multipart) through the
 Enrolment service, proposed by the caller and matched only once a second person approves.
 
-The upload is read here, bounded (size per photo, number of photos, whole body) and checked
-to be images before any model is loaded; the models run only on photos that decode."""
+The upload is read by api.uploads (the whole body bounded), then bounded here (size per photo,
+number of photos) and checked to be images before any model is loaded; the models run only on
+photos that decode."""
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES, ErrorBody
+from citywatch.api.uploads import Form, Upload, read_form
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
@@ -183,7 +182,9 @@ class Enrolled(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class Upload:
+class Photo:
+    """An uploaded photo that decodes, with the suffix its signature names."""
+
     filename: str
     data: bytes
     suffix: str
@@ -248,74 +249,54 @@ async def enrol_person(
     rt = runtime_of(request)
     settings = rt.settings.api
     per_image = int(settings.enrol_image_max_mb * MB)
-    body = await _read_bounded(request, settings.enrol_images_max * per_image + FORM_OVERHEAD)
-    form, uploads = _parse(request.headers.get("content-type", ""), body)
+    form = await read_form(request, max_bytes=settings.enrol_images_max * per_image + FORM_OVERHEAD)
+    fields, uploads = _enrolment_of(form)
     if len(uploads) > settings.enrol_images_max:
         raise InvalidInput(f"at most {settings.enrol_images_max} photos per enrolment, got {len(uploads)}")
-    uploads = [_checked(upload, per_image) for upload in uploads]
-    return await anyio.to_thread.run_sync(_enrol, rt, caller.actor, form, uploads)
+    photos = [_checked(upload, i, per_image) for i, upload in enumerate(uploads)]
+    return await anyio.to_thread.run_sync(_enrol, rt, caller.actor, fields, photos)
 
 
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    """The body, refused (413) as soon as it is known to exceed `limit`."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(f"the upload is {int(declared)} bytes; at most {limit} are accepted")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(f"the upload is over {limit} bytes, the most accepted")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse(content_type: str, body: bytes) -> tuple[EnrolmentForm, list[Upload]]:
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the enrolment as multipart/form-data"
-        )
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not isinstance(message, EmailMessage) or not message.is_multipart():
-        raise InvalidInput("the upload is not a readable multipart/form-data body")
-    fields: dict[str, str] = {}
-    uploads: list[Upload] = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
-            raise InvalidInput("every part of the upload needs a name (Content-Disposition: form-data)")
-        if name == IMAGE_FIELD:
-            uploads.append(Upload(str(part.get_filename() or f"image {len(uploads) + 1}"), payload, ""))
-        elif name in fields:
+def _enrolment_of(form: Form) -> tuple[EnrolmentForm, list[Upload]]:
+    """The text fields, each at most once (a file part under another name than `images`
+    counts as a text field), and the `images` files in the order sent."""
+    if IMAGE_FIELD in form.fields:
+        raise InvalidInput(f"send each photo as an {IMAGE_FIELD!r} file part, with a filename")
+    sent = {name: list(values) for name, values in form.fields.items()}
+    for name, upload in form.files.multi_items():
+        if name != IMAGE_FIELD:
+            sent.setdefault(name, []).append(upload.data.decode("utf-8", "replace"))
+    for name, values in sent.items():
+        if len(values) > 1:
             raise InvalidInput(f"field {name!r} given twice")
-        else:
-            fields[name] = payload.decode("utf-8", "replace")
     try:
-        form = EnrolmentForm.model_validate(fields)
+        fields = EnrolmentForm.model_validate({name: values[0] for name, values in sent.items()})
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False, include_context=False)]
         ) from None
+    uploads = form.files.getlist(IMAGE_FIELD)
     if not uploads:
         raise InvalidInput(f"give at least one reference photo as an {IMAGE_FIELD!r} file part")
-    return form, uploads
+    return fields, uploads
 
 
-def _checked(upload: Upload, max_bytes: int) -> Upload:
+def _checked(upload: Upload, index: int, max_bytes: int) -> Photo:
     """Too large (413), or not a JPEG or PNG that decodes (422): refused before any model runs."""
+    filename = upload.filename or f"image {index + 1}"
     if len(upload.data) > max_bytes:
-        raise _too_large(f"{upload.filename}: {len(upload.data)} bytes; a photo may have at most {max_bytes}")
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{filename}: {len(upload.data)} bytes; a photo may have at most {max_bytes}",
+        )
     suffix = next((s for magic, s in _SIGNATURES if upload.data.startswith(magic)), None)
     if suffix is None:
-        raise InvalidInput(f"{upload.filename}: not a JPEG or PNG photo")
-    decode_image(upload.data, upload.filename)
-    return replace(upload, suffix=suffix)
+        raise InvalidInput(f"{filename}: not a JPEG or PNG photo")
+    decode_image(upload.data, filename)
+    return Photo(filename, upload.data, suffix)
 
 
-def _enrol(rt: Runtime, actor: Actor, form: EnrolmentForm, uploads: Sequence[Upload]) -> Enrolled:
+def _enrol(rt: Runtime, actor: Actor, form: EnrolmentForm, uploads: Sequence[Photo]) -> Enrolled:
     """The photos in a private working folder (removed after; `recover` sweeps a crash's), enrolled."""
     work = rt.settings.data_dir / WORK_FOLDER
     work.mkdir(parents=True, exist_ok=True)
@@ -350,10 +331,6 @@ def _enrol(rt: Runtime, actor: Actor, form: EnrolmentForm, uploads: Sequence[Upl
         if c.kind in {ChangeKind.PERSON_ADD, ChangeKind.PERSON_REFERENCE}
     ]
     return Enrolled(person=PersonPublic.of(person), change_id=changes[-1].id if changes else None)
-
-
-def _too_large(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail)
 
 
 def _enrolment_body() -> dict[str, Any]:

@@ -326,13 +326,13 @@ async def file_public_request(
     limiter.check(request.client.host if request.client else "unknown")
     max_bytes = int(rt.settings.api.public_photo_max_mb * 1_000_000)
     form = await read_form(request, max_bytes=max_bytes)
+    photo = form.one_file("photo")
     try:
         fields = PublicRequestForm.model_validate(
             {k: v if k == "cameras" else v[-1] for k, v in form.fields.items()}
         )
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
-    photo = form.files.get("photo")
     if photo is None:
         raise InvalidInput("send a photo of yourself as the form's `photo` file")
     name = _SAFE_NAME.sub("-", Path(photo.filename).name)[-64:].strip(".-") or "photo"

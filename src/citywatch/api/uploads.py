@@ -1,5 +1,6 @@
-"""Bounded uploads for the public form: the body read up to a limit (413 past it), parsed as
-multipart/form-data with the standard library, and a per-address rate limit.
+"""Bounded multipart uploads, the one reader for every form that takes files (the public
+subject-access form, enrolment): the body read up to a limit (413 past it), parsed as
+multipart/form-data with the standard library; and a per-address rate limit.
 
 The body is read here rather than through Starlette's form parser, which needs the
 python-multipart package; the limit is enforced while reading, so an oversized upload is
@@ -17,6 +18,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 from fastapi import HTTPException, Request, status
+from starlette.datastructures import ImmutableMultiDict
 
 from citywatch.domain.errors import InvalidInput
 
@@ -31,12 +33,23 @@ class Upload:
 
 @dataclass(frozen=True, slots=True)
 class Form:
+    """Text fields (repeatable, in the order sent) and file parts: `files[name]` is the last
+    file sent under `name`, `files.getlist(name)` every one in order."""
+
     fields: dict[str, list[str]]
-    files: dict[str, Upload]
+    files: ImmutableMultiDict[str, Upload]
+
+    def one_file(self, name: str) -> Upload | None:
+        """The file sent as `name`, None when there is none; InvalidInput when there are several."""
+        sent = self.files.getlist(name)
+        if len(sent) > 1:
+            raise InvalidInput(f"send one file as {name!r}")
+        return sent[0] if sent else None
 
 
 async def read_form(request: Request, *, max_bytes: int) -> Form:
-    """The request's multipart form, at most `max_bytes` of body (413 beyond it)."""
+    """The request's multipart form, at most `max_bytes` of body (413 beyond it, refused
+    from the declared length or as soon as the stream passes the limit, never read whole)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise HTTPException(
@@ -55,27 +68,26 @@ async def read_form(request: Request, *, max_bytes: int) -> Form:
 
 
 def parse_form(content_type: str, body: bytes) -> Form:
-    """Fields (repeatable) and files of a multipart/form-data body; InvalidInput if broken."""
+    """Fields and files (both repeatable) of a multipart/form-data body; InvalidInput if broken.
+    A part is a file when it carries a filename."""
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
     message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
     if not isinstance(message, EmailMessage) or not message.is_multipart() or message.defects:
         raise InvalidInput("the form is not well-formed multipart/form-data")
     fields: dict[str, list[str]] = {}
-    files: dict[str, Upload] = {}
+    files: list[tuple[str, Upload]] = []
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str) or not name:
-            raise InvalidInput("a part of the form has no name")
+            raise InvalidInput("a part of the form has no name (Content-Disposition: form-data)")
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
-            if name in files:
-                raise InvalidInput(f"send one file as {name!r}")
-            files[name] = Upload(filename, data)
+            files.append((name, Upload(filename, data)))
         else:
             fields.setdefault(name, []).append(data.decode("utf-8", "replace"))
-    return Form(fields, files)
+    return Form(fields, ImmutableMultiDict(files))
 
 
 def _too_large(max_bytes: int) -> HTTPException:

@@ -184,7 +184,7 @@ def test_many_camera_threads_publish_and_an_asyncio_reader_gets_every_alert_once
         got: list[int] = []
         while len(got) < sub_count:
             m = await sub.next(timeout_s=5)
-            assert m is not None, f"only {len(got)} of {sub_count} arrived"
+            assert m is not None, f"only {len(got)} of {sub_count} arrived; errors: {errors!r}"
             got.append(m.id)
         for w in workers:
             await asyncio.to_thread(w.join)
@@ -215,3 +215,21 @@ def test_closing_the_feed_ends_every_subscription() -> None:
     asyncio.run(main())
     late = feed.subscribe()
     assert late.closed == "stopping"
+
+
+def test_a_stale_wake_up_does_not_end_the_wait_early() -> None:
+    """An alert taken by another look leaves its wake-up behind; the asyncio reader must keep
+    waiting for the next alert, not return 'nothing came'."""
+    feed = AlertFeed()
+    sub = feed.subscribe()
+
+    async def scenario() -> AlertMessage | None:
+        assert await sub.next(timeout_s=0) is None  # bound to this loop
+        feed.publish(message(1))  # its wake-up is queued on the loop...
+        first = sub.get(timeout_s=0)  # ...but the alert is taken without it
+        assert first is not None and first.id == 1
+        threading.Timer(0.2, lambda: feed.publish(message(2))).start()
+        return await sub.next(timeout_s=5)
+
+    got = asyncio.run(scenario())
+    assert got is not None and got.id == 2

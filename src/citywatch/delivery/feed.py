@@ -77,16 +77,22 @@ class Subscription:
         ready = self._event
         if ready is None:  # bound just above; for the type checker
             raise RuntimeError("subscription not bound to an event loop")
-        # Cleared before looking: a publish after the look sets it again (through the loop).
-        ready.clear()
-        with self._cond:
-            message = self._take()
-        if message is not None:
-            return message
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ready.wait(), timeout_s)
-        with self._cond:
-            return self._take()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while True:
+            # Cleared before looking: a publish after the look sets it again (through the
+            # loop). A wake-up can be stale (its alert already taken by an earlier look), so
+            # look again until an alert is there or the time is up.
+            ready.clear()
+            with self._cond:
+                message = self._take()
+            if message is not None:
+                return message
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), remaining)
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         ready = asyncio.Event()

@@ -30,11 +30,11 @@ from citywatch.media.video import video_frames
 from citywatch.runtime.build import Runtime
 from citywatch.services.footage import export_clip
 from citywatch.services.requests import fulfil
-from citywatch.services.subject_access import file_subject_access, requester_template
+from citywatch.services.subject_access import SubjectSearch, file_subject_access, requester_template
 from citywatch.store.exports import EXPORTS_FOLDER
 from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
 from citywatch.store.governance import SYSTEM
-from citywatch.store.requests import WORK_FOLDER, RequestKind, RequestStatus
+from citywatch.store.requests import WORK_FOLDER, RequestInfo, RequestKind, RequestStatus
 from citywatch.vision.backends.hog import HogDetector
 
 CLERK = Actor("cleo", "operator")
@@ -68,6 +68,26 @@ def _window() -> Window:
     return Window(now - timedelta(hours=1), now + timedelta(minutes=5))
 
 
+def file_as(
+    rt: Runtime,
+    photo: Path,
+    *,
+    requester: str = "A",
+    contact: str = "",
+    cameras: tuple[str, ...] = ("stage",),
+) -> tuple[RequestInfo, SubjectSearch]:
+    """A subject-access request filed by the clerk for the last hour on `cameras`."""
+    return file_subject_access(
+        rt,
+        requester=requester,
+        contact=contact,
+        cameras=list(cameras),
+        window=_window(),
+        photo=photo,
+        by=CLERK,
+    )
+
+
 def _examples(shared_data: Path) -> Path:
     return shared_data / "face_recognition/examples"
 
@@ -80,29 +100,11 @@ def test_a_photo_without_exactly_one_face_is_refused_and_nothing_is_kept(
     cv2.imwrite(str(blank), np.full((240, 320, 3), 180, np.uint8))
     before = (len(rt.requests.list()), _photos(rt))
     with pytest.raises(NoFace, match="no face found in the request photo"):
-        file_subject_access(
-            rt, requester="A", contact="", cameras=["stage"], window=_window(), photo=blank, by=CLERK
-        )
+        file_as(rt, blank)
     with pytest.raises(SeveralFaces, match="photo of yourself alone"):
-        file_subject_access(
-            rt,
-            requester="A",
-            contact="",
-            cameras=["stage"],
-            window=_window(),
-            photo=_examples(shared_data) / "two_people.jpg",
-            by=CLERK,
-        )
+        file_as(rt, _examples(shared_data) / "two_people.jpg")
     with pytest.raises(NotFound, match="no camera gate"):
-        file_subject_access(
-            rt,
-            requester="A",
-            contact="",
-            cameras=["gate"],
-            window=_window(),
-            photo=_examples(shared_data) / "obama.jpg",
-            by=CLERK,
-        )
+        file_as(rt, _examples(shared_data) / "obama.jpg", cameras=("gate",))
     assert (len(rt.requests.list()), _photos(rt)) == before
 
 
@@ -110,14 +112,8 @@ def test_someone_not_in_the_footage_gets_a_request_with_nothing_held(
     recorded: Runtime, shared_data: Path
 ) -> None:
     rt = recorded
-    info, found = file_subject_access(
-        rt,
-        requester="Joe Biden",
-        contact="joe@example.org",
-        cameras=["stage"],
-        window=_window(),
-        photo=_examples(shared_data) / "biden.jpg",
-        by=CLERK,
+    info, found = file_as(
+        rt, _examples(shared_data) / "biden.jpg", requester="Joe Biden", contact="joe@example.org"
     )
     assert found.frames_scanned > 10 and found.faces_compared > 0
     assert found.appearances == [] and info.hold_id is None
@@ -129,15 +125,7 @@ def test_the_requester_is_found_held_and_exported_with_every_other_face_blurred(
 ) -> None:
     rt = recorded
     lin_photo = _examples(shared_data) / "lin-manuel-miranda.png"
-    info, found = file_subject_access(
-        rt,
-        requester="Lin-Manuel Miranda",
-        contact="lin@example.org",
-        cameras=["stage"],
-        window=_window(),
-        photo=lin_photo,
-        by=CLERK,
-    )
+    info, found = file_as(rt, lin_photo, requester="Lin-Manuel Miranda", contact="lin@example.org")
     assert found.appearances, "Lin-Manuel Miranda is on stage in the clip"
     assert found.recordings and info.hold_id is not None
     hold = next(h for h in rt.retention.holds() if h.hold.id == info.hold_id)
@@ -236,14 +224,11 @@ def test_an_export_that_cannot_be_made_whole_is_not_made(
     """Without YuNet, or with a held segment's file gone: a clear error, no package, and the
     request still approved (to be fulfilled once fixed). Runs last: it moves a file aside."""
     rt = recorded
-    info, found = file_subject_access(
+    info, found = file_as(
         rt,
+        _examples(shared_data) / "lin-manuel-miranda.png",
         requester="Lin-Manuel Miranda",
         contact="lin@example.org",
-        cameras=["stage"],
-        window=_window(),
-        photo=_examples(shared_data) / "lin-manuel-miranda.png",
-        by=CLERK,
     )
     rt.requests.approve(info.id, by=SAM)
     exports = rt.settings.data_dir / EXPORTS_FOLDER

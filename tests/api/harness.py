@@ -36,7 +36,9 @@ class Api:
     tokens: dict[str, str]
 
     def call(self, method: str, path: str, user: str | None = None, **kwargs: Any) -> httpx.Response:
-        headers = {} if user is None else {"Authorization": f"Bearer {self.tokens[user]}"}
+        headers = dict(kwargs.pop("headers", None) or {})
+        if user is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[user]}"
         response: httpx.Response = self.client.request(method, path, headers=headers, **kwargs)
         return response
 

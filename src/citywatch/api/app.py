@@ -14,6 +14,7 @@ from citywatch.api.accountability import add_routes as add_accountability_routes
 from citywatch.api.auth import Caller, permissions_of, requires
 from citywatch.api.governance import add_routes as add_governance_routes
 from citywatch.api.requests import add_routes as add_request_routes
+from citywatch.api.session import add_routes as add_session_routes
 from citywatch.audit.access import Permission
 from citywatch.runtime.build import Runtime
 
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     add_governance_routes(app)
     add_accountability_routes(app)
     add_request_routes(app)
+    add_session_routes(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(_: Annotated[Caller, requires(Permission.PUBLIC)]) -> Health:

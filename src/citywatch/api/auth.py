@@ -1,4 +1,9 @@
-"""Who calls: bearer tokens from the users store, and each route's one declared permission.
+"""Who calls: bearer tokens (machines) or the console's session cookie (browsers), both from
+the users store, and each route's one declared permission.
+
+A cookie signs in only same-site requests: it is `SameSite=Strict`, and a state-changing
+request that carries it from another origin is refused (cross-site request forgery). A browser
+page (not under `/api/`) without a session is sent to the sign-in page instead of a 401.
 
 Default deny: `create_app` refuses to build an app with a route that declares none, and a
 test walks `app.routes` for the same."""
@@ -7,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.routing import APIRoute
@@ -21,6 +27,12 @@ ANONYMOUS = Actor("anonymous", "public")
 """Whoever calls a public route; not signed in (its token, if any, is not even read)."""
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `citywatch user token issue`.")
+
+SESSION_COOKIE = "citywatch_session"
+"""The console's sign-in: an expiring token (`UserStore.open_session`), HttpOnly, SameSite=Strict."""
+
+LOGIN_PAGE = "/login"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +63,15 @@ class Authorize:
     ) -> Caller:
         if self.permission is Permission.PUBLIC:
             return Caller(ANONYMOUS)
-        if credentials is None or not credentials.credentials.strip():
-            raise _unauthorised("sign in with an API token (Authorization: Bearer …)")
-        token = credentials.credentials.strip()
+        token = _bearer_token(credentials)
+        if token is None and (token := request.cookies.get(SESSION_COOKIE, "").strip()):
+            _same_origin(request)
+        if not token:
+            raise _sign_in_needed(request, "sign in with an API token (Authorization: Bearer …)")
         try:
             actor = runtime_of(request).users.actor_for_token(token)
         except PermissionDenied as exc:
-            raise _unauthorised(str(exc)) from None
+            raise _sign_in_needed(request, str(exc)) from None
         if not can(actor, self.permission):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
@@ -83,5 +97,31 @@ def permissions_of(route: APIRoute) -> list[Permission]:
     return found
 
 
-def _unauthorised(detail: str) -> HTTPException:
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is None or not credentials.credentials.strip():
+        return None
+    return credentials.credentials.strip()
+
+
+def _same_origin(request: Request) -> None:
+    """A state-changing request signed in by cookie must come from the console's own pages:
+    its `Origin` (else `Referer`) names this host. Reads (GET) need no check."""
+    if request.method in _SAFE_METHODS:
+        return
+    source = request.headers.get("origin") or request.headers.get("referer")
+    host = request.headers.get("host", "")
+    if source is None or urlsplit(source).netloc != host:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "a signed-in browser request must come from the console's own pages (Origin differs)",
+        )
+
+
+def _sign_in_needed(request: Request, detail: str) -> HTTPException:
+    """401 for the API; for a console page, a redirect to the sign-in page that comes back."""
+    path = request.url.path
+    if not path.startswith("/api/") and request.method in _SAFE_METHODS:
+        back = path + (f"?{request.url.query}" if request.url.query else "")
+        location = f"{LOGIN_PAGE}?next={quote(back, safe='/')}"
+        return HTTPException(status.HTTP_303_SEE_OTHER, detail, headers={"Location": location})
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})

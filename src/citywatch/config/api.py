@@ -72,6 +72,23 @@ class ApiSettings(Section):
         "beyond them is refused (503, try again) rather than queued, so that the form never takes "
         "the threads the console's own requests need.",
     )
+    session_hours: float = Field(
+        12.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a console sign-in lasts before the browser must sign in again.",
+    )
+    cookie_secure: bool = Field(
+        False,
+        description="Send the console's session cookie over HTTPS only: set it when the console is "
+        "served behind a TLS proxy (the default serves plain HTTP on this machine).",
+    )
+    logins_per_15min: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="Password sign-ins one address may try in 15 minutes; more are refused (429).",
+    )
     shutdown_s: float = Field(
         5.0, gt=0, le=120, description="How long stopping waits for open requests to finish."
     )

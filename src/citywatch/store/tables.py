@@ -420,6 +420,8 @@ class ApiTokenRow(Base):
     """A machine's token: never counts as a person for the two-person rule."""
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    """A console session's end (null: an API token, valid until revoked)."""
 
 
 class ChangeRow(Base):

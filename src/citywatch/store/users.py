@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -35,6 +35,7 @@ MAX_PASSWORD = 1024
 """Longer input is refused before hashing: argon2 cost should not be the caller's to choose."""
 TOKEN_PREFIX = "cw_"  # noqa: S105 (a prefix that marks tokens, not a secret)
 MAX_LABEL = 200
+SESSION_LABEL = "console session"
 LOGIN_FAILED = "sign-in failed: unknown user name or wrong password"
 """The same words whether the name exists or not."""
 
@@ -62,6 +63,7 @@ class TokenInfo:
     service: bool
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class IssuedToken:
     label: str
     service: bool
     token: str = field(repr=False)
+    expires_at: datetime | None = None
+    """A console session's end; null for an API token."""
 
 
 class UserStore:
@@ -196,21 +200,11 @@ class UserStore:
     def issue_token(self, user: str, label: str, service: bool = False) -> IssuedToken:
         """A new API token for `user`; only its SHA-256 is kept, so this is the one chance to see it."""
         label = _label(label)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._db.session() as session:
             owner = _require_user(session, user)
             if not owner.active:
                 raise Conflict(f"user {owner.name!r} is disabled; no token can be issued to them")
-            row = ApiTokenRow(
-                user_id=owner.id,
-                token_hash=token_digest(token),
-                label=label,
-                service=service,
-                created_at=self._now(),
-                revoked_at=None,
-            )
-            session.add(row)
-            session.flush()
+            row, token = self._new_token(session, owner, label, service=service, expires_at=None)
             params = {"user": owner.name, "label": label, "service": service}
             self._record(session, AuditEvent("token.issue", f"token:{row.id}", params=params))
             return IssuedToken(row.id, owner.name, label, service, token)
@@ -239,8 +233,33 @@ class UserStore:
 
     # --- sign-in --------------------------------------------------------------------------
 
+    def open_session(self, name: str, password: str, ttl: timedelta) -> IssuedToken:
+        """Sign in by password for a browser: a token that ends after `ttl` (or at sign-out)."""
+        actor = self.login(name, password)
+        with self._db.session() as session:
+            owner = _require_user(session, actor.name)
+            expires_at = self._now() + ttl
+            row, token = self._new_token(session, owner, SESSION_LABEL, service=False, expires_at=expires_at)
+            params = {"user": owner.name, "label": SESSION_LABEL, "ttl_s": int(ttl.total_seconds())}
+            self._record(session, AuditEvent("session.open", f"token:{row.id}", params=params))
+            return IssuedToken(row.id, owner.name, SESSION_LABEL, False, token, expires_at)
+
+    def end_session(self, token: str) -> bool:
+        """Sign a browser session out: its token stops working. False if it was not a live session."""
+        digest = token_digest(token.strip())
+        with self._db.session() as session:
+            row = session.scalars(select(ApiTokenRow).where(ApiTokenRow.token_hash == digest)).one_or_none()
+            if row is None or row.revoked_at is not None or row.expires_at is None:
+                return False
+            row.revoked_at = self._now()
+            owner = session.get_one(UserRow, row.user_id)
+            session.flush()
+            self._record(session, AuditEvent("session.close", f"token:{row.id}", params={"user": owner.name}))
+            return True
+
     def actor_for_token(self, token: str) -> Actor:
-        """Who `token` acts for; an unknown, revoked or disabled user's token is refused and audited."""
+        """Who `token` acts for; an unknown, revoked, expired or disabled user's token is refused
+        and audited."""
         digest = token_digest(token.strip())
         with self._db.session(write=False) as session:
             row = session.scalars(select(ApiTokenRow).where(ApiTokenRow.token_hash == digest)).one_or_none()
@@ -249,6 +268,8 @@ class UserStore:
                 refusal = ("token:?", "unknown", "unknown API token")
             elif row.revoked_at is not None:
                 refusal = (f"token:{row.id}", "revoked", f"API token {row.id} ({row.label}) was revoked")
+            elif row.expires_at is not None and row.expires_at <= self._now():
+                refusal = (f"token:{row.id}", "expired", "the session has expired; sign in again")
             elif not owner.active:
                 refusal = (f"token:{row.id}", "user disabled", f"user {owner.name!r} is disabled")
             else:
@@ -284,6 +305,24 @@ class UserStore:
         raise PermissionDenied(LOGIN_FAILED)
 
     # --- internals ------------------------------------------------------------------------
+
+    def _new_token(
+        self, session: Session, owner: UserRow, label: str, *, service: bool, expires_at: datetime | None
+    ) -> tuple[ApiTokenRow, str]:
+        """A new token row for `owner` (only the token's SHA-256 is stored) and the token."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = ApiTokenRow(
+            user_id=owner.id,
+            token_hash=token_digest(token),
+            label=label,
+            service=service,
+            created_at=self._now(),
+            revoked_at=None,
+            expires_at=expires_at,
+        )
+        session.add(row)
+        session.flush()
+        return row, token
 
     def _verify(self, stored: str | None, password: str) -> bool:
         if len(password) > MAX_PASSWORD:
@@ -426,4 +465,4 @@ def _user_info(row: UserRow, tokens: int) -> UserInfo:
 
 
 def _token_info(row: ApiTokenRow, user: str) -> TokenInfo:
-    return TokenInfo(row.id, user, row.label, row.service, row.created_at, row.revoked_at)
+    return TokenInfo(row.id, user, row.label, row.service, row.created_at, row.revoked_at, row.expires_at)

@@ -1,0 +1,121 @@
+"""Console sign-in: a password exchanged for an expiring session token in an HttpOnly,
+SameSite=Strict cookie (`POST /api/session`), signed out by `DELETE /api/session`.
+
+Machines use bearer tokens instead (`citywatch user token issue`); both reach the same
+`Authorize` dependency, so a route's permission is declared once whichever signs in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Body, FastAPI, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from citywatch.api.auth import SESSION_COOKIE, Caller, requires, runtime_of
+from citywatch.api.schemas import problems
+from citywatch.api.uploads import RateLimit
+from citywatch.audit.access import Permission
+from citywatch.domain.audit import Actor
+
+LOGIN_WINDOW_S = 15 * 60.0
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "sam", "password": "correct horse battery"}]}
+    )
+
+    name: str = Field(min_length=1, max_length=200, description="The user name.")
+    password: str = Field(min_length=1, max_length=1024, description="The user's password.")
+
+
+class SessionPublic(BaseModel):
+    """Who is signed in, and until when."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "sam", "role": "supervisor", "cameras": None, "expires_at": "2026-11-27T21:00:00Z"}
+            ]
+        }
+    )
+
+    name: str
+    role: str
+    cameras: list[str] | None = Field(description="The cameras this user may see; null: all of them.")
+    expires_at: datetime
+
+
+def add_routes(app: FastAPI) -> None:
+    """Declared on the app itself (not an included router), so that `app.routes` lists them."""
+    app.state.logins = RateLimit(app.state.runtime.settings.api.logins_per_15min, LOGIN_WINDOW_S)
+    app.add_api_route(
+        "/api/session",
+        open_session,
+        methods=["POST"],
+        tags=["session"],
+        responses=problems(403, 422, 429),
+    )
+    app.add_api_route(
+        "/api/session",
+        close_session,
+        methods=["DELETE"],
+        tags=["session"],
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+    )
+
+
+def open_session(
+    request: Request,
+    response: Response,
+    credentials: Annotated[Credentials, Body()],
+    _: Annotated[Caller, requires(Permission.PUBLIC)],
+) -> SessionPublic:
+    """Sign in with a password; the session cookie comes back with the answer. A wrong name or
+    password is refused (403) in the same words either way; too many tries from one address
+    are refused (429)."""
+    return sign_in(request, response, credentials.name, credentials.password)
+
+
+def close_session(request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]) -> Response:
+    """Sign out: the session's token stops working at once and the cookie is cleared."""
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    sign_out(request, response)
+    return response
+
+
+def sign_in(request: Request, response: Response, name: str, password: str) -> SessionPublic:
+    """Check the password (rate-limited per address), open a session and set its cookie on
+    `response`. Raises PermissionDenied (403) for a wrong name or password."""
+    rt = runtime_of(request)
+    limiter: RateLimit = request.app.state.logins
+    limiter.check(request.client.host if request.client else "unknown")
+    settings = rt.settings.api
+    issued = rt.users.open_session(name, password, timedelta(hours=settings.session_hours))
+    actor = rt.users.actor_for_token(issued.token)
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        max_age=int(settings.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    assert issued.expires_at is not None  # a session token always ends
+    return _public(actor, issued.expires_at)
+
+
+def sign_out(request: Request, response: Response) -> None:
+    """End the request's session (if any) and clear its cookie on `response`."""
+    token = request.cookies.get(SESSION_COOKIE, "").strip()
+    if token:
+        runtime_of(request).users.end_session(token)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+def _public(actor: Actor, expires_at: datetime) -> SessionPublic:
+    cameras = None if actor.cameras is None else sorted(actor.cameras)
+    return SessionPublic(name=actor.name, role=actor.role, cameras=cameras, expires_at=expires_at)

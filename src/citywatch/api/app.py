@@ -16,6 +16,7 @@ from citywatch.api.governance import add_routes as add_governance_routes
 from citywatch.api.requests import add_routes as add_request_routes
 from citywatch.api.session import add_routes as add_session_routes
 from citywatch.audit.access import Permission
+from citywatch.console.pages import add_routes as add_console_routes
 from citywatch.runtime.build import Runtime
 
 
@@ -45,6 +46,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     add_accountability_routes(app)
     add_request_routes(app)
     add_session_routes(app)
+    add_console_routes(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(_: Annotated[Caller, requires(Permission.PUBLIC)]) -> Health:

@@ -65,7 +65,7 @@ class Authorize:
             return Caller(ANONYMOUS)
         token = _bearer_token(credentials)
         if token is None and (token := request.cookies.get(SESSION_COOKIE, "").strip()):
-            _same_origin(request)
+            check_same_origin(request)
         if not token:
             raise _sign_in_needed(request, "sign in with an API token (Authorization: Bearer …)")
         try:
@@ -103,7 +103,7 @@ def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | Non
     return credentials.credentials.strip()
 
 
-def _same_origin(request: Request) -> None:
+def check_same_origin(request: Request) -> None:
     """A state-changing request signed in by cookie must come from the console's own pages:
     its `Origin` (else `Referer`) names this host. Reads (GET) need no check."""
     if request.method in _SAFE_METHODS:

@@ -1,0 +1,113 @@
+"""The console's frame: sign-in and sign-out pages, the front door, and its static files.
+Each group of pages adds its routes here (`add_routes`), declared on the app with one
+permission each, like the API's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
+
+from citywatch.api.auth import SESSION_COOKIE, Caller, check_same_origin, requires
+from citywatch.api.session import sign_in, sign_out
+from citywatch.audit.access import Permission
+from citywatch.console.render import nav_for, render
+from citywatch.domain.errors import PermissionDenied
+
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+LOGIN_FORM_MAX = 4096
+"""A sign-in form is a name and a password: a longer body is refused before it is parsed."""
+
+
+def add_page(app: FastAPI, path: str, endpoint: Callable[..., Any], method: str = "GET") -> None:
+    """A console route: HTML (or a redirect) for people, so not part of the API's schema."""
+    app.add_api_route(path, endpoint, methods=[method], response_class=Response, include_in_schema=False)
+
+
+def add_routes(app: FastAPI) -> None:
+    """Declared on the app itself (not an included router), so that `app.routes` lists them."""
+    add_page(app, "/", front_door)
+    add_page(app, "/login", login_page)
+    add_page(app, "/login", login, "POST")
+    add_page(app, "/logout", logout, "POST")
+    add_page(app, "/static/{name}", static_file)
+
+
+def front_door(request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]) -> Response:
+    """Signed in: the first page the role may open; otherwise the sign-in page."""
+    token = request.cookies.get(SESSION_COOKIE, "").strip()
+    if token:
+        try:
+            actor = request.app.state.runtime.users.actor_for_token(token)
+        except PermissionDenied:
+            pass
+        else:
+            pages = nav_for(actor)
+            if pages:
+                return RedirectResponse(pages[0].path, status.HTTP_303_SEE_OTHER)
+    return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+
+
+def login_page(
+    request: Request,
+    _: Annotated[Caller, requires(Permission.PUBLIC)],
+    next_: Annotated[str, Query(alias="next", max_length=2000)] = "/",
+) -> Response:
+    return render(request, "login.html", next=_local(next_), error="", name="")
+
+
+async def login(request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]) -> Response:
+    """The sign-in form: on success the session cookie and a redirect to where the browser was
+    going; on failure the form again, saying so (in the same words for any wrong name or password)."""
+    check_same_origin(request)  # no other site signs a browser in (or out) here
+    body = await request.body()
+    if len(body) > LOGIN_FORM_MAX:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "a sign-in form is never this large")
+    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).items()}
+    name, password, back = form.get("name", ""), form.get("password", ""), _local(form.get("next", "/"))
+    response = RedirectResponse(back, status.HTTP_303_SEE_OTHER)
+    try:
+        sign_in(request, response, name, password)
+    except PermissionDenied as exc:
+        return render(
+            request, "login.html", status_code=status.HTTP_403_FORBIDDEN, next=back, error=str(exc), name=name
+        )
+    return response
+
+
+def logout(request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]) -> Response:
+    check_same_origin(request)
+    response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    sign_out(request, response)
+    return response
+
+
+def static_file(
+    name: Annotated[str, Path(pattern=r"^[a-z0-9_-]+\.(css|js|svg)$", max_length=100)],
+    _: Annotated[Caller, requires(Permission.PUBLIC)],
+) -> Response:
+    """The console's own stylesheet and scripts (no CDN: the console works on a closed network)."""
+    resource = files("citywatch.console").joinpath("static", name)
+    if not resource.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no static file {name!r}")
+    suffix = name[name.rindex(".") :]
+    return Response(
+        resource.read_bytes(),
+        media_type=STATIC_TYPES[suffix],
+        headers={"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _local(target: str) -> str:
+    """Where to go after signing in: a path of this site only (never another host)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

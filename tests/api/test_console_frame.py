@@ -1,0 +1,76 @@
+"""The console's frame: the sign-in page signs a browser in and sends it where it was going,
+refuses a wrong password in words, never redirects off-site, and serves its own static files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from citywatch.api.auth import SESSION_COOKIE
+from tests.api.harness import Api, api_settings, open_api
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    for api in open_api(api_settings(tmp_path)):
+        api.rt.users.set_password("olga", PASSWORD)
+        yield api
+
+
+def form(name: str, password: str, next_: str) -> dict[str, object]:
+    return {
+        "content": f"name={name}&password={password.replace(' ', '+')}&next={next_}",
+        "headers": {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://testserver"},
+        "follow_redirects": False,
+    }
+
+
+def test_the_sign_in_form_sets_the_cookie_and_goes_where_the_browser_was_going(api: Api) -> None:
+    page = api.client.get("/login?next=/console/alerts")
+    assert page.status_code == 200
+    assert 'name="password"' in page.text and 'value="/console/alerts"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+    response = api.client.post("/login", **form("olga", PASSWORD, "/console/alerts"))  # type: ignore[arg-type]
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/alerts"
+    assert response.cookies.get(SESSION_COOKIE)
+    front = api.client.get("/", follow_redirects=False)
+    assert front.headers["location"] == "/console/alerts"  # the operator's first page
+
+
+def test_a_wrong_password_shows_the_form_again_saying_so(api: Api) -> None:
+    response = api.client.post("/login", **form("olga", "not the password", "/"))  # type: ignore[arg-type]
+    assert response.status_code == 403
+    assert "sign-in failed" in response.text
+    assert 'value="olga"' in response.text
+    assert SESSION_COOKIE not in response.cookies
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
+def test_sign_in_never_sends_the_browser_to_another_site(api: Api, target: str) -> None:
+    response = api.client.post("/login", **form("olga", PASSWORD, target))  # type: ignore[arg-type]
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
+def test_sign_out_ends_the_session(api: Api) -> None:
+    signed = api.client.post("/login", **form("olga", PASSWORD, "/"))  # type: ignore[arg-type]
+    token = signed.cookies[SESSION_COOKIE]
+    assert api.call("GET", "/api/alerts").status_code == 200
+    out = api.client.post("/logout", headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert out.status_code == 303
+    api.client.cookies.set(SESSION_COOKIE, token)  # a copy of the cookie kept after sign-out
+    assert api.call("GET", "/api/alerts").status_code == 401
+
+
+def test_static_files_are_served_and_nothing_else_is(api: Api) -> None:
+    css = api.client.get("/static/console.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert api.client.get("/static/console.js").status_code == 200
+    assert api.client.get("/static/nothing.js").status_code == 404
+    assert api.client.get("/static/..%2Fpages.py").status_code in (404, 422)

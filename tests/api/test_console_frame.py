@@ -74,3 +74,13 @@ def test_static_files_are_served_and_nothing_else_is(api: Api) -> None:
     assert api.client.get("/static/console.js").status_code == 200
     assert api.client.get("/static/nothing.js").status_code == 404
     assert api.client.get("/static/..%2Fpages.py").status_code in (404, 422)
+
+
+def test_a_browser_gets_errors_as_a_page_and_the_api_as_json(api: Api) -> None:
+    page = api.client.get("/console/nowhere", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Not found" in page.text
+    machine = api.client.get("/api/nowhere", headers={"Accept": "text/html"})
+    assert machine.status_code == 404
+    assert machine.json()["code"] == "not_found"

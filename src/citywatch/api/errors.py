@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -82,19 +82,38 @@ def error_response(
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code, headers=headers)
 
 
-async def _citywatch_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _citywatch_error(request: Request, exc: Exception) -> Response:
     code, name = next(
         ((c, n) for kind, c, n in _STATUS if isinstance(exc, kind)),
         (status.HTTP_500_INTERNAL_SERVER_ERROR, "internal"),
     )
+    if _for_a_person(request):
+        return _error_page(request, code, str(exc))
     return error_response(code, str(exc), code=name)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):  # registered for this type only
         raise exc
     headers = None if exc.headers is None else dict(exc.headers)
+    if _for_a_person(request) and exc.status_code >= 400:
+        return _error_page(request, exc.status_code, str(exc.detail), headers)
     return error_response(exc.status_code, str(exc.detail), headers=headers)
+
+
+def _for_a_person(request: Request) -> bool:
+    """A console page (not under /api/) opened by a browser: errors come as a page, not JSON."""
+    path = request.url.path
+    return not path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _error_page(request: Request, code: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    # the console renders with the API's auth; imported here so the API does not need it to load
+    from citywatch.console.render import render  # noqa: PLC0415
+
+    response = render(request, "error.html", status_code=code, code=code, detail=detail)
+    response.headers.update(headers or {})
+    return response
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

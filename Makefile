@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA ?= $(abspath ../shared/data)
 DEMO := var/demo
+CHROMIUM := /usr/bin/chromium
 export CITYWATCH_TEST_DATA := $(DATA)
 
 .PHONY: install demo test lint bench accuracy speed live clean
@@ -14,7 +15,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(CHROMIUM)
+
+# Debian's Chromium, driven by Playwright in tests/browser and make screenshots (Playwright's
+# own browser download is not used); nothing to do when it is there.
+$(CHROMIUM):
+	scripts/install-chromium.sh
 
 # Main job on the embedded default: a supervisor approves the enrolments and the
 # authorisation, the Hamilton clip is watched, alerts listed, the audit log verified.

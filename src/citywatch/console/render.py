@@ -18,14 +18,16 @@ from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor
 
 SECURITY_HEADERS = {
-    # our own scripts and styles only, no inline script, no framing, no referrer leaks
+    # our own scripts and styles only, no inline script, no framing, no referrer to other sites
+    # ("same-origin", not "no-referrer": under no-referrer a browser sends `Origin: null` on the
+    # console's own form posts, and check_same_origin refuses them)
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
         "base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 

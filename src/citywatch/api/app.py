@@ -10,6 +10,13 @@ from pydantic import BaseModel
 
 from citywatch import __version__
 from citywatch.api import alerts, cameras, errors, people, records
+from citywatch.api import changes as change_routes
+from citywatch.api import exports as export_routes
+from citywatch.api import footage as footage_routes
+from citywatch.api import orders as order_routes
+from citywatch.api import policy as policy_routes
+from citywatch.api import search as search_routes
+from citywatch.api import users as user_routes
 from citywatch.api.accountability import add_routes as add_accountability_routes
 from citywatch.api.auth import Caller, permissions_of, requires
 from citywatch.api.governance import add_routes as add_governance_routes
@@ -46,6 +53,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     add_accountability_routes(app)
     add_request_routes(app)
     add_session_routes(app)
+    for more in (order_routes, footage_routes, export_routes, user_routes, search_routes, change_routes):
+        more.add_routes(app)
+    policy_routes.add_routes(app)
     add_console_routes(app)
 
     @app.get("/healthz", tags=["operations"])

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES, ErrorBody
+from citywatch.api.schemas import SIGNED_IN, problems
 from citywatch.api.uploads import Form, Upload, read_form
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
@@ -28,6 +30,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import Severity, WatchlistCategory
 from citywatch.media.images import decode_image
 from citywatch.runtime.build import Runtime
+from citywatch.services import persons
 from citywatch.services.enrolment import Enrolment
 from citywatch.store.records import ChangeKind, PersonInfo, WatchlistInfo
 from citywatch.store.requests import WORK_FOLDER
@@ -38,6 +41,7 @@ MB = 1024 * 1024
 FORM_OVERHEAD = 1 * MB
 """Room in a whole upload for its text fields and multipart framing."""
 IMAGE_FIELD = "images"
+PersonId = Annotated[int, PathParam(ge=1, description="The person's id.")]
 _SIGNATURES: tuple[tuple[bytes, str], ...] = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"))
 
 
@@ -147,6 +151,64 @@ class PersonList(BaseModel):
     next_after_id: int | None = Field(description="Pass as `after_id` for the next page; null on the last.")
 
 
+class PersonUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"notes": "seen near the market", "watchlist": "missing"}]},
+    )
+
+    display_name: str | None = Field(None, min_length=1, max_length=200, description="At once.")
+    notes: str | None = Field(None, max_length=4000, description="At once.")
+    watchlist: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Move onto this watchlist: it waits for a second person to approve.",
+    )
+
+
+class PersonUpdated(BaseModel):
+    """The person now, and the move waiting for a second person, if one was asked."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"person": PersonPublic.model_json_schema()["examples"][0], "move_change_id": 9}]
+        }
+    )
+
+    person: PersonPublic
+    move_change_id: int | None = Field(
+        description="The move onto another watchlist to approve (POST /api/changes/{id}/approve); "
+        "the person stays where they are until then."
+    )
+
+
+class PersonRemoved(BaseModel):
+    """What was deleted: counts and content hashes, never the data."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "person_id": 3,
+                    "reference_images": 1,
+                    "templates": 1,
+                    "blob_sha256s": ["5d41…"],
+                    "blobs_unlinked": 1,
+                }
+            ]
+        },
+    )
+
+    person_id: int
+    reference_images: int
+    templates: int
+    blob_sha256s: list[str]
+    blobs_unlinked: int = Field(description="Reference image files unlinked (fewer if some were missing).")
+
+
 class EnrolmentForm(BaseModel):
     """The text fields of an enrolment upload (the photos come as `images` file parts)."""
 
@@ -211,6 +273,16 @@ def add_routes(app: FastAPI) -> None:
         },
         openapi_extra={"requestBody": _enrolment_body()},
     )
+    one: dict[str, Any] = {"tags": ["persons"], "responses": problems(*SIGNED_IN, 404)}
+    app.add_api_route("/api/persons/{person_id}", get_person, methods=["GET"], **one)
+    app.add_api_route(
+        "/api/persons/{person_id}",
+        update_person,
+        methods=["PATCH"],
+        tags=["persons"],
+        responses=problems(*SIGNED_IN, 404, 409),
+    )
+    app.add_api_route("/api/persons/{person_id}", remove_person, methods=["DELETE"], **one)
 
 
 def list_watchlists(
@@ -253,8 +325,48 @@ async def enrol_person(
     fields, uploads = _enrolment_of(form)
     if len(uploads) > settings.enrol_images_max:
         raise InvalidInput(f"at most {settings.enrol_images_max} photos per enrolment, got {len(uploads)}")
-    photos = [_checked(upload, i, per_image) for i, upload in enumerate(uploads)]
+    photos = [checked_photo(upload, i, per_image) for i, upload in enumerate(uploads)]
     return await anyio.to_thread.run_sync(_enrol, rt, caller.actor, fields, photos)
+
+
+def get_person(
+    request: Request, _: Annotated[Caller, requires(Permission.WATCHLISTS_READ)], person_id: PersonId
+) -> PersonPublic:
+    """One enrolled person (no face data: counts of images and templates)."""
+    return PersonPublic.of(runtime_of(request).store.get_person(person_id))
+
+
+def update_person(
+    request: Request,
+    caller: Annotated[Caller, requires(Permission.WATCHLISTS_MANAGE)],
+    person_id: PersonId,
+    body: PersonUpdate,
+) -> PersonUpdated:
+    """Change a person's name or notes (at once) or watchlist. Moving a person onto another
+    watchlist adds a member to it, so it waits for a second person to approve."""
+    rt = runtime_of(request)
+    updated = persons.update_person(
+        rt.store_as(caller.actor),
+        rt.changes,
+        person_id,
+        name=body.display_name,
+        notes=body.notes,
+        watchlist=body.watchlist,
+        by=caller.actor,
+    )
+    return PersonUpdated(
+        person=PersonPublic.of(updated.person),
+        move_change_id=None if updated.move is None else updated.move.id,
+    )
+
+
+def remove_person(
+    request: Request, caller: Annotated[Caller, requires(Permission.WATCHLISTS_MANAGE)], person_id: PersonId
+) -> PersonRemoved:
+    """Remove a person with their reference images and templates, at once and with no second
+    person: erasure never waits (their pending changes are withdrawn)."""
+    receipt = runtime_of(request).store_as(caller.actor).remove_person(person_id)
+    return PersonRemoved.model_validate(receipt)
 
 
 def _enrolment_of(form: Form) -> tuple[EnrolmentForm, list[Upload]]:
@@ -281,7 +393,7 @@ def _enrolment_of(form: Form) -> tuple[EnrolmentForm, list[Upload]]:
     return fields, uploads
 
 
-def _checked(upload: Upload, index: int, max_bytes: int) -> Photo:
+def checked_photo(upload: Upload, index: int, max_bytes: int) -> Photo:
     """Too large (413), or not a JPEG or PNG that decodes (422): refused before any model runs."""
     filename = upload.filename or f"image {index + 1}"
     if len(upload.data) > max_bytes:

@@ -13,9 +13,8 @@ from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, plain, when
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.cli.records import parse_when
-from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
-from citywatch.services.footage import ClipExport, export_clip
+from citywatch.services.footage import ClipExport, clip_event, export_clip
 
 
 def _time(text: str, what: str) -> datetime:
@@ -47,22 +46,7 @@ def clip(
     target = out_file or Path(f"clip-{camera}-{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}.mp4")
 
     def publish(export: ClipExport) -> None:
-        rt.audit(
-            AuditEvent(
-                "clip.export",
-                f"camera:{camera}",
-                params={
-                    "since": since.isoformat(),
-                    "until": until.isoformat(),
-                    "footage_from": export.started_at.isoformat(),
-                    "footage_until": export.ended_at.isoformat(),
-                    "segments": list(export.segment_ids),
-                    "file": str(export.path),
-                    "sha256": export.sha256,
-                },
-                result_count=len(export.segment_ids),
-            )
-        )
+        rt.audit(clip_event(export, delivered_as=str(export.path)))
 
     export = export_clip(
         rt.footage,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -14,8 +13,9 @@ from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.orders import OrderStatus, parse_area
-from citywatch.domain.policy import CameraPlace, Window, mode_for
+from citywatch.domain.policy import Window
 from citywatch.runtime.build import Runtime
+from citywatch.services.orders import coverage_of
 from citywatch.store.orders import NewOrder, OrderInfo
 from citywatch.store.retention import ReceiptInfo
 
@@ -151,29 +151,21 @@ def _ended(info: OrderInfo, receipt: ReceiptInfo | None) -> None:
 
 
 def _say_who_checks(rt: Runtime, info: OrderInfo) -> None:
-    """Which cameras check the order now: those with a location whose policy identifies
-    against the person's watchlist (an authorisation in force bound to it). An order no
-    camera checks does nothing, and that must not go unnoticed."""
-    order = info.order
-    if order.person_id is None:
+    """Which cameras check the order now: an order no camera checks does nothing, and that
+    must not go unnoticed."""
+    coverage = coverage_of(rt, info)
+    if coverage is None:
         return
-    watchlist = rt.store.get_person(order.person_id).watchlist_name
-    snapshot, now = rt.policy.snapshot(), datetime.now(UTC)
-    checking: list[str] = []
-    unplaced: list[str] = []
-    for camera in rt.settings.cameras:
-        decision = mode_for(CameraPlace(camera.id, camera.mode, camera.geo), snapshot, now)
-        if watchlist in decision.watchlists:
-            (checking if camera.geo is not None else unplaced).append(camera.id)
-    if checking:
-        out.print(f"order {order.id} is checked by camera(s) {', '.join(checking)}")
+    order_id, watchlist = info.order.id, coverage.watchlist
+    if coverage.checking:
+        out.print(f"order {order_id} is checked by camera(s) {', '.join(coverage.checking)}")
     else:
         err.print(
-            f"[yellow]order {order.id}: no camera checks it now: a camera needs a location and an "
+            f"[yellow]order {order_id}: no camera checks it now: a camera needs a location and an "
             f"authorisation in force bound to watchlist {watchlist}[/]"
         )
-    if unplaced:
+    if coverage.unplaced:
         err.print(
-            f"[yellow]camera(s) {', '.join(unplaced)} identify against {watchlist} but have no location "
-            "(cameras[].location: [lat, lon]) and take no part in order checks[/]"
+            f"[yellow]camera(s) {', '.join(coverage.unplaced)} identify against {watchlist} but have no "
+            "location (cameras[].location: [lat, lon]) and take no part in order checks[/]"
         )

@@ -14,6 +14,7 @@ from citywatch.cli.output import out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.domain.watchlists import Severity, WatchlistCategory
 from citywatch.services.enrolment import Enrolment
+from citywatch.services.persons import update_person
 from citywatch.store.changes import pending_hint
 from citywatch.store.records import ChangeKind, PersonInfo, TuningResult
 
@@ -113,12 +114,11 @@ def persons_update(
     """Change a person's name or notes (at once) or watchlist. Moving a person onto another
     watchlist adds a member to it, so it waits for a second person to approve."""
     rt = runtime(ctx)
-    move = None if watchlist is None else rt.changes.move_person(person_id, watchlist, rt.actor)
-    if name is not None or notes is not None or watchlist is None:
-        person = rt.store.update_person(person_id, display_name=name, notes=notes)
-    else:
-        person = rt.store.get_person(person_id)
-    _persons_table([person])
+    updated = update_person(
+        rt.store, rt.changes, person_id, name=name, notes=notes, watchlist=watchlist, by=rt.actor
+    )
+    _persons_table([updated.person])
+    move = updated.move
     if move is not None:
         out.print(
             f"move of person {person_id} from watchlist {move.params['from']!r} to "

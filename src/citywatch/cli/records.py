@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +14,10 @@ from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.domain.audit import AuditEvent
-from citywatch.domain.errors import InvalidInput, NotFound
-from citywatch.domain.policy import Authorisation
+from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
-from citywatch.services.search import CaseScope, scope_problem, search_by_photo
+from citywatch.services.case_search import CaseSearch, case_search
 from citywatch.services.verification import verify as verify_photos
 from citywatch.store.alert_review import CONFIRMATIONS_NEEDED
 from citywatch.store.records import AlertReview
@@ -49,15 +47,6 @@ def parse_when(text: str | None, now: datetime | None = None) -> datetime | None
     return value.astimezone(UTC) if value.tzinfo is None else value
 
 
-def _find_authorisation(rt: Runtime, reference: str) -> Authorisation | None:
-    if not reference:
-        return None
-    try:
-        return rt.governance.authorisation(reference).authorisation
-    except NotFound:
-        return None
-
-
 @requires(Permission.CASE_SEARCH)
 def search(
     ctx: typer.Context,
@@ -79,65 +68,19 @@ def search(
     """Find the stored sightings of the face in PHOTO inside a case: named cameras and a
     bounded time window; untargeted searches are refused."""
     rt = runtime(ctx)
-    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
-    m = rt.settings.matching
-    scope = CaseScope(
+    chosen = [c.strip() for c in cameras.split(",") if c.strip()]
+    require_cameras(rt, Permission.CASE_SEARCH, chosen, ctx.command_path)
+    asked = CaseSearch(
         case=case,
         legal_basis=legal_basis,
-        cameras=[c.strip() for c in cameras.split(",") if c.strip()],
+        authorisation=authorisation,
+        cameras=chosen,
         since=parse_when(since),
         until=parse_when(until),
-        authorisation=_find_authorisation(rt, authorisation),
+        limit=limit,
+        threshold=threshold,
     )
-    require_cameras(rt, Permission.CASE_SEARCH, scope.cameras, ctx.command_path)
-    photo_ref = (
-        f"photo-sha256:{hashlib.sha256(photo.read_bytes()).hexdigest()}" if photo.is_file() else str(photo)
-    )
-    params: dict[str, object] = {
-        "cameras": scope.cameras,
-        "since": since,
-        "until": until,
-        "model": rt.embedder.name,
-        "threshold": threshold or m.search_threshold,
-    }
-    problem = scope_problem(scope, max_window=timedelta(hours=m.search_max_window_h), now=datetime.now(UTC))
-    if authorisation and scope.authorisation is None:
-        problem = f"no authorisation {authorisation!r} is on record"
-    if problem is not None:
-        rt.audit(
-            AuditEvent(
-                "search.refused",
-                photo_ref,
-                legal_basis=legal_basis,
-                authorisation=authorisation,
-                case=case,
-                params=params | {"reason": problem},
-            )
-        )
-        raise InvalidInput(f"search refused: {problem}")
-    hits = search_by_photo(
-        photo,
-        store=rt.store,
-        detector=rt.detector,
-        embedder=rt.embedder,
-        quality=rt.settings.quality,
-        threshold=threshold or m.search_threshold,
-        limit=limit or m.search_limit,
-        cameras=scope.cameras,
-        since=scope.since,
-        until=scope.until,
-    )
-    rt.audit(
-        AuditEvent(
-            "search.photo",
-            photo_ref,
-            legal_basis=legal_basis,
-            authorisation=authorisation,
-            case=case,
-            params=params,
-            result_count=len(hits),
-        )
-    )
+    hits = case_search(rt, photo, asked, by=rt.actor)
     if as_json:
         for h in hits:
             emit_json("hit", h)

@@ -9,15 +9,14 @@ from typing import Annotated
 import typer
 
 from citywatch.audit.access import Permission
-from citywatch.audit.keys import load_or_create, load_public
+from citywatch.audit.keys import load_public
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, progress_bar, table, when
 from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
-from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
-from citywatch.exports.package import verify_package
+from citywatch.services.exports import verify_export
 from citywatch.services.requests import fulfil
 from citywatch.services.subject_access import SubjectSearch, file_subject_access
 from citywatch.store.exports import EXPORTS_FOLDER
@@ -182,15 +181,8 @@ def export_verify(
 ) -> None:
     """Check an export's signature and every file in it; exit 1 and name the first problem."""
     rt = runtime(ctx)
-    key = load_public(public_key) if public_key else load_or_create(rt.settings.data_dir).public_key()
-    verdict = verify_package(package, key)
-    rt.audit(
-        AuditEvent(
-            "export.verify",
-            f"export-file:{package.name}",
-            params={"ok": verdict.ok, "problem": verdict.problem},
-        )
-    )
+    key = load_public(public_key) if public_key else None
+    verdict = verify_export(rt, package, by=rt.actor, what=f"export-file:{package.name}", public_key=key)
     if not verdict.ok:
         err.print(f"[red]export NOT intact[/]: {verdict.problem}")
         raise typer.Exit(1)

@@ -260,6 +260,10 @@ class Runtime:
     def users(self) -> UserStore:
         return UserStore(self.database, audit=self._audit_in)
 
+    def users_as(self, actor: Actor) -> UserStore:
+        """The users store, auditing what it changes as `actor` (the API's signed-in caller)."""
+        return UserStore(self.database, audit=lambda session, event: self._audit_as(session, actor, event))
+
     @cached_property
     def changes(self) -> ChangeStore:
         """Changes waiting for a second person (two-person rule)."""

@@ -12,13 +12,15 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from citywatch.audit.keys import load_or_create
-from citywatch.domain.audit import Actor
-from citywatch.domain.errors import Unavailable
-from citywatch.exports.package import Entry, build_package
+from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.errors import CorruptMedia, NotFound, Unavailable
+from citywatch.exports.package import Entry, Verdict, build_package, verify_package
 from citywatch.runtime.build import Runtime
 from citywatch.store.blobs import make_dirs
-from citywatch.store.exports import EXPORTS_FOLDER
+from citywatch.store.exports import EXPORTS_FOLDER, ExportInfo, get_export
 from citywatch.store.facade import utc_now
 from citywatch.store.footage import describe_os_error
 from citywatch.store.records import SightingInfo
@@ -59,6 +61,41 @@ def publish_export(
     except BaseException:
         built.path.unlink(missing_ok=True)  # never an export on disk that no row records
         raise
+
+
+def verify_export(
+    rt: Runtime, package: Path, *, by: Actor, what: str, public_key: Ed25519PublicKey | None = None
+) -> Verdict:
+    """Check a package's signature (against `public_key`, default this instance's) and every
+    file in it; the check is audited (`export.verify`) as `what` (e.g. `export:3`)."""
+    key = public_key or load_or_create(rt.settings.data_dir).public_key()
+    try:
+        verdict = verify_package(package, key)
+    except CorruptMedia as exc:  # not a package at all: recorded as a failed check, then raised
+        rt.audit(AuditEvent("export.verify", what, params={"ok": False, "problem": str(exc)}), actor=by)
+        raise
+    params = {"ok": verdict.ok, "problem": verdict.problem}
+    rt.audit(AuditEvent("export.verify", what, params=params), actor=by)
+    return verdict
+
+
+def stored_export(rt: Runtime, export_id: int) -> tuple[ExportInfo, Path]:
+    """A recorded export and its file; NotFound when either is gone."""
+    info = get_export(rt.database, export_id)
+    root = (rt.settings.data_dir / EXPORTS_FOLDER).resolve()
+    path = (root / info.path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise NotFound(f"export {export_id}: its package {info.path} is missing")
+    return info, path
+
+
+def open_export(rt: Runtime, export_id: int, *, by: Actor) -> tuple[ExportInfo, Path]:
+    """A recorded export's package for `by` to read, audited first (`export.download`): an
+    export holds footage and sightings."""
+    info, path = stored_export(rt, export_id)
+    params = {"request": info.request_id, "reference": info.reference, "sha256": info.sha256}
+    rt.audit(AuditEvent("export.download", f"export:{info.id}", params=params, result_count=1), actor=by)
+    return info, path
 
 
 @contextmanager

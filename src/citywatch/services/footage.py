@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.media.clips import ClipPart, write_clip
 from citywatch.store.blobs import fsync_dir
@@ -113,3 +114,23 @@ def export_clip(
         if temp.exists():
             unlink_quietly(temp)
     return export
+
+
+def clip_event(export: ClipExport, *, delivered_as: str) -> AuditEvent:
+    """The audit record of a clip cut from footage (`clip.export`): the window asked for, the
+    footage it holds, the segments used, where it went and its digest. Written (by `publish`)
+    before the clip can be read: `citywatch clip` and the API's clip route both record this."""
+    return AuditEvent(
+        "clip.export",
+        f"camera:{export.camera_id}",
+        params={
+            "since": export.since.isoformat(),
+            "until": export.until.isoformat(),
+            "footage_from": export.started_at.isoformat(),
+            "footage_until": export.ended_at.isoformat(),
+            "segments": list(export.segment_ids),
+            "file": delivered_as,
+            "sha256": export.sha256,
+        },
+        result_count=len(export.segment_ids),
+    )

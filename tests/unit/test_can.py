@@ -41,6 +41,7 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.REQUESTS_FILE,
             P.EXPORTS_VERIFY,
             P.ORDERS_READ,
+            P.METRICS_READ,
         }
     ),
     "supervisor": frozenset(

@@ -275,6 +275,38 @@ class AuthorisationSummaryPublic(_FromAttributes):
 class TransparencyPublic(_FromAttributes):
     """Aggregate counts only: no person, requester, issuer or reference is ever named."""
 
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2026-10-01T00:00:00Z",
+                    "until": "2026-11-01T00:00:00Z",
+                    "generated_at": "2026-11-01T06:00:00Z",
+                    "receipts": 31,
+                    "deleted": {"sightings": 120400, "alerts": 310, "footage": 4460},
+                    "by_kind": [{"kind": "purge", "receipts": 31, "items": {"sightings": 120400}}],
+                    "holds": {"in_force": 2, "by_reference": {"court order": 1, "investigation": 1}},
+                    "requests": [{"kind": "subject_access", "status": "closed", "count": 4}],
+                    "overdue_requests": 0,
+                    "cameras": {
+                        "configured": 40,
+                        "identifying": 6,
+                        "by_mode": {"detect": 34, "watchlist": 6},
+                    },
+                    "authorisations": {
+                        "in_force": 3,
+                        "urgent_unapproved": 0,
+                        "by_legal_basis": [
+                            {"legal_basis": "public safety", "authorisations": 3, "cameras": 6}
+                        ],
+                        "by_size": {"2": 3},
+                    },
+                }
+            ]
+        },
+    )
+
     since: datetime | None
     until: datetime
     generated_at: datetime

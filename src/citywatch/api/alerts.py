@@ -13,6 +13,7 @@ from fastapi import FastAPI, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from citywatch.api.auth import Caller, requires, runtime_of
+from citywatch.api.schemas import SIGNED_IN, problems
 from citywatch.audit.access import Permission, can
 from citywatch.delivery.feed import FeedClosed
 from citywatch.delivery.message import AlertMessage, message_of
@@ -35,7 +36,18 @@ def add_routes(app: FastAPI) -> None:
         tags=["alerts"],
         response_class=EventSourceResponse,
         summary="Live alerts as server-sent events",
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {
+                "description": "One `alert` event per alert, and keep-alive comments while idle.",
+                "content": {
+                    "text/event-stream": {
+                        "schema": {"type": "string"},
+                        "example": 'event: alert\nid: 17\ndata: {"alert_id": 17, "camera_id": "gate-1"}\n\n',
+                    }
+                },
+            },
+            **problems(*SIGNED_IN),
+        },
     )
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
 from citywatch import __version__
 from citywatch.api import alerts, cameras, errors, people, records
@@ -18,18 +15,13 @@ from citywatch.api import policy as policy_routes
 from citywatch.api import search as search_routes
 from citywatch.api import users as user_routes
 from citywatch.api.accountability import add_routes as add_accountability_routes
-from citywatch.api.auth import Caller, permissions_of, requires
+from citywatch.api.auth import permissions_of
 from citywatch.api.governance import add_routes as add_governance_routes
+from citywatch.api.operations import add_routes as add_operation_routes
 from citywatch.api.requests import add_routes as add_request_routes
 from citywatch.api.session import add_routes as add_session_routes
-from citywatch.audit.access import Permission
 from citywatch.console.pages import add_routes as add_console_routes
 from citywatch.runtime.build import Runtime
-
-
-class Health(BaseModel):
-    status: str
-    version: str
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -38,8 +30,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="citywatch",
         version=__version__,
-        docs_url=None,  # served by declared routes when the console comes (issue 7)
-        redoc_url=None,
+        docs_url=None,  # /docs and /openapi.json are declared routes (api/operations.py),
+        redoc_url=None,  # each with its permission like every other
         openapi_url=None,
     )
     app.state.runtime = runtime
@@ -57,11 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         more.add_routes(app)
     policy_routes.add_routes(app)
     add_console_routes(app)
-
-    @app.get("/healthz", tags=["operations"])
-    def healthz(_: Annotated[Caller, requires(Permission.PUBLIC)]) -> Health:
-        """The server is up (it reads nothing else)."""
-        return Health(status="ok", version=__version__)
+    add_operation_routes(app)
 
     verify_routes_declare_permission(app)
     return app

@@ -32,6 +32,10 @@ SESSION_COOKIE = "citywatch_session"
 """The console's sign-in: an expiring token (`UserStore.open_session`), HttpOnly, SameSite=Strict."""
 
 LOGIN_PAGE = "/login"
+MACHINE_PATHS = ("/api/", "/metrics")
+"""Paths read by programs (a Prometheus scraper too), which answer 401 without a sign-in;
+any other page sends a browser to the sign-in page instead. Either way the route's one
+permission applies."""
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -120,7 +124,7 @@ def check_same_origin(request: Request) -> None:
 def _sign_in_needed(request: Request, detail: str) -> HTTPException:
     """401 for the API; for a console page, a redirect to the sign-in page that comes back."""
     path = request.url.path
-    if not path.startswith("/api/") and request.method in _SAFE_METHODS:
+    if not path.startswith(MACHINE_PATHS) and request.method in _SAFE_METHODS:
         back = path + (f"?{request.url.query}" if request.url.query else "")
         location = f"{LOGIN_PAGE}?next={quote(back, safe='/')}"
         return HTTPException(status.HTTP_303_SEE_OTHER, detail, headers={"Location": location})

@@ -222,7 +222,13 @@ def add_routes(app: FastAPI) -> None:
         methods=["GET"],
         tags=["sightings"],
         response_class=Response,
-        responses={200: {"content": {"image/jpeg": {}}, "description": "The face crop."}, **ERROR_RESPONSES},
+        responses={
+            200: {
+                "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+                "description": "The face crop.",
+            },
+            **ERROR_RESPONSES,
+        },
     )
 
 

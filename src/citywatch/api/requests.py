@@ -141,8 +141,8 @@ class RequestPublic(BaseModel):
 
 class RequestList(BaseModel):
     items: list[RequestPublic]
-    total: int = Field(description="Requests matching the filter, over every page.")
-    offset: int
+    total: int = Field(description="Requests matching the filter, over every page.", examples=[1])
+    offset: int = Field(description="Where this page starts among them.", examples=[0])
 
 
 class PublicRequestForm(BaseModel):

@@ -54,6 +54,10 @@ class Permission(StrEnum):
     ORDERS_READ = "orders.read"
     ORDERS_MANAGE = "orders.manage"
     """Record, end and revoke stay-at-home orders."""
+    METRICS_READ = "metrics.read"
+    """Read the Prometheus metrics (counts and latencies, no personal data): an admin's
+    service token for the scraper rather than a public page, so every scraper is a named,
+    revocable token."""
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -79,6 +83,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.REQUESTS_FILE,
             Permission.EXPORTS_VERIFY,
             Permission.ORDERS_READ,
+            Permission.METRICS_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from citywatch.cli.output import use_log_format
 from citywatch.config.load import DEFAULT_CONFIG, load
 from citywatch.domain.errors import InvalidInput
 from citywatch.runtime.build import Runtime, build_runtime
@@ -26,7 +27,9 @@ class CliContext:
     def runtime(self) -> Runtime:
         """The runtime, acting for whoever signed in (see `sign_in`)."""
         if self._runtime is None:
-            rt = build_runtime(load(self.config_path))
+            settings = load(self.config_path)
+            use_log_format(settings.logging.format)
+            rt = build_runtime(settings)
             try:
                 sign_in(rt, self.user)
             except BaseException:

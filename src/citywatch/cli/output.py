@@ -18,6 +18,8 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citywatch.cli.logs import JsonFormatter
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
@@ -31,6 +33,17 @@ def setup_logging(verbose: bool) -> None:
     )
     for noisy in ("alembic", "sqlalchemy", "libav", "faiss", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def use_log_format(log_format: str) -> None:
+    """Switch the log to the configured format once the configuration is read (`json`: one
+    object per line on stderr; `text`: as `setup_logging` left it), at the same level."""
+    if log_format != "json":
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    logging.basicConfig(level=root.level, handlers=[handler], force=True)
 
 
 def plain(value: Any) -> Any:

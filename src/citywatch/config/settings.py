@@ -12,6 +12,7 @@ from citywatch.config.alerts import AlertSettings
 from citywatch.config.api import ApiSettings
 from citywatch.config.delivery import DeliverySettings
 from citywatch.config.ingest import CameraSettings, SourceSettings
+from citywatch.config.logs import LoggingSettings
 from citywatch.config.pipeline import (
     MatchingSettings,
     PolicySettings,
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     )
     source: SourceSettings = Field(
         default_factory=SourceSettings, description="How `citywatch watch` opens and reads its source."
+    )
+    logging: LoggingSettings = Field(
+        default_factory=LoggingSettings, description="The log's format (text or JSON lines)."
     )
     cameras: list[CameraSettings] = Field(
         default_factory=list, description="Cameras `citywatch run` watches."

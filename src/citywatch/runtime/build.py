@@ -35,7 +35,9 @@ from citywatch.ingest.open import open_source
 from citywatch.ingest.recorder import Recorder
 from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
+from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
+from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.worker import CameraWorker
 from citywatch.services.orders import OrderService
 from citywatch.services.policy import PolicyService
@@ -84,6 +86,9 @@ class Runtime:
     _entries: list[GalleryEntry] = field(default_factory=list, init=False)
     _non_matches: list[NonMatch] = field(default_factory=list, init=False)
 
+    workers: list[CameraWorker] = field(default_factory=list, init=False)
+    """Every camera worker this runtime built (for metrics and readiness), in order."""
+
     actor: Actor = field(default_factory=local_actor)
     """Who the commands act for: the local shell user in the `local` role (see
     citywatch.audit.access) until the front end signs someone in and replaces it."""
@@ -92,6 +97,16 @@ class Runtime:
     def database(self) -> Database:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         return open_database(self.settings.database)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """Prometheus metrics: the workers' counts, stage latencies, purges (no personal data)."""
+        return Metrics(lambda: [CameraCounts(w.status(), w.pipeline.stats) for w in list(self.workers)])
+
+    def readiness(self) -> Readiness:
+        """Whether this runtime can serve: the database answers at the newest schema, the data
+        folder takes writes, and every started camera worker is still at work."""
+        return readiness(self.database, self.settings.data_dir, list(self.workers))
 
     @cached_property
     def audit_log(self) -> AuditLog:
@@ -205,7 +220,10 @@ class Runtime:
         """End the orders whose window has passed (their templates go, with receipts), remove
         what an interrupted purge left, then purge what has expired (as the system)."""
         self.orders.enforce()
-        return self.retention.purge(by=SYSTEM, orphans=self.recover)
+        receipt = self.retention.purge(by=SYSTEM, orphans=self.recover)
+        if receipt is not None:
+            self.metrics.purged(receipt.counts)
+        return receipt
 
     @cached_property
     def footage(self) -> FootageStore:
@@ -370,6 +388,7 @@ class Runtime:
             embed_shots=self.settings.tracker.embed_shots,
             still_images=still_images,
             orders=lambda person, at: self.order_checks.check(person, camera.geo, at),
+            on_stage=self.metrics.stage,
         )
 
     def recover(self) -> int:
@@ -409,13 +428,15 @@ class Runtime:
         pipeline = self.pipeline(camera, still_images=still_images)
         self.watchlist_index()
         live = isinstance(source, StreamSource) or camera.source.replay
-        return CameraWorker(
+        worker = CameraWorker(
             source,
             pipeline,
             live=live,
             on_outcome=on_outcome,
             recorder=None if still_images else recorder,
         )
+        self.workers.append(worker)
+        return worker
 
     def recorder(self, camera: CameraSettings) -> Recorder | None:
         """The camera's footage recorder (None when recording is disabled). It asks the policy

@@ -75,6 +75,8 @@ class PipelineStats:
     rejected: Counter[str] = field(default_factory=Counter)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     """Time spent per stage (detect, quality, track, embed, match, store)."""
+    on_stage: Callable[[str, float], None] | None = None
+    """Told each stage call's seconds as well (the runtime's metrics: latency histograms)."""
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -82,7 +84,10 @@ class PipelineStats:
         try:
             yield
         finally:
-            self.seconds[stage] += time.perf_counter() - start
+            took = time.perf_counter() - start
+            self.seconds[stage] += took
+            if self.on_stage is not None:
+                self.on_stage(stage, took)
 
 
 class CameraPipeline:
@@ -100,6 +105,7 @@ class CameraPipeline:
         embed_shots: int,
         still_images: bool = False,
         orders: Callable[[int, datetime], OrderCheck] = lambda _p, _at: NOT_UNDER_ORDER,
+        on_stage: Callable[[str, float], None] | None = None,
     ) -> None:
         self.camera_id = camera_id
         self._policy = policy
@@ -118,7 +124,7 @@ class CameraPipeline:
         """What a match of a person means under the stay-at-home orders, at this camera."""
         self._embed_shots = embed_shots
         self._still = still_images
-        self.stats = PipelineStats(rejected=gate.rejected)
+        self.stats = PipelineStats(rejected=gate.rejected, on_stage=on_stage)
         self._unsaved: list[SightingRecord] = []
         self._warned_no_location = False
         self._last_error: CitywatchError | None = None

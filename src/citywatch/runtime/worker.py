@@ -104,6 +104,15 @@ class CameraWorker:
         return self._error
 
     @property
+    def live(self) -> bool:
+        """A live source (a stream, or a file replayed as one): it never ends on its own."""
+        return self._live
+
+    @property
+    def started(self) -> bool:
+        return self._started > 0
+
+    @property
     def done(self) -> bool:
         return not any(t.is_alive() for t in self._threads)
 

@@ -8,6 +8,7 @@ once (`BEGIN IMMEDIATE`, so `busy_timeout` applies), read sessions read one snap
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -107,8 +109,25 @@ class Database:
             log.warning("%s: WAL checkpoint incomplete, readers are active", self._label)
         return not busy
 
+    def schema_revision(self) -> str | None:
+        """The schema's migration revision, read from the database now (a cheap query that
+        also shows the database answers); None when it has none."""
+        with self.session(write=False) as session:
+            return session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
     def close(self) -> None:
         self._engine.dispose()
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration this citywatch ships: what `open_database` migrates to."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:  # a package without its migrations is broken, not merely unready
+        raise RuntimeError(f"no migrations in {MIGRATIONS}")
+    return head
 
 
 def open_database(url: str) -> Database:

@@ -1,0 +1,111 @@
+"""Prometheus metrics of one runtime: counts read from the camera workers when scraped, stage
+latencies and purges recorded as they happen. A registry per runtime, never the global one.
+
+No personal data: labels are camera ids, stage names and data classes; never a person, a
+watchlist, a user or a record id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from citywatch.domain.ports import SourceState
+from citywatch.runtime.pipeline import PipelineStats
+from citywatch.runtime.worker import CameraStatus
+
+STAGE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+"""Stage latency buckets: a millisecond (tracking) to seconds (an overloaded detector)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraCounts:
+    """What a scrape reads of one camera: its worker's status and its pipeline's counters."""
+
+    status: CameraStatus
+    stats: PipelineStats
+
+
+_COUNTERS: tuple[tuple[str, str, Callable[[CameraCounts], float]], ...] = (
+    ("frames", "Frames the pipeline looked at (idle ones included).", lambda c: c.stats.frames),
+    ("frames_dropped", "Live frames dropped because the pipeline fell behind.", lambda c: c.status.dropped),
+    ("faces_detected", "Faces the detector found.", lambda c: c.stats.faces_detected),
+    ("faces_kept", "Faces that passed the quality gate.", lambda c: c.stats.faces_kept),
+    ("tracks", "Tracks that ended (each a person passing).", lambda c: c.stats.tracks),
+    ("sightings", "Sightings stored.", lambda c: c.stats.sightings),
+    ("matches", "Tracks that matched a watchlist entry.", lambda c: c.stats.matches),
+    ("alerts", "Alerts raised.", lambda c: c.stats.alerts),
+    ("sightings_lost", "Sightings that could not be stored even after retrying.", lambda c: c.stats.lost),
+    ("tracks_withheld", "Tracks dropped unembedded because policy forbade it.", lambda c: c.stats.withheld),
+)
+
+
+class _Cameras(Collector):
+    """Per-camera counters, read from the workers at scrape time: the same numbers as the
+    status table of `citywatch run`, so that the two never disagree."""
+
+    def __init__(self, cameras: Callable[[], Sequence[CameraCounts]]) -> None:
+        self._cameras = cameras
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        cameras = self._cameras()
+        for name, doc, value in _COUNTERS:
+            family = CounterMetricFamily(f"citywatch_{name}", doc, labels=["camera"])
+            totals: dict[str, float] = {}
+            for c in cameras:  # a camera restarted: its workers' counts add up
+                totals[c.status.camera_id] = totals.get(c.status.camera_id, 0.0) + value(c)
+            for camera, total in sorted(totals.items()):
+                family.add_metric([camera], total)
+            yield family
+        up = GaugeMetricFamily(
+            "citywatch_camera_running",
+            "1 while the camera's source is being read, else 0 (opening, reconnecting, stalled, "
+            "ended, failed).",
+            labels=["camera"],
+        )
+        latest = {c.status.camera_id: c.status for c in cameras}  # the newest worker of each
+        for camera, status in sorted(latest.items()):
+            up.add_metric([camera], 1.0 if status.state == str(SourceState.RUNNING) else 0.0)
+        yield up
+
+
+class Metrics:
+    """The runtime's metrics. `stage` and `purged` record; `cameras` is read on each scrape."""
+
+    def __init__(self, cameras: Callable[[], Sequence[CameraCounts]] = tuple) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._stage = Histogram(
+            "citywatch_stage_seconds",
+            "Seconds per pipeline stage call (detect, quality, track, embed, match, store).",
+            labelnames=["stage"],
+            buckets=STAGE_BUCKETS_S,
+            registry=self.registry,
+        )
+        self._purges = Counter(
+            "citywatch_purges", "Retention purges that deleted something.", registry=self.registry
+        )
+        self._purged = Counter(
+            "citywatch_purged",
+            "Items deleted by retention purges, by data class.",
+            labelnames=["data_class"],
+            registry=self.registry,
+        )
+        self.registry.register(_Cameras(cameras))
+
+    def stage(self, stage: str, seconds: float) -> None:
+        """One call of a pipeline stage took `seconds` (all cameras together: a label per
+        camera would multiply the series by the cameras of a city)."""
+        self._stage.labels(stage).observe(seconds)
+
+    def purged(self, counts: Mapping[str, int]) -> None:
+        """A purge's receipt: how many items of each class it deleted."""
+        self._purges.inc()
+        for data_class, n in counts.items():
+            self._purged.labels(data_class).inc(n)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of everything above."""
+        return generate_latest(self.registry)

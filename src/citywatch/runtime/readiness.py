@@ -1,0 +1,77 @@
+"""Readiness: whether a runtime can do its work now. Each check is cheap (one query, one small
+file, the workers' threads) and says in words what is wrong."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from citywatch.domain.errors import CitywatchError
+from citywatch.runtime.worker import CameraWorker
+from citywatch.store.db import Database, head_revision
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    checks: tuple[Check, ...]
+
+    @property
+    def ready(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def problems(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+
+def readiness(database: Database, data_dir: Path, workers: Sequence[CameraWorker]) -> Readiness:
+    checks = [check_schema(database), check_writable(data_dir)]
+    if workers:
+        checks.append(check_workers(workers))
+    return Readiness(tuple(checks))
+
+
+def check_schema(database: Database) -> Check:
+    """The database answers, and its schema is the newest this citywatch knows."""
+    try:
+        revision = database.schema_revision()
+    except CitywatchError as exc:
+        return Check("database", False, f"the database does not answer: {exc}")
+    head = head_revision()
+    if revision != head:
+        return Check("database", False, f"schema at revision {revision or 'none'}, not at head {head}")
+    return Check("database", True, f"answers, schema at head {head}")
+
+
+def check_writable(data_dir: Path) -> Check:
+    """The data folder takes a new file (crops, footage and exports are written there)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".ready-"):
+            pass
+    except OSError as exc:
+        return Check("data_dir", False, f"{data_dir} is not writable: {exc.strerror or exc}")
+    return Check("data_dir", True, f"{data_dir} is writable")
+
+
+def check_workers(workers: Sequence[CameraWorker]) -> Check:
+    """Each camera's newest worker is at work: it has not failed, and if live and started it
+    has not stopped. A file read to its end is done, not dead; a worker not started yet is
+    starting."""
+    dead = []
+    newest = {w.source.camera_id: w for w in workers}
+    for w in newest.values():
+        status = w.status()
+        if status.state == "failed" or (w.live and w.started and w.done):
+            dead.append(f"{status.camera_id} ({status.error or status.state})")
+    if dead:
+        return Check("cameras", False, "camera workers not running: " + ", ".join(dead))
+    return Check("cameras", True, f"{len(newest)} camera worker(s) at work")

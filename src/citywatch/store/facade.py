@@ -32,6 +32,7 @@ from citywatch.store.records import (
     ChangeKind,
     NewReference,
     PersonInfo,
+    ReferenceInfo,
     RemovalReceipt,
     SearchCandidate,
     Severity,
@@ -619,8 +620,10 @@ class MetaStore:
         status: str | None = None,
         camera_id: str | None = None,
         camera_ids: Collection[str] | None = None,
+        order_id: int | None = None,
     ) -> list[AlertInfo]:
-        """A page of alerts, newest first (ids below `before_id`; only of `camera_ids` when given)."""
+        """A page of alerts, newest first (ids below `before_id`; only of `camera_ids` when
+        given; only those about stay-at-home order `order_id` when given)."""
         _check_limit(limit)
         wanted = None if status is None else _alert_status(status).value
         with self._db.session(write=False) as session:
@@ -631,6 +634,7 @@ class MetaStore:
                 status=wanted,
                 camera_id=camera_id,
                 camera_ids=camera_ids,
+                order_id=order_id,
             )
             return [alert_info(row) for row in rows]
 
@@ -652,6 +656,21 @@ class MetaStore:
                 watchlist_id = repo.require_watchlist(session, watchlist_name).id
             rows = repo.persons_page(session, limit=limit, after_id=after_id, watchlist_id=watchlist_id)
             return [_person_info(row) for row in rows]
+
+    def watchlist_sizes(self) -> dict[int, int]:
+        """Persons per watchlist id (pending ones too); a list with none is absent."""
+        with self._db.session(write=False) as session:
+            return repo.watchlist_sizes(session)
+
+    def references(self, person_id: int) -> list[ReferenceInfo]:
+        """A person's reference images, oldest first (their source and legal basis; the image
+        is `blobs.read(blob_path)`, a read of biometric data its caller audits)."""
+        with self._db.session(write=False) as session:
+            _require_person_row(session, person_id)
+            return [
+                ReferenceInfo(r.id, r.person_id, r.blob_path, r.sha256, r.source, r.legal_basis, r.created_at)
+                for r in repo.references_of(session, person_id)
+            ]
 
     def count_sightings(self) -> int:
         with self._db.session(write=False) as session:

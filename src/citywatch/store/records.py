@@ -49,6 +49,20 @@ class PersonInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferenceInfo:
+    """A stored reference image of a person: where it came from and why it may be used. The
+    image itself is read through the blob store, and each read is audited by its caller."""
+
+    id: int
+    person_id: int
+    blob_path: str
+    sha256: str
+    source: str
+    legal_basis: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NewReference:
     """A reference image to enrol, with where it came from, why it may be used, and its template."""
 

@@ -367,11 +367,14 @@ def alerts_page(
     status: str | None = None,
     camera_id: str | None = None,
     camera_ids: Collection[str] | None = None,
+    order_id: int | None = None,
 ) -> Sequence[Alert]:
     """Newest first, by id, from `before_id` (exclusive)."""
     query = select(Alert)
     if before_id is not None:
         query = query.where(Alert.id < before_id)
+    if order_id is not None:
+        query = query.where(Alert.order_id == order_id)
     if status is not None:
         query = query.where(Alert.status == status)
     if camera_id is not None:
@@ -391,6 +394,12 @@ def persons_page(
     if watchlist_id is not None:
         query = query.where(Person.watchlist_id == watchlist_id)
     return [PersonRow(p, w, refs, tmpls) for p, w, refs, tmpls in session.execute(query.limit(limit))]
+
+
+def watchlist_sizes(session: Session) -> dict[int, int]:
+    """Persons (pending ones too) per watchlist id; a list with none is absent."""
+    query = select(Person.watchlist_id, func.count(Person.id)).group_by(Person.watchlist_id)
+    return {watchlist_id: count for watchlist_id, count in session.execute(query)}
 
 
 def count_sightings(session: Session) -> int:

@@ -38,6 +38,10 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("GET", "/api/sightings/{sighting_id}/crop"): P.SIGHTINGS_READ,
     # watchlists, persons, changes (two-person rule)
     ("GET", "/api/watchlists"): P.WATCHLISTS_READ,
+    ("POST", "/api/watchlists"): P.WATCHLISTS_MANAGE,
+    ("POST", "/api/watchlists/{name}/threshold"): P.WATCHLISTS_MANAGE,
+    ("POST", "/api/watchlists/{name}/margin"): P.WATCHLISTS_MANAGE,
+    ("POST", "/api/watchlists/{name}/severity"): P.WATCHLISTS_MANAGE,
     ("GET", "/api/persons"): P.WATCHLISTS_READ,
     ("POST", "/api/persons"): P.WATCHLISTS_MANAGE,
     ("GET", "/api/persons/{person_id}"): P.WATCHLISTS_READ,
@@ -54,8 +58,10 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("DELETE", "/api/policy/rules/{rule_id}"): P.POLICY_MANAGE,
     ("GET", "/api/zones"): P.POLICY_READ,
     ("POST", "/api/zones"): P.POLICY_MANAGE,
+    ("DELETE", "/api/zones/{name}"): P.POLICY_MANAGE,
     ("GET", "/api/events"): P.POLICY_READ,
     ("POST", "/api/events"): P.POLICY_MANAGE,
+    ("DELETE", "/api/events/{name}"): P.POLICY_MANAGE,
     # authorisations
     ("GET", "/api/authorisations"): P.AUTHORISATIONS_READ,
     ("POST", "/api/authorisations"): P.AUTHORISATIONS_REQUEST,

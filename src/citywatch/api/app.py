@@ -14,6 +14,7 @@ from citywatch.api import orders as order_routes
 from citywatch.api import policy as policy_routes
 from citywatch.api import search as search_routes
 from citywatch.api import users as user_routes
+from citywatch.api import watchlists as watchlist_routes
 from citywatch.api.accountability import add_routes as add_accountability_routes
 from citywatch.api.auth import permissions_of
 from citywatch.api.governance import add_routes as add_governance_routes
@@ -45,7 +46,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     add_accountability_routes(app)
     add_request_routes(app)
     add_session_routes(app)
-    for more in (order_routes, footage_routes, export_routes, user_routes, search_routes, change_routes):
+    for more in (
+        order_routes,
+        footage_routes,
+        export_routes,
+        user_routes,
+        search_routes,
+        change_routes,
+        watchlist_routes,
+    ):
         more.add_routes(app)
     policy_routes.add_routes(app)
     add_console_routes(app)

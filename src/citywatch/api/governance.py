@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated
 
-from fastapi import Body, FastAPI, Path, Request, status
+from fastapi import Body, FastAPI, Path, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from citywatch.api.auth import Caller, requires, runtime_of
@@ -153,6 +153,9 @@ class Point(BaseModel):
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
+
+
+PolicyName = Annotated[str, Path(min_length=1, max_length=200, description="The zone's or event's name.")]
 
 
 class ZoneCreate(BaseModel):
@@ -304,6 +307,15 @@ def add_routes(app: FastAPI) -> None:
         responses=problems(*SIGNED_IN, 409),
     )
     app.add_api_route(
+        "/api/zones/{name}",
+        remove_zone,
+        methods=["DELETE"],
+        tags=policy,
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        responses=problems(*SIGNED_IN, 404, 409),
+    )
+    app.add_api_route(
         "/api/events", list_events, methods=["GET"], tags=policy, responses=problems(*SIGNED_IN)
     )
     app.add_api_route(
@@ -313,6 +325,15 @@ def add_routes(app: FastAPI) -> None:
         tags=policy,
         status_code=created,
         responses=problems(*SIGNED_IN, 404, 409),
+    )
+    app.add_api_route(
+        "/api/events/{name}",
+        remove_event,
+        methods=["DELETE"],
+        tags=policy,
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        responses=problems(*SIGNED_IN, 404),
     )
 
 
@@ -431,3 +452,19 @@ def add_event(
         body.name, zone=body.zone, starts_at=body.starts_at, ends_at=body.ends_at, by=caller.actor
     )
     return EventPublic.of(event)
+
+
+def remove_zone(
+    request: Request, caller: Annotated[Caller, requires(Permission.POLICY_MANAGE)], name: PolicyName
+) -> Response:
+    """Remove a zone; refused (409) while it has events (remove them first). Audited."""
+    runtime_of(request).governance.remove_zone(name, by=caller.actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def remove_event(
+    request: Request, caller: Annotated[Caller, requires(Permission.POLICY_MANAGE)], name: PolicyName
+) -> Response:
+    """Remove a scheduled event; audited."""
+    runtime_of(request).governance.remove_event(name, by=caller.actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

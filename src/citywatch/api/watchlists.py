@@ -5,6 +5,7 @@ severity apply at once. Each change is audited as the caller."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 from fastapi import Body, FastAPI, Path, Request, status
@@ -96,7 +97,7 @@ class SeverityValue(BaseModel):
 
 def add_routes(app: FastAPI) -> None:
     """Declared on the app itself (not an included router), so that `app.routes` lists them."""
-    tags = ["watchlists"]
+    tags: list[str | Enum] = ["watchlists"]
     app.add_api_route(
         "/api/watchlists",
         create_watchlist,

@@ -299,3 +299,21 @@ def test_logging_format_is_a_setting(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path, logging={"format": "json"}).logging.format == "json"  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="format"):
         Settings(data_dir=tmp_path, logging={"format": "xml"})  # type: ignore[arg-type]
+
+
+# --- found by schemathesis -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/api/persons/9223372036854775808"),
+        ("POST", "/api/exports/9223372036854775808/verify"),
+        ("GET", "/api/sightings/9223372036854775808/crop"),
+        ("GET", "/api/alerts?before_id=9223372036854775808"),
+    ],
+)
+def test_an_id_beyond_64_bits_is_invalid_input_not_a_server_error(api: Api, method: str, path: str) -> None:
+    response = api.call(method, path, "ada")
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_input"

@@ -80,6 +80,9 @@ class Database:
             if translated is None:
                 raise
             raise translated from exc
+        except OverflowError:  # the driver refuses a number beyond 64 bits (an id from a URL)
+            _rollback_quietly(session)
+            raise InvalidInput("a number is beyond the 64-bit integers the database stores") from None
         except BaseException:
             _rollback_quietly(session)
             raise

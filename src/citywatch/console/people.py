@@ -15,6 +15,7 @@ from citywatch.console.render import render
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import NotFound
 from citywatch.domain.watchlists import WatchlistCategory
+from citywatch.runtime.build import Runtime
 from citywatch.store.records import ChangeInfo, ChangeStatus
 
 PERSONS_PAGE = 50
@@ -50,7 +51,7 @@ def people_page(
         watchlist=watchlist or "",
         after=after,
         next_after=persons[-1].id if len(persons) == PERSONS_PAGE else None,
-        changes=[(c, describe_change(c)) for c in pending],
+        changes=[(c, _person_named(rt, c), describe_change(c)) for c in pending],
         categories=list(WatchlistCategory),
         may_enrol=can(actor, Permission.WATCHLISTS_MANAGE),
         may_approve=can(actor, Permission.CHANGES_APPROVE),
@@ -81,6 +82,17 @@ def reference_image(
     rt.audit(event, actor=caller.actor)
     media_type = IMAGE_TYPES.get(PurePosixPath(ref.blob_path).suffix.lower(), "application/octet-stream")
     return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+
+def _person_named(rt: Runtime, change: ChangeInfo) -> str:
+    """Whom a change on `person:<id>` is about, by name (blank for other changes)."""
+    kind, _, key = change.object.partition(":")
+    if kind != "person" or not key.isdigit():
+        return ""
+    try:
+        return rt.store.get_person(int(key)).display_name
+    except NotFound:
+        return "(removed)"
 
 
 def describe_change(change: ChangeInfo) -> str:

@@ -53,6 +53,14 @@ document.addEventListener("DOMContentLoaded", () => {
     return { polygon };
   }
 
+  // datetime-local values are read as UTC, as the console shows every time
+  function utc(value) {
+    const withSeconds = value.length === 16 ? value + ":00" : value;
+    const at = new Date(withSeconds + "Z");
+    if (Number.isNaN(at.getTime())) throw new Error(`not a time: ${value}`);
+    return at.toISOString();
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
@@ -62,10 +70,10 @@ document.addEventListener("DOMContentLoaded", () => {
         person: form.elements.person.value.trim(),
         legal_reference: form.elements.legal_reference.value.trim(),
         issuing_authority: form.elements.issuing_authority.value.trim(),
-        ends_at: new Date(form.elements.ends_at.value).toISOString(),
+        ends_at: utc(form.elements.ends_at.value),
         area: area(),
       };
-      if (form.elements.starts_at.value) body.starts_at = new Date(form.elements.starts_at.value).toISOString();
+      if (form.elements.starts_at.value) body.starts_at = utc(form.elements.starts_at.value);
       const order = await api("POST", "/api/orders", body);
       const checked = order.checked_by.length
         ? `checked by ${order.checked_by.join(", ")}`

@@ -23,6 +23,7 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
 from citywatch.runtime.build import Runtime, build_runtime
+from citywatch.runtime.worker import CameraWorker
 from citywatch.services.enrolment import Enrolment
 from citywatch.store.governance import NewAuthorisation
 from tests.conftest import shared_data_dir
@@ -69,7 +70,9 @@ def lin_photo(data: Path) -> Path:
     return data / "face_recognition/examples/lin-manuel-miranda.png"
 
 
-def console_settings(tmp: Path, data: Path | None = None, *, replay: bool = True, **api: Any) -> Settings:
+def console_settings(
+    tmp: Path, data: Path | None = None, *, replay: bool = True, recording: bool = False, **api: Any
+) -> Settings:
     """A data folder of its own; with the shared data, the `stage` camera on the Hamilton clip
     (played at its own speed, as a live camera, when `replay`)."""
     cameras = []
@@ -88,7 +91,7 @@ def console_settings(tmp: Path, data: Path | None = None, *, replay: bool = True
         data_dir=tmp / "data",
         models_dir=(shared_data_dir() if data is None else data) / "models",
         cameras=cameras,
-        recording=RecordingSettings(enabled=False),
+        recording=RecordingSettings(enabled=recording),
         api=ApiSettings(port=0, heartbeat_s=1, shutdown_s=1, logins_per_15min=1000, **api),
     )
 
@@ -152,9 +155,11 @@ def watch_for_lin(rt: Runtime, data: Path) -> str:
     return AUTHORISATION
 
 
-def play(rt: Runtime) -> None:
+def play(rt: Runtime) -> CameraWorker:
     """Start the stage camera's worker in this process, so its alerts reach the live feed."""
-    rt.camera_worker(rt.settings.cameras[0]).start()
+    worker = rt.camera_worker(rt.settings.cameras[0])
+    worker.start()
+    return worker
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:

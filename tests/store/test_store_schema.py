@@ -154,7 +154,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
     db = open_database(url)
     try:
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0006"]
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0008"]
     finally:
         db.close()
 

@@ -432,6 +432,8 @@ def list_receipts(
 
 # audit and transparency
 
+_EXACT = "Exactly this {}, or those starting with a prefix ending in `*` (`request.*`)."
+
 
 def audit_records(
     request: Request,
@@ -439,13 +441,17 @@ def audit_records(
     *,
     limit: Limit = PAGE_DEFAULT,
     before: Annotated[int | None, Query(ge=1, description="Records with a lower seq (next page).")] = None,
-    action: Annotated[str | None, Query(max_length=100, description="Exactly this action.")] = None,
-    actor: Annotated[str | None, Query(max_length=200, description="Exactly this actor.")] = None,
+    action: Annotated[str | None, Query(max_length=100, description=_EXACT.format("action"))] = None,
+    actor: Annotated[str | None, Query(max_length=200, description=_EXACT.format("actor"))] = None,
+    object_: Annotated[
+        str | None, Query(alias="object", max_length=300, description=_EXACT.format("object"))
+    ] = None,
     since: Annotated[AwareDatetime | None, Query(description="At or after this time.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Before this time.")] = None,
 ) -> AuditPage:
-    """Audit records, newest first, filtered by action, actor and time."""
+    """Audit records, newest first, filtered by action, actor, object and time."""
     rows: list[AuditEntry] = runtime_of(request).audit_log.page(
-        limit=limit, before=before, action=action, actor=actor, since=since
+        limit=limit, before=before, action=action, actor=actor, object=object_, since=since, until=until
     )
     return AuditPage(
         items=[AuditRecordPublic.model_validate(e) for e in rows],

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from citywatch.audit.chain import (
     GENESIS,
@@ -241,20 +241,29 @@ class AuditLog:
         before: int | None = None,
         action: str | None = None,
         actor: str | None = None,
+        object: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[AuditEntry]:
-        """Up to `limit` records, newest first, with `seq` below `before`; filtered by exact
-        action and actor and by time (`since` included). One query walking the primary key
-        down from `before`: a page never loads the whole log."""
+        """Up to `limit` records, newest first, with `seq` below `before`; filtered by action,
+        actor and object (each exactly, or by prefix when it ends in `*`: `request.*`,
+        `export:*`) and by time (`since` included, `until` not). One query: SQLite walks the
+        primary key down from `before`, or the index of a filter's column (each has one), so
+        a page never loads the whole log."""
         query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
         if before is not None:
             query = query.where(AuditRecord.seq < before)
-        if action is not None:
-            query = query.where(AuditRecord.action == action)
-        if actor is not None:
-            query = query.where(AuditRecord.actor == actor)
+        for column, value in (
+            (AuditRecord.action, action),
+            (AuditRecord.actor, actor),
+            (AuditRecord.object, object),
+        ):
+            if value is not None:
+                query = query.where(*_matching(column, value))
         if since is not None:
             query = query.where(AuditRecord.at >= since.astimezone(UTC).isoformat())
+        if until is not None:
+            query = query.where(AuditRecord.at < until.astimezone(UTC).isoformat())
         with self._db.session(write=False) as session:
             return [_entry(r) for r in session.scalars(query)]
 
@@ -269,6 +278,17 @@ class AuditLog:
             latest = _latest_anchor(session)
         anchor = None if latest is None else Anchor(latest.seq, latest.hash, latest.signature)
         return verify(entries, checkpoints, public_key or self.public_key, anchor)
+
+
+def _matching(column: InstrumentedAttribute[str], value: str) -> list[ColumnElement[bool]]:
+    """`column` equal to `value`, or starting with it when it ends in `*`: as a range, which
+    the column's index answers (SQLite's LIKE would not use it, being case-insensitive)."""
+    if not value.endswith("*"):
+        return [column == value]
+    prefix = value.rstrip("*")
+    if not prefix:
+        return []
+    return [column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1)]
 
 
 def _latest_anchor(session: Session) -> AuditAnchor | None:

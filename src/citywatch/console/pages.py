@@ -15,8 +15,11 @@ from fastapi.responses import RedirectResponse
 from citywatch.api.auth import SESSION_COOKIE, Caller, check_same_origin, requires
 from citywatch.api.session import sign_in, sign_out
 from citywatch.audit.access import Permission
+from citywatch.console import accountability as accountability_pages
 from citywatch.console import orders as order_pages
 from citywatch.console import people as people_pages
+from citywatch.console import public as public_pages
+from citywatch.console import requests as request_pages
 from citywatch.console import search as search_pages
 from citywatch.console.render import nav_for, render
 from citywatch.domain.errors import PermissionDenied
@@ -42,6 +45,9 @@ def add_routes(app: FastAPI) -> None:
     add_page(app, "/login", login, "POST")
     add_page(app, "/logout", logout, "POST")
     add_page(app, "/static/{name}", static_file)
+    accountability_pages.add_routes(app)
+    request_pages.add_routes(app)
+    public_pages.add_routes(app)
     people_pages.add_routes(app)
     order_pages.add_routes(app)
     search_pages.add_routes(app)

@@ -101,6 +101,7 @@ class RequestInfo:
     window: Window
     deadline: datetime
     created_at: datetime
+    filed_by: str
     decided_by: str | None
     refusal_reason: str | None
     hold_id: int | None
@@ -376,6 +377,7 @@ def _info(session: Session, row: RequestRow) -> RequestInfo:
         window=Window(row.starts_at, row.ends_at),
         deadline=row.deadline,
         created_at=row.created_at,
+        filed_by=row.filed_by,
         decided_by=row.decided_by,
         refusal_reason=row.refusal_reason,
         hold_id=row.hold_id,

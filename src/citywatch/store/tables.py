@@ -244,11 +244,11 @@ class AuditRecord(Base):
     __tablename__ = "audit_records"
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    at: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[str] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
     role: Mapped[str] = mapped_column(String(40))
     action: Mapped[str] = mapped_column(String(100), index=True)
-    object: Mapped[str] = mapped_column(String(300))
+    object: Mapped[str] = mapped_column(String(300), index=True)
     legal_basis: Mapped[str] = mapped_column(String(500))
     authorisation: Mapped[str] = mapped_column(String(200))
     case_ref: Mapped[str] = mapped_column(String(200))

@@ -1,6 +1,7 @@
 """The case search page: it offers only authorisations approved and in force, with the
 cameras within the investigator's scope; the search it posts (a real face photo) finds the
-sightings of that face, nearest first, each with its crop through the audited route."""
+sightings of that face, nearest first, with their crops and the clip around one, each
+through its audited route."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from citywatch.config.ingest import SourceSettings
+from citywatch.console.search import CLIP_PAD_S
+from citywatch.ingest.file import FileSource
+from citywatch.ingest.recorder import Recorder
 from citywatch.media.images import encode_jpeg, read_image
 from citywatch.runtime.build import Runtime
 from citywatch.services.faces import one_face
@@ -72,6 +77,15 @@ def nudged(template: np.ndarray, distance: float, rng: np.random.Generator) -> n
     return (template + step).astype(np.float32)
 
 
+def record_hamilton(rt: Runtime, camera: str, start: datetime, shared_data: Path) -> None:
+    """The shared Hamilton clip recorded as `camera` from `start`, in 3 s segments."""
+    recorder = Recorder(camera, rt.footage, segment_s=3.0, allowed=lambda _at: True)
+    clip = shared_data / "face_recognition/examples/short_hamilton_clip.mp4"
+    for _ in FileSource(camera, clip, SourceSettings(), started_at=start, tap=recorder).frames():
+        pass
+    recorder.close()
+
+
 def store_sighting(rt: Runtime, camera: str, at: datetime, template: np.ndarray, crop: bytes) -> int:
     """A finished track as investigate mode keeps it (with its template), matching nobody."""
     record = SightingRecord(
@@ -102,6 +116,7 @@ def test_a_case_search_from_the_page_finds_the_face_nearest_first(tmp_path: Path
         rng = np.random.default_rng(7)
         now = datetime.now(UTC)
         ago = [now - timedelta(minutes=m) for m in (30, 120, 60, 45, 600)]
+        record_hamilton(rt, "gate-1", ago[0] - timedelta(seconds=3), shared_data)
         near = store_sighting(rt, "gate-1", ago[0], nudged(lin, 0.02, rng), crop)
         farther = store_sighting(rt, "gate-1", ago[1], nudged(lin, 0.15, rng), crop)
         someone_else = store_sighting(rt, "gate-1", ago[2], obama, crop)
@@ -134,6 +149,18 @@ def test_a_case_search_from_the_page_finds_the_face_nearest_first(tmp_path: Path
         shown = console.page(hits[0]["crop_url"], "ian")  # the table's crop, as the page loads it
         assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
         assert [e.object for e in console.audited("sighting.crop")] == [f"sighting:{near}"]
+
+        # "open the clip": the footage around the sighting, as the page asks for it
+        hit = hits[0]
+        around = {
+            "camera": hit["camera_id"],
+            "since": (datetime.fromisoformat(hit["started_at"]) - timedelta(seconds=CLIP_PAD_S)).isoformat(),
+            "until": (datetime.fromisoformat(hit["ended_at"]) + timedelta(seconds=CLIP_PAD_S)).isoformat(),
+        }
+        clip = console.api("GET", "/api/recordings/clip", "ian", params=around)
+        assert clip.status_code == 200, clip.text
+        assert clip.headers["content-type"] == "video/mp4" and clip.content[4:8] == b"ftyp"
+        assert [e.actor for e in console.audited("clip.export")] == ["ian"]
 
         scoped = console.api(
             "POST",

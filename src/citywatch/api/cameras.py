@@ -1,19 +1,31 @@
 """Camera routes: the configured cameras within the caller's scope, each with the mode the
-policy gives it now and why (citywatch.domain.policy.mode_for over the policy snapshot)."""
+policy gives it now and why (citywatch.domain.policy.mode_for over the policy snapshot), its
+state in this process, and its latest frame (faces blurred unless the mode identifies; audited)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.api.auth import Caller, requires, runtime_of
-from citywatch.api.errors import ERROR_RESPONSES
+from citywatch.api.errors import ERROR_RESPONSES, ErrorBody
+from citywatch.api.records import require_camera
 from citywatch.audit.access import Permission, can
 from citywatch.config.ingest import CameraSettings
+from citywatch.domain.audit import AuditEvent
+from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, ProcessingMode, mode_for
+from citywatch.media.images import encode_jpeg, fit_within, outline_boxes
+from citywatch.runtime.build import Runtime
+from citywatch.runtime.live import LiveState
+
+SNAPSHOT_MAX_SIDE = 960
+"""A snapshot is for seeing the scene, not for study: its longer side at most this."""
+
+CameraId = Annotated[str, Path(min_length=1, max_length=200, description="The camera's id.")]
 
 
 class CameraPublic(BaseModel):
@@ -30,6 +42,7 @@ class CameraPublic(BaseModel):
                     "reasons": ["no authorisation in force names camera gate-1"],
                     "authorisations": [],
                     "watchlists": [],
+                    "state": "live",
                 }
             ]
         }
@@ -46,6 +59,11 @@ class CameraPublic(BaseModel):
         description="References of the authorisations identification runs under."
     )
     watchlists: list[str] = Field(description="The watchlists this camera may match against now.")
+    state: LiveState = Field(
+        LiveState.NOT_RUNNING,
+        description="Its worker in this process: live, stalled, reconnecting, stopped, failed, "
+        "opening, or `not running`.",
+    )
 
 
 class CameraList(BaseModel):
@@ -57,6 +75,18 @@ def add_routes(app: FastAPI) -> None:
     app.add_api_route(
         "/api/cameras", list_cameras, methods=["GET"], tags=["cameras"], responses=ERROR_RESPONSES
     )
+    app.add_api_route(
+        "/api/cameras/{camera_id}/snapshot",
+        camera_snapshot,
+        methods=["GET"],
+        tags=["cameras"],
+        response_class=Response,
+        responses={
+            200: {"content": {"image/jpeg": {}}, "description": "The latest frame, faces outlined."},
+            **ERROR_RESPONSES,
+            503: {"model": ErrorBody, "description": "The camera is not running in this process."},
+        },
+    )
 
 
 def list_cameras(request: Request, caller: Annotated[Caller, requires(Permission.POLICY_READ)]) -> CameraList:
@@ -66,14 +96,64 @@ def list_cameras(request: Request, caller: Annotated[Caller, requires(Permission
     now = datetime.now(UTC)
     return CameraList(
         items=[
-            _public(camera, snapshot, now)
+            camera_public(camera, snapshot, now, rt.live.status(camera.id).state)
             for camera in rt.settings.cameras
             if can(caller.actor, Permission.POLICY_READ, camera.id)
         ]
     )
 
 
-def _public(camera: CameraSettings, snapshot: PolicySnapshot, now: datetime) -> CameraPublic:
+def camera_snapshot(
+    request: Request, caller: Annotated[Caller, requires(Permission.SIGHTINGS_READ)], camera_id: CameraId
+) -> Response:
+    """The latest frame the camera's worker looked at (JPEG), faces outlined and pixelated
+    unless that frame's mode identified. Footage: sightings.read (not policy.read, which the
+    auditor holds, who never sees people), within the caller's camera scope, and every read
+    audited (`camera.snapshot`). Only the latest frame is kept, in memory."""
+    rt = runtime_of(request)
+    require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera_id, request.url.path)
+    configured(rt, camera_id)
+    view = rt.live.view(camera_id)
+    if view is None:
+        state = rt.live.status(camera_id).state
+        if state is LiveState.NOT_RUNNING:
+            raise Unavailable(f"camera {camera_id} is not running here: there is no frame to show")
+        raise NotFound(
+            f"camera {camera_id} ({state}) has no frame to show yet: none seen, or its mode "
+            "is off or record, where frames are not looked at"
+        )
+    image, _ = fit_within(outline_boxes(view.image, view.boxes), SNAPSHOT_MAX_SIDE)
+    data = encode_jpeg(image, quality=80)
+    event = AuditEvent(
+        "camera.snapshot",
+        f"camera:{camera_id}",
+        params={
+            "mode": str(view.mode),
+            "blurred": view.blurred,
+            "faces": len(view.boxes),
+            "captured_at": view.captured_at.isoformat(),
+        },
+        result_count=1,
+    )
+    rt.audit(event, actor=caller.actor)
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store", "X-Citywatch-Blurred": "yes" if view.blurred else "no"},
+    )
+
+
+def configured(rt: Runtime, camera_id: str) -> CameraSettings:
+    for camera in rt.settings.cameras:
+        if camera.id == camera_id:
+            return camera
+    raise NotFound(f"no camera {camera_id!r} is configured")
+
+
+def camera_public(
+    camera: CameraSettings, snapshot: PolicySnapshot, now: datetime, state: LiveState = LiveState.NOT_RUNNING
+) -> CameraPublic:
+    """A camera as shown: its mode now under `snapshot`, and why."""
     decision: ModeDecision = mode_for(CameraPlace(camera.id, camera.mode, camera.geo), snapshot, now)
     return CameraPublic(
         id=camera.id,
@@ -85,4 +165,5 @@ def _public(camera: CameraSettings, snapshot: PolicySnapshot, now: datetime) -> 
         reasons=list(decision.reasons),
         authorisations=sorted(a.reference for a in decision.authorisations),
         watchlists=sorted(decision.watchlists),
+        state=state,
     )

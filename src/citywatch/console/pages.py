@@ -16,6 +16,8 @@ from citywatch.api.auth import SESSION_COOKIE, Caller, check_same_origin, requir
 from citywatch.api.session import sign_in, sign_out
 from citywatch.audit.access import Permission
 from citywatch.console import accountability as accountability_pages
+from citywatch.console import alerts as alert_pages
+from citywatch.console import cameras as camera_pages
 from citywatch.console import orders as order_pages
 from citywatch.console import people as people_pages
 from citywatch.console import public as public_pages
@@ -48,6 +50,8 @@ def add_routes(app: FastAPI) -> None:
     accountability_pages.add_routes(app)
     request_pages.add_routes(app)
     public_pages.add_routes(app)
+    alert_pages.add_routes(app)
+    camera_pages.add_routes(app)
     people_pages.add_routes(app)
     order_pages.add_routes(app)
     search_pages.add_routes(app)

@@ -76,3 +76,11 @@ def blur_boxes(image: Image, boxes: np.ndarray, *, cells: int = 6) -> Image:
         small = cv2.resize(out[y0:y1, x0:x1], (cells, cells), interpolation=cv2.INTER_AREA)
         out[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
     return out
+
+
+def outline_boxes(image: Image, boxes: np.ndarray, *, thickness: int = 2) -> Image:
+    """A copy of `image` with each box (x0, y0, x1, y1) outlined: where faces were found."""
+    out = np.ascontiguousarray(image).copy()
+    for bx0, by0, bx1, by1 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
+        cv2.rectangle(out, (int(bx0), int(by0)), (int(bx1), int(by1)), (0, 200, 255), thickness)
+    return out

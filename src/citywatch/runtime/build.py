@@ -35,6 +35,7 @@ from citywatch.ingest.open import open_source
 from citywatch.ingest.recorder import Recorder
 from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
+from citywatch.runtime.live import LiveCameras
 from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
 from citywatch.runtime.readiness import Readiness, readiness
@@ -107,6 +108,11 @@ class Runtime:
         """Whether this runtime can serve: the database answers at the newest schema, the data
         folder takes writes, and every started camera worker is still at work."""
         return readiness(self.database, self.settings.data_dir, list(self.workers))
+
+    @cached_property
+    def live(self) -> LiveCameras:
+        """The cameras at work in this process, for the console (state, latest frame)."""
+        return LiveCameras()
 
     @cached_property
     def audit_log(self) -> AuditLog:
@@ -436,6 +442,7 @@ class Runtime:
             recorder=None if still_images else recorder,
         )
         self.workers.append(worker)
+        self.live.add(worker)
         return worker
 
     def recorder(self, camera: CameraSettings) -> Recorder | None:

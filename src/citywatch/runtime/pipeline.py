@@ -50,6 +50,22 @@ class TrackOutcome:
     saved: SightingSaved | None
 
 
+@dataclass(frozen=True, slots=True)
+class FrameView:
+    """The latest frame a pipeline looked at, as it may be shown: every face pixelated unless
+    the mode in force for that very frame identifies. Kept in memory only, one per camera."""
+
+    image: Image
+    boxes: np.ndarray
+    """The faces found, (N, 4) x0, y0, x1, y1 in pixels."""
+    captured_at: datetime
+    mode: ProcessingMode
+
+    @property
+    def blurred(self) -> bool:
+        return not self.mode.identifies
+
+
 @dataclass(slots=True)
 class PipelineStats:
     frames: int = 0
@@ -111,7 +127,7 @@ class CameraPipeline:
         self._policy = policy
         self.decision: ModeDecision | None = None
         """The latest decision, for status views."""
-        self._last_view: tuple[Image, np.ndarray] | None = None
+        self._last_view: tuple[Frame, np.ndarray, ProcessingMode] | None = None
         self._clock = datetime.min.replace(tzinfo=UTC)
         """Time of the latest frame: when policy is asked again as a track ends."""
         self._detector = detector
@@ -149,10 +165,10 @@ class CameraPipeline:
         self.stats.frames += 1
         self.stats.faces_detected += len(faces)
         self.stats.faces_kept += len(kept)
+        # the mode goes with the frame: a view is never judged by a later frame's mode
+        self._last_view = (frame, faces.xyxy, decision.mode)
         if not decision.mode.identifies:  # detect: count (and blur on view), nothing more
-            self._last_view = (frame.image, faces.xyxy)
             return self._finish_all(self._tracker.flush()) if self._tracker.active else []
-        self._last_view = (frame.image, faces.xyxy)
         with self.stats.timed("track"):
             finished = self._tracker.update(frame, kept)
             if self._still:  # each image of a folder is its own scene
@@ -179,12 +195,18 @@ class CameraPipeline:
 
     def snapshot(self) -> Image | None:
         """The latest frame looked at, every face blurred unless the mode identifies."""
-        if self._last_view is None:
+        view = self.view()
+        return None if view is None else view.image
+
+    def view(self) -> FrameView | None:
+        """The latest frame looked at with its faces, blurred unless its mode identified
+        (None when the mode is off or record, or before the first frame)."""
+        last = self._last_view  # one read: the pipeline thread replaces it whole
+        if last is None:
             return None
-        image, boxes = self._last_view
-        if self.decision is not None and self.decision.mode.identifies:
-            return image.copy()
-        return blur_boxes(image, boxes)
+        frame, boxes, mode = last
+        image = frame.image.copy() if mode.identifies else blur_boxes(frame.image, boxes)
+        return FrameView(image, boxes.copy(), frame.captured_at, mode)
 
     def _finish(self, track: Track) -> TrackOutcome:
         self.stats.tracks += 1

@@ -78,6 +78,9 @@ class CameraWorker:
         self.unexpected_errors = 0
         self._started = 0.0
         self._finished = 0.0
+        self.last_frame_s = 0.0
+        """`time.monotonic()` when the source last gave a frame (0: none yet): a live camera
+        quiet for long is stalled, whatever its source says."""
         self._threads = [
             threading.Thread(target=self._read, name=f"read-{source.camera_id}", daemon=True),
             threading.Thread(target=self._work, name=f"work-{source.camera_id}", daemon=True),
@@ -150,6 +153,7 @@ class CameraWorker:
             for frame in self.source.frames():
                 if self._stop.is_set():
                     break
+                self.last_frame_s = time.monotonic()
                 self._enqueue(frame)
         except CitywatchError as exc:
             self._error = str(exc)

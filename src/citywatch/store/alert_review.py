@@ -18,7 +18,7 @@ remembered. Non-matches expire with the templates' retention (citywatch.store.re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
@@ -62,6 +62,12 @@ class AlertReviews:
         (citywatch.cli.permissions.require_cameras); nothing else of the alert."""
         with self._db.session(write=False) as session:
             return _require_alert(session, alert_id).camera_id
+
+    def confirmed_by(self, alert_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """Who has confirmed each of these alerts so far, in order (one confirmation leaves an
+        alert `acknowledged`; the alert row names only the second)."""
+        with self._db.session(write=False) as session:
+            return {i: tuple(c.actor for c in repo.confirmations_of(session, i)) for i in alert_ids}
 
     def acknowledge(self, alert_id: int, actor: Actor) -> AlertReview:
         """Someone is looking at it: `new` becomes `acknowledged`."""

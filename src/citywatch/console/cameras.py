@@ -1,0 +1,85 @@
+"""The cameras page: each camera in the caller's scope with its state in this process (live,
+stalled, reconnecting, stopped), its mode now and why (as `GET /api/cameras` says), its
+latest frame through the audited snapshot route, and a map of the located cameras and the
+zones drawn server-side as SVG. The page itself holds no image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import FastAPI, Request, Response
+
+from citywatch.api.auth import Caller, requires, runtime_of
+from citywatch.api.cameras import CameraPublic, camera_public
+from citywatch.audit.access import Permission, can
+from citywatch.config.ingest import CameraSettings
+from citywatch.console.render import render
+from citywatch.console.sitemap import Pin, site_map
+from citywatch.domain.policy import CameraPlace, Zone
+from citywatch.runtime.live import LiveState, LiveStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRow:
+    settings: CameraSettings
+    public: CameraPublic
+    status: LiveStatus
+    covered_by: tuple[Zone, ...]
+    """The zones that name this camera or contain its location."""
+
+    @property
+    def running(self) -> bool:
+        return self.status.state is not LiveState.NOT_RUNNING
+
+    @property
+    def state_class(self) -> str:
+        return slug(self.status.state)
+
+
+def add_routes(app: FastAPI) -> None:
+    from citywatch.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
+
+    add_page(app, "/console/cameras", cameras_page)
+
+
+def cameras_page(request: Request, caller: Annotated[Caller, requires(Permission.POLICY_READ)]) -> Response:
+    rt = runtime_of(request)
+    actor = caller.actor
+    policy = rt.policy.snapshot()
+    now = datetime.now(UTC)
+    zones = list(policy.zones)
+    rows = []
+    for camera in rt.settings.cameras:
+        if not can(actor, Permission.POLICY_READ, camera.id):
+            continue
+        status = rt.live.status(camera.id)
+        public = camera_public(camera, policy, now, status.state)
+        place = CameraPlace(camera.id, camera.mode, camera.geo)
+        rows.append(CameraRow(camera, public, status, tuple(z for z in zones if z.covers(place))))
+    pins = [
+        Pin(
+            r.settings.id,
+            r.settings.name,
+            r.settings.location,
+            f"mode-{r.public.mode} state-{slug(r.status.state)}",
+        )
+        for r in rows
+        if r.settings.location is not None
+    ]
+    return render(
+        request,
+        "cameras.html",
+        caller,
+        rows=rows,
+        map=site_map(pins, zones),
+        zones=zones,
+        unlocated=[r for r in rows if r.settings.location is None],
+        may_see_footage=can(actor, Permission.SIGHTINGS_READ),
+        now=now,
+    )
+
+
+def slug(state: LiveState) -> str:
+    return str(state).replace(" ", "-")

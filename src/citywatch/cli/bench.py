@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import shlex
@@ -18,6 +19,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from citywatch.audit.access import Permission
+from citywatch.bench import api as api_bench
 from citywatch.bench.accuracy import run_accuracy
 from citywatch.bench.live import live_load, live_markdown, rss_mb
 from citywatch.bench.progress import Progress as ProgressCallback
@@ -35,6 +37,7 @@ from citywatch.bench.store import DAY0, StoreSpeed, case_search, fill, plant, wr
 from citywatch.cli.context import runtime
 from citywatch.cli.output import err, out
 from citywatch.cli.permissions import requires
+from citywatch.config.api import ApiSettings
 from citywatch.domain.errors import InvalidInput
 from citywatch.media.images import encode_jpeg
 from citywatch.runtime.build import Runtime, build_runtime
@@ -245,6 +248,83 @@ def live(
         "not analysed in time, "
         f"memory {report.rss_mb_after_warm_up:.0f} → {report.rss_mb_end:.0f} MB "
         f"(peak {report.peak_rss_mb:.0f} MB); report in {out_dir / 'live.md'}"
+    )
+
+
+@bench_app.command("api")
+@requires(Permission.BENCHMARK)
+def api(
+    ctx: typer.Context,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for api.md and api.json.")] = Path(
+        "bench-results/api"
+    ),
+    sightings: Annotated[int, typer.Option(min=1, max=10_000_000, help="Sightings stored.")] = 100_000,
+    alerts: Annotated[int, typer.Option(min=1, max=1_000_000, help="Alerts among them.")] = 10_000,
+    audit: Annotated[int, typer.Option(min=1, max=10_000_000, help="Audit records chained.")] = 100_000,
+    cameras: Annotated[int, typer.Option(min=1, max=10_000, help="Cameras they are spread over.")] = 50,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Days they are spread over.")] = 30,
+    requests: Annotated[int, typer.Option(min=1, max=100_000, help="Requests per route.")] = 200,
+    feed_alerts: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Alerts timed through the live feed.")
+    ] = 50,
+) -> None:
+    """Fill a throwaway database to size, then time the list and search routes (p50/p95/p99)
+    over HTTP against the real server, and the live alert feed's latency."""
+    from citywatch.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
+    from citywatch.api.server import ApiServer  # noqa: PLC0415
+
+    base = runtime(ctx)
+    for chatty in ("httpx", "citywatch.api.access"):  # a line per timed request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
+        settings = base.settings.model_copy(
+            update={
+                "data_dir": Path(tmp),
+                "database_url": "",
+                "cameras": [],
+                "api": ApiSettings(enabled=True, host="127.0.0.1", port=0, shutdown_s=1),
+            }
+        )
+        rt = build_runtime(settings)
+        server = None
+        try:
+            with err.status("filling…") as status:
+                progress = api_bench.on_progress(status.update)
+                filled = api_bench.fill(
+                    rt,
+                    sightings=sightings,
+                    alerts=alerts,
+                    audit=audit,
+                    cameras=cameras,
+                    days=days,
+                    progress=progress,
+                )
+                tokens = api_bench.sign_in_users(rt)
+                server = ApiServer(create_app(rt), settings.api, rt.feed)
+                server.start()
+                report = api_bench.ApiReport(filled)
+                routes = api_bench.routes_to_time(rt, console=True)
+                report.routes = api_bench.time_routes(
+                    server.url, routes, tokens, requests=requests, progress=progress
+                )
+                report.feed_ms = api_bench.feed_latency(
+                    rt, server.url, tokens["supervisor"], alerts=feed_alerts, progress=progress
+                )
+        finally:
+            if server is not None:
+                server.stop()
+            rt.close()
+    meta = _meta()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "api.json").write_text(json.dumps({**meta, **report.as_json()}, indent=2) + "\n")
+    (out_dir / "api.md").write_text(api_bench.api_markdown(report, meta))
+    for r in report.routes:
+        out.print(
+            f"{r.name}: p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, p99 {r.p99_ms:.1f} ms ({r.status})"
+        )
+    feed = report.as_json()["feed"]
+    out.print(
+        f"live feed: p50 {feed['p50_ms']:.1f} ms, p95 {feed['p95_ms']:.1f} ms; report in {out_dir / 'api.md'}"
     )
 
 

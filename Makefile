@@ -7,7 +7,7 @@ DEMO := var/demo
 CHROMIUM := /usr/bin/chromium
 export CITYWATCH_TEST_DATA := $(DATA)
 
-.PHONY: install demo test lint bench accuracy speed live clean
+.PHONY: install demo test lint bench accuracy speed live screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ speed: install .bench-venv/.installed
 live: install
 	CITYWATCH_MODELS_DIR=$(DATA)/models $(VENV)/bin/citywatch bench live --data $(DATA) \
 	  --out docs/live --streams 4 --seconds 1800 --detect-fps 5
+
+# The console's main pages, served with the Hamilton clip watched and a morning's records,
+# saved as PNGs in docs/screenshots/ (Debian's chromium, driven by Playwright).
+screenshots: install
+	$(PY) scripts/screenshots.py --data $(DATA) --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) .bench-venv var

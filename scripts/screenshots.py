@@ -291,6 +291,9 @@ class Shots:
 
     def page_as(self, user: str | None) -> Page:
         page = self._new_page()
+        # what the browser saw go wrong (a CSP violation is a console error) is said, not hidden
+        page.on("console", lambda m: log.warning("%s: %s", page.url, m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: log.warning("%s: uncaught %s", page.url, e))
         if user is not None:
             page.goto(f"{self.url}/login")
             page.get_by_label("User name").fill(user)

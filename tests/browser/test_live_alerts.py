@@ -3,7 +3,7 @@ worker runs in the server's process (as under `citywatch run`), Lin-Manuel Miran
 the watchlist under an approved authorisation, and his alert appears on /console/alerts
 without a reload, seconds after it is stored. Then the two-person rule, as two people in
 two browsers: the first confirmation leaves it open, the same person again is refused,
-a second person confirms it."""
+a second person confirms it; and an operator acknowledges, then dismisses, another."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import SignedIn
-from tests.browser.harness import LIN, Console, console_settings, play, serve, wait_for, watch_for_lin
+from tests.browser.harness import LIN, STAGE, Console, console_settings, play, serve, wait_for, watch_for_lin
 from tests.browser.pw import Page, expect
+from tests.delivery.test_feed import raise_alert
 
 pytestmark = pytest.mark.browser
 
@@ -114,3 +115,29 @@ def test_two_people_confirm_an_alert_the_same_one_twice_is_refused(
     expect(sam_card).to_have_attribute("data-status", "confirmed")
     expect(sam_card.get_by_role("button", name="Confirm")).to_have_count(0)
     assert stage.rt.store.get_alert(lin_alert).status == "confirmed"
+
+
+def test_an_operator_acknowledges_then_dismisses_an_alert(signed_in: SignedIn, stage: Console) -> None:
+    page = signed_in(stage, "olga")
+    open_feed(page, stage)
+    store = stage.rt.store
+    if "wanted" not in {w.name for w in store.list_watchlists()}:
+        store.create_watchlist("wanted")
+    alert_id = raise_alert(store, camera_id=STAGE, track_id=9001)  # another person, another alert
+    card = page.locator(f'article.alert-card[data-alert-id="{alert_id}"]')
+    expect(card).to_be_visible()
+
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(card).to_have_attribute("data-status", "acknowledged")
+    expect(card.locator('[data-field="review"]')).to_contain_text("acknowledged by olga")
+    expect(card.get_by_role("button", name="Acknowledge")).to_have_count(0)
+
+    card.get_by_role("button", name="Dismiss", exact=True).click()
+    card.get_by_label("Why").select_option("not_actionable")
+    card.get_by_label("Reason (kept in the audit log)").fill("seen leaving, no action possible")
+    card.get_by_role("button", name="Dismiss alert").click()
+    expect(card).to_have_attribute("data-status", "dismissed")
+    expect(card.locator('[data-field="review"]')).to_contain_text("dismissed by olga")
+    expect(card.locator('[data-field="review"]')).to_contain_text("seen leaving, no action possible")
+    expect(card.get_by_role("button")).to_have_count(0)  # a decided alert offers nothing more
+    assert store.get_alert(alert_id).status == "dismissed"

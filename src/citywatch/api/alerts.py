@@ -12,7 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from citywatch.api.auth import Caller, requires, runtime_of
+from citywatch.api.auth import Caller, requires, runtime_of, sign_ins
 from citywatch.api.schemas import SIGNED_IN, problems
 from citywatch.audit.access import Permission, can
 from citywatch.delivery.feed import FeedClosed
@@ -20,6 +20,7 @@ from citywatch.delivery.message import AlertMessage, message_of
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, PermissionDenied
 from citywatch.runtime.build import Runtime
+from citywatch.store.users import UserStore
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,16 @@ def stream_alerts(
     )
     settings = rt.settings.api
     return EventSourceResponse(
-        _events(rt, caller, after),
+        _events(rt, sign_ins(request), caller, after),
         ping=settings.heartbeat_s,
         ping_message_factory=_heartbeat,
         send_timeout=settings.send_timeout_s,
     )
 
 
-async def _events(rt: Runtime, caller: Caller, after: int | None) -> AsyncIterator[ServerSentEvent]:
+async def _events(
+    rt: Runtime, users: UserStore, caller: Caller, after: int | None
+) -> AsyncIterator[ServerSentEvent]:
     """Subscribe first, then replay from the store, then follow the feed: nothing stored in
     between is missed, and what both give is sent once."""
     actor = caller.actor
@@ -98,7 +101,7 @@ async def _events(rt: Runtime, caller: Caller, after: int | None) -> AsyncIterat
             if message is not None and message.id not in replayed:
                 yield _event(message)
             if time.monotonic() >= check_at:
-                if not await anyio.to_thread.run_sync(_still_signed_in, rt, caller):
+                if not await anyio.to_thread.run_sync(_still_signed_in, users, caller):
                     return
                 check_at = time.monotonic() + recheck_s
     finally:
@@ -121,10 +124,10 @@ def _missed(rt: Runtime, actor: Actor, after: int) -> list[AlertMessage]:
         after = page[-1].id
 
 
-def _still_signed_in(rt: Runtime, caller: Caller) -> bool:
+def _still_signed_in(users: UserStore, caller: Caller) -> bool:
     """The token still signs in the same actor (not revoked, user active, same role and scope)."""
     try:
-        now = rt.users.actor_for_token(caller.token)
+        now = users.actor_for_token(caller.token)
     except PermissionDenied as exc:
         log.info("alert stream of %s closed: %s", caller.actor.name, exc)
         return False

@@ -16,7 +16,7 @@ from citywatch.api import search as search_routes
 from citywatch.api import users as user_routes
 from citywatch.api import watchlists as watchlist_routes
 from citywatch.api.accountability import add_routes as add_accountability_routes
-from citywatch.api.auth import permissions_of
+from citywatch.api.auth import add_sign_ins, permissions_of
 from citywatch.api.governance import add_routes as add_governance_routes
 from citywatch.api.operations import add_routes as add_operation_routes
 from citywatch.api.requests import add_routes as add_request_routes
@@ -36,6 +36,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url=None,
     )
     app.state.runtime = runtime
+    add_sign_ins(app, runtime)
     runtime.feed  # noqa: B018 (built now, before request threads race to build it)
     errors.add_handlers(app)
     alerts.add_routes(app)

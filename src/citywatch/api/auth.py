@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -22,6 +22,7 @@ from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime
+from citywatch.store.users import UserStore
 
 ANONYMOUS = Actor("anonymous", "public")
 """Whoever calls a public route; not signed in (its token, if any, is not even read)."""
@@ -53,6 +54,31 @@ def runtime_of(request: Request) -> Runtime:
     return cast(Runtime, request.app.state.runtime)
 
 
+def sign_ins(request: Request) -> UserStore:
+    """The users store that signs callers in: a sign-in is recorded as the person signing in,
+    a failed one as the public (never as the account the server runs under)."""
+    store: UserStore = request.app.state.sign_ins
+    return store
+
+
+def session_actor(request: Request) -> Actor | None:
+    """Who the request's session cookie signs in, if anyone (for a public page that shows a
+    signed-in browser its navigation); never raises."""
+    token = request.cookies.get(SESSION_COOKIE, "").strip()
+    if not token:
+        return None
+    try:
+        return sign_ins(request).actor_for_token(token)
+    except PermissionDenied:
+        return None
+
+
+def add_sign_ins(app: FastAPI, runtime: Runtime) -> None:
+    """One store for the app's life (it keeps the dummy hash that makes a wrong name as slow
+    as a wrong password)."""
+    app.state.sign_ins = runtime.users_as(ANONYMOUS)
+
+
 class Authorize:
     """The dependency each route declares once: the caller, signed in by bearer token and
     allowed `permission` (401 without a valid token, 403 without the permission)."""
@@ -73,7 +99,7 @@ class Authorize:
         if not token:
             raise _sign_in_needed(request, "sign in with an API token (Authorization: Bearer …)")
         try:
-            actor = runtime_of(request).users.actor_for_token(token)
+            actor = sign_ins(request).actor_for_token(token)
         except PermissionDenied as exc:
             raise _sign_in_needed(request, str(exc)) from None
         if not can(actor, self.permission):

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Body, FastAPI, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from citywatch.api.auth import SESSION_COOKIE, Caller, requires, runtime_of
+from citywatch.api.auth import SESSION_COOKIE, Caller, requires, runtime_of, sign_ins
 from citywatch.api.schemas import problems
 from citywatch.api.uploads import RateLimit
 from citywatch.audit.access import Permission
@@ -93,8 +93,9 @@ def sign_in(request: Request, response: Response, name: str, password: str) -> S
     limiter: RateLimit = request.app.state.logins
     limiter.check(request.client.host if request.client else "unknown")
     settings = rt.settings.api
-    issued = rt.users.open_session(name, password, timedelta(hours=settings.session_hours))
-    actor = rt.users.actor_for_token(issued.token)
+    users = sign_ins(request)
+    issued = users.open_session(name, password, timedelta(hours=settings.session_hours))
+    actor = users.actor_for_token(issued.token)
     response.set_cookie(
         SESSION_COOKIE,
         issued.token,
@@ -112,7 +113,7 @@ def sign_out(request: Request, response: Response) -> None:
     """End the request's session (if any) and clear its cookie on `response`."""
     token = request.cookies.get(SESSION_COOKIE, "").strip()
     if token:
-        runtime_of(request).users.end_session(token)
+        sign_ins(request).end_session(token)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
 
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from citywatch.api.auth import SESSION_COOKIE, Caller, check_same_origin, requires
+from citywatch.api.auth import Caller, check_same_origin, requires, session_actor
 from citywatch.api.session import sign_in, sign_out
 from citywatch.audit.access import Permission
 from citywatch.console import accountability as accountability_pages
@@ -59,17 +59,9 @@ def add_routes(app: FastAPI) -> None:
 
 def front_door(request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]) -> Response:
     """Signed in: the first page the role may open; otherwise the sign-in page."""
-    token = request.cookies.get(SESSION_COOKIE, "").strip()
-    if token:
-        try:
-            actor = request.app.state.runtime.users.actor_for_token(token)
-        except PermissionDenied:
-            pass
-        else:
-            pages = nav_for(actor)
-            if pages:
-                return RedirectResponse(pages[0].path, status.HTTP_303_SEE_OTHER)
-    return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    actor = session_actor(request)
+    pages = [] if actor is None else nav_for(actor)
+    return RedirectResponse(pages[0].path if pages else "/login", status.HTTP_303_SEE_OTHER)
 
 
 def login_page(

@@ -10,10 +10,10 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request, Response
 
-from citywatch.api.auth import SESSION_COOKIE, Caller, requires, runtime_of
+from citywatch.api.auth import Caller, requires, runtime_of, session_actor
 from citywatch.audit.access import Permission
 from citywatch.console.render import render
-from citywatch.domain.errors import InvalidInput, PermissionDenied
+from citywatch.domain.errors import InvalidInput
 from citywatch.services.transparency import TransparencyReport, transparency_report
 
 Day = Annotated[date | None, Query(description="A day, YYYY-MM-DD (UTC).")]
@@ -121,10 +121,5 @@ def request_form_page(request: Request, _: Annotated[Caller, requires(Permission
 def viewer(request: Request) -> Caller | None:
     """Who reads a public page: a signed-in browser keeps its navigation here; anyone else
     is the public (the page shows the same to both)."""
-    token = request.cookies.get(SESSION_COOKIE, "").strip()
-    if not token:
-        return None
-    try:
-        return Caller(runtime_of(request).users.actor_for_token(token))
-    except PermissionDenied:
-        return None
+    actor = session_actor(request)
+    return None if actor is None else Caller(actor)

@@ -282,11 +282,21 @@ class Runtime:
 
     @cached_property
     def users(self) -> UserStore:
-        return UserStore(self.database, audit=self._audit_in)
+        return UserStore(
+            self.database,
+            audit=self._audit_in,
+            sign_in_audit=lambda session, who, event: self._audit_as(session, who or self.actor, event),
+        )
 
     def users_as(self, actor: Actor) -> UserStore:
-        """The users store, auditing what it changes as `actor` (the API's signed-in caller)."""
-        return UserStore(self.database, audit=lambda session, event: self._audit_as(session, actor, event))
+        """The users store, auditing what it changes as `actor` (the API's signed-in caller, or
+        the public while nobody is signed in). A sign-in is recorded as the person signing in;
+        a failed one as `actor`."""
+        return UserStore(
+            self.database,
+            audit=lambda session, event: self._audit_as(session, actor, event),
+            sign_in_audit=lambda session, who, event: self._audit_as(session, who or actor, event),
+        )
 
     @cached_property
     def changes(self) -> ChangeStore:

@@ -35,6 +35,9 @@ MAX_PASSWORD = 1024
 """Longer input is refused before hashing: argon2 cost should not be the caller's to choose."""
 TOKEN_PREFIX = "cw_"  # noqa: S105 (a prefix that marks tokens, not a secret)
 MAX_LABEL = 200
+SignInAuditHook = Callable[[Session, Actor | None, AuditEvent], None]
+"""Records a sign-in event as the given actor; None for a failed one (nobody is known yet)."""
+
 SESSION_LABEL = "console session"
 LOGIN_FAILED = "sign-in failed: unknown user name or wrong password"
 """The same words whether the name exists or not."""
@@ -89,9 +92,13 @@ class UserStore:
         clock: Callable[[], datetime] = utc_now,
         *,
         hasher: PasswordHasher | None = None,
+        sign_in_audit: SignInAuditHook | None = None,
     ) -> None:
+        """`audit` records what the store changes, as whoever acts; `sign_in_audit` records
+        sign-ins as the person signing in (or, for a failure, as whoever the hook names)."""
         self._db = db
         self._audit = audit
+        self._sign_in_audit = sign_in_audit
         self._clock = clock
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
         self._dummy_hash: str | None = None
@@ -241,7 +248,7 @@ class UserStore:
             expires_at = self._now() + ttl
             row, token = self._new_token(session, owner, SESSION_LABEL, service=False, expires_at=expires_at)
             params = {"user": owner.name, "label": SESSION_LABEL, "ttl_s": int(ttl.total_seconds())}
-            self._record(session, AuditEvent("session.open", f"token:{row.id}", params=params))
+            self._record_sign_in(session, actor, AuditEvent("session.open", f"token:{row.id}", params=params))
             return IssuedToken(row.id, owner.name, SESSION_LABEL, False, token, expires_at)
 
     def end_session(self, token: str) -> bool:
@@ -254,7 +261,8 @@ class UserStore:
             row.revoked_at = self._now()
             owner = session.get_one(UserRow, row.user_id)
             session.flush()
-            self._record(session, AuditEvent("session.close", f"token:{row.id}", params={"user": owner.name}))
+            event = AuditEvent("session.close", f"token:{row.id}", params={"user": owner.name})
+            self._record_sign_in(session, _actor(owner, service=False), event)
             return True
 
     def actor_for_token(self, token: str) -> Actor:
@@ -277,7 +285,7 @@ class UserStore:
         target, reason, message = refusal
         with self._db.session() as session:
             params = {"method": "token", "reason": reason}
-            self._record(session, AuditEvent("user.login_failed", target, params=params))
+            self._record_sign_in(session, None, AuditEvent("user.login_failed", target, params=params))
         raise PermissionDenied(f"{message}: not signed in")
 
     def login(self, name: str, password: str) -> Actor:
@@ -298,10 +306,14 @@ class UserStore:
                 if rehashed is not None:
                     row.password_hash = rehashed
                 params = {"method": "password", "role": row.role}
-                self._record(session, AuditEvent("user.login", f"user:{row.name}", params=params))
-                return _actor(row, service=False)
+                actor = _actor(row, service=False)
+                self._record_sign_in(
+                    session, actor, AuditEvent("user.login", f"user:{row.name}", params=params)
+                )
+                return actor
             target = f"user:{name}" if valid_name else "user:?"
-            self._record(session, AuditEvent("user.login_failed", target, params={"method": "password"}))
+            event = AuditEvent("user.login_failed", target, params={"method": "password"})
+            self._record_sign_in(session, None, event)
         raise PermissionDenied(LOGIN_FAILED)
 
     # --- internals ------------------------------------------------------------------------
@@ -344,6 +356,13 @@ class UserStore:
     def _record(self, session: Session, event: AuditEvent) -> None:
         if self._audit is not None:
             self._audit(session, event)
+
+    def _record_sign_in(self, session: Session, actor: Actor | None, event: AuditEvent) -> None:
+        """A sign-in event, recorded as the person signing in (None: not known, a failure)."""
+        if self._sign_in_audit is not None:
+            self._sign_in_audit(session, actor, event)
+        else:
+            self._record(session, event)
 
 
 def _checked(hasher: PasswordHasher, stored: str, password: str) -> bool:

@@ -117,7 +117,7 @@ def serve(settings: Settings) -> Iterator[Console]:
     try:
         yield Console(rt, server.url)
     finally:
-        for worker in rt.workers:
+        for worker in rt.live.workers():
             worker.stop()
             worker.join(10)
         server.stop()

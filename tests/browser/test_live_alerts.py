@@ -45,7 +45,7 @@ def lin_alert(stage: Console) -> int:
 
 def stop_cameras(console: Console) -> None:
     """One alert is all these tests need: the rest of the clip is not processed."""
-    for worker in console.rt.workers:
+    for worker in console.rt.live.workers():
         worker.stop()
 
 

@@ -87,9 +87,6 @@ class Runtime:
     _entries: list[GalleryEntry] = field(default_factory=list, init=False)
     _non_matches: list[NonMatch] = field(default_factory=list, init=False)
 
-    workers: list[CameraWorker] = field(default_factory=list, init=False)
-    """Every camera worker this runtime built (for metrics and readiness), in order."""
-
     actor: Actor = field(default_factory=local_actor)
     """Who the commands act for: the local shell user in the `local` role (see
     citywatch.audit.access) until the front end signs someone in and replaces it."""
@@ -102,12 +99,12 @@ class Runtime:
     @cached_property
     def metrics(self) -> Metrics:
         """Prometheus metrics: the workers' counts, stage latencies, purges (no personal data)."""
-        return Metrics(lambda: [CameraCounts(w.status(), w.pipeline.stats) for w in list(self.workers)])
+        return Metrics(lambda: [CameraCounts(w.status(), w.pipeline.stats) for w in self.live.workers()])
 
     def readiness(self) -> Readiness:
         """Whether this runtime can serve: the database answers at the newest schema, the data
         folder takes writes, and every started camera worker is still at work."""
-        return readiness(self.database, self.settings.data_dir, list(self.workers))
+        return readiness(self.database, self.settings.data_dir, self.live.workers())
 
     @cached_property
     def live(self) -> LiveCameras:
@@ -451,7 +448,6 @@ class Runtime:
             on_outcome=on_outcome,
             recorder=None if still_images else recorder,
         )
-        self.workers.append(worker)
         self.live.add(worker)
         return worker
 

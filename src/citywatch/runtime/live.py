@@ -66,6 +66,11 @@ class LiveCameras:
         with self._lock:
             self._workers[worker.source.camera_id] = worker
 
+    def workers(self) -> list[CameraWorker]:
+        """The newest worker of each camera, in the order the cameras were first added."""
+        with self._lock:
+            return list(self._workers.values())
+
     def worker(self, camera_id: str) -> CameraWorker | None:
         with self._lock:
             return self._workers.get(camera_id)

@@ -63,15 +63,14 @@ def check_writable(data_dir: Path) -> Check:
 
 
 def check_workers(workers: Sequence[CameraWorker]) -> Check:
-    """Each camera's newest worker is at work: it has not failed, and if live and started it
-    has not stopped. A file read to its end is done, not dead; a worker not started yet is
-    starting."""
+    """Each camera's worker (the newest, from LiveCameras) is at work: it has not failed, and
+    if live and started it has not stopped. A file read to its end is done, not dead; a worker
+    not started yet is starting."""
     dead = []
-    newest = {w.source.camera_id: w for w in workers}
-    for w in newest.values():
+    for w in workers:
         status = w.status()
         if status.state == "failed" or (w.live and w.started and w.done):
             dead.append(f"{status.camera_id} ({status.error or status.state})")
     if dead:
         return Check("cameras", False, "camera workers not running: " + ", ".join(dead))
-    return Check("cameras", True, f"{len(newest)} camera worker(s) at work")
+    return Check("cameras", True, f"{len(workers)} camera worker(s) at work")

@@ -24,10 +24,13 @@ def _missing(why: str) -> None:
     pytest.skip(f"{why}: run make install")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Headless chromium, as root on a closed network: no sandbox, no background traffic, and
-    a fresh profile (Playwright gives each launch an empty user-data-dir)."""
+    a fresh profile (Playwright gives each launch an empty user-data-dir).
+
+    Package scope, not session: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, and later tests that call asyncio.run() would fail under it."""
     try:
         from playwright.sync_api import sync_playwright  # noqa: PLC0415 (a missing dev extra skips)
     except ImportError:

@@ -31,9 +31,10 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict scripts/screenshots.py
 
 # The peer (face_recognition 1.3.0) lives in its own environment, as its docstring says.
 .bench-venv/.installed:

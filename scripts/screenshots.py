@@ -134,7 +134,7 @@ def serve(settings: Settings) -> Iterator[tuple[Runtime, str, Api]]:
         yield rt, server.url, api
     finally:
         api.close()
-        for worker in rt.workers:
+        for worker in rt.live.workers():
             worker.stop()
             worker.join(10)
         server.stop()

@@ -3,12 +3,15 @@ refuses a wrong password in words, never redirects off-site, and serves its own 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.types import Message, Scope
 
 from citywatch.api.auth import SESSION_COOKIE
+from citywatch.console.pages import LOGIN_FORM_MAX
 from tests.api.harness import Api, api_settings, open_api
 
 PASSWORD = "a long enough password"
@@ -84,3 +87,85 @@ def test_a_browser_gets_errors_as_a_page_and_the_api_as_json(api: Api) -> None:
     machine = api.client.get("/api/nowhere", headers={"Accept": "text/html"})
     assert machine.status_code == 404
     assert machine.json()["code"] == "not_found"
+
+
+# --- the sign-in form's body: bounded before it is read, refused clearly when malformed ----
+
+
+def test_a_sign_in_form_declared_too_large_is_refused_unread(api: Api) -> None:
+    response = api.client.post(
+        "/login",
+        content=b"name=olga&password=" + b"x" * (LOGIN_FORM_MAX + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://testserver"},
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+
+
+def test_a_streamed_sign_in_form_is_read_only_up_to_the_limit(api: Api) -> None:
+    """No Content-Length (chunked): reading stops once the limit is passed, not at the end of a
+    body that could be gigabytes long."""
+    chunk, sent, chunks = 1024, [0], 1000
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        sent[0] += 1
+        return {"type": "http.request", "body": b"x" * chunk, "more_body": sent[0] < chunks}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/login",
+        "raw_path": b"/login",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"origin", b"http://testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"transfer-encoding", b"chunked"),
+        ],
+        "client": ("203.0.113.9", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    asyncio.run(api.client.app(scope, receive, send))  # type: ignore[arg-type]
+    assert messages[0]["status"] == 413
+    assert sent[0] <= LOGIN_FORM_MAX // chunk + 1, f"read {sent[0]} of {chunks} chunks"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("name=olga&password=x&next=/&a=1&b=2&c=3", "too many fields"),
+        ("name=olga&password=%ff%fe&next=/", "percent-encoded bytes that are not UTF-8"),
+        (b"name=olga&password=\xff\xfe&next=/", "raw bytes that are not UTF-8"),
+    ],
+    ids=["fields", "percent-encoding", "raw bytes"],
+)
+@pytest.mark.parametrize("accept", ["text/html", "*/*"])
+def test_a_malformed_sign_in_form_is_refused_clearly(
+    api: Api, body: str | bytes, why: str, accept: str
+) -> None:
+    response = api.client.post(
+        "/login",
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": "http://testserver",
+            "Accept": accept,
+        },
+    )
+    assert response.status_code == 422, why
+    assert "sign-in form is malformed" in response.text
+    if accept == "text/html":  # a browser gets a page, a program the API's error format
+        assert response.headers["content-type"].startswith("text/html")
+    else:
+        assert response.json()["code"] == "invalid_input"
+    assert SESSION_COOKIE not in response.cookies

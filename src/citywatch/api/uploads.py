@@ -1,9 +1,10 @@
-"""Bounded multipart uploads, the one reader for every form that takes files (the public
-subject-access form, enrolment): the body read up to a limit (413 past it), parsed as
-multipart/form-data with the standard library; and a per-address rate limit.
+"""Bounded request bodies: the one reader for every body a route parses itself (`read_body`:
+the sign-in form; `read_form`: the forms that take files, the public subject-access form and
+enrolment), read up to a limit (413 past it), multipart parsed with the standard library; and
+a per-address rate limit.
 
 The body is read here rather than through Starlette's form parser, which needs the
-python-multipart package; the limit is enforced while reading, so an oversized upload is
+python-multipart package; the limit is enforced while reading, so an oversized body is
 refused without being held in memory.
 """
 
@@ -56,15 +57,23 @@ async def read_form(request: Request, *, max_bytes: int) -> Form:
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             f"send the form as multipart/form-data, not {content_type[:60] or 'nothing'}",
         )
+    too_large = f"the upload is larger than {max_bytes / 1_000_000:g} MB; send a smaller photo"
+    return parse_form(content_type, await read_body(request, max_bytes, too_large=too_large))
+
+
+async def read_body(request: Request, max_bytes: int, *, too_large: str | None = None) -> bytes:
+    """The request's body, at most `max_bytes` of it: 413 (saying `too_large`) when the declared
+    length is larger, or as soon as the stream passes the limit; never read whole first."""
     declared = request.headers.get("content-length", "")
+    refusal = too_large or f"the request body is larger than {max_bytes} bytes"
     if declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, refusal)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
-            raise _too_large(max_bytes)
-    return parse_form(content_type, bytes(body))
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, refusal)
+    return bytes(body)
 
 
 def parse_form(content_type: str, body: bytes) -> Form:
@@ -88,13 +97,6 @@ def parse_form(content_type: str, body: bytes) -> Form:
         else:
             fields.setdefault(name, []).append(data.decode("utf-8", "replace"))
     return Form(fields, ImmutableMultiDict(files))
-
-
-def _too_large(max_bytes: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE,
-        f"the upload is larger than {max_bytes / 1_000_000:g} MB; send a smaller photo",
-    )
 
 
 @dataclass

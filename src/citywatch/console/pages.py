@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 
 from citywatch.api.auth import Caller, check_same_origin, requires, session_actor
 from citywatch.api.session import sign_in, sign_out
+from citywatch.api.uploads import read_body
 from citywatch.audit.access import Permission
 from citywatch.console import accountability as accountability_pages
 from citywatch.console import alerts as alert_pages
@@ -24,7 +25,7 @@ from citywatch.console import public as public_pages
 from citywatch.console import requests as request_pages
 from citywatch.console import search as search_pages
 from citywatch.console.render import nav_for, render
-from citywatch.domain.errors import PermissionDenied
+from citywatch.domain.errors import InvalidInput, PermissionDenied
 
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
@@ -32,7 +33,10 @@ STATIC_TYPES = {
     ".svg": "image/svg+xml",
 }
 LOGIN_FORM_MAX = 4096
-"""A sign-in form is a name and a password: a longer body is refused before it is parsed."""
+"""A sign-in form is a name and a password: a longer body is refused before it is parsed, and
+it is never read past this many bytes."""
+LOGIN_FORM_FIELDS = 5
+"""name, password and next, with room to spare; more is refused (422), not parsed."""
 
 
 def add_page(app: FastAPI, path: str, endpoint: Callable[..., Any], method: str = "GET") -> None:
@@ -76,10 +80,8 @@ async def login(request: Request, _: Annotated[Caller, requires(Permission.PUBLI
     """The sign-in form: on success the session cookie and a redirect to where the browser was
     going; on failure the form again, saying so (in the same words for any wrong name or password)."""
     check_same_origin(request)  # no other site signs a browser in (or out) here
-    body = await request.body()
-    if len(body) > LOGIN_FORM_MAX:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "a sign-in form is never this large")
-    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).items()}
+    body = await read_body(request, LOGIN_FORM_MAX, too_large="a sign-in form is never this large")
+    form = _login_form(body)
     name, password, back = form.get("name", ""), form.get("password", ""), _local(form.get("next", "/"))
     response = RedirectResponse(back, status.HTTP_303_SEE_OTHER)
     try:
@@ -112,6 +114,23 @@ def static_file(
         media_type=STATIC_TYPES[suffix],
         headers={"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"},
     )
+
+
+def _login_form(body: bytes) -> dict[str, str]:
+    """The fields of a urlencoded sign-in form (the first of each name); InvalidInput (422)
+    for more fields than a sign-in form has, or for text that is not UTF-8."""
+    try:
+        fields = parse_qs(
+            body.decode("utf-8"), max_num_fields=LOGIN_FORM_FIELDS, encoding="utf-8", errors="strict"
+        )
+    except UnicodeDecodeError:
+        raise InvalidInput("the sign-in form is malformed: it is not UTF-8 text") from None
+    except ValueError:  # parse_qs: more than max_num_fields
+        raise InvalidInput(
+            f"the sign-in form is malformed: more than {LOGIN_FORM_FIELDS} fields "
+            "(it needs a name, a password and where to go next)"
+        ) from None
+    return {k: v[0] for k, v in fields.items()}
 
 
 def _local(target: str) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,11 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES
-from citywatch.audit.access import Permission, can
-from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import PermissionDenied
+from citywatch.audit.access import Permission
+from citywatch.domain.audit import AuditEvent
 from citywatch.domain.watchlists import AlertStatus, Severity
-from citywatch.runtime.build import Runtime
+from citywatch.services import alerts
+from citywatch.services.alerts import (  # re-exported: api.cameras, .footage, .search import it from here
+    require_camera as require_camera,  # noqa: PLC0414
+)
+from citywatch.services.alerts import viewed
 from citywatch.store.alert_review import CONFIRMATIONS_NEEDED
 from citywatch.store.records import AlertInfo, AlertReview, SightingInfo
 
@@ -242,15 +244,15 @@ def list_alerts(
     camera: CameraFilter = None,
 ) -> AlertList:
     """The alerts the caller may see, newest first, a page at a time. Audited (`alert.view`)."""
-    rt = runtime_of(request)
-    if camera is not None:
-        require_camera(rt, caller.actor, Permission.ALERTS_READ, camera, request.url.path)
-    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
-    rows = rt.store.alerts_page(
-        limit, before_id=before_id, status=status, camera_id=camera, camera_ids=caller.actor.cameras
+    rows = alerts.view_page(
+        runtime_of(request),
+        caller.actor,
+        limit=limit,
+        before_id=before_id,
+        status=status,
+        camera=camera,
+        path=request.url.path,
     )
-    params = {"status": status, "camera": camera, "limit": limit, "before_id": before_id}
-    rt.audit(viewed("alert.view", "alerts", [a.id for a in rows], params), actor=caller.actor)
     return AlertList(items=[AlertPublic.of(a) for a in rows], next_before_id=_next(rows, limit))
 
 
@@ -258,14 +260,7 @@ def get_alert(
     request: Request, caller: Annotated[Caller, requires(Permission.ALERTS_READ)], alert_id: AlertId
 ) -> AlertPublic:
     """One alert, if its camera is within the caller's scope. Audited (`alert.view`)."""
-    rt = runtime_of(request)
-    alert = rt.store.get_alert(alert_id)
-    require_camera(rt, caller.actor, Permission.ALERTS_READ, alert.camera_id, request.url.path)
-    rt.audit(
-        AuditEvent("alert.view", f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1),
-        actor=caller.actor,
-    )
-    return AlertPublic.of(alert)
+    return AlertPublic.of(alerts.view_one(runtime_of(request), caller.actor, alert_id, path=request.url.path))
 
 
 def acknowledge(
@@ -335,27 +330,6 @@ def sighting_crop(
     )
     rt.audit(event, actor=caller.actor)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
-
-
-def require_camera(rt: Runtime, actor: Actor, permission: Permission, camera: str, path: str) -> None:
-    """Refuse, audited, what lies outside the caller's camera scope: the refusal names the
-    camera, never the person."""
-    if can(actor, permission, camera):
-        return
-    params = {"permission": str(permission), "cameras": [camera]}
-    rt.audit(AuditEvent("access.refused", f"api:{path}", params=params), actor=actor)
-    scope = ", ".join(sorted(actor.cameras or ())) or "none"
-    raise PermissionDenied(f"{actor.name} may not see camera {camera} (limited to: {scope})")
-
-
-def viewed(action: str, what: str, ids: list[int], params: Mapping[str, object]) -> AuditEvent:
-    """Looking at sightings or alerts is itself a sensitive act: which ones, by whom."""
-    return AuditEvent(
-        action,
-        f"{what}:{min(ids)}-{max(ids)}" if ids else f"{what}:none",
-        params={**{k: v for k, v in params.items() if v is not None}, "ids": ids},
-        result_count=len(ids),
-    )
 
 
 def _next(rows: list[AlertInfo] | list[SightingInfo], limit: int) -> int | None:

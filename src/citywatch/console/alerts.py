@@ -13,13 +13,14 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Path, Query, Request, Response
 
 from citywatch.api.auth import Caller, requires, runtime_of
-from citywatch.api.records import PAGE_DEFAULT, PAGE_MAX, BeforeId, require_camera, viewed
+from citywatch.api.records import PAGE_DEFAULT, PAGE_MAX, BeforeId
 from citywatch.audit.access import Permission, can
 from citywatch.console.render import render
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput, NotFound
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
+from citywatch.services import alerts
 from citywatch.store.alert_review import CONFIRMATIONS_NEEDED
 from citywatch.store.records import AlertInfo
 
@@ -83,14 +84,9 @@ def alerts_page(
     actor = caller.actor
     camera = camera_choice.strip() or None
     status = _status(status_choice)
-    if camera is not None:
-        require_camera(rt, actor, Permission.ALERTS_READ, camera, request.url.path)
-    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
-    rows = rt.store.alerts_page(
-        limit, before_id=before_id, status=status, camera_id=camera, camera_ids=actor.cameras
+    rows = alerts.view_page(
+        rt, actor, limit=limit, before_id=before_id, status=status, camera=camera, path=request.url.path
     )
-    params = {"status": status, "camera": camera, "limit": limit, "before_id": before_id}
-    rt.audit(viewed("alert.view", "alerts", [a.id for a in rows], params), actor=actor)
     return render(
         request,
         "alerts.html",
@@ -115,12 +111,7 @@ def alert_card(
     """One alert's card (an HTML fragment): the feed adds it as the alert arrives, and puts
     it back after a review step. Audited (`alert.view`)."""
     rt = runtime_of(request)
-    alert = rt.store.get_alert(alert_id)
-    require_camera(rt, caller.actor, Permission.ALERTS_READ, alert.camera_id, request.url.path)
-    rt.audit(
-        AuditEvent("alert.view", f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1),
-        actor=caller.actor,
-    )
+    alert = alerts.view_one(rt, caller.actor, alert_id, path=request.url.path)
     return render(
         request,
         "alert_card.html",

@@ -12,13 +12,13 @@ from typing import Annotated
 from fastapi import FastAPI, Query, Request, Response
 
 from citywatch.api.auth import Caller, requires, runtime_of
-from citywatch.api.records import viewed
 from citywatch.audit.access import Permission, can
 from citywatch.console.render import render
 from citywatch.domain.audit import Actor
 from citywatch.domain.orders import CircleArea, OrderStatus
 from citywatch.domain.policy import GeoPoint
 from citywatch.runtime.build import Runtime
+from citywatch.services.alerts import viewed
 from citywatch.services.orders import coverage_of
 from citywatch.store.orders import AlertNote, OrderInfo
 from citywatch.store.records import AlertInfo, WatchlistCategory

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
+from citywatch.console.alerts import cards_of
 from tests.console.harness import SCOPED, Console, console_settings, open_console
 
 
@@ -135,3 +138,29 @@ def test_a_role_without_alerts_read_gets_the_not_allowed_page(console: Console, 
     assert response.status_code == 403
     assert "text/html" in response.headers["content-type"]
     assert "Not allowed" in response.text and "alerts.read" in response.text
+
+
+def test_a_page_of_cards_reads_the_margins_at_once_and_says_which_faces_are_gone(
+    console: Console,
+) -> None:
+    for _ in range(21):
+        console.alert("hall-2")
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = console.rt.database.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        html = console.get("/console/alerts", "olga").text
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(card_ids(html)) == 21
+    assert sum("FROM sightings" in s for s in statements) == 1  # one query, not one per card
+
+    alert = console.rt.store.get_alert(card_ids(html)[0])
+    gone = replace(alert, id=alert.id + 1000, sighting_id=alert.sighting_id + 1000)  # purged since
+    kept, purged = cards_of(console.rt, [alert, gone])
+    assert (kept.crop, purged.crop, purged.margin) == (True, False, None)
+    assert kept.margin == console.rt.store.get_sighting(alert.sighting_id).margin

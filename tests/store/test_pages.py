@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from citywatch.domain.errors import InvalidInput, NotFound
+from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
 from citywatch.store.facade import MetaStore
 from tests.store.helpers import T0, sighting
 
@@ -56,3 +57,14 @@ def test_persons_page_in_id_order_after_a_cursor(store: MetaStore) -> None:
     assert [p.id for p in store.persons_page(2)] == ids[:2]
     assert [p.id for p in store.persons_page(2, after_id=ids[1])] == ids[2:4]
     assert [p.id for p in store.persons_page(10, watchlist_name="a")] == [ids[1], ids[3]]
+
+
+def test_sighting_margins_in_one_call_skip_what_is_gone(store: MetaStore) -> None:
+    best, second = Candidate(1, "A", 1, "w", 0.30), Candidate(2, "B", 1, "w", 0.42)
+    matched = MatchResult(MatchDecision.MATCH, best, second, 0.55, 0.04)
+    with_margin = store.add_sighting(sighting(match=matched, track_id=1)).sighting_id
+    without = store.add_sighting(sighting(track_id=2)).sighting_id
+    margins = store.sighting_margins([with_margin, without, 999])
+    assert margins.keys() == {with_margin, without}  # 999: not stored (or purged since)
+    assert margins[with_margin] == pytest.approx(0.12) and margins[without] is None
+    assert store.sighting_margins([]) == {}

@@ -17,7 +17,7 @@ from citywatch.api.records import PAGE_DEFAULT, PAGE_MAX, BeforeId
 from citywatch.audit.access import Permission, can
 from citywatch.console.render import render
 from citywatch.domain.audit import Actor
-from citywatch.domain.errors import InvalidInput, NotFound
+from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
 from citywatch.services import alerts
@@ -133,18 +133,19 @@ def _status(value: str) -> AlertStatus | None:
         raise InvalidInput(f"no alert status {value[:40]!r} (known: {known})") from None
 
 
-def cards_of(rt: Runtime, alerts: list[AlertInfo]) -> list[AlertCard]:
+def cards_of(rt: Runtime, rows: list[AlertInfo]) -> list[AlertCard]:
+    """The cards of `rows`, with a fixed number of queries however many there are."""
     matching = rt.settings.matching
     watchlists = {w.id: w for w in rt.store.list_watchlists()}
     names = {c.id: c.name for c in rt.settings.cameras}
-    confirmed = rt.alert_reviews.confirmed_by([a.id for a in alerts])
+    confirmed = rt.alert_reviews.confirmed_by([a.id for a in rows])
+    margins = rt.store.sighting_margins([a.sighting_id for a in rows])
     cards = []
-    for a in alerts:
+    for a in rows:
         wl = watchlists.get(a.watchlist_id) if a.watchlist_id is not None else None
-        try:
-            margin, crop = rt.store.get_sighting(a.sighting_id).margin, True
-        except NotFound:  # purged since: the alert stays, its face does not
-            margin, crop = None, False
+        # a sighting purged since is absent: the alert stays, its face does not
+        crop = a.sighting_id in margins
+        margin = margins.get(a.sighting_id)
         cards.append(
             AlertCard(
                 alert=a,

@@ -612,6 +612,14 @@ class MetaStore:
                 raise NotFound(f"no sighting with id {sighting_id}")
             return _sighting_info(row)
 
+    def sighting_margins(self, sighting_ids: Collection[int]) -> dict[int, float | None]:
+        """Each still-stored sighting's margin to the runner-up (None: no runner-up), in one
+        query; a purged sighting is absent."""
+        if not sighting_ids:
+            return {}
+        with self._db.session(write=False) as session:
+            return repo.sighting_margins(session, sighting_ids)
+
     def alerts_page(
         self,
         limit: int = 50,

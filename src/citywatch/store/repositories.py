@@ -359,6 +359,11 @@ def sightings_page(
     return session.scalars(query.order_by(Sighting.id.desc()).limit(limit)).all()
 
 
+def sighting_margins(session: Session, sighting_ids: Collection[int]) -> dict[int, float | None]:
+    query = select(Sighting.id, Sighting.margin).where(Sighting.id.in_(sorted(set(sighting_ids))))
+    return {sighting_id: margin for sighting_id, margin in session.execute(query)}
+
+
 def alerts_page(
     session: Session,
     *,

@@ -91,3 +91,37 @@ def test_a_console_page_without_a_session_redirects_to_sign_in(api: Api) -> None
     response = api.client.get("/console/alerts?camera=gate-1", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/console/alerts%3Fcamera%3Dgate-1"
+
+
+def test_a_password_reset_ends_a_stolen_session_cookie(api: Api) -> None:
+    stolen = sign_in(api)
+    api.client.cookies.clear()
+    reset = api.call("POST", "/api/users/sam/password", "ada", json={"password": "a brand new password"})
+    assert reset.status_code == 200, reset.text
+    api.client.cookies.set(SESSION_COOKIE, stolen)
+    response = api.call("GET", "/api/alerts")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+    changes = [(e.actor, e.result_count) for e in api.rt.audit_log.entries() if e.action == "user.password"]
+    assert changes[-1] == ("ada", 1)
+
+
+def test_signing_in_again_ends_the_browsers_earlier_session(api: Api) -> None:
+    """One browser, one session: a sign-in ends the session its cookie named before (so a
+    cookie planted beforehand, or kept from an earlier sign-in, stops working)."""
+    earlier = sign_in(api)
+    later = sign_in(api)  # the client sends the earlier cookie along
+    assert later != earlier
+    api.client.cookies.set(SESSION_COOKIE, earlier)
+    assert api.call("GET", "/api/alerts").status_code == 401
+    api.client.cookies.set(SESSION_COOKIE, later)
+    assert api.call("GET", "/api/alerts").status_code == 200
+    closed = [e.actor for e in api.rt.audit_log.entries() if e.action == "session.close"]
+    assert closed == ["sam"]
+
+
+def test_a_refused_sign_in_leaves_the_browsers_session_alone(api: Api) -> None:
+    sign_in(api)
+    wrong = api.call("POST", "/api/session", json={"name": "sam", "password": "not it at all"})
+    assert wrong.status_code == 403
+    assert api.call("GET", "/api/alerts").status_code == 200

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +243,7 @@ def test_each_change_is_audited_without_secrets(env: Env) -> None:
         ("user.add", "user:alice", {"role": "operator", "cameras": ["gate-1"], "password": True}, None),
         ("user.role", "user:alice", {"from": "operator", "to": "supervisor"}, None),
         ("user.cameras", "user:alice", {"from": ["gate-1"], "to": ["gate-1", "gate-2"]}, None),
-        ("user.password", "user:alice", {"password": True}, None),
+        ("user.password", "user:alice", {"password": True}, 0),  # no session to end
         ("token.issue", "token:1", {"user": "alice", "label": "laptop", "service": True}, None),
         ("token.revoke", "token:1", {"user": "alice", "label": "laptop"}, None),
         ("token.issue", "token:2", {"user": "alice", "label": "phone", "service": False}, None),
@@ -300,6 +301,37 @@ def test_disabling_stops_password_and_tokens(env: Env) -> None:
         env.users.deactivate("alice")
     with pytest.raises(Conflict, match="disabled"):
         env.users.issue_token("alice", "again")
+
+
+def test_a_password_change_ends_the_users_console_sessions_but_not_api_tokens(env: Env) -> None:
+    env.users.add_user("alice", "supervisor", None, PASSWORD)
+    env.users.add_user("bob", "supervisor", None, PASSWORD)
+    stolen = env.users.open_session("alice", PASSWORD, timedelta(hours=1)).token
+    other = env.users.open_session("alice", PASSWORD, timedelta(hours=1)).token
+    bobs = env.users.open_session("bob", PASSWORD, timedelta(hours=1)).token
+    api = env.users.issue_token("alice", "ingest box", service=True).token
+    env.users.set_password("alice", "a brand new password")
+    for token in (stolen, other):
+        with pytest.raises(PermissionDenied, match="was revoked"):
+            env.users.actor_for_token(token)
+    assert env.users.actor_for_token(api).name == "alice"  # issued on purpose, not by the password
+    assert env.users.actor_for_token(bobs).name == "bob"  # another user's session is left alone
+    [record] = [e for e in env.entries() if e.action == "user.password"]
+    assert (record.params, record.result_count) == ({"password": True}, 2)
+    env.users.set_password("alice", None)  # nothing left to end: the record says so
+    assert [e.result_count for e in env.entries() if e.action == "user.password"] == [2, 0]
+
+
+def test_disabling_ends_console_sessions_too(env: Env) -> None:
+    env.users.add_user("alice", "supervisor", None, PASSWORD)
+    session = env.users.open_session("alice", PASSWORD, timedelta(hours=1)).token
+    env.users.issue_token("alice", "laptop")
+    env.users.deactivate("alice")
+    with pytest.raises(PermissionDenied, match="was revoked"):
+        env.users.actor_for_token(session)
+    assert env.last().action == "user.login_failed"
+    [record] = [e for e in env.entries() if e.action == "user.disable"]
+    assert record.result_count == 2  # the session and the API token
 
 
 # --- refusals -----------------------------------------------------------------------------

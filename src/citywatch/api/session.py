@@ -87,14 +87,19 @@ def close_session(request: Request, _: Annotated[Caller, requires(Permission.PUB
 
 
 def sign_in(request: Request, response: Response, name: str, password: str) -> SessionPublic:
-    """Check the password (rate-limited per address), open a session and set its cookie on
-    `response`. Raises PermissionDenied (403) for a wrong name or password."""
+    """Check the password (rate-limited per address), open a session, end the one the browser's
+    cookie named before (if any) and set the new cookie on `response`. Raises PermissionDenied
+    (403) for a wrong name or password (the earlier session then stays)."""
     rt = runtime_of(request)
     limiter: RateLimit = request.app.state.logins
     limiter.check(request.client.host if request.client else "unknown")
     settings = rt.settings.api
     users = sign_ins(request)
     issued = users.open_session(name, password, timedelta(hours=settings.session_hours))
+    # the session this browser had (if any) ends: one browser, one session, and a cookie
+    # planted before the sign-in (session fixation) or left from an earlier one is dead
+    if (earlier := request.cookies.get(SESSION_COOKIE, "").strip()) and earlier != issued.token:
+        users.end_session(earlier)
     actor = users.actor_for_token(issued.token)
     response.set_cookie(
         SESSION_COOKIE,

@@ -177,18 +177,26 @@ class UserStore:
             return _user_info(row, _live_tokens(session, row.id))
 
     def set_password(self, name: str, password: str | None) -> UserInfo:
-        """A new password; None removes it (the user signs in with tokens only)."""
+        """A new password; None removes it (the user signs in with tokens only). Every console
+        session the old password opened ends with it (a stolen session cookie stops working);
+        API tokens, issued on purpose, stay. The record counts the sessions ended."""
         hashed = None if password is None else self._hasher.hash(check_password(password))
         with self._db.session() as session:
             row = _require_user(session, name)
             row.password_hash = hashed
+            now = self._now()
+            sessions = [t for t in _live_token_rows(session, row.id) if t.expires_at is not None]
+            for token in sessions:
+                token.revoked_at = now
             session.flush()
             params = {"password": hashed is not None}
-            self._record(session, AuditEvent("user.password", f"user:{row.name}", params=params))
+            event = AuditEvent("user.password", f"user:{row.name}", params=params, result_count=len(sessions))
+            self._record(session, event)
             return _user_info(row, _live_tokens(session, row.id))
 
     def deactivate(self, name: str) -> UserInfo:
-        """Disable the user for good: password sign-in stops and every token is revoked."""
+        """Disable the user for good: password sign-in stops and every token is revoked, console
+        sessions included (the record counts them all)."""
         with self._db.session() as session:
             row = _require_user(session, name)
             if not row.active:

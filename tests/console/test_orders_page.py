@@ -93,6 +93,26 @@ def test_an_order_no_camera_checks_says_so(console: Console) -> None:
     assert "no camera checks it now" in html
 
 
+def test_only_who_may_record_orders_gets_the_stay_at_home_persons_looked_up(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stay_at_home(console, "Pat Doe")
+    store = console.rt.store
+    looked_up: list[object] = []
+    list_persons = store.list_persons
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        looked_up.append(args)
+        return list_persons(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list_persons", counted)
+    for reader in ("olga", "aude"):  # they get no new-order form: nothing to offer in it
+        assert 'value="Pat Doe"' not in console.page("/console/orders", reader).text
+    assert looked_up == []
+    assert 'value="Pat Doe"' in console.page("/console/orders", "sam").text
+    assert looked_up
+
+
 def test_a_supervisor_records_a_circle_and_a_polygon_ends_and_revokes(console: Console) -> None:
     stay_at_home(console, "Pat Doe")
     stay_at_home(console, "Max Roe")

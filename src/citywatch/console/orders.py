@@ -85,7 +85,7 @@ def orders_page(
         may_manage=manage,
         may_note=can(actor, Permission.ALERTS_ACT),
         sketch_px=SKETCH_PX,
-        stay_at_home=_stay_at_home_persons(rt),
+        stay_at_home=_stay_at_home_persons(rt) if manage else [],  # for the new-order form only
     )
 
 

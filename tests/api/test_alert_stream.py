@@ -3,11 +3,12 @@ serves it; tokens from the users store; scope, replay and audit."""
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from citywatch.api.server import ApiServer
 from citywatch.audit.access import Permission
 from citywatch.config.api import ApiSettings
 from citywatch.config.settings import Settings
+from citywatch.delivery.message import AlertMessage
 from citywatch.runtime.build import Runtime, build_runtime
 from tests.delivery.test_feed import raise_alert
 
@@ -231,3 +233,14 @@ def test_create_app_refuses_a_route_without_a_permission(served: Served) -> None
 
     with pytest.raises(RuntimeError, match="/api/undeclared"):
         verify_routes_declare_permission(app)
+
+
+def test_the_documented_event_carries_the_alert_message_fields(served: Served) -> None:
+    """The OpenAPI example is what a client really gets: an AlertMessage, not another shape."""
+    schema = create_app(served.rt).openapi()
+    content = schema["paths"]["/api/alerts/stream"]["get"]["responses"]["200"]["content"]
+    example = content["text/event-stream"]["example"]
+    lines = dict(line.split(": ", 1) for line in example.strip().splitlines())
+    data = json.loads(lines["data"])
+    assert data.keys() == {f.name for f in fields(AlertMessage)}
+    assert (lines["event"], lines["id"]) == ("alert", str(data["id"]))

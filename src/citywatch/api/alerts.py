@@ -6,6 +6,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 import anyio.to_thread
@@ -16,7 +17,7 @@ from citywatch.api.auth import Caller, requires, runtime_of, sign_ins
 from citywatch.api.schemas import SIGNED_IN, problems
 from citywatch.audit.access import Permission, can
 from citywatch.delivery.feed import FeedClosed
-from citywatch.delivery.message import AlertMessage, message_of
+from citywatch.delivery.message import AlertMessage, alert_message, message_of
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, PermissionDenied
 from citywatch.runtime.build import Runtime
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 
 ALERT_EVENT = "alert"
 REPLAY_PAGE = 500
+EXAMPLE = alert_message(
+    17, "match", "high", "gate-1", "Jane Roe", "wanted", 0.41, datetime(2026, 11, 27, 9, 12, 3, tzinfo=UTC)
+)
+"""The OpenAPI example's payload: built as every alert's is, so it cannot drift from AlertMessage."""
 
 
 def add_routes(app: FastAPI) -> None:
@@ -43,7 +48,7 @@ def add_routes(app: FastAPI) -> None:
                 "content": {
                     "text/event-stream": {
                         "schema": {"type": "string"},
-                        "example": 'event: alert\nid: 17\ndata: {"alert_id": 17, "camera_id": "gate-1"}\n\n',
+                        "example": f"event: {ALERT_EVENT}\nid: {EXAMPLE.id}\ndata: {EXAMPLE.to_json()}\n\n",
                     }
                 },
             },

@@ -11,9 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
+from citywatch.api.app import create_app
 from citywatch.config.api import ApiSettings
 from citywatch.media.images import encode_jpeg
+from citywatch.store.records import NewReference
 from tests.api.test_records import Api, make_api
+from tests.store.helpers import MODEL
 
 FORM = {
     "name": "Jane Roe",
@@ -38,6 +41,26 @@ def enrol(api: Api, user: str | None, files: list[tuple[str, Any]], data: dict[s
 
 def models_loaded(api: Api) -> bool:
     return "detector" in vars(api.rt) or "embedder" in vars(api.rt)
+
+
+def test_a_reference_image_by_token_is_audited_and_documented_as_binary(api: Api) -> None:
+    jpeg = blank_jpeg()
+    vector = np.ones(8, np.float32) / np.sqrt(8)
+    api.rt.store.ensure_watchlist("wanted")
+    reference = NewReference(jpeg, ".jpg", "warrant file 2026-114", "s.2 Act", MODEL, vector)
+    person = api.rt.store.enroll([reference], watchlist_name="wanted", display_name="Jane Roe").id
+    image = api.call("GET", f"/api/persons/{person}/reference", "olga")
+    assert image.status_code == 200 and image.content == jpeg
+    assert (image.headers["content-type"], image.headers["cache-control"]) == ("image/jpeg", "no-store")
+    [viewed] = [e for e in api.rt.audit_log.entries() if e.action == "person.reference_view"]
+    assert (viewed.actor, viewed.object, viewed.legal_basis) == ("olga", f"person:{person}", "s.2 Act")
+    assert api.call("GET", f"/api/persons/{person}/reference?index=101", "olga").status_code == 422
+
+    ok = create_app(api.rt).openapi()["paths"]["/api/persons/{person_id}/reference"]["get"]["responses"][
+        "200"
+    ]
+    binary = {"type": "string", "format": "binary"}
+    assert ok["content"] == {"image/jpeg": {"schema": binary}, "image/png": {"schema": binary}}
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,7 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("GET", "/api/persons/{person_id}"): P.WATCHLISTS_READ,
     ("PATCH", "/api/persons/{person_id}"): P.WATCHLISTS_MANAGE,
     ("DELETE", "/api/persons/{person_id}"): P.WATCHLISTS_MANAGE,
+    ("GET", "/api/persons/{person_id}/reference"): P.WATCHLISTS_READ,
     ("GET", "/api/changes"): P.WATCHLISTS_READ,
     ("POST", "/api/changes/{change_id}/approve"): P.CHANGES_APPROVE,
     ("POST", "/api/changes/{change_id}/refuse"): P.WATCHLISTS_MANAGE,

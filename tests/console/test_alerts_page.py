@@ -38,7 +38,7 @@ def test_the_feed_shows_each_alert_with_both_images_similarity_and_margin(consol
     assert card_ids(html) == [alert_id]
     assert f'data-alert-id="{alert_id}" data-status="new"' in html
     assert f'src="/api/sightings/{alert.sighting_id}/crop"' in html  # the best shot …
-    assert f'src="/console/people/{alert.person_id}/reference"' in html  # … next to the watchlist image
+    assert f'src="/api/persons/{alert.person_id}/reference"' in html  # … next to the watchlist image
     assert f'data-value="{1 - alert.distance:.4f}"' in html  # similarity
     assert sighting.margin is not None and f'data-value="{sighting.margin:.4f}"' in html
     assert "matches below 0.600" in html  # the threshold in force (the default)

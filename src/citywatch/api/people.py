@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import FastAPI, HTTPException, Query, Request, status
+from fastapi import FastAPI, HTTPException, Query, Request, Response, status
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -283,6 +283,23 @@ def add_routes(app: FastAPI) -> None:
         responses=problems(*SIGNED_IN, 404, 409),
     )
     app.add_api_route("/api/persons/{person_id}", remove_person, methods=["DELETE"], **one)
+    app.add_api_route(
+        "/api/persons/{person_id}/reference",
+        reference_image,
+        methods=["GET"],
+        tags=["persons"],
+        response_class=Response,
+        responses={
+            200: {
+                "content": {
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in sorted(set(persons.IMAGE_TYPES.values()))
+                },
+                "description": "The reference image, as it was enrolled (JPEG or PNG).",
+            },
+            **problems(*SIGNED_IN, 404),
+        },
+    )
 
 
 def list_watchlists(
@@ -367,6 +384,18 @@ def remove_person(
     person: erasure never waits (their pending changes are withdrawn)."""
     receipt = runtime_of(request).store_as(caller.actor).remove_person(person_id)
     return PersonRemoved.model_validate(receipt)
+
+
+def reference_image(
+    request: Request,
+    caller: Annotated[Caller, requires(Permission.WATCHLISTS_READ)],
+    person_id: PersonId,
+    index: Annotated[int, Query(ge=0, le=100, description="Which reference image, oldest first.")] = 0,
+) -> Response:
+    """A person's reference image: biometric data, so every read is audited
+    (`person.reference_view`, with the image's SHA-256) before it is sent."""
+    image = persons.view_reference(runtime_of(request), person_id, index, by=caller.actor)
+    return Response(image.data, media_type=image.media_type, headers={"Cache-Control": "no-store"})
 
 
 def _enrolment_of(form: Form) -> tuple[EnrolmentForm, list[Upload]]:

@@ -1,14 +1,24 @@
-"""Changing an enrolled person: name and notes at once; a move onto another watchlist adds a
-member to it, so it is proposed and waits for a second person (two-person rule)."""
+"""Enrolled persons: changing one (name and notes at once; a move onto another watchlist adds
+a member to it, so it is proposed and waits for a second person: the two-person rule), and
+reading their reference images, every read audited."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.errors import NotFound
 from citywatch.store.changes import ChangeStore
 from citywatch.store.facade import MetaStore
 from citywatch.store.records import ChangeInfo, PersonInfo
+
+if TYPE_CHECKING:  # the runtime is passed in: only its type is needed here
+    from citywatch.runtime.build import Runtime
+
+IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+"""What enrolment stores (api.people checks uploads are JPEG or PNG)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +49,30 @@ def update_person(
     else:
         person = store.get_person(person_id)
     return PersonUpdate(person, move)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceImage:
+    data: bytes
+    media_type: str
+
+
+def view_reference(rt: Runtime, person_id: int, index: int, *, by: Actor) -> ReferenceImage:
+    """A person's `index`th reference image (oldest first): biometric data, so the read is
+    audited (`person.reference_view`, with the image's SHA-256 and legal basis) before it is
+    returned. NotFound for an unknown person or an index past their images."""
+    references = rt.store.references(person_id)
+    if index >= len(references):
+        raise NotFound(f"person {person_id} has {len(references)} reference image(s)")
+    ref = references[index]
+    data = rt.store.blobs.read(ref.blob_path)
+    event = AuditEvent(
+        "person.reference_view",
+        f"person:{person_id}",
+        legal_basis=ref.legal_basis,
+        params={"reference_id": ref.id, "sha256": ref.sha256},
+        result_count=1,
+    )
+    rt.audit(event, actor=by)
+    media_type = IMAGE_TYPES.get(PurePosixPath(ref.blob_path).suffix.lower(), "application/octet-stream")
+    return ReferenceImage(data, media_type)

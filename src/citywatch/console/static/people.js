@@ -41,7 +41,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const image = el("img", {
         class: "face",
         alt: `reference image of person ${id}`,
-        src: `/console/people/${id}/reference`,
+        src: `/api/persons/${id}/reference`,
         "data-reference-of": id,
       });
       image.addEventListener("error", () => notice(`No reference image for person ${id}.`, true));

@@ -363,11 +363,12 @@ def add_routes(app: FastAPI) -> None:
 
 def list_holds(
     request: Request,
-    _: Annotated[Caller, requires(Permission.HOLDS_MANAGE)],
+    caller: Annotated[Caller, requires(Permission.HOLDS_MANAGE)],
     include_released: Annotated[bool, Query(description="Released and expired holds too.")] = False,
 ) -> HoldList:
-    """Holds in force (or every hold)."""
-    infos = runtime_of(request).retention.holds(include_released=include_released)
+    """Holds in force (or every hold); for a caller limited to some cameras, only the holds
+    wholly within them."""
+    infos = runtime_of(request).retention.holds(include_released=include_released, visible_to=caller.actor)
     now = _now()
     return HoldList(items=[HoldPublic.of(i, now) for i in infos])
 
@@ -376,7 +377,8 @@ def place_hold(
     request: Request, caller: Annotated[Caller, requires(Permission.HOLDS_MANAGE)], body: HoldCreate
 ) -> HoldPublic:
     """Hold cameras over a time window, or named sightings, alerts or recordings: they survive
-    retention until the hold is released or expires."""
+    retention until the hold is released or expires. A caller limited to some cameras holds
+    only those (403 otherwise, audited)."""
     window = None
     if body.cameras or body.starts_at or body.ends_at:
         if body.starts_at is None or body.ends_at is None:
@@ -403,7 +405,8 @@ def extend_hold(
     hold_id: int,
     body: HoldExtend,
 ) -> HoldPublic:
-    """Keep a hold longer (never shorter: release it instead)."""
+    """Keep a hold longer (never shorter: release it instead); only a hold within the
+    caller's camera scope (403 otherwise, audited)."""
     info = runtime_of(request).retention.extend_hold(hold_id, body.expires_at, by=caller.actor)
     return HoldPublic.of(info, _now())
 
@@ -411,7 +414,8 @@ def extend_hold(
 def release_hold(
     request: Request, caller: Annotated[Caller, requires(Permission.HOLDS_MANAGE)], hold_id: int
 ) -> ReceiptPublic:
-    """Release a hold; the receipt counts what it alone kept, deleted at the next purge."""
+    """Release a hold; the receipt counts what it alone kept, deleted at the next purge. Only
+    a hold within the caller's camera scope (403 otherwise, audited)."""
     receipt = runtime_of(request).retention.release_hold(hold_id, by=caller.actor)
     return ReceiptPublic.model_validate(receipt)
 

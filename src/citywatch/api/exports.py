@@ -1,6 +1,7 @@
 """Export package routes: the recorded packages (request fulfilments), a package's download
 (audited: it holds footage and sightings) and its check (signature and every file, audited
-as `citywatch export verify` is), through services.exports."""
+as `citywatch export verify` is), through services.exports. A caller limited to some cameras
+lists, downloads and checks only the exports whose request's cameras all lie within them."""
 
 from __future__ import annotations
 
@@ -115,13 +116,14 @@ def add_routes(app: FastAPI) -> None:
 
 def list_exports(
     request: Request,
-    _: Annotated[Caller, requires(Permission.REQUESTS_READ)],
+    caller: Annotated[Caller, requires(Permission.REQUESTS_READ)],
     *,
     limit: Limit = PAGE_DEFAULT,
     before_id: BeforeId = None,
 ) -> ExportList:
     """Recorded export packages, newest first (what they hold is read by downloading one)."""
-    rows = exports_page(runtime_of(request).database, limit=limit, before_id=before_id)
+    rt = runtime_of(request)
+    rows = exports_page(rt.database, limit=limit, before_id=before_id, visible_to=caller.actor)
     return ExportList(
         items=[ExportPublic.of(e) for e in rows], next_before_id=rows[-1].id if len(rows) == limit else None
     )
@@ -147,7 +149,7 @@ def check_export(
     """Check a stored package's signature against this instance's key and every file in it
     (as `citywatch export verify`). Audited (`export.verify`)."""
     rt = runtime_of(request)
-    info, path = stored_export(rt, export_id)
+    info, path = stored_export(rt, export_id, by=caller.actor)
     verdict = verify_export(rt, path, by=caller.actor, what=f"export:{info.id}")
     return ExportVerdict(
         export_id=info.id,

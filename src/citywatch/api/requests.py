@@ -248,13 +248,14 @@ _PUBLIC_FORM_BODY = {
 
 def list_requests(
     request: Request,
-    _: Annotated[Caller, requires(Permission.REQUESTS_READ)],
+    caller: Annotated[Caller, requires(Permission.REQUESTS_READ)],
     status_: Annotated[RequestStatus | None, Query(alias="status")] = None,
     limit: Limit = PAGE_DEFAULT,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RequestList:
-    """Requests and where each stands, oldest first."""
-    infos = runtime_of(request).requests.list(status_)
+    """Requests and where each stands, oldest first; for a caller limited to some cameras,
+    only the requests whose cameras all lie within them."""
+    infos = runtime_of(request).requests.list(status_, visible_to=caller.actor)
     return RequestList(
         items=[RequestPublic.of(i) for i in infos[offset : offset + limit]], total=len(infos), offset=offset
     )
@@ -263,7 +264,8 @@ def list_requests(
 def file_request(
     request: Request, caller: Annotated[Caller, requires(Permission.REQUESTS_FILE)], body: RequestCreate
 ) -> RequestPublic:
-    """Record a law-enforcement request: its cameras are held over its window at once."""
+    """Record a law-enforcement request: its cameras are held over its window at once. A
+    caller limited to some cameras files only about those (403 otherwise, audited)."""
     rt = runtime_of(request)
     info = rt.requests.file(
         NewRequest(

@@ -1,7 +1,9 @@
-"""Access control, pure: one `can(actor, permission, camera)`; default deny."""
+"""Access control, pure: one `can(actor, permission, camera)`; default deny; and
+`within_scope`, the camera-scope rule for records that name several cameras."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from citywatch.domain.audit import Actor
@@ -161,3 +163,28 @@ def can(actor: Actor, permission: Permission, camera: str | None = None) -> bool
     if permission not in GRANTS[role]:
         return False
     return camera is None or actor.cameras is None or camera in actor.cameras
+
+
+def within_scope(actor: Actor, cameras: Iterable[str] | None) -> bool:
+    """True when a record touching `cameras` (a hold, a request, an export) lies wholly
+    within the actor's camera scope, so the actor may see it and act on it.
+
+    An unscoped actor reaches every record. A scoped actor reaches a record only when it
+    names at least one camera and every camera it names is within the scope: one camera
+    outside hides the whole record (its reference, requester and window would tell of
+    footage the actor may not see), and a record naming no camera, or whose cameras can no
+    longer be told (None), may cover any camera, so it is out of reach too."""
+    if actor.cameras is None:
+        return True
+    named = set(cameras or ())
+    return bool(named) and named <= actor.cameras
+
+
+def scope_refusal(actor: Actor, what: str, cameras: Iterable[str] | None) -> str:
+    """The words of a refusal by `within_scope`: what is refused, the cameras outside the
+    actor's scope and the scope itself (never anything else of the record)."""
+    scope = ", ".join(sorted(actor.cameras or ())) or "none"
+    outside = sorted(set(cameras or ()) - (actor.cameras or frozenset()))
+    if not outside:
+        return f"{what}: it is not limited to named cameras, and {actor.name} is limited to: {scope}"
+    return f"{what}: {actor.name} may not act on camera(s) {', '.join(outside)} (limited to: {scope})"

@@ -93,8 +93,9 @@ def request_list(
     status: Annotated[RequestStatus | None, typer.Option()] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Requests and where each stands."""
-    infos = runtime(ctx).requests.list(status)
+    """Requests and where each stands; limited to some cameras, those wholly within them."""
+    rt = runtime(ctx)
+    infos = rt.requests.list(status, visible_to=rt.actor)
     if as_json:
         for i in infos:
             emit_json("request", i)

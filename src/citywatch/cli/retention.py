@@ -122,8 +122,9 @@ def holds_list(
     all_: Annotated[bool, typer.Option("--all", help="Include released and expired holds.")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Holds in force (or all of them)."""
-    infos = runtime(ctx).retention.holds(include_released=all_)
+    """Holds in force (or all of them); limited to some cameras, those wholly within them."""
+    rt = runtime(ctx)
+    infos = rt.retention.holds(include_released=all_, visible_to=rt.actor)
     if as_json:
         for i in infos:
             emit_json("hold", i)

@@ -2,7 +2,9 @@
 audit log with its filters and chain verification.
 
 Pages read through the same stores as the API routes (`api.accountability`); every change
-goes through those routes from the page's script, so it is authorised and audited once."""
+goes through those routes from the page's script, so it is authorised and audited once. A
+user limited to some cameras sees, and is offered, only holds and cameras within them (the
+rule is the store's: citywatch.audit.access.within_scope)."""
 
 from __future__ import annotations
 
@@ -55,8 +57,10 @@ def holds_page(
     show: Annotated[str, Query(pattern="^(in_force|all)$")] = "in_force",
 ) -> Response:
     """Holds in force (or every hold, released and expired too), the form that places one
-    and, per hold, extend and release."""
-    infos = runtime_of(request).retention.holds(include_released=show == "all")
+    and, per hold, extend and release; for a user limited to some cameras, only the holds
+    wholly within them, and only those cameras in the form."""
+    rt = runtime_of(request)
+    infos = rt.retention.holds(include_released=show == "all", visible_to=caller.actor)
     now = datetime.now(UTC)
     rows = [HoldRow(info, _hold_state(info, now)) for info in infos]
     rows.sort(key=lambda r: (r.state != "in force", -r.id))
@@ -67,7 +71,7 @@ def holds_page(
         rows=rows,
         show=show,
         can_read_receipts=can(caller.actor, Permission.RECEIPTS_READ),
-        cameras=[c.id for c in runtime_of(request).settings.cameras],
+        cameras=[c.id for c in rt.settings.cameras if can(caller.actor, Permission.HOLDS_MANAGE, c.id)],
     )
 
 

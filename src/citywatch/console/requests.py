@@ -3,7 +3,9 @@ whether it is overdue), the decisions the two-person rule lets the caller take, 
 export packages that fulfil them, with their verification.
 
 Pages read through the request and export stores, as the API's routes do; decisions,
-downloads and checks go through the API's routes from the page's script."""
+downloads and checks go through the API's routes from the page's script. A user limited to
+some cameras sees only the requests and exports whose cameras all lie within them, and is
+offered only those cameras (the rule is the stores': citywatch.audit.access.within_scope)."""
 
 from __future__ import annotations
 
@@ -67,10 +69,10 @@ def requests_page(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """Requests, open ones first then newest, filtered by status and kind; the form that files
-    a law-enforcement request for a caller who may."""
+    a law-enforcement request for a caller who may. Within the caller's camera scope."""
     rt = runtime_of(request)
     now = datetime.now(UTC)
-    infos = [i for i in rt.requests.list(status) if kind is None or i.kind is kind]
+    infos = [i for i in rt.requests.list(status, visible_to=caller.actor) if kind is None or i.kind is kind]
     rows = [_row(info, caller.actor, now) for info in infos]
     rows.sort(key=lambda r: (r.info.status not in OPEN_REQUEST_STATUSES, -r.info.id))
     return render(
@@ -88,7 +90,7 @@ def requests_page(
         kinds=list(RequestKind),
         can_file=can(caller.actor, Permission.REQUESTS_FILE),
         can_decide=can(caller.actor, Permission.REQUESTS_DECIDE),
-        cameras=[c.id for c in rt.settings.cameras],
+        cameras=[c.id for c in rt.settings.cameras if can(caller.actor, Permission.REQUESTS_FILE, c.id)],
     )
 
 
@@ -122,9 +124,10 @@ def exports_list_page(
     before: Annotated[int | None, Query(ge=1, description="Exports below this id.")] = None,
 ) -> Response:
     """Export packages, newest first: the request each fulfils, when, its size and digest,
-    and the last verification (read from the audit log, where each check is recorded)."""
+    and the last verification (read from the audit log, where each check is recorded).
+    Within the caller's camera scope."""
     rt = runtime_of(request)
-    infos = exports_page(rt.database, limit=limit, before_id=before)
+    infos = exports_page(rt.database, limit=limit, before_id=before, visible_to=caller.actor)
     rows = [_export_row(rt.audit_log, info) for info in infos]
     return render(
         request,

@@ -1,6 +1,6 @@
 """Publishing a request's export: one signed package under the data folder, recorded with
 the request in one transaction once the file is whole (never a package on disk that no row
-records)."""
+records); opening a recorded one, within the reader's camera scope."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from citywatch.audit.access import Permission, scope_refusal, within_scope
 from citywatch.audit.keys import load_or_create
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import CorruptMedia, NotFound, Unavailable
+from citywatch.domain.errors import CorruptMedia, NotFound, PermissionDenied, Unavailable
 from citywatch.exports.package import Entry, Verdict, build_package, verify_package
 from citywatch.runtime.build import Runtime
 from citywatch.store.blobs import make_dirs
@@ -79,9 +80,23 @@ def verify_export(
     return verdict
 
 
-def stored_export(rt: Runtime, export_id: int) -> tuple[ExportInfo, Path]:
-    """A recorded export and its file; NotFound when either is gone."""
+def stored_export(
+    rt: Runtime,
+    export_id: int,
+    *,
+    by: Actor | None = None,
+    permission: Permission = Permission.EXPORTS_VERIFY,
+    action: str = "export.verify",
+) -> tuple[ExportInfo, Path]:
+    """A recorded export and its file; NotFound when either is gone. With `by`, only one
+    wholly within their camera scope: else PermissionDenied, audited (`access.refused` of
+    `action` under `permission`, naming the cameras outside, never the export's content)."""
     info = get_export(rt.database, export_id)
+    if by is not None and not within_scope(by, info.cameras):
+        outside = sorted(set(info.cameras or ()) - (by.cameras or frozenset()))
+        params = {"permission": str(permission), "cameras": outside, "action": action}
+        rt.audit(AuditEvent("access.refused", f"export:{info.id}", params=params), actor=by)
+        raise PermissionDenied(scope_refusal(by, f"export {info.id}", info.cameras))
     root = (rt.settings.data_dir / EXPORTS_FOLDER).resolve()
     path = (root / info.path).resolve()
     if not path.is_relative_to(root) or not path.is_file():
@@ -91,8 +106,10 @@ def stored_export(rt: Runtime, export_id: int) -> tuple[ExportInfo, Path]:
 
 def open_export(rt: Runtime, export_id: int, *, by: Actor) -> tuple[ExportInfo, Path]:
     """A recorded export's package for `by` to read, audited first (`export.download`): an
-    export holds footage and sightings."""
-    info, path = stored_export(rt, export_id)
+    export holds footage and sightings. Only one wholly within `by`'s camera scope."""
+    info, path = stored_export(
+        rt, export_id, by=by, permission=Permission.REQUESTS_DECIDE, action="export.download"
+    )
     params = {"request": info.request_id, "reference": info.reference, "sha256": info.sha256}
     rt.audit(AuditEvent("export.download", f"export:{info.id}", params=params, result_count=1), actor=by)
     return info, path

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, NotFound
 from citywatch.exports.package import Entry
@@ -26,8 +27,9 @@ from citywatch.store.requests import RequestInfo, RequestKind, RequestStatus
 
 
 def fulfil(rt: Runtime, request_id: int, *, by: Actor) -> RequestInfo:
-    """Produce and record the export of an approved request."""
-    info = rt.requests.get(request_id)
+    """Produce and record the export of an approved request; `by`, when limited to some
+    cameras, only of one within them (else PermissionDenied, audited)."""
+    info = rt.requests.get(request_id, by=by, permission=Permission.REQUESTS_DECIDE, action="request.fulfil")
     if info.status is not RequestStatus.APPROVED:
         raise Conflict(f"request {request_id} is {info.status}; only an approved request is fulfilled")
     if info.kind is RequestKind.SUBJECT_ACCESS:

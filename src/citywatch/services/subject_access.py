@@ -139,6 +139,7 @@ def file_subject_access(
     )
     known = {c.id for c in rt.settings.cameras} | {c for c in cameras if rt.footage.has_footage(c)}
     check_request(new, known)
+    rt.requests.check_filing(new.cameras, by=by)  # before the search reads any footage
     _check_window(rt, window)
     image = read_image(photo)
     probe = requester_face(rt, image, photo.name)

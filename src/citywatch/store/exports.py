@@ -4,10 +4,15 @@ row of `exports` (path relative to the exports root).
 A package is built tmp → fsync → rename and then recorded; a crash in between leaves a whole
 zip, or a `.tmp-*` file, that no row records. `clean_orphan_exports` removes those, so that no
 export lies on disk as if it were complete without the record that puts it under retention.
+
+An export touches the cameras of the request it fulfils; a user limited to some cameras sees
+only exports wholly within that scope (citywatch.audit.access.within_scope), and none whose
+request is gone (its cameras can no longer be told).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -16,11 +21,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from citywatch.audit.access import within_scope
+from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
 from citywatch.store.footage import ORPHAN_GRACE_S
-from citywatch.store.tables import ExportRow
+from citywatch.store.tables import ExportRow, RequestRow
 
 log = logging.getLogger(__name__)
 
@@ -40,26 +47,45 @@ class ExportInfo:
     sha256: str
     created_by: str
     created_at: datetime
+    cameras: list[str] | None
+    """The cameras of the request it fulfils; None once that request is gone."""
 
 
-def exports_page(db: Database, *, limit: int, before_id: int | None = None) -> list[ExportInfo]:
-    """Recorded export packages, newest first, at most `limit`, ids below `before_id`."""
-    query = select(ExportRow).order_by(ExportRow.id.desc()).limit(limit)
+def exports_page(
+    db: Database, *, limit: int, before_id: int | None = None, visible_to: Actor | None = None
+) -> list[ExportInfo]:
+    """Recorded export packages, newest first, at most `limit`, ids below `before_id`; with
+    `visible_to`, only those wholly within that actor's camera scope."""
+    query = (
+        select(ExportRow, RequestRow.cameras)
+        .outerjoin(RequestRow, RequestRow.id == ExportRow.request_id)
+        .order_by(ExportRow.id.desc())
+        .limit(limit)
+    )
     if before_id is not None:
         query = query.where(ExportRow.id < before_id)
     with db.session(write=False) as session:
-        return [_export(row) for row in session.scalars(query)]
+        if visible_to is not None and visible_to.cameras is not None:
+            requests = session.execute(select(RequestRow.id, RequestRow.cameras)).all()
+            visible = [i for i, cameras in requests if within_scope(visible_to, json.loads(cameras))]
+            query = query.where(ExportRow.request_id.in_(visible))
+        return [_export(row, cameras) for row, cameras in session.execute(query)]
 
 
 def get_export(db: Database, export_id: int) -> ExportInfo:
     with db.session(write=False) as session:
-        row = session.get(ExportRow, export_id)
-        if row is None:
+        query = (
+            select(ExportRow, RequestRow.cameras)
+            .outerjoin(RequestRow, RequestRow.id == ExportRow.request_id)
+            .where(ExportRow.id == export_id)
+        )
+        found = session.execute(query).first()
+        if found is None:
             raise NotFound(f"no export with id {export_id}")
-        return _export(row)
+        return _export(*found)
 
 
-def _export(row: ExportRow) -> ExportInfo:
+def _export(row: ExportRow, cameras: str | None) -> ExportInfo:
     return ExportInfo(
         id=row.id,
         request_id=row.request_id,
@@ -69,6 +95,7 @@ def _export(row: ExportRow) -> ExportInfo:
         sha256=row.sha256,
         created_by=row.created_by,
         created_at=row.created_at,
+        cameras=None if cameras is None else json.loads(cameras),
     )
 
 

@@ -3,6 +3,11 @@
 filed → in_review → approved → fulfilled → closed, or refused. Filing holds the data in
 scope in the same transaction; refusing or closing releases that hold (with a receipt);
 a supervisor other than the filer decides; every step is audited.
+
+Camera scope: a user limited to some cameras files, reads and decides only requests whose
+cameras all lie within that scope (citywatch.audit.access.within_scope); a request naming
+one camera outside it is left out of their lists whole, and any step on it is refused
+here (PermissionDenied, audited as `access.refused`), whoever calls (API, console, CLI).
 """
 
 from __future__ import annotations
@@ -21,13 +26,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citywatch.audit.access import Permission, can
+from citywatch.audit.access import Permission, can, within_scope
 from citywatch.audit.two_person import same_person
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
-from citywatch.store.retention import ActorAuditHook, NewHold, RetentionStore
+from citywatch.store.retention import ActorAuditHook, NewHold, RetentionStore, refused_outside_scope
 from citywatch.store.tables import ExportRow, HoldRow, RecordingRow, RequestRow, Sighting
 
 log = logging.getLogger(__name__)
@@ -140,10 +145,12 @@ class RequestStore:
         """Record a request and, in the same transaction, hold what it is about: a
         law-enforcement request holds its cameras over its window; a subject-access request
         holds the items the system's search found (`subject`), and keeps the requester's
-        photo until the request is answered."""
+        photo until the request is answered. `by`, when limited to some cameras, files only
+        a request about those (else PermissionDenied, audited)."""
         check_request(new, known_cameras)
         if (new.kind is RequestKind.SUBJECT_ACCESS) != (subject is not None):
             raise InvalidInput("a subject-access request, and only one, comes with the system's search")
+        self.check_filing(new.cameras, by=by)
         reference, requester = new.reference.strip(), new.requester.strip()
         start, end = new.window.start, new.window.end
         assert start is not None and end is not None  # check_request
@@ -187,6 +194,25 @@ class RequestStore:
             self._audit(session, by, _event("request.file", info))
             return info
 
+    def check_filing(self, cameras: Sequence[str], *, by: Actor) -> None:
+        """Refuse `by` a request about `cameras` outside their camera scope: PermissionDenied,
+        audited (before a subject-access search reads any footage, and again on filing)."""
+        if by.cameras is None:
+            return
+        with self._db.session() as session:
+            refusal = refused_outside_scope(
+                session,
+                self._audit,
+                by,
+                Permission.REQUESTS_FILE,
+                cameras=cameras,
+                what="a request",
+                audit_object="requests",
+                action="request.file",
+            )
+        if refusal is not None:
+            raise refusal
+
     def review(self, request_id: int, *, by: Actor) -> RequestInfo:
         return self._move(request_id, RequestStatus.IN_REVIEW, by=by)
 
@@ -227,50 +253,107 @@ class RequestStore:
         self._forget(photo)
         return info
 
-    def get(self, request_id: int) -> RequestInfo:
-        with self._db.session(write=False) as session:
-            return _info(session, _require(session, request_id))
+    def get(
+        self,
+        request_id: int,
+        *,
+        by: Actor | None = None,
+        permission: Permission = Permission.REQUESTS_READ,
+        action: str = "request.read",
+    ) -> RequestInfo:
+        """One request; with `by`, only one within their camera scope (else PermissionDenied,
+        audited as an `access.refused` of `action` under `permission`)."""
+        if by is None or by.cameras is None:
+            with self._db.session(write=False) as session:
+                return _info(session, _require(session, request_id))
+        with self._db.session() as session:
+            row = _require(session, request_id)
+            refusal = self._refusal(session, row, by, permission, action)
+            if refusal is None:
+                return _info(session, row)
+        raise refusal
 
-    def list(self, status: RequestStatus | None = None) -> list[RequestInfo]:
+    def list(
+        self, status: RequestStatus | None = None, *, visible_to: Actor | None = None
+    ) -> list[RequestInfo]:
+        """Requests, oldest first, in `status` (None: any); with `visible_to`, only those
+        wholly within that actor's camera scope: one naming any camera outside it is left
+        out whole (its reference, requester and window tell of footage they may not see)."""
         with self._db.session(write=False) as session:
             query = select(RequestRow).order_by(RequestRow.id)
             if status is not None:
                 query = query.where(RequestRow.status == status.value)
-            return [_info(session, r) for r in session.scalars(query)]
+            rows = [
+                r
+                for r in session.scalars(query)
+                if visible_to is None or within_scope(visible_to, json.loads(r.cameras))
+            ]
+            return [_info(session, r) for r in rows]
+
+    def _refusal(
+        self, session: Session, row: RequestRow, by: Actor, permission: Permission, action: str
+    ) -> PermissionDenied | None:
+        return refused_outside_scope(
+            session,
+            self._audit,
+            by,
+            permission,
+            cameras=json.loads(row.cameras),
+            what=f"request {row.id}",
+            audit_object=f"request:{row.id}",
+            action=action,
+        )
 
     def _move(
         self, request_id: int, to: RequestStatus, *, by: Actor, decide: bool = False, reason: str = ""
     ) -> RequestInfo:
         now = self._clock()
-        photo = None
         with self._db.session() as session:
             row = _require(session, request_id)
-            _check_move(row, to)
-            if decide and (problem := _decider_problem(row, by)):
-                raise PermissionDenied(f"request {request_id}: {problem}")
-            row.status = to.value
-            if decide:
-                row.decided_by, row.decided_at = by.name, now
-                row.refusal_reason = reason or None
-            if to in {RequestStatus.REFUSED, RequestStatus.CLOSED}:
-                photo, row.photo_path = row.photo_path, None
-                if to is RequestStatus.CLOSED:
-                    row.closed_at = now
-                hold = None if row.hold_id is None else session.get(HoldRow, row.hold_id)
-                if (
-                    hold is not None
-                    and hold.released_at is None
-                    and (hold.expires_at is None or now < hold.expires_at)
-                ):
-                    self._retention.release_in(session, hold.id, by=by, now=now)
-            info = _info(session, row)
-            self._audit(
-                session,
-                by,
-                _event(f"request.{_VERB[to]}", info, extra={"reason": reason} if reason else None),
-            )
+            refusal = self._refusal(session, row, by, Permission.REQUESTS_DECIDE, f"request.{_VERB[to]}")
+            if refusal is None:
+                info, photo = self._move_in(session, row, to, by=by, now=now, decide=decide, reason=reason)
+        if refusal is not None:
+            raise refusal
         self._forget(photo)
         return info
+
+    def _move_in(
+        self,
+        session: Session,
+        row: RequestRow,
+        to: RequestStatus,
+        *,
+        by: Actor,
+        now: datetime,
+        decide: bool,
+        reason: str,
+    ) -> tuple[RequestInfo, str | None]:
+        """Move a request (in scope) and audit it; returns it and the requester's photo to
+        forget once this commits."""
+        _check_move(row, to)
+        if decide and (problem := _decider_problem(row, by)):
+            raise PermissionDenied(f"request {row.id}: {problem}")
+        photo = None
+        row.status = to.value
+        if decide:
+            row.decided_by, row.decided_at = by.name, now
+            row.refusal_reason = reason or None
+        if to in {RequestStatus.REFUSED, RequestStatus.CLOSED}:
+            photo, row.photo_path = row.photo_path, None
+            if to is RequestStatus.CLOSED:
+                row.closed_at = now
+            hold = None if row.hold_id is None else session.get(HoldRow, row.hold_id)
+            if (
+                hold is not None
+                and hold.released_at is None
+                and (hold.expires_at is None or now < hold.expires_at)
+            ):
+                self._retention.release_in(session, hold.id, by=by, now=now)
+        info = _info(session, row)
+        extra: dict[str, object] | None = {"reason": reason} if reason else None
+        self._audit(session, by, _event(f"request.{_VERB[to]}", info, extra=extra))
+        return info, photo
 
     def _forget(self, photo: str | None) -> None:
         # After the commit: a crash before the unlink leaves an orphan for `recover` to remove.

@@ -15,6 +15,11 @@ correction to matching). The receipt counts them as `non_matches`.
 Audit records past their retention go in the same transaction, through the audit log: the
 oldest run of records is deleted behind a signed anchor, so the chain still verifies (see
 citywatch.audit.log.AuditLog.prune_in); the receipt counts them with their sequence range.
+
+Holds and camera scope: a hold touches the cameras of its window and those of the items it
+names. A user limited to some cameras places, extends, releases and sees only holds that
+lie wholly within that scope (citywatch.audit.access.within_scope); anything else is
+refused here, audited as `access.refused`, whoever calls (API, console, CLI).
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from citywatch.audit.access import Permission, scope_refusal, within_scope
 from citywatch.audit.log import AuditLog, AuditPrune, AuditSpan
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import Window
 from citywatch.domain.retention import DataClass, Hold, RetentionPolicy
 from citywatch.store.db import Database
@@ -156,6 +162,8 @@ class RetentionStore:
     # --- holds ----------------------------------------------------------------------------
 
     def place_hold(self, new: NewHold, *, by: Actor) -> HoldInfo:
+        """Place a hold; `by`, when limited to some cameras, only one wholly within them
+        (its window's cameras and its items' cameras), else PermissionDenied, audited."""
         reference, reason = new.reference.strip(), new.reason.strip()
         if not reference or not reason:
             raise InvalidInput("a hold needs a reference (case or request) and a reason")
@@ -176,7 +184,21 @@ class RetentionStore:
             if kind not in HOLDABLE:
                 raise InvalidInput(f"{kind!r} cannot be held (one of {', '.join(HOLDABLE)})")
         with self._db.session() as session:
-            return self.place_in(session, new, by=by, now=now)
+            refusal = None
+            if by.cameras is not None and (items := _item_cameras(session, new.items)) is not None:
+                refusal = refused_outside_scope(
+                    session,
+                    self._audit,
+                    by,
+                    Permission.HOLDS_MANAGE,
+                    cameras={*new.cameras, *items},
+                    what=f"a hold for {reference}",
+                    audit_object="holds",
+                    action="hold.place",
+                )
+            if refusal is None:  # a missing item: place_in says which (NotFound)
+                return self.place_in(session, new, by=by, now=now)
+        raise refusal
 
     def place_in(self, session: Session, new: NewHold, *, by: Actor, now: datetime) -> HoldInfo:
         """Place a (validated) hold inside the caller's transaction, e.g. a request's filing."""
@@ -203,27 +225,38 @@ class RetentionStore:
         return info
 
     def extend_hold(self, hold_id: int, expires_at: datetime | None, *, by: Actor) -> HoldInfo:
-        """Move a hold's expiry later (None: until released). Never earlier: release it instead."""
+        """Move a hold's expiry later (None: until released). Never earlier: release it instead.
+        Only a hold within `by`'s camera scope (else PermissionDenied, audited)."""
         now = self._clock()
         with self._db.session() as session:
-            row = _require_hold(session, hold_id)
-            current = _hold_info(row).hold
-            if not current.in_force(now):
-                raise Conflict(f"hold {hold_id} is no longer in force")
-            if expires_at is not None and (current.expires_at is None or expires_at <= current.expires_at):
-                raise InvalidInput(
-                    f"hold {hold_id} can only be extended (it runs until {current.expires_at})"
-                )
-            row.expires_at = expires_at
-            info = _hold_info(row)
-            self._audit(session, by, _hold_event("hold.extend", info))
-            return info
+            refusal = self._hold_refusal(session, hold_id, by, "hold.extend")
+            if refusal is None:
+                return self._extend_in(session, hold_id, expires_at, by=by, now=now)
+        raise refusal
+
+    def _extend_in(
+        self, session: Session, hold_id: int, expires_at: datetime | None, *, by: Actor, now: datetime
+    ) -> HoldInfo:
+        row = _require_hold(session, hold_id)
+        current = _hold_info(row).hold
+        if not current.in_force(now):
+            raise Conflict(f"hold {hold_id} is no longer in force")
+        if expires_at is not None and (current.expires_at is None or expires_at <= current.expires_at):
+            raise InvalidInput(f"hold {hold_id} can only be extended (it runs until {current.expires_at})")
+        row.expires_at = expires_at
+        info = _hold_info(row)
+        self._audit(session, by, _hold_event("hold.extend", info))
+        return info
 
     def release_hold(self, hold_id: int, *, by: Actor) -> ReceiptInfo:
         """Release a hold; what it alone kept becomes eligible at the next purge. The receipt
-        counts those items (nothing is deleted here)."""
+        counts those items (nothing is deleted here). Only a hold within `by`'s camera scope
+        (else PermissionDenied, audited): releasing one lets its footage go."""
         with self._db.session() as session:
-            return self.release_in(session, hold_id, by=by, now=self._clock())
+            refusal = self._hold_refusal(session, hold_id, by, "hold.release")
+            if refusal is None:
+                return self.release_in(session, hold_id, by=by, now=self._clock())
+        raise refusal
 
     def release_in(self, session: Session, hold_id: int, *, by: Actor, now: datetime) -> ReceiptInfo:
         """Release a hold inside the caller's transaction (e.g. a request refused or closed)."""
@@ -247,12 +280,36 @@ class RetentionStore:
             by=by,
         )
 
-    def holds(self, *, include_released: bool = False) -> list[HoldInfo]:
+    def holds(self, *, include_released: bool = False, visible_to: Actor | None = None) -> list[HoldInfo]:
+        """Holds in force (or every hold), oldest first; with `visible_to`, only those wholly
+        within that actor's camera scope (a hold naming a camera outside it is left out)."""
         now = self._clock()
         with self._db.session(write=False) as session:
             rows = session.scalars(select(HoldRow).order_by(HoldRow.id)).all()
             infos = [_hold_info(r) for r in rows]
-        return [i for i in infos if include_released or i.hold.in_force(now)]
+            infos = [i for i in infos if include_released or i.hold.in_force(now)]
+            if visible_to is not None and visible_to.cameras is not None:
+                infos = [i for i in infos if within_scope(visible_to, hold_cameras(session, i.hold))]
+        return infos
+
+    def _hold_refusal(
+        self, session: Session, hold_id: int, by: Actor, action: str
+    ) -> PermissionDenied | None:
+        """None when hold `hold_id` lies within `by`'s camera scope; else the refusal, audited
+        in `session` (let it commit, then raise). NotFound when there is no such hold."""
+        hold = _hold_info(_require_hold(session, hold_id)).hold
+        if by.cameras is None:
+            return None
+        return refused_outside_scope(
+            session,
+            self._audit,
+            by,
+            Permission.HOLDS_MANAGE,
+            cameras=hold_cameras(session, hold),
+            what=f"hold {hold_id}",
+            audit_object=f"hold:{hold_id}",
+            action=action,
+        )
 
     # --- purge ----------------------------------------------------------------------------
 
@@ -548,6 +605,59 @@ def _audit_details(pruned: AuditPrune | None) -> dict[str, Any] | None:
         "anchor": {"seq": anchor.seq, "hash": anchor.hash, "signature": anchor.signature},
         "prune_record": pruned.record.seq,
     }
+
+
+def refused_outside_scope(
+    session: Session,
+    audit: ActorAuditHook,
+    by: Actor,
+    permission: Permission,
+    *,
+    cameras: Iterable[str] | None,
+    what: str,
+    audit_object: str,
+    action: str,
+) -> PermissionDenied | None:
+    """None when a record touching `cameras` lies within `by`'s camera scope
+    (citywatch.audit.access.within_scope; None: cameras unknown). Otherwise the refusal,
+    audited in `session` as `access.refused` with the cameras outside the scope and the
+    action tried (nothing else of the record): the caller lets the session commit, then
+    raises it, so the refusal's record survives the refusal."""
+    if within_scope(by, cameras):
+        return None
+    outside = sorted(set(cameras or ()) - (by.cameras or frozenset()))
+    params = {"permission": str(permission), "cameras": outside, "action": action}
+    audit(session, by, AuditEvent("access.refused", audit_object, params=params))
+    return PermissionDenied(scope_refusal(by, what, cameras))
+
+
+def hold_cameras(session: Session, hold: Hold) -> frozenset[str] | None:
+    """The cameras a hold touches: its window's and its named items'. None when a named item
+    is gone (a released hold's items may be purged): its camera can no longer be told."""
+    items = _item_cameras(session, hold.items)
+    return None if items is None else hold.cameras | items
+
+
+def _item_cameras(session: Session, items: Iterable[tuple[str, int]]) -> frozenset[str] | None:
+    """The cameras of named sightings, alerts and recordings; None when one is missing."""
+    by_kind: dict[str, set[int]] = {}
+    for kind, item_id in items:
+        by_kind.setdefault(kind, set()).add(item_id)
+    cameras: set[str] = set()
+    for kind, ids in by_kind.items():
+        model = _MODEL.get(kind)
+        if model is None:
+            return None
+        found = 0
+        wanted = sorted(ids)
+        for chunk in range(0, len(wanted), 500):
+            part = wanted[chunk : chunk + 500]
+            rows = session.execute(select(model.id, model.camera_id).where(model.id.in_(part))).all()
+            found += len(rows)
+            cameras.update(camera for _, camera in rows)
+        if found != len(ids):
+            return None
+    return frozenset(cameras)
 
 
 def _require_hold(session: Session, hold_id: int) -> HoldRow:

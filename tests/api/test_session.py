@@ -125,3 +125,61 @@ def test_a_refused_sign_in_leaves_the_browsers_session_alone(api: Api) -> None:
     wrong = api.call("POST", "/api/session", json={"name": "sam", "password": "not it at all"})
     assert wrong.status_code == 403
     assert api.call("GET", "/api/alerts").status_code == 200
+
+
+# --- failed sign-ins: audited, but never without bound -----------------------------------
+
+
+def failed_sign_ins(api: Api) -> int:
+    return sum(e.action == "user.login_failed" for e in api.rt.audit_log.entries())
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/transparency", "/request"])
+def test_a_bogus_cookie_on_a_public_page_writes_no_audit_record_and_is_cleared(api: Api, path: str) -> None:
+    api.client.cookies.set(SESSION_COOKIE, "cw_" + "A" * 43)
+    for _ in range(3):
+        response = api.client.get(path, follow_redirects=False)
+        assert response.status_code in (200, 303)
+    assert failed_sign_ins(api) == 0
+    if path in ("/", "/login"):  # the front door and the sign-in page tell the browser to drop it
+        header = response.headers["set-cookie"]
+        assert header.startswith(f"{SESSION_COOKIE}=") and "Max-Age=0" in header
+
+
+def test_a_good_session_cookie_is_kept_on_the_front_door(api: Api) -> None:
+    sign_in(api)
+    response = api.client.get("/", follow_redirects=False)
+    assert response.headers["location"] == "/console/alerts"
+    assert "set-cookie" not in response.headers
+
+
+def test_failed_token_sign_ins_are_audited_up_to_a_limit_per_address(tmp_path: Path) -> None:
+    for api in open_api(api_settings(tmp_path, failed_token_sign_ins_per_15min=3)):
+        bogus = {"Authorization": "Bearer cw_" + "B" * 43}
+        codes = [api.call("GET", "/api/alerts", headers=bogus).status_code for _ in range(3)]
+        assert codes == [401] * 3
+        assert failed_sign_ins(api) == 3  # an accountable system records failed sign-ins ...
+        before = len(api.rt.audit_log.entries())
+        for _ in range(20):  # ... but not without bound
+            refused = api.call("GET", "/api/alerts", headers=bogus)
+            assert refused.status_code == 429
+            assert int(refused.headers["Retry-After"]) > 0
+        assert len(api.rt.audit_log.entries()) == before
+        api.client.cookies.set(SESSION_COOKIE, "cw_" + "C" * 43)  # a bogus cookie counts too
+        assert api.call("GET", "/api/alerts").status_code == 429
+        assert len(api.rt.audit_log.entries()) == before
+        # the address is refused before any lookup: a good token from it waits as well
+        api.client.cookies.clear()
+        assert api.call("GET", "/api/alerts", "sam").status_code == 429
+
+
+def test_good_tokens_do_not_count_towards_the_failure_limit(tmp_path: Path) -> None:
+    for api in open_api(api_settings(tmp_path, failed_token_sign_ins_per_15min=2)):
+        for _ in range(5):
+            assert api.call("GET", "/api/alerts", "sam").status_code == 200
+        bogus = {"Authorization": "Bearer cw_" + "B" * 43}
+        assert [api.call("GET", "/api/alerts", headers=bogus).status_code for _ in range(3)] == [
+            401,
+            401,
+            429,
+        ]

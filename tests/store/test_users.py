@@ -207,6 +207,26 @@ def test_a_bad_token_is_refused_and_audited(env: Env, case: str, message: str, r
     assert token not in json.dumps(record.content())
 
 
+@pytest.mark.parametrize("case", ["unknown", "revoked", "expired"])
+def test_a_lookup_that_need_not_audit_refuses_the_same_and_records_nothing(env: Env, case: str) -> None:
+    """For a public page asking whether a browser is signed in: anyone can send a made-up
+    cookie there, so a refusal is not written to the audit log (nor takes its write lock)."""
+    env.users.add_user("alice", "supervisor", None, PASSWORD)
+    token = "cw_" + "A" * 43
+    if case == "revoked":
+        token = env.users.issue_token("alice", "laptop").token
+        env.users.revoke_token(1)
+    elif case == "expired":
+        token = env.users.open_session("alice", PASSWORD, timedelta(seconds=-1)).token
+    before = len(env.entries())
+    with pytest.raises(PermissionDenied, match="not signed in"):
+        env.users.actor_for_token(token, audit_failure=False)
+    assert len(env.entries()) == before
+    with pytest.raises(PermissionDenied, match="not signed in"):
+        env.users.actor_for_token(token)  # a sign-in: audited as before
+    assert env.last().action == "user.login_failed"
+
+
 def test_a_disabled_users_token_is_refused_even_if_not_revoked(env: Env) -> None:
     env.users.add_user("alice", "supervisor")
     token = env.users.issue_token("alice", "laptop").token

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from citywatch.api.uploads import RateLimit
 from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import PermissionDenied
@@ -38,6 +39,8 @@ MACHINE_PATHS = ("/api/", "/metrics")
 any other page sends a browser to the sign-in page instead. Either way the route's one
 permission applies."""
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGN_IN_WINDOW_S = 15 * 60.0
+"""The window of the sign-in rate limits (password tries, failed token sign-ins)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,25 +66,48 @@ def sign_ins(request: Request) -> UserStore:
 
 def session_actor(request: Request) -> Actor | None:
     """Who the request's session cookie signs in, if anyone (for a public page that shows a
-    signed-in browser its navigation); never raises."""
+    signed-in browser its navigation); never raises. A cookie that signs nobody in is not
+    audited: it opens nothing here, and anyone may send one (`clear_stale_session` drops it)."""
     token = request.cookies.get(SESSION_COOKIE, "").strip()
     if not token:
         return None
     try:
-        return sign_ins(request).actor_for_token(token)
+        return sign_ins(request).actor_for_token(token, audit_failure=False)
     except PermissionDenied:
         return None
 
 
+def clear_session_cookie(response: Response) -> None:
+    """Tell the browser to forget its session cookie."""
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+def clear_stale_session(request: Request, response: Response, actor: Actor | None) -> None:
+    """On a page that looked the session up (`session_actor`): a cookie that signed nobody in
+    (expired, revoked, made up) is cleared, so that the browser stops sending it."""
+    if actor is None and request.cookies.get(SESSION_COOKIE):
+        clear_session_cookie(response)
+
+
 def add_sign_ins(app: FastAPI, runtime: Runtime) -> None:
     """One store for the app's life (it keeps the dummy hash that makes a wrong name as slow
-    as a wrong password)."""
+    as a wrong password), and the count of failed token sign-ins per address."""
     app.state.sign_ins = runtime.users_as(ANONYMOUS)
+    app.state.token_failures = RateLimit(
+        runtime.settings.api.failed_token_sign_ins_per_15min, SIGN_IN_WINDOW_S
+    )
+
+
+def client_address(request: Request) -> str:
+    """The address that rate limits count per (the proxy's, behind a reverse proxy)."""
+    return request.client.host if request.client else "unknown"
 
 
 class Authorize:
     """The dependency each route declares once: the caller, signed in by bearer token and
-    allowed `permission` (401 without a valid token, 403 without the permission)."""
+    allowed `permission` (401 without a valid token, 403 without the permission, 429 once an
+    address has failed `failed_token_sign_ins_per_15min` times: that refuses its good tokens
+    too until the window has passed, the price of never looking a token up for it)."""
 
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
@@ -98,9 +124,15 @@ class Authorize:
             check_same_origin(request)
         if not token:
             raise _sign_in_needed(request, "sign in with an API token (Authorization: Bearer …)")
+        # each failed sign-in is audited, up to a limit per address: past it, 429 before any
+        # lookup, so that random tokens neither grow the audit log nor take its write lock
+        failures: RateLimit = request.app.state.token_failures
+        address = client_address(request)
+        failures.refuse_when_spent(address)
         try:
             actor = sign_ins(request).actor_for_token(token)
         except PermissionDenied as exc:
+            failures.count(address)
             raise _sign_in_needed(request, str(exc)) from None
         if not can(actor, self.permission):
             raise HTTPException(

@@ -12,13 +12,20 @@ from typing import Annotated
 from fastapi import Body, FastAPI, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from citywatch.api.auth import SESSION_COOKIE, Caller, requires, runtime_of, sign_ins
+from citywatch.api.auth import (
+    SESSION_COOKIE,
+    SIGN_IN_WINDOW_S,
+    Caller,
+    clear_session_cookie,
+    client_address,
+    requires,
+    runtime_of,
+    sign_ins,
+)
 from citywatch.api.schemas import problems
 from citywatch.api.uploads import RateLimit
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
-
-LOGIN_WINDOW_S = 15 * 60.0
 
 
 class Credentials(BaseModel):
@@ -49,7 +56,7 @@ class SessionPublic(BaseModel):
 
 def add_routes(app: FastAPI) -> None:
     """Declared on the app itself (not an included router), so that `app.routes` lists them."""
-    app.state.logins = RateLimit(app.state.runtime.settings.api.logins_per_15min, LOGIN_WINDOW_S)
+    app.state.logins = RateLimit(app.state.runtime.settings.api.logins_per_15min, SIGN_IN_WINDOW_S)
     app.add_api_route(
         "/api/session",
         open_session,
@@ -92,7 +99,7 @@ def sign_in(request: Request, response: Response, name: str, password: str) -> S
     (403) for a wrong name or password (the earlier session then stays)."""
     rt = runtime_of(request)
     limiter: RateLimit = request.app.state.logins
-    limiter.check(request.client.host if request.client else "unknown")
+    limiter.check(client_address(request))
     settings = rt.settings.api
     users = sign_ins(request)
     issued = users.open_session(name, password, timedelta(hours=settings.session_hours))
@@ -119,7 +126,7 @@ def sign_out(request: Request, response: Response) -> None:
     token = request.cookies.get(SESSION_COOKIE, "").strip()
     if token:
         sign_ins(request).end_session(token)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    clear_session_cookie(response)
 
 
 def _public(actor: Actor, expires_at: datetime) -> SessionPublic:

@@ -113,16 +113,39 @@ class RateLimit:
         """Count a call from `client`; 429 (with Retry-After) when it is one too many."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            calls = self._calls.setdefault(client, deque())
-            while calls and now - calls[0] >= self.window_s:
-                calls.popleft()
-            if len(calls) >= self.per_window:
-                wait_s = int(self.window_s - (now - calls[0])) + 1
-                raise HTTPException(
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    f"too many requests from this address; try again in {wait_s} s",
-                    headers={"Retry-After": str(wait_s)},
-                )
-            calls.append(now)
-            for stale in [c for c, q in self._calls.items() if not q]:
-                del self._calls[stale]
+            self._refuse_when_spent(client, now)
+            self._count(client, now)
+
+    def refuse_when_spent(self, client: str, now: float | None = None) -> None:
+        """429 (with Retry-After) when `client` has used up the window, counting nothing: for a
+        limit on failures, checked before the attempt and counted (`count`) only when it fails."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._refuse_when_spent(client, now)
+
+    def count(self, client: str, now: float | None = None) -> None:
+        """Count a call (a failure) from `client`, never refusing it."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._count(client, now)
+
+    def _refuse_when_spent(self, client: str, now: float) -> None:
+        calls = self._calls.get(client)
+        if calls is None:
+            return
+        while calls and now - calls[0] >= self.window_s:
+            calls.popleft()
+        if len(calls) >= self.per_window:
+            wait_s = int(self.window_s - (now - calls[0])) + 1
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many requests from this address; try again in {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
+            )
+
+    def _count(self, client: str, now: float) -> None:
+        self._calls.setdefault(client, deque()).append(now)
+        # forget the addresses whose last call has left the window (memory stays bounded by
+        # the addresses seen within one window)
+        for stale in [c for c, q in self._calls.items() if not q or now - q[-1] >= self.window_s]:
+            del self._calls[stale]

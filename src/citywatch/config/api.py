@@ -89,6 +89,15 @@ class ApiSettings(Section):
         le=10_000,
         description="Password sign-ins one address may try in 15 minutes; more are refused (429).",
     )
+    failed_token_sign_ins_per_15min: int = Field(
+        30,
+        ge=1,
+        le=100_000,
+        description="Failed token or session-cookie sign-ins (unknown, expired or revoked) one address "
+        "may make in 15 minutes; each is audited. Past them the address is refused (429) without a "
+        "lookup or an audit record until the window has passed, so that random tokens cannot grow "
+        "the audit log without bound.",
+    )
     shutdown_s: float = Field(
         5.0, gt=0, le=120, description="How long stopping waits for open requests to finish."
     )

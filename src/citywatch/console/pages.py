@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from citywatch.api.auth import Caller, check_same_origin, requires, session_actor
+from citywatch.api.auth import Caller, check_same_origin, clear_stale_session, requires, session_actor
 from citywatch.api.session import sign_in, sign_out
 from citywatch.api.uploads import read_body
 from citywatch.audit.access import Permission
@@ -65,7 +65,9 @@ def front_door(request: Request, _: Annotated[Caller, requires(Permission.PUBLIC
     """Signed in: the first page the role may open; otherwise the sign-in page."""
     actor = session_actor(request)
     pages = [] if actor is None else nav_for(actor)
-    return RedirectResponse(pages[0].path if pages else "/login", status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(pages[0].path if pages else "/login", status.HTTP_303_SEE_OTHER)
+    clear_stale_session(request, response, actor)
+    return response
 
 
 def login_page(
@@ -73,7 +75,9 @@ def login_page(
     _: Annotated[Caller, requires(Permission.PUBLIC)],
     next_: Annotated[str, Query(alias="next", max_length=2000)] = "/",
 ) -> Response:
-    return render(request, "login.html", next=_local(next_), error="", name="")
+    response = render(request, "login.html", next=_local(next_), error="", name="")
+    clear_stale_session(request, response, session_actor(request))
+    return response
 
 
 async def login(request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]) -> Response:

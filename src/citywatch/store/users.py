@@ -273,9 +273,11 @@ class UserStore:
             self._record_sign_in(session, _actor(owner, service=False), event)
             return True
 
-    def actor_for_token(self, token: str) -> Actor:
+    def actor_for_token(self, token: str, *, audit_failure: bool = True) -> Actor:
         """Who `token` acts for; an unknown, revoked, expired or disabled user's token is refused
-        and audited."""
+        (PermissionDenied) and audited, unless `audit_failure` is False: a lookup that signs
+        nobody in (a public page asking whether a browser is signed in) records nothing, and
+        takes no write lock."""
         digest = token_digest(token.strip())
         with self._db.session(write=False) as session:
             row = session.scalars(select(ApiTokenRow).where(ApiTokenRow.token_hash == digest)).one_or_none()
@@ -291,6 +293,8 @@ class UserStore:
             else:
                 return _actor(owner, service=row.service)
         target, reason, message = refusal
+        if not audit_failure:
+            raise PermissionDenied(f"{message}: not signed in")
         with self._db.session() as session:
             params = {"method": "token", "reason": reason}
             self._record_sign_in(session, None, AuditEvent("user.login_failed", target, params=params))

@@ -1,10 +1,13 @@
 """The API benchmark on a small size: what it fills is really there (the audit chain still
-verifies), every timed route answers 200, the feed delivers each alert, and the command writes
-its report; and the server answers keep-alive requests without the delayed-ACK stall."""
+verifies), every timed route answers 200 and one that does not stops the bench, the case search
+is timed with a real face, the feed delivers each alert, and the command writes its report
+(and fails on a failing call); and the server answers keep-alive requests without the
+delayed-ACK stall."""
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -17,16 +20,27 @@ from sqlalchemy import func, select
 from citywatch.api.app import create_app
 from citywatch.api.server import ApiServer
 from citywatch.bench import api as bench
+from citywatch.cli.main import explain
 from citywatch.config.api import ApiSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.store.tables import Alert, AuditRecord, Sighting
+from tests.conftest import shared_data_dir
 from tests.integration.cli_helpers import citywatch
+
+META = {"command": "citywatch bench api", "date": "today", "machine": "here"}
+
+
+SEARCH_PHOTO = Path("face_recognition/examples/lin-manuel-miranda.png")
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Runtime, ApiServer]]:
-    settings = Settings(data_dir=tmp_path / "data", api=ApiSettings(enabled=True, port=0, shutdown_s=1))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        models_dir=shared_data_dir() / "models",  # loaded only by the case search
+        api=ApiSettings(enabled=True, port=0, shutdown_s=1),
+    )
     rt = build_runtime(settings)
     server = ApiServer(create_app(rt), settings.api, rt.feed)
     server.start()
@@ -60,8 +74,51 @@ def test_fill_time_and_feed_on_a_small_size(served: tuple[Runtime, ApiServer]) -
     assert len(latencies) == 3 and all(0 <= ms < 1000 for ms in latencies)
 
     report = bench.ApiReport(filled, timings, latencies)
-    text = bench.api_markdown(report, {"command": "citywatch bench api", "date": "today", "machine": "here"})
+    text = bench.api_markdown(report, META)
     assert "| alerts, first page" in text and "Live alert feed: 3 alerts" in text
+    assert "Case search: not timed" in text
+
+
+def test_a_call_that_fails_stops_the_bench(served: tuple[Runtime, ApiServer]) -> None:
+    """A fast error is no timing: 'p95 < 200 ms: yes' over 4xx or 5xx answers would lie."""
+    rt, server = served
+    tokens = bench.sign_in_users(rt)
+    fine = ("alerts", "/api/alerts?limit=5", "supervisor")
+    for failing in (
+        ("alerts, bad limit", "/api/alerts?limit=0", "supervisor"),  # 422
+        ("audit as a supervisor", "/api/audit?limit=5", "supervisor"),  # 403
+        ("nowhere", "/api/nowhere", "supervisor"),  # 404
+    ):
+        with pytest.raises(bench.BenchFailed, match=rf"{re.escape(failing[1])} answered 4\d\d"):
+            bench.time_routes(server.url, [fine, failing], tokens, requests=2)
+    assert explain(bench.BenchFailed("alerts: GET /api/alerts answered 500")) == (
+        1,
+        "alerts: GET /api/alerts answered 500",
+    )  # `citywatch bench api` prints it and exits non-zero
+
+
+@pytest.mark.data
+def test_the_case_search_is_timed_with_a_real_face(
+    served: tuple[Runtime, ApiServer], shared_data: Path
+) -> None:
+    rt, server = served
+    bench.fill(rt, sightings=200, alerts=10, audit=10, cameras=2, days=1)
+    tokens = bench.sign_in_users(rt)
+    fields = bench.prepare_search(rt, ["cam-0000"])
+    photo = (shared_data / SEARCH_PHOTO).read_bytes()
+    timing = bench.time_search(
+        server.url, tokens["investigator"], photo, fields, requests=2, filename=SEARCH_PHOTO.name
+    )
+    assert (timing.method, timing.path, timing.status, timing.requests) == ("POST", "/api/search", 200, 2)
+    assert 0 < timing.p50_ms <= timing.max_ms
+    searched = [e for e in rt.audit_log.entries() if e.action == "search.photo"]
+    assert len(searched) == 4  # two warm-up calls and two timed, each audited as a real search
+    with pytest.raises(bench.BenchFailed, match="answered 422"):  # outside the authorisation
+        bench.time_search(
+            server.url, tokens["investigator"], photo, fields | {"cameras": "cam-0001"}, requests=1
+        )
+    report = bench.ApiReport(bench.Fill(200, 10, 10, 2, 1, 0.0), [timing], [])
+    assert "| case search (one photo) (`POST /api/search`) | 2 | 200 |" in bench.api_markdown(report, META)
 
 
 def test_keep_alive_requests_do_not_wait_for_a_delayed_ack(served: tuple[Runtime, ApiServer]) -> None:
@@ -93,6 +150,10 @@ def test_the_command_writes_its_report(tmp_path: Path, shared_data: Path) -> Non
         "3",
         "--feed-alerts",
         "3",
+        "--search-photo",
+        str(shared_data / SEARCH_PHOTO),
+        "--search-requests",
+        "2",
         "--out",
         "report",
         timeout=300,
@@ -101,6 +162,8 @@ def test_the_command_writes_its_report(tmp_path: Path, shared_data: Path) -> Non
     data = json.loads((tmp_path / "report/api.json").read_text())
     assert data["fill"]["sightings"] == 1000
     assert all(r["status"] == 200 for r in data["routes"])
+    [search] = [r for r in data["routes"] if r["path"] == "/api/search"]
+    assert (search["method"], search["requests"]) == ("POST", 2)
     assert data["feed"]["alerts"] == 3
     assert "p95" in (tmp_path / "report/api.md").read_text()
-    assert "alerts, first page: p50" in res.stdout
+    assert "alerts, first page: p50" in res.stdout and "case search (one photo): p50" in res.stdout

@@ -1,9 +1,11 @@
 """API benchmark: a database filled to size (sightings, alerts, chained audit records), then
-the list and search routes timed over HTTP against the real server, and the live feed's
-latency from an alert stored to its arrival on a server-sent-events client."""
+the list routes and the case search by photo timed over HTTP against the real server, and the
+live feed's latency from an alert stored to its arrival on a server-sent-events client. A
+timed call that does not succeed (not 2xx) stops the bench: a fast error is no timing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import threading
@@ -21,14 +23,27 @@ from citywatch.audit.chain import GENESIS, AuditEntry, sealed, sign_checkpoint
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import CHECKPOINT_EVERY
 from citywatch.bench.progress import Progress, quiet
+from citywatch.domain.audit import Actor
+from citywatch.domain.errors import CitywatchError
 from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
+from citywatch.domain.policy import AuthorisationStatus
 from citywatch.runtime.build import Runtime
+from citywatch.store.governance import NewAuthorisation
 from citywatch.store.records import SightingRecord
 from citywatch.store.tables import Alert, AuditCheckpoint, AuditRecord, Sighting
 
 MODEL = "bench-model"
 CHUNK = 10_000
-ROLES = {"bench-admin": "admin", "bench-sup": "supervisor", "bench-aud": "auditor"}
+ROLES = {
+    "bench-admin": "admin",
+    "bench-sup": "supervisor",
+    "bench-aud": "auditor",
+    "bench-inv": "investigator",
+}
+SECOND_SUPERVISOR = "bench-sup-2"
+"""Approves the case search's authorisation: its requester may not (two-person rule)."""
+SEARCH_AUTHORISATION = "BENCH-W-1"
+SEARCH_WINDOW = timedelta(hours=1)
 AUDIT_ACTIONS = (
     ("alert.view", 30),
     ("sighting.view", 25),
@@ -55,6 +70,10 @@ class Fill:
     seconds: float
 
 
+class BenchFailed(CitywatchError):
+    """A timed call did not succeed: the bench stops rather than report its timing."""
+
+
 @dataclass(frozen=True, slots=True)
 class RouteTiming:
     name: str
@@ -62,10 +81,12 @@ class RouteTiming:
     user: str
     requests: int
     status: int
+    """The one status every timed call answered (any other stops the bench)."""
     p50_ms: float
     p95_ms: float
     p99_ms: float
     max_ms: float
+    method: str = "GET"
 
 
 @dataclass
@@ -358,25 +379,106 @@ def time_routes(
     requests: int,
     progress: Progress = quiet,
 ) -> list[RouteTiming]:
-    """Each route `requests` times in turn (after two warm-up calls), one client, one at a time."""
+    """Each route `requests` times in turn (after two warm-up calls), one client, one at a
+    time. Raises BenchFailed on the first call, warm-up included, that is not 2xx."""
     timings = []
     with httpx.Client(base_url=base_url, timeout=60) as client:
         for i, (name, path, role) in enumerate(routes):
             headers = {"Authorization": f"Bearer {tokens[role]}"}
-            for _ in range(2):
-                client.get(path, headers=headers)
-            samples, status = [], 0
-            for _ in range(requests):
-                t0 = time.perf_counter()
-                response = client.get(path, headers=headers)
-                samples.append((time.perf_counter() - t0) * 1000)
-                status = response.status_code
-            p = _percentiles(samples)
-            timings.append(
-                RouteTiming(name, path, role, requests, status, **p, max_ms=round(max(samples), 2))
-            )
+            call = functools.partial(client.get, path, headers=headers)
+            timings.append(_timed(name, path, role, requests, call))
             progress("routes", i + 1, len(routes))
     return timings
+
+
+def prepare_search(rt: Runtime, cameras: list[str]) -> dict[str, str]:
+    """What a case search needs to be allowed: an authorisation naming `cameras`, requested by
+    one supervisor and approved by another; returns the search's form fields (the last hour)."""
+    rt.users.add_user(SECOND_SUPERVISOR, "supervisor")
+    now = datetime.now(UTC)
+    rt.governance.request(
+        NewAuthorisation(
+            reference=SEARCH_AUTHORISATION,
+            issuer="bench court",
+            legal_basis="bench warrant",
+            objective="time the case search",
+            cameras=cameras,
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=1),
+        ),
+        by=Actor("bench-sup", "supervisor"),
+        urgent_deadline=timedelta(hours=24),
+    )
+    rt.governance.decide(
+        SEARCH_AUTHORISATION, AuthorisationStatus.APPROVED, by=Actor(SECOND_SUPERVISOR, "supervisor")
+    )
+    return {
+        "case": "BENCH-CASE-1",
+        "legal_basis": "bench warrant",
+        "authorisation": SEARCH_AUTHORISATION,
+        "cameras": ",".join(cameras),
+        "since": (now - SEARCH_WINDOW + timedelta(minutes=1)).isoformat(),
+    }
+
+
+def time_search(
+    base_url: str,
+    token: str,
+    photo: bytes,
+    fields: dict[str, str],
+    *,
+    requests: int,
+    filename: str = "probe.png",
+) -> RouteTiming:
+    """`POST /api/search` with one real face photo, `requests` times (after two warm-up calls,
+    the first of which loads the models): detection, embedding and the nearest-sighting query
+    of a case search over the fields' cameras and window. Raises BenchFailed unless each is 2xx."""
+    media = "image/png" if filename.lower().endswith(".png") else "image/jpeg"
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        return _timed(
+            "case search (one photo)",
+            "/api/search",
+            "investigator",
+            requests,
+            lambda: client.post(
+                "/api/search",
+                headers={"Authorization": f"Bearer {token}"},
+                data=fields,
+                files=[("photo", (filename, photo, media))],
+            ),
+            method="POST",
+        )
+
+
+def _timed(
+    name: str,
+    path: str,
+    role: str,
+    requests: int,
+    call: Callable[[], httpx.Response],
+    *,
+    method: str = "GET",
+) -> RouteTiming:
+    for _ in range(2):
+        _succeeded(name, method, path, call())
+    samples, status = [], 0
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        response = call()
+        samples.append((time.perf_counter() - t0) * 1000)
+        status = _succeeded(name, method, path, response)
+    p = _percentiles(samples)
+    return RouteTiming(name, path, role, requests, status, **p, max_ms=round(max(samples), 2), method=method)
+
+
+def _succeeded(name: str, method: str, path: str, response: httpx.Response) -> int:
+    """The response's status, if it is 2xx; BenchFailed otherwise."""
+    if not response.is_success:
+        raise BenchFailed(
+            f"{name}: {method} {path} answered {response.status_code}, not 2xx, so it is not timed: "
+            f"{response.text[:300]}"
+        )
+    return response.status_code
 
 
 def feed_latency(
@@ -457,10 +559,13 @@ def api_markdown(report: ApiReport, meta: dict[str, str], target_ms: float = 200
     ]
     for r in report.routes:
         ok = "yes" if r.p95_ms < target_ms else "**no**"
+        call = r.path if r.method == "GET" else f"{r.method} {r.path}"
         lines.append(
-            f"| {r.name} (`{r.path}`) | {r.requests} | {r.status} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
+            f"| {r.name} (`{call}`) | {r.requests} | {r.status} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
             f"| {r.p99_ms:.1f} | {r.max_ms:.1f} | {ok} |"
         )
+    if not any(r.path == "/api/search" for r in report.routes):
+        lines += ["", "Case search: not timed (no `--search-photo` given)."]
     feed = report.as_json()["feed"]
     lines += [
         "",

@@ -267,9 +267,22 @@ def api(
     feed_alerts: Annotated[
         int, typer.Option(min=1, max=10_000, help="Alerts timed through the live feed.")
     ] = 50,
+    search_photo: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="A photo of one face (JPEG or PNG) to time the case search with; without it, "
+            "the search is not timed.",
+        ),
+    ] = None,
+    search_requests: Annotated[
+        int, typer.Option(min=1, max=1000, help="Case searches timed (each runs the face models).")
+    ] = 20,
 ) -> None:
-    """Fill a throwaway database to size, then time the list and search routes (p50/p95/p99)
-    over HTTP against the real server, and the live alert feed's latency."""
+    """Fill a throwaway database to size, then time the list routes, console pages and the case
+    search (p50/p95/p99) over HTTP against the real server, and the live alert feed's latency.
+    Any timed call that does not succeed stops the bench with an error."""
     from citywatch.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
     from citywatch.api.server import ApiServer  # noqa: PLC0415
 
@@ -307,6 +320,19 @@ def api(
                 report.routes = api_bench.time_routes(
                     server.url, routes, tokens, requests=requests, progress=progress
                 )
+                if search_photo is not None:
+                    status.update("timing the case search…")
+                    fields = api_bench.prepare_search(rt, ["cam-0000"])  # the busiest camera
+                    report.routes.append(
+                        api_bench.time_search(
+                            server.url,
+                            tokens["investigator"],
+                            search_photo.read_bytes(),
+                            fields,
+                            requests=search_requests,
+                            filename=search_photo.name,
+                        )
+                    )
                 report.feed_ms = api_bench.feed_latency(
                     rt, server.url, tokens["supervisor"], alerts=feed_alerts, progress=progress
                 )
@@ -322,6 +348,8 @@ def api(
         out.print(
             f"{r.name}: p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, p99 {r.p99_ms:.1f} ms ({r.status})"
         )
+    if search_photo is None:
+        out.print("case search: not timed (no --search-photo)")
     feed = report.as_json()["feed"]
     out.print(
         f"live feed: p50 {feed['p50_ms']:.1f} ms, p95 {feed['p95_ms']:.1f} ms; report in {out_dir / 'api.md'}"

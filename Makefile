@@ -4,10 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA ?= $(abspath ../shared/data)
 DEMO := var/demo
+PORT ?= 8080
 CHROMIUM := /usr/bin/chromium
 export CITYWATCH_TEST_DATA := $(DATA)
 
-.PHONY: install demo test lint bench accuracy speed live screenshots clean
+.PHONY: install demo console test lint bench accuracy speed live screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,11 @@ $(CHROMIUM):
 # authorisation, the Hamilton clip is watched, alerts listed, the audit log verified.
 demo: install
 	scripts/demo.sh $(VENV)/bin/citywatch $(DATA) $(DEMO)
+
+# The console on configured cameras: the Hamilton clip looped as two live cameras, one user
+# per role (the password is printed), a watchlist and an authorisation; http://127.0.0.1:8080/
+console: install
+	scripts/console.sh $(VENV)/bin/citywatch $(DATA) var/console $(PORT)
 
 test: install
 	$(PY) -m pytest

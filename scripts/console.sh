@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Serve the web console on configured cameras, on the embedded default: the Hamilton clip
+# replayed in real time and looped as camera 'stage' (identifying, under an authorisation
+# Sam approves) and camera 'lobby' (detect only: faces counted and blurred), a watchlist
+# enrolled by two people, and one user per role to sign in as. Ctrl-C stops it.
+#   Usage: scripts/console.sh CITYWATCH_BIN DATA_DIR WORK_DIR [PORT]
+set -euo pipefail
+cw_bin=$(realpath "$1"); data=$(realpath "$2"); work=$3; port=${4:-8080}
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+export CITYWATCH_MODELS_DIR="$data/models"
+ex="$data/face_recognition/examples"
+password="console-demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+cw() { "$cw_bin" "$@"; }
+as_sam() { CITYWATCH_TOKEN=$(cat sam.token) "$cw_bin" "$@"; }
+
+cat > citywatch.yaml <<YAML
+data_dir: citywatch-data
+cameras:
+  - id: stage
+    name: Theatre stage
+    url: $ex/short_hamilton_clip.mp4
+    mode: watchlist
+    location: [40.75903, -73.98700]
+    source: {replay: true}
+  - id: lobby
+    name: Theatre lobby
+    url: $ex/short_hamilton_clip.mp4
+    mode: detect
+    location: [40.75928, -73.98652]
+    source: {replay: true}
+alerts: {cooldown_s: 60}
+api: {enabled: true, host: 127.0.0.1, port: $port}
+YAML
+
+echo "== one user per role, each with the password $password"
+for user in ada:admin sam:supervisor sue:supervisor olga:operator ian:investigator aude:auditor; do
+  echo "$password" | cw user add "${user%%:*}" --role "${user##*:}" --password-stdin
+done
+cw user token issue sam --label console-setup --out sam.token
+
+echo "== enrol two people; Sam approves (two-person rule)"
+cw enroll "$ex/lin-manuel-miranda.png" --name "Lin-Manuel Miranda" \
+  --source "face_recognition example image" --legal-basis "demonstration"
+cw enroll "$ex/alex-lacamoire.png" --name "Alex Lacamoire" \
+  --source "face_recognition example image" --legal-basis "demonstration"
+for id in $(cw changes list --json | "$(dirname "$cw_bin")/python" -c \
+    'import json, sys; print(*(json.loads(l)["id"] for l in sys.stdin if l.strip()))'); do
+  as_sam changes approve "$id"
+done
+
+echo "== an authorisation for the stage camera, approved by Sam"
+cw authorisations request DEMO-1 --issuer "citywatch demo" \
+  --legal-basis "demonstration on public sample images" --objective "show the console" \
+  --camera stage --watchlist default --until +1d
+as_sam authorisations approve DEMO-1
+cw user token revoke "$(cw user token list --json | "$(dirname "$cw_bin")/python" -c \
+    'import json, sys; print([json.loads(l) for l in sys.stdin if l.strip()][-1]["id"])')"
+rm -f sam.token
+
+echo
+echo "== console: http://127.0.0.1:$port/  (sign in as olga, sam, sue, ian, aude or ada;"
+echo "   password $password). Public pages: /transparency and /request. Ctrl-C stops."
+exec "$cw_bin" run

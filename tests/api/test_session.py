@@ -4,6 +4,7 @@ refused cross-site for changes, and a console page without one sends the browser
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -183,3 +184,43 @@ def test_good_tokens_do_not_count_towards_the_failure_limit(tmp_path: Path) -> N
             401,
             429,
         ]
+
+
+# --- a sign-in from another site's page ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame, or a page that hides where it is
+        {"Referer": "https://evil.example/form"},
+    ],
+    ids=["origin", "null origin", "referer"],
+)
+def test_a_sign_in_posted_from_another_site_is_refused(api: Api, headers: dict[str, str]) -> None:
+    response = api.call("POST", "/api/session", json={"name": "sam", "password": PASSWORD}, headers=headers)
+    assert response.status_code == 403
+    assert "Origin" in response.json()["detail"]
+    assert SESSION_COOKIE not in response.cookies
+    assert not [e for e in api.rt.audit_log.entries() if e.action.startswith(("user.login", "session."))]
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Origin": "http://testserver"}, {"Referer": "http://testserver/login"}]
+)
+def test_a_sign_in_from_the_console_or_a_program_is_allowed(api: Api, headers: dict[str, str]) -> None:
+    """A program names no origin and carries the password itself: nothing for a forger to borrow."""
+    response = api.call("POST", "/api/session", json={"name": "sam", "password": PASSWORD}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_a_session_without_an_end_is_never_handed_out(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An explicit check, not an assert (which `python -O` strips)."""
+    users = api.client.app.state.sign_ins  # type: ignore[attr-defined]
+    opened = users.open_session
+    monkeypatch.setattr(users, "open_session", lambda *a: replace(opened(*a), expires_at=None))
+    response = api.call("POST", "/api/session", json={"name": "sam", "password": PASSWORD})
+    assert response.status_code == 500
+    assert "without an end" in response.json()["detail"]
+    assert SESSION_COOKIE not in response.cookies

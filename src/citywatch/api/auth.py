@@ -165,13 +165,17 @@ def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | Non
     return credentials.credentials.strip()
 
 
-def check_same_origin(request: Request) -> None:
+def check_same_origin(request: Request, *, unnamed_ok: bool = False) -> None:
     """A state-changing request signed in by cookie must come from the console's own pages:
-    its `Origin` (else `Referer`) names this host. Reads (GET) need no check."""
+    its `Origin` (else `Referer`) names this host. Reads (GET) need no check. `unnamed_ok`:
+    a request that names no origin at all passes (a program, not a browser, for a route that
+    needs no cookie); one that names another site (or `null`) never does."""
     if request.method in _SAFE_METHODS:
         return
     source = request.headers.get("origin") or request.headers.get("referer")
     host = request.headers.get("host", "")
+    if source is None and unnamed_ok:
+        return
     if source is None or urlsplit(source).netloc != host:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

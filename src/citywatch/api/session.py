@@ -16,6 +16,7 @@ from citywatch.api.auth import (
     SESSION_COOKIE,
     SIGN_IN_WINDOW_S,
     Caller,
+    check_same_origin,
     clear_session_cookie,
     client_address,
     requires,
@@ -26,6 +27,7 @@ from citywatch.api.schemas import problems
 from citywatch.api.uploads import RateLimit
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
+from citywatch.domain.errors import CitywatchError
 
 
 class Credentials(BaseModel):
@@ -82,7 +84,10 @@ def open_session(
 ) -> SessionPublic:
     """Sign in with a password; the session cookie comes back with the answer. A wrong name or
     password is refused (403) in the same words either way; too many tries from one address
-    are refused (429)."""
+    are refused (429), and so is a sign-in sent from another site's page (403)."""
+    # a browser names the page it posts from: another site's page may not sign it in (login
+    # CSRF, or ending its session); a program names none and carries the password itself
+    check_same_origin(request, unnamed_ok=True)
     return sign_in(request, response, credentials.name, credentials.password)
 
 
@@ -103,6 +108,8 @@ def sign_in(request: Request, response: Response, name: str, password: str) -> S
     settings = rt.settings.api
     users = sign_ins(request)
     issued = users.open_session(name, password, timedelta(hours=settings.session_hours))
+    if (expires_at := issued.expires_at) is None:  # open_session always sets one: never hand out
+        raise CitywatchError("a console session was opened without an end; it was not handed out")
     # the session this browser had (if any) ends: one browser, one session, and a cookie
     # planted before the sign-in (session fixation) or left from an earlier one is dead
     if (earlier := request.cookies.get(SESSION_COOKIE, "").strip()) and earlier != issued.token:
@@ -117,8 +124,7 @@ def sign_in(request: Request, response: Response, name: str, password: str) -> S
         secure=settings.cookie_secure,
         path="/",
     )
-    assert issued.expires_at is not None  # a session token always ends
-    return _public(actor, issued.expires_at)
+    return _public(actor, expires_at)
 
 
 def sign_out(request: Request, response: Response) -> None:

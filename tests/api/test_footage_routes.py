@@ -85,6 +85,14 @@ def test_a_clip_is_one_mp4_audited_before_it_is_sent_and_not_kept(api: Api) -> N
     assert not list((api.rt.settings.data_dir / WORK_FOLDER).glob("clip-*"))  # removed once sent
 
 
+def test_a_clip_opened_for_a_case_carries_its_case_and_authorisation(api: Api) -> None:
+    params = window(3.5, 6.5) | {"case": "C-2026-42", "authorisation": "W-7"}
+    response = api.call("GET", "/api/recordings/clip", "ian", params=params)
+    assert response.status_code == 200, response.text
+    [clip] = [e for e in audited(api, "clip.export") if e.actor == "ian"]
+    assert (clip.case, clip.authorisation) == ("C-2026-42", "W-7")
+
+
 @pytest.mark.parametrize(
     ("params", "status", "words"),
     [
@@ -94,8 +102,19 @@ def test_a_clip_is_one_mp4_audited_before_it_is_sent_and_not_kept(api: Api) -> N
         (window(1, 2) | {"since": "2026-11-27T08:00:01"}, 422, "timezone"),
         (window(1, 2) | {"camera": "../etc"}, 422, "camera"),
         ({"camera": CAMERA}, 422, "since"),
+        (window(0, 600.5), 422, "a clip may be at most 600 s long (api.clip_max_s)"),
+        (window(1, 2) | {"case": ""}, 422, "case"),
     ],
-    ids=["reversed", "no footage", "unknown camera", "naive time", "bad camera id", "no window"],
+    ids=[
+        "reversed",
+        "no footage",
+        "unknown camera",
+        "naive time",
+        "bad camera id",
+        "no window",
+        "too long",
+        "empty case",
+    ],
 )
 def test_a_clip_that_cannot_be_cut_is_refused(
     api: Api, params: dict[str, str], status: int, words: str

@@ -81,3 +81,5 @@ def test_a_photo_finds_the_persons_sightings_ranked(
 
     searched = [e for e in watched.rt.audit_log.entries() if e.action == "search.photo"]
     assert [(e.actor, e.case, e.authorisation) for e in searched] == [("ian", "C-2026-42", AUTHORISATION)]
+    clips = [e for e in watched.rt.audit_log.entries() if e.action == "clip.export"]
+    assert [(e.actor, e.case, e.authorisation) for e in clips] == [("ian", "C-2026-42", AUTHORISATION)]

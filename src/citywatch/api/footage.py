@@ -1,5 +1,6 @@
 """Recorded footage routes: a camera's segments in a time window, and a clip cut from them
-(services.footage.export_clip, as `citywatch clip`), returned as one MP4.
+(services.footage.export_clip, as `citywatch clip`), at most `api.clip_max_s` long, returned
+as one MP4.
 
 Reading footage is audited: listing the segments (`recording.view`) and every clip
 (`clip.export`, written before the clip can be read, as the command line writes it), within
@@ -35,6 +36,20 @@ Camera = Annotated[
 ]
 Since = Annotated[AwareDatetime, Query(description="Window start (with a timezone).")]
 Until = Annotated[AwareDatetime, Query(description="Window end (with a timezone).")]
+Case = Annotated[
+    str | None,
+    Query(
+        min_length=1, max_length=200, description="The case the clip is opened for (recorded in its audit)."
+    ),
+]
+AuthorisationRef = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="The authorisation the case runs under (recorded in its audit).",
+    ),
+]
 MP4 = "video/mp4"
 
 
@@ -143,13 +158,22 @@ def clip(
     camera: Camera,
     since: Since,
     until: Until,
+    case: Case = None,
+    authorisation: AuthorisationRef = None,
 ) -> FileResponse:
     """The camera's recorded footage from `since` to `until` as one MP4 (copied, not
-    re-encoded; it starts at the keyframe at or before `since`). Audited as `clip.export`
-    with the window, the segments used and the clip's SHA-256, before it is sent."""
+    re-encoded; it starts at the keyframe at or before `since`), at most `api.clip_max_s`
+    long. Audited as `clip.export` with the window, the segments used, the clip's SHA-256
+    and the case (and authorisation) it was opened for, if given, before it is sent."""
     rt = runtime_of(request)
     require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
     start, end = since.astimezone(UTC), until.astimezone(UTC)
+    longest_s = rt.settings.api.clip_max_s
+    if (end - start).total_seconds() > longest_s:
+        raise InvalidInput(
+            f"a clip may be at most {longest_s:g} s long (api.clip_max_s), this window is "
+            f"{(end - start).total_seconds():g} s: ask for a shorter one, or export the footage"
+        )
     name = f"clip-{camera}-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.mp4"
     work = rt.settings.data_dir / WORK_FOLDER
     make_dirs(work)
@@ -157,7 +181,10 @@ def clip(
     folder = Path(tempfile.mkdtemp(dir=work, prefix="clip-"))
 
     def publish(export: ClipExport) -> None:
-        rt.audit(clip_event(export, delivered_as=f"download:{name}"), actor=caller.actor)
+        event = clip_event(
+            export, delivered_as=f"download:{name}", case=case or "", authorisation=authorisation or ""
+        )
+        rt.audit(event, actor=caller.actor)
 
     try:
         export = export_clip(

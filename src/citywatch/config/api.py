@@ -30,6 +30,13 @@ class ApiSettings(Section):
     enrol_images_max: int = Field(
         10, ge=1, le=100, description="Most reference photos one enrolment upload may carry."
     )
+    clip_max_s: float = Field(
+        600.0,
+        gt=0,
+        le=24 * 3600,
+        description="Longest window of recorded footage one clip (`GET /api/recordings/clip`) may "
+        "cut; a longer one is refused (422): hours of footage are an export, not a clip.",
+    )
     heartbeat_s: float = Field(
         15.0, gt=0, le=300, description="Interval of the keep-alive comments on an idle alert stream."
     )

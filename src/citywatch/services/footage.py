@@ -116,13 +116,18 @@ def export_clip(
     return export
 
 
-def clip_event(export: ClipExport, *, delivered_as: str) -> AuditEvent:
+def clip_event(
+    export: ClipExport, *, delivered_as: str, case: str = "", authorisation: str = ""
+) -> AuditEvent:
     """The audit record of a clip cut from footage (`clip.export`): the window asked for, the
-    footage it holds, the segments used, where it went and its digest. Written (by `publish`)
-    before the clip can be read: `citywatch clip` and the API's clip route both record this."""
+    footage it holds, the segments used, where it went and its digest, and the case (and
+    authorisation) it was opened for, if any. Written (by `publish`) before the clip can be
+    read: `citywatch clip` and the API's clip route both record this."""
     return AuditEvent(
         "clip.export",
         f"camera:{export.camera_id}",
+        authorisation=authorisation,
+        case=case,
         params={
             "since": export.since.isoformat(),
             "until": export.until.isoformat(),

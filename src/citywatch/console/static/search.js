@@ -17,6 +17,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const SVG = "http://www.w3.org/2000/svg";
   let hits = [];
   let window_ = null;
+  let searched = null; // the case and authorisation the shown results were found under
 
   // --- the case: its cameras and legal basis follow the authorisation ---------------------
   function chooseCase() {
@@ -76,6 +77,7 @@ document.addEventListener("DOMContentLoaded", () => {
   // --- results ------------------------------------------------------------------------------
   function show(result) {
     hits = result.items;
+    searched = { case: result.case, authorisation: result.authorisation };
     results.hidden = false;
     results.dataset.resultCount = String(hits.length);
     results.querySelector("[data-result-summary]").textContent =
@@ -207,8 +209,10 @@ document.addEventListener("DOMContentLoaded", () => {
     stopClip();
     const since = new Date(Date.parse(hit.started_at) - padMs).toISOString();
     const until = new Date(Date.parse(hit.ended_at) + padMs).toISOString();
+    // the clip's audit record carries the case (and authorisation) it was opened for
     const url = `/api/recordings/clip?camera=${encodeURIComponent(hit.camera_id)}` +
-      `&since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`;
+      `&since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}` +
+      `&case=${encodeURIComponent(searched.case)}&authorisation=${encodeURIComponent(searched.authorisation)}`;
     const note = detail.querySelector("[data-clip-note]");
     note.hidden = false;
     note.textContent = `Fetching footage of ${hit.camera_id} from ${when(since)} to ${when(until)}…`;

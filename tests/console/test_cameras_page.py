@@ -109,6 +109,28 @@ def test_a_snapshot_says_why_there_is_none(console: Console) -> None:
     assert console.audited("camera.snapshot") == []  # nothing was shown
 
 
+def test_a_stopped_camera_shows_no_frame(console: Console) -> None:
+    worker = run_camera(console, "gate-1")
+    worker.start()  # its source has no frame: the worker ends at once
+    assert worker.join(5)
+    stopped = console.get("/api/cameras/gate-1/snapshot", "olga", accept="application/json")
+    assert stopped.status_code == 503
+    assert "has stopped: its last frame is no longer shown" in stopped.json()["detail"]
+    assert console.audited("camera.snapshot") == []
+
+
+def test_a_camera_that_failed_to_open_is_shown_failed_with_its_error(console: Console) -> None:
+    console.rt.live.fail("gate-1", "cannot open rtsp://gate-1: connection refused")
+    html = console.get("/console/cameras", "olga").text
+    assert 'data-camera-id="gate-1" data-state="failed"' in html
+    assert "cannot open rtsp://gate-1: connection refused" in html
+    assert 'src="/api/cameras/gate-1/snapshot"' not in html  # no frame to offer
+    cameras = console.get("/api/cameras", "olga", accept="application/json").json()["items"]
+    assert {c["id"]: c["state"] for c in cameras}["gate-1"] == "failed"
+    refused = console.get("/api/cameras/gate-1/snapshot", "olga", accept="application/json")
+    assert refused.status_code == 503 and "failed to open" in refused.json()["detail"]
+
+
 def run_camera(console: Console, camera_id: str) -> CameraWorker:
     """A camera worker as `citywatch run` builds it, fed by hand (its threads never start)."""
     camera = next(c for c in console.rt.settings.cameras if c.id == camera_id)
@@ -163,7 +185,7 @@ def test_a_snapshot_blurs_faces_unless_the_mode_identifies_and_every_view_is_aud
     for camera_id in ("gate-1", "hall-2"):
         worker = run_camera(console, camera_id)
         worker.pipeline.process(face_frame(shared_data, camera_id))
-        view = console.rt.live.view(camera_id)
+        view = console.rt.live.view(camera_id, identifies_now=True)
         assert view is not None and len(view.boxes) == 1, "the face was not found"
         response = console.get(f"/api/cameras/{camera_id}/snapshot", "olga", accept="image/*")
         assert response.status_code == 200, response.text
@@ -185,3 +207,16 @@ def test_a_snapshot_blurs_faces_unless_the_mode_identifies_and_every_view_is_aud
     ]
     html = console.get("/console/cameras", "olga").text
     assert 'src="/api/cameras/gate-1/snapshot"' in html and 'data-mode="watchlist"' in html
+
+    # the authorisation is revoked: the frame seen under it is no longer shown unblurred
+    console.rt.governance.decide("W-1", AuthorisationStatus.REVOKED, by=SAM)
+    console.rt.policy.refresh()
+    lapsed = console.get("/api/cameras/gate-1/snapshot", "olga", accept="image/*")
+    assert lapsed.status_code == 200 and lapsed.headers["x-citywatch-blurred"] == "yes"
+    assert detail_inside(lapsed.content, identified[1]) < 0.25 * sharp
+    last = console.audited("camera.snapshot")[-1]
+    assert (last.params["mode"], last.params["mode_now"], last.params["blurred"]) == (
+        "watchlist",
+        "detect",
+        True,
+    )

@@ -1,6 +1,7 @@
 """The registry the cameras page reads: a worker's state in the console's words, a live
-camera gone quiet shown as stalled, the latest frame only, blurred by the mode it was seen in;
-and the map's projection."""
+camera gone quiet shown as stalled, a camera that failed to open shown as failed, the latest
+frame only, blurred unless the mode it was seen in and the mode now both identify, never shown
+once old or once its worker stopped; and the map's projection."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from citywatch.console.sitemap import HEIGHT, PAD, WIDTH, Pin, site_map
+from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.policy import GeoPoint, ProcessingMode, Zone
 from citywatch.domain.ports import SourceState
@@ -25,15 +28,15 @@ def frame(i: int) -> Frame:
     return Frame("cam", i, i / 10, T0 + timedelta(seconds=i / 10), frame_with_faces([(50, 50, KNOWN_GREEN)]))
 
 
-def worker(mode: ProcessingMode = ProcessingMode.DETECT) -> CameraWorker:
+def worker(mode: ProcessingMode = ProcessingMode.DETECT, frames: list[Frame] | None = None) -> CameraWorker:
     p, _det, _emb = pipeline(mode, [])
-    return CameraWorker(ListSource([], camera_id="cam"), p, live=True)
+    return CameraWorker(ListSource(frames or [], camera_id="cam"), p, live=True)
 
 
 def test_a_camera_without_a_worker_is_not_running() -> None:
     live = LiveCameras()
     assert live.status("cam").state is LiveState.NOT_RUNNING
-    assert live.view("cam") is None
+    assert live.view("cam", identifies_now=True) is None
 
 
 def test_states_in_the_consoles_words_and_a_quiet_live_camera_is_stalled() -> None:
@@ -67,18 +70,79 @@ def test_the_view_is_the_latest_frame_blurred_by_the_mode_it_was_seen_in() -> No
     live.add(w)
     original = frame(0).image
     w.pipeline.process(frame(0))
-    view = live.view("cam")
+    view = live.view("cam", identifies_now=True)
     assert view is not None and view.blurred and view.mode is ProcessingMode.DETECT
     assert len(view.boxes) == 1 and not np.array_equal(view.image, original)
     # the policy turning to identification later does not unblur a frame seen in detect mode
     w.pipeline._policy = fixed_policy(ProcessingMode.WATCHLIST)
     w.pipeline.decision = w.pipeline._policy(T0)
-    again = live.view("cam")
+    again = live.view("cam", identifies_now=True)
     assert again is not None and again.blurred
     w.pipeline.process(frame(1))
-    identified = live.view("cam")
+    identified = live.view("cam", identifies_now=True)
     assert identified is not None and not identified.blurred
     assert np.array_equal(identified.image, frame(1).image)
+
+
+def test_a_frame_seen_identifying_is_blurred_once_the_mode_now_no_longer_identifies() -> None:
+    live = LiveCameras()
+    w = worker(ProcessingMode.WATCHLIST)
+    live.add(w)
+    w.pipeline.process(frame(0))
+    sharp = live.view("cam", identifies_now=True)
+    assert sharp is not None and not sharp.blurred
+    # the authorisation lapsed after the frame was seen: it is pixelated again when shown
+    lapsed = live.view("cam", identifies_now=False)
+    assert lapsed is not None and lapsed.blurred and lapsed.mode is ProcessingMode.WATCHLIST
+    assert not np.array_equal(lapsed.image, frame(0).image)
+
+
+def test_a_frame_older_than_the_stall_limit_is_not_shown() -> None:
+    live = LiveCameras(stalled_after_s=0.05)
+    w = worker(ProcessingMode.DETECT)
+    live.add(w)
+    w.pipeline.process(frame(0))
+    assert live.view("cam", identifies_now=False) is not None
+    time.sleep(0.1)
+    assert live.view("cam", identifies_now=False) is None
+    with pytest.raises(Unavailable, match="looked at no frame for"):
+        live.frame("cam", identifies_now=False)
+
+
+def test_a_stopped_workers_last_frame_is_dropped_and_not_shown() -> None:
+    live = LiveCameras()
+    w = worker(ProcessingMode.WATCHLIST, [frame(0)])
+    live.add(w)
+    w.start()
+    assert w.join(5)
+    assert w.pipeline.stats.frames == 1
+    assert w.pipeline.view(identifies_now=True) is None  # gone from memory as the worker ended
+    with pytest.raises(Unavailable, match="has stopped"):
+        live.frame("cam", identifies_now=True)
+
+
+def test_no_frame_yet_and_no_worker_say_so() -> None:
+    live = LiveCameras()
+    with pytest.raises(Unavailable, match="not running here"):
+        live.frame("cam", identifies_now=False)
+    live.add(worker())
+    with pytest.raises(NotFound, match="no frame to show yet"):
+        live.frame("cam", identifies_now=False)
+
+
+def test_a_camera_that_failed_to_open_is_failed_with_its_error_until_a_worker_replaces_it() -> None:
+    live = LiveCameras()
+    live.fail("cam", "cannot open rtsp://gate: connection refused")
+    status = live.status("cam")
+    assert status.state is LiveState.FAILED and status.error == "cannot open rtsp://gate: connection refused"
+    assert [(s.camera_id, s.state, s.error) for s in live.failed()] == [
+        ("cam", "failed", "cannot open rtsp://gate: connection refused")
+    ]
+    assert live.workers() == []
+    with pytest.raises(Unavailable, match="failed to open"):
+        live.frame("cam", identifies_now=False)
+    live.add(worker())
+    assert live.failed() == [] and live.status("cam").state is LiveState.OPENING
 
 
 def test_the_map_fits_cameras_and_zones_north_up_with_longitude_shrunk_by_latitude() -> None:

@@ -104,19 +104,22 @@ def test_off_and_record_never_look_for_faces(mode: ProcessingMode) -> None:
     feed(p, 10, [(50, 50, KNOWN_GREEN)])
     assert (det.calls, emb.calls, saved) == (0, 0, [])
     assert p.stats.idle_frames == 10
-    assert p.snapshot() is None
+    assert p.view(identifies_now=True) is None
 
 
 def test_detect_counts_and_blurs_faces_but_never_embeds_or_stores() -> None:
     saved: list[SightingRecord] = []
     p, det, emb = pipeline(ProcessingMode.DETECT, saved)
-    feed(p, 10, [(50, 50, KNOWN_GREEN), (400, 100, 30)])
+    original = frame_with_faces([(50, 50, KNOWN_GREEN), (400, 100, 30)])
+    for i in range(10):
+        p.process(Frame("cam", i, i / 10, T0 + timedelta(seconds=i / 10), original.copy()))
+    view = p.view(identifies_now=True)  # the mode now identifying does not unblur a detect frame
+    assert view is not None and view.blurred and view.image.shape == original.shape
+    assert not np.array_equal(view.image, original)  # the faces are pixelated
+    p.flush()
     assert det.calls == 10 and p.stats.faces_detected == 20
     assert (emb.calls, saved, p.stats.tracks) == (0, [], 0)
-    view = p.snapshot()
-    original = frame_with_faces([(50, 50, KNOWN_GREEN), (400, 100, 30)])
-    assert view is not None and view.shape == original.shape
-    assert not np.array_equal(view, original)  # the faces are pixelated
+    assert p.view(identifies_now=True) is None  # the camera ended: its last frame is gone
 
 
 def test_identification_stopping_mid_track_drops_the_track_unembedded() -> None:

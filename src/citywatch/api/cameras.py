@@ -16,7 +16,7 @@ from citywatch.api.records import require_camera
 from citywatch.audit.access import Permission, can
 from citywatch.config.ingest import CameraSettings
 from citywatch.domain.audit import AuditEvent
-from citywatch.domain.errors import NotFound, Unavailable
+from citywatch.domain.errors import NotFound
 from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, ProcessingMode, mode_for
 from citywatch.media.images import encode_jpeg, fit_within, outline_boxes
 from citywatch.runtime.build import Runtime
@@ -84,7 +84,11 @@ def add_routes(app: FastAPI) -> None:
         responses={
             200: {"content": {"image/jpeg": {}}, "description": "The latest frame, faces outlined."},
             **ERROR_RESPONSES,
-            503: {"model": ErrorBody, "description": "The camera is not running in this process."},
+            503: {
+                "model": ErrorBody,
+                "description": "The camera is not running in this process, has stopped, or has "
+                "looked at no frame lately: no frame to show.",
+            },
         },
     )
 
@@ -107,21 +111,18 @@ def camera_snapshot(
     request: Request, caller: Annotated[Caller, requires(Permission.SIGHTINGS_READ)], camera_id: CameraId
 ) -> Response:
     """The latest frame the camera's worker looked at (JPEG), faces outlined and pixelated
-    unless that frame's mode identified. Footage: sightings.read (not policy.read, which the
-    auditor holds, who never sees people), within the caller's camera scope, and every read
-    audited (`camera.snapshot`). Only the latest frame is kept, in memory."""
+    unless that frame's mode identified and the camera's mode now (the policy's snapshot)
+    still identifies: a frame seen under an authorisation that has lapsed since is shown
+    blurred. Not shown at all once older than live.STALLED_AFTER_S or once its worker has
+    stopped (503). Footage: sightings.read (not policy.read, which the auditor holds, who
+    never sees people), within the caller's camera scope, and every read audited
+    (`camera.snapshot`). Only the latest frame is kept, in memory."""
     rt = runtime_of(request)
     require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera_id, request.url.path)
-    configured(rt, camera_id)
-    view = rt.live.view(camera_id)
-    if view is None:
-        state = rt.live.status(camera_id).state
-        if state is LiveState.NOT_RUNNING:
-            raise Unavailable(f"camera {camera_id} is not running here: there is no frame to show")
-        raise NotFound(
-            f"camera {camera_id} ({state}) has no frame to show yet: none seen, or its mode "
-            "is off or record, where frames are not looked at"
-        )
+    camera = configured(rt, camera_id)
+    place = CameraPlace(camera.id, camera.mode, camera.geo)
+    now_mode = mode_for(place, rt.policy.snapshot(), datetime.now(UTC)).mode
+    view = rt.live.frame(camera_id, identifies_now=now_mode.identifies)
     image, _ = fit_within(outline_boxes(view.image, view.boxes), SNAPSHOT_MAX_SIDE)
     data = encode_jpeg(image, quality=80)
     event = AuditEvent(
@@ -129,6 +130,7 @@ def camera_snapshot(
         f"camera:{camera_id}",
         params={
             "mode": str(view.mode),
+            "mode_now": str(now_mode),
             "blurred": view.blurred,
             "faces": len(view.boxes),
             "captured_at": view.captured_at.isoformat(),

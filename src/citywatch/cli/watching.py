@@ -229,6 +229,7 @@ def run(ctx: typer.Context) -> None:
             rt.audit(_camera_event("camera.start", cam))
         except CitywatchError as exc:  # one bad camera does not keep the others from running
             unopened.append(CameraStatus.failed(cam.id, str(exc)))
+            rt.live.fail(cam.id, str(exc))  # failed on the console, in readiness and metrics
     start_delivery(ctx, rt)
     start_api(ctx, rt)
     for w in workers:

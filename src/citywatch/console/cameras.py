@@ -1,7 +1,8 @@
 """The cameras page: each camera in the caller's scope with its state in this process (live,
-stalled, reconnecting, stopped), its mode now and why (as `GET /api/cameras` says), its
-latest frame through the audited snapshot route, and a map of the located cameras and the
-zones drawn server-side as SVG. The page itself holds no image."""
+stalled, reconnecting, stopped, failed, with the error of one that failed to open), its mode
+now and why (as `GET /api/cameras` says), its latest frame through the audited snapshot route
+(not for a stopped or failed camera), and a map of the located cameras and the zones drawn
+server-side as SVG. The page itself holds no image."""
 
 from __future__ import annotations
 
@@ -28,10 +29,13 @@ class CameraRow:
     status: LiveStatus
     covered_by: tuple[Zone, ...]
     """The zones that name this camera or contain its location."""
+    running: bool = False
+    """A worker was started for it in this process (a camera that failed to open has none)."""
 
     @property
-    def running(self) -> bool:
-        return self.status.state is not LiveState.NOT_RUNNING
+    def may_show_frame(self) -> bool:
+        """Its worker is at work: a stopped or failed one's last frame is not shown."""
+        return self.running and self.status.state not in (LiveState.STOPPED, LiveState.FAILED)
 
     @property
     def state_class(self) -> str:
@@ -57,7 +61,8 @@ def cameras_page(request: Request, caller: Annotated[Caller, requires(Permission
         status = rt.live.status(camera.id)
         public = camera_public(camera, policy, now, status.state)
         place = CameraPlace(camera.id, camera.mode, camera.geo)
-        rows.append(CameraRow(camera, public, status, tuple(z for z in zones if z.covers(place))))
+        covered = tuple(z for z in zones if z.covers(place))
+        rows.append(CameraRow(camera, public, status, covered, running=rt.live.worker(camera.id) is not None))
     pins = [
         Pin(
             r.settings.id,

@@ -53,17 +53,19 @@ class TrackOutcome:
 @dataclass(frozen=True, slots=True)
 class FrameView:
     """The latest frame a pipeline looked at, as it may be shown: every face pixelated unless
-    the mode in force for that very frame identifies. Kept in memory only, one per camera."""
+    the mode in force for that very frame identifies and the camera's mode still identifies
+    when it is shown. Kept in memory only, one per camera, dropped when the pipeline ends."""
 
     image: Image
     boxes: np.ndarray
     """The faces found, (N, 4) x0, y0, x1, y1 in pixels."""
     captured_at: datetime
     mode: ProcessingMode
-
-    @property
-    def blurred(self) -> bool:
-        return not self.mode.identifies
+    """The mode in force for this frame when it was looked at."""
+    blurred: bool
+    """Its faces are pixelated: the frame's mode, or the camera's mode now, does not identify."""
+    seen_s: float
+    """`time.monotonic()` when the pipeline looked at it: how old it is, whatever its clock."""
 
 
 @dataclass(slots=True)
@@ -127,7 +129,7 @@ class CameraPipeline:
         self._policy = policy
         self.decision: ModeDecision | None = None
         """The latest decision, for status views."""
-        self._last_view: tuple[Frame, np.ndarray, ProcessingMode] | None = None
+        self._last_view: tuple[Frame, np.ndarray, ProcessingMode, float] | None = None
         self._clock = datetime.min.replace(tzinfo=UTC)
         """Time of the latest frame: when policy is asked again as a track ends."""
         self._detector = detector
@@ -166,7 +168,7 @@ class CameraPipeline:
         self.stats.faces_detected += len(faces)
         self.stats.faces_kept += len(kept)
         # the mode goes with the frame: a view is never judged by a later frame's mode
-        self._last_view = (frame, faces.xyxy, decision.mode)
+        self._last_view = (frame, faces.xyxy, decision.mode, time.monotonic())
         if not decision.mode.identifies:  # detect: count (and blur on view), nothing more
             return self._finish_all(self._tracker.flush()) if self._tracker.active else []
         with self.stats.timed("track"):
@@ -180,6 +182,7 @@ class CameraPipeline:
 
         Raises the storage error if sightings are still unsaved after a last retry.
         """
+        self.forget_view()  # the camera stops: its last frame is not kept to be shown later
         outcomes = self._finish_all(self._tracker.flush())
         self._retry_unsaved()
         if self._unsaved:
@@ -193,20 +196,22 @@ class CameraPipeline:
         self._retry_unsaved()
         return [self._finish(t) for t in tracks]
 
-    def snapshot(self) -> Image | None:
-        """The latest frame looked at, every face blurred unless the mode identifies."""
-        view = self.view()
-        return None if view is None else view.image
-
-    def view(self) -> FrameView | None:
-        """The latest frame looked at with its faces, blurred unless its mode identified
-        (None when the mode is off or record, or before the first frame)."""
+    def view(self, *, identifies_now: bool) -> FrameView | None:
+        """The latest frame looked at with its faces, shown unblurred only if its own mode
+        identified and `identifies_now` (the camera's mode when it is shown: an authorisation
+        may have lapsed since); None when the mode is off or record, before the first frame,
+        or once the pipeline has ended."""
         last = self._last_view  # one read: the pipeline thread replaces it whole
         if last is None:
             return None
-        frame, boxes, mode = last
-        image = frame.image.copy() if mode.identifies else blur_boxes(frame.image, boxes)
-        return FrameView(image, boxes.copy(), frame.captured_at, mode)
+        frame, boxes, mode, seen_s = last
+        blurred = not (mode.identifies and identifies_now)
+        image = blur_boxes(frame.image, boxes) if blurred else frame.image.copy()
+        return FrameView(image, boxes.copy(), frame.captured_at, mode, blurred, seen_s)
+
+    def forget_view(self) -> None:
+        """Drop the latest frame (the camera stopped): nothing of it stays in memory."""
+        self._last_view = None
 
     def _finish(self, track: Track) -> TrackOutcome:
         self.stats.tracks += 1

@@ -221,15 +221,18 @@ def test_metrics_count_frames_faces_and_stage_latency_through_the_runtime(fresh:
 def test_metrics_count_alerts_drops_and_purges_without_personal_data() -> None:
     stats = PipelineStats(frames=10, tracks=4, sightings=3, matches=2, alerts=1)
     status = CameraStatus("gate-1", "running", 12, 2, 5.0, 1, 3, 2, 1, 0, None)
-    metrics = Metrics(lambda: [CameraCounts(status, stats), CameraCounts(status, stats)])
+    unopened = CameraStatus.failed("hall-2", "cannot open rtsp://hall-2")
+    metrics = Metrics(lambda: [CameraCounts(status, stats), CameraCounts(unopened, PipelineStats())])
     metrics.purged({"sightings": 120, "alerts": 3})
     metrics.purged({"sightings": 5, "alerts": 0})
     exposition = metrics.exposition().decode()
     for line in (
-        'citywatch_alerts_total{camera="gate-1"} 2.0',  # a restarted camera's workers add up
-        'citywatch_frames_dropped_total{camera="gate-1"} 4.0',
-        'citywatch_tracks_total{camera="gate-1"} 8.0',
+        'citywatch_alerts_total{camera="gate-1"} 1.0',
+        'citywatch_frames_dropped_total{camera="gate-1"} 2.0',
+        'citywatch_tracks_total{camera="gate-1"} 4.0',
         'citywatch_camera_running{camera="gate-1"} 1.0',
+        'citywatch_camera_running{camera="hall-2"} 0.0',  # failed to open: counted, not running
+        'citywatch_frames_total{camera="hall-2"} 0.0',
         "citywatch_purges_total 2.0",
         'citywatch_purged_total{data_class="sightings"} 125.0',
     ):

@@ -54,11 +54,10 @@ class _Cameras(Collector):
         cameras = self._cameras()
         for name, doc, value in _COUNTERS:
             family = CounterMetricFamily(f"citywatch_{name}", doc, labels=["camera"])
-            totals: dict[str, float] = {}
-            for c in cameras:  # a camera restarted: its workers' counts add up
-                totals[c.status.camera_id] = totals.get(c.status.camera_id, 0.0) + value(c)
-            for camera, total in sorted(totals.items()):
-                family.add_metric([camera], total)
+            # one entry per camera (LiveCameras keeps its newest worker only): a restarted
+            # camera's counts start again from zero, which Prometheus reads as a counter reset
+            for c in sorted(cameras, key=lambda c: c.status.camera_id):
+                family.add_metric([c.status.camera_id], value(c))
             yield family
         up = GaugeMetricFamily(
             "citywatch_camera_running",
@@ -66,9 +65,8 @@ class _Cameras(Collector):
             "ended, failed).",
             labels=["camera"],
         )
-        latest = {c.status.camera_id: c.status for c in cameras}  # the newest worker of each
-        for camera, status in sorted(latest.items()):
-            up.add_metric([camera], 1.0 if status.state == str(SourceState.RUNNING) else 0.0)
+        for c in sorted(cameras, key=lambda c: c.status.camera_id):
+            up.add_metric([c.status.camera_id], 1.0 if c.status.state == str(SourceState.RUNNING) else 0.0)
         yield up
 
 

@@ -139,57 +139,97 @@ def test_healthz_and_readyz_need_no_sign_in(api: Api) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready"
-    assert {c["name"] for c in body["checks"]} == {"database", "data_dir"}  # no cameras built
-    assert all(c["ok"] for c in body["checks"])
+    assert body["checks"] == [  # no cameras built; nothing but names and answers
+        {"name": "database", "ok": True},
+        {"name": "schema", "ok": True},
+        {"name": "data_dir", "ok": True},
+    ]
+    assert str(api.rt.settings.data_dir) not in response.text
 
 
-def _not_ready(api: Api) -> dict[str, Any]:
-    response = api.call("GET", "/readyz")
+def _not_ready(
+    api: Api, caplog: pytest.LogCaptureFixture, *, signed_in: bool = True
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The public answer (names only), the detailed one (metrics.read; none where no one can
+    sign in, the database being gone) and what was logged."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="citywatch.api.operations"):
+        response = api.call("GET", "/readyz")
     assert response.status_code == 503
     body: dict[str, Any] = response.json()
     assert body["code"] == "unavailable" and body["detail"].startswith("not ready: ")
-    return body
+    assert [e["msg"] for e in body["errors"]] == ["check failed"] * len(body["errors"])
+    assert str(api.rt.settings.data_dir) not in response.text
+    if not signed_in:
+        return body, {}, caplog.text
+    assert api.call("GET", "/metrics/readiness").status_code == 401
+    assert api.call("GET", "/metrics/readiness", "olga").status_code == 403
+    details = api.call("GET", "/metrics/readiness", "ada")
+    assert details.status_code == 200 and details.json()["status"] == "not ready"
+    return body, details.json(), caplog.text
 
 
-def test_readyz_fails_when_the_database_is_gone(fresh: Api) -> None:
+def failed_detail(details: dict[str, Any]) -> str:
+    return " ".join(c["detail"] for c in details["checks"] if not c["ok"])
+
+
+def test_readyz_fails_when_the_database_is_gone(fresh: Api, caplog: pytest.LogCaptureFixture) -> None:
     fresh.rt.database.close()  # every pooled connection goes; the next opens the file again
     for path in fresh.rt.settings.data_dir.glob("citywatch.db*"):
         path.unlink()
-    body = _not_ready(fresh)
-    assert [e["loc"] for e in body["errors"]] == [["database"]]
-    assert "does not answer" in body["detail"]  # a new, empty file has no schema at all
+    body, _, logged = _not_ready(fresh, caplog, signed_in=False)
+    assert [e["loc"] for e in body["errors"]] == [["database"]] and body["detail"] == "not ready: database"
+    assert "does not answer" in logged  # a new, empty file has no schema at all
+    assert "does not answer" not in str(body)
 
 
-def test_readyz_fails_when_the_schema_is_behind(fresh: Api) -> None:
+def test_readyz_fails_when_the_schema_is_behind(fresh: Api, caplog: pytest.LogCaptureFixture) -> None:
     with fresh.rt.database.session() as session:
         session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    body = _not_ready(fresh)
-    assert f"schema at revision 0001, not at head {head_revision()}" in body["detail"]
+    body, details, logged = _not_ready(fresh, caplog)
+    assert body["detail"] == "not ready: schema"
+    words = f"schema at revision 0001, not at head {head_revision()}"
+    assert words in failed_detail(details) and words in logged
 
 
-def test_readyz_fails_when_the_data_folder_takes_no_files(fresh: Api) -> None:
+def test_readyz_fails_when_the_data_folder_takes_no_files(
+    fresh: Api, caplog: pytest.LogCaptureFixture
+) -> None:
     data = fresh.rt.settings.data_dir
     moved = data.with_name("moved")
     data.rename(moved)  # the database stays open on the moved file
     data.write_text("not a folder")
     try:
-        body = _not_ready(fresh)
+        body, details, logged = _not_ready(fresh, caplog)
         assert [e["loc"] for e in body["errors"]] == [["data_dir"]]
+        assert str(data) in failed_detail(details) and str(data) in logged
     finally:
         data.unlink()
         moved.rename(data)
 
 
-def test_readyz_fails_when_a_live_camera_worker_has_stopped(fresh: Api, tmp_path: Path) -> None:
+def test_readyz_fails_when_a_live_camera_worker_has_stopped(
+    fresh: Api, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     folder = _stills(fresh, tmp_path)
     replayed = CameraSettings(id="gate-1", url=str(folder), source=SourceSettings(replay=True))
     worker = fresh.rt.camera_worker(replayed)  # live: its end is a stop, not a finished file
     assert fresh.call("GET", "/readyz").status_code == 200  # built, not started yet: starting
     worker.start()
     assert worker.join(20)
-    body = _not_ready(fresh)
+    body, details, logged = _not_ready(fresh, caplog)
+    assert [e["loc"] for e in body["errors"]] == [["cameras"]] and body["detail"] == "not ready: cameras"
+    assert "gate-1" not in str(body)  # which camera, and why: the log and /metrics/readiness
+    assert "gate-1" in failed_detail(details) and "gate-1" in logged
+
+
+def test_readyz_fails_when_a_camera_failed_to_open(fresh: Api, caplog: pytest.LogCaptureFixture) -> None:
+    fresh.rt.live.fail("gate-1", "cannot open rtsp://gate-1: connection refused")
+    body, details, logged = _not_ready(fresh, caplog)
     assert [e["loc"] for e in body["errors"]] == [["cameras"]]
-    assert "gate-1" in body["detail"]
+    assert "connection refused" not in str(body)
+    assert "gate-1 (failed to open: cannot open rtsp://gate-1: connection refused)" in failed_detail(details)
+    assert "connection refused" in logged
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -239,6 +279,12 @@ def test_metrics_count_alerts_drops_and_purges_without_personal_data() -> None:
         assert line in exposition
     labels = {part.split("=")[0] for part in exposition.replace("{", ",").replace("}", ",").split(",")}
     assert not labels & {"person", "person_id", "watchlist", "user", "name"}
+
+
+def test_a_camera_that_failed_to_open_is_in_the_runtimes_metrics(fresh: Api) -> None:
+    fresh.rt.live.fail("gate-1", "cannot open rtsp://gate-1")
+    text_ = fresh.call("GET", "/metrics", "ada").text
+    assert 'citywatch_camera_running{camera="gate-1"} 0.0' in text_
 
 
 def test_metrics_registries_are_per_runtime() -> None:

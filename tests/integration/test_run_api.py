@@ -1,5 +1,6 @@
 """`citywatch run` with `api.enabled`: an operator's live feed shows the Hamilton clip's alert
-as the camera raises it, and Ctrl-C stops the cameras and the server, streams included."""
+as the camera raises it, a camera that cannot be opened makes the server not ready, and
+Ctrl-C stops the cameras and the server, streams included."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def test_run_serves_the_live_alert_feed(tmp_path: Path, shared_data: Path) -> No
     clip = shared_data / "face_recognition/examples/short_hamilton_clip.mp4"
     (tmp_path / "citywatch.yaml").write_text(
         f"cameras:\n  - id: stage\n    url: {clip}\n    mode: watchlist\n    source: {{replay: true}}\n"
+        f"  - id: missing\n    url: {tmp_path / 'no-such-clip.mp4'}\n"
     )
     port = free_port()
     env = cli_env(tmp_path, shared_data) | {
@@ -72,11 +74,14 @@ def test_run_serves_the_live_alert_feed(tmp_path: Path, shared_data: Path) -> No
     reader.start()
     while not events and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    # the camera that could not be opened is failed, not absent: the server is not ready
+    ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
     proc.send_signal(signal.SIGINT)  # the clip loops as a live camera: stop it as an operator would
     stdout, stderr = proc.communicate(timeout=60)
     reader.join(10)
     assert proc.returncode == 0, stderr
-    assert "stopped 1 camera(s) cleanly" in stdout
+    assert "stopped 2 camera(s) cleanly" in stdout
+    assert (ready.status_code, ready.json()["detail"]) == (503, "not ready: cameras"), ready.text
     assert not reader.is_alive(), "the stream outlived the server"
     assert events, stderr
     assert {(e["camera"], e["person"]) for e in events} == {("stage", LIN)}

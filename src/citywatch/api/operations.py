@@ -1,4 +1,5 @@
-"""Operations routes: health, readiness, Prometheus metrics, the OpenAPI schema and a docs page
+"""Operations routes: health, readiness (public: ready or not and which checks failed, by name;
+the checks in words behind metrics.read), Prometheus metrics, the OpenAPI schema and a docs page
 drawn from it (no CDN, no JavaScript: deployments of this kind reach no outside host); and the
 access log of every request (method, path, status, duration; never a header, query or body)."""
 
@@ -21,6 +22,7 @@ from citywatch.api.errors import error_response
 from citywatch.api.schemas import problems
 from citywatch.audit.access import Permission
 
+log = logging.getLogger(__name__)
 access_log = logging.getLogger("citywatch.api.access")
 
 PERMISSION_KEY = "x-citywatch-permission"
@@ -37,21 +39,24 @@ class Health(BaseModel):
 
 
 class CheckPublic(BaseModel):
-    name: str = Field(description="`database`, `data_dir` or `cameras`.")
+    name: str = Field(description="`database`, `schema`, `data_dir` or `cameras`.")
     ok: bool
-    detail: str = Field(description="What was found, in words.")
 
 
 class ReadinessPublic(BaseModel):
+    """What anyone may know of readiness: whether, and which checks failed by name. Paths,
+    camera ids and errors are in the server's log and at `/metrics/readiness` (metrics.read)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
                     "status": "ready",
                     "checks": [
-                        {"name": "database", "ok": True, "detail": "answers, schema at head 0007"},
-                        {"name": "data_dir", "ok": True, "detail": "/var/lib/citywatch is writable"},
-                        {"name": "cameras", "ok": True, "detail": "4 camera worker(s) at work"},
+                        {"name": "database", "ok": True},
+                        {"name": "schema", "ok": True},
+                        {"name": "data_dir", "ok": True},
+                        {"name": "cameras", "ok": True},
                     ],
                 }
             ]
@@ -60,6 +65,35 @@ class ReadinessPublic(BaseModel):
 
     status: str = Field(description="`ready`.")
     checks: list[CheckPublic]
+
+
+class CheckDetail(CheckPublic):
+    detail: str = Field(description="What was found, in words (paths, camera ids, errors).")
+
+
+class ReadinessDetails(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "not ready",
+                    "checks": [
+                        {"name": "database", "ok": True, "detail": "answers"},
+                        {"name": "schema", "ok": True, "detail": "at head 0007"},
+                        {"name": "data_dir", "ok": True, "detail": "/var/lib/citywatch is writable"},
+                        {
+                            "name": "cameras",
+                            "ok": False,
+                            "detail": "camera workers not running: gate-1 (failed to open: …)",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    status: str = Field(description="`ready` or `not ready`.")
+    checks: list[CheckDetail]
 
 
 def add_routes(app: FastAPI) -> None:
@@ -71,6 +105,13 @@ def add_routes(app: FastAPI) -> None:
         readyz,
         response_model=ReadinessPublic,
         responses=problems(status.HTTP_503_SERVICE_UNAVAILABLE),
+        **ops,
+    )
+    app.add_api_route(
+        "/metrics/readiness",
+        readyz_details,
+        response_model=ReadinessDetails,
+        responses=problems(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN),
         **ops,
     )
     app.add_api_route(
@@ -101,17 +142,31 @@ def readyz(
     request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]
 ) -> ReadinessPublic | JSONResponse:
     """Ready to serve: the database answers at the newest schema, the data folder takes writes
-    and, where cameras run, each camera's worker is at work. Otherwise 503 with each reason."""
+    and, where cameras run, each camera's worker is at work. Otherwise 503 naming the failed
+    checks; why they failed (paths, camera ids, errors) goes to the log, not to anyone who asks."""
     result = runtime_of(request).readiness()
     if not result.ready:
         reasons = result.problems
+        log.warning("not ready: %s", "; ".join(f"{c.name}: {c.detail}" for c in reasons))
         return error_response(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            "not ready: " + "; ".join(c.detail for c in reasons),
-            errors=[{"loc": [c.name], "msg": c.detail, "type": "not_ready"} for c in reasons],
+            "not ready: " + ", ".join(c.name for c in reasons),
+            errors=[{"loc": [c.name], "msg": "check failed", "type": "not_ready"} for c in reasons],
         )
-    checks = [CheckPublic(name=c.name, ok=c.ok, detail=c.detail) for c in result.checks]
+    checks = [CheckPublic(name=c.name, ok=c.ok) for c in result.checks]
     return ReadinessPublic(status="ready", checks=checks)
+
+
+def readyz_details(
+    request: Request, _: Annotated[Caller, requires(Permission.METRICS_READ)]
+) -> ReadinessDetails:
+    """Each readiness check with what it found, in words, for whoever monitors the server
+    (metrics.read). Always 200: the probe is /readyz; this says why."""
+    result = runtime_of(request).readiness()
+    return ReadinessDetails(
+        status="ready" if result.ready else "not ready",
+        checks=[CheckDetail(name=c.name, ok=c.ok, detail=c.detail) for c in result.checks],
+    )
 
 
 def metrics(request: Request, _: Annotated[Caller, requires(Permission.METRICS_READ)]) -> Response:

@@ -37,7 +37,7 @@ from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
 from citywatch.runtime.live import LiveCameras
 from citywatch.runtime.metrics import CameraCounts, Metrics
-from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
+from citywatch.runtime.pipeline import CameraPipeline, PipelineStats, TrackOutcome
 from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.worker import CameraWorker
 from citywatch.services.orders import OrderService
@@ -99,12 +99,18 @@ class Runtime:
     @cached_property
     def metrics(self) -> Metrics:
         """Prometheus metrics: the workers' counts, stage latencies, purges (no personal data)."""
-        return Metrics(lambda: [CameraCounts(w.status(), w.pipeline.stats) for w in self.live.workers()])
+        return Metrics(
+            lambda: (
+                [CameraCounts(w.status(), w.pipeline.stats) for w in self.live.workers()]
+                + [CameraCounts(failed, PipelineStats()) for failed in self.live.failed()]
+            )
+        )
 
     def readiness(self) -> Readiness:
         """Whether this runtime can serve: the database answers at the newest schema, the data
-        folder takes writes, and every started camera worker is still at work."""
-        return readiness(self.database, self.settings.data_dir, self.live.workers())
+        folder takes writes, every started camera worker is still at work, and no camera
+        failed to open."""
+        return readiness(self.database, self.settings.data_dir, self.live.workers(), self.live.failed())
 
     @cached_property
     def live(self) -> LiveCameras:

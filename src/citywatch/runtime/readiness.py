@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citywatch.domain.errors import CitywatchError
-from citywatch.runtime.worker import CameraWorker
+from citywatch.runtime.worker import CameraStatus, CameraWorker
 from citywatch.store.db import Database, head_revision
 
 
@@ -33,23 +33,31 @@ class Readiness:
         return [c for c in self.checks if not c.ok]
 
 
-def readiness(database: Database, data_dir: Path, workers: Sequence[CameraWorker]) -> Readiness:
-    checks = [check_schema(database), check_writable(data_dir)]
-    if workers:
-        checks.append(check_workers(workers))
+def readiness(
+    database: Database,
+    data_dir: Path,
+    workers: Sequence[CameraWorker],
+    failed: Sequence[CameraStatus] = (),
+) -> Readiness:
+    """`failed`: the cameras that could not even be opened (no worker), with their errors."""
+    checks = [*check_schema(database), check_writable(data_dir)]
+    if workers or failed:
+        checks.append(check_workers(workers, failed))
     return Readiness(tuple(checks))
 
 
-def check_schema(database: Database) -> Check:
-    """The database answers, and its schema is the newest this citywatch knows."""
+def check_schema(database: Database) -> tuple[Check, ...]:
+    """The database answers (`database`), and then its schema is the newest this citywatch
+    knows (`schema`; not judged while the database does not answer)."""
+    head = head_revision()
     try:
         revision = database.schema_revision()
     except CitywatchError as exc:
-        return Check("database", False, f"the database does not answer: {exc}")
-    head = head_revision()
+        return (Check("database", False, f"the database does not answer: {exc}"),)
+    answers = Check("database", True, "answers")
     if revision != head:
-        return Check("database", False, f"schema at revision {revision or 'none'}, not at head {head}")
-    return Check("database", True, f"answers, schema at head {head}")
+        return answers, Check("schema", False, f"schema at revision {revision or 'none'}, not at head {head}")
+    return answers, Check("schema", True, f"at head {head}")
 
 
 def check_writable(data_dir: Path) -> Check:
@@ -62,11 +70,11 @@ def check_writable(data_dir: Path) -> Check:
     return Check("data_dir", True, f"{data_dir} is writable")
 
 
-def check_workers(workers: Sequence[CameraWorker]) -> Check:
+def check_workers(workers: Sequence[CameraWorker], failed: Sequence[CameraStatus] = ()) -> Check:
     """Each camera's worker (the newest, from LiveCameras) is at work: it has not failed, and
-    if live and started it has not stopped. A file read to its end is done, not dead; a worker
-    not started yet is starting."""
-    dead = []
+    if live and started it has not stopped; and no camera failed to open. A file read to its
+    end is done, not dead; a worker not started yet is starting."""
+    dead = [f"{status.camera_id} (failed to open: {status.error})" for status in failed]
     for w in workers:
         status = w.status()
         if status.state == "failed" or (w.live and w.started and w.done):

@@ -192,6 +192,23 @@ def test_readyz_fails_when_the_schema_is_behind(fresh: Api, caplog: pytest.LogCa
     assert words in failed_detail(details) and words in logged
 
 
+def test_readyz_logs_why_once_per_change_not_once_per_probe(
+    fresh: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with fresh.rt.database.session() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    with caplog.at_level(logging.INFO, logger="citywatch.api.operations"):
+        for _ in range(3):
+            assert fresh.call("GET", "/readyz").status_code == 503
+        with fresh.rt.database.session() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()})
+        assert fresh.call("GET", "/readyz").status_code == 200
+        assert fresh.call("GET", "/readyz").status_code == 200
+    said = [r.getMessage() for r in caplog.records if r.name == "citywatch.api.operations"]
+    behind = f"not ready: schema: schema at revision 0001, not at head {head_revision()}"
+    assert said == [behind, "ready again"]
+
+
 def test_readyz_fails_when_the_data_folder_takes_no_files(
     fresh: Api, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -145,9 +145,16 @@ def readyz(
     and, where cameras run, each camera's worker is at work. Otherwise 503 naming the failed
     checks; why they failed (paths, camera ids, errors) goes to the log, not to anyone who asks."""
     result = runtime_of(request).readiness()
+    said = "; ".join(f"{c.name}: {c.detail}" for c in result.problems)
+    if said != getattr(request.app.state, "not_ready_said", ""):
+        # once per change, not once per probe: a monitor polls this every few seconds
+        if said:
+            log.warning("not ready: %s", said)
+        else:
+            log.info("ready again")
+        request.app.state.not_ready_said = said
     if not result.ready:
         reasons = result.problems
-        log.warning("not ready: %s", "; ".join(f"{c.name}: {c.detail}" for c in reasons))
         return error_response(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "not ready: " + ", ".join(c.name for c in reasons),

@@ -5,13 +5,14 @@
 # enrolled by two people, and one user per role to sign in as. Ctrl-C stops it.
 #   Usage: scripts/console.sh CITYWATCH_BIN DATA_DIR WORK_DIR [PORT]
 set -euo pipefail
+. "$(dirname "$0")/demo-seed.sh"
 cw_bin=$(realpath "$1"); data=$(realpath "$2"); work=$3; port=${4:-8080}
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 export CITYWATCH_MODELS_DIR="$data/models"
 ex="$data/face_recognition/examples"
 password="console-demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 cw() { "$cw_bin" "$@"; }
-as_sam() { CITYWATCH_TOKEN=$(cat sam.token) "$cw_bin" "$@"; }
+as_supervisor() { CITYWATCH_TOKEN=$(cat sam.token) "$cw_bin" "$@"; }
 
 cat > citywatch.yaml <<YAML
 data_dir: citywatch-data
@@ -38,21 +39,7 @@ for user in ada:admin sam:supervisor sue:supervisor olga:operator ian:investigat
 done
 cw user token issue sam --label console-setup --out sam.token
 
-echo "== enrol two people; Sam approves (two-person rule)"
-cw enroll "$ex/lin-manuel-miranda.png" --name "Lin-Manuel Miranda" \
-  --source "face_recognition example image" --legal-basis "demonstration"
-cw enroll "$ex/alex-lacamoire.png" --name "Alex Lacamoire" \
-  --source "face_recognition example image" --legal-basis "demonstration"
-for id in $(cw changes list --json | "$(dirname "$cw_bin")/python" -c \
-    'import json, sys; print(*(json.loads(l)["id"] for l in sys.stdin if l.strip()))'); do
-  as_sam changes approve "$id"
-done
-
-echo "== an authorisation for the stage camera, approved by Sam"
-cw authorisations request DEMO-1 --issuer "citywatch demo" \
-  --legal-basis "demonstration on public sample images" --objective "show the console" \
-  --camera stage --watchlist default --until +1d
-as_sam authorisations approve DEMO-1
+seed_watchlist_and_authorisation "show the console"
 cw user token revoke "$(cw user token list --json | "$(dirname "$cw_bin")/python" -c \
     'import json, sys; print([json.loads(l) for l in sys.stdin if l.strip()][-1]["id"])')"
 rm -f sam.token

@@ -4,6 +4,7 @@
 # the stage camera identifies under, the Hamilton clip is watched, alerts listed, the audit
 # log verified.  Usage: scripts/demo.sh CITYWATCH_BIN DATA_DIR WORK_DIR
 set -euo pipefail
+. "$(dirname "$0")/demo-seed.sh"
 cw_bin=$(realpath "$1"); data=$(realpath "$2"); work=$3
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 export CITYWATCH_MODELS_DIR="$data/models"
@@ -15,21 +16,7 @@ echo "== a second person: supervisor Sam, signing in with an API token"
 cw user add sam --role supervisor --no-password
 cw user token issue sam --label demo --out supervisor.token
 
-echo "== enrol two people (each waits for a second person: two-person rule)"
-cw enroll "$ex/lin-manuel-miranda.png" --name "Lin-Manuel Miranda" \
-  --source "face_recognition example image" --legal-basis "demonstration"
-cw enroll "$ex/alex-lacamoire.png" --name "Alex Lacamoire" \
-  --source "face_recognition example image" --legal-basis "demonstration"
-for id in $(cw changes list --json | "$(dirname "$cw_bin")/python" -c \
-    'import json, sys; print(*(json.loads(l)["id"] for l in sys.stdin if l.strip()))'); do
-  as_supervisor changes approve "$id"
-done
-
-echo "== an authorisation for the stage camera, approved by Sam"
-cw authorisations request DEMO-1 --issuer "citywatch demo" \
-  --legal-basis "demonstration on public sample images" --objective "show a watchlist alert" \
-  --camera stage --watchlist default --until +1d
-as_supervisor authorisations approve DEMO-1
+seed_watchlist_and_authorisation "show a watchlist alert"
 
 echo "== watch the clip as camera 'stage'"
 cw watch "$ex/short_hamilton_clip.mp4" --camera-id stage

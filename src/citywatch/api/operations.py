@@ -63,7 +63,10 @@ class ReadinessPublic(BaseModel):
         }
     )
 
-    status: str = Field(description="`ready`.")
+    status: str = Field(
+        description="`ready`, or `degraded`: ready, but a check that is not critical failed (a "
+        "camera is down: the console, the API and the public form still work)."
+    )
     checks: list[CheckPublic]
 
 
@@ -142,14 +145,15 @@ def readyz(
     request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]
 ) -> ReadinessPublic | JSONResponse:
     """Ready to serve: the database answers at the newest schema, the data folder takes writes
-    and, where cameras run, each camera's worker is at work. Otherwise 503 naming the failed
-    checks; why they failed (paths, camera ids, errors) goes to the log, not to anyone who asks."""
+    (503 naming the failed checks otherwise). A camera that is down (failed to open, or its
+    worker stopped) leaves the server ready but `degraded`, with `cameras` not ok. Why a check
+    failed (paths, camera ids, errors) goes to the log, not to anyone who asks."""
     result = runtime_of(request).readiness()
     said = "; ".join(f"{c.name}: {c.detail}" for c in result.problems)
     if said != getattr(request.app.state, "not_ready_said", ""):
         # once per change, not once per probe: a monitor polls this every few seconds
         if said:
-            log.warning("not ready: %s", said)
+            log.warning("%s: %s", "degraded" if result.ready else "not ready", said)
         else:
             log.info("ready again")
         request.app.state.not_ready_said = said
@@ -161,7 +165,7 @@ def readyz(
             errors=[{"loc": [c.name], "msg": "check failed", "type": "not_ready"} for c in reasons],
         )
     checks = [CheckPublic(name=c.name, ok=c.ok) for c in result.checks]
-    return ReadinessPublic(status="ready", checks=checks)
+    return ReadinessPublic(status="degraded" if result.degraded else "ready", checks=checks)
 
 
 def readyz_details(
@@ -171,7 +175,7 @@ def readyz_details(
     (metrics.read). Always 200: the probe is /readyz; this says why."""
     result = runtime_of(request).readiness()
     return ReadinessDetails(
-        status="ready" if result.ready else "not ready",
+        status="not ready" if not result.ready else "degraded" if result.degraded else "ready",
         checks=[CheckDetail(name=c.name, ok=c.ok, detail=c.detail) for c in result.checks],
     )
 

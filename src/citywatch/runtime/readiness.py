@@ -1,5 +1,10 @@
 """Readiness: whether a runtime can do its work now. Each check is cheap (one query, one small
-file, the workers' threads) and says in words what is wrong."""
+file, the workers' threads) and says in words what is wrong.
+
+A check is critical when the server cannot do its work without it (the database, its schema,
+the data folder). The cameras are not: one dead RTSP feed must not make a load balancer pull
+the console, the alert stream and the public request form with it, so a camera down makes the
+runtime `degraded` (still ready), named in the answer and the metrics."""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ class Check:
     name: str
     ok: bool
     detail: str
+    critical: bool = True
+    """False: a failure degrades the service but leaves it ready."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +33,12 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(c.ok for c in self.checks)
+        return all(c.ok for c in self.checks if c.critical)
+
+    @property
+    def degraded(self) -> bool:
+        """Ready, but a check that is not critical (the cameras) failed."""
+        return self.ready and any(not c.ok for c in self.checks)
 
     @property
     def problems(self) -> list[Check]:
@@ -80,5 +92,5 @@ def check_workers(workers: Sequence[CameraWorker], failed: Sequence[CameraStatus
         if status.state == "failed" or (w.live and w.started and w.done):
             dead.append(f"{status.camera_id} ({status.error or status.state})")
     if dead:
-        return Check("cameras", False, "camera workers not running: " + ", ".join(dead))
-    return Check("cameras", True, f"{len(workers)} camera worker(s) at work")
+        return Check("cameras", False, "camera workers not running: " + ", ".join(dead), critical=False)
+    return Check("cameras", True, f"{len(workers)} camera worker(s) at work", critical=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,31 @@ def api(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator
         recorder.close()
         api.rt.users.add_user("hal", "operator", cameras=["hall-2"])
         api.tokens["hal"] = api.rt.users.issue_token("hal", "test").token
+        authorise(api, "W-7", [CAMERA])
+        authorise(api, "W-HALL", ["hall-2"])
+        authorise(api, "W-PENDING", [CAMERA], approve=False)
+        authorise(api, "W-URGENT", [CAMERA], approve=False, urgent=True)
         yield api
+
+
+def authorise(
+    api: Api, reference: str, cameras: list[str], *, approve: bool = True, urgent: bool = False
+) -> None:
+    """An authorisation requested by one supervisor and (unless not `approve`) approved by another."""
+    now = datetime.now(UTC)
+    asked = {
+        "reference": reference,
+        "issuer": "District Court",
+        "legal_basis": f"warrant {reference}",
+        "objective": f"case under {reference}",
+        "cameras": cameras,
+        "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=1)).isoformat(),
+        "urgent": urgent,
+    }
+    assert api.call("POST", "/api/authorisations", "sam", json=asked).status_code == 201
+    if approve:
+        assert api.call("POST", f"/api/authorisations/{reference}/approve", "sue").status_code == 200
 
 
 def window(start_s: float, end_s: float) -> dict[str, str]:
@@ -91,6 +115,32 @@ def test_a_clip_opened_for_a_case_carries_its_case_and_authorisation(api: Api) -
     assert response.status_code == 200, response.text
     [clip] = [e for e in audited(api, "clip.export") if e.actor == "ian"]
     assert (clip.case, clip.authorisation) == ("C-2026-42", "W-7")
+
+
+@pytest.mark.parametrize(
+    ("basis", "status", "words"),
+    [
+        ({"authorisation": "W-NONE"}, 404, "no authorisation 'W-NONE' is on record"),
+        ({"authorisation": "W-HALL"}, 403, "authorisation W-HALL does not name camera(s) gate-1"),
+        ({"authorisation": "W-PENDING"}, 403, "authorisation W-PENDING is not in force (pending"),
+        ({"authorisation": "W-URGENT"}, 403, "authorisation W-URGENT is urgent, not yet approved"),
+        ({}, 422, "a clip opened for a case names the authorisation it is opened under"),
+    ],
+    ids=["unknown", "not naming the camera", "not in force", "not approved", "no authorisation"],
+)
+def test_a_clip_claiming_a_basis_it_lacks_is_refused_and_audited(
+    api: Api, basis: dict[str, str], status: int, words: str
+) -> None:
+    """The audit record of a clip never claims an authorisation that does not cover it."""
+    before = len(audited(api, "clip.export"))
+    params = window(3.5, 6.5) | {"case": "C-2026-43"} | basis
+    response = api.call("GET", "/api/recordings/clip", "ian", params=params)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"].startswith(f"clip refused: {words}")
+    assert len(audited(api, "clip.export")) == before
+    refused = audited(api, "clip.refused")[-1]
+    assert (refused.actor, refused.object, refused.case) == ("ian", f"camera:{CAMERA}", "C-2026-43")
+    assert refused.authorisation == basis.get("authorisation", "") and words in refused.params["reason"]
 
 
 @pytest.mark.parametrize(

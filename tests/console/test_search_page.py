@@ -156,11 +156,14 @@ def test_a_case_search_from_the_page_finds_the_face_nearest_first(tmp_path: Path
             "camera": hit["camera_id"],
             "since": (datetime.fromisoformat(hit["started_at"]) - timedelta(seconds=CLIP_PAD_S)).isoformat(),
             "until": (datetime.fromisoformat(hit["ended_at"]) + timedelta(seconds=CLIP_PAD_S)).isoformat(),
+            "case": "C-2026-0042",  # the case and authorisation the results were found under
+            "authorisation": "W-CASE",
         }
         clip = console.api("GET", "/api/recordings/clip", "ian", params=around)
         assert clip.status_code == 200, clip.text
         assert clip.headers["content-type"] == "video/mp4" and clip.content[4:8] == b"ftyp"
-        assert [e.actor for e in console.audited("clip.export")] == ["ian"]
+        [exported] = console.audited("clip.export")
+        assert (exported.actor, exported.case, exported.authorisation) == ("ian", "C-2026-0042", "W-CASE")
 
         scoped = console.api(
             "POST",

@@ -27,7 +27,7 @@ from citywatch.audit.access import Permission
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.footage import Segment
-from citywatch.services.footage import ClipExport, clip_event, export_clip
+from citywatch.services.footage import ClipExport, clip_basis, clip_event, export_clip
 from citywatch.store.blobs import make_dirs
 from citywatch.store.requests import WORK_FOLDER
 
@@ -164,9 +164,12 @@ def clip(
     """The camera's recorded footage from `since` to `until` as one MP4 (copied, not
     re-encoded; it starts at the keyframe at or before `since`), at most `api.clip_max_s`
     long. Audited as `clip.export` with the window, the segments used, the clip's SHA-256
-    and the case (and authorisation) it was opened for, if given, before it is sent."""
+    and the case (and authorisation) it was opened for, if given, before it is sent. A named
+    authorisation must be on record (else 404), in force, approved and name the camera (else
+    403); a case needs one (else 422): refusals are audited as `clip.refused`."""
     rt = runtime_of(request)
     require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
+    clip_basis(rt, camera, since, until, case=case or "", authorisation=authorisation or "", by=caller.actor)
     start, end = since.astimezone(UTC), until.astimezone(UTC)
     longest_s = rt.settings.api.clip_max_s
     if (end - start).total_seconds() > longest_s:

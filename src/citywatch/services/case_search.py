@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import InvalidInput, NotFound
-from citywatch.domain.policy import Authorisation
+from citywatch.domain.errors import InvalidInput
 from citywatch.runtime.build import Runtime
-from citywatch.services.search import CaseScope, SearchHit, scope_problem, search_by_photo
+from citywatch.services.search import CaseScope, SearchHit, find_authorisation, scope_problem, search_by_photo
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> l
     rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
     m = rt.settings.matching
     threshold = search.threshold or m.search_threshold
-    authorisation = _find_authorisation(rt, search.authorisation)
+    authorisation = find_authorisation(rt.governance, search.authorisation)
     scope = CaseScope(
         case=search.case,
         legal_basis=search.legal_basis,
@@ -90,12 +89,3 @@ def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> l
     )
     rt.audit(replace(searched, result_count=len(hits)), actor=by)
     return hits
-
-
-def _find_authorisation(rt: Runtime, reference: str) -> Authorisation | None:
-    if not reference:
-        return None
-    try:
-        return rt.governance.authorisation(reference).authorisation
-    except NotFound:
-        return None

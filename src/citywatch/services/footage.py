@@ -1,5 +1,6 @@
 """Clips of recorded footage: a camera's segments between two times cut into one file,
-recorded (by the caller's `publish`) before the file appears."""
+recorded (by the caller's `publish`) before the file appears. A clip opened for a case names
+the authorisation it is opened under, checked (`clip_basis`) before its audit record claims it."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from citywatch.domain.audit import AuditEvent
-from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
+from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
+from citywatch.domain.policy import ALWAYS
 from citywatch.media.clips import ClipPart, write_clip
+from citywatch.services.search import authorisation_problem, find_authorisation
 from citywatch.store.blobs import fsync_dir
 from citywatch.store.footage import FootageStore, describe_os_error, sync_and_hash, unlink_quietly
+
+if TYPE_CHECKING:  # the runtime is passed in: only its type is needed here
+    from citywatch.runtime.build import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +121,43 @@ def export_clip(
         if temp.exists():
             unlink_quietly(temp)
     return export
+
+
+def clip_basis(
+    rt: Runtime,
+    camera_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    case: str,
+    authorisation: str,
+    by: Actor,
+) -> None:
+    """Check the legal basis a clip claims before its audit record claims it: a `case` needs
+    an `authorisation`, and a named authorisation must be on record, in force, approved and
+    name `camera_id`, the same rule (and words) case search applies. Neither named: nothing to
+    check. A refusal is audited (`clip.refused`, with the reason) and raised: `InvalidInput`
+    for a case without an authorisation, `NotFound` for one not on record, `PermissionDenied`
+    for one that does not cover the camera now. The clip's window is not held to the
+    authorisation's (the console pads a sighting's)."""
+    if not case and not authorisation:
+        return
+    error: type[InvalidInput | NotFound | PermissionDenied]
+    if not authorisation:
+        error, problem = InvalidInput, "a clip opened for a case names the authorisation it is opened under"
+    elif (found := find_authorisation(rt.governance, authorisation)) is None:
+        error, problem = NotFound, f"no authorisation {authorisation!r} is on record"
+    else:
+        error = PermissionDenied
+        if (lacking := authorisation_problem(found, [camera_id], ALWAYS, datetime.now(UTC))) is None:
+            return
+        problem = lacking
+    params = {"since": since.isoformat(), "until": until.isoformat(), "reason": problem}
+    refused = AuditEvent(
+        "clip.refused", f"camera:{camera_id}", authorisation=authorisation, case=case, params=params
+    )
+    rt.audit(refused, actor=by)
+    raise error(f"clip refused: {problem}")
 
 
 def clip_event(

@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from citywatch.config.vision import QualitySettings
+from citywatch.domain.errors import NotFound
 from citywatch.domain.matching import Template
 from citywatch.domain.policy import Authorisation, AuthorisationStatus, Window
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.services.faces import one_face
 from citywatch.store.facade import MetaStore
+from citywatch.store.governance import GovernanceStore
 from citywatch.store.records import SearchCandidate
 
 
@@ -61,9 +63,23 @@ def scope_problem(scope: CaseScope, *, max_window: timedelta, now: datetime) -> 
     return authorisation_problem(scope.authorisation, scope.cameras, Window(scope.since, until), now)
 
 
+def find_authorisation(governance: GovernanceStore, reference: str) -> Authorisation | None:
+    """The authorisation on record as `reference`; None when none is named or none is on
+    record. Case search and clips opened for a case both look authorisations up here."""
+    if not reference:
+        return None
+    try:
+        return governance.authorisation(reference).authorisation
+    except NotFound:
+        return None
+
+
 def authorisation_problem(
     auth: Authorisation | None, cameras: list[str], window: Window, now: datetime
 ) -> str | None:
+    """Why `auth` does not cover `cameras` over `window` now (missing, not in force, urgent
+    and not yet approved, not naming a camera, or the window reaching outside its own), or
+    None when it does. An open end of `window` is not checked. Pure."""
     if auth is None:
         return "an authorisation is required (--authorisation)"
     if not auth.in_force(now):

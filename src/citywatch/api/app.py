@@ -18,6 +18,7 @@ from citywatch.api import watchlists as watchlist_routes
 from citywatch.api.accountability import add_routes as add_accountability_routes
 from citywatch.api.auth import add_sign_ins, permissions_of
 from citywatch.api.governance import add_routes as add_governance_routes
+from citywatch.api.limits import BodyLimit, body_max_bytes, takes_upload, upload_max_bytes
 from citywatch.api.operations import add_routes as add_operation_routes
 from citywatch.api.requests import add_routes as add_request_routes
 from citywatch.api.session import add_routes as add_session_routes
@@ -62,6 +63,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     add_operation_routes(app)
 
     verify_routes_declare_permission(app)
+    # every body bounded before any route reads it; the upload routes up to their photo limits
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=body_max_bytes(runtime.settings.api),
+        upload_max_bytes=upload_max_bytes(runtime.settings.api),
+        uploads=[route for route in app.routes if takes_upload(route)],
+    )
     return app
 
 

@@ -20,6 +20,15 @@ class ApiSettings(Section):
         "machine, serve it behind a TLS proxy.",
     )
     port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on (0: any free port).")
+    body_max_kb: int = Field(
+        1024,
+        ge=16,
+        le=64 * 1024,
+        description="Largest request body (KB of 1024 bytes) any route but an upload reads: a "
+        "larger one is refused (413) unread when its declared length says so, or as soon as a "
+        "streamed one passes it. The largest legitimate JSON body, a hold naming its 10,000 "
+        "items, indented, is about 630 KB. The upload routes take up to their own photo limits instead.",
+    )
     enrol_image_max_mb: float = Field(
         10.0,
         gt=0,

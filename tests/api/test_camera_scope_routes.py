@@ -185,3 +185,24 @@ def test_a_scoped_user_lists_downloads_and_checks_only_exports_within_their_scop
     assert mine.status_code == 200 and mine.headers["content-type"] == "application/zip"
     assert api.call("GET", f"/api/exports/{hall}/package", "sue").status_code == 200  # unscoped
     assert api.call("POST", f"/api/exports/{gate}/verify", "ivy").json()["ok"] is True
+
+
+# --- receipts --------------------------------------------------------------------------------
+
+
+def test_receipts_are_listed_within_the_callers_scope(api: Api) -> None:
+    """A hold release's receipt names the hold's reference: a scoped reader sees only those of
+    holds wholly within their cameras (the rest left out whole); the page keeps its size."""
+    holds = {}
+    for key, cameras in {"gate": ["gate-1"], "hall": ["hall-2"], "both": ["gate-1", "hall-2"]}.items():
+        holds[key] = made(api.call("POST", "/api/holds", "sam", json=_hold(*cameras) | {"reference": key}))
+        assert api.call("POST", f"/api/holds/{holds[key]}/release", "sam").status_code == 200
+
+    def seen(user: str, **params: Any) -> tuple[list[tuple[int, str]], int | None]:
+        body = api.call("GET", "/api/receipts", user, params=params).json()
+        return [(r["details"]["hold"], r["details"]["reference"]) for r in body["items"]], body["next_before"]
+
+    assert seen("sol") == ([(holds["gate"], "gate")], None)
+    assert seen("sol", limit=1)[0] == [(holds["gate"], "gate")]  # the hidden ones do not shorten a page
+    newest_first = [(holds[k], k) for k in ("both", "hall", "gate")]
+    assert seen("sam") == (newest_first, None)  # unscoped: every receipt, as before

@@ -130,3 +130,19 @@ def test_a_scoped_user_is_refused_a_hall_2_export_from_the_page_link(tmp_path: P
         assert response.status_code == 403 and "hall-2" in response.json()["detail"]
         assert console.audited("access.refused")[-1].object == f"export:{export}"
         assert not console.audited("export.download")
+
+
+def test_the_receipts_page_shows_only_receipts_within_the_callers_cameras(tmp_path: Path) -> None:
+    """A hold release's receipt names the hold's reference: none of a hold touching hall-2
+    reaches sol (limited to gate-1); the unscoped see them all."""
+    for console in open_console(console_settings(tmp_path)):
+        released = {}
+        for key, cameras in SCOPES.items():
+            hold = {"reference": f"case:{key}", "reason": "evidence", "cameras": cameras, **WINDOW}
+            hold_id = made(console.api("POST", "/api/holds", "ian", json=hold))
+            released[key] = made(console.api("POST", f"/api/holds/{hold_id}/release", "sam"))
+        scoped = page(World(console, {}, {}, {}), "/console/receipts", "sol")
+        assert ids(scoped, "data-receipt-row") == {released["gate-1"]}
+        assert "case:gate-1" in scoped and "case:hall-2" not in scoped
+        everyone = page(World(console, {}, {}, {}), "/console/receipts", "sam")
+        assert ids(everyone, "data-receipt-row") == set(released.values())

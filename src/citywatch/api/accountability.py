@@ -422,12 +422,16 @@ def release_hold(
 
 def list_receipts(
     request: Request,
-    _: Annotated[Caller, requires(Permission.RECEIPTS_READ)],
+    caller: Annotated[Caller, requires(Permission.RECEIPTS_READ)],
     limit: Limit = PAGE_DEFAULT,
     before: Annotated[int | None, Query(ge=1, description="Receipts with a lower id (next page).")] = None,
 ) -> ReceiptList:
-    """Deletion receipts: purges, hold releases, authorisations closed; newest first."""
-    rows: list[ReceiptInfo] = runtime_of(request).retention.receipts(limit=limit, before=before)
+    """Deletion receipts: purges, hold releases, authorisations closed; newest first. A caller
+    limited to some cameras sees only the receipts within them: a hold release or a closed
+    authorisation touching a camera outside the scope is left out whole."""
+    rows: list[ReceiptInfo] = runtime_of(request).retention.receipts(
+        limit=limit, before=before, visible_to=caller.actor
+    )
     return ReceiptList(
         items=[ReceiptPublic.model_validate(r) for r in rows],
         next_before=rows[-1].id if len(rows) == limit else None,

@@ -89,8 +89,12 @@ def receipts_page(
     before: Before = None,
 ) -> Response:
     """Deletion receipts, newest first: what each purge, hold release or closed authorisation
-    deleted, with the id ranges and hashes that prove it (never the content)."""
-    rows: list[ReceiptInfo] = runtime_of(request).retention.receipts(limit=limit, before=before)
+    deleted, with the id ranges and hashes that prove it (never the content). For a user
+    limited to some cameras, only the receipts within them (a hold release or a closed
+    authorisation touching a camera outside the scope is left out whole)."""
+    rows: list[ReceiptInfo] = runtime_of(request).retention.receipts(
+        limit=limit, before=before, visible_to=caller.actor
+    )
     return render(
         request,
         "receipts.html",

@@ -46,6 +46,7 @@ from citywatch.store.footage import describe_os_error
 from citywatch.store.tables import (
     Alert,
     AuditRecord,
+    AuthorisationRow,
     ExportRow,
     HoldRow,
     NonMatchRow,
@@ -348,14 +349,30 @@ class RetentionStore:
         log.info("purge: %s; %d file(s) unlinked; receipt %d", plan.counts, gone, receipt.id)
         return receipt
 
-    def receipts(self, *, limit: int = 100, before: int | None = None) -> list[ReceiptInfo]:
-        """Up to `limit` receipts, newest first; with `before`, those with a lower id (the next page)."""
-        query = select(ReceiptRow).order_by(ReceiptRow.id.desc()).limit(limit)
-        if before is not None:
-            query = query.where(ReceiptRow.id < before)
+    def receipts(
+        self, *, limit: int = 100, before: int | None = None, visible_to: Actor | None = None
+    ) -> list[ReceiptInfo]:
+        """Up to `limit` receipts, newest first; with `before`, those with a lower id (the next page).
+
+        With `visible_to` limited to some cameras, only the receipts within that scope
+        (`receipt_within_scope`): one touching a camera outside it is left out whole, never
+        shown with its reference withheld, since its counts, ids and digests tell of that
+        footage too. Pages still hold `limit` receipts while more are visible."""
+        shown: list[ReceiptInfo] = []
         with self._db.session(write=False) as session:
-            rows = session.scalars(query).all()
-            return [_receipt_info(r) for r in rows]
+            while len(shown) < limit:
+                query = select(ReceiptRow).order_by(ReceiptRow.id.desc()).limit(limit)
+                if before is not None:
+                    query = query.where(ReceiptRow.id < before)
+                rows = session.scalars(query).all()
+                infos = [_receipt_info(r) for r in rows]
+                if visible_to is not None and visible_to.cameras is not None:
+                    infos = [i for i in infos if receipt_within_scope(session, visible_to, i)]
+                shown += infos[: limit - len(shown)]
+                if len(rows) < limit:
+                    break
+                before = rows[-1].id
+        return shown
 
     def _plan(self, session: Session, now: datetime, *, holds: Sequence[Hold]) -> PurgePlan:
         policy = self._policy
@@ -636,6 +653,34 @@ def hold_cameras(session: Session, hold: Hold) -> frozenset[str] | None:
     is gone (a released hold's items may be purged): its camera can no longer be told."""
     items = _item_cameras(session, hold.items)
     return None if items is None else hold.cameras | items
+
+
+def receipt_within_scope(session: Session, actor: Actor, receipt: ReceiptInfo) -> bool:
+    """Whether `actor` may see `receipt`, by `within_scope` on the cameras it concerns: a hold
+    release, its hold's (window and named items, as `holds(visible_to=)` judges the hold;
+    a hold gone, or whose items can no longer be told, is out of reach); a closed
+    authorisation, the cameras it named; any other receipt, the cameras its details name.
+    A receipt about no camera at all (a purge counts, ranges and hashes what it deleted
+    across every camera without naming one; an order's is about a person) is within
+    everyone's reach. An unscoped actor sees every receipt."""
+    if actor.cameras is None:
+        return True
+    cameras: Iterable[str] | None
+    if receipt.kind == "hold_release":
+        hold_id = receipt.details.get("hold")
+        row = session.get(HoldRow, hold_id) if isinstance(hold_id, int) else None
+        cameras = None if row is None else hold_cameras(session, _hold_info(row).hold)
+    elif receipt.kind == "authorisation":
+        reference = receipt.policy_version.removeprefix("authorisation:")
+        named = session.scalar(
+            select(AuthorisationRow.cameras).where(AuthorisationRow.reference == reference)
+        )
+        cameras = None if named is None else json.loads(named)
+    elif "cameras" in receipt.details:
+        cameras = receipt.details["cameras"]
+    else:
+        return True
+    return within_scope(actor, cameras)
 
 
 def _item_cameras(session: Session, items: Iterable[tuple[str, int]]) -> frozenset[str] | None:

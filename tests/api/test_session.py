@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from citywatch.api.auth import SESSION_COOKIE
 from tests.api.harness import Api, api_settings, open_api
@@ -154,36 +155,79 @@ def test_a_good_session_cookie_is_kept_on_the_front_door(api: Api) -> None:
     assert "set-cookie" not in response.headers
 
 
+def rate_limited(api: Api) -> list[str]:
+    return [e.object for e in api.rt.audit_log.entries() if e.action == "auth.rate_limited"]
+
+
+BOGUS = {"Authorization": "Bearer cw_" + "B" * 43}
+
+
+def bogus_from(api: Api, address: str) -> int:
+    """The status a bogus token gets from `address` (the app's client address)."""
+    client = TestClient(api.client.app, client=(address, 50000))
+    return client.get("/api/alerts", headers=BOGUS).status_code
+
+
 def test_failed_token_sign_ins_are_audited_up_to_a_limit_per_address(tmp_path: Path) -> None:
     for api in open_api(api_settings(tmp_path, failed_token_sign_ins_per_15min=3)):
-        bogus = {"Authorization": "Bearer cw_" + "B" * 43}
-        codes = [api.call("GET", "/api/alerts", headers=bogus).status_code for _ in range(3)]
+        codes = [api.call("GET", "/api/alerts", headers=BOGUS).status_code for _ in range(3)]
         assert codes == [401] * 3
         assert failed_sign_ins(api) == 3  # an accountable system records failed sign-ins ...
         before = len(api.rt.audit_log.entries())
         for _ in range(20):  # ... but not without bound
-            refused = api.call("GET", "/api/alerts", headers=bogus)
+            refused = api.call("GET", "/api/alerts", headers=BOGUS)
             assert refused.status_code == 429
             assert int(refused.headers["Retry-After"]) > 0
-        assert len(api.rt.audit_log.entries()) == before
         api.client.cookies.set(SESSION_COOKIE, "cw_" + "C" * 43)  # a bogus cookie counts too
         assert api.call("GET", "/api/alerts").status_code == 429
-        assert len(api.rt.audit_log.entries()) == before
-        # the address is refused before any lookup: a good token from it waits as well
+        assert failed_sign_ins(api) == 3
+        # the crossing is on record once, naming the address by a keyed hash, not as sent
+        assert len(api.rt.audit_log.entries()) == before + 1
+        [address] = rate_limited(api)
+        assert address.startswith("address:") and "testclient" not in address
+
+
+def test_valid_sign_ins_from_a_limited_address_still_get_in(tmp_path: Path) -> None:
+    """An office NAT or a reverse proxy: one caller's bogus tokens (or the console's own images
+    carrying a dead cookie) must not lock everyone else at that address out."""
+    for api in open_api(api_settings(tmp_path, failed_token_sign_ins_per_15min=30)):
+        api.rt.users.set_password("sam", PASSWORD)
+        codes = [api.call("GET", "/api/alerts", headers=BOGUS).status_code for _ in range(30)]
+        assert codes == [401] * 30 and failed_sign_ins(api) == 30
+        assert api.call("GET", "/api/alerts", headers=BOGUS).status_code == 429
+        assert failed_sign_ins(api) == 30  # the 31st is not recorded ...
+        assert len(rate_limited(api)) == 1  # ... but the crossing is, once
+        assert api.call("GET", "/api/alerts", "sam").status_code == 200  # a good token
+        sign_in(api)  # a fresh console session, same address
+        assert api.call("GET", "/api/alerts").status_code == 200
+        assert api.call("GET", "/console/alerts", follow_redirects=False).status_code == 200
         api.client.cookies.clear()
-        assert api.call("GET", "/api/alerts", "sam").status_code == 429
+        assert api.call("GET", "/api/alerts", headers=BOGUS).status_code == 429
+        assert (failed_sign_ins(api), len(rate_limited(api))) == (30, 1)
 
 
 def test_good_tokens_do_not_count_towards_the_failure_limit(tmp_path: Path) -> None:
     for api in open_api(api_settings(tmp_path, failed_token_sign_ins_per_15min=2)):
         for _ in range(5):
             assert api.call("GET", "/api/alerts", "sam").status_code == 200
-        bogus = {"Authorization": "Bearer cw_" + "B" * 43}
-        assert [api.call("GET", "/api/alerts", headers=bogus).status_code for _ in range(3)] == [
-            401,
-            401,
-            429,
-        ]
+        codes = [api.call("GET", "/api/alerts", headers=BOGUS).status_code for _ in range(3)]
+        assert codes == [401, 401, 429]
+
+
+def test_ipv6_addresses_in_one_64_share_a_failure_budget(tmp_path: Path) -> None:
+    for api in open_api(api_settings(tmp_path, failed_token_sign_ins_per_15min=2)):
+        assert [bogus_from(api, "2001:db8:5:6::1"), bogus_from(api, "2001:db8:5:6::2")] == [401, 401]
+        assert bogus_from(api, "2001:db8:5:6:abcd::9") == 429  # rotating within the /64 does not escape
+        assert bogus_from(api, "2001:db8:5:7::1") == 401  # another /64 has its own budget
+        assert failed_sign_ins(api) == 3 and len(rate_limited(api)) == 1
+
+
+def test_failed_sign_ins_are_audited_up_to_a_limit_across_all_addresses(tmp_path: Path) -> None:
+    for api in open_api(api_settings(tmp_path, failed_token_sign_ins_per_15min=1)):
+        codes = [bogus_from(api, f"198.51.100.{n}") for n in range(1, 16)]
+        assert codes == [401] * 15  # each address within its own limit ...
+        assert failed_sign_ins(api) == 10  # ... but only 10 x the limit recorded in the window
+        assert rate_limited(api) == ["address:*"]  # and once that it stopped
 
 
 # --- a sign-in from another site's page ---------------------------------------------------

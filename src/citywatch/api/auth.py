@@ -10,6 +10,9 @@ test walks `app.routes` for the same."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 from urllib.parse import quote, urlsplit
@@ -18,9 +21,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from citywatch.api.uploads import RateLimit
+from citywatch.api.uploads import Failure, RateLimit
 from citywatch.audit.access import Permission, can
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime
 from citywatch.store.users import UserStore
@@ -41,6 +44,9 @@ permission applies."""
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGN_IN_WINDOW_S = 15 * 60.0
 """The window of the sign-in rate limits (password tries, failed token sign-ins)."""
+AUDITED_FAILURES_FACTOR = 10
+"""Failed token sign-ins recorded in a window across all addresses, as a multiple of the
+limit per address; past it failures are still refused (401), without a record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +97,14 @@ def clear_stale_session(request: Request, response: Response, actor: Actor | Non
 
 def add_sign_ins(app: FastAPI, runtime: Runtime) -> None:
     """One store for the app's life (it keeps the dummy hash that makes a wrong name as slow
-    as a wrong password), and the count of failed token sign-ins per address."""
+    as a wrong password), the count of failed token sign-ins per address (and of the ones
+    recorded across all addresses), and the key that pseudonymises addresses in the audit log."""
+    per_address = runtime.settings.api.failed_token_sign_ins_per_15min
     app.state.sign_ins = runtime.users_as(ANONYMOUS)
     app.state.token_failures = RateLimit(
-        runtime.settings.api.failed_token_sign_ins_per_15min, SIGN_IN_WINDOW_S
+        per_address, SIGN_IN_WINDOW_S, audited_per_window=AUDITED_FAILURES_FACTOR * per_address
     )
+    app.state.address_key = secrets.token_bytes(32)
 
 
 def client_address(request: Request) -> str:
@@ -104,10 +113,10 @@ def client_address(request: Request) -> str:
 
 
 class Authorize:
-    """The dependency each route declares once: the caller, signed in by bearer token and
-    allowed `permission` (401 without a valid token, 403 without the permission, 429 once an
-    address has failed `failed_token_sign_ins_per_15min` times: that refuses its good tokens
-    too until the window has passed, the price of never looking a token up for it)."""
+    """The dependency each route declares once: the caller, signed in by bearer token or
+    session cookie and allowed `permission` (401 without a valid token, 403 without the
+    permission). A valid token always signs in; only failures are limited, per address
+    (`failed_token_sign_ins_per_15min`, then 429) and, for their audit records, across all."""
 
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
@@ -124,22 +133,52 @@ class Authorize:
             check_same_origin(request)
         if not token:
             raise _sign_in_needed(request, "sign in with an API token (Authorization: Bearer …)")
-        # each failed sign-in is audited, up to a limit per address: past it, 429 before any
-        # lookup, so that random tokens neither grow the audit log nor take its write lock
-        failures: RateLimit = request.app.state.token_failures
-        address = client_address(request)
-        failures.refuse_when_spent(address)
-        try:
-            actor = sign_ins(request).actor_for_token(token)
-        except PermissionDenied as exc:
-            failures.count(address)
-            raise _sign_in_needed(request, str(exc)) from None
+        actor = _sign_in(request, token)
         if not can(actor, self.permission):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"{actor.name} ({actor.role}) may not do this: it needs {self.permission.value}",
             )
         return Caller(actor, token)
+
+
+def _sign_in(request: Request, token: str) -> Actor:
+    """Who `token` signs in. It is always looked up (a read, no write lock), so that a flood of
+    bogus tokens from an address (a NAT, a reverse proxy) never locks its good tokens out. A
+    failure counts against the address: within its limit it is audited (`user.login_failed`)
+    and answered 401; past it, 429 without a record, and the failure that crosses the limit
+    writes one `auth.rate_limited` per window, so the start of a flood is on record."""
+    users = sign_ins(request)
+    try:
+        return users.actor_for_token(token, audit_failure=False)
+    except PermissionDenied as exc:
+        refused = str(exc)
+    failures: RateLimit = request.app.state.token_failures
+    verdict = failures.fail(client_address(request))
+    if verdict.address_crossed:
+        _record_rate_limited(request, f"address:{_pseudonym(request, verdict.key)}", failures.per_window)
+    if verdict.everyone_crossed:
+        _record_rate_limited(request, "address:*", failures.audited_per_window)
+    if verdict.failure is Failure.REFUSED:
+        raise verdict.refusal()
+    if verdict.failure is Failure.AUDIT:
+        try:  # looked up again to record the failure as the store words it (rare: a failure)
+            return users.actor_for_token(token)
+        except PermissionDenied as exc:
+            refused = str(exc)
+    raise _sign_in_needed(request, refused) from None
+
+
+def _record_rate_limited(request: Request, target: str, limit: int | None) -> None:
+    params = {"failures": limit, "window_s": int(SIGN_IN_WINDOW_S)}
+    runtime_of(request).audit(AuditEvent("auth.rate_limited", target, params=params), actor=ANONYMOUS)
+
+
+def _pseudonym(request: Request, key: str) -> str:
+    """An address as the audit log names it: a keyed hash (the key lives as long as the app),
+    so that one flood's records can be told apart without storing whose address it was."""
+    secret: bytes = request.app.state.address_key
+    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def requires(permission: Permission) -> Any:

@@ -10,6 +10,7 @@ refused without being held in memory.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import deque
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from enum import Enum
 
 from fastapi import HTTPException, Request, status
 from starlette.datastructures import ImmutableMultiDict
@@ -99,53 +101,159 @@ def parse_form(content_type: str, body: bytes) -> Form:
     return Form(fields, ImmutableMultiDict(files))
 
 
+class Failure(Enum):
+    """What `RateLimit.fail` made of one failure (a failed sign-in)."""
+
+    AUDIT = "audit"
+    """Within both budgets: record it and answer as usual (401)."""
+    UNAUDITED = "unaudited"
+    """Past the budget of recorded failures across all addresses: answer as usual, record nothing."""
+    REFUSED = "refused"
+    """The address is past its limit: 429, recorded nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """`RateLimit.fail`'s answer: what to do with the failure, whether it is the one that crossed
+    a limit (`address` for this address, `everyone` for the budget across all; each at most once
+    per window, so that the start of a flood is on record once), and the key it was counted under."""
+
+    failure: Failure
+    key: str
+    retry_after_s: int = 0
+    address_crossed: bool = False
+    everyone_crossed: bool = False
+
+    def refusal(self) -> HTTPException:
+        """The 429 for a refused failure (with Retry-After)."""
+        return _too_many(self.retry_after_s)
+
+
+@dataclass
+class _Address:
+    calls: deque[float] = field(default_factory=deque)
+    crossed_at: float | None = None
+    """When this address last crossed its limit (`fail`): recorded once per window."""
+
+
 @dataclass
 class RateLimit:
     """At most `per_window` calls per client address in any `window_s` seconds (in memory:
-    a restart forgets, which is enough to bound a form that starts a footage search)."""
+    a restart forgets, which is enough to bound a form that starts a footage search).
+
+    IPv6 addresses count per /64 (one subscriber's usual allocation), so that rotating through
+    it does not escape the limit; IPv4-mapped ones count as the IPv4 address. `check` limits
+    every call; `fail` limits failures only (failed sign-ins: a success is never counted or
+    refused), with `audited_per_window` recorded failures across all addresses. Each check
+    counts atomically under one lock, so a concurrent burst cannot overshoot; addresses that
+    left the window are swept at most once per `sweep_every_s`."""
 
     per_window: int
     window_s: float = 3600.0
-    _calls: dict[str, deque[float]] = field(default_factory=dict, init=False)
+    audited_per_window: int | None = None
+    """For `fail`: the failures recorded in a window across all addresses (None: no bound)."""
+    sweep_every_s: float = 60.0
+    _calls: dict[str, _Address] = field(default_factory=dict, init=False)
+    _audited: deque[float] = field(default_factory=deque, init=False)
+    _everyone_crossed_at: float | None = field(default=None, init=False)
+    _next_sweep: float = field(default=float("-inf"), init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def check(self, client: str, now: float | None = None) -> None:
         """Count a call from `client`; 429 (with Retry-After) when it is one too many."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            self._refuse_when_spent(client, now)
-            self._count(client, now)
+            entry = self._entry(address_key(client), now)
+            if len(entry.calls) >= self.per_window:
+                raise _too_many(self._wait_s(entry, now))
+            entry.calls.append(now)
 
-    def refuse_when_spent(self, client: str, now: float | None = None) -> None:
-        """429 (with Retry-After) when `client` has used up the window, counting nothing: for a
-        limit on failures, checked before the attempt and counted (`count`) only when it fails."""
+    def fail(self, client: str, now: float | None = None) -> Verdict:
+        """Count a failure from `client` and say what to do with it: record it (AUDIT), answer
+        without a record (UNAUDITED: the budget across all addresses is spent), or refuse it
+        (REFUSED: the address is past its limit; a refused failure extends nothing)."""
         now = time.monotonic() if now is None else now
+        key = address_key(client)
         with self._lock:
-            self._refuse_when_spent(client, now)
+            entry = self._entry(key, now)
+            if len(entry.calls) >= self.per_window:
+                crossed = entry.crossed_at is None or now - entry.crossed_at >= self.window_s
+                # the crossing record counts against the budget across all addresses as well
+                if crossed and not self._take_audit_slot(now):
+                    return Verdict(
+                        Failure.REFUSED,
+                        key,
+                        self._wait_s(entry, now),
+                        everyone_crossed=self._cross_everyone(now),
+                    )
+                if crossed:
+                    entry.crossed_at = now
+                return Verdict(Failure.REFUSED, key, self._wait_s(entry, now), address_crossed=crossed)
+            entry.calls.append(now)
+            if self._take_audit_slot(now):
+                return Verdict(Failure.AUDIT, key)
+            return Verdict(Failure.UNAUDITED, key, everyone_crossed=self._cross_everyone(now))
 
-    def count(self, client: str, now: float | None = None) -> None:
-        """Count a call (a failure) from `client`, never refusing it."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            self._count(client, now)
+    def _take_audit_slot(self, now: float) -> bool:
+        if self.audited_per_window is None:
+            return True
+        while self._audited and now - self._audited[0] >= self.window_s:
+            self._audited.popleft()
+        if len(self._audited) >= self.audited_per_window:
+            return False
+        self._audited.append(now)
+        return True
 
-    def _refuse_when_spent(self, client: str, now: float) -> None:
-        calls = self._calls.get(client)
-        if calls is None:
-            return
-        while calls and now - calls[0] >= self.window_s:
-            calls.popleft()
-        if len(calls) >= self.per_window:
-            wait_s = int(self.window_s - (now - calls[0])) + 1
-            raise HTTPException(
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                f"too many requests from this address; try again in {wait_s} s",
-                headers={"Retry-After": str(wait_s)},
-            )
+    def _cross_everyone(self, now: float) -> bool:
+        """True once per window: the failure that found the budget across all addresses spent."""
+        crossed_at = self._everyone_crossed_at
+        if crossed_at is not None and now - crossed_at < self.window_s:
+            return False
+        self._everyone_crossed_at = now
+        return True
 
-    def _count(self, client: str, now: float) -> None:
-        self._calls.setdefault(client, deque()).append(now)
-        # forget the addresses whose last call has left the window (memory stays bounded by
-        # the addresses seen within one window)
-        for stale in [c for c, q in self._calls.items() if not q or now - q[-1] >= self.window_s]:
+    def _entry(self, key: str, now: float) -> _Address:
+        """`key`'s calls within the window (older ones dropped); sweeps now and then."""
+        if now >= self._next_sweep:
+            self._sweep(now)
+        entry = self._calls.setdefault(key, _Address())
+        while entry.calls and now - entry.calls[0] >= self.window_s:
+            entry.calls.popleft()
+        return entry
+
+    def _sweep(self, now: float) -> None:
+        # forget the addresses whose last call has left the window and that crossed no limit
+        # within it (memory stays bounded by the addresses seen within a window and a sweep)
+        self._next_sweep = now + self.sweep_every_s
+        for stale in [
+            key
+            for key, entry in self._calls.items()
+            if (not entry.calls or now - entry.calls[-1] >= self.window_s)
+            and (entry.crossed_at is None or now - entry.crossed_at >= self.window_s)
+        ]:
             del self._calls[stale]
+
+    def _wait_s(self, entry: _Address, now: float) -> int:
+        return int(self.window_s - (now - entry.calls[0])) + 1
+
+
+def address_key(client: str) -> str:
+    """What a rate limit counts `client` under: an IPv6 address's /64, an IPv4-mapped IPv6
+    address's IPv4 address, any other address (or a name such as `unknown`) as given."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
+
+
+def _too_many(wait_s: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"too many requests from this address; try again in {wait_s} s",
+        headers={"Retry-After": str(wait_s)},
+    )

@@ -110,9 +110,10 @@ class ApiSettings(Section):
         ge=1,
         le=100_000,
         description="Failed token or session-cookie sign-ins (unknown, expired or revoked) one address "
-        "may make in 15 minutes; each is audited. Past them the address is refused (429) without a "
-        "lookup or an audit record until the window has passed, so that random tokens cannot grow "
-        "the audit log without bound.",
+        "(an IPv6 /64) may make in 15 minutes; each is audited. Past them its failures are refused "
+        "(429) without an audit record until the window has passed (one `auth.rate_limited` record "
+        "says so), and at most 10 times as many failures are audited across all addresses, so that "
+        "random tokens cannot grow the audit log without bound. A valid token is never refused.",
     )
     shutdown_s: float = Field(
         5.0, gt=0, le=120, description="How long stopping waits for open requests to finish."

@@ -20,6 +20,7 @@ from citywatch.domain.policy import GeoPoint, Window
 from citywatch.store.orders import NewOrder
 from citywatch.store.records import NewReference
 from tests.console.pages_harness import GATE, Console, console_settings, open_console
+from tests.services.test_alert_views import refused_alert
 from tests.store.helpers import JPEG_STUB, MODEL, a_match, sighting
 
 SAM = Actor("sam", "supervisor")
@@ -175,3 +176,19 @@ def test_signed_out_goes_to_sign_in_and_a_role_without_the_permission_is_refused
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login?next=/console/orders"
     refused = console.page("/console/orders", "ian")  # investigators have no orders.read
     assert refused.status_code == 403 and "Not allowed" in refused.text
+
+
+def test_a_violation_derived_under_a_refused_authorisation_is_not_shown(console: Console) -> None:
+    """The page reads violation alerts after what a lapsed authorisation derived is gone (not
+    only when the policy's snapshot, which the cameras' coverage reads, happens to reload)."""
+    pat = stay_at_home(console, "Pat Doe")
+    order = an_order(console)
+    kept = violation(console, order, pat, "gate-1", 1)
+    console.rt.policy.snapshot()  # loaded before the refusal: it holds until `policy.refresh_s`
+    home = console.rt.store.get_watchlist("home")
+    match = a_match(pat, home.id, person_name="Pat Doe", watchlist_name="home")
+    gone = refused_alert(console.rt, camera="hall-2", track=2, match=match, order_id=order)
+    html = console.page("/console/orders", "sam").text
+    assert f'data-alert-id="{kept}"' in html and f'data-alert-id="{gone}"' not in html
+    [shown] = console.audited("alert.view")
+    assert shown.params["ids"] == [kept]

@@ -118,7 +118,9 @@ def _visible(actor: Actor, message: AlertMessage) -> bool:
 
 
 def _missed(rt: Runtime, actor: Actor, after: int) -> list[AlertMessage]:
-    """The alerts after `after` that `actor` may see, oldest first, every page of them."""
+    """The alerts after `after` that `actor` may see, oldest first, every page of them; what a
+    lapsed authorisation derived is gone first, as for every other read of alerts."""
+    rt.governance.enforce()
     base_url = rt.settings.delivery.base_url
     found: list[AlertMessage] = []
     while True:

@@ -72,6 +72,8 @@ def orders_page(
     infos = sorted(rt.orders.orders(include_ended=every), key=lambda i: i.order.id, reverse=True)
     manage = can(actor, Permission.ORDERS_MANAGE)
     with_violations = manage and can(actor, Permission.ALERTS_READ)
+    if with_violations:  # what a lapsed authorisation derived is gone before its alerts are read
+        rt.governance.enforce()
     rows = [_row(rt, actor, info, with_violations=with_violations) for info in infos]
     shown = [v.alert.id for r in rows for v in r.violations]
     if shown:  # looking at alerts is itself a sensitive act, as on the API

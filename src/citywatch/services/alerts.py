@@ -42,7 +42,9 @@ def view_page(
 
 def view_one(rt: Runtime, actor: Actor, alert_id: int, *, path: str) -> AlertInfo:
     """One alert, if its camera is within `actor`'s scope (refused and audited otherwise).
-    Audited (`alert.view`)."""
+    Audited (`alert.view`). NotFound when there is none, or none any longer once what a
+    lapsed authorisation derived is gone."""
+    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
     alert = rt.store.get_alert(alert_id)
     require_camera(rt, actor, Permission.ALERTS_READ, alert.camera_id, path)
     rt.audit(

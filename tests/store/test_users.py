@@ -342,6 +342,20 @@ def test_a_password_change_ends_the_users_console_sessions_but_not_api_tokens(en
     assert [e.result_count for e in env.entries() if e.action == "user.password"] == [2, 0]
 
 
+def test_a_password_change_counts_only_the_sessions_it_ends(env: Env) -> None:
+    """A session that had already expired is not ended again: it is neither counted in the
+    record nor marked revoked (it stays expired, as it was)."""
+    env.users.add_user("alice", "supervisor", None, PASSWORD)
+    env.users.open_session("alice", PASSWORD, timedelta(seconds=-1))  # expired before the change
+    live = env.users.open_session("alice", PASSWORD, timedelta(hours=1)).token
+    env.users.set_password("alice", "a brand new password")
+    assert env.last().action == "user.password" and env.last().result_count == 1
+    with pytest.raises(PermissionDenied, match="was revoked"):
+        env.users.actor_for_token(live)
+    revoked = [t.revoked_at is not None for t in env.users.list_tokens("alice")]
+    assert sorted(revoked) == [False, True]
+
+
 def test_disabling_ends_console_sessions_too(env: Env) -> None:
     env.users.add_user("alice", "supervisor", None, PASSWORD)
     session = env.users.open_session("alice", PASSWORD, timedelta(hours=1)).token

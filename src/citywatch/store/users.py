@@ -179,13 +179,18 @@ class UserStore:
     def set_password(self, name: str, password: str | None) -> UserInfo:
         """A new password; None removes it (the user signs in with tokens only). Every console
         session the old password opened ends with it (a stolen session cookie stops working);
-        API tokens, issued on purpose, stay. The record counts the sessions ended."""
+        API tokens, issued on purpose, stay. The record counts the sessions ended: one that
+        had already expired is left as it was, neither revoked nor counted."""
         hashed = None if password is None else self._hasher.hash(check_password(password))
         with self._db.session() as session:
             row = _require_user(session, name)
             row.password_hash = hashed
             now = self._now()
-            sessions = [t for t in _live_token_rows(session, row.id) if t.expires_at is not None]
+            sessions = [
+                t
+                for t in _live_token_rows(session, row.id)
+                if t.expires_at is not None and t.expires_at > now
+            ]
             for token in sessions:
                 token.revoked_at = now
             session.flush()

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, Response
 
-from citywatch.api.auth import Caller, requires, runtime_of, session_actor
+from citywatch.api.auth import Caller, clear_stale_session, requires, runtime_of, session_actor
 from citywatch.audit.access import Permission
 from citywatch.console.render import render
 from citywatch.domain.errors import InvalidInput
@@ -71,10 +71,9 @@ def transparency_page(
     except InvalidInput as exc:
         error = str(exc)
         report = transparency_report(runtime_of(request))
-    return render(
+    return render_public(
         request,
         "transparency.html",
-        viewer(request),
         report=report,
         charts=charts(report),
         since=since,
@@ -107,10 +106,9 @@ def request_form_page(request: Request, _: Annotated[Caller, requires(Permission
     """The subject-access request form: who you are, how to reach you, a photo of yourself,
     and where and when you think you were filmed."""
     settings = runtime_of(request).settings
-    return render(
+    return render_public(
         request,
         "public_request.html",
-        viewer(request),
         cameras=[(c.id, c.name or c.id) for c in settings.cameras],
         photo_max_mb=settings.api.public_photo_max_mb,
         per_hour=settings.api.public_requests_per_hour,
@@ -118,8 +116,10 @@ def request_form_page(request: Request, _: Annotated[Caller, requires(Permission
     )
 
 
-def viewer(request: Request) -> Caller | None:
-    """Who reads a public page: a signed-in browser keeps its navigation here; anyone else
-    is the public (the page shows the same to both)."""
+def render_public(request: Request, template: str, **context: Any) -> Response:
+    """A public page: the same for everyone, but a signed-in browser keeps its navigation here,
+    and a session cookie that signs nobody in any more is cleared."""
     actor = session_actor(request)
-    return None if actor is None else Caller(actor)
+    response = render(request, template, None if actor is None else Caller(actor), **context)
+    clear_stale_session(request, response, actor)
+    return response

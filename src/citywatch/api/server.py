@@ -35,6 +35,9 @@ class ApiServer:
                 access_log=False,
                 lifespan="off",
                 timeout_graceful_shutdown=max(1, round(settings.shutdown_s)),
+                # the client address the rate limits count: X-Forwarded-For only from these
+                proxy_headers=True,
+                forwarded_allow_ips=list(settings.trusted_proxies),
             )
         )
         self._socket: socket.socket | None = None

@@ -115,6 +115,14 @@ class ApiSettings(Section):
         "says so), and at most 10 times as many failures are audited across all addresses, so that "
         "random tokens cannot grow the audit log without bound. A valid token is never refused.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        max_length=100,
+        description="Addresses (or networks, e.g. 10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For names the real client: the per-address limits on sign-ins and on the "
+        "public form then count each client, not the proxy. Empty: no proxy is trusted. Never "
+        "list an address anyone else can connect from.",
+    )
     shutdown_s: float = Field(
         5.0, gt=0, le=120, description="How long stopping waits for open requests to finish."
     )

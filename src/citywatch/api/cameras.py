@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES, ErrorBody
-from citywatch.api.records import require_camera
 from citywatch.audit.access import Permission, can
 from citywatch.config.ingest import CameraSettings
 from citywatch.domain.audit import AuditEvent
@@ -21,6 +20,7 @@ from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, P
 from citywatch.media.images import encode_jpeg, fit_within, outline_boxes
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.live import LiveState
+from citywatch.services.alerts import require_camera
 
 SNAPSHOT_MAX_SIDE = 960
 """A snapshot is for seeing the scene, not for study: its longer side at most this."""

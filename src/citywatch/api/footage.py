@@ -21,12 +21,12 @@ from starlette.background import BackgroundTask
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
-from citywatch.api.records import require_camera
 from citywatch.api.schemas import SIGNED_IN, problems
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.footage import Segment
+from citywatch.services.alerts import require_camera
 from citywatch.services.footage import ClipExport, clip_basis, clip_event, export_clip
 from citywatch.store.blobs import make_dirs
 from citywatch.store.requests import WORK_FOLDER

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES, ErrorBody
-from citywatch.api.schemas import SIGNED_IN, problems
+from citywatch.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
 from citywatch.api.uploads import Form, Upload, read_form
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
@@ -35,8 +35,6 @@ from citywatch.services.enrolment import Enrolment
 from citywatch.store.records import ChangeKind, PersonInfo, WatchlistInfo
 from citywatch.store.requests import WORK_FOLDER
 
-PAGE_DEFAULT = 50
-PAGE_MAX = 500
 MB = 1024 * 1024
 FORM_OVERHEAD = 1 * MB
 """Room in a whole upload for its text fields and multipart framing."""

@@ -11,30 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES
+from citywatch.api.paging import PAGE_DEFAULT, BeforeId, Limit
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.watchlists import AlertStatus, Severity
 from citywatch.services import alerts
-from citywatch.services.alerts import (  # re-exported: api.cameras, .footage, .search import it from here
-    require_camera as require_camera,  # noqa: PLC0414
-)
-from citywatch.services.alerts import viewed
+from citywatch.services.alerts import require_camera, viewed
 from citywatch.store.alert_review import CONFIRMATIONS_NEEDED
 from citywatch.store.records import AlertInfo, AlertReview, SightingInfo
 
-PAGE_DEFAULT = 50
-PAGE_MAX = 500
-
 AlertId = Annotated[int, Path(ge=1, description="The alert's id.")]
 SightingId = Annotated[int, Path(ge=1, description="The sighting's id.")]
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Items on this page, newest first.")]
-BeforeId = Annotated[
-    int | None,
-    Query(
-        ge=1,
-        description="Cursor: only items with an id below this one (the previous page's `next_before_id`).",
-    ),
-]
 CameraFilter = Annotated[
     str | None, Query(min_length=1, max_length=200, description="Only this camera's (within your scope).")
 ]

@@ -19,13 +19,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.people import FORM_OVERHEAD, MB, Photo, checked_photo
-from citywatch.api.records import require_camera
 from citywatch.api.schemas import SIGNED_IN, problems
 from citywatch.api.uploads import Form, read_form
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
 from citywatch.runtime.build import Runtime
+from citywatch.services.alerts import require_camera
 from citywatch.services.case_search import CaseSearch, case_search
 from citywatch.services.search import SearchHit
 from citywatch.store.requests import WORK_FOLDER

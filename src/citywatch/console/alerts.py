@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Path, Query, Request, Response
 
 from citywatch.api.auth import Caller, requires, runtime_of
-from citywatch.api.records import PAGE_DEFAULT, PAGE_MAX, BeforeId
+from citywatch.api.paging import BeforeId
+from citywatch.api.schemas import PAGE_DEFAULT, PAGE_MAX
 from citywatch.audit.access import Permission, can
 from citywatch.console.render import render
 from citywatch.domain.audit import Actor

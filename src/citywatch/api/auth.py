@@ -26,7 +26,7 @@ from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime
-from citywatch.store.users import UserStore
+from citywatch.store.users import TokenRefused, UserStore
 
 ANONYMOUS = Actor("anonymous", "public")
 """Whoever calls a public route; not signed in (its token, if any, is not even read)."""
@@ -151,8 +151,8 @@ def _sign_in(request: Request, token: str) -> Actor:
     users = sign_ins(request)
     try:
         return users.actor_for_token(token, audit_failure=False)
-    except PermissionDenied as exc:
-        refused = str(exc)
+    except TokenRefused as exc:
+        refused = exc
     failures: RateLimit = request.app.state.token_failures
     verdict = failures.fail(client_address(request))
     if verdict.address_crossed:
@@ -162,11 +162,8 @@ def _sign_in(request: Request, token: str) -> Actor:
     if verdict.failure is Failure.REFUSED:
         raise verdict.refusal()
     if verdict.failure is Failure.AUDIT:
-        try:  # looked up again to record the failure as the store words it (rare: a failure)
-            return users.actor_for_token(token)
-        except PermissionDenied as exc:
-            refused = str(exc)
-    raise _sign_in_needed(request, refused) from None
+        users.record_refusal(refused)
+    raise _sign_in_needed(request, str(refused)) from None
 
 
 def _record_rate_limited(request: Request, target: str, limit: int | None) -> None:

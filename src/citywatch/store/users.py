@@ -35,6 +35,18 @@ MAX_PASSWORD = 1024
 """Longer input is refused before hashing: argon2 cost should not be the caller's to choose."""
 TOKEN_PREFIX = "cw_"  # noqa: S105 (a prefix that marks tokens, not a secret)
 MAX_LABEL = 200
+
+
+class TokenRefused(PermissionDenied):
+    """A token that signs nobody in, with what its audit record names: the token (`token:ID`,
+    or `token:?` when unknown) and why (unknown, revoked, expired, user disabled)."""
+
+    def __init__(self, message: str, *, target: str, reason: str) -> None:
+        super().__init__(message)
+        self.target = target
+        self.reason = reason
+
+
 SignInAuditHook = Callable[[Session, Actor | None, AuditEvent], None]
 """Records a sign-in event as the given actor; None for a failed one (nobody is known yet)."""
 
@@ -298,12 +310,19 @@ class UserStore:
             else:
                 return _actor(owner, service=row.service)
         target, reason, message = refusal
-        if not audit_failure:
-            raise PermissionDenied(f"{message}: not signed in")
+        refused = TokenRefused(f"{message}: not signed in", target=target, reason=reason)
+        if audit_failure:
+            self.record_refusal(refused)
+        raise refused
+
+    def record_refusal(self, refused: TokenRefused) -> None:
+        """Audit a token that signed nobody in (`user.login_failed`), as `actor_for_token` does
+        unless told not to: for a caller that decides after the lookup whether to record it."""
         with self._db.session() as session:
-            params = {"method": "token", "reason": reason}
-            self._record_sign_in(session, None, AuditEvent("user.login_failed", target, params=params))
-        raise PermissionDenied(f"{message}: not signed in")
+            params = {"method": "token", "reason": refused.reason}
+            self._record_sign_in(
+                session, None, AuditEvent("user.login_failed", refused.target, params=params)
+            )
 
     def login(self, name: str, password: str) -> Actor:
         """Sign in by password. A failure says and records nothing about whether the name exists."""

@@ -18,9 +18,6 @@ from pathlib import Path
 
 from citywatch.audit.chain import SignedHead, WitnessLine, WitnessRead, head_json, parse_head
 
-WITNESS_FILE = "audit-witness.jsonl"
-"""Its default name in the data folder (`audit.witness_path` moves it, e.g. to another disk)."""
-
 
 class WitnessFile:
     def __init__(self, path: Path, *, fsync: bool = True) -> None:

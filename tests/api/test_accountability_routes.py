@@ -290,13 +290,28 @@ def test_the_audit_log_is_paginated_filtered_and_verified(api: Api) -> None:
 
     verdict = api.call("POST", "/api/audit/verify", "aude")
     assert verdict.status_code == 200
-    assert verdict.json() | {"records": 0} == {
+    v = verdict.json()
+    head = v["last_seq"]
+    assert (v["first_seq"], v["records"]) == (1, head)
+    assert v | {"records": 0, "last_seq": 0, "compared": [], "witness": None} == {
         "ok": True,
         "records": 0,
         "first_bad_seq": None,
         "reason": "",
         "anchor_seq": None,
+        "first_seq": 1,
+        "last_seq": 0,
+        "checkpoints": 0,
+        "witness": None,
+        "problems": [],
+        "notes": [],
+        "compared": [],
     }
+    # what it compared: the records, and the witness's newest signed head (every commit writes one)
+    assert v["witness"]["present"] and v["witness"]["last_seq"] == head
+    assert v["witness"]["path"].endswith("audit-witness.jsonl")
+    assert v["compared"][0] == f"records 1–{head} ({head}), chain and hashes"
+    assert any(line.startswith("witness: ") and f"last: record {head} " in line for line in v["compared"])
 
 
 def test_the_transparency_report_is_public_and_names_nobody(api: Api) -> None:

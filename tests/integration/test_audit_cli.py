@@ -85,7 +85,7 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
     )
 
     ok = citywatch(tmp_path, shared_data, "audit", "verify")
-    assert ok.code == 0 and "13 record(s)" in ok.stdout
+    assert ok.code == 0 and "records 1–13 (13)" in ok.stdout
 
     db = sqlite3.connect(tmp_path / "data/citywatch.db")
     with db:

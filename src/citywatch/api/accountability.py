@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
 from citywatch.audit.access import Permission
-from citywatch.audit.chain import AuditEntry
+from citywatch.audit.chain import AuditEntry, compared
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
 from citywatch.services.transparency import transparency_report
@@ -216,11 +216,42 @@ class AuditPage(BaseModel):
     next_before: int | None = Field(description="Pass as `before` for the next (older) page; null: none.")
 
 
+class AuditWitnessPublic(BaseModel):
+    path: str = Field(description="The witness file compared with.")
+    present: bool
+    heads: int = Field(description="Its lines whose signature verified.")
+    last_seq: int | None = Field(description="The newest record a signed head names.")
+    last_hash: str | None
+    last_at: str | None = Field(description="When that head was signed.")
+    unreadable: int = Field(description="Lines that are not signed heads (ignored, noted).")
+
+
 class AuditVerdict(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"ok": True, "records": 812, "first_bad_seq": None, "reason": "", "anchor_seq": None}
+                {
+                    "ok": True,
+                    "records": 812,
+                    "first_bad_seq": None,
+                    "reason": "",
+                    "anchor_seq": None,
+                    "first_seq": 1,
+                    "last_seq": 812,
+                    "checkpoints": 8,
+                    "witness": {
+                        "path": "/var/lib/citywatch/audit-witness.jsonl",
+                        "present": True,
+                        "heads": 790,
+                        "last_seq": 812,
+                        "last_hash": "9f2c…",
+                        "last_at": "2026-11-27T08:00:00+00:00",
+                        "unreadable": 0,
+                    },
+                    "problems": [],
+                    "notes": [],
+                    "compared": ["records 1–812 (812), chain and hashes", "…"],
+                }
             ]
         }
     )
@@ -230,6 +261,15 @@ class AuditVerdict(BaseModel):
     first_bad_seq: int | None = Field(description="Where the first problem starts.")
     reason: str
     anchor_seq: int | None = Field(description="The signed anchor the chain starts from after a prune.")
+    first_seq: int | None = Field(description="The first stored record compared.")
+    last_seq: int | None = Field(description="The last stored record compared.")
+    checkpoints: int = Field(description="Signed checkpoints compared (those after the anchor).")
+    witness: AuditWitnessPublic | None = Field(
+        description="The witness compared with (None: none configured)."
+    )
+    problems: list[str] = Field(description="Every problem found, the first one in `reason`.")
+    notes: list[str] = Field(description="What is worth knowing but breaks nothing.")
+    compared: list[str] = Field(description="What was compared, in words.")
 
 
 class _FromAttributes(BaseModel):
@@ -468,15 +508,33 @@ def audit_records(
 
 
 def verify_audit(request: Request, _: Annotated[Caller, requires(Permission.AUDIT_READ)]) -> AuditVerdict:
-    """Check the hash chain, the signed checkpoints and any signed anchor: the verdict names
-    the first bad record."""
+    """Check the hash chain, the signed checkpoints, any signed anchor and the chain against the
+    witness's signed heads: the verdict names the first bad record and what was compared."""
     v = runtime_of(request).audit_log.verify()
+    w = v.witness
     return AuditVerdict(
         ok=v.ok,
         records=v.records,
         first_bad_seq=v.first_bad_seq,
         reason=v.reason,
         anchor_seq=None if v.anchor is None else v.anchor.seq,
+        first_seq=v.first_seq,
+        last_seq=v.last_seq,
+        checkpoints=v.checkpoints,
+        witness=None
+        if w is None
+        else AuditWitnessPublic(
+            path=w.source,
+            present=w.present,
+            heads=w.heads,
+            last_seq=None if w.last is None else w.last.seq,
+            last_hash=None if w.last is None else w.last.hash,
+            last_at=None if w.last is None else w.last.at,
+            unreadable=w.unreadable,
+        ),
+        problems=[p.reason for p in v.problems],
+        notes=list(v.notes),
+        compared=compared(v),
     )
 
 

@@ -1,6 +1,7 @@
 """The audit log: appends records to the chain inside the caller's transaction, signs
-checkpoints, prunes the oldest records under retention behind a signed anchor, and verifies
-what is stored."""
+checkpoints, writes the signed head to the witness after every commit that appended, prunes
+the oldest records under retention behind a signed anchor, and verifies what is stored
+against the witness."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, event, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from citywatch.audit.chain import (
@@ -20,12 +22,16 @@ from citywatch.audit.chain import (
     Anchor,
     AuditEntry,
     Checkpoint,
+    SignedHead,
     Verdict,
+    WitnessRead,
     sealed,
     sign_anchor,
     sign_checkpoint,
+    sign_head,
     verify,
 )
+from citywatch.audit.witness import WitnessFile, read_witness
 from citywatch.domain.errors import Unavailable
 from citywatch.store.db import Database
 from citywatch.store.tables import AuditAnchor, AuditCheckpoint, AuditRecord
@@ -36,6 +42,10 @@ CHECKPOINT_EVERY = 100
 """A signed checkpoint is written with every this-many records (and on demand)."""
 
 PRUNE_ACTION = "audit.prune"
+
+_PENDING_HEAD = "citywatch.audit.pending_head"
+"""`session.info` key: the newest record appended in the session's open transaction."""
+_LISTENING = "citywatch.audit.listening"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +81,16 @@ class AuditPrune:
 
 
 class AuditLog:
-    def __init__(self, db: Database, key: Ed25519PrivateKey) -> None:
+    def __init__(self, db: Database, key: Ed25519PrivateKey, *, witness: WitnessFile | None = None) -> None:
+        """`witness`: where the signed head goes after every commit that appended, and what
+        verify compares with (None: no witness, as in unit tests of the chain alone)."""
         self._db = db
         self._key = key
+        self._witness = witness
+
+    @property
+    def witness(self) -> WitnessFile | None:
+        return self._witness
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -116,15 +133,56 @@ class AuditLog:
         session.add(_row(entry))
         if entry.seq % CHECKPOINT_EVERY == 0:
             self._checkpoint(session, entry)
+        self._witness_on_commit(session, entry)
         return entry
 
+    def _witness_on_commit(self, session: Session, entry: AuditEntry) -> None:
+        """Sign `entry` as the head and append it to the witness once `session` commits
+        (forgotten if it rolls back): a head never names a record that was not committed."""
+        if self._witness is None:
+            return
+        session.info[_PENDING_HEAD] = (entry.seq, entry.hash)
+        if session.info.get(_LISTENING) is not self:
+            session.info[_LISTENING] = self
+            event.listen(session, "after_commit", self._committed)
+            event.listen(session, "after_rollback", _forget_head)
+
+    def _committed(self, session: Session) -> None:
+        pending = session.info.pop(_PENDING_HEAD, None)
+        if pending is not None:
+            self._witness_head(*pending)
+
+    def _witness_head(self, seq: int, head_hash: str) -> SignedHead:
+        """Sign and append a head. A failed write is logged, not raised: the action it follows
+        has committed, and the next commit's head covers this one (verify notes the lag)."""
+        head = sign_head(self._key, seq, head_hash, datetime.now(UTC).isoformat())
+        if self._witness is not None:
+            try:
+                self._witness.append(head)
+            except OSError as exc:
+                log.error("audit witness %s not written for record %d: %s", self._witness.path, seq, exc)
+        return head
+
+    def head(self) -> SignedHead | None:
+        """Sign the current head of the chain and append it to the witness; the same line is
+        what an operator ships elsewhere (`citywatch audit head`). None when the log is empty."""
+        with self._db.session(write=False) as session:
+            last = session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
+            if last is None:
+                return None
+            seq, head_hash = last.seq, last.hash
+        return self._witness_head(seq, head_hash)
+
     def checkpoint(self) -> Checkpoint | None:
-        """Sign the current head of the chain (None when the log is empty)."""
+        """Sign the current head of the chain, as a checkpoint and in the witness (None when
+        the log is empty). A log written before the witness existed starts its witness so."""
         with self._db.session() as session:
             last = session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
             if last is None:
                 return None
-            return self._checkpoint(session, _entry(last))
+            cp = self._checkpoint(session, _entry(last))
+        self._witness_head(cp.seq, cp.hash)
+        return cp
 
     def _checkpoint(self, session: Session, head: AuditEntry) -> Checkpoint:
         cp = sign_checkpoint(self._key, head.seq, head.hash)
@@ -157,7 +215,14 @@ class AuditLog:
         return AuditSpan(first[0], last[0], count or 0, first[1], last[1], last[2])
 
     def prune_in(
-        self, session: Session, *, before: datetime, now: datetime, actor: str, role: str
+        self,
+        session: Session,
+        *,
+        before: datetime,
+        now: datetime,
+        actor: str,
+        role: str,
+        settings: Mapping[str, Any] | None = None,
     ) -> AuditPrune | None:
         """Record the prune as the next link of the chain, then delete the records older than
         `before` (see `due`) and their checkpoints, and sign an anchor on the last one deleted,
@@ -165,7 +230,10 @@ class AuditLog:
 
         The `audit.prune` record is appended first, so the chain is never empty and always
         continues from its newest record: a chain whose every record was deleted starts again
-        at record 1, which `verify` refuses under the anchor."""
+        at record 1, which `verify` refuses under the anchor.
+
+        `settings`: what the prune ran under and who started it (retention days, the process,
+        the configuration file), kept in the record's params beside the cut-off."""
         span = self.due(session, before)
         if span is None:
             return None
@@ -183,6 +251,7 @@ class AuditLog:
                 "from": span.first_at,
                 "until": span.last_at,
                 "anchor": {"seq": anchor.seq, "hash": anchor.hash, "signature": anchor.signature},
+                **dict(settings or {}),
             },
             result_count=span.count,
             at=now,
@@ -212,12 +281,13 @@ class AuditLog:
         now: datetime,
         actor: str = "citywatch@system",
         role: str = "system",
+        settings: Mapping[str, Any] | None = None,
     ) -> AuditPrune | None:
         """Prune in a transaction of its own, then checkpoint the WAL (`secure_delete` has
         zeroed the rows; the WAL must not keep a copy). The purge calls `prune_in` instead,
         inside its own transaction, and checkpoints once for both."""
         with self._db.session() as session:
-            done = self.prune_in(session, before=before, now=now, actor=actor, role=role)
+            done = self.prune_in(session, before=before, now=now, actor=actor, role=role, settings=settings)
         if done is not None:
             try:
                 self._db.checkpoint()
@@ -267,8 +337,19 @@ class AuditLog:
         with self._db.session(write=False) as session:
             return [_entry(r) for r in session.scalars(query)]
 
-    def verify(self, public_key: Ed25519PublicKey | None = None) -> Verdict:
-        """Check the stored chain and checkpoints, with the given (exported) public key or our own."""
+    def verify(self, public_key: Ed25519PublicKey | None = None, *, witness: Path | None = None) -> Verdict:
+        """Check the stored chain, its checkpoints and anchor, and the chain against the witness
+        (the file at `witness`, e.g. a copy shipped elsewhere, else the configured one), with
+        the given (exported) public key or our own.
+
+        The witness is read before the database: its heads are written only after their
+        commit, so every head read then is covered by the snapshot read after it, even while
+        other processes append."""
+        read: WitnessRead | None = None
+        if witness is not None:
+            read = _read(witness)
+        elif self._witness is not None:
+            read = _read(self._witness.path)
         with self._db.session(write=False) as session:
             entries = [_entry(r) for r in session.scalars(select(AuditRecord).order_by(AuditRecord.seq))]
             checkpoints = [
@@ -277,7 +358,25 @@ class AuditLog:
             ]
             latest = _latest_anchor(session)
         anchor = None if latest is None else Anchor(latest.seq, latest.hash, latest.signature)
-        return verify(entries, checkpoints, public_key or self.public_key, anchor)
+        return verify(
+            entries,
+            checkpoints,
+            public_key or self.public_key,
+            anchor,
+            witness=read,
+            checkpoint_every=CHECKPOINT_EVERY,
+        )
+
+
+def _read(path: Path) -> WitnessRead:
+    try:
+        return read_witness(path)
+    except OSError as exc:
+        raise Unavailable(f"cannot read the audit witness {path}: {exc}") from None
+
+
+def _forget_head(session: Session) -> None:
+    session.info.pop(_PENDING_HEAD, None)
 
 
 def _matching(column: InstrumentedAttribute[str], value: str) -> list[ColumnElement[bool]]:

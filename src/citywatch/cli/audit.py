@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from citywatch.audit.access import Permission
+from citywatch.audit.chain import compared, head_json
 from citywatch.audit.keys import load_public, public_pem
 from citywatch.cli.context import runtime
-from citywatch.cli.output import emit_json, err, out, table
+from citywatch.cli.output import emit_json, emit_line, err, out, plain, table
 from citywatch.cli.permissions import requires
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -23,13 +24,30 @@ def verify(
     public_key: Annotated[
         Path | None, typer.Option(help="Exported public key to check the signatures with (default: ours).")
     ] = None,
+    witness: Annotated[
+        Path | None,
+        typer.Option(
+            help="A witness file to compare with (a copy shipped elsewhere, or `audit head` lines "
+            "collected there); default: the configured audit.witness_path."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The verdict as one JSON object.")] = False,
 ) -> None:
-    """Check the hash chain, the signed checkpoints and, where retention pruned the oldest
-    records, the signed anchor the chain starts from; name the first bad record."""
+    """Check the hash chain, the signed checkpoints (every 100th record has one), the signed
+    anchor the chain starts from where retention pruned the oldest records, and the chain
+    against the witness's signed heads (records cut off the end, an emptied log, a rewritten
+    and re-hashed tail); say what was compared and name the first bad record."""
     log = runtime(ctx).audit_log
-    verdict = log.verify(load_public(public_key) if public_key else None)
+    verdict = log.verify(load_public(public_key) if public_key else None, witness=witness)
+    if as_json:
+        emit_json("audit_verdict", {**plain(verdict), "compared": compared(verdict)})
+        if not verdict.ok:
+            raise typer.Exit(1)
+        return
     if verdict.ok:
-        out.print(f"audit log intact: {verdict.records} record(s), chain and signed checkpoints verified")
+        out.print("audit log intact; compared:")
+        for line in compared(verdict):
+            out.print(f"  {line}")
         anchors = log.anchors()
         if verdict.anchor is not None and anchors:
             latest = anchors[-1]
@@ -38,9 +56,40 @@ def verify(
                 f"({sum(a.pruned.count for a in anchors)} record(s) in {len(anchors)} prune(s)), "
                 f"anchored and signed at {latest.anchored_at[:19]}"
             )
+        for note in verdict.notes:
+            out.print(f"note: {note}")
         return
-    err.print(f"[bold red]audit log broken at record {verdict.first_bad_seq}:[/] {verdict.reason}")
+    where = f" at record {verdict.first_bad_seq}" if verdict.first_bad_seq is not None else ""
+    err.print(f"[bold red]audit log broken{where}:[/] {verdict.reason}")
+    for problem in verdict.problems[1:]:
+        err.print(f"also: {problem.reason}")
+    for note in verdict.notes:
+        err.print(f"note: {note}")
+    err.print("compared:")
+    for line in compared(verdict):
+        err.print(f"  {line}")
     raise typer.Exit(1)
+
+
+@audit_app.command("head")
+@requires(Permission.AUDIT_READ)
+def head(ctx: typer.Context) -> None:
+    """Print the current head of the chain, signed, as one JSON line (also appended to the
+    witness), for shipping elsewhere: append it to a file on another machine and check this
+    log against that file with `audit verify --witness FILE`. The log is verified first: a
+    head is never signed over a log that does not verify."""
+    log = runtime(ctx).audit_log
+    verdict = log.verify()
+    if not verdict.ok:
+        where = f" at record {verdict.first_bad_seq}" if verdict.first_bad_seq is not None else ""
+        err.print(f"[bold red]audit log broken{where}:[/] {verdict.reason}")
+        err.print("no head signed: run `citywatch audit verify` for what was compared")
+        raise typer.Exit(1)
+    signed = log.head()
+    if signed is None:
+        err.print("nothing to sign: the audit log is empty")
+        raise typer.Exit(1)
+    emit_line(head_json(signed))
 
 
 @audit_app.command("list")
@@ -69,7 +118,8 @@ def list_records(
 @audit_app.command("checkpoint")
 @requires(Permission.SYSTEM_MANAGE)
 def checkpoint(ctx: typer.Context) -> None:
-    """Sign the current head of the chain now."""
+    """Sign the current head of the chain now, as a checkpoint and a witness line (a log
+    written before the witness existed starts its witness so)."""
     cp = runtime(ctx).audit_log.checkpoint()
     out.print(
         "nothing to sign: the audit log is empty"

@@ -38,6 +38,7 @@ from citywatch.cli.context import runtime
 from citywatch.cli.output import err, out
 from citywatch.cli.permissions import requires
 from citywatch.config.api import ApiSettings
+from citywatch.config.audit import AuditSettings
 from citywatch.domain.errors import InvalidInput
 from citywatch.media.images import encode_jpeg
 from citywatch.runtime.build import Runtime, build_runtime
@@ -161,7 +162,11 @@ def speed(
             f"[yellow]peer not run:[/] {peer_python} or {peer_script} missing (make .bench-venv/.installed)"
         )
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
-        rt = build_runtime(base.settings.model_copy(update={"data_dir": Path(tmp), "database_url": ""}))
+        rt = build_runtime(
+            base.settings.model_copy(
+                update={"data_dir": Path(tmp), "database_url": "", "audit": AuditSettings()}
+            )
+        )
         try:
             known = _enrol_known(rt, folder)
             clips = []
@@ -226,7 +231,11 @@ def live(
     folder = (data or default_data()).resolve()
     clip = folder / CLIPS[0]
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
-        rt = build_runtime(base.settings.model_copy(update={"data_dir": Path(tmp), "database_url": ""}))
+        rt = build_runtime(
+            base.settings.model_copy(
+                update={"data_dir": Path(tmp), "database_url": "", "audit": AuditSettings()}
+            )
+        )
         try:
             _enrol_known(rt, folder)
             with err.status("running…") as status:
@@ -294,6 +303,7 @@ def api(
             update={
                 "data_dir": Path(tmp),
                 "database_url": "",
+                "audit": AuditSettings(),  # a throwaway witness beside the throwaway database
                 "cameras": [],
                 "api": ApiSettings(enabled=True, host="127.0.0.1", port=0, shutdown_s=1),
             }

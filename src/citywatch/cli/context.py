@@ -29,7 +29,7 @@ class CliContext:
         if self._runtime is None:
             settings = load(self.config_path)
             use_log_format(settings.logging.format)
-            rt = build_runtime(settings)
+            rt = build_runtime(settings, config_path=self.config_path)
             try:
                 sign_in(rt, self.user)
             except BaseException:

@@ -71,6 +71,12 @@ def emit_json(kind: str, payload: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_line(line: str) -> None:
+    """One line on stdout exactly as given (no markup, no wrapping): for machine formats."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     t = Table(title=title, title_justify="left", show_header=any(columns))
     for c in columns:

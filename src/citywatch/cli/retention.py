@@ -13,7 +13,6 @@ from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
-from citywatch.store.governance import SYSTEM
 from citywatch.store.retention import HoldInfo, NewHold, ReceiptInfo
 
 holds_app = typer.Typer(help="Legal holds: what they cover survives retention.", no_args_is_help=True)
@@ -41,7 +40,8 @@ def purge(
                 "would be pruned behind a signed anchor"
             )
         return
-    receipt = rt.retention.purge(by=SYSTEM, orphans=rt.recover)
+    # whoever runs the command purges, by name; the audit prune also names the process and config
+    receipt = rt.retention.purge(by=rt.actor, orphans=rt.recover, started_by=rt.started_by("citywatch purge"))
     if receipt is None:
         out.print("nothing has expired: nothing deleted")
         return

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from citywatch.config.base import Section
-from citywatch.domain.retention import DataClass, RetentionPolicy
+from citywatch.domain.retention import AUDIT_DAYS_MIN, DataClass, RetentionPolicy
 
 
 class TrackerSettings(Section):
@@ -68,10 +68,44 @@ class RetentionSettings(Section):
     )
     alerts_days: float = Field(5.0, gt=0, le=3650, description="Alerts (their sightings are kept as long).")
     exports_days: float = Field(5.0, gt=0, le=3650, description="Export packages.")
-    audit_days: float = Field(400.0, gt=0, le=36500, description="Audit records (no biometric data).")
+    audit_days: float = Field(
+        400.0,
+        ge=AUDIT_DAYS_MIN,
+        le=36500,
+        description=f"Audit records (no biometric data): at least {AUDIT_DAYS_MIN:g} days (six months, "
+        "as the EU AI Act keeps biometric identification logs) and at least every other class's "
+        "retention, so the record of who saw or searched something outlives it.",
+    )
     purge_every_min: float = Field(
         60.0, gt=0, le=24 * 60, description="How often `citywatch run` purges what has expired."
     )
+
+    @field_validator("audit_days", mode="before")
+    @classmethod
+    def verify_audit_floor(cls, value: object) -> object:
+        """Refuse a short audit retention with the reason, before the bound's bare message."""
+        try:
+            days = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return value  # the field's own validation names the type error
+        if days < AUDIT_DAYS_MIN:
+            raise ValueError(
+                f"retention.audit_days must be at least {AUDIT_DAYS_MIN:g} days, got {days:g}: the audit log "
+                "is the record of who identified, searched, exported and deleted what; a shorter "
+                "retention would let the purge erase it (six months is the EU AI Act's floor for the "
+                "logs of biometric identification)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def verify_audit_outlives_data(self) -> RetentionSettings:
+        longest = max(self.footage_days, self.sightings_days, self.alerts_days, self.exports_days)
+        if self.audit_days < longest:
+            raise ValueError(
+                f"retention.audit_days ({self.audit_days:g}) must not be shorter than the longest other "
+                f"retention ({longest:g} days): the record of who saw or searched data must outlive it"
+            )
+        return self
 
     @model_validator(mode="after")
     def verify_templates(self) -> RetentionSettings:

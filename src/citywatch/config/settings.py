@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from citywatch.config.alerts import AlertSettings
 from citywatch.config.api import ApiSettings
+from citywatch.config.audit import AuditSettings
 from citywatch.config.delivery import DeliverySettings
 from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.config.logs import LoggingSettings
@@ -73,6 +74,10 @@ class Settings(BaseSettings):
     source: SourceSettings = Field(
         default_factory=SourceSettings, description="How `citywatch watch` opens and reads its source."
     )
+    audit: AuditSettings = Field(
+        default_factory=AuditSettings,
+        description="The audit log's witness: signed chain heads kept outside the database.",
+    )
     logging: LoggingSettings = Field(
         default_factory=LoggingSettings, description="The log's format (text or JSON lines)."
     )
@@ -112,6 +117,11 @@ class Settings(BaseSettings):
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'citywatch.db'}"
 
+    @property
+    def witness_path(self) -> Path:
+        """The audit witness file: `audit.witness_path`, else in the data folder."""
+        return self.audit.witness_path or self.data_dir / "audit-witness.jsonl"
+
     def resolved(self, base: Path) -> Settings:
         """Relative folders made absolute against `base` (the config file's folder)."""
         updates: dict[str, Any] = {}
@@ -119,4 +129,7 @@ class Settings(BaseSettings):
             updates["data_dir"] = (base / self.data_dir).resolve()
         if not self.models_dir.is_absolute():
             updates["models_dir"] = (base / self.models_dir).resolve()
+        witness = self.audit.witness_path
+        if witness is not None and not witness.is_absolute():
+            updates["audit"] = self.audit.model_copy(update={"witness_path": (base / witness).resolve()})
         return self.model_copy(update=updates)

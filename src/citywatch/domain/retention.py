@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
 
 
@@ -29,9 +30,22 @@ class DataClass(StrEnum):
     AUDIT = "audit"
 
 
+AUDIT_DAYS_MIN = 183.0
+"""The shortest audit retention (six months): the EU AI Act (art. 19 and 26(6)) keeps the logs
+of a high-risk system, remote biometric identification among them, at least that long, and a
+log that its own purge can empty within days accounts for nothing."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
     days: Mapping[DataClass, float]
+
+    def __post_init__(self) -> None:
+        audit = self.days.get(DataClass.AUDIT)
+        if audit is not None and audit < AUDIT_DAYS_MIN:
+            raise InvalidInput(
+                f"audit retention of {audit:g} days is below the floor of {AUDIT_DAYS_MIN:g} days"
+            )
 
     def keep_for(self, kind: DataClass) -> timedelta:
         return timedelta(days=self.days[kind])

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
+from citywatch.audit.witness import WitnessFile
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
@@ -90,6 +92,21 @@ class Runtime:
     actor: Actor = field(default_factory=local_actor)
     """Who the commands act for: the local shell user in the `local` role (see
     citywatch.audit.access) until the front end signs someone in and replaces it."""
+    config_path: Path | None = None
+    """The configuration file the settings came from (None: defaults and the environment),
+    named in the records of what this runtime does under its settings (the audit prune)."""
+
+    def started_by(self, command: str) -> dict[str, str | int]:
+        """Who ran `command` in this process, for a record's params: the acting user, the Unix
+        account and process, and the configuration file its settings came from."""
+        return {
+            "command": command,
+            "actor": self.actor.name,
+            "role": self.actor.role,
+            "unix_user": local_actor().name,
+            "pid": os.getpid(),
+            "config": str(self.config_path) if self.config_path else "(defaults and environment)",
+        }
 
     @cached_property
     def database(self) -> Database:
@@ -119,7 +136,11 @@ class Runtime:
 
     @cached_property
     def audit_log(self) -> AuditLog:
-        return AuditLog(self.database, load_or_create(self.settings.data_dir))
+        return AuditLog(
+            self.database,
+            load_or_create(self.settings.data_dir),
+            witness=WitnessFile(self.settings.witness_path, fsync=self.settings.audit.witness_fsync),
+        )
 
     @cached_property
     def store(self) -> MetaStore:
@@ -227,9 +248,12 @@ class Runtime:
 
     def purge(self) -> ReceiptInfo | None:
         """End the orders whose window has passed (their templates go, with receipts), remove
-        what an interrupted purge left, then purge what has expired (as the system)."""
+        what an interrupted purge left, then purge what has expired (as the system, naming the
+        process that runs it in the audit prune's record)."""
         self.orders.enforce()
-        receipt = self.retention.purge(by=SYSTEM, orphans=self.recover)
+        receipt = self.retention.purge(
+            by=SYSTEM, orphans=self.recover, started_by=self.started_by("citywatch run (scheduled purge)")
+        )
         if receipt is not None:
             self.metrics.purged(receipt.counts)
         return receipt
@@ -479,5 +503,5 @@ class Runtime:
             self.database.close()
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    return Runtime(settings)
+def build_runtime(settings: Settings, *, config_path: Path | None = None) -> Runtime:
+    return Runtime(settings, config_path=config_path)

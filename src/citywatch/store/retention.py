@@ -27,9 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, select, update
@@ -320,10 +320,18 @@ class RetentionStore:
         with self._db.session(write=False) as session:
             return self._plan(session, now, holds=self._holds(session, now))
 
-    def purge(self, *, by: Actor, orphans: Callable[[], int] = lambda: 0) -> ReceiptInfo | None:
+    def purge(
+        self,
+        *,
+        by: Actor,
+        orphans: Callable[[], int] = lambda: 0,
+        started_by: Mapping[str, Any] | None = None,
+    ) -> ReceiptInfo | None:
         """Delete what has expired and is not held, with its receipt; None when nothing was due.
 
-        `orphans` first removes files an earlier, interrupted purge left without their rows."""
+        `orphans` first removes files an earlier, interrupted purge left without their rows.
+        `started_by` names the process, user and configuration that ran the purge in the audit
+        prune's record, beside the retention it applied."""
         left = orphans()
         if left:
             log.info("removed %d file(s) an interrupted purge left behind", left)
@@ -333,7 +341,11 @@ class RetentionStore:
                 plan = self._plan(session, now, holds=self._holds(session, now))
                 if plan.empty:
                     return None
-                pruned = self._prune_audit(session, now, by=by) if plan.audit is not None else None
+                pruned = (
+                    self._prune_audit(session, now, by=by, started_by=started_by)
+                    if plan.audit is not None
+                    else None
+                )
                 self._delete(session, plan)
                 details = {**_details(plan), "audit": _audit_details(pruned)}
                 receipt = self._receipt(session, "purge", now, plan.counts, details, by=by)
@@ -453,11 +465,21 @@ class RetentionStore:
             plan.audit = self._audit_log.due(session, policy.cutoff(DataClass.AUDIT, now))
         return plan
 
-    def _prune_audit(self, session: Session, now: datetime, *, by: Actor) -> AuditPrune | None:
+    def _prune_audit(
+        self, session: Session, now: datetime, *, by: Actor, started_by: Mapping[str, Any] | None
+    ) -> AuditPrune | None:
         if self._audit_log is None:
             return None
         cutoff = self._policy.cutoff(DataClass.AUDIT, now)
-        return self._audit_log.prune_in(session, before=cutoff, now=now, actor=by.name, role=by.role)
+        settings = {
+            "audit_days": self._policy.days[DataClass.AUDIT],
+            "cutoff": cutoff.astimezone(UTC).isoformat(),
+            "policy_version": self._policy.version,
+            "started_by": dict(started_by or {"command": "(not named)"}),
+        }
+        return self._audit_log.prune_in(
+            session, before=cutoff, now=now, actor=by.name, role=by.role, settings=settings
+        )
 
     def _delete(self, session: Session, plan: PurgePlan) -> None:
         if plan.alerts:

@@ -138,6 +138,14 @@
         const v = await api("POST", "/api/audit/verify");
         const [headline, reason] = verdictText(v);
         out.replaceChildren(citywatch.el("strong", {}, headline), reason ? citywatch.el("div", {}, reason) : "");
+        for (const more of (v.problems || []).slice(1)) out.append(citywatch.el("div", {}, "Also: " + more));
+        for (const note of v.notes || []) out.append(citywatch.el("div", { class: "muted" }, "Note: " + note));
+        if (v.compared && v.compared.length) {
+          out.append(
+            citywatch.el("div", { class: "muted" }, "Compared:"),
+            citywatch.el("ul", { "data-compared": "" }, ...v.compared.map((line) => citywatch.el("li", {}, line))),
+          );
+        }
         out.className = "verdict " + (v.ok ? "ok" : "bad");
         out.dataset.ok = String(v.ok);
         out.dataset.records = String(v.records);

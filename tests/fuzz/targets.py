@@ -16,7 +16,13 @@ import av
 import cv2
 import numpy as np
 
+from citywatch.config.delivery import webhook_key
+from citywatch.config.ingest import SourceSettings
+from citywatch.config.load import load
+from citywatch.delivery.webhook import sign, verify
 from citywatch.domain.errors import CitywatchError
+from citywatch.ingest.file import FileSource
+from citywatch.media.images import decode_image
 from tests.fuzz.harness import FuzzTarget
 
 _TMP = Path(tempfile.mkdtemp(prefix="citywatch-fuzz-"))
@@ -26,8 +32,6 @@ _TMP = Path(tempfile.mkdtemp(prefix="citywatch-fuzz-"))
 
 
 def fuzz_image(data: bytes) -> None:
-    from citywatch.media.images import decode_image
-
     try:
         image = decode_image(data, "fuzz")
     except CitywatchError:
@@ -62,9 +66,6 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 def fuzz_video(data: bytes) -> None:
-    from citywatch.config.ingest import SourceSettings
-    from citywatch.ingest.file import FileSource
-
     path = _TMP / "clip.mp4"
     path.write_bytes(data)
     source = FileSource("fuzz", path, SourceSettings(detect_fps=30))
@@ -100,8 +101,6 @@ def video_seeds() -> Iterable[bytes]:
 
 
 def fuzz_config(data: bytes) -> None:
-    from citywatch.config.load import load
-
     path = _TMP / "citywatch.yaml"
     path.write_bytes(data)
     try:
@@ -128,9 +127,6 @@ _NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 def fuzz_webhook(data: bytes) -> None:
     """Headers and body from the fuzzer: the verifier answers True only for what it signed."""
-    from citywatch.delivery.webhook import sign, verify
-    from citywatch.config.delivery import webhook_key
-
     text = data.decode("utf-8", errors="replace")
     fields = [*text.split("\n", 3), "", "", "", ""][:4]
     msg_id, stamp, signature, body = fields
@@ -146,9 +142,6 @@ def fuzz_webhook(data: bytes) -> None:
 
 
 def webhook_seeds() -> Iterable[bytes]:
-    from citywatch.config.delivery import webhook_key
-    from citywatch.delivery.webhook import sign
-
     stamp = int(_NOW.timestamp())
     body = '{"type":"alert","id":1}'
     good = sign(webhook_key(_SECRET), "msg_1", stamp, body)
@@ -160,7 +153,7 @@ def webhook_seeds() -> Iterable[bytes]:
 TARGETS: dict[str, FuzzTarget] = {
     t.name: t
     for t in (
-        FuzzTarget("image", fuzz_image, image_seeds, "citywatch.media.images.decode_image (uploads, enrolment)"),
+        FuzzTarget("image", fuzz_image, image_seeds, "citywatch.media.images.decode_image (every upload)"),
         FuzzTarget("video", fuzz_video, video_seeds, "citywatch.ingest.file.FileSource (PyAV decode)"),
         FuzzTarget("config", fuzz_config, config_seeds, "citywatch.config.load.load (YAML + pydantic)"),
         FuzzTarget("webhook", fuzz_webhook, webhook_seeds, "citywatch.delivery.webhook.verify"),

@@ -46,7 +46,7 @@ def load(path: Path | None = None) -> Settings:
         raise InvalidInput(f"{path}:1: the configuration must be a mapping of keys to values")
     odd = [key for key in data if not isinstance(key, str)]
     if odd:
-        raise InvalidInput(f"{path}: top-level key {odd[0]!r} is not a name (keys are words such as data_dir)")
+        raise InvalidInput(f"{path}: top-level key {odd[0]!r} is not a name (such as data_dir)")
     try:
         return Settings(**data).resolved(path.parent.resolve())
     except ValidationError as exc:

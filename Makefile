@@ -8,7 +8,7 @@ PORT ?= 8080
 CHROMIUM := /usr/bin/chromium
 export CITYWATCH_TEST_DATA := $(DATA)
 
-.PHONY: install demo console test lint bench accuracy speed live screenshots clean
+.PHONY: install demo console test lint fuzz bench accuracy speed live screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict scripts/screenshots.py
+
+# Each fuzz target (tests/fuzz/targets.py) for FUZZ_SECONDS (default an hour), its corpus
+# kept in var/fuzz/NAME and findings written to var/fuzz/ (replay: python -m tests.fuzz.run NAME --replay FILE).
+FUZZ_SECONDS ?= 3600
+fuzz: install
+	mkdir -p var/fuzz
+	for t in image video form config webhook; do \
+	  PYTHONPATH=src:. $(PY) -m tests.fuzz.run $$t --corpus var/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=10 -rss_limit_mb=2560 -artifact_prefix=var/fuzz/$$t- || exit 1; \
+	done
 
 # The peer (face_recognition 1.3.0) lives in its own environment, as its docstring says.
 .bench-venv/.installed:

@@ -34,6 +34,9 @@ def test_signature_matches_the_standard_webhooks_test_vector() -> None:
         ({"webhook-id": "msg_other"}, False),
         ({"webhook-timestamp": "1614265330x"}, False),
         ({"webhook-timestamp": None}, False),
+        # found by fuzzing: both raised TypeError/ValueError instead of answering False
+        ({"webhook-signature": "v1,\u00e9t\u00e9 v1,bm90IGl0"}, False),
+        ({"webhook-timestamp": "161426533\u00b2"}, False),
     ],
 )
 def test_verify(change: dict[str, str | None], accepted: bool) -> None:

@@ -67,6 +67,15 @@ def test_errors_name_the_key_and_line(
         assert f"{path}:{line}:" in msg
 
 
+@pytest.mark.parametrize("text", ["&retention: {footage_days: 5}\n", "? [a, b]\n: 1\n", "1: 2\n"])
+def test_a_top_level_key_that_is_not_a_name_is_refused_clearly(tmp_path: Path, text: str) -> None:
+    # found by fuzzing: a YAML anchor or a complex key reached Settings(**data) as a TypeError
+    path = tmp_path / "citywatch.yaml"
+    path.write_text(text)
+    with pytest.raises(InvalidInput, match="is not a name"):
+        load(path)
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "data_dir: var\ncameras: [\n  - id: x\n")
     with pytest.raises(InvalidInput, match=r"citywatch.yaml:\d+: not valid YAML"):

@@ -44,6 +44,9 @@ def load(path: Path | None = None) -> Settings:
         raise InvalidInput(f"{where}: not valid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}:1: the configuration must be a mapping of keys to values")
+    odd = [key for key in data if not isinstance(key, str)]
+    if odd:
+        raise InvalidInput(f"{path}: top-level key {odd[0]!r} is not a name (such as data_dir)")
     try:
         return Settings(**data).resolved(path.parent.resolve())
     except ValidationError as exc:

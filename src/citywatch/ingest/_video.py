@@ -116,6 +116,8 @@ class VideoReader:
         if not videos:
             raise CorruptMedia(f"{name}: not a readable video (no video stream)")
         stream = videos[0]
+        if stream.codec_context is None:  # a stream whose codec FFmpeg does not know (found by fuzzing)
+            raise CorruptMedia(f"{name}: not a readable video (unknown video codec)")
         codec = str(stream.codec_context.name)
         if codec in _TEXT_CODECS or str(container.format.name) == "tty":
             raise CorruptMedia(f"{name}: not a readable video (a text file, not media)")

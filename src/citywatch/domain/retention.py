@@ -156,16 +156,17 @@ def hold_reach(
     `alone_days`, or more than `alone_camera_share` of the `configured` cameras (when there
     is more than one: a single-camera site's every hold would be "city-wide").
     """
+    if window is not None:
+        if window.start is None or window.end is None:
+            return HoldReach("a hold's time window needs both a start and an end")
+        if window.end <= window.start:
+            return HoldReach("a hold's time window ends before it starts")
     unknown = sorted(cameras - known)
     if unknown:
         return HoldReach(f"unknown camera(s): {', '.join(unknown)} (neither configured nor recorded)")
-    if window is None:
+    if window is None or window.start is None or window.end is None:
         return HoldReach()
     start, end = window.start, window.end
-    if start is None or end is None:
-        return HoldReach("a hold's time window needs both a start and an end")
-    if end <= start:
-        return HoldReach("a hold's time window ends before it starts")
     earliest = oldest - timedelta(days=bounds.past_slack_days)
     if start < earliest:
         return HoldReach(

@@ -64,7 +64,10 @@ def test_a_hold_is_placed_extended_and_released_with_a_receipt(api: Api) -> None
     assert released.status_code == 202 and released.json()["status"] == "pending"  # ian's hold
     approved = api.call("POST", f"/api/changes/{released.json()['change']}/approve", "sue")
     assert approved.status_code == 200, approved.json()
-    assert api.call("POST", f"/api/holds/{hold_id}/release", "sam", json={"reason": "case closed"}).status_code == 409
+    assert (
+        api.call("POST", f"/api/holds/{hold_id}/release", "sam", json={"reason": "case closed"}).status_code
+        == 409
+    )
     assert api.call("GET", "/api/holds", "sam").json()["items"] == []
     every = api.call("GET", "/api/holds", "sam", params={"include_released": True}).json()["items"]
     assert [(h["id"], h["released_by"]) for h in every] == [(hold_id, "sue")]

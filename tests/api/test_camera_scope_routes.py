@@ -117,8 +117,13 @@ def test_a_user_scoped_to_gate_1_cannot_release_or_extend_a_hold_on_hall_2(api: 
     (still,) = api.call("GET", "/api/holds", "ian").json()["items"]
     assert (still["id"], still["in_force"], still["released_at"]) == (hall, True, None)
     assert not [e for e in api.rt.audit_log.entries() if e.action == "hold.release"]
-    assert api.call("POST", "/api/holds/999/release", "ivy", json={"reason": "case closed"}).status_code == 404
-    assert api.call("POST", f"/api/holds/{hall}/release", "ian", json={"reason": "case closed"}).status_code == 200
+    assert (
+        api.call("POST", "/api/holds/999/release", "ivy", json={"reason": "case closed"}).status_code == 404
+    )
+    assert (
+        api.call("POST", f"/api/holds/{hall}/release", "ian", json={"reason": "case closed"}).status_code
+        == 200
+    )
 
 
 def test_holds_are_listed_within_the_callers_scope(api: Api) -> None:
@@ -198,7 +203,12 @@ def test_receipts_are_listed_within_the_callers_scope(api: Api) -> None:
     holds = {}
     for key, cameras in {"gate": ["gate-1"], "hall": ["hall-2"], "both": ["gate-1", "hall-2"]}.items():
         holds[key] = made(api.call("POST", "/api/holds", "sam", json=_hold(*cameras) | {"reference": key}))
-        assert api.call("POST", f"/api/holds/{holds[key]}/release", "sam", json={"reason": "case closed"}).status_code == 200
+        assert (
+            api.call(
+                "POST", f"/api/holds/{holds[key]}/release", "sam", json={"reason": "case closed"}
+            ).status_code
+            == 200
+        )
 
     def seen(user: str, **params: Any) -> tuple[list[tuple[int, str]], int | None]:
         body = api.call("GET", "/api/receipts", user, params=params).json()

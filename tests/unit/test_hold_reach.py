@@ -57,6 +57,12 @@ def test_hold_reach(
 
 def test_one_camera_of_one_is_not_city_wide() -> None:
     reach = hold_reach(
-        frozenset({"a"}), RECENT, known=frozenset({"a"}), configured=1, oldest=NOW, now=NOW, bounds=HoldBounds()
+        frozenset({"a"}),
+        RECENT,
+        known=frozenset({"a"}),
+        configured=1,
+        oldest=NOW,
+        now=NOW,
+        bounds=HoldBounds(),
     )
     assert reach == type(reach)()

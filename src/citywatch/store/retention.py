@@ -61,6 +61,7 @@ from citywatch.store import repositories as repo
 from citywatch.store.changes import change_info
 from citywatch.store.db import Database
 from citywatch.store.footage import describe_os_error
+from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus
 from citywatch.store.tables import (
     Alert,
     AuditRecord,
@@ -73,7 +74,6 @@ from citywatch.store.tables import (
     RequestRow,
     Sighting,
 )
-from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,9 @@ class RetentionStore:
         configured = frozenset(self._cameras())
         asked = frozenset(c.strip() for c in new.cameras)
         known = configured | _recorded_cameras(session, asked - configured)
-        longest = max(self._policy.keep_for(k) for k in (DataClass.FOOTAGE, DataClass.SIGHTINGS, DataClass.ALERTS))
+        longest = max(
+            self._policy.keep_for(k) for k in (DataClass.FOOTAGE, DataClass.SIGHTINGS, DataClass.ALERTS)
+        )
         oldest = min([now - longest, *_oldest_data(session)])
         return hold_reach(
             asked,
@@ -299,7 +301,9 @@ class RetentionStore:
             now=now,
         )
         self._audit(
-            session, by, AuditEvent("change.propose", f"change:{row.id}", params={"kind": kind.value, **params})
+            session,
+            by,
+            AuditEvent("change.propose", f"change:{row.id}", params={"kind": kind.value, **params}),
         )
         return change_info(row)
 
@@ -380,7 +384,9 @@ class RetentionStore:
             if refusal is None:
                 info = _hold_info(_require_hold(session, hold_id))
                 if same_person(info.created_by, by.name) and not by.service:
-                    return HoldRelease(receipt=self.release_in(session, hold_id, by=by, now=now, reason=reason))
+                    return HoldRelease(
+                        receipt=self.release_in(session, hold_id, by=by, now=now, reason=reason)
+                    )
                 params = {
                     "hold": hold_id,
                     "reference": info.hold.reference,
@@ -470,9 +476,7 @@ class RetentionStore:
             return None
         return scope_refusal(actor, f"hold {hold_id}", cameras)
 
-    def apply_change_in(
-        self, session: Session, change: ChangeInfo, *, by: Actor, now: datetime
-    ) -> None:
+    def apply_change_in(self, session: Session, change: ChangeInfo, *, by: Actor, now: datetime) -> None:
         """Apply an approved `hold.place` (keep the hold as long as asked) or `hold.release`."""
         hold_id = int(change.params["hold"])
         row = _require_hold(session, hold_id)
@@ -502,9 +506,7 @@ class RetentionStore:
         row = session.get(HoldRow, hold_id)
         if row is not None and _hold_info(row).hold.in_force(now):
             reason = f"change {change.id} (a hold that needs a second person) was not approved"
-            self.release_in(
-                session, hold_id, by=by, now=now, reason=reason, approval={"change": change.id}
-            )
+            self.release_in(session, hold_id, by=by, now=now, reason=reason, approval={"change": change.id})
 
     def holds(self, *, include_released: bool = False, visible_to: Actor | None = None) -> list[HoldInfo]:
         """Holds in force (or every hold), oldest first; with `visible_to`, only those wholly

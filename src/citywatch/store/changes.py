@@ -5,8 +5,9 @@ person moved onto another watchlist, a threshold raised or a margin lowered, inc
 new watchlist; a city-wide or long legal hold, and the release of a hold another person
 placed (proposed by store.retention, applied through it: `retention=`). Proposing,
 approving and refusing are each one transaction with their audit record. A change is
-applied in the transaction that approves it. Stricter settings apply at once; erasure never waits (MetaStore.remove_person withdraws the person's pending changes).
-A pending change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
+applied in the transaction that approves it. Stricter settings apply at once; erasure
+never waits (MetaStore.remove_person withdraws the person's pending changes). A pending
+change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
 
 People are told apart as citywatch.audit.two_person tells them apart (`same_person`).
 """

@@ -60,14 +60,19 @@ def test_a_hold_is_placed_extended_and_released_with_a_receipt(api: Api) -> None
     later = api.call("POST", f"/api/holds/{hold_id}/extend", "sam", json={"expires_at": None})
     assert later.status_code == 200 and later.json()["expires_at"] is None
 
-    released = api.call("POST", f"/api/holds/{hold_id}/release", "sam")
-    assert released.status_code == 200 and released.json()["kind"] == "hold_release"
-    assert api.call("POST", f"/api/holds/{hold_id}/release", "sam").status_code == 409
+    released = api.call("POST", f"/api/holds/{hold_id}/release", "sam", json={"reason": "case closed"})
+    assert released.status_code == 202 and released.json()["status"] == "pending"  # ian's hold
+    approved = api.call("POST", f"/api/changes/{released.json()['change']}/approve", "sue")
+    assert approved.status_code == 200, approved.json()
+    assert (
+        api.call("POST", f"/api/holds/{hold_id}/release", "sam", json={"reason": "case closed"}).status_code
+        == 409
+    )
     assert api.call("GET", "/api/holds", "sam").json()["items"] == []
     every = api.call("GET", "/api/holds", "sam", params={"include_released": True}).json()["items"]
-    assert [(h["id"], h["released_by"]) for h in every] == [(hold_id, "sam")]
+    assert [(h["id"], h["released_by"]) for h in every] == [(hold_id, "sue")]
     actions = [e.action for e in api.rt.audit_log.entries() if e.object == f"hold:{hold_id}"]
-    assert actions == ["hold.place", "hold.extend", "hold.release"]
+    assert actions == ["hold.place", "hold.extend", "hold.release", "hold.release_refused"]  # sue released it
 
 
 @pytest.mark.parametrize(
@@ -102,7 +107,7 @@ def test_a_malformed_or_impossible_hold_is_refused(
 def test_receipts_are_paginated_newest_first(api: Api) -> None:
     for _ in range(3):
         hold_id = api.call("POST", "/api/holds", "sam", json=_hold()).json()["id"]
-        api.call("POST", f"/api/holds/{hold_id}/release", "sam")
+        api.call("POST", f"/api/holds/{hold_id}/release", "sam", json={"reason": "case closed"})
     first = api.call("GET", "/api/receipts", "aude", params={"limit": 2}).json()
     assert len(first["items"]) == 2 and first["next_before"] is not None
     ids = [r["id"] for r in first["items"]]

@@ -38,6 +38,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
         cameras=[
             CameraSettings(id="gate-1", url=str(tmp_path / "gate-1.mp4")),
             CameraSettings(id="hall-2", url=str(tmp_path / "hall-2.mp4")),
+            # more cameras, so that a hold on gate-1 and hall-2 is not city-wide (two-person)
+            *(CameraSettings(id=c, url=str(tmp_path / f"{c}.mp4")) for c in ("yard-3", "dock-4")),
         ],
     )
     rt = build_runtime(settings)
@@ -108,15 +110,20 @@ def test_a_user_scoped_to_gate_1_cannot_place_a_hold_on_hall_2(api: Api) -> None
 
 def test_a_user_scoped_to_gate_1_cannot_release_or_extend_a_hold_on_hall_2(api: Api) -> None:
     hall = made(api.call("POST", "/api/holds", "ian", json=_hold("hall-2")))
-    release = api.call("POST", f"/api/holds/{hall}/release", "ivy")
+    release = api.call("POST", f"/api/holds/{hall}/release", "ivy", json={"reason": "case closed"})
     refused(api, release, "ivy", f"hold:{hall}", "hold.release")
     extend = api.call("POST", f"/api/holds/{hall}/extend", "ivy", json={"expires_at": None})
     refused(api, extend, "ivy", f"hold:{hall}", "hold.extend")
     (still,) = api.call("GET", "/api/holds", "ian").json()["items"]
     assert (still["id"], still["in_force"], still["released_at"]) == (hall, True, None)
     assert not [e for e in api.rt.audit_log.entries() if e.action == "hold.release"]
-    assert api.call("POST", "/api/holds/999/release", "ivy").status_code == 404
-    assert api.call("POST", f"/api/holds/{hall}/release", "ian").status_code == 200
+    assert (
+        api.call("POST", "/api/holds/999/release", "ivy", json={"reason": "case closed"}).status_code == 404
+    )
+    assert (
+        api.call("POST", f"/api/holds/{hall}/release", "ian", json={"reason": "case closed"}).status_code
+        == 200
+    )
 
 
 def test_holds_are_listed_within_the_callers_scope(api: Api) -> None:
@@ -196,7 +203,12 @@ def test_receipts_are_listed_within_the_callers_scope(api: Api) -> None:
     holds = {}
     for key, cameras in {"gate": ["gate-1"], "hall": ["hall-2"], "both": ["gate-1", "hall-2"]}.items():
         holds[key] = made(api.call("POST", "/api/holds", "sam", json=_hold(*cameras) | {"reference": key}))
-        assert api.call("POST", f"/api/holds/{holds[key]}/release", "sam").status_code == 200
+        assert (
+            api.call(
+                "POST", f"/api/holds/{holds[key]}/release", "sam", json={"reason": "case closed"}
+            ).status_code
+            == 200
+        )
 
     def seen(user: str, **params: Any) -> tuple[list[tuple[int, str]], int | None]:
         body = api.call("GET", "/api/receipts", user, params=params).json()

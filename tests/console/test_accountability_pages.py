@@ -70,7 +70,7 @@ def build_world(console: Console) -> World:
     call = console.api
     kept = ok(call("POST", "/api/holds", "ian", json=_hold("case:2026-0412", "assault evidence")), 201)
     gone = ok(call("POST", "/api/holds", "sam", json=_hold("case:2026-0007", "closed case")), 201)
-    ok(call("POST", f"/api/holds/{gone['id']}/release", "sam"))
+    ok(call("POST", f"/api/holds/{gone['id']}/release", "sam", json={"reason": "case closed"}))
     mine = ok(call("POST", "/api/requests", "sam", json=_request("MET-1")), 201)
     late = ok(call("POST", "/api/requests", "ian", json=_request("MET-2")), 201)
     with console.rt.database.session() as s:

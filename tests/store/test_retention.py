@@ -91,12 +91,12 @@ def test_a_hold_keeps_what_it_covers_and_its_release_lets_it_go(rt: Runtime, clo
     ret.purge(by=SYSTEM)
     assert ids(rt) == {held, named}
 
-    receipt = ret.release_hold(window.hold.id, by=ANN)
-    assert receipt.kind == "hold_release" and receipt.counts["sightings"] == 1
+    receipt = ret.release_hold(window.hold.id, "no longer needed", by=ANN).receipt
+    assert receipt is not None and receipt.kind == "hold_release" and receipt.counts["sightings"] == 1
     assert ids(rt) == {held, named}  # releasing deletes nothing by itself
     ret.purge(by=SYSTEM)
     assert ids(rt) == {named}
-    ret.release_hold(by_name.hold.id, by=ANN)
+    ret.release_hold(by_name.hold.id, "no longer needed", by=ANN)
     ret.purge(by=SYSTEM)
     assert ids(rt) == set()
     actions = [e.action for e in rt.audit_log.entries()]
@@ -163,6 +163,21 @@ def test_templates_can_go_before_their_sightings(rt: Runtime, clock: Clock) -> N
         ),
         (NewHold("C", "r", "x", cameras=["a"], window=Window(T0, T0 - DAY)), InvalidInput, "ends before"),
         (NewHold("C", "r", "x", items=[("template", 1)]), InvalidInput, "cannot be held"),
+        (
+            NewHold("C", "r", "x", cameras=["cam-1", "nowhere"], window=Window(T0, T0 + DAY)),
+            InvalidInput,
+            r"unknown camera\(s\): nowhere",
+        ),
+        (
+            NewHold("C", "r", "x", cameras=["cam-1"], window=Window(T0 - 30 * DAY, T0)),
+            InvalidInput,
+            "before any data still kept",
+        ),
+        (
+            NewHold("C", "r", "x", cameras=["cam-1"], window=Window(T0, T0 + 100 * DAY)),
+            InvalidInput,
+            "hold_max_days",
+        ),
         (NewHold("C", "r", "x", items=[("sighting", 999)]), NotFound, "no sighting 999"),
         (NewHold("C", "r", "x", items=[("sighting", 1)], expires_at=T0), InvalidInput, "future"),
     ],
@@ -182,9 +197,9 @@ def test_holds_only_extend_and_release_once(rt: Runtime, clock: Clock) -> None:
     with pytest.raises(InvalidInput, match="only be extended"):
         ret.extend_hold(info.hold.id, T0 + 2 * DAY, by=ANN)
     assert ret.extend_hold(info.hold.id, None, by=ANN).hold.expires_at is None
-    ret.release_hold(info.hold.id, by=ANN)
+    ret.release_hold(info.hold.id, "no longer needed", by=ANN)
     with pytest.raises(Conflict, match="no longer in force"):
-        ret.release_hold(info.hold.id, by=ANN)
+        ret.release_hold(info.hold.id, "no longer needed", by=ANN)
     assert ret.holds() == [] and len(ret.holds(include_released=True)) == 1
 
 

@@ -19,7 +19,7 @@ from citywatch.config.pipeline import RetentionSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import Window
-from citywatch.domain.retention import DataClass, Hold, ItemRef, held
+from citywatch.domain.retention import DataClass, Hold, HoldBounds, ItemRef, held
 from citywatch.runtime.build import Runtime
 from citywatch.store.retention import NewHold, RetentionStore
 
@@ -69,6 +69,9 @@ class RetentionMachine(RuleBasedStateMachine):
             clock=self.clock,
             audit=self.rt._audit_as,
             remove_file=remove,
+            cameras=lambda: CAMERAS,
+            # windows reach back past the data kept: this machine checks the purge, not the bounds
+            bounds=HoldBounds(past_slack_days=30),
         )
 
     @rule(camera=st.sampled_from(CAMERAS), age_h=st.integers(0, 120))
@@ -106,7 +109,7 @@ class RetentionMachine(RuleBasedStateMachine):
     def release(self, data: st.DataObject) -> None:
         active = [h for h in self.holds if h.in_force(self.clock.now)]
         hold = data.draw(st.sampled_from(active))
-        self.store().release_hold(hold.id, by=ANN)
+        self.store().release_hold(hold.id, "no longer needed", by=ANN)
         self.holds = [h for h in self.holds if h.id != hold.id] + [
             Hold(
                 hold.id,

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Query, Request, status
+from fastapi import FastAPI, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from citywatch.api.auth import Caller, requires, runtime_of
@@ -70,6 +70,14 @@ class HoldExtend(BaseModel):
     expires_at: AwareDatetime | None = Field(description="The new, later expiry; null: until released.")
 
 
+class HoldReleaseAsk(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "case closed"}]})
+
+    reason: str = Field(
+        min_length=1, max_length=1000, pattern=r"\S", description="Why the hold may go (audited)."
+    )
+
+
 class HoldPublic(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -89,6 +97,7 @@ class HoldPublic(BaseModel):
                     "placed_at": "2026-11-27T10:00:00Z",
                     "released_at": None,
                     "released_by": None,
+                    "awaiting_change": None,
                 }
             ]
         }
@@ -108,6 +117,11 @@ class HoldPublic(BaseModel):
     placed_at: datetime
     released_at: datetime | None
     released_by: str | None
+    awaiting_change: int | None = Field(
+        None,
+        description="The pending change a second person must approve (a city-wide or long hold "
+        "protects meanwhile, until expires_at); null: none waits.",
+    )
 
     @classmethod
     def of(cls, info: HoldInfo, now: datetime) -> HoldPublic:
@@ -127,6 +141,7 @@ class HoldPublic(BaseModel):
             placed_at=info.created_at,
             released_at=h.released_at,
             released_by=info.released_by,
+            awaiting_change=info.awaiting_change,
         )
 
 
@@ -159,6 +174,16 @@ class ReceiptPublic(BaseModel):
     counts: dict[str, int]
     details: dict[str, Any] = Field(description="Id ranges and hashes: proof of what went, no content.")
     audit_seq: int | None = Field(description="The audit record that carries this receipt.")
+
+
+class HoldReleasePublic(BaseModel):
+    """A release done (`released`, with its receipt) or waiting for a second person
+    (`pending`, with the change to approve)."""
+
+    status: Literal["released", "pending"]
+    receipt: ReceiptPublic | None
+    change: int | None
+    detail: str
 
 
 class ReceiptList(BaseModel):
@@ -390,7 +415,10 @@ def add_routes(app: FastAPI) -> None:
         release_hold,
         methods=["POST"],
         tags=holds,
-        responses=problems(*SIGNED_IN, 404, 409),
+        responses={
+            **problems(*SIGNED_IN, 404, 409, 422),
+            202: {"model": HoldReleasePublic, "description": "Waits for a second person."},
+        },
     )
     route("/api/receipts", list_receipts, methods=["GET"], tags=holds, responses=problems(*SIGNED_IN))
     route("/api/audit", audit_records, methods=["GET"], tags=audit, responses=problems(*SIGNED_IN))
@@ -452,12 +480,32 @@ def extend_hold(
 
 
 def release_hold(
-    request: Request, caller: Annotated[Caller, requires(Permission.HOLDS_MANAGE)], hold_id: int
-) -> ReceiptPublic:
-    """Release a hold; the receipt counts what it alone kept, deleted at the next purge. Only
-    a hold within the caller's camera scope (403 otherwise, audited)."""
-    receipt = runtime_of(request).retention.release_hold(hold_id, by=caller.actor)
-    return ReceiptPublic.model_validate(receipt)
+    request: Request,
+    response: Response,
+    caller: Annotated[Caller, requires(Permission.HOLDS_MANAGE)],
+    hold_id: int,
+    body: HoldReleaseAsk,
+) -> HoldReleasePublic:
+    """Release a hold, saying why. One's own is released at once (200; the receipt counts
+    what it alone kept, deleted at the next purge); another person's waits for a second
+    person (202: `change`, approved at /api/changes/{id}/approve). Refused, audited: a hold
+    a request placed (409: the request's decision releases it), one outside the caller's
+    camera scope (403)."""
+    done = runtime_of(request).retention.release_hold(hold_id, body.reason, by=caller.actor)
+    if done.change is not None:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return HoldReleasePublic(
+            status="pending",
+            receipt=None,
+            change=done.change.id,
+            detail=f"hold {hold_id} is released once a second person approves change {done.change.id}",
+        )
+    return HoldReleasePublic(
+        status="released",
+        receipt=None if done.receipt is None else ReceiptPublic.model_validate(done.receipt),
+        change=None,
+        detail=f"hold {hold_id} released",
+    )
 
 
 def list_receipts(

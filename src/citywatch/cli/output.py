@@ -47,13 +47,15 @@ def use_log_format(log_format: str) -> None:
 
 
 def plain(value: Any) -> Any:
-    """JSON-ready form of dataclasses, datetimes, enums and paths."""
+    """JSON-ready form of dataclasses, sets, datetimes, enums and paths."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
+    if isinstance(value, set | frozenset):  # e.g. a hold's cameras: in a stable order
+        return sorted((plain(v) for v in value), key=repr)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):

@@ -13,6 +13,7 @@ from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
+from citywatch.store.changes import APPROVE_HINT, pending_hint
 from citywatch.store.retention import HoldInfo, NewHold, ReceiptInfo
 
 holds_app = typer.Typer(help="Legal holds: what they cover survives retention.", no_args_is_help=True)
@@ -88,6 +89,11 @@ def holds_place(
         by=rt.actor,
     )
     out.print(f"hold {info.hold.id} placed for {info.hold.reference}: {_scope(info)}")
+    if info.awaiting_change is not None:
+        out.print(
+            f"it holds until {when(info.hold.expires_at)} unless a second person approves: "
+            + APPROVE_HINT.format(id=info.awaiting_change)
+        )
 
 
 @holds_app.command("extend")
@@ -107,12 +113,22 @@ def holds_extend(
 
 @holds_app.command("release")
 @requires(Permission.HOLDS_MANAGE)
-def holds_release(ctx: typer.Context, hold_id: int) -> None:
-    """Release a hold: what it alone kept is deleted at the next purge."""
+def holds_release(
+    ctx: typer.Context,
+    hold_id: int,
+    reason: Annotated[str, typer.Option(help="Why the hold may go (audited).")],
+) -> None:
+    """Release a hold: what it alone kept is deleted at the next purge. Another person's hold
+    waits for a second person; a request's hold goes only with the request's decision."""
     rt = runtime(ctx)
-    receipt = rt.retention.release_hold(hold_id, by=rt.actor)
-    freed = ", ".join(f"{v} {k}" for k, v in receipt.counts.items() if v) or "nothing"
-    out.print(f"hold {hold_id} released; eligible at the next purge: {freed} (receipt {receipt.id})")
+    done = rt.retention.release_hold(hold_id, reason, by=rt.actor)
+    if done.change is not None:
+        out.print(f"hold {hold_id} stays until a second person approves; {pending_hint(done.change)}")
+        return
+    if done.receipt is not None:
+        receipt = done.receipt
+        freed = ", ".join(f"{v} {k}" for k, v in receipt.counts.items() if v) or "nothing"
+        out.print(f"hold {hold_id} released; eligible at the next purge: {freed} (receipt {receipt.id})")
 
 
 @holds_app.command("list")

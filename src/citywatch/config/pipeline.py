@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from citywatch.config.base import Section
-from citywatch.domain.retention import AUDIT_DAYS_MIN, DataClass, RetentionPolicy
+from citywatch.domain.retention import AUDIT_DAYS_MIN, DataClass, HoldBounds, RetentionPolicy
 
 
 class TrackerSettings(Section):
@@ -79,6 +79,28 @@ class RetentionSettings(Section):
     purge_every_min: float = Field(
         60.0, gt=0, le=24 * 60, description="How often `citywatch run` purges what has expired."
     )
+    hold_max_days: float = Field(
+        92.0, gt=0, le=3650, description="The longest time window any legal hold may cover."
+    )
+    hold_alone_days: float = Field(
+        14.0,
+        gt=0,
+        le=3650,
+        description="The longest window one person holds alone; longer waits for a second person.",
+    )
+    hold_alone_camera_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="The largest share of the cameras one person holds alone; more waits for a "
+        "second person (a city-wide hold).",
+    )
+    hold_pending_hours: float = Field(
+        72.0,
+        gt=0,
+        le=30 * 24,
+        description="How long a hold waiting for a second person keeps data; unapproved, it lapses.",
+    )
 
     @field_validator("audit_days", mode="before")
     @classmethod
@@ -112,6 +134,20 @@ class RetentionSettings(Section):
         if self.templates_days > self.sightings_days:
             raise ValueError("retention.templates_days must not exceed retention.sightings_days")
         return self
+
+    @model_validator(mode="after")
+    def verify_hold_days(self) -> RetentionSettings:
+        if self.hold_alone_days > self.hold_max_days:
+            raise ValueError("retention.hold_alone_days must not exceed retention.hold_max_days")
+        return self
+
+    def hold_bounds(self) -> HoldBounds:
+        return HoldBounds(
+            max_days=self.hold_max_days,
+            alone_days=self.hold_alone_days,
+            alone_camera_share=self.hold_alone_camera_share,
+            pending_hours=self.hold_pending_hours,
+        )
 
     def policy(self) -> RetentionPolicy:
         return RetentionPolicy(

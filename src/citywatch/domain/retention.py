@@ -121,3 +121,98 @@ def _overlap(a: Window, b: Window) -> bool:
     starts_before_b_ends = a.start is None or b.end is None or a.start <= b.end
     ends_after_b_starts = a.end is None or b.start is None or a.end >= b.start
     return starts_before_b_ends and ends_after_b_starts
+
+
+# --- how far one hold may reach ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoldBounds:
+    """How far a hold over cameras and a time window may reach (config: retention.hold_*)."""
+
+    max_days: float = 92.0
+    """The longest window anyone may hold; longer is refused."""
+    alone_days: float = 14.0
+    """The longest window one person holds alone; longer waits for a second person."""
+    alone_camera_share: float = 0.5
+    """The largest share of the known cameras one person holds alone; more waits."""
+    pending_hours: float = 72.0
+    """How long a hold waiting for a second person protects before it lapses."""
+    past_slack_days: float = 1.0
+    """How far before the oldest data still kept a window may start."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldReach:
+    """What `hold_reach` found: why the hold is refused (None: it is not), and why it needs
+    a second person (empty: one person may place it)."""
+
+    refusal: str | None = None
+    second_person: tuple[str, ...] = ()
+
+
+def hold_reach(
+    cameras: frozenset[str],
+    window: Window | None,
+    *,
+    known: frozenset[str],
+    configured: int,
+    oldest: datetime,
+    now: datetime,
+    bounds: HoldBounds,
+) -> HoldReach:
+    """Judge a hold's cameras and window.
+
+    Refused: a camera neither configured nor recorded (`known`), a window without both ends
+    or ending before it starts, starting more than `past_slack_days` before `oldest` (the
+    oldest data still kept, or the retention's reach when older), ending past `now` plus
+    `max_days`, or longer than `max_days`. Needs a second person: a window longer than
+    `alone_days`, or more than `alone_camera_share` of the `configured` cameras (when there
+    is more than one: a single-camera site's every hold would be "city-wide").
+    """
+    if window is not None:
+        if window.start is None or window.end is None:
+            return HoldReach("a hold's time window needs both a start and an end")
+        if window.end <= window.start:
+            return HoldReach("a hold's time window ends before it starts")
+    unknown = sorted(cameras - known)
+    if unknown:
+        return HoldReach(f"unknown camera(s): {', '.join(unknown)} (neither configured nor recorded)")
+    if window is None or window.start is None or window.end is None:
+        return HoldReach()
+    start, end = window.start, window.end
+    earliest = oldest - timedelta(days=bounds.past_slack_days)
+    if start < earliest:
+        return HoldReach(
+            f"a hold's window starts at {start.isoformat()}, before any data still kept "
+            f"(nothing is older than {earliest.isoformat()})"
+        )
+    latest = now + timedelta(days=bounds.max_days)
+    if end > latest:
+        return HoldReach(
+            f"a hold's window ends at {end.isoformat()}, more than {bounds.max_days:g} days "
+            "from now (retention.hold_max_days)"
+        )
+    span = end - start
+    if span > timedelta(days=bounds.max_days):
+        return HoldReach(
+            f"a hold's window spans {_days(span)} days, more than the {bounds.max_days:g} "
+            "allowed (retention.hold_max_days)"
+        )
+    wait: list[str] = []
+    if span > timedelta(days=bounds.alone_days):
+        wait.append(
+            f"its window spans {_days(span)} days, more than the {bounds.alone_days:g} one "
+            "person holds alone (retention.hold_alone_days)"
+        )
+    held = len(cameras)
+    if configured > 1 and held > bounds.alone_camera_share * configured:
+        wait.append(
+            f"it holds {held} of the {configured} cameras, more than the "
+            f"{bounds.alone_camera_share:.0%} one person holds alone (retention.hold_alone_camera_share)"
+        )
+    return HoldReach(None, tuple(wait))
+
+
+def _days(span: timedelta) -> str:
+    return f"{span.total_seconds() / 86400:.1f}"

@@ -215,6 +215,8 @@ class Runtime:
             audit=self._audit_as,
             remove_file=self._remove_file,
             audit_log=self.audit_log,
+            bounds=self.settings.retention.hold_bounds(),
+            cameras=lambda: [c.id for c in self.settings.cameras],
         )
 
     @cached_property
@@ -328,7 +330,7 @@ class Runtime:
     @cached_property
     def changes(self) -> ChangeStore:
         """Changes waiting for a second person (two-person rule)."""
-        return ChangeStore(self.database, self.store.blobs, audit=self._audit_as)
+        return ChangeStore(self.database, self.store.blobs, audit=self._audit_as, retention=self.retention)
 
     @cached_property
     def alert_reviews(self) -> AlertReviews:

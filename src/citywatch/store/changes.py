@@ -2,10 +2,12 @@
 
 What waits: a new person or new reference images (MetaStore.enroll with a proposer), a
 person moved onto another watchlist, a threshold raised or a margin lowered, including on a
-new watchlist. Proposing, approving and refusing are each one transaction with their audit
-record. A change is applied in the transaction that approves it. Stricter settings apply at
-once; erasure never waits (MetaStore.remove_person withdraws the person's pending changes).
-A pending change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
+new watchlist; a city-wide or long legal hold, and the release of a hold another person
+placed (proposed by store.retention, applied through it: `retention=`). Proposing,
+approving and refusing are each one transaction with their audit record. A change is
+applied in the transaction that approves it. Stricter settings apply at once; erasure
+never waits (MetaStore.remove_person withdraws the person's pending changes). A pending
+change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
 
 People are told apart as citywatch.audit.two_person tells them apart (`same_person`).
 """
@@ -16,7 +18,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -31,7 +33,12 @@ from citywatch.store.facade import MetaStore, utc_now
 from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
 from citywatch.store.tables import ChangeRow, Person, Watchlist
 
+if TYPE_CHECKING:
+    from citywatch.store.retention import RetentionStore
+
 log = logging.getLogger(__name__)
+
+HOLD_KINDS = frozenset({ChangeKind.HOLD_PLACE, ChangeKind.HOLD_RELEASE})
 
 ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
 """Writes an audit record for `actor` inside the session of the action it records."""
@@ -50,11 +57,14 @@ class ChangeStore:
         *,
         audit: ActorAuditHook | None = None,
         clock: Callable[[], datetime] = utc_now,
+        retention: RetentionStore | None = None,
     ) -> None:
+        """`retention`: applies the changes on legal holds (without it, they cannot be decided)."""
         self._db = db
         self._blobs = blobs
         self._audit = audit
         self._clock = clock
+        self._retention = retention
 
     def _record(self, session: Session, actor: Actor, event: AuditEvent) -> None:
         if self._audit is not None:
@@ -181,13 +191,13 @@ class ChangeStore:
             actor,
             AuditEvent("change.propose", f"change:{change.id}", params={"kind": kind.value, **params}),
         )
-        return _change_info(change)
+        return change_info(change)
 
     # --- reading --------------------------------------------------------------------------
 
     def get(self, change_id: int) -> ChangeInfo:
         with self._db.session(write=False) as session:
-            return _change_info(_require_change(session, change_id))
+            return change_info(_require_change(session, change_id))
 
     def list_changes(
         self, status: ChangeStatus | str | None = ChangeStatus.PENDING, *, object: str | None = None
@@ -196,7 +206,7 @@ class ChangeStore:
         wanted = None if status is None else _status(status).value
         with self._db.session(write=False) as session:
             rows = repo.changes(session, status=wanted, object=object, limit=MAX_LIST)
-            return [_change_info(row) for row in rows]
+            return [change_info(row) for row in rows]
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -209,6 +219,8 @@ class ChangeStore:
             params, service, _note = repo.decode_payload(row.payload)
             proposer = Actor(row.proposed_by, row.proposed_role, service=service)
             problem = second_person_problem(proposer, actor, Permission.CHANGES_APPROVE)
+            if problem is None and ChangeKind(row.kind) in HOLD_KINDS:
+                problem = self._holds().change_problem(session, _object_id(row.object, "hold"), actor)
             event_params = {"kind": row.kind, **params}
             if problem is not None:
                 # committed on its own: the refusal is recorded, nothing else changes
@@ -235,7 +247,7 @@ class ChangeStore:
                         params={**event_params, "proposed_by": row.proposed_by},
                     ),
                 )
-                return _change_info(row)
+                return change_info(row)
         raise PermissionDenied(f"change {change_id} not approved: {problem}")
 
     def refuse(self, change_id: int, actor: Actor, reason: str = "") -> ChangeInfo:
@@ -277,7 +289,7 @@ class ChangeStore:
                         result_count=removed,
                     ),
                 )
-                info = _change_info(row)
+                info = change_info(row)
         if problem is not None:
             raise PermissionDenied(f"change {change_id} not refused: {problem}")
         if unlink:
@@ -300,6 +312,8 @@ class ChangeStore:
             self._record(
                 session, actor, AuditEvent(kind.value, row.object, params={**params, "change": row.id})
             )
+        elif kind in HOLD_KINDS:
+            self._holds().apply_change_in(session, change_info(row), by=actor, now=self._now())
         else:
             watchlist = session.get(Watchlist, _object_id(row.object, "watchlist"))
             if watchlist is None:
@@ -327,8 +341,12 @@ class ChangeStore:
     def _undo(
         self, session: Session, row: ChangeRow, params: Mapping[str, Any], actor: Actor, unlink: list[str]
     ) -> int:
-        """Erase what a refused addition stored; returns the number of templates deleted."""
+        """Erase what a refused addition stored; returns the number of templates deleted. A
+        refused city-wide or long hold is released."""
         kind = ChangeKind(row.kind)
+        if kind in HOLD_KINDS:
+            self._holds().undo_change_in(session, change_info(row), by=actor, now=self._now())
+            return 0
         if kind is ChangeKind.PERSON_ADD:
             person = session.get(Person, _object_id(row.object, "person"))
             if person is None:
@@ -369,6 +387,11 @@ class ChangeStore:
 
     def _now(self) -> datetime:
         return self._clock()
+
+    def _holds(self) -> RetentionStore:
+        if self._retention is None:
+            raise Unavailable("changes on legal holds need the retention store (ChangeStore(retention=))")
+        return self._retention
 
 
 def pending_hint(change: ChangeInfo) -> str:
@@ -433,7 +456,7 @@ def _require_pending(session: Session, change_id: int) -> ChangeRow:
     return row
 
 
-def _change_info(row: ChangeRow) -> ChangeInfo:
+def change_info(row: ChangeRow) -> ChangeInfo:
     params, service, note = repo.decode_payload(row.payload)
     return ChangeInfo(
         id=row.id,
@@ -451,4 +474,4 @@ def _change_info(row: ChangeRow) -> ChangeInfo:
     )
 
 
-__all__ = ["APPROVE_HINT", "ActorAuditHook", "ChangeStore", "pending_hint"]
+__all__ = ["APPROVE_HINT", "ActorAuditHook", "ChangeStore", "change_info", "pending_hint"]

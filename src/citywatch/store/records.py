@@ -195,6 +195,11 @@ class ChangeKind(StrEnum):
     """A raised (looser) distance threshold."""
     WATCHLIST_MARGIN = "watchlist.margin"
     """A lowered (looser) margin over the runner-up."""
+    HOLD_PLACE = "hold.place"
+    """A city-wide or long legal hold: it protects at once, for retention.hold_pending_hours,
+    and for as long as it asked once approved (refused: released)."""
+    HOLD_RELEASE = "hold.release"
+    """Releasing a legal hold another person placed: released once approved."""
 
 
 class ChangeStatus(StrEnum):

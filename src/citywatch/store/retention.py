@@ -20,6 +20,14 @@ Holds and camera scope: a hold touches the cameras of its window and those of th
 names. A user limited to some cameras places, extends, releases and sees only holds that
 lie wholly within that scope (citywatch.audit.access.within_scope); anything else is
 refused here, audited as `access.refused`, whoever calls (API, console, CLI).
+
+Holds protect what they are for (docs/security-holds.md): a hold a request placed is
+released only by that request's decision (store.requests), never directly; releasing a
+hold needs a reason, and another person's hold is released only once a second person
+approves (a `hold.release` change, store.changes); a hold's cameras must be known and its
+window bounded (domain.retention.hold_reach), and a city-wide or long hold waits for a
+second person (a `hold.place` change) while protecting, for retention.hold_pending_hours.
+Every refusal is audited (`hold.place_refused`, `hold.release_refused`, `hold.extend_refused`).
 """
 
 from __future__ import annotations
@@ -27,9 +35,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, select, update
@@ -37,12 +45,23 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from citywatch.audit.access import Permission, scope_refusal, within_scope
 from citywatch.audit.log import AuditLog, AuditPrune, AuditSpan
+from citywatch.audit.two_person import same_person
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
+from citywatch.domain.errors import (
+    CitywatchError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from citywatch.domain.policy import Window
-from citywatch.domain.retention import DataClass, Hold, RetentionPolicy
+from citywatch.domain.retention import DataClass, Hold, HoldBounds, HoldReach, RetentionPolicy, hold_reach
+from citywatch.store import repositories as repo
+from citywatch.store.changes import change_info
 from citywatch.store.db import Database
 from citywatch.store.footage import describe_os_error
+from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus
 from citywatch.store.tables import (
     Alert,
     AuditRecord,
@@ -52,6 +71,7 @@ from citywatch.store.tables import (
     NonMatchRow,
     ReceiptRow,
     RecordingRow,
+    RequestRow,
     Sighting,
 )
 
@@ -83,6 +103,17 @@ class HoldInfo:
     created_by: str
     created_at: datetime
     released_by: str | None
+    awaiting_change: int | None = None
+    """The pending `hold.place` change a second person must approve (None: none waits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRelease:
+    """What asking to release a hold did: released it (`receipt`), or proposed its release
+    to a second person (`change`, pending)."""
+
+    receipt: ReceiptInfo | None = None
+    change: ChangeInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +178,16 @@ class RetentionStore:
         audit: ActorAuditHook,
         remove_file: FileRemover,
         audit_log: AuditLog | None = None,
+        bounds: HoldBounds | None = None,
+        cameras: Callable[[], Collection[str]] = tuple,
     ) -> None:
-        """`audit_log`: prune audit records past their retention with each purge (None: keep them)."""
+        """`audit_log`: prune audit records past their retention with each purge (None: keep
+        them). `bounds`: how far a hold may reach; `cameras`: the configured cameras (a hold
+        names those, or cameras with data recorded)."""
         self._db = db
         self._policy = policy
+        self._bounds = bounds or HoldBounds()
+        self._cameras = cameras
         self._clock = clock
         self._audit = audit
         self._remove_file = remove_file
@@ -172,20 +209,14 @@ class RetentionStore:
             raise InvalidInput(
                 "a hold needs cameras and a time window, or named items (--sighting, --alert, …)"
             )
-        if new.window is not None:
-            start, end = new.window.start, new.window.end
-            if start is None or end is None:
-                raise InvalidInput("a hold's time window needs both a start and an end")
-            if end <= start:
-                raise InvalidInput("a hold's time window ends before it starts")
         now = self._clock()
         if new.expires_at is not None and new.expires_at <= now:
             raise InvalidInput("a hold's expiry must be in the future")
         for kind, _ in new.items:
             if kind not in HOLDABLE:
                 raise InvalidInput(f"{kind!r} cannot be held (one of {', '.join(HOLDABLE)})")
+        refusal: CitywatchError | None = None
         with self._db.session() as session:
-            refusal = None
             if by.cameras is not None and (items := _item_cameras(session, new.items)) is not None:
                 refusal = refused_outside_scope(
                     session,
@@ -197,9 +228,84 @@ class RetentionStore:
                     audit_object="holds",
                     action="hold.place",
                 )
-            if refusal is None:  # a missing item: place_in says which (NotFound)
-                return self.place_in(session, new, by=by, now=now)
+            if refusal is None:
+                reach = self._reach(session, new, now)
+                if reach.refusal is not None:
+                    self._audit(session, by, _place_refused(new, reach.refusal))
+                    refusal = InvalidInput(reach.refusal)
+                elif reach.second_person:
+                    return self._place_pending(session, new, reach, by=by, now=now)
+                else:  # a missing item: place_in says which (NotFound)
+                    return self.place_in(session, new, by=by, now=now)
         raise refusal
+
+    def _reach(self, session: Session, new: NewHold, now: datetime) -> HoldReach:
+        """domain.retention.hold_reach on `new`, with the cameras known and the oldest data
+        still kept read from the database."""
+        configured = frozenset(self._cameras())
+        asked = frozenset(c.strip() for c in new.cameras)
+        known = configured | _recorded_cameras(session, asked - configured)
+        longest = max(
+            self._policy.keep_for(k) for k in (DataClass.FOOTAGE, DataClass.SIGHTINGS, DataClass.ALERTS)
+        )
+        oldest = min([now - longest, *_oldest_data(session)])
+        return hold_reach(
+            asked,
+            new.window,
+            known=known,
+            configured=len(configured),
+            oldest=oldest,
+            now=now,
+            bounds=self._bounds,
+        )
+
+    def _place_pending(
+        self, session: Session, new: NewHold, reach: HoldReach, *, by: Actor, now: datetime
+    ) -> HoldInfo:
+        """Place a hold that needs a second person: it protects at once, but only for
+        `pending_hours` (or less, as asked), and asks for the rest as a `hold.place` change.
+        Failing to hold loses evidence for good; holding too much only delays a deletion."""
+        lapses = now + timedelta(hours=self._bounds.pending_hours)
+        asked = new.expires_at
+        info = self.place_in(
+            session, replace(new, expires_at=lapses if asked is None else min(asked, lapses)), by=by, now=now
+        )
+        params = {
+            "hold": info.hold.id,
+            "reference": info.hold.reference,
+            "expires_at": None if asked is None else asked.isoformat(),
+            "lapses_at": lapses.isoformat(),
+            "why": list(reach.second_person),
+        }
+        change = self._propose(session, by, ChangeKind.HOLD_PLACE, info.hold.id, params, now=now)
+        return replace(info, awaiting_change=change.id)
+
+    def _propose(
+        self,
+        session: Session,
+        by: Actor,
+        kind: ChangeKind,
+        hold_id: int,
+        params: Mapping[str, Any],
+        *,
+        now: datetime,
+    ) -> ChangeInfo:
+        row = repo.insert_change(
+            session,
+            kind=kind,
+            object=f"hold:{hold_id}",
+            params=params,
+            proposed_by=by.name,
+            proposed_role=by.role,
+            proposed_by_service=by.service,
+            now=now,
+        )
+        self._audit(
+            session,
+            by,
+            AuditEvent("change.propose", f"change:{row.id}", params={"kind": kind.value, **params}),
+        )
+        return change_info(row)
 
     def place_in(self, session: Session, new: NewHold, *, by: Actor, now: datetime) -> HoldInfo:
         """Place a (validated) hold inside the caller's transaction, e.g. a request's filing."""
@@ -229,8 +335,15 @@ class RetentionStore:
         """Move a hold's expiry later (None: until released). Never earlier: release it instead.
         Only a hold within `by`'s camera scope (else PermissionDenied, audited)."""
         now = self._clock()
+        refusal: CitywatchError | None
         with self._db.session() as session:
             refusal = self._hold_refusal(session, hold_id, by, "hold.extend")
+            if refusal is None and (waiting := _pending(session, hold_id, ChangeKind.HOLD_PLACE)):
+                refusal = Conflict(
+                    f"hold {hold_id} waits for a second person (change {waiting.id}): it is kept "
+                    f"longer once approved (citywatch changes approve {waiting.id}), not extended"
+                )
+                self._audit(session, by, _refused("hold.extend_refused", hold_id, str(refusal)))
             if refusal is None:
                 return self._extend_in(session, hold_id, expires_at, by=by, now=now)
         raise refusal
@@ -249,18 +362,73 @@ class RetentionStore:
         self._audit(session, by, _hold_event("hold.extend", info))
         return info
 
-    def release_hold(self, hold_id: int, *, by: Actor) -> ReceiptInfo:
-        """Release a hold; what it alone kept becomes eligible at the next purge. The receipt
-        counts those items (nothing is deleted here). Only a hold within `by`'s camera scope
-        (else PermissionDenied, audited): releasing one lets its footage go."""
+    def release_hold(self, hold_id: int, reason: str, *, by: Actor) -> HoldRelease:
+        """Ask to release a hold, saying why; what it alone kept becomes eligible at the next
+        purge (the receipt counts it; nothing is deleted here).
+
+        Refused, audited as `hold.release_refused`: a hold outside `by`'s camera scope
+        (PermissionDenied); a hold a request placed, whoever asks (Conflict: the request's
+        decision releases it); no reason (InvalidInput). One's own hold is released at once;
+        another person's becomes a `hold.release` change a second person approves
+        (store.changes), one at a time (Conflict while one waits)."""
+        reason = reason.strip()
+        now = self._clock()
+        refusal: CitywatchError | None
         with self._db.session() as session:
             refusal = self._hold_refusal(session, hold_id, by, "hold.release")
             if refusal is None:
-                return self.release_in(session, hold_id, by=by, now=self._clock())
+                refusal = self._release_refusal(session, hold_id, reason, now)
+                if refusal is not None:
+                    event = _refused("hold.release_refused", hold_id, str(refusal), asked=reason)
+                    self._audit(session, by, event)
+            if refusal is None:
+                info = _hold_info(_require_hold(session, hold_id))
+                if same_person(info.created_by, by.name) and not by.service:
+                    return HoldRelease(
+                        receipt=self.release_in(session, hold_id, by=by, now=now, reason=reason)
+                    )
+                params = {
+                    "hold": hold_id,
+                    "reference": info.hold.reference,
+                    "placed_by": info.created_by,
+                    "reason": reason,
+                }
+                return HoldRelease(
+                    change=self._propose(session, by, ChangeKind.HOLD_RELEASE, hold_id, params, now=now)
+                )
         raise refusal
 
-    def release_in(self, session: Session, hold_id: int, *, by: Actor, now: datetime) -> ReceiptInfo:
-        """Release a hold inside the caller's transaction (e.g. a request refused or closed)."""
+    def _release_refusal(
+        self, session: Session, hold_id: int, reason: str, now: datetime
+    ) -> CitywatchError | None:
+        if (request := _request_of(session, hold_id)) is not None:
+            return Conflict(
+                f"hold {hold_id} keeps what request {request} is about: it is released by that "
+                "request's decision (refused, or closed once fulfilled), never directly"
+            )
+        if not reason:
+            return InvalidInput(f"releasing hold {hold_id} needs a reason")
+        if not _hold_info(_require_hold(session, hold_id)).hold.in_force(now):
+            return Conflict(f"hold {hold_id} is no longer in force")
+        if (waiting := _pending(session, hold_id, ChangeKind.HOLD_RELEASE)) is not None:
+            return Conflict(
+                f"the release of hold {hold_id} already waits for a second person (change {waiting.id})"
+            )
+        return None
+
+    def release_in(
+        self,
+        session: Session,
+        hold_id: int,
+        *,
+        by: Actor,
+        now: datetime,
+        reason: str = "",
+        approval: Mapping[str, Any] | None = None,
+    ) -> ReceiptInfo:
+        """Release a hold inside the caller's transaction (e.g. a request refused or closed,
+        or a `hold.release` change approved: `approval` names it and its proposer). Changes
+        still waiting on the hold are withdrawn (but the one approving or refusing it)."""
         row = _require_hold(session, hold_id)
         info = _hold_info(row)
         if not info.hold.in_force(now):
@@ -271,15 +439,74 @@ class RetentionStore:
         before = self._plan(session, now, holds=[*self._holds(session, now), info.hold])
         after = self._plan(session, now, holds=self._holds(session, now))
         freed = {k: after.counts[k] - before.counts[k] for k in after.counts}
-        self._audit(session, by, _hold_event("hold.release", _hold_info(row)))
+        event = _hold_event("hold.release", _hold_info(row))
+        extra = {"release_reason": reason, **(approval or {})}
+        self._audit(session, by, replace(event, params={**event.params, **extra}))
+        keep = None if approval is None else approval.get("change")
+        repo.withdraw_changes(
+            session,
+            f"hold:{hold_id}",
+            now=now,
+            note=f"withdrawn: hold {hold_id} was released",
+            decided_by=by.name,
+            keep=keep if isinstance(keep, int) else None,
+        )
         return self._receipt(
             session,
             "hold_release",
             now,
             freed,
-            {"hold": hold_id, "reference": info.hold.reference, "eligible_at_next_purge": freed},
+            {
+                "hold": hold_id,
+                "reference": info.hold.reference,
+                "eligible_at_next_purge": freed,
+                "reason": reason,
+            },
             by=by,
         )
+
+    # --- the second person's part (called by store.changes, in its transaction) ----------
+
+    def change_problem(self, session: Session, hold_id: int, actor: Actor) -> str | None:
+        """Why `actor` may not decide a change on hold `hold_id`: it lies outside their camera
+        scope (None: they may)."""
+        hold = _hold_info(_require_hold(session, hold_id)).hold
+        cameras = hold_cameras(session, hold)
+        if within_scope(actor, cameras):
+            return None
+        return scope_refusal(actor, f"hold {hold_id}", cameras)
+
+    def apply_change_in(self, session: Session, change: ChangeInfo, *, by: Actor, now: datetime) -> None:
+        """Apply an approved `hold.place` (keep the hold as long as asked) or `hold.release`."""
+        hold_id = int(change.params["hold"])
+        row = _require_hold(session, hold_id)
+        info = _hold_info(row)
+        if not info.hold.in_force(now):
+            raise Conflict(f"change {change.id}: hold {hold_id} is no longer in force; refuse the change")
+        if change.kind is ChangeKind.HOLD_PLACE:
+            asked = change.params.get("expires_at")
+            row.expires_at = None if asked is None else datetime.fromisoformat(str(asked))
+            event = _hold_event("hold.approve", _hold_info(row))
+            extra = {"change": change.id, "proposed_by": change.proposed_by}
+            self._audit(session, by, replace(event, params={**event.params, **extra}))
+            return
+        if (request := _request_of(session, hold_id)) is not None:  # never the case when proposed
+            raise Conflict(f"change {change.id}: hold {hold_id} is request {request}'s; refuse the change")
+        approval = {"change": change.id, "proposed_by": change.proposed_by}
+        self.release_in(
+            session, hold_id, by=by, now=now, reason=str(change.params.get("reason", "")), approval=approval
+        )
+
+    def undo_change_in(self, session: Session, change: ChangeInfo, *, by: Actor, now: datetime) -> None:
+        """A `hold.place` change refused or withdrawn: its hold is released (with a receipt),
+        if still in force. A refused `hold.release` changes nothing."""
+        if change.kind is not ChangeKind.HOLD_PLACE:
+            return
+        hold_id = int(change.params["hold"])
+        row = session.get(HoldRow, hold_id)
+        if row is not None and _hold_info(row).hold.in_force(now):
+            reason = f"change {change.id} (a hold that needs a second person) was not approved"
+            self.release_in(session, hold_id, by=by, now=now, reason=reason, approval={"change": change.id})
 
     def holds(self, *, include_released: bool = False, visible_to: Actor | None = None) -> list[HoldInfo]:
         """Holds in force (or every hold), oldest first; with `visible_to`, only those wholly
@@ -291,7 +518,12 @@ class RetentionStore:
             infos = [i for i in infos if include_released or i.hold.in_force(now)]
             if visible_to is not None and visible_to.cameras is not None:
                 infos = [i for i in infos if within_scope(visible_to, hold_cameras(session, i.hold))]
-        return infos
+            waiting = {
+                int(c.object.removeprefix("hold:")): c.id
+                for c in repo.changes(session, status=ChangeStatus.PENDING.value)
+                if c.kind == ChangeKind.HOLD_PLACE.value and c.object.startswith("hold:")
+            }
+        return [replace(i, awaiting_change=waiting.get(i.hold.id)) for i in infos]
 
     def _hold_refusal(
         self, session: Session, hold_id: int, by: Actor, action: str
@@ -776,3 +1008,55 @@ def _receipt_info(row: ReceiptRow) -> ReceiptInfo:
         details=json.loads(row.details),
         audit_seq=row.audit_seq,
     )
+
+
+def _request_of(session: Session, hold_id: int) -> int | None:
+    """The request whose filing placed hold `hold_id` (None: no request's)."""
+    return session.scalar(select(RequestRow.id).where(RequestRow.hold_id == hold_id).limit(1))
+
+
+def _pending(session: Session, hold_id: int, kind: ChangeKind) -> Any:
+    """The first pending change of `kind` on hold `hold_id`, or None."""
+    rows = repo.changes(session, status=ChangeStatus.PENDING.value, object=f"hold:{hold_id}")
+    return next((r for r in rows if r.kind == kind.value), None)
+
+
+def _recorded_cameras(session: Session, cameras: Iterable[str]) -> frozenset[str]:
+    """Those of `cameras` with footage, sightings or alerts stored (a camera since removed
+    from the configuration whose data is still kept)."""
+    wanted = sorted(set(cameras))
+    if not wanted:
+        return frozenset()
+    found: set[str] = set()
+    for column in (RecordingRow.camera_id, Sighting.camera_id, Alert.camera_id):
+        found.update(session.scalars(select(column).where(column.in_(wanted)).distinct()))
+    return frozenset(found)
+
+
+def _oldest_data(session: Session) -> list[datetime]:
+    """When the oldest recording, sighting and alert still stored began (one per class that has any)."""
+    found = []
+    for column in (RecordingRow.started_at, Sighting.started_at, Alert.created_at):
+        first = session.scalar(select(column).order_by(column).limit(1))
+        if first is not None:
+            found.append(first)
+    return found
+
+
+def _place_refused(new: NewHold, reason: str) -> AuditEvent:
+    window = new.window
+    return AuditEvent(
+        "hold.place_refused",
+        "holds",
+        case=new.reference.strip(),
+        params={
+            "reason": reason,
+            "cameras": sorted(set(new.cameras)),
+            "from": None if window is None or window.start is None else window.start.isoformat(),
+            "until": None if window is None or window.end is None else window.end.isoformat(),
+        },
+    )
+
+
+def _refused(action: str, hold_id: int, reason: str, **params: Any) -> AuditEvent:
+    return AuditEvent(action, f"hold:{hold_id}", params={"reason": reason, **params})

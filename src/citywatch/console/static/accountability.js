@@ -46,7 +46,9 @@
           const items = parseItems(form.elements.items.value);
           if (items.length) body.items = items;
           return api("POST", "/api/holds", body);
-        }, (hold) => `Hold ${hold.id} placed.`);
+        }, (hold) => hold.awaiting_change
+          ? `Hold ${hold.id} placed; it needs a second person (change ${hold.awaiting_change}) and lapses on its own until then.`
+          : `Hold ${hold.id} placed.`);
       });
     }
     for (const extend of document.querySelectorAll("form[data-extend]")) {
@@ -62,9 +64,12 @@
     for (const button of document.querySelectorAll("button[data-release]")) {
       button.addEventListener("click", () => {
         const id = button.dataset.release;
-        if (!window.confirm(`Release hold ${id} (${button.dataset.reference})? What it alone kept is deleted at the next purge.`)) return;
-        act(button, () => api("POST", `/api/holds/${id}/release`),
-          (receipt) => `Hold ${id} released; receipt ${receipt.id}.`);
+        const reason = window.prompt(`Why may hold ${id} (${button.dataset.reference}) go? What it alone kept is deleted at the next purge; another person's hold waits for a second person.`);
+        if (!reason || !reason.trim()) return;
+        act(button, () => api("POST", `/api/holds/${id}/release`, { reason: reason.trim() }),
+          (done) => done.status === "pending"
+            ? `Hold ${id} stays until a second person approves change ${done.change}.`
+            : `Hold ${id} released; receipt ${done.receipt.id}.`);
       });
     }
   }

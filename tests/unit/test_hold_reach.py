@@ -1,0 +1,68 @@
+"""domain.retention.hold_reach, pure: which holds are refused, which wait for a second person."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from citywatch.domain.policy import Window
+from citywatch.domain.retention import HoldBounds, hold_reach
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+DAY = timedelta(days=1)
+KNOWN = frozenset({"a", "b", "c", "d"})
+RECENT = Window(NOW - DAY, NOW - DAY / 2)
+
+
+@pytest.mark.parametrize(
+    ("cameras", "window", "refusal", "waits"),
+    [
+        ({"a"}, RECENT, None, ()),
+        ({"a", "b"}, RECENT, None, ()),  # half the cameras: alone
+        ({"a", "b", "c"}, RECENT, None, ("3 of the 4 cameras",)),
+        (KNOWN, RECENT, None, ("4 of the 4 cameras",)),
+        ({"a"}, Window(NOW - DAY, NOW + 20 * DAY), None, ("spans 21.0 days",)),
+        (KNOWN, Window(NOW - DAY, NOW + 20 * DAY), None, ("spans 21.0 days", "4 of the 4 cameras")),
+        ({"a"}, Window(NOW - DAY, NOW + 14 * DAY - DAY), None, ()),  # 14 days exactly: alone
+        ({"a", "x", "y"}, RECENT, "unknown camera(s): x, y", ()),
+        ({"a"}, Window(NOW, None), "both a start and an end", ()),
+        ({"a"}, Window(NOW, NOW - DAY), "ends before it starts", ()),
+        ({"a"}, Window(datetime(2000, 1, 1, tzinfo=UTC), NOW), "before any data still kept", ()),
+        ({"a"}, Window(NOW, datetime(9999, 1, 1, tzinfo=UTC)), "days from now", ()),
+        ({"a"}, Window(NOW - 6 * DAY, NOW + 90 * DAY), "more than the 92 allowed", ()),
+        ({"a"}, None, None, ()),  # named items only
+    ],
+)
+def test_hold_reach(
+    cameras: set[str], window: Window | None, refusal: str | None, waits: tuple[str, ...]
+) -> None:
+    reach = hold_reach(
+        frozenset(cameras),
+        window,
+        known=KNOWN,
+        configured=len(KNOWN),
+        oldest=NOW - 5 * DAY,
+        now=NOW,
+        bounds=HoldBounds(),
+    )
+    if refusal is None:
+        assert reach.refusal is None
+    else:
+        assert reach.refusal is not None and refusal in reach.refusal
+    assert len(reach.second_person) == len(waits)
+    for why, expected in zip(reach.second_person, waits, strict=True):
+        assert expected in why
+
+
+def test_one_camera_of_one_is_not_city_wide() -> None:
+    reach = hold_reach(
+        frozenset({"a"}),
+        RECENT,
+        known=frozenset({"a"}),
+        configured=1,
+        oldest=NOW,
+        now=NOW,
+        bounds=HoldBounds(),
+    )
+    assert reach == type(reach)()

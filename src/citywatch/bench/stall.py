@@ -109,7 +109,9 @@ class StallReport:
 def stall(url: str, attacks: list[Attack], *, seconds: float, attackers: int = 2) -> StallReport:
     """Fire each attack from `attackers` threads for `seconds`, while one client asks
     `/healthz` every 10 ms (each with a 30 s timeout); the latencies and answers."""
-    report = StallReport(answers={a.name: Counter() for a in attacks}, attack_ms={a.name: [] for a in attacks})
+    report = StallReport(
+        answers={a.name: Counter() for a in attacks}, attack_ms={a.name: [] for a in attacks}
+    )
     lock = threading.Lock()
     stop = threading.Event()
 

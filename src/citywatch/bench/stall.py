@@ -70,29 +70,37 @@ class Attack:
 
 @dataclass
 class StallReport:
-    """`/healthz` latencies (ms) while the attacks ran, and what each attack got back."""
+    """`/healthz` latencies (ms) before the attacks (idle, the machine's own noise) and while
+    they ran, and what each attack got back."""
 
+    idle_ms: list[float] = field(default_factory=list)
     health_ms: list[float] = field(default_factory=list)
     health_failed: int = 0
     answers: dict[str, Counter[int]] = field(default_factory=dict)
     attack_ms: dict[str, list[float]] = field(default_factory=dict)
 
-    def health(self) -> dict[str, float]:
-        ms = np.asarray(self.health_ms or [float("nan")])
+    def health(self, *, idle: bool = False) -> dict[str, float]:
+        sample = self.idle_ms if idle else self.health_ms
+        ms = np.asarray(sample or [float("nan")])
         return {
-            "requests": float(len(self.health_ms)),
+            "requests": float(len(sample)),
             "p50_ms": float(np.percentile(ms, 50)),
             "p95_ms": float(np.percentile(ms, 95)),
             "max_ms": float(ms.max()),
         }
 
     def markdown(self) -> str:
-        h = self.health()
         lines = [
-            "| /healthz while attacked | requests | p50 ms | p95 ms | max ms | failed |",
-            "|---|---|---|---|---|---|",
-            f"| | {h['requests']:.0f} | {h['p50_ms']:.1f} | {h['p95_ms']:.1f} | {h['max_ms']:.1f} "
-            f"| {self.health_failed} |",
+            "| /healthz | requests | p50 ms | p95 ms | max ms |",
+            "|---|---|---|---|---|",
+        ]
+        for label, idle in (("idle, before the attacks", True), ("while attacked", False)):
+            h = self.health(idle=idle)
+            figures = " | ".join(f"{h[k]:.1f}" for k in ("p50_ms", "p95_ms", "max_ms"))
+            lines.append(f"| {label} | {h['requests']:.0f} | {figures} |")
+        lines += [
+            "",
+            f"Probes that failed or timed out (30 s) while attacked: {self.health_failed}.",
             "",
             "| attack | sent | answers | median ms to answer | max ms |",
             "|---|---|---|---|---|",
@@ -106,14 +114,18 @@ class StallReport:
         return "\n".join(lines) + "\n"
 
 
-def stall(url: str, attacks: list[Attack], *, seconds: float, attackers: int = 2) -> StallReport:
-    """Fire each attack from `attackers` threads for `seconds`, while one client asks
-    `/healthz` every 10 ms (each with a 30 s timeout); the latencies and answers."""
+def stall(
+    url: str, attacks: list[Attack], *, seconds: float, attackers: int = 2, idle_s: float = 5.0
+) -> StallReport:
+    """Time `/healthz` for `idle_s` (no attack: the baseline), then fire each attack from
+    `attackers` threads for `seconds` while one client asks `/healthz` every 10 ms (each with
+    a 30 s timeout); the latencies and answers."""
     report = StallReport(
         answers={a.name: Counter() for a in attacks}, attack_ms={a.name: [] for a in attacks}
     )
     lock = threading.Lock()
     stop = threading.Event()
+    report.idle_ms, _ = _probe(url, idle_s)
 
     def fire(attack: Attack) -> None:
         with httpx.Client(base_url=url, timeout=120) as client:
@@ -137,6 +149,18 @@ def stall(url: str, attacks: list[Attack], *, seconds: float, attackers: int = 2
     for thread in threads:
         thread.start()
     time.sleep(0.2)  # the attacks are in flight before the first probe
+    report.health_ms, report.health_failed = _probe(url, seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(180)
+    return report
+
+
+def _probe(url: str, seconds: float) -> tuple[list[float], int]:
+    """`/healthz` asked every 10 ms for `seconds`: the latencies (ms) of its answers, and how
+    many probes failed (an error, or no answer within 30 s)."""
+    latencies: list[float] = []
+    failed = 0
     deadline = time.monotonic() + seconds
     with httpx.Client(base_url=url, timeout=30) as probe:
         while time.monotonic() < deadline:
@@ -146,11 +170,8 @@ def stall(url: str, attacks: list[Attack], *, seconds: float, attackers: int = 2
             except httpx.HTTPError:
                 ok = False
             if ok:
-                report.health_ms.append(1000 * (time.perf_counter() - started))
+                latencies.append(1000 * (time.perf_counter() - started))
             else:
-                report.health_failed += 1
+                failed += 1
             time.sleep(0.01)
-    stop.set()
-    for thread in threads:
-        thread.join(180)
-    return report
+    return latencies, failed

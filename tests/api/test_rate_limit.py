@@ -105,3 +105,13 @@ def test_addresses_that_left_the_window_are_forgotten_at_the_next_sweep() -> Non
     assert len(limit._calls) == 101  # not scanned on every call
     limit.check("10.0.1.2", now=100)
     assert list(limit._calls) == ["10.0.1.1", "10.0.1.2"]
+
+
+def test_a_key_is_locked_by_its_failures_until_the_oldest_leaves_the_window() -> None:
+    accounts = RateLimit(per_window=3, window_s=60)
+    assert [accounts.strike("sam", now=t) for t in (0, 10, 20)] == [False, False, True]  # the lock: once
+    assert accounts.locked("sam", now=30) == 31  # refused until the failure at 0 is 60 s old
+    assert accounts.locked("sue", now=30) == 0  # another key has its own count
+    assert accounts.locked("2001:db8::1", now=30) == 0  # a key is taken as given, never as an address
+    assert accounts.locked("sam", now=60) == 0
+    assert accounts.strike("sam", now=61) is True  # the fourth failure in 60 s locks it again, said once

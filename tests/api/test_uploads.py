@@ -1,4 +1,5 @@
-"""The public form's upload parsing and rate limit, without a server."""
+"""The upload forms' parsing (python-multipart, parts and fields bounded) and the rate limit,
+without a server."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import httpx
 import pytest
 from fastapi import HTTPException
 
-from citywatch.api.uploads import RateLimit, parse_form
-from citywatch.domain.errors import InvalidInput
+from citywatch.api.uploads import FormLimits, RateLimit, parse_form
+from citywatch.domain.errors import InvalidInput, TooLarge
 
 
 def _multipart(**files: bytes) -> tuple[str, bytes]:
@@ -68,3 +69,37 @@ def test_the_rate_limit_counts_per_address_over_a_sliding_window() -> None:
     assert refused.value.status_code == 429
     assert refused.value.headers == {"Retry-After": "31"}
     limit.check("a", now=61)  # the first call has left the window
+
+
+def _parts(count: int) -> tuple[str, bytes]:
+    """`count` parts: `count - 1` camera fields, then a photo."""
+    body = b"".join(
+        f'--b\r\nContent-Disposition: form-data; name="cameras"\r\n\r\ncam-{i}\r\n'.encode()
+        for i in range(count - 1)
+    )
+    body += b'--b\r\nContent-Disposition: form-data; name="photo"; filename="p.png"\r\n\r\npng\r\n--b--\r\n'
+    return "multipart/form-data; boundary=b", body
+
+
+@pytest.mark.parametrize(("parts", "refused"), [(16, False), (17, True), (10_000, True)])
+def test_a_form_is_refused_past_its_part_cap(parts: int, refused: bool) -> None:
+    content_type, body = _parts(parts)
+    limits = FormLimits(max_parts=16)
+    if refused:
+        with pytest.raises(TooLarge, match=r"more than 16 parts \(api.form_parts_max\)"):
+            parse_form(content_type, body, limits)
+    else:
+        form = parse_form(content_type, body, limits)
+        assert len(form.fields["cameras"]) == 15 and form.files["photo"].data == b"png"
+
+
+def test_a_text_field_is_bounded_but_a_file_only_by_the_body() -> None:
+    request = httpx.Request(
+        "POST", "http://x/", data={"requester": "x" * 2048}, files={"photo": ("p.png", b"y" * 10_000)}
+    )
+    content_type, body = request.headers["content-type"], request.read()
+    assert (
+        parse_form(content_type, body, FormLimits(max_field_bytes=2048)).files["photo"].data == b"y" * 10_000
+    )
+    with pytest.raises(TooLarge, match=r"field 'requester' is larger than 1 KB"):
+        parse_form(content_type, body, FormLimits(max_field_bytes=1024))

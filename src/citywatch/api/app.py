@@ -22,6 +22,7 @@ from citywatch.api.limits import BodyLimit, body_max_bytes, takes_upload, upload
 from citywatch.api.operations import add_routes as add_operation_routes
 from citywatch.api.requests import add_routes as add_request_routes
 from citywatch.api.session import add_routes as add_session_routes
+from citywatch.api.uploads import add_upload_limits
 from citywatch.console.pages import add_routes as add_console_routes
 from citywatch.runtime.build import Runtime
 
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     add_sign_ins(app, runtime)
+    add_upload_limits(app, runtime.settings.api)
     runtime.feed  # noqa: B018 (built now, before request threads race to build it)
     errors.add_handlers(app)
     alerts.add_routes(app)

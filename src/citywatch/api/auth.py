@@ -98,11 +98,15 @@ def clear_stale_session(request: Request, response: Response, actor: Actor | Non
 def add_sign_ins(app: FastAPI, runtime: Runtime) -> None:
     """One store for the app's life (it keeps the dummy hash that makes a wrong name as slow
     as a wrong password), the count of failed token sign-ins per address (and of the ones
-    recorded across all addresses), and the key that pseudonymises addresses in the audit log."""
+    recorded across all addresses), of wrong passwords per user name, and the key that
+    pseudonymises addresses in the audit log."""
     per_address = runtime.settings.api.failed_token_sign_ins_per_15min
     app.state.sign_ins = runtime.users_as(ANONYMOUS)
     app.state.token_failures = RateLimit(
         per_address, SIGN_IN_WINDOW_S, audited_per_window=AUDITED_FAILURES_FACTOR * per_address
+    )
+    app.state.password_failures = RateLimit(
+        runtime.settings.api.password_failures_per_account, SIGN_IN_WINDOW_S
     )
     app.state.address_key = secrets.token_bytes(32)
 
@@ -156,9 +160,9 @@ def _sign_in(request: Request, token: str) -> Actor:
     failures: RateLimit = request.app.state.token_failures
     verdict = failures.fail(client_address(request))
     if verdict.address_crossed:
-        _record_rate_limited(request, f"address:{_pseudonym(request, verdict.key)}", failures.per_window)
+        record_rate_limited(request, f"address:{_pseudonym(request, verdict.key)}", failures.per_window)
     if verdict.everyone_crossed:
-        _record_rate_limited(request, "address:*", failures.audited_per_window)
+        record_rate_limited(request, "address:*", failures.audited_per_window)
     if verdict.failure is Failure.REFUSED:
         raise verdict.refusal()
     if verdict.failure is Failure.AUDIT:
@@ -166,7 +170,8 @@ def _sign_in(request: Request, token: str) -> Actor:
     raise _sign_in_needed(request, str(refused)) from None
 
 
-def _record_rate_limited(request: Request, target: str, limit: int | None) -> None:
+def record_rate_limited(request: Request, target: str, limit: int | None) -> None:
+    """One `auth.rate_limited` record: `target` crossed a sign-in limit of `limit` per window."""
     params = {"failures": limit, "window_s": int(SIGN_IN_WINDOW_S)}
     runtime_of(request).audit(AuditEvent("auth.rate_limited", target, params=params), actor=ANONYMOUS)
 

@@ -18,6 +18,7 @@ from citywatch.domain.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    TooLarge,
     Unavailable,
 )
 
@@ -25,6 +26,7 @@ _STATUS: tuple[tuple[type[CitywatchError], int, str], ...] = (
     (NotFound, status.HTTP_404_NOT_FOUND, "not_found"),
     (PermissionDenied, status.HTTP_403_FORBIDDEN, "forbidden"),
     (Conflict, status.HTTP_409_CONFLICT, "conflict"),
+    (TooLarge, status.HTTP_413_CONTENT_TOO_LARGE, "too_large"),
     (InvalidInput, status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_input"),
     (Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE, "unavailable"),
 )

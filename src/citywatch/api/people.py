@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES, ErrorBody
 from citywatch.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
-from citywatch.api.uploads import Form, Upload, read_form
+from citywatch.api.uploads import Form, Upload, off_loop, read_form
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
@@ -340,7 +340,10 @@ async def enrol_person(
     fields, uploads = _enrolment_of(form)
     if len(uploads) > settings.enrol_images_max:
         raise InvalidInput(f"at most {settings.enrol_images_max} photos per enrolment, got {len(uploads)}")
-    photos = [checked_photo(upload, i, per_image) for i, upload in enumerate(uploads)]
+    max_pixels = settings.upload_max_pixels
+    photos = await off_loop(
+        request, lambda: [checked_photo(u, i, per_image, max_pixels) for i, u in enumerate(uploads)]
+    )
     return await anyio.to_thread.run_sync(_enrol, rt, caller.actor, fields, photos)
 
 
@@ -420,8 +423,10 @@ def _enrolment_of(form: Form) -> tuple[EnrolmentForm, list[Upload]]:
     return fields, uploads
 
 
-def checked_photo(upload: Upload, index: int, max_bytes: int) -> Photo:
-    """Too large (413), or not a JPEG or PNG that decodes (422): refused before any model runs."""
+def checked_photo(upload: Upload, index: int, max_bytes: int, max_pixels: int) -> Photo:
+    """Too large (413: bytes, or pixels as its header declares them, checked before decoding),
+    or not a JPEG or PNG that decodes (422): refused before any model runs. Blocking: call it
+    off the event loop (`uploads.off_loop`)."""
     filename = upload.filename or f"image {index + 1}"
     if len(upload.data) > max_bytes:
         raise HTTPException(
@@ -431,7 +436,7 @@ def checked_photo(upload: Upload, index: int, max_bytes: int) -> Photo:
     suffix = next((s for magic, s in _SIGNATURES if upload.data.startswith(magic)), None)
     if suffix is None:
         raise InvalidInput(f"{filename}: not a JPEG or PNG photo")
-    decode_image(upload.data, filename)
+    decode_image(upload.data, filename, max_pixels=max_pixels)
     return Photo(filename, upload.data, suffix)
 
 

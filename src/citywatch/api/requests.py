@@ -24,12 +24,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
-from citywatch.api.uploads import RateLimit, read_form
+from citywatch.api.uploads import RateLimit, decode_upload, read_form
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput, Unavailable
 from citywatch.domain.policy import Window
-from citywatch.media.images import decode_image
 from citywatch.runtime.build import Runtime
 from citywatch.services.requests import fulfil
 from citywatch.services.subject_access import file_subject_access
@@ -338,7 +337,7 @@ async def file_public_request(
     if photo is None:
         raise InvalidInput("send a photo of yourself as the form's `photo` file")
     name = _SAFE_NAME.sub("-", Path(photo.filename).name)[-64:].strip(".-") or "photo"
-    decode_image(photo.data, name)  # not an image: refused before anything else runs
+    await decode_upload(request, photo.data, name)  # not an image, or too large: refused first
     searches: threading.BoundedSemaphore = request.app.state.public_searches
     if not searches.acquire(blocking=False):
         raise Unavailable("the form is busy with other requests' searches; send it again in a minute")

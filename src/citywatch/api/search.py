@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.people import FORM_OVERHEAD, MB, Photo, checked_photo
 from citywatch.api.schemas import SIGNED_IN, problems
-from citywatch.api.uploads import Form, read_form
+from citywatch.api.uploads import Form, off_loop, read_form
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
@@ -145,7 +145,8 @@ async def search(
     upload = form.one_file(PHOTO_FIELD)
     if upload is None:
         raise InvalidInput(f"send the photo to search for as the form's {PHOTO_FIELD!r} file")
-    photo = checked_photo(upload, 0, per_image)
+    max_pixels = rt.settings.api.upload_max_pixels
+    photo = await off_loop(request, lambda: checked_photo(upload, 0, per_image, max_pixels))
     hits = await anyio.to_thread.run_sync(_search, rt, caller.actor, fields, photo)
     return SearchResult(
         case=fields.case, authorisation=fields.authorisation, items=[HitPublic.of(h) for h in hits]

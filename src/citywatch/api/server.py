@@ -36,7 +36,8 @@ class ApiServer:
                 lifespan="off",
                 timeout_graceful_shutdown=max(1, round(settings.shutdown_s)),
                 # the client address the rate limits count: X-Forwarded-For only from these
-                proxy_headers=True,
+                # (none by default: uvicorn's own default would trust 127.0.0.1)
+                proxy_headers=bool(settings.trusted_proxies),
                 forwarded_allow_ips=list(settings.trusted_proxies),
             )
         )

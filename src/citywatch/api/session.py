@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Body, FastAPI, Request, Response, status
+from fastapi import Body, FastAPI, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.api.auth import (
@@ -19,6 +19,7 @@ from citywatch.api.auth import (
     check_same_origin,
     clear_session_cookie,
     client_address,
+    record_rate_limited,
     requires,
     runtime_of,
     sign_ins,
@@ -27,7 +28,7 @@ from citywatch.api.schemas import problems
 from citywatch.api.uploads import RateLimit
 from citywatch.audit.access import Permission
 from citywatch.domain.audit import Actor
-from citywatch.domain.errors import CitywatchError
+from citywatch.domain.errors import CitywatchError, PermissionDenied
 
 
 class Credentials(BaseModel):
@@ -83,8 +84,9 @@ def open_session(
     _: Annotated[Caller, requires(Permission.PUBLIC)],
 ) -> SessionPublic:
     """Sign in with a password; the session cookie comes back with the answer. A wrong name or
-    password is refused (403) in the same words either way; too many tries from one address
-    are refused (429), and so is a sign-in sent from another site's page (403)."""
+    password is refused (403) in the same words either way; too many tries from one address,
+    or too many wrong passwords for one name from anywhere, are refused (429), and so is a
+    sign-in sent from another site's page (403)."""
     # a browser names the page it posts from: another site's page may not sign it in (login
     # CSRF, or ending its session); a program names none and carries the password itself
     check_same_origin(request, unnamed_ok=True)
@@ -99,15 +101,21 @@ def close_session(request: Request, _: Annotated[Caller, requires(Permission.PUB
 
 
 def sign_in(request: Request, response: Response, name: str, password: str) -> SessionPublic:
-    """Check the password (rate-limited per address), open a session, end the one the browser's
-    cookie named before (if any) and set the new cookie on `response`. Raises PermissionDenied
-    (403) for a wrong name or password (the earlier session then stays)."""
+    """Check the password (rate-limited per address, and per name: `check_account`), open a
+    session, end the one the browser's cookie named before (if any) and set the new cookie on
+    `response`. Raises PermissionDenied (403) for a wrong name or password (the earlier
+    session then stays). Blocking (a password hash): call it off the event loop."""
     rt = runtime_of(request)
     limiter: RateLimit = request.app.state.logins
     limiter.check(client_address(request))
     settings = rt.settings.api
     users = sign_ins(request)
-    issued = users.open_session(name, password, timedelta(hours=settings.session_hours))
+    check_account(request, name)
+    try:
+        issued = users.open_session(name, password, timedelta(hours=settings.session_hours))
+    except PermissionDenied:
+        count_wrong_password(request, name)
+        raise
     if (expires_at := issued.expires_at) is None:  # open_session always sets one: never hand out
         raise CitywatchError("a console session was opened without an end; it was not handed out")
     # the session this browser had (if any) ends: one browser, one session, and a cookie
@@ -125,6 +133,27 @@ def sign_in(request: Request, response: Response, name: str, password: str) -> S
         path="/",
     )
     return _public(actor, expires_at)
+
+
+def check_account(request: Request, name: str) -> None:
+    """429 (the password unchecked) while `name` is locked: it was given
+    `api.password_failures_per_account` wrong passwords within the window, from any addresses.
+    A name that exists and one that does not are locked alike, in the same words, so that the
+    lock tells nobody which names exist."""
+    accounts: RateLimit = request.app.state.password_failures
+    if wait_s := accounts.locked(name):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many wrong passwords for this user name; try again in {wait_s} s",
+            headers={"Retry-After": str(wait_s)},
+        )
+
+
+def count_wrong_password(request: Request, name: str) -> None:
+    """Count a wrong password for `name`; the one that locks it is audited (once per lock)."""
+    accounts: RateLimit = request.app.state.password_failures
+    if accounts.strike(name):
+        record_rate_limited(request, f"user:{name}", accounts.per_window)
 
 
 def sign_out(request: Request, response: Response) -> None:

@@ -1,11 +1,13 @@
 """Bounded request bodies: the one reader for every body a route parses itself (`read_body`:
 the sign-in form; `read_form`: the forms that take files, the public subject-access form and
-enrolment), read up to a limit (413 past it), multipart parsed with the standard library; and
-a per-address rate limit.
+enrolment), read up to a limit (413 past it), multipart parsed by python-multipart with its
+parts counted (413 past `api.form_parts_max`) and each text field bounded; and a rate limit
+per address (or per any other key, such as an account's name).
 
-The body is read here rather than through Starlette's form parser, which needs the
-python-multipart package; the limit is enforced while reading, so an oversized body is
-refused without being held in memory.
+No request ties up the event loop: the body is read asynchronously, then parsed (and an
+uploaded image checked and decoded, `decode_upload`) on a worker thread, at most
+`api.decodes_at_once` at a time, so that `/healthz` and every other request keep answering
+while a large or malicious form is being taken apart.
 """
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ import ipaddress
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from enum import Enum
+from typing import TYPE_CHECKING, TypeVar
 
-from fastapi import HTTPException, Request, status
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, HTTPException, Request, status
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import ImmutableMultiDict
 
-from citywatch.domain.errors import InvalidInput
+from citywatch.config.api import ApiSettings
+from citywatch.domain.errors import InvalidInput, TooLarge
+from citywatch.media.images import decode_image
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +62,44 @@ class Form:
         return sent[0] if sent else None
 
 
+@dataclass(frozen=True, slots=True)
+class FormLimits:
+    """What one multipart form may hold beyond its byte size: `max_parts` parts (fields and
+    files together) and `max_field_bytes` bytes in one text field (a part without a filename)."""
+
+    max_parts: int = 256
+    max_field_bytes: int = 64 * 1024
+
+    @classmethod
+    def of(cls, settings: ApiSettings) -> FormLimits:
+        return cls(settings.form_parts_max, settings.form_field_max_kb * 1024)
+
+
+def add_upload_limits(app: FastAPI, settings: ApiSettings) -> None:
+    """The app's form limits, pixel budget and the one limiter of its parses and decodes."""
+    app.state.form_limits = FormLimits.of(settings)
+    app.state.upload_max_pixels = settings.upload_max_pixels
+    app.state.decoding = anyio.CapacityLimiter(settings.decodes_at_once)
+
+
+async def off_loop(request: Request, work: Callable[[], T]) -> T:
+    """`work()` on a worker thread, at most `api.decodes_at_once` at a time across the app
+    (the others wait without holding a thread): parsing and decoding never block the event loop."""
+    limiter: anyio.CapacityLimiter = request.app.state.decoding
+    return await anyio.to_thread.run_sync(work, limiter=limiter)
+
+
+async def decode_upload(request: Request, data: bytes, name: str) -> None:
+    """Refuse an uploaded image that is over the pixel budget (TooLarge, 413, from its header,
+    before any decoding) or does not decode (CorruptMedia, 422); off the event loop."""
+    max_pixels: int = request.app.state.upload_max_pixels
+    await off_loop(request, lambda: decode_image(data, name, max_pixels=max_pixels))
+
+
 async def read_form(request: Request, *, max_bytes: int) -> Form:
     """The request's multipart form, at most `max_bytes` of body (413 beyond it, refused
-    from the declared length or as soon as the stream passes the limit, never read whole)."""
+    from the declared length or as soon as the stream passes the limit, never read whole),
+    parsed off the event loop within the app's `FormLimits`."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise HTTPException(
@@ -60,7 +107,9 @@ async def read_form(request: Request, *, max_bytes: int) -> Form:
             f"send the form as multipart/form-data, not {content_type[:60] or 'nothing'}",
         )
     too_large = f"the upload is larger than {max_bytes / 1_000_000:g} MB; send a smaller photo"
-    return parse_form(content_type, await read_body(request, max_bytes, too_large=too_large))
+    body = await read_body(request, max_bytes, too_large=too_large)
+    limits: FormLimits = request.app.state.form_limits
+    return await off_loop(request, lambda: parse_form(content_type, body, limits))
 
 
 async def read_body(request: Request, max_bytes: int, *, too_large: str | None = None) -> bytes:
@@ -78,27 +127,100 @@ async def read_body(request: Request, max_bytes: int, *, too_large: str | None =
     return bytes(body)
 
 
-def parse_form(content_type: str, body: bytes) -> Form:
-    """Fields and files (both repeatable) of a multipart/form-data body; InvalidInput if broken.
-    A part is a file when it carries a filename."""
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    if not isinstance(message, EmailMessage) or not message.is_multipart() or message.defects:
-        raise InvalidInput("the form is not well-formed multipart/form-data")
-    fields: dict[str, list[str]] = {}
-    files: list[tuple[str, Upload]] = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or not name:
+def parse_form(content_type: str, body: bytes, limits: FormLimits | None = None) -> Form:
+    """Fields and files (both repeatable) of a multipart/form-data body, parsed by
+    python-multipart: InvalidInput if broken, TooLarge (413) past `limits` (refused at the
+    first part too many, the rest unparsed). A part is a file when it carries a filename."""
+    mime, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if mime != b"multipart/form-data" or not boundary:
+        raise InvalidInput("the form is not multipart/form-data with a boundary")
+    collector = _Parts(limits or FormLimits())
+    parser = MultipartParser(boundary, collector.callbacks())
+    try:
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise InvalidInput(f"the form is not well-formed multipart/form-data ({exc})") from None
+    if not collector.ended:
+        raise InvalidInput("the form is not well-formed multipart/form-data (it does not end)")
+    return Form(collector.fields, ImmutableMultiDict(collector.files))
+
+
+@dataclass
+class _Parts:
+    """python-multipart's callbacks: each part's headers and data gathered, counted and bounded."""
+
+    limits: FormLimits
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    files: list[tuple[str, Upload]] = field(default_factory=list)
+    ended: bool = False
+    _count: int = 0
+    _headers: dict[bytes, bytes] = field(default_factory=dict)
+    _header_field: bytearray = field(default_factory=bytearray)
+    _header_value: bytearray = field(default_factory=bytearray)
+    _name: str = ""
+    _filename: str | None = None
+    _data: bytearray = field(default_factory=bytearray)
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self._begin,
+            "on_header_field": self._header_field_data,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _begin(self) -> None:
+        self._count += 1
+        if self._count > self.limits.max_parts:
+            raise TooLarge(
+                f"the form has more than {self.limits.max_parts} parts (api.form_parts_max); "
+                "it was refused unparsed"
+            )
+        self._headers = {}
+        self._data = bytearray()
+
+    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_field.extend(data[start:end])
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value.extend(data[start:end])
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._header_field).lower()] = bytes(self._header_value)
+        self._header_field.clear()
+        self._header_value.clear()
+
+    def _headers_finished(self) -> None:
+        disposition, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if disposition != b"form-data" or not name:
             raise InvalidInput("a part of the form has no name (Content-Disposition: form-data)")
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        if filename is not None:
-            files.append((name, Upload(filename, data)))
+        self._name = name
+        filename = options.get(b"filename")
+        self._filename = None if filename is None else filename.decode("utf-8", "replace")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        self._data.extend(data[start:end])
+        if self._filename is None and len(self._data) > self.limits.max_field_bytes:
+            raise TooLarge(
+                f"the form's field {self._name!r} is larger than {self.limits.max_field_bytes // 1024} KB "
+                "(api.form_field_max_kb)"
+            )
+
+    def _part_end(self) -> None:
+        if self._filename is not None:
+            self.files.append((self._name, Upload(self._filename, bytes(self._data))))
         else:
-            fields.setdefault(name, []).append(data.decode("utf-8", "replace"))
-    return Form(fields, ImmutableMultiDict(files))
+            self.fields.setdefault(self._name, []).append(self._data.decode("utf-8", "replace"))
+
+    def _end(self) -> None:
+        self.ended = True
 
 
 class Failure(Enum):
@@ -144,7 +266,8 @@ class RateLimit:
     IPv6 addresses count per /64 (one subscriber's usual allocation), so that rotating through
     it does not escape the limit; IPv4-mapped ones count as the IPv4 address. `check` limits
     every call; `fail` limits failures only (failed sign-ins: a success is never counted or
-    refused), with `audited_per_window` recorded failures across all addresses. Each check
+    refused), with `audited_per_window` recorded failures across all addresses. `locked` and
+    `strike` count failures under any other key, as given (an account's name, whoever sends it). Each check
     counts atomically under one lock, so a concurrent burst cannot overshoot; addresses that
     left the window are swept at most once per `sweep_every_s`."""
 
@@ -193,6 +316,23 @@ class RateLimit:
             if self._take_audit_slot(now):
                 return Verdict(Failure.AUDIT, key)
             return Verdict(Failure.UNAUDITED, key, everyone_crossed=self._cross_everyone(now))
+
+    def locked(self, key: str, now: float | None = None) -> int:
+        """Seconds until `key` (taken as given: an account's name, not an address) may fail
+        again: 0 while it is within its limit. Counts nothing (`strike` counts)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            entry = self._entry(key, now)
+            return self._wait_s(entry, now) if len(entry.calls) >= self.per_window else 0
+
+    def strike(self, key: str, now: float | None = None) -> bool:
+        """Count one failure under `key` (as given); True for the failure that reaches the limit
+        (`key` is locked from now on, until its oldest failure leaves the window): once a lock."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            entry = self._entry(key, now)
+            entry.calls.append(now)
+            return len(entry.calls) == self.per_window
 
     def _take_audit_slot(self, now: float) -> bool:
         if self.audited_per_window is None:

@@ -366,6 +366,84 @@ def api(
     )
 
 
+@bench_app.command("stall")
+@requires(Permission.BENCHMARK)
+def stall(
+    ctx: typer.Context,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for stall.md and stall.json.")] = Path(
+        "bench-results/stall"
+    ),
+    seconds: Annotated[float, typer.Option(min=1, max=3600, help="How long the attacks run.")] = 20.0,
+    attackers: Annotated[int, typer.Option(min=1, max=64, help="Clients firing each attack.")] = 2,
+    parts: Annotated[int, typer.Option(min=1, max=1_000_000, help="Parts of the many-parts form.")] = 180_000,
+) -> None:
+    """Fire issue 13's stalling uploads at the real server (a small PNG declaring 20000x20000
+    pixels, a form of 180,000 tiny parts; both to the public form, from `--attackers` clients
+    each, again and again for `--seconds`) and time `/healthz` meanwhile (p50/p95/max)."""
+    from citywatch.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
+    from citywatch.api.server import ApiServer  # noqa: PLC0415
+    from citywatch.bench import stall as stall_bench  # noqa: PLC0415
+
+    base = runtime(ctx)
+    for chatty in ("httpx", "citywatch.api.access"):  # a line per request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    content_type, form = stall_bench.many_parts(parts)
+    api = ApiSettings(
+        enabled=True,
+        host="127.0.0.1",
+        port=0,
+        shutdown_s=1,
+        # every attack reaches the parser and the decoder (not the per-address limit), and the
+        # issue's 180,000-part body (9.5 MB) fits the form's size limit
+        public_requests_per_hour=10_000,
+        public_photo_max_mb=max(8.0, len(form) / 1e6 + 1),
+    )
+    png = stall_bench.huge_png(20_000, 20_000)
+    attacks = [
+        stall_bench.Attack("PNG declaring 20000x20000", "/api/public/requests", *stall_bench.photo_form(png)),
+        stall_bench.Attack(f"form of {parts} parts", "/api/public/requests", content_type, form),
+    ]
+    with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
+        settings = base.settings.model_copy(
+            update={"data_dir": Path(tmp), "database_url": "", "cameras": [], "api": api}
+        )
+        rt = build_runtime(settings)
+        server = ApiServer(create_app(rt), settings.api, rt.feed)
+        try:
+            server.start()
+            with err.status(f"attacking for {seconds:g} s…"):
+                report = stall_bench.stall(server.url, attacks, seconds=seconds, attackers=attackers)
+        finally:
+            server.stop()
+            rt.close()
+    meta = _meta()
+    sizes = {a.name: len(a.body) for a in attacks}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "stall.json").write_text(
+        json.dumps(
+            {
+                **meta,
+                "health_idle": report.health(idle=True),
+                "health": report.health(),
+                "health_failed": report.health_failed,
+                "bodies_bytes": sizes,
+                "answers": {k: dict(v) for k, v in report.answers.items()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    heading = "\n".join(f"- {k}: {v}" for k, v in meta.items())
+    bodies = "\n".join(f"- {name}: {size:,} bytes" for name, size in sizes.items())
+    (out_dir / "stall.md").write_text(f"# Stall benchmark\n\n{heading}\n{bodies}\n\n{report.markdown()}")
+    h = report.health()
+    out.print(
+        f"/healthz while attacked: p50 {h['p50_ms']:.1f} ms, p95 {h['p95_ms']:.1f} ms, "
+        f"max {h['max_ms']:.1f} ms "
+        f"({h['requests']:.0f} requests, {report.health_failed} failed); report in {out_dir / 'stall.md'}"
+    )
+
+
 def _meta() -> dict[str, str]:
     return {
         "command": "citywatch " + " ".join(shlex.quote(a) for a in sys.argv[1:]),

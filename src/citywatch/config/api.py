@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from citywatch.config.base import Section
+
+ENROLMENT_FIELDS = 8
+"""Parts an enrolment form carries besides its photos (its text fields, with room to spare)."""
 
 
 class ApiSettings(Section):
@@ -38,6 +41,38 @@ class ApiSettings(Section):
     )
     enrol_images_max: int = Field(
         10, ge=1, le=100, description="Most reference photos one enrolment upload may carry."
+    )
+    upload_max_pixels: int = Field(
+        40_000_000,
+        ge=1_000_000,
+        le=80_000_000,
+        description="Pixel budget of an uploaded photo (width x height, as its header declares "
+        "them): a larger one is refused (413) from its header, before any decoding, so that a "
+        "small file declaring a huge image cannot take the server's memory and time. 40 MP is "
+        "more than any phone camera's photo.",
+    )
+    decodes_at_once: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Uploaded forms parsed and photos decoded at the same time (on worker threads, "
+        "never on the thread that answers requests); more wait their turn, so that a flood of "
+        "uploads cannot take every thread or the memory of many decodes at once.",
+    )
+    form_parts_max: int = Field(
+        256,
+        ge=16,
+        le=10_000,
+        description="Most parts (text fields and files together) one multipart form may carry; a "
+        "form with more is refused (413) at the first part too many, the rest unparsed. A case "
+        "search naming 200 cameras, each its own field, needs about 210.",
+    )
+    form_field_max_kb: int = Field(
+        64,
+        ge=1,
+        le=1024,
+        description="Largest text field (KB of 1024 bytes) of a multipart form; a larger one is "
+        "refused (413). Files are bounded by their own limits instead.",
     )
     clip_max_s: float = Field(
         600.0,
@@ -105,6 +140,16 @@ class ApiSettings(Section):
         le=10_000,
         description="Password sign-ins one address may try in 15 minutes; more are refused (429).",
     )
+    password_failures_per_account: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Wrong passwords one user name (whether it exists or not) may be given in 15 "
+        "minutes, from any number of addresses; past them every password for that name is refused "
+        "(429, unchecked) until the oldest failure is 15 minutes old, and the lock is audited "
+        "once (`auth.rate_limited`, `user:<name>`). Someone guessing can lock a name out for that "
+        "long; no one can guess one name's password faster than this, however many addresses they use.",
+    )
     failed_token_sign_ins_per_15min: int = Field(
         30,
         ge=1,
@@ -116,13 +161,25 @@ class ApiSettings(Section):
         "random tokens cannot grow the audit log without bound. A valid token is never refused.",
     )
     trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1"],
+        default_factory=list,
         max_length=100,
         description="Addresses (or networks, e.g. 10.0.0.0/8) of reverse proxies whose "
         "X-Forwarded-For names the real client: the per-address limits on sign-ins and on the "
-        "public form then count each client, not the proxy. Empty: no proxy is trusted. Never "
-        "list an address anyone else can connect from.",
+        "public form then count each client, not the proxy. Empty (the default): no proxy is "
+        "trusted and the header is ignored, so that no client picks the address it is counted "
+        "under. Never list an address anyone else can connect from (127.0.0.1 only when the "
+        "proxy is the one program on this machine that may connect).",
     )
     shutdown_s: float = Field(
         5.0, gt=0, le=120, description="How long stopping waits for open requests to finish."
     )
+
+    @model_validator(mode="after")
+    def verify_form_parts(self) -> ApiSettings:
+        """An enrolment with its most photos must fit in a form's parts."""
+        if self.form_parts_max < self.enrol_images_max + ENROLMENT_FIELDS:
+            raise ValueError(
+                f"form_parts_max ({self.form_parts_max}) must be at least enrol_images_max "
+                f"({self.enrol_images_max}) + {ENROLMENT_FIELDS}: an enrolment's photos and fields"
+            )
+        return self

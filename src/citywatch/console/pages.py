@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from citywatch.api.auth import Caller, check_same_origin, clear_stale_session, requires, session_actor
 from citywatch.api.session import sign_in, sign_out
@@ -89,7 +90,7 @@ async def login(request: Request, _: Annotated[Caller, requires(Permission.PUBLI
     name, password, back = form.get("name", ""), form.get("password", ""), _local(form.get("next", "/"))
     response = RedirectResponse(back, status.HTTP_303_SEE_OTHER)
     try:
-        sign_in(request, response, name, password)
+        await run_in_threadpool(sign_in, request, response, name, password)
     except PermissionDenied as exc:
         return render(
             request, "login.html", status_code=status.HTTP_403_FORBIDDEN, next=back, error=str(exc), name=name

@@ -25,6 +25,10 @@ class InvalidInput(CitywatchError):
     """Input that can never be processed as given (a corrupt image, a bad file, a bad setting)."""
 
 
+class TooLarge(InvalidInput):
+    """Input over a configured bound (an image's pixels, a form's parts): refused unprocessed."""
+
+
 class CorruptMedia(InvalidInput):
     """An image or video that cannot be decoded."""
 

@@ -1,16 +1,27 @@
-"""Decoding and resizing images, with OpenCV's failures turned into citywatch errors."""
+"""Decoding and resizing images, with OpenCV's failures turned into citywatch errors.
+
+Every decode is preceded by a look at the image's header (Pillow reads the header only, no
+pixels): an image whose declared size is over the pixel budget is refused before OpenCV
+allocates anything for it, so a small file declaring 20000x20000 pixels costs a header read,
+not gigabytes and seconds. A file whose header Pillow cannot read is refused too (fail closed)."""
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
 
-from citywatch.domain.errors import CorruptMedia, NotFound
+from citywatch.domain.errors import CorruptMedia, NotFound, TooLarge
 from citywatch.domain.frames import Image
 
 MAX_IMAGE_PIXELS = 80_000_000
+"""The pixel budget of an image read from a file the operator gave (uploads have their own,
+`api.upload_max_pixels`)."""
 
 
 def read_image(path: Path) -> Image:
@@ -26,9 +37,42 @@ def read_image(path: Path) -> Image:
     return decode_image(data, str(path))
 
 
-def decode_image(data: bytes, name: str) -> Image:
+def check_pixels(data: bytes, name: str, max_pixels: int) -> tuple[int, int]:
+    """The image's (width, height) as its header declares them, read without decoding a pixel;
+    TooLarge (413) naming the pixel budget when they make more than `max_pixels`, CorruptMedia
+    when no header Pillow knows (JPEG, PNG, WebP, BMP, ...) is there."""
+    try:
+        with warnings.catch_warnings():
+            # the budget is ours, not Pillow's global one (its warning, past 89 MP, is noise here)
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as header:
+                width, height = (int(side) for side in header.size)
+    except PILImage.DecompressionBombError:
+        # Pillow refuses to open past twice its limit (about 179 MP), over any budget allowed here
+        limit = 2 * int(PILImage.MAX_IMAGE_PIXELS or 0)
+        raise TooLarge(_over_budget(name, f"more than {limit / 1e6:.0f} MP", max_pixels)) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise CorruptMedia(f"{name}: not a readable image ({exc})") from None
+    if width * height > max_pixels:
+        raise TooLarge(
+            _over_budget(name, f"{width}x{height} pixels ({width * height / 1e6:.0f} MP)", max_pixels)
+        )
+    return width, height
+
+
+def _over_budget(name: str, declared: str, max_pixels: int) -> str:
+    return (
+        f"{name}: the image declares {declared}, over the pixel budget of {max_pixels / 1e6:g} MP; "
+        "it was refused before decoding"
+    )
+
+
+def decode_image(data: bytes, name: str, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image:
+    """A BGR image from encoded bytes: its header checked against `max_pixels` first
+    (TooLarge), then decoded (CorruptMedia if it does not decode)."""
     if not data:
         raise CorruptMedia(f"{name}: empty file, not an image")
+    width, height = check_pixels(data, name, max_pixels)
     buf = np.frombuffer(data, np.uint8)
     try:
         image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -36,8 +80,11 @@ def decode_image(data: bytes, name: str) -> Image:
         raise CorruptMedia(f"{name}: not a readable image ({exc.msg.strip()})") from None
     if image is None or image.size == 0:
         raise CorruptMedia(f"{name}: not a readable image (corrupt or unsupported format)")
-    if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
-        raise CorruptMedia(f"{name}: image too large ({image.shape[1]}x{image.shape[0]})")
+    if image.shape[0] * image.shape[1] > max_pixels:  # the decoder disagreed with the header
+        raise CorruptMedia(
+            f"{name}: the image decodes larger ({image.shape[1]}x{image.shape[0]}) "
+            f"than its header says ({width}x{height})"
+        )
     return np.ascontiguousarray(image, dtype=np.uint8)
 
 

@@ -1,0 +1,177 @@
+"""Stall benchmark: the uploads of issue 13 (a small PNG declaring 20000x20000 pixels, a form
+of 180,000 tiny parts) fired at the real server over and over, while `/healthz` is timed;
+its latency (p50/p95/max) says whether one request can still stall every other.
+
+The attack payloads are built here once, for the benchmark and for the attack tests
+(`tests/security/test_uploads.py`), so both send the same bytes."""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+import numpy as np
+
+FORM_BOUNDARY = "stall"
+
+
+def huge_png(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A valid PNG of `width` x `height` black pixels (1-bit greyscale, so that it is small and
+    quick to build: 20000x20000 is about 50 KB) that a decoder expands to width x height x 3
+    bytes of BGR."""
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte, then the packed bits
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def many_parts(parts: int) -> tuple[str, bytes]:
+    """(content type, body) of a multipart form of `parts` tiny, well-formed text fields."""
+    one = f"--{FORM_BOUNDARY}\r\nContent-Disposition: form-data; name=a\r\n\r\n\r\n".encode()
+    return f"multipart/form-data; boundary={FORM_BOUNDARY}", one * parts + f"--{FORM_BOUNDARY}--\r\n".encode()
+
+
+def photo_form(photo: bytes, filename: str = "photo.png") -> tuple[str, bytes]:
+    """(content type, body) of the public subject-access form carrying `photo`."""
+    request = httpx.Request(
+        "POST",
+        "http://form/",
+        data={
+            "requester": "A. Stall",
+            "contact": "stall@example.org",
+            "cameras": "gate-1",
+            "starts_at": "2026-01-01T00:00:00Z",
+            "ends_at": "2026-01-01T01:00:00Z",
+        },
+        files={"photo": (filename, photo, "image/png")},
+    )
+    return request.headers["content-type"], request.read()
+
+
+@dataclass(frozen=True, slots=True)
+class Attack:
+    """One upload to fire again and again: a name, the path, its content type and body."""
+
+    name: str
+    path: str
+    content_type: str
+    body: bytes
+
+
+@dataclass
+class StallReport:
+    """`/healthz` latencies (ms) before the attacks (idle, the machine's own noise) and while
+    they ran, and what each attack got back."""
+
+    idle_ms: list[float] = field(default_factory=list)
+    health_ms: list[float] = field(default_factory=list)
+    health_failed: int = 0
+    answers: dict[str, Counter[int]] = field(default_factory=dict)
+    attack_ms: dict[str, list[float]] = field(default_factory=dict)
+
+    def health(self, *, idle: bool = False) -> dict[str, float]:
+        sample = self.idle_ms if idle else self.health_ms
+        ms = np.asarray(sample or [float("nan")])
+        return {
+            "requests": float(len(sample)),
+            "p50_ms": float(np.percentile(ms, 50)),
+            "p95_ms": float(np.percentile(ms, 95)),
+            "max_ms": float(ms.max()),
+        }
+
+    def markdown(self) -> str:
+        lines = [
+            "| /healthz | requests | p50 ms | p95 ms | max ms |",
+            "|---|---|---|---|---|",
+        ]
+        for label, idle in (("idle, before the attacks", True), ("while attacked", False)):
+            h = self.health(idle=idle)
+            figures = " | ".join(f"{h[k]:.1f}" for k in ("p50_ms", "p95_ms", "max_ms"))
+            lines.append(f"| {label} | {h['requests']:.0f} | {figures} |")
+        lines += [
+            "",
+            f"Probes that failed or timed out (30 s) while attacked: {self.health_failed}.",
+            "",
+            "| attack | sent | answers | median ms to answer | max ms |",
+            "|---|---|---|---|---|",
+        ]
+        for name, answers in self.answers.items():
+            ms = self.attack_ms.get(name) or [float("nan")]
+            codes = ", ".join(f"{code}: {n}" for code, n in sorted(answers.items()))
+            lines.append(
+                f"| {name} | {sum(answers.values())} | {codes} | {float(np.median(ms)):.0f} | {max(ms):.0f} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def stall(
+    url: str, attacks: list[Attack], *, seconds: float, attackers: int = 2, idle_s: float = 5.0
+) -> StallReport:
+    """Time `/healthz` for `idle_s` (no attack: the baseline), then fire each attack from
+    `attackers` threads for `seconds` while one client asks `/healthz` every 10 ms (each with
+    a 30 s timeout); the latencies and answers."""
+    report = StallReport(
+        answers={a.name: Counter() for a in attacks}, attack_ms={a.name: [] for a in attacks}
+    )
+    lock = threading.Lock()
+    stop = threading.Event()
+    report.idle_ms, _ = _probe(url, idle_s)
+
+    def fire(attack: Attack) -> None:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            while not stop.is_set():
+                started = time.perf_counter()
+                try:
+                    code = client.post(
+                        attack.path, content=attack.body, headers={"Content-Type": attack.content_type}
+                    ).status_code
+                except httpx.HTTPError:
+                    code = 0
+                with lock:
+                    report.answers[attack.name][code] += 1
+                    report.attack_ms[attack.name].append(1000 * (time.perf_counter() - started))
+
+    threads = [
+        threading.Thread(target=fire, args=(attack,), daemon=True)
+        for attack in attacks
+        for _ in range(attackers)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # the attacks are in flight before the first probe
+    report.health_ms, report.health_failed = _probe(url, seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(180)
+    return report
+
+
+def _probe(url: str, seconds: float) -> tuple[list[float], int]:
+    """`/healthz` asked every 10 ms for `seconds`: the latencies (ms) of its answers, and how
+    many probes failed (an error, or no answer within 30 s)."""
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=30) as probe:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                ok = probe.get("/healthz").status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append(1000 * (time.perf_counter() - started))
+            else:
+                failed += 1
+            time.sleep(0.01)
+    return latencies, failed

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["citywatch"]):
+with atheris.instrument_imports(include=["citywatch", "multipart", "python_multipart", "PIL"]):
+    import citywatch.api.uploads
     import citywatch.config.load
     import citywatch.delivery.webhook
     import citywatch.ingest.file

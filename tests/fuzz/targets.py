@@ -16,6 +16,7 @@ import av
 import cv2
 import numpy as np
 
+from citywatch.api.uploads import FormLimits, parse_form
 from citywatch.config.delivery import webhook_key
 from citywatch.config.ingest import SourceSettings
 from citywatch.config.load import load
@@ -97,6 +98,48 @@ def video_seeds() -> Iterable[bytes]:
         yield buf.getvalue()
 
 
+# --- upload forms ----------------------------------------------------------------------
+
+_BOUNDARY = "citywatchFuzzBoundary"
+_FORM_LIMITS = FormLimits(max_parts=16, max_field_bytes=256)
+
+
+def fuzz_form(data: bytes) -> None:
+    """A multipart body from the fuzzer (the first line, when it starts with `;`, adds to the
+    Content-Type): parsed within the limits or refused, never past them."""
+    content_type = f"multipart/form-data; boundary={_BOUNDARY}"
+    if data.startswith(b";"):
+        extra, _, data = data.partition(b"\n")
+        content_type += extra.decode("latin-1")
+    try:
+        form = parse_form(content_type, data, _FORM_LIMITS)
+    except CitywatchError:
+        return
+    parts = sum(map(len, form.fields.values())) + len(form.files.multi_items())
+    if parts > _FORM_LIMITS.max_parts:
+        raise AssertionError(f"{parts} parts passed a cap of {_FORM_LIMITS.max_parts}")
+    # characters, not bytes: an undecodable byte comes back as one U+FFFD (three bytes in UTF-8)
+    if any(len(v) > _FORM_LIMITS.max_field_bytes for vs in form.fields.values() for v in vs):
+        raise AssertionError("a text field passed its byte limit")
+
+
+def form_seeds() -> Iterable[bytes]:
+    def part(name: str, value: bytes, filename: str | None = None) -> bytes:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        head = f"--{_BOUNDARY}\r\nContent-Disposition: {disposition}\r\n"
+        if filename:
+            head += "Content-Type: image/jpeg\r\n"
+        return head.encode() + b"\r\n" + value + b"\r\n"
+
+    yield (
+        part("email", b"someone@example.org")
+        + part("photo", b"\xff\xd8\xff", "me.jpg")
+        + (f"--{_BOUNDARY}--\r\n".encode())
+    )
+    yield b"".join(part(f"f{i}", b"x") for i in range(20)) + f"--{_BOUNDARY}--\r\n".encode()
+    yield f"--{_BOUNDARY}--\r\n".encode()
+
+
 # --- configuration ---------------------------------------------------------------------
 
 
@@ -155,6 +198,7 @@ TARGETS: dict[str, FuzzTarget] = {
     for t in (
         FuzzTarget("image", fuzz_image, image_seeds, "citywatch.media.images.decode_image (every upload)"),
         FuzzTarget("video", fuzz_video, video_seeds, "citywatch.ingest.file.FileSource (PyAV decode)"),
+        FuzzTarget("form", fuzz_form, form_seeds, "citywatch.api.uploads.parse_form (python-multipart)"),
         FuzzTarget("config", fuzz_config, config_seeds, "citywatch.config.load.load (YAML + pydantic)"),
         FuzzTarget("webhook", fuzz_webhook, webhook_seeds, "citywatch.delivery.webhook.verify"),
     )

@@ -6,6 +6,8 @@ new watchlist. Proposing, approving and refusing are each one transaction with t
 record. A change is applied in the transaction that approves it. Stricter settings apply at
 once; erasure never waits (MetaStore.remove_person withdraws the person's pending changes).
 A pending change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
+The approver must be independent of the proposer (not given their account, password or
+token by them: citywatch.audit.two_person.independence_problem).
 
 People are told apart as citywatch.audit.two_person tells them apart (`same_person`).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -27,6 +29,7 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from citywatch.store import repositories as repo
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
 from citywatch.store.facade import MetaStore, utc_now
 from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
 from citywatch.store.tables import ChangeRow, Person, Watchlist
@@ -50,11 +53,15 @@ class ChangeStore:
         *,
         audit: ActorAuditHook | None = None,
         clock: Callable[[], datetime] = utc_now,
+        independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:
+        """`independence`: how far before a change was proposed the approver must not owe
+        their account to the proposer (citywatch.audit.two_person.independence_problem)."""
         self._db = db
         self._blobs = blobs
         self._audit = audit
         self._clock = clock
+        self._independence = independence
 
     def _record(self, session: Session, actor: Actor, event: AuditEvent) -> None:
         if self._audit is not None:
@@ -208,7 +215,8 @@ class ChangeStore:
             row = _require_pending(session, change_id)
             params, service, _note = repo.decode_payload(row.payload)
             proposer = Actor(row.proposed_by, row.proposed_role, service=service)
-            problem = second_person_problem(proposer, actor, Permission.CHANGES_APPROVE)
+            history = account_history(session, actor.name, row.created_at - self._independence)
+            problem = second_person_problem(proposer, actor, Permission.CHANGES_APPROVE, history)
             event_params = {"kind": row.kind, **params}
             if problem is not None:
                 # committed on its own: the refusal is recorded, nothing else changes

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 import json
-import secrets
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable

@@ -88,15 +88,16 @@ def independence_problem(first: str, history: AccountHistory) -> str | None:
     could act as the account), or (b) `first` set the account's current password, however
     long ago (they may know it still). What `first`'s own Unix account did in the `local`
     role (`first@local`) counts as done by `first`."""
-    if history.password_set_by is not None and _same_or_local(first, history.password_set_by):
+    user, setter = history.user, history.password_set_by
+    if setter is not None and _same_or_local(first, setter):
         return (
-            f"{history.user}'s current password was set by {first}, so {history.user} is not "
-            f"independent of {first}: {history.user} must set their own password first"
+            f"{user}'s current password was set by {setter}, so {user} is not independent of "
+            f"{first}: {user} must set their own password first"
         )
     for event in sorted(history.events, key=lambda e: e.at):
         if event.action in _WHAT and event.at >= history.since and _same_or_local(first, event.by):
             return (
-                f"{first} {_WHAT[event.action]} {history.user} on {event.at:%Y-%m-%d %H:%M} UTC, so "
+                f"{event.by} {_WHAT[event.action]} {history.user} on {event.at:%Y-%m-%d %H:%M} UTC, so "
                 f"{history.user} is not independent of {first}: another person must do it"
             )
     return None

@@ -12,6 +12,7 @@ export CITYWATCH_MODELS_DIR="$data/models"
 ex="$data/face_recognition/examples"
 password="console-demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 cw() { "$cw_bin" "$@"; }
+as_proposer() { CITYWATCH_TOKEN=$(cat ada.token) "$cw_bin" "$@"; }
 as_supervisor() { CITYWATCH_TOKEN=$(cat sam.token) "$cw_bin" "$@"; }
 
 cat > citywatch.yaml <<YAML
@@ -37,12 +38,18 @@ echo "== one user per role, each with the password $password"
 for user in ada:admin sam:supervisor sue:supervisor olga:operator ian:investigator aude:auditor; do
   echo "$password" | cw user add "${user%%:*}" --role "${user##*:}" --password-stdin
 done
-cw user token issue sam --label console-setup --out sam.token
+# Ada and Sam each sign in and issue their own token for the setup (nobody issues a token
+# that acts as another person); both are revoked once it is done
+for name in ada sam; do
+  echo "$password" | cw user token issue "$name" --label console-setup --out "$name.token" --password-stdin
+done
 
 seed_watchlist_and_authorisation "show the console"
-cw user token revoke "$(cw user token list --json | "$(dirname "$cw_bin")/python" -c \
-    'import json, sys; print([json.loads(l) for l in sys.stdin if l.strip()][-1]["id"])')"
-rm -f sam.token
+for id in $(cw user token list --json | "$(dirname "$cw_bin")/python" -c \
+    'import json, sys; print(*(t["id"] for t in map(json.loads, filter(str.strip, sys.stdin)) if t["label"] == "console-setup"))'); do
+  cw user token revoke "$id"
+done
+rm -f ada.token sam.token
 
 echo
 echo "== console: http://127.0.0.1:$port/  (sign in as olga, sam, sue, ian, aude or ada;"

@@ -126,7 +126,7 @@ def serve(settings: Settings) -> Iterator[tuple[Runtime, str, Api]]:
     tokens = {}
     for name, role in USERS.items():
         rt.users.add_user(name, role, password=PASSWORD.format(name))
-        tokens[name] = rt.users.issue_token(name, "screenshots").token
+        tokens[name] = rt.users.issue_own_token(name, PASSWORD.format(name), "screenshots").token
     server = ApiServer(create_app(rt), settings.api, rt.feed)
     server.start()
     api = Api(server.url, tokens)

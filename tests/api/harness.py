@@ -17,6 +17,7 @@ from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
 from tests.conftest import shared_data_dir
+from tests.fakes.accounts import own_token
 
 USERS = {
     "ada": "admin",
@@ -57,7 +58,7 @@ def open_api(settings: Settings) -> Iterator[Api]:
     tokens = {}
     for name, role in USERS.items():
         rt.users.add_user(name, role)
-        tokens[name] = rt.users.issue_token(name, "test").token
+        tokens[name] = own_token(rt.users, name, "test").token
     with TestClient(create_app(rt), raise_server_exceptions=True) as client:
         yield Api(rt, client, tokens)
     rt.close()

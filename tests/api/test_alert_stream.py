@@ -25,6 +25,7 @@ from citywatch.config.settings import Settings
 from citywatch.delivery.message import AlertMessage
 from citywatch.runtime.build import Runtime, build_runtime
 from tests.delivery.test_feed import raise_alert
+from tests.fakes.accounts import own_token
 
 ARRIVES_S = 1.0
 
@@ -55,7 +56,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     tokens = {}
     for name, (role, cameras) in users.items():
         rt.users.add_user(name, role, cameras=cameras)
-        tokens[name] = rt.users.issue_token(name, "test").token
+        tokens[name] = own_token(rt.users, name, "test").token
     server = ApiServer(create_app(rt), settings.api, rt.feed)
     server.start()
     yield Served(rt, server.url, tokens)
@@ -185,7 +186,7 @@ def test_a_revoked_token_ends_an_open_stream(tmp_path: Path) -> None:
     )
     rt = build_runtime(settings)
     rt.users.add_user("sam", "supervisor")
-    issued = rt.users.issue_token("sam", "test")
+    issued = own_token(rt.users, "sam", "test")
     server = ApiServer(create_app(rt), settings.api, rt.feed)
     server.start()
     try:

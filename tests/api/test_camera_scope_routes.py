@@ -19,6 +19,7 @@ from citywatch.config.settings import Settings
 from citywatch.runtime.build import build_runtime
 from tests.api.harness import Api
 from tests.conftest import shared_data_dir
+from tests.fakes.accounts import own_token
 
 USERS: dict[str, tuple[str, list[str] | None]] = {
     "sam": ("supervisor", None),
@@ -46,7 +47,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     tokens = {}
     for name, (role, scope) in USERS.items():
         rt.users.add_user(name, role, cameras=scope)
-        tokens[name] = rt.users.issue_token(name, "test").token
+        tokens[name] = own_token(rt.users, name, "test").token
     with TestClient(create_app(rt), raise_server_exceptions=True) as client:
         yield Api(rt, client, tokens)
     rt.close()

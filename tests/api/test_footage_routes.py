@@ -20,6 +20,7 @@ from citywatch.ingest.recorder import Recorder
 from citywatch.store.exports import EXPORTS_FOLDER
 from citywatch.store.requests import WORK_FOLDER
 from tests.api.harness import Api, api_settings, open_api
+from tests.fakes.accounts import own_token
 from tests.ingest.conftest import HAMILTON
 from tests.ingest.test_recorder import T0
 
@@ -36,7 +37,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator
             pass
         recorder.close()
         api.rt.users.add_user("hal", "operator", cameras=["hall-2"])
-        api.tokens["hal"] = api.rt.users.issue_token("hal", "test").token
+        api.tokens["hal"] = own_token(api.rt.users, "hal", "test").token
         authorise(api, "W-7", [CAMERA])
         authorise(api, "W-HALL", ["hall-2"])
         authorise(api, "W-PENDING", [CAMERA], approve=False)

@@ -14,6 +14,7 @@ import pytest
 from citywatch.store.records import NewReference
 from tests.api.harness import Api, api_settings, open_api
 from tests.delivery.test_feed import raise_alert
+from tests.fakes.accounts import own_token
 from tests.store.helpers import JPEG_STUB, MODEL, vector
 
 HOME = {"center": {"lat": 51.5007, "lon": -0.1246}, "radius_m": 150}
@@ -146,7 +147,7 @@ def test_notes_on_an_alert_honour_the_camera_scope(api: Api) -> None:
     assert [(n["kind"], n["text"]) for n in notes] == [("notice", "told")]
 
     api.rt.users.add_user("hal", "operator", cameras=["hall-2"])
-    token = api.rt.users.issue_token("hal", "test").token
+    token = own_token(api.rt.users, "hal", "test").token
     elsewhere = api.client.get(f"/api/alerts/{alert}/notes", headers={"Authorization": f"Bearer {token}"})
     assert elsewhere.status_code == 403 and "gate-1" in elsewhere.json()["detail"]
     assert api.call("GET", "/api/alerts/999/notes", "sam").status_code == 404

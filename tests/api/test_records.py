@@ -21,6 +21,7 @@ from citywatch.config.settings import Settings
 from citywatch.domain.policy import ProcessingMode
 from citywatch.runtime.build import Runtime, build_runtime
 from tests.delivery.test_feed import raise_alert
+from tests.fakes.accounts import own_token
 
 USERS: dict[str, tuple[str, list[str] | None]] = {
     "sam": ("supervisor", None),
@@ -67,7 +68,7 @@ def make_api(tmp_path: Path, **settings: Any) -> Iterator[Api]:
     tokens = {}
     for name, (role, scope) in USERS.items():
         rt.users.add_user(name, role, cameras=scope)
-        tokens[name] = rt.users.issue_token(name, "test").token
+        tokens[name] = own_token(rt.users, name, "test").token
     with TestClient(create_app(rt)) as client:
         yield Api(rt, client, tokens)
     rt.close()

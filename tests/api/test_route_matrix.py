@@ -104,6 +104,8 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("POST", "/api/users/{name}/password"): P.USERS_MANAGE,
     ("POST", "/api/users/{name}/disable"): P.USERS_MANAGE,
     ("POST", "/api/users/{name}/tokens"): P.USERS_MANAGE,
+    ("POST", "/api/me/tokens"): P.ACCOUNT_SELF,
+    ("POST", "/api/me/password"): P.ACCOUNT_SELF,
     ("GET", "/api/tokens"): P.USERS_MANAGE,
     ("POST", "/api/tokens/{token_id}/revoke"): P.USERS_MANAGE,
     # public: the form, the report, signing in and out, health

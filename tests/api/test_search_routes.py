@@ -18,6 +18,7 @@ from citywatch.media.images import encode_jpeg
 from citywatch.services.faces import one_face
 from citywatch.store.requests import WORK_FOLDER
 from tests.api.harness import Api, api_settings, open_api
+from tests.fakes.accounts import own_token
 from tests.store.helpers import sighting
 
 OBAMA = Path("face_recognition/examples/obama.jpg")
@@ -42,7 +43,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     settings = api_settings(tmp_path_factory.mktemp("search"), enrol_image_max_mb=0.4)
     for api in open_api(settings):
         api.rt.users.add_user("ivy", "investigator", cameras=["hall-2"])
-        api.tokens["ivy"] = api.rt.users.issue_token("ivy", "test").token
+        api.tokens["ivy"] = own_token(api.rt.users, "ivy", "test").token
         yield api
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cli_helpers import Result, citywatch, enroll
+from tests.integration.cli_helpers import Result, citywatch
 
 LIN = "Lin-Manuel Miranda"
 AUTH = ("--issuer", "Magistrates' Court", "--legal-basis", "warrant 2026/311", "--objective", "find L.M.M.")
@@ -25,16 +25,59 @@ def cw(tmp_path: Path, shared_data: Path) -> CW:
     """`citywatch` in tmp_path, failing the test on a non-zero exit; as_supervisor signs in as
     Sam. Sam is added, and Lin-Manuel Miranda enrolled with Sam's approval (two-person rule)."""
 
-    def run(*args: str, as_supervisor: bool = False) -> Result:
-        env = {"CITYWATCH_TOKEN": (tmp_path / "sam.token").read_text().strip()} if as_supervisor else None
+    def run(*args: str, as_supervisor: bool = False, as_admin: bool = False) -> Result:
+        who = "sam" if as_supervisor else "ada" if as_admin else None
+        env = None if who is None else {"CITYWATCH_TOKEN": (tmp_path / f"{who}.token").read_text().strip()}
         res = citywatch(tmp_path, shared_data, *args, env=env)
         assert res.code == 0, f"citywatch {' '.join(args)}: {res.stderr}"
         return res
 
-    run("user", "add", "sam", "--role", "supervisor", "--no-password")
-    run("user", "token", "issue", "sam", "--label", "e2e", "--out", str(tmp_path / "sam.token"))
+    # Ada starts the two-person steps, Sam completes them: each signs in and issues their own
+    # token, and the shell user who made both accounts is neither of the two
+    for name, role in (("ada", "admin"), ("sam", "supervisor")):
+        password = f"{name}'s own password"
+        assert (
+            citywatch(
+                tmp_path,
+                shared_data,
+                "user",
+                "add",
+                name,
+                "--role",
+                role,
+                "--password-stdin",
+                stdin=password + "\n",
+            ).code
+            == 0
+        )
+        token = tmp_path / f"{name}.token"
+        issued = citywatch(
+            tmp_path,
+            shared_data,
+            "user",
+            "token",
+            "issue",
+            name,
+            "--label",
+            "e2e",
+            "--out",
+            str(token),
+            "--password-stdin",
+            stdin=password + "\n",
+        )
+        assert issued.code == 0, issued.stderr
     ex = shared_data / "face_recognition/examples"
-    assert enroll(tmp_path, shared_data, LIN, ex / "lin-manuel-miranda.png", approve=False).code == 0
+    run(
+        "enroll",
+        str(ex / "lin-manuel-miranda.png"),
+        "--name",
+        LIN,
+        "--source",
+        "face_recognition example image",
+        "--legal-basis",
+        "test fixture",
+        as_admin=True,
+    )
     (change,) = run("changes", "list", "--json").json_lines()
     run("changes", "approve", str(change["id"]), as_supervisor=True)
     return run
@@ -59,6 +102,7 @@ def test_an_assembly_turns_alerts_off_until_an_authorisation_names_it(
         "default",
         "--until",
         "+1d",
+        as_admin=True,
     )
     cw("authorisations", "approve", "W-1", as_supervisor=True)
 
@@ -79,6 +123,7 @@ def test_an_assembly_turns_alerts_off_until_an_authorisation_names_it(
         "assembly",
         "--until",
         "+1d",
+        as_admin=True,
     )
     cw("authorisations", "approve", "W-2", as_supervisor=True)
     # the watchlist moves to W-2 only now that W-2 is approved (W-1 is still open)
@@ -89,8 +134,36 @@ def test_an_assembly_turns_alerts_off_until_an_authorisation_names_it(
     alerts = cw("alerts", "list", "--json").json_lines()
     assert alerts and {a["person_name"] for a in alerts} == {LIN}
     # an operator limited to another camera sees none of them
-    cw("user", "add", "olga", "--role", "operator", "--camera", "gate", "--no-password")
-    cw("user", "token", "issue", "olga", "--label", "e2e", "--out", str(tmp_path / "olga.token"))
+    olga_signs_in = {"stdin": "olga's own password\n"}
+    added = citywatch(
+        tmp_path,
+        shared_data,
+        "user",
+        "add",
+        "olga",
+        "--role",
+        "operator",
+        "--camera",
+        "gate",
+        "--password-stdin",
+        **olga_signs_in,
+    )
+    assert added.code == 0, added.stderr
+    issued = citywatch(
+        tmp_path,
+        shared_data,
+        "user",
+        "token",
+        "issue",
+        "olga",
+        "--label",
+        "e2e",
+        "--out",
+        str(tmp_path / "olga.token"),
+        "--password-stdin",
+        **olga_signs_in,
+    )
+    assert issued.code == 0, issued.stderr
     token = (tmp_path / "olga.token").read_text().strip()
     scoped = citywatch(tmp_path, shared_data, "alerts", "list", "--json", env={"CITYWATCH_TOKEN": token})
     assert scoped.code == 0 and scoped.json_lines() == []
@@ -127,6 +200,7 @@ def test_a_refused_urgent_authorisation_takes_its_sightings_and_alerts_along(
     requested = cw(
         *("authorisations", "request", "U-1", *AUTH, "--camera", "stage", "--watchlist", "default"),
         *("--until", "+1d", "--urgent"),
+        as_admin=True,
     )
     assert "urgent: in force now" in requested.stdout
     watched = summary(cw("watch", clip, "--camera-id", "stage", "--json"))

@@ -13,6 +13,7 @@ import pytest
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
 from citywatch.store.records import NewReference
+from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import authorise, cli_env
 from tests.integration.cli_helpers import invoke as run
 
@@ -38,7 +39,7 @@ def cfg(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> I
         display_name="Pat",
     )
     rt.users.add_user("oli", "operator")
-    token = rt.users.issue_token("oli", "test").token
+    token = own_token(rt.users, "oli", "test").token
     rt.close()
     yield {"CITYWATCH_CONFIG": str(tmp_path / "citywatch.yaml"), "OPERATOR_TOKEN": token}
 

@@ -11,6 +11,7 @@ import pytest
 
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
+from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import cli_env
 from tests.integration.cli_helpers import invoke as run
 
@@ -27,9 +28,17 @@ def env(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> I
         monkeypatch.delenv(key)
     rt = Runtime(Settings(data_dir=tmp_path / "data"))
     rt.users.add_user("sam", "supervisor")
-    token = rt.users.issue_token("sam", "test").token
+    token = own_token(rt.users, "sam", "test").token
     rt.close()
     yield {"CITYWATCH_TOKEN": token}
+
+
+def _token_of(tmp_path: Path, name: str, role: str) -> str:
+    rt = Runtime(Settings(data_dir=tmp_path / "data"))
+    rt.users.add_user(name, role)
+    token = own_token(rt.users, name, "test").token
+    rt.close()
+    return token
 
 
 def test_file_approve_and_verify(env: dict[str, str], tmp_path: Path) -> None:
@@ -52,10 +61,23 @@ def test_file_approve_and_verify(env: dict[str, str], tmp_path: Path) -> None:
     code, text = run("request", "approve", "1", env=env_cfg)  # the local filer: not a supervisor signed in
     assert code == 5 and "signed in" in text
     code, text = run("request", "approve", "1", env={**env_cfg, **env})
+    # the local filer created sam's account: sam is not independent of them (two-person rule)
+    assert code == 5 and "not independent" in text, text
+    code, text = run("request", "refuse", "1", "--reason", "filed by the shell", env={**env_cfg, **env})
+    assert code == 0, text
+
+    ivy = {"CITYWATCH_TOKEN": _token_of(tmp_path, "ivy", "investigator")}
+    code, text = run(
+        *("request", "file", "--reference", "MET-8", "--requester", "DC Jones"),
+        *("--camera", "gate", "--from", "2h", "--until", "1h"),
+        env={**env_cfg, **ivy},
+    )
+    assert code == 0, text
+    code, text = run("request", "approve", "2", env={**env_cfg, **env})  # filed by ivy, signed in
     assert code == 0 and "is now fulfilled" in text, text
     (package,) = (tmp_path / "data/exports").rglob("*.zip")
     code, text = run("export", "verify", str(package), env=env_cfg)
-    assert code == 0 and "export intact" in text and "MET-7" in text
+    assert code == 0 and "export intact" in text and "MET-8" in text
     package.write_bytes(package.read_bytes().replace(b"DC Jones", b"DC Smith"))
     code, text = run("export", "verify", str(package), env=env_cfg)
     assert code == 1  # "export NOT intact: …" goes to stderr

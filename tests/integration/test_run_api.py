@@ -17,6 +17,7 @@ import pytest
 
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import build_runtime
+from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import authorise, cli_env, enroll
 from tests.integration.test_run import LIN, free_port
 
@@ -29,7 +30,7 @@ def test_run_serves_the_live_alert_feed(tmp_path: Path, shared_data: Path) -> No
     rt = build_runtime(Settings(data_dir=tmp_path / "data"))
     try:
         rt.users.add_user("olga", "operator", cameras=["stage"])
-        token = rt.users.issue_token("olga", "console").token
+        token = own_token(rt.users, "olga", "console").token
     finally:
         rt.close()
     clip = shared_data / "face_recognition/examples/short_hamilton_clip.mp4"

@@ -16,6 +16,7 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.runtime.build import Runtime
 from citywatch.store.retention import RetentionStore
+from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import invoke as run
 from tests.store.helpers import Clock, sighting
 
@@ -41,7 +42,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
     )
     assert retention.purge(by=Actor("citywatch@system", "system", service=True)) is not None
     rt.users.add_user("otto", "operator")
-    token = rt.users.issue_token("otto", "test").token
+    token = own_token(rt.users, "otto", "test").token
     rt.close()
     yield {"CITYWATCH_TOKEN": token}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
+from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import SECOND_PERSON, approve_pending, citywatch, enroll
 from tests.store.helpers import a_match, sighting
 
@@ -18,7 +19,7 @@ def in_process(workdir: Path) -> Runtime:
 def token_for(rt: Runtime, name: str, role: str, cameras: list[str] | None = None) -> dict[str, str]:
     """The environment that signs `name` in (a new user with a new token)."""
     rt.users.add_user(name, role, cameras)
-    return {"CITYWATCH_TOKEN": rt.users.issue_token(name, "test").token}
+    return {"CITYWATCH_TOKEN": own_token(rt.users, name, "test").token}
 
 
 def test_enrolment_waits_for_a_second_person(tmp_path: Path, shared_data: Path) -> None:

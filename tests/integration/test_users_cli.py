@@ -34,7 +34,9 @@ def audit(cw: Any) -> list[dict[str, Any]]:
 
 
 def issue(cw: Any, name: str) -> str:
-    issued = cw("user", "token", "issue", name, "--label", "test")
+    """A personal token `name` issues themselves, signed in with a password set for the purpose."""
+    assert cw("user", "passwd", name, "--password-stdin", stdin=PASSWORD + "\n").code == 0
+    issued = cw("user", "token", "issue", name, "--label", "test", "--password-stdin", stdin=PASSWORD + "\n")
     assert issued.code == 0, issued.stderr
     token: str = issued.stdout.strip()
     assert token.startswith("cw_")
@@ -42,9 +44,21 @@ def issue(cw: Any, name: str) -> str:
 
 
 def test_a_supervisor_signs_in_by_token_from_a_file(cw: Any, tmp_path: Path) -> None:
-    added = cw("user", "add", "sam", "--role", "supervisor", "--no-password")
+    added = cw("user", "add", "sam", "--role", "supervisor", "--password-stdin", stdin=PASSWORD + "\n")
     assert added.code == 0, added.stderr
-    issued = cw("user", "token", "issue", "sam", "--label", "laptop", "--out", "sam.token")
+    sam_signs_in = {"stdin": PASSWORD + "\n"}
+    issued = cw(
+        "user",
+        "token",
+        "issue",
+        "sam",
+        "--label",
+        "laptop",
+        "--out",
+        "sam.token",
+        "--password-stdin",
+        **sam_signs_in,
+    )
     assert issued.code == 0, issued.stderr
     path = tmp_path / "sam.token"
     assert "wrote the token to sam.token (mode 0600)" in issued.stdout
@@ -52,7 +66,18 @@ def test_a_supervisor_signs_in_by_token_from_a_file(cw: Any, tmp_path: Path) -> 
     token = path.read_text().strip()
     assert token.startswith("cw_")
     assert token not in issued.stdout + issued.stderr
-    again = cw("user", "token", "issue", "sam", "--label", "laptop", "--out", "sam.token")
+    again = cw(
+        "user",
+        "token",
+        "issue",
+        "sam",
+        "--label",
+        "laptop",
+        "--out",
+        "sam.token",
+        "--password-stdin",
+        **sam_signs_in,
+    )
     assert again.code == 2 and "already exists" in again.stderr
 
     me = cw("user", "whoami", token=token)
@@ -62,7 +87,9 @@ def test_a_supervisor_signs_in_by_token_from_a_file(cw: Any, tmp_path: Path) -> 
     assert line == {"type": "actor", "name": "sam", "role": "supervisor", "cameras": None, "service": False}
     assert "@local, role local" in cw("user", "whoami").stdout
 
-    assert [r["action"] for r in audit(cw)] == ["user.add", "token.issue"]
+    records = audit(cw)
+    assert [r["action"] for r in records] == ["user.add", "user.login", "token.issue", "user.login"]
+    assert records[2]["actor"] == "sam"  # issued by its owner, signed in as themselves
 
 
 def test_an_operator_may_not_manage_users(cw: Any) -> None:

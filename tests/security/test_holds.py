@@ -19,6 +19,7 @@ from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
 from tests.api.harness import Api, api_settings, open_api
+from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import cli_env
 from tests.integration.cli_helpers import invoke as run
 
@@ -217,7 +218,7 @@ def cli(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> I
     tokens = {}
     for name, role in (("ian", "investigator"), ("sam", "supervisor")):
         rt.users.add_user(name, role)
-        tokens[name] = rt.users.issue_token(name, "test").token
+        tokens[name] = own_token(rt.users, name).token
     rt.close()
     yield tokens
 

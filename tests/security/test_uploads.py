@@ -22,6 +22,7 @@ from citywatch.config.api import ApiSettings
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
+from tests.fakes.accounts import own_token
 
 PASSWORD = "a long enough password"
 PUBLIC_FORM = "/api/public/requests"
@@ -93,7 +94,7 @@ def test_an_image_just_over_a_configured_pixel_budget_is_refused_naming_its_size
 def test_an_enrolment_photo_over_the_pixel_budget_is_refused_before_decoding(serve: Serve) -> None:
     url, rt = serve()
     rt.users.add_user("wendy", "admin")
-    token = rt.users.issue_token("wendy", "test").token
+    token = own_token(rt.users, "wendy").token
     request = httpx.Request(
         "POST",
         f"{url}/api/persons",

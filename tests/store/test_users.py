@@ -23,10 +23,13 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from citywatch.store.db import Database, open_database
 from citywatch.store.tables import ApiTokenRow, UserRow
 from citywatch.store.users import LOGIN_FAILED, UserStore
+from tests.fakes.accounts import owner
 
 from .helpers import T0, db_url
 
 PASSWORD = "correct horse battery staple"
+ROOT = Actor("root@local", "local")
+"""Whoever runs the command line: issues service tokens."""
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 """Still argon2id, only cheaper, to keep the tests quick."""
 
@@ -96,7 +99,7 @@ def test_no_password_means_no_hash(env: Env) -> None:
 
 def test_the_plaintext_token_and_password_are_nowhere_in_the_database(env: Env) -> None:
     env.users.add_user("alice", "supervisor", None, PASSWORD)
-    issued = env.users.issue_token("alice", "laptop", service=False)
+    issued = env.users.issue_token("alice", "laptop", service=False, by=owner(env.users, "alice"))
     assert issued.token.startswith("cw_")
     assert len(issued.token) == 3 + 43  # 256 random bits, base64url
     assert issued.token not in repr(issued)
@@ -119,7 +122,7 @@ def test_the_plaintext_token_and_password_are_nowhere_in_the_database(env: Env) 
 
 def test_tokens_are_unique(env: Env) -> None:
     env.users.add_user("alice", "supervisor")
-    tokens = {env.users.issue_token("alice", f"t{i}").token for i in range(20)}
+    tokens = {env.users.issue_token("alice", f"t{i}", by=owner(env.users, "alice")).token for i in range(20)}
     assert len(tokens) == 20
 
 
@@ -173,8 +176,8 @@ def test_an_outdated_hash_is_replaced_at_login(env: Env) -> None:
 
 def test_a_token_gives_its_user_scope_and_service_flag(env: Env) -> None:
     env.users.add_user("svc", "operator", ["lobby"], None)
-    machine = env.users.issue_token("svc", "ingest box", service=True)
-    person = env.users.issue_token("svc", "laptop", service=False)
+    machine = env.users.issue_token("svc", "ingest box", service=True, by=ROOT)
+    person = env.users.issue_token("svc", "laptop", service=False, by=owner(env.users, "svc"))
     assert env.users.actor_for_token(machine.token) == Actor("svc", "operator", frozenset({"lobby"}), True)
     assert env.users.actor_for_token(person.token + "\n") == Actor("svc", "operator", frozenset({"lobby"}))
     env.users.set_cameras("svc", None)
@@ -192,7 +195,7 @@ def test_a_token_gives_its_user_scope_and_service_flag(env: Env) -> None:
 )
 def test_a_bad_token_is_refused_and_audited(env: Env, case: str, message: str, reason: str) -> None:
     env.users.add_user("alice", "supervisor")
-    token = env.users.issue_token("alice", "laptop").token
+    token = env.users.issue_token("alice", "laptop", by=owner(env.users, "alice")).token
     if case == "unknown":
         token = "cw_" + "A" * 43
     elif case == "revoked":
@@ -214,7 +217,7 @@ def test_a_lookup_that_need_not_audit_refuses_the_same_and_records_nothing(env: 
     env.users.add_user("alice", "supervisor", None, PASSWORD)
     token = "cw_" + "A" * 43
     if case == "revoked":
-        token = env.users.issue_token("alice", "laptop").token
+        token = env.users.issue_token("alice", "laptop", by=owner(env.users, "alice")).token
         env.users.revoke_token(1)
     elif case == "expired":
         token = env.users.open_session("alice", PASSWORD, timedelta(seconds=-1)).token
@@ -229,7 +232,7 @@ def test_a_lookup_that_need_not_audit_refuses_the_same_and_records_nothing(env: 
 
 def test_a_disabled_users_token_is_refused_even_if_not_revoked(env: Env) -> None:
     env.users.add_user("alice", "supervisor")
-    token = env.users.issue_token("alice", "laptop").token
+    token = env.users.issue_token("alice", "laptop", by=owner(env.users, "alice")).token
     with env.db.session() as session:  # as if disabled by hand, tokens left alone
         session.scalars(select(UserRow)).one().active = False
     with pytest.raises(PermissionDenied, match="user 'alice' is disabled"):
@@ -239,7 +242,7 @@ def test_a_disabled_users_token_is_refused_even_if_not_revoked(env: Env) -> None
 
 def test_a_good_token_writes_nothing(env: Env) -> None:
     env.users.add_user("alice", "supervisor")
-    token = env.users.issue_token("alice", "laptop").token
+    token = env.users.issue_token("alice", "laptop", by=owner(env.users, "alice")).token
     before = len(env.entries())
     env.users.actor_for_token(token)
     assert len(env.entries()) == before
@@ -254,9 +257,9 @@ def test_each_change_is_audited_without_secrets(env: Env) -> None:
     u.set_role("alice", "supervisor")
     u.set_cameras("alice", ["gate-1", "gate-2"])
     u.set_password("alice", "another good password")
-    issued = u.issue_token("alice", "laptop", service=True)
+    issued = u.issue_token("alice", "laptop", service=True, by=ROOT)
     u.revoke_token(issued.id)
-    u.issue_token("alice", "phone")
+    u.issue_token("alice", "phone", by=owner(u, "alice"))
     u.deactivate("alice")
     got = [(e.action, e.object, e.params, e.result_count) for e in env.entries()]
     assert got == [
@@ -284,8 +287,8 @@ def test_records_are_plain_and_list_counts_live_tokens(env: Env) -> None:
         True,
     )
     assert alice.created_at == T0
-    env.users.issue_token("bob", "one")
-    env.users.issue_token("bob", "two")
+    env.users.issue_token("bob", "one", by=owner(env.users, "bob"))
+    env.users.issue_token("bob", "two", by=owner(env.users, "bob"))
     env.users.revoke_token(1)
     listed = env.users.list_users()
     assert [(u.name, u.cameras, u.tokens) for u in listed] == [("alice", None, 0), ("bob", ("a", "b"), 1)]
@@ -310,7 +313,7 @@ def test_a_password_change_takes_effect(env: Env) -> None:
 
 def test_disabling_stops_password_and_tokens(env: Env) -> None:
     env.users.add_user("alice", "supervisor", None, PASSWORD)
-    token = env.users.issue_token("alice", "laptop").token
+    token = env.users.issue_token("alice", "laptop", by=owner(env.users, "alice")).token
     user = env.users.deactivate("alice")
     assert (user.active, user.tokens) == (False, 0)
     with pytest.raises(PermissionDenied):
@@ -320,7 +323,7 @@ def test_disabling_stops_password_and_tokens(env: Env) -> None:
     with pytest.raises(Conflict, match="already disabled"):
         env.users.deactivate("alice")
     with pytest.raises(Conflict, match="disabled"):
-        env.users.issue_token("alice", "again")
+        env.users.issue_token("alice", "again", by=owner(env.users, "alice"))
 
 
 def test_a_password_change_ends_the_users_console_sessions_but_not_api_tokens(env: Env) -> None:
@@ -329,7 +332,7 @@ def test_a_password_change_ends_the_users_console_sessions_but_not_api_tokens(en
     stolen = env.users.open_session("alice", PASSWORD, timedelta(hours=1)).token
     other = env.users.open_session("alice", PASSWORD, timedelta(hours=1)).token
     bobs = env.users.open_session("bob", PASSWORD, timedelta(hours=1)).token
-    api = env.users.issue_token("alice", "ingest box", service=True).token
+    api = env.users.issue_token("alice", "ingest box", service=True, by=ROOT).token
     env.users.set_password("alice", "a brand new password")
     for token in (stolen, other):
         with pytest.raises(PermissionDenied, match="was revoked"):
@@ -359,7 +362,7 @@ def test_a_password_change_counts_only_the_sessions_it_ends(env: Env) -> None:
 def test_disabling_ends_console_sessions_too(env: Env) -> None:
     env.users.add_user("alice", "supervisor", None, PASSWORD)
     session = env.users.open_session("alice", PASSWORD, timedelta(hours=1)).token
-    env.users.issue_token("alice", "laptop")
+    env.users.issue_token("alice", "laptop", by=owner(env.users, "alice"))
     env.users.deactivate("alice")
     with pytest.raises(PermissionDenied, match="was revoked"):
         env.users.actor_for_token(session)
@@ -412,7 +415,7 @@ def test_bad_input_is_refused_clearly(env: Env, kwargs: dict[str, Any], error: s
         lambda u: u.set_cameras("nobody", None),
         lambda u: u.set_password("nobody", PASSWORD),
         lambda u: u.deactivate("nobody"),
-        lambda u: u.issue_token("nobody", "x"),
+        lambda u: u.issue_token("nobody", "x", by=owner(u, "nobody")),
         lambda u: u.get_user("nobody"),
         lambda u: u.list_tokens("nobody"),
     ],
@@ -425,10 +428,10 @@ def test_an_unknown_user_is_not_found(env: Env, call: Any) -> None:
 def test_token_refusals(env: Env) -> None:
     env.users.add_user("alice", "supervisor")
     with pytest.raises(InvalidInput, match="needs a label"):
-        env.users.issue_token("alice", "  ")
+        env.users.issue_token("alice", "  ", by=owner(env.users, "alice"))
     with pytest.raises(NotFound, match="no API token with id 7"):
         env.users.revoke_token(7)
-    issued = env.users.issue_token("alice", "laptop")
+    issued = env.users.issue_token("alice", "laptop", by=owner(env.users, "alice"))
     env.users.revoke_token(issued.id)
     with pytest.raises(Conflict, match="already revoked"):
         env.users.revoke_token(issued.id)

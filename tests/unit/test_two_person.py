@@ -1,11 +1,20 @@
-"""The two-person rule as a table: who may complete what someone else started."""
+"""The two-person rule as tables: who may complete what someone else started, who is
+independent of whom, and who may be issued a token."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from citywatch.audit.access import Permission
-from citywatch.audit.two_person import second_person_problem
+from citywatch.audit.two_person import (
+    AccountEvent,
+    AccountHistory,
+    independence_problem,
+    second_person_problem,
+    token_issue_problem,
+)
 from citywatch.domain.audit import Actor
 
 ANN = Actor("ann", "supervisor")
@@ -49,3 +58,85 @@ def test_second_person_problem(
     else:
         assert found is not None and problem in found
         assert f"the {permission} permission" in found  # says what is missing
+
+
+# --- independence: the second must not owe their account to the first ----------------------
+
+T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SINCE = T - timedelta(days=30)
+
+
+def history(*events: tuple[str, str, timedelta], password_set_by: str | None = "bob") -> AccountHistory:
+    """Bob's account: (action, by, how long before T) events, and who set his password."""
+    return AccountHistory(
+        "bob", SINCE, tuple(AccountEvent(a, by, T - ago) for a, by, ago in events), password_set_by
+    )
+
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("hist", "problem"),
+    [
+        (history(), None),  # bob set his own password, nobody did anything to his account
+        (history(("user.add", "ann", DAY)), "ann created bob on 2026-02-28"),
+        (history(("user.enable", "ann", DAY)), "ann re-enabled bob"),
+        (history(("user.password", "ann", DAY)), "ann set the password of bob"),
+        (history(("token.issue", "ann", DAY)), "ann issued a personal token to bob"),
+        (history(("user.add", "ann", 29 * DAY)), "ann created bob"),  # inside the window
+        (history(("user.add", "ann", 30 * DAY)), "ann created bob"),  # its first instant counts
+        (history(("user.add", "ann", 31 * DAY)), None),  # before the window
+        (history(("user.add", "carl", DAY)), None),  # someone else created him
+        (history(("user.add", "ann@local", DAY)), "ann@local created bob"),  # ann's own shell account
+        (history(("user.add", "joann@local", DAY)), None),  # not a suffix match
+        (history(("user.add", "ANN ", DAY)), "created bob"),  # names compare loosely
+        (history(("user.role", "ann", DAY)), None),  # giving a role hands over no credential
+        (history(password_set_by="ann"), "bob's current password was set by ann"),  # however long ago
+        (history(password_set_by="ann@local"), "current password was set by ann"),
+        (history(password_set_by=None), None),  # no password: tokens only, issued by bob
+        (history(("user.add", "ann", 400 * DAY), password_set_by="ann"), "current password was set by ann"),
+    ],
+)
+def test_independence_problem(hist: AccountHistory, problem: str | None) -> None:
+    found = independence_problem("ann", hist)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+        assert "not independent of ann" in found or "must set their own password" in found
+
+
+def test_second_person_problem_judges_independence_last() -> None:
+    dependent = history(("user.add", "ann", DAY))
+    assert second_person_problem(ANN, BOB, APPROVE) is None
+    assert "ann created bob" in (second_person_problem(ANN, BOB, APPROVE, dependent) or "")
+    # the other rules still speak first
+    assert "first person" in (second_person_problem(ANN, ANN, APPROVE, dependent) or "")
+
+
+# --- tokens: a personal token only to its owner, signed in as themselves ---------------------
+
+
+@pytest.mark.parametrize(
+    ("by", "owner", "service", "problem"),
+    [
+        (Actor("sam", "supervisor"), "sam", False, None),  # one's own personal token
+        (Actor("ada", "admin"), "ada", False, None),
+        (Actor("ada", "admin"), "sam", False, "a personal token for sam is issued only to sam"),
+        (Actor("Sam ", "supervisor"), "sam", False, None),  # names compare loosely
+        (Actor("root@local", "local"), "sam", False, "issued only to sam"),  # the shell is not sam
+        (Actor("sam@local", "local"), "sam", False, "issued only to sam"),  # nor is sam's shell account
+        (Actor("sam", "supervisor", service=True), "sam", False, "cannot issue tokens"),
+        (Actor("ada", "admin"), "relay", True, None),  # an admin's to issue: decides nothing
+        (Actor("root@local", "local"), "relay", True, None),
+        (Actor("sam", "supervisor"), "sam", True, "lacks the users.manage permission"),
+        (Actor("ada", "admin", service=True), "relay", True, "cannot issue tokens"),
+    ],
+)
+def test_token_issue_problem(by: Actor, owner: str, service: bool, problem: str | None) -> None:
+    found = token_issue_problem(by, owner, service=service)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found

@@ -126,6 +126,26 @@ class TokenCreate(BaseModel):
     service: bool = Field(False, description="A machine's token: never a person of the two-person rule.")
 
 
+class OwnTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"label": "laptop"}]})
+
+    label: str = Field(min_length=1, max_length=MAX_LABEL, description="What the token is for.")
+
+
+class OwnPasswordChange(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"current_password": "the one I was given", "password": "correct horse battery"}]
+        },
+    )
+
+    current_password: str = Field(
+        max_length=MAX_PASSWORD, description="The password now: proves who you are."
+    )
+    password: str = Field(max_length=MAX_PASSWORD, description="The new password: at least 12 characters.")
+
+
 class TokenPublic(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
@@ -212,6 +232,15 @@ def add_routes(app: FastAPI) -> None:
         status_code=status.HTTP_201_CREATED,
         responses=problems(*SIGNED_IN, 404, 409),
     )
+    route(
+        "/api/me/tokens",
+        issue_own_token,
+        methods=["POST"],
+        tags=users,
+        status_code=status.HTTP_201_CREATED,
+        responses=problems(*SIGNED_IN, 409),
+    )
+    route("/api/me/password", set_own_password, methods=["POST"], tags=users, responses=problems(*SIGNED_IN))
     route(
         "/api/tokens/{token_id}/revoke",
         revoke_token,
@@ -304,12 +333,41 @@ def issue_token(
     body: Annotated[TokenCreate, Body()],
     response: Response,
 ) -> TokenIssued:
-    """Issue an API token for the user. It is in this answer once: only its SHA-256 is kept."""
+    """Issue a service token for the user (or a personal one for yourself). It is in this
+    answer once: only its SHA-256 is kept. A personal token for anyone else is refused (403,
+    audited): its owner issues it, signed in as themselves (`POST /api/me/tokens`)."""
     response.headers["Cache-Control"] = "no-store"
-    issued = runtime_of(request).users_as(caller.actor).issue_token(name, body.label, body.service)
+    users = runtime_of(request).users_as(caller.actor)
+    issued = users.issue_token(name, body.label, body.service, by=caller.actor)
     return TokenIssued(
         id=issued.id, user=issued.user, label=issued.label, service=issued.service, token=issued.token
     )
+
+
+def issue_own_token(
+    request: Request,
+    caller: Annotated[Caller, requires(Permission.ACCOUNT_SELF)],
+    body: Annotated[OwnTokenCreate, Body()],
+    response: Response,
+) -> TokenIssued:
+    """Issue yourself a personal API token. It is in this answer once: only its SHA-256 is kept."""
+    response.headers["Cache-Control"] = "no-store"
+    actor = caller.actor
+    issued = runtime_of(request).users_as(actor).issue_token(actor.name, body.label, by=actor)
+    return TokenIssued(
+        id=issued.id, user=issued.user, label=issued.label, service=issued.service, token=issued.token
+    )
+
+
+def set_own_password(
+    request: Request,
+    caller: Annotated[Caller, requires(Permission.ACCOUNT_SELF)],
+    body: OwnPasswordChange,
+) -> UserPublic:
+    """Set your own password, giving the current one (a wrong one is a failed sign-in). Until
+    you do, whoever set your password cannot have you as the second person of their steps."""
+    users = runtime_of(request).users_as(caller.actor)
+    return UserPublic.of(users.change_own_password(caller.actor.name, body.current_password, body.password))
 
 
 def revoke_token(

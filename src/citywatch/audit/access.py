@@ -25,6 +25,9 @@ class Permission(StrEnum):
     """Anyone, signed in or not (version, writing a default configuration)."""
     SYSTEM_MANAGE = "system.manage"
     USERS_MANAGE = "users.manage"
+    ACCOUNT_SELF = "account.self"
+    """One's own account, signed in as oneself: set one's password, issue one's personal
+    tokens (nobody else can issue them: citywatch.audit.two_person.token_issue_problem)."""
     POLICY_READ = "policy.read"
     POLICY_MANAGE = "policy.manage"
     """Zones, events and policy rules."""
@@ -65,6 +68,7 @@ class Permission(StrEnum):
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         {
+            Permission.ACCOUNT_SELF,
             Permission.SYSTEM_MANAGE,
             Permission.USERS_MANAGE,
             Permission.POLICY_READ,
@@ -90,6 +94,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.SUPERVISOR: frozenset(
         {
+            Permission.ACCOUNT_SELF,
             Permission.POLICY_READ,
             Permission.WATCHLISTS_READ,
             Permission.WATCHLISTS_MANAGE,
@@ -113,6 +118,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.OPERATOR: frozenset(
         {
+            Permission.ACCOUNT_SELF,
             Permission.POLICY_READ,
             Permission.ALERTS_READ,
             Permission.ALERTS_ACT,
@@ -123,6 +129,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.INVESTIGATOR: frozenset(
         {
+            Permission.ACCOUNT_SELF,
             Permission.CASE_SEARCH,
             Permission.SIGHTINGS_READ,
             Permission.FACES_VERIFY,
@@ -136,6 +143,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.AUDITOR: frozenset(
         {
+            Permission.ACCOUNT_SELF,
             Permission.AUDIT_READ,
             Permission.POLICY_READ,
             Permission.AUTHORISATIONS_READ,

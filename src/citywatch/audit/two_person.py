@@ -1,14 +1,63 @@
-"""The two-person rule, pure: may `second` complete what `first` started? No I/O, no clock."""
+"""Separation of duties, pure: may `second` complete what `first` started, and may someone
+be issued a token? No I/O, no clock.
+
+Two checks for the two-person rule. `second_person_problem`: two different people, neither
+a service token, the second signed in and allowed to complete the step.
+`independence_problem`: the second does not owe their account to the first. The store
+supplies the facts (`AccountHistory`, read from the audit log); these only judge them.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor
 
+LOCAL_SUFFIX = "@local"
+"""How the `local` role's actor is named (`<unix user>@local`)."""
 
-def second_person_problem(first: Actor, second: Actor, permission: Permission) -> str | None:
-    """None when `second` is a person other than `first` who holds `permission`; otherwise
-    the reason in one sentence.
+ACCOUNT_ACTIONS = ("user.add", "user.enable", "user.password", "token.issue")
+"""What one person does to another's account that makes them not independent: creating
+it, re-enabling it, setting its password, issuing it a personal token. (A service token is
+left out: it can never be one of the two people, so holding one for someone decides nothing.)"""
+
+_WHAT = {
+    "user.add": "created",
+    "user.enable": "re-enabled",
+    "user.password": "set the password of",
+    "token.issue": "issued a personal token to",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    """Someone (`by`) did `action` (one of ACCOUNT_ACTIONS) to an account at `at`."""
+
+    action: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHistory:
+    """What is known of one account, for `independence_problem`."""
+
+    user: str
+    since: datetime
+    """The window's start: `independence_days` before the step was started."""
+    events: tuple[AccountEvent, ...]
+    """ACCOUNT_ACTIONS done to the account from `since` on (earlier ones may be included)."""
+    password_set_by: str | None
+    """Who set the account's current password (None: it has none, or nobody known)."""
+
+
+def second_person_problem(
+    first: Actor, second: Actor, permission: Permission, history: AccountHistory | None = None
+) -> str | None:
+    """None when `second` is a person other than `first` who holds `permission` and (given
+    the second's `history`) is independent of the first; otherwise the reason in one sentence.
 
     People are told apart by name (case-insensitively). A service token is never one of the
     two people, on either side. The `local` role (whoever runs the command line on the data
@@ -25,6 +74,53 @@ def second_person_problem(first: Actor, second: Actor, permission: Permission) -
         return f"{second.name} was the first person and cannot also be the second: {needed}"
     if not can(second, permission):
         return f"{second.name} (role {second.role}) lacks the {permission} permission the second person needs"
+    if history is not None:
+        return independence_problem(first.name, history)
+    return None
+
+
+def independence_problem(first: str, history: AccountHistory) -> str | None:
+    """None when the account `history` describes is independent of the person `first`;
+    otherwise why not, in one sentence.
+
+    Not independent when (a) `first` created, re-enabled, set the password of or issued a
+    personal token to the account from `history.since` on (whoever holds such a credential
+    could act as the account), or (b) `first` set the account's current password, however
+    long ago (they may know it still). What `first`'s own Unix account did in the `local`
+    role (`first@local`) counts as done by `first`."""
+    user, setter = history.user, history.password_set_by
+    if setter is not None and _same_or_local(first, setter):
+        return (
+            f"{user}'s current password was set by {setter}, so {user} is not independent of "
+            f"{first}: {user} must set their own password first"
+        )
+    for event in sorted(history.events, key=lambda e: e.at):
+        if event.action in _WHAT and event.at >= history.since and _same_or_local(first, event.by):
+            return (
+                f"{event.by} {_WHAT[event.action]} {history.user} on {event.at:%Y-%m-%d %H:%M} UTC, so "
+                f"{history.user} is not independent of {first}: another person must do it"
+            )
+    return None
+
+
+def token_issue_problem(by: Actor, owner: str, *, service: bool) -> str | None:
+    """None when `by` may be issued a token acting for `owner`; otherwise why not, in one
+    sentence. A personal token (one that can be one of the two people) is issued only to its
+    owner, signed in as themselves: nobody, an admin included, obtains a credential that acts
+    as another person. A service token (never one of the two people) is an admin's to issue.
+    A service token issues no token at all."""
+    if by.service:
+        return f"{by.name} acts through a service token, which cannot issue tokens"
+    if service:
+        if not can(by, Permission.USERS_MANAGE):
+            needed = Permission.USERS_MANAGE
+            return f"{by.name} (role {by.role}) lacks the {needed} permission to issue a service token"
+        return None
+    if by.role == "local" or not same_person(by.name, owner):
+        return (
+            f"a personal token for {owner} is issued only to {owner}, signed in as themselves "
+            f"({by.name} is not): {owner} signs in and issues it"
+        )
     return None
 
 
@@ -32,4 +128,20 @@ def same_person(a: str, b: str) -> bool:
     return a.strip().casefold() == b.strip().casefold()
 
 
-__all__ = ["same_person", "second_person_problem"]
+def _same_or_local(person: str, doer: str) -> bool:
+    """`doer` is `person`, or `person`'s own Unix account acting in the `local` role."""
+    if same_person(person, doer):
+        return True
+    head, _, tail = doer.strip().rpartition(LOCAL_SUFFIX)
+    return bool(head) and not tail and same_person(person, head)
+
+
+__all__ = [
+    "ACCOUNT_ACTIONS",
+    "AccountEvent",
+    "AccountHistory",
+    "independence_problem",
+    "same_person",
+    "second_person_problem",
+    "token_issue_problem",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -318,11 +319,13 @@ def _audit_row(e: AuditEntry) -> dict[str, Any]:
 
 
 def sign_in_users(rt: Runtime) -> dict[str, str]:
-    """A user per role the routes need, each with a token (role name → token)."""
+    """A user per role the routes need, each with a token (role name → token) they issued
+    themselves, signed in with a one-off password nobody else keeps."""
     tokens = {}
     for name, role in ROLES.items():
-        rt.users.add_user(name, role)
-        tokens[role] = rt.users.issue_token(name, "bench").token
+        password = secrets.token_urlsafe(18)
+        rt.users.add_user(name, role, password=password)
+        tokens[role] = rt.users.issue_own_token(name, password, "bench").token
     return tokens
 
 

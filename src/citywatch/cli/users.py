@@ -11,9 +11,10 @@ from typing import Annotated
 import typer
 
 from citywatch.audit.access import Permission
+from citywatch.audit.two_person import same_person
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table, when
-from citywatch.cli.permissions import requires
+from citywatch.cli.permissions import require_permission, requires
 from citywatch.domain.errors import InvalidInput
 from citywatch.store.tables import ROLES
 from citywatch.store.users import TokenInfo, UserInfo
@@ -49,6 +50,20 @@ def _users_table(users: list[UserInfo]) -> None:
             for u in users
         ],
     )
+
+
+def _read_line(what: str) -> str:
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise InvalidInput(f"no {what} on standard input")
+    return line
+
+
+def _read_current(name: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return _read_line("current password")
+    current: str = typer.prompt(f"current password of {name}", hide_input=True, err=True)
+    return current
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -133,16 +148,39 @@ def user_cameras(
 
 
 @users_app.command("passwd")
-@requires(Permission.USERS_MANAGE)
+@requires(Permission.ACCOUNT_SELF)
 def user_passwd(
     ctx: typer.Context,
     name: str,
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from one line of standard input.")
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from one line of standard input (with --own: the current "
+            "password on the first line, the new one on the second).",
+        ),
+    ] = False,
+    own: Annotated[
+        bool,
+        typer.Option(
+            "--own", help="Set your own password, giving the current one (no other sign-in needed)."
+        ),
     ] = False,
 ) -> None:
-    """Set a user's password (asked twice, or one line of standard input)."""
+    """Set a user's password (asked twice, or one line of standard input): your own (signed in
+    as yourself, or --own with the current password), or, with users.manage, anyone's. A
+    password someone else set makes you not independent of them for the two-person rule
+    until you set your own."""
     rt = runtime(ctx)
+    if own:
+        current = _read_current(name, password_stdin)
+        password = _read_password(password_stdin)
+        owner = rt.users.login(name, current)  # a wrong password: a failed sign-in, audited
+        user = rt.users_as(owner).set_password(name, password)
+        out.print(f"password of {user.name!r} changed by its owner")
+        return
+    if not same_person(rt.actor.name, name) or rt.actor.role == "local" or rt.actor.service:
+        require_permission(rt, Permission.USERS_MANAGE, ctx.command_path)
     rt.users.get_user(name)  # an unknown name fails before anyone types a password
     user = rt.users.set_password(name, _read_password(password_stdin))
     out.print(f"password of {user.name!r} changed")
@@ -175,7 +213,7 @@ def user_whoami(
 
 
 @tokens_app.command("issue")
-@requires(Permission.USERS_MANAGE)
+@requires(Permission.ACCOUNT_SELF)
 def token_issue(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The user the token acts for.")],
@@ -186,16 +224,29 @@ def token_issue(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write the token to this new file (mode 0600), not stdout.")
     ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Sign in as the token's owner with their password, from one line of standard input.",
+        ),
+    ] = False,
 ) -> None:
-    """Issue an API token. It is shown once: only its SHA-256 is kept."""
-    users = runtime(ctx).users
+    """Issue an API token. It is shown once: only its SHA-256 is kept. A personal token only
+    to its owner, signed in as themselves (--user, $CITYWATCH_TOKEN or --password-stdin); a
+    service token (--service) by a holder of users.manage."""
+    rt = runtime(ctx)
+    by = rt.actor
+    if password_stdin:
+        by = rt.users.login(name, _read_line("password"))  # audited as the owner's sign-in
+    users = rt.users
     if out_file is None:
-        issued = users.issue_token(name, label, service)
+        issued = users.issue_token(name, label, service, by=by)
         out.print(issued.token, markup=False)
     else:
         fd = _create_private(out_file)  # before issuing: no token without a place to put it
         try:
-            issued = users.issue_token(name, label, service)
+            issued = users.issue_token(name, label, service, by=by)
         except BaseException:
             os.close(fd)
             out_file.unlink(missing_ok=True)

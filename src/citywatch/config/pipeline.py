@@ -53,6 +53,15 @@ class PolicySettings(Section):
         le=300,
         description="How often running cameras re-read zones, events, rules and authorisations.",
     )
+    independence_days: float = Field(
+        30.0,
+        ge=7,
+        le=3650,
+        description="Two-person rule: the second person must not have been created, re-enabled, given "
+        "a password or a personal token by the first within this many days before the step began "
+        "(nor hold a password the first set, ever). At least 7, so that an account made for the "
+        "purpose cannot be used at once.",
+    )
 
 
 class RetentionSettings(Section):

@@ -232,6 +232,7 @@ class Runtime:
             clock=utc_now,
             audit=self._audit_as,
             remove_photo=self._remove_quietly,
+            independence=self.independence,
         )
 
     def _remove_quietly(self, path: str) -> bool:
@@ -267,7 +268,13 @@ class Runtime:
 
     @cached_property
     def governance(self) -> GovernanceStore:
-        return GovernanceStore(self.database, self.store.blobs, clock=utc_now, audit=self._audit_as)
+        return GovernanceStore(
+            self.database,
+            self.store.blobs,
+            clock=utc_now,
+            audit=self._audit_as,
+            independence=self.independence,
+        )
 
     @cached_property
     def policy(self) -> PolicyService:
@@ -330,11 +337,23 @@ class Runtime:
     @cached_property
     def changes(self) -> ChangeStore:
         """Changes waiting for a second person (two-person rule)."""
-        return ChangeStore(self.database, self.store.blobs, audit=self._audit_as, retention=self.retention)
+        return ChangeStore(
+            self.database,
+            self.store.blobs,
+            audit=self._audit_as,
+            retention=self.retention,
+            independence=self.independence,
+        )
 
     @cached_property
     def alert_reviews(self) -> AlertReviews:
-        return AlertReviews(self.database, audit=self._audit_as)
+        return AlertReviews(self.database, audit=self._audit_as, independence=self.independence)
+
+    @property
+    def independence(self) -> timedelta:
+        """How long the two-person rule looks back for what the first person did to the
+        second's account (`policy.independence_days`)."""
+        return timedelta(days=self.settings.policy.independence_days)
 
     def _audit_in(self, session: Session, event: AuditEvent) -> None:
         self._audit_as(session, self.actor, event)

@@ -6,7 +6,8 @@ two distinct people (never a service token) have confirmed it; one confirmation 
 decided it (the second confirmer, or whoever dismissed it), and when, are kept on the alert.
 Each step is one transaction with its audit record; a refusal is audited on its own. A
 user limited to some cameras acts only on those cameras' alerts. People are told apart as
-citywatch.audit.two_person tells them apart.
+citywatch.audit.two_person tells them apart; the second must also be independent of the
+first (not given their account, password or token by them: `independence_problem`).
 
 Dismissing an alert as a false match remembers the face as not that person (a non-match,
 audited as `non_match.record`): matching then vetoes a face nearer to it than to the
@@ -20,19 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from citywatch.audit.access import Permission
-from citywatch.audit.two_person import second_person_problem
+from citywatch.audit.two_person import AccountHistory, second_person_problem
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, NotFound, PermissionDenied
 from citywatch.store import alert_memory
 from citywatch.store import repositories as repo
 from citywatch.store.changes import ActorAuditHook
 from citywatch.store.db import Database
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
 from citywatch.store.facade import alert_info, utc_now
 from citywatch.store.records import AlertReview, AlertStatus
 from citywatch.store.tables import Alert, Sighting
@@ -47,11 +49,19 @@ FINAL = frozenset({AlertStatus.CONFIRMED.value, AlertStatus.DISMISSED.value})
 
 class AlertReviews:
     def __init__(
-        self, db: Database, *, audit: ActorAuditHook | None = None, clock: Callable[[], datetime] = utc_now
+        self,
+        db: Database,
+        *,
+        audit: ActorAuditHook | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:
+        """`independence`: how far before the first confirmation the second confirmer must not
+        owe their account to the first (citywatch.audit.two_person.independence_problem)."""
         self._db = db
         self._audit = audit
         self._clock = clock
+        self._independence = independence
 
     def _record(self, session: Session, actor: Actor, event: AuditEvent) -> None:
         if self._audit is not None:
@@ -88,7 +98,11 @@ class AlertReviews:
         def step(session: Session, alert: Alert) -> AlertReview | None:
             nonlocal problem
             confirmations = repo.confirmations_of(session, alert_id)
-            problem = _confirmation_problem(actor, [Actor(c.actor, c.role) for c in confirmations])
+            history = None
+            if confirmations:  # the step began with the first confirmation
+                since = min(c.at for c in confirmations) - self._independence
+                history = account_history(session, actor.name, since)
+            problem = _confirmation_problem(actor, [Actor(c.actor, c.role) for c in confirmations], history)
             if problem is not None:
                 params = {"confirmed_by": [c.actor for c in confirmations], "reason": problem}
                 self._record(
@@ -193,13 +207,16 @@ class AlertReviews:
         )
 
 
-def _confirmation_problem(actor: Actor, earlier: list[Actor]) -> str | None:
-    """None when `actor` may add a confirmation after `earlier`'s: a person, and none of
-    them (told apart as the two-person rule tells people apart)."""
+def _confirmation_problem(
+    actor: Actor, earlier: list[Actor], history: AccountHistory | None = None
+) -> str | None:
+    """None when `actor` may add a confirmation after `earlier`'s: a person, none of them
+    (told apart as the two-person rule tells people apart), and, given the actor's account
+    `history`, independent of each."""
     if actor.service:
         return f"{actor.name} acts through a service token, which is not a person: a person must confirm"
     for first in earlier:
-        problem = second_person_problem(first, actor, Permission.ALERTS_ACT)
+        problem = second_person_problem(first, actor, Permission.ALERTS_ACT, history)
         if problem is not None:
             return problem
     return None

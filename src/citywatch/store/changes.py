@@ -8,6 +8,8 @@ approving and refusing are each one transaction with their audit record. A chang
 applied in the transaction that approves it. Stricter settings apply at once; erasure
 never waits (MetaStore.remove_person withdraws the person's pending changes). A pending
 change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
+The approver must be independent of the proposer (not given their account, password or
+token by them: citywatch.audit.two_person.independence_problem).
 
 People are told apart as citywatch.audit.two_person tells them apart (`same_person`).
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -29,6 +31,7 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from citywatch.store import repositories as repo
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
 from citywatch.store.facade import MetaStore, utc_now
 from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
 from citywatch.store.tables import ChangeRow, Person, Watchlist
@@ -58,13 +61,17 @@ class ChangeStore:
         audit: ActorAuditHook | None = None,
         clock: Callable[[], datetime] = utc_now,
         retention: RetentionStore | None = None,
+        independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:
-        """`retention`: applies the changes on legal holds (without it, they cannot be decided)."""
+        """`retention`: applies the changes on legal holds (without it, they cannot be decided).
+        `independence`: how far before a change was proposed the approver must not owe their
+        account to the proposer (citywatch.audit.two_person.independence_problem)."""
         self._db = db
         self._blobs = blobs
         self._audit = audit
         self._clock = clock
         self._retention = retention
+        self._independence = independence
 
     def _record(self, session: Session, actor: Actor, event: AuditEvent) -> None:
         if self._audit is not None:
@@ -218,7 +225,8 @@ class ChangeStore:
             row = _require_pending(session, change_id)
             params, service, _note = repo.decode_payload(row.payload)
             proposer = Actor(row.proposed_by, row.proposed_role, service=service)
-            problem = second_person_problem(proposer, actor, Permission.CHANGES_APPROVE)
+            history = account_history(session, actor.name, row.created_at - self._independence)
+            problem = second_person_problem(proposer, actor, Permission.CHANGES_APPROVE, history)
             if problem is None and ChangeKind(row.kind) in HOLD_KINDS:
                 problem = self._holds().change_problem(session, _object_id(row.object, "hold"), actor)
             event_params = {"kind": row.kind, **params}

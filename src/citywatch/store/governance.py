@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.access import Permission, can
-from citywatch.audit.two_person import same_person
+from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import (
@@ -37,6 +37,7 @@ from citywatch.domain.policy import (
 )
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
 from citywatch.store.retention import write_receipt
 from citywatch.store.tables import (
     Alert,
@@ -110,12 +111,21 @@ class DeletionReceipt:
 
 class GovernanceStore:
     def __init__(
-        self, db: Database, blobs: BlobStore, *, clock: Callable[[], datetime], audit: ActorAuditHook
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        clock: Callable[[], datetime],
+        audit: ActorAuditHook,
+        independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:
+        """`independence`: how far before an authorisation was requested its approver must not
+        owe their account to the requester (citywatch.audit.two_person.independence_problem)."""
         self._db = db
         self._blobs = blobs
         self._clock = clock
         self._audit = audit
+        self._independence = independence
 
     # --- zones and events -----------------------------------------------------------------
 
@@ -317,7 +327,9 @@ class GovernanceStore:
     def decide(
         self, reference: str, status: AuthorisationStatus, *, by: Actor, note: str = ""
     ) -> AuthorisationInfo:
-        """Approve, refuse or revoke. A supervisor decides; never the person who requested it."""
+        """Approve, refuse or revoke. A supervisor decides; never the person who requested it,
+        and no approver whose account the requester created, re-enabled, gave a password or a
+        token (`independence_problem`)."""
         now = self._clock()
         refusal: PermissionDenied | None = None
         with self._db.session() as session:
@@ -337,7 +349,12 @@ class GovernanceStore:
                         f"authorisation {reference} was not approved before its deadline "
                         f"({current.approval_deadline}); what was derived under it is deleted"
                     )
-                if problem := _decider_problem(row.created_by, by):
+                problem = _decider_problem(row.created_by, by)
+                if problem is None and status is AuthorisationStatus.APPROVED:
+                    # approving is the second person's step: they must owe the requester nothing
+                    since = row.created_at - self._independence
+                    problem = independence_problem(row.created_by, account_history(session, by.name, since))
+                if problem:
                     # the refusal is itself recorded: this transaction commits it, nothing else
                     self._audit(
                         session,

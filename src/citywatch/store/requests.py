@@ -27,11 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.access import Permission, can, within_scope
-from citywatch.audit.two_person import same_person
+from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
 from citywatch.store.retention import ActorAuditHook, NewHold, RetentionStore, refused_outside_scope
 from citywatch.store.tables import ExportRow, HoldRow, RecordingRow, RequestRow, Sighting
 
@@ -125,7 +126,11 @@ class RequestStore:
         clock: Callable[[], datetime],
         audit: ActorAuditHook,
         remove_photo: Callable[[str], object],
+        independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:
+        """`independence`: how far before a request was filed its approver must not owe their
+        account to its filer (citywatch.audit.two_person.independence_problem)."""
+        self._independence = independence
         self._db = db
         self._retention = retention
         self._deadlines = deadlines
@@ -290,6 +295,22 @@ class RequestStore:
             ]
             return [_info(session, r) for r in rows]
 
+    def _decider_refusal(
+        self, session: Session, row: RequestRow, to: RequestStatus, by: Actor
+    ) -> PermissionDenied | None:
+        """Who may decide: a signed-in supervisor other than its filer and, to approve it,
+        independent of the filer (`independence_problem`). A refusal is audited on its own."""
+        _check_move(row, to)
+        problem = _decider_problem(row, by)
+        if problem is None and to is RequestStatus.APPROVED:
+            since = row.created_at - self._independence
+            problem = independence_problem(row.filed_by, account_history(session, by.name, since))
+        if problem is None:
+            return None
+        params = {"decision": to.value, "filed_by": row.filed_by, "reason": problem}
+        self._audit(session, by, AuditEvent("request.decide_refused", f"request:{row.id}", params=params))
+        return PermissionDenied(f"request {row.id}: {problem}")
+
     def _refusal(
         self, session: Session, row: RequestRow, by: Actor, permission: Permission, action: str
     ) -> PermissionDenied | None:
@@ -311,6 +332,8 @@ class RequestStore:
         with self._db.session() as session:
             row = _require(session, request_id)
             refusal = self._refusal(session, row, by, Permission.REQUESTS_DECIDE, f"request.{_VERB[to]}")
+            if refusal is None and decide:
+                refusal = self._decider_refusal(session, row, to, by)
             if refusal is None:
                 info, photo = self._move_in(session, row, to, by=by, now=now, decide=decide, reason=reason)
         if refusal is not None:
@@ -332,8 +355,6 @@ class RequestStore:
         """Move a request (in scope) and audit it; returns it and the requester's photo to
         forget once this commits."""
         _check_move(row, to)
-        if decide and (problem := _decider_problem(row, by)):
-            raise PermissionDenied(f"request {row.id}: {problem}")
         photo = None
         row.status = to.value
         if decide:

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citywatch.audit.two_person import token_issue_problem
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database
@@ -211,6 +212,14 @@ class UserStore:
             self._record(session, event)
             return _user_info(row, _live_tokens(session, row.id))
 
+    def change_own_password(self, name: str, current: str, new: str) -> UserInfo:
+        """`name` sets their own password, proving who they are with the current one (a wrong
+        one is a failed sign-in: same answer, same record, as `login`). Only then is the user
+        independent of whoever set the password before (two-person rule, rule (b))."""
+        check_password(new)
+        self.login(name, current)
+        return self.set_password(name, new)
+
     def deactivate(self, name: str) -> UserInfo:
         """Disable the user for good: password sign-in stops and every token is revoked, console
         sessions included (the record counts them all)."""
@@ -229,17 +238,36 @@ class UserStore:
 
     # --- tokens ---------------------------------------------------------------------------
 
-    def issue_token(self, user: str, label: str, service: bool = False) -> IssuedToken:
-        """A new API token for `user`; only its SHA-256 is kept, so this is the one chance to see it."""
+    def issue_token(self, user: str, label: str, service: bool = False, *, by: Actor) -> IssuedToken:
+        """A new API token for `user`, issued by `by`; only its SHA-256 is kept, so this is the
+        one chance to see it. A personal token goes only to its owner signed in as themselves
+        (`by` is `user`), a service token is issued by a holder of users.manage
+        (citywatch.audit.two_person.token_issue_problem). Recorded as `by`; a refusal too
+        (`token.issue_refused`), then raised as PermissionDenied."""
         label = _label(label)
+        refusal = None
+        with self._db.session() as session:
+            owner = _require_user(session, user)
+            if problem := token_issue_problem(by, owner.name, service=service):
+                params = {"user": owner.name, "label": label, "service": service, "reason": problem}
+                event = AuditEvent("token.issue_refused", f"user:{owner.name}", params=params)
+                self._record_sign_in(session, by, event)
+                refusal = PermissionDenied(f"no token issued: {problem}")
+        if refusal is not None:
+            raise refusal  # after the commit: the refusal is on record, nothing else changed
         with self._db.session() as session:
             owner = _require_user(session, user)
             if not owner.active:
                 raise Conflict(f"user {owner.name!r} is disabled; no token can be issued to them")
             row, token = self._new_token(session, owner, label, service=service, expires_at=None)
             params = {"user": owner.name, "label": label, "service": service}
-            self._record(session, AuditEvent("token.issue", f"token:{row.id}", params=params))
+            self._record_sign_in(session, by, AuditEvent("token.issue", f"token:{row.id}", params=params))
             return IssuedToken(row.id, owner.name, label, service, token)
+
+    def issue_own_token(self, name: str, password: str, label: str) -> IssuedToken:
+        """`name` signs in with their password (audited, as `login`) and issues themselves a
+        personal token: the way a script gets a person's token without anyone else holding it."""
+        return self.issue_token(name, label, by=self.login(name, password))
 
     def list_tokens(self, user: str | None = None) -> list[TokenInfo]:
         with self._db.session(write=False) as session:
@@ -394,7 +422,8 @@ class UserStore:
             self._audit(session, event)
 
     def _record_sign_in(self, session: Session, actor: Actor | None, event: AuditEvent) -> None:
-        """A sign-in event, recorded as the person signing in (None: not known, a failure)."""
+        """A sign-in event (or a token's issue), recorded as the person signing in (None: not
+        known, a failure) or issuing."""
         if self._sign_in_audit is not None:
             self._sign_in_audit(session, actor, event)
         else:

@@ -180,6 +180,19 @@ class HoldReleasePublic(BaseModel):
     """A release done (`released`, with its receipt) or waiting for a second person
     (`pending`, with the change to approve)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "pending",
+                    "receipt": None,
+                    "change": 17,
+                    "detail": "hold 4 was placed by ian: its release waits for a second person (change 17)",
+                }
+            ]
+        }
+    )
+
     status: Literal["released", "pending"]
     receipt: ReceiptPublic | None
     change: int | None

@@ -116,7 +116,9 @@ def test_someone_not_in_the_footage_gets_a_request_with_nothing_held(
         rt, _examples(shared_data) / "biden.jpg", requester="Joe Biden", contact="joe@example.org"
     )
     assert found.frames_scanned > 10 and found.faces_compared > 0
-    assert found.appearances == [] and info.hold_id is None
+    assert found.appearances == [] and info.hold_id is not None  # the scope is held all the same
+    (hold,) = [h for h in rt.retention.holds() if h.hold.id == info.hold_id]
+    assert hold.hold.items == frozenset() and hold.hold.cameras == {"stage"}
     assert info.status is RequestStatus.FILED and info.kind is RequestKind.SUBJECT_ACCESS
 
 

@@ -304,6 +304,7 @@ class RequestStore:
             what=f"request {row.id}",
             audit_object=f"request:{row.id}",
             action=action,
+            unseen=f"no request {row.id}",  # as _require answers one that does not exist
         )
 
     def _move(

@@ -38,7 +38,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from citywatch.audit.access import Permission, scope_refusal, within_scope
 from citywatch.audit.log import AuditLog, AuditPrune, AuditSpan
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
+from citywatch.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OutOfScope,
+    PermissionDenied,
+    Unavailable,
+)
 from citywatch.domain.policy import Window
 from citywatch.domain.retention import DataClass, Hold, RetentionPolicy
 from citywatch.store.db import Database
@@ -310,6 +317,7 @@ class RetentionStore:
             what=f"hold {hold_id}",
             audit_object=f"hold:{hold_id}",
             action=action,
+            unseen=f"no hold {hold_id}",  # as _require_hold answers one that does not exist
         )
 
     # --- purge ----------------------------------------------------------------------------
@@ -634,17 +642,23 @@ def refused_outside_scope(
     what: str,
     audit_object: str,
     action: str,
+    unseen: str | None = None,
 ) -> PermissionDenied | None:
     """None when a record touching `cameras` lies within `by`'s camera scope
     (citywatch.audit.access.within_scope; None: cameras unknown). Otherwise the refusal,
     audited in `session` as `access.refused` with the cameras outside the scope and the
     action tried (nothing else of the record): the caller lets the session commit, then
-    raises it, so the refusal's record survives the refusal."""
+    raises it, so the refusal's record survives the refusal. With `unseen` (the message a
+    record that does not exist gets), the refusal is OutOfScope with those words: a record
+    asked for by its id is answered as one that does not exist. Without it (cameras the
+    caller named, e.g. filing a request), PermissionDenied says what is outside."""
     if within_scope(by, cameras):
         return None
     outside = sorted(set(cameras or ()) - (by.cameras or frozenset()))
     params = {"permission": str(permission), "cameras": outside, "action": action}
     audit(session, by, AuditEvent("access.refused", audit_object, params=params))
+    if unseen is not None:
+        return OutOfScope(unseen)
     return PermissionDenied(scope_refusal(by, what, cameras))
 
 

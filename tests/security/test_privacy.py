@@ -33,7 +33,7 @@ from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder
 from citywatch.media.images import read_image
 from citywatch.media.video import video_frames
-from citywatch.runtime.build import build_runtime
+from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.services.footage import export_clip
 from citywatch.store.records import SightingRecord
 from citywatch.store.tables import ExportRow
@@ -350,16 +350,24 @@ def test_the_data_folder_and_everything_in_it_is_readable_by_its_owner_alone(
         rt.close()
 
 
+def _opened(rt: Runtime) -> None:
+    """Open the runtime's data folder (its database), then close it."""
+    try:
+        rt.audit(AuditEvent("test.event", "test"))
+    finally:
+        rt.close()
+
+
 def test_a_data_folder_left_open_is_tightened_at_start_and_said_so(
     tmp_path: Path, shared_data: Path, open_umask: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = make_settings(tmp_path, shared_data)
-    build_runtime(settings).close()
+    _opened(build_runtime(settings))
     data = settings.data_dir
     data.chmod(0o755)
     (data / "citywatch.db").chmod(0o644)
     caplog.set_level(logging.WARNING)
-    build_runtime(settings).close()
+    _opened(build_runtime(settings))
     assert _loose(data) == []
     assert f"{data}: tightened" in caplog.text
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from citywatch.audit.access import Permission, can, within_scope
 from citywatch.audit.two_person import same_person
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
 from citywatch.store.retention import ActorAuditHook, NewHold, RetentionStore, refused_outside_scope
@@ -294,7 +294,7 @@ class RequestStore:
 
     def _refusal(
         self, session: Session, row: RequestRow, by: Actor, permission: Permission, action: str
-    ) -> PermissionDenied | None:
+    ) -> PermissionDenied | OutOfScope | None:
         return refused_outside_scope(
             session,
             self._audit,

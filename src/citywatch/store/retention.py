@@ -302,7 +302,7 @@ class RetentionStore:
 
     def _hold_refusal(
         self, session: Session, hold_id: int, by: Actor, action: str
-    ) -> PermissionDenied | None:
+    ) -> PermissionDenied | OutOfScope | None:
         """None when hold `hold_id` lies within `by`'s camera scope; else the refusal, audited
         in `session` (let it commit, then raise). NotFound when there is no such hold."""
         hold = _hold_info(_require_hold(session, hold_id)).hold
@@ -643,7 +643,7 @@ def refused_outside_scope(
     audit_object: str,
     action: str,
     unseen: str | None = None,
-) -> PermissionDenied | None:
+) -> PermissionDenied | OutOfScope | None:
     """None when a record touching `cameras` lies within `by`'s camera scope
     (citywatch.audit.access.within_scope; None: cameras unknown). Otherwise the refusal,
     audited in `session` as `access.refused` with the cameras outside the scope and the

@@ -27,14 +27,16 @@ from typing import Any
 import httpx
 import pytest
 
-from citywatch.config.ingest import SourceSettings
-from citywatch.domain.audit import AuditEvent
+from citywatch.config.ingest import CameraSettings, SourceSettings
+from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder
 from citywatch.media.images import read_image
 from citywatch.media.video import video_frames
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.services.footage import export_clip
+from citywatch.services.footage import clip_in_clear, export_clip
+from citywatch.store.governance import NewAuthorisation
 from citywatch.store.records import SightingRecord
 from citywatch.store.tables import ExportRow
 from tests.api.harness import Api, api_settings, open_api
@@ -427,3 +429,38 @@ cameras:
         first.send_signal(signal.SIGINT)
         _out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
+
+
+def test_a_clip_is_in_clear_only_if_the_camera_identified_throughout_or_a_case_opens_it(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """clip_in_clear, the rule behind (b): W-9 lets gate-1 (configured `watchlist`) identify
+    from `start` on; a window wholly after it is vouched for, one that straddles it is not."""
+    camera = CameraSettings(id=CAMERA, url="unused.mp4", mode=ProcessingMode.WATCHLIST)
+    rt = build_runtime(make_settings(tmp_path, shared_data, cameras=[camera]))
+    try:
+        start = NOW - timedelta(hours=1)
+        rt.governance.request(
+            NewAuthorisation(
+                reference="W-9",
+                issuer="court",
+                legal_basis="warrant",
+                objective="test",
+                cameras=[CAMERA],
+                starts_at=start,
+                ends_at=NOW + timedelta(days=1),
+            ),
+            by=Actor("ivy", "investigator"),
+            urgent_deadline=timedelta(hours=24),
+        )
+        rt.governance.decide("W-9", AuthorisationStatus.APPROVED, by=Actor("sam", "supervisor"))
+        rt.policy.refresh()
+        after = (start + timedelta(minutes=1), start + timedelta(minutes=2))
+        straddling = (start - timedelta(minutes=1), start + timedelta(minutes=1))
+        assert clip_in_clear(rt, CAMERA, *after, case="", authorisation="")
+        assert not clip_in_clear(rt, CAMERA, *straddling, case="", authorisation="")
+        assert clip_in_clear(rt, CAMERA, *straddling, case="C-1", authorisation="W-9")
+        assert not clip_in_clear(rt, CAMERA, *straddling, case="C-1", authorisation="")
+        assert not clip_in_clear(rt, "not-configured", *after, case="", authorisation="")
+    finally:
+        rt.close()

@@ -44,7 +44,7 @@ def request_file(
         Path | None,
         typer.Option(
             help="A subject-access request: the requester's own photo (one face). The system "
-            "searches for them and holds what it finds."
+            "searches for them and holds the cameras' footage over the window, found or not."
         ),
     ] = None,
     contact: Annotated[str, typer.Option(help="How to reach the requester.")] = "",

@@ -1,7 +1,8 @@
 """Camera scope over HTTP for holds, law-enforcement requests and export packages: users
-limited to gate-1 (ivy, an investigator; sol, a supervisor) are refused (403, audited,
-nothing changed) what touches hall-2, and list only what lies wholly within gate-1;
-unscoped users see and do what they did before."""
+limited to gate-1 (ivy, an investigator; sol, a supervisor) are refused (audited, nothing
+changed) what touches hall-2: 403 for what they name cameras for, and 404 in the words of a
+record that does not exist for a record they ask for by its id; they list only what lies
+wholly within gate-1; unscoped users see and do what they did before."""
 
 from __future__ import annotations
 
@@ -83,10 +84,18 @@ def made(response: Any, status: int = 201) -> int:
     return found
 
 
-def refused(api: Api, response: Any, user: str, audit_object: str, action: str) -> None:
-    """403 with words naming the camera outside and the scope, and one audit record of it."""
-    assert response.status_code == 403, response.text
-    assert f"{user} may not act on camera(s) hall-2 (limited to: gate-1)" in response.json()["detail"]
+def refused(
+    api: Api, response: Any, user: str, audit_object: str, action: str, *, unseen: str | None = None
+) -> None:
+    """403 with words naming the camera outside and the scope (cameras the user named), or 404
+    with `unseen`, the words of a record that does not exist (a record asked for by its id);
+    either way one audit record of it."""
+    if unseen is not None:
+        assert response.status_code == 404, response.text
+        assert response.json() == {"detail": unseen, "code": "not_found"}
+    else:
+        assert response.status_code == 403, response.text
+        assert f"{user} may not act on camera(s) hall-2 (limited to: gate-1)" in response.json()["detail"]
     last = [e for e in api.rt.audit_log.entries() if e.action == "access.refused"][-1]
     assert (last.actor, last.object, last.params["cameras"], last.params["action"]) == (
         user,
@@ -112,9 +121,9 @@ def test_a_user_scoped_to_gate_1_cannot_place_a_hold_on_hall_2(api: Api) -> None
 def test_a_user_scoped_to_gate_1_cannot_release_or_extend_a_hold_on_hall_2(api: Api) -> None:
     hall = made(api.call("POST", "/api/holds", "ian", json=_hold("hall-2")))
     release = api.call("POST", f"/api/holds/{hall}/release", "ivy", json={"reason": "case closed"})
-    refused(api, release, "ivy", f"hold:{hall}", "hold.release")
+    refused(api, release, "ivy", f"hold:{hall}", "hold.release", unseen=f"no hold {hall}")
     extend = api.call("POST", f"/api/holds/{hall}/extend", "ivy", json={"expires_at": None})
-    refused(api, extend, "ivy", f"hold:{hall}", "hold.extend")
+    refused(api, extend, "ivy", f"hold:{hall}", "hold.extend", unseen=f"no hold {hall}")
     (still,) = api.call("GET", "/api/holds", "ian").json()["items"]
     assert (still["id"], still["in_force"], still["released_at"]) == (hall, True, None)
     assert not [e for e in api.rt.audit_log.entries() if e.action == "hold.release"]
@@ -154,9 +163,9 @@ def test_a_scoped_user_files_lists_and_decides_only_requests_within_their_scope(
     for rid in (hall, both):
         for verb in ("review", "approve", "close"):
             move = api.call("POST", f"/api/requests/{rid}/{verb}", "sol")
-            refused(api, move, "sol", f"request:{rid}", f"request.{verb}")
+            refused(api, move, "sol", f"request:{rid}", f"request.{verb}", unseen=f"no request {rid}")
         refusal = api.call("POST", f"/api/requests/{rid}/refuse", "sol", json={"reason": "no"})
-        refused(api, refusal, "sol", f"request:{rid}", "request.refuse")
+        refused(api, refusal, "sol", f"request:{rid}", "request.refuse", unseen=f"no request {rid}")
     statuses = {r["id"]: r["status"] for r in api.call("GET", "/api/requests", "sam").json()["items"]}
     assert statuses == {gate: "filed", hall: "filed", both: "filed"}
     assert len(api.call("GET", "/api/holds", "sam").json()["items"]) == 3  # no hold released
@@ -184,9 +193,18 @@ def test_a_scoped_user_lists_downloads_and_checks_only_exports_within_their_scop
 
     for export_id in (hall, both):
         download = api.call("GET", f"/api/exports/{export_id}/package", "sol")
-        refused(api, download, "sol", f"export:{export_id}", "export.download")
+        refused(
+            api,
+            download,
+            "sol",
+            f"export:{export_id}",
+            "export.download",
+            unseen=f"no export with id {export_id}",
+        )
         check = api.call("POST", f"/api/exports/{export_id}/verify", "ivy")
-        refused(api, check, "ivy", f"export:{export_id}", "export.verify")
+        refused(
+            api, check, "ivy", f"export:{export_id}", "export.verify", unseen=f"no export with id {export_id}"
+        )
     assert not [e for e in api.rt.audit_log.entries() if e.action in ("export.download", "export.verify")]
 
     mine = api.call("GET", f"/api/exports/{gate}/package", "sol")

@@ -107,6 +107,8 @@ def test_a_clip_is_one_mp4_audited_before_it_is_sent_and_not_kept(api: Api) -> N
     [clip] = [e for e in audited(api, "clip.export") if e.actor == "sam"]
     assert clip.object == f"camera:{CAMERA}" and clip.params["sha256"] == digest
     assert len(clip.params["segments"]) == 2 and clip.params["file"].startswith("download:clip-gate-1-")
+    # gate-1 records and never identifies: no case opened it, so every frame is blurred
+    assert response.headers["X-Citywatch-Blurred"] == "yes" and clip.params["blurred"] is True
     assert not list((api.rt.settings.data_dir / WORK_FOLDER).glob("clip-*"))  # removed once sent
 
 
@@ -116,6 +118,7 @@ def test_a_clip_opened_for_a_case_carries_its_case_and_authorisation(api: Api) -
     assert response.status_code == 200, response.text
     [clip] = [e for e in audited(api, "clip.export") if e.actor == "ian"]
     assert (clip.case, clip.authorisation) == ("C-2026-42", "W-7")
+    assert response.headers["X-Citywatch-Blurred"] == "no" and clip.params["blurred"] is False
 
 
 @pytest.mark.parametrize(
@@ -180,9 +183,13 @@ def test_a_clip_that_cannot_be_cut_is_refused(
 @pytest.mark.parametrize("path", ["/api/recordings", "/api/recordings/clip"])
 def test_a_camera_outside_the_callers_scope_is_refused_and_audited(api: Api, path: str) -> None:
     response = api.call("GET", path, "hal", params=window(0, 60))
-    assert response.status_code == 403 and CAMERA in response.json()["detail"]
+    # answered as a camera that does not exist, exactly as one hal's scope lacks and nobody has
+    unknown = api.call("GET", path, "hal", params={**window(0, 60), "camera": "no-such-camera"})
+    assert response.status_code == unknown.status_code == 404
+    assert response.json()["detail"] == f"no camera '{CAMERA}' within your scope"
+    assert unknown.json()["detail"] == "no camera 'no-such-camera' within your scope"
     refused = [e for e in audited(api, "access.refused") if e.actor == "hal" and e.object == f"api:{path}"]
-    assert refused and refused[-1].params["cameras"] == [CAMERA]
+    assert [e.params["cameras"] for e in refused[-2:]] == [[CAMERA], ["no-such-camera"]]
 
 
 # --- exports -----------------------------------------------------------------------------------

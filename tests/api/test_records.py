@@ -128,12 +128,21 @@ def test_an_operator_sees_and_acts_on_their_cameras_only(api: Api) -> None:
     listed = api.call("GET", "/api/alerts", "olga").json()["items"]
     assert [a["id"] for a in listed] == [gate]
     assert [s["camera_id"] for s in api.call("GET", "/api/sightings", "olga").json()["items"]] == ["gate-1"]
-    for path in (f"/api/alerts/{hall}", "/api/alerts?camera=hall-2", "/api/sightings?camera=hall-2"):
+    # outside the scope is answered as what does not exist (404 in the same words)
+    unseen = {
+        f"/api/alerts/{hall}": f"no alert with id {hall}",
+        "/api/alerts?camera=hall-2": "no camera 'hall-2' within your scope",
+        "/api/sightings?camera=hall-2": "no camera 'hall-2' within your scope",
+    }
+    for path, words in unseen.items():
         refused = api.call("GET", path, "olga")
-        assert refused.status_code == 403, path
-        assert "hall-2" in refused.json()["detail"] and "Person" not in refused.json()["detail"]
+        assert refused.status_code == 404, path
+        assert refused.json() == {"detail": words, "code": "not_found"}
     acted = api.call("POST", f"/api/alerts/{hall}/acknowledge", "olga")
-    assert acted.status_code == 403 and acted.json()["code"] == "forbidden"
+    assert acted.status_code == 404 and acted.json() == {
+        "detail": f"no alert with id {hall}",
+        "code": "not_found",
+    }
     refusals = api.audited("access.refused")
     assert len(refusals) == 4 and all(r.actor == "olga" for r in refusals)
     assert api.call("GET", f"/api/alerts/{gate}", "olga").json()["camera_id"] == "gate-1"
@@ -224,7 +233,8 @@ def test_a_crop_is_a_jpeg_and_every_read_is_audited(api: Api) -> None:
     assert read.params["camera"] == "gate-1" and read.params["crop_sha256"]
     [view] = api.audited("sighting.view")
     assert view.actor == "olga" and view.params["ids"] == [sighting]
-    assert api.call("GET", f"/api/sightings/{hall}/crop", "olga").status_code == 403
+    outside = api.call("GET", f"/api/sightings/{hall}/crop", "olga")
+    assert outside.status_code == 404 and outside.json()["detail"] == f"no sighting with id {hall}"
     assert api.call("GET", "/api/sightings/999/crop", "olga").status_code == 404
     assert len(api.audited("sighting.crop")) == 1
 

@@ -73,7 +73,8 @@ def test_an_operator_limited_to_one_camera_sees_only_that_camera(console: Consol
     assert re.findall(r'camera-card" data-camera-id="([^"]+)"', html) == ["gate-1"]
     assert 'data-camera-id="hall-2"' not in html  # not on the map either
     refused = console.get("/api/cameras/hall-2/snapshot", SCOPED, accept="application/json")
-    assert refused.status_code == 403
+    assert refused.status_code == 404  # answered as a camera that does not exist
+    assert refused.json()["detail"] == "no camera 'hall-2' within your scope"
     assert console.audited("access.refused")[-1].params["cameras"] == ["hall-2"]
 
 

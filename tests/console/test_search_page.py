@@ -172,4 +172,5 @@ def test_a_case_search_from_the_page_finds_the_face_nearest_first(tmp_path: Path
             data={**form, "cameras": "hall-2"},
             files=[("photo", ("lin.png", photo, "image/png"))],
         )
-        assert scoped.status_code == 403  # outside ivy's cameras, whatever the authorisation names
+        # outside ivy's cameras, whatever the authorisation names: answered as no such camera
+        assert scoped.status_code == 404 and "within your scope" in scoped.json()["detail"]

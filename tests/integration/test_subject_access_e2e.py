@@ -116,7 +116,9 @@ def test_someone_not_in_the_footage_gets_a_request_with_nothing_held(
         rt, _examples(shared_data) / "biden.jpg", requester="Joe Biden", contact="joe@example.org"
     )
     assert found.frames_scanned > 10 and found.faces_compared > 0
-    assert found.appearances == [] and info.hold_id is None
+    assert found.appearances == [] and info.hold_id is not None  # the scope is held all the same
+    (hold,) = [h for h in rt.retention.holds() if h.hold.id == info.hold_id]
+    assert hold.hold.items == frozenset() and hold.hold.cameras == {"stage"}
     assert info.status is RequestStatus.FILED and info.kind is RequestKind.SUBJECT_ACCESS
 
 
@@ -130,7 +132,8 @@ def test_the_requester_is_found_held_and_exported_with_every_other_face_blurred(
     assert found.recordings and info.hold_id is not None
     hold = next(h for h in rt.retention.holds() if h.hold.id == info.hold_id)
     assert sorted(i for k, i in hold.hold.items if k == "recording") == found.recordings
-    assert not hold.hold.cameras, "the hold names what was found, not the whole window"
+    # the whole scope is held too, as when nobody is found: the public cannot tell the two apart
+    assert hold.hold.cameras == {"stage"} and hold.hold.window == info.window
     searches = [e for e in rt.audit_log.entries() if e.action == "search.subject_access"]
     assert searches[-1].actor == SYSTEM.name and searches[-1].case == info.reference
     assert searches[-1].params["filed_by"] == CLERK.name

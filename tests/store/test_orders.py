@@ -12,7 +12,7 @@ import pytest
 
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope
 from citywatch.domain.orders import CircleArea, OrderStatus
 from citywatch.domain.policy import GeoPoint, Window
 from citywatch.runtime.build import Runtime
@@ -157,14 +157,24 @@ def test_notice_and_appeal_are_recorded_on_an_alert(rt: Runtime) -> None:
     rt.orders.add_note(saved.alert_id, "appeal", "was at the pharmacy", by=SAM)
     assert [n.kind for n in rt.orders.notes(saved.alert_id, by=SAM)] == ["notice", "appeal"]
     gate_only = Actor("oli", "operator", cameras=frozenset({"gate-9"}))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(OutOfScope, match=f"^no alert {saved.alert_id}$"):
         rt.orders.notes(saved.alert_id, by=gate_only)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(OutOfScope, match=f"^no alert {saved.alert_id}$"):
         rt.orders.add_note(saved.alert_id, "notice", "x", by=gate_only)
+    refused = [e for e in rt.audit_log.entries() if e.action == "access.refused"]
+    assert [(e.actor, e.params["action"]) for e in refused] == [
+        ("oli", "alert.notes"),
+        ("oli", "alert.notice"),
+    ]
     with pytest.raises(InvalidInput, match="one of"):
         rt.orders.add_note(saved.alert_id, "gossip", "x", by=SAM)
     with pytest.raises(InvalidInput, match="needs its text"):
         rt.orders.add_note(saved.alert_id, "notice", "  ", by=SAM)
     with pytest.raises(NotFound):
         rt.orders.add_note(999, "notice", "x", by=SAM)
-    assert [e.action for e in rt.audit_log.entries()][-2:] == ["alert.notice", "alert.appeal"]
+    assert [e.action for e in rt.audit_log.entries()][-4:] == [
+        "alert.notice",
+        "alert.appeal",
+        "access.refused",
+        "access.refused",
+    ]

@@ -140,24 +140,28 @@ def _subject_request() -> NewRequest:
     return NewRequest(RequestKind.SUBJECT_ACCESS, "SAR-1", "A. Person", "a@example.org", ["gate"], WINDOW)
 
 
-def test_a_subject_access_request_holds_only_what_the_search_found(rt: Runtime) -> None:
+def test_a_subject_access_request_holds_its_scope_and_names_what_the_search_found(rt: Runtime) -> None:
     found = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
     other = rt.store.add_sighting(sighting(camera_id="gate", start=T0 + timedelta(minutes=5))).sighting_id
     info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [("sighting", found)]))
     (hold,) = rt.retention.holds()
     assert hold.hold.id == info.hold_id and hold.hold.items == {("sighting", found)}
-    assert not hold.hold.cameras and hold.hold.window is None
+    # the whole scope, as a law-enforcement request's: what is held (and later made eligible)
+    # tells the public nothing of whether the requester was found
+    assert hold.hold.cameras == {"gate"} and hold.hold.window == WINDOW
     assert info.deadline == info.created_at + timedelta(days=30)
     assert actions(rt) == ["hold.place", "search.subject_access", "request.file"]
     search = next(e for e in rt.audit_log.entries() if e.action == "search.subject_access")
     assert search.actor == SYSTEM.name
     at = T0 + timedelta(minutes=5)
-    assert not hold.hold.covers(ItemRef("sighting", other, "gate", Window(at, at + timedelta(seconds=3))))
+    assert hold.hold.covers(ItemRef("sighting", other, "gate", Window(at, at + timedelta(seconds=3))))
 
 
-def test_a_subject_access_request_with_nothing_found_holds_nothing(rt: Runtime) -> None:
+def test_a_subject_access_request_with_nothing_found_holds_its_scope_all_the_same(rt: Runtime) -> None:
     info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, []))
-    assert info.hold_id is None and rt.retention.holds() == []
+    (hold,) = rt.retention.holds()
+    assert hold.hold.id == info.hold_id and hold.hold.items == frozenset()
+    assert hold.hold.cameras == {"gate"} and hold.hold.window == WINDOW
     assert info.photo_path is not None
 
 
@@ -211,9 +215,10 @@ def test_found_items_a_purge_deleted_before_the_filing_are_dropped_and_counted(r
     assert search.params["gone_before_hold"] == 2
 
 
-def test_a_filing_whose_every_find_was_purged_holds_nothing(rt: Runtime) -> None:
+def test_a_filing_whose_every_find_was_purged_holds_its_scope_alone(rt: Runtime) -> None:
     info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [("sighting", 41)]))
-    assert info.hold_id is None and rt.retention.holds() == []
+    (hold,) = rt.retention.holds()
+    assert hold.hold.id == info.hold_id and hold.hold.items == frozenset()
     assert info.status is RequestStatus.FILED
 
 

@@ -27,7 +27,7 @@ from citywatch.domain.audit import AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.footage import Segment
 from citywatch.services.alerts import require_camera
-from citywatch.services.footage import ClipExport, clip_basis, clip_event, export_clip
+from citywatch.services.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
 from citywatch.store.blobs import make_dirs
 from citywatch.store.requests import WORK_FOLDER
 
@@ -166,7 +166,10 @@ def clip(
     long. Audited as `clip.export` with the window, the segments used, the clip's SHA-256
     and the case (and authorisation) it was opened for, if given, before it is sent. A named
     authorisation must be on record (else 404), in force, approved and name the camera (else
-    403); a case needs one (else 422): refusals are audited as `clip.refused`."""
+    403); a case needs one (else 422): refusals are audited as `clip.refused`. Faces show only
+    in a clip opened for a case under such an authorisation, or of a camera that identified
+    throughout the window; any other clip has every frame obscured whole, re-encoded
+    (`X-Citywatch-Blurred: yes`, and `blurred` in its audit record)."""
     rt = runtime_of(request)
     require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
     clip_basis(rt, camera, since, until, case=case or "", authorisation=authorisation or "", by=caller.actor)
@@ -189,16 +192,9 @@ def clip(
         )
         rt.audit(event, actor=caller.actor)
 
+    clear = clip_in_clear(rt, camera, start, end, case=case or "", authorisation=authorisation or "")
     try:
-        export = export_clip(
-            rt.footage,
-            camera,
-            start,
-            end,
-            folder / name,
-            configured=any(c.id == camera for c in rt.settings.cameras),
-            publish=publish,
-        )
+        export = cut_clip(rt, camera, start, end, folder / name, clear=clear, publish=publish)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -206,6 +202,10 @@ def clip(
         export.path,
         media_type=MP4,
         filename=name,
-        headers={"Cache-Control": "no-store", "X-Content-SHA256": export.sha256},
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-SHA256": export.sha256,
+            "X-Citywatch-Blurred": "yes" if export.blurred else "no",
+        },
         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )

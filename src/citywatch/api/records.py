@@ -307,7 +307,14 @@ def sighting_crop(
     """The sighting's face crop (JPEG): biometric data, so every read is audited (`sighting.crop`)."""
     rt = runtime_of(request)
     sighting = rt.store.get_sighting(sighting_id)
-    require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, sighting.camera_id, request.url.path)
+    require_camera(
+        rt,
+        caller.actor,
+        Permission.SIGHTINGS_READ,
+        sighting.camera_id,
+        request.url.path,
+        unseen=f"no sighting with id {sighting_id}",  # as the store answers one that does not exist
+    )
     data = rt.store.blobs.read(sighting.crop_path)
     event = AuditEvent(
         "sighting.crop",

@@ -321,7 +321,9 @@ async def file_public_request(
 ) -> PublicRequestReceipt:
     """A subject-access request, no login needed: a photo of yourself alone (multipart
     `photo`), your name and contact, the cameras and time window. The system searches for
-    you and holds what it finds; the answer goes to your contact once a supervisor approves."""
+    you and holds the named cameras' footage over the window (whatever it finds, so that no
+    public figure tells whether you were filmed); the answer goes to your contact once a
+    supervisor approves."""
     rt = runtime_of(request)
     limiter: RateLimit = request.app.state.public_requests
     limiter.check(request.client.host if request.client else "unknown")

@@ -14,7 +14,7 @@ from citywatch.cli.output import emit_json, out, plain, when
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.cli.records import parse_when
 from citywatch.domain.errors import InvalidInput
-from citywatch.services.footage import ClipExport, clip_event, export_clip
+from citywatch.services.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
 
 
 def _time(text: str, what: str) -> datetime:
@@ -35,29 +35,33 @@ def clip(
         typer.Option("--out", "-o", help="MP4 file to write (default: clip-CAMERA-START-END.mp4 here)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    case: Annotated[str, typer.Option("--case", help="The case the clip is opened for (audited).")] = "",
+    authorisation: Annotated[
+        str,
+        typer.Option(
+            "--authorisation",
+            help="The authorisation the case runs under: in force, approved, naming the camera.",
+        ),
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Cut CAMERA's recorded footage from START to END into one MP4 (copied, not re-encoded,
     across segment boundaries; it starts at the keyframe at or before START). Audited as
-    `clip.export` with the window and the segments used."""
+    `clip.export` with the window and the segments used. Faces show only in a clip opened for
+    a --case under an --authorisation naming the camera, or of a camera that identified
+    throughout the window; any other clip has every frame obscured whole (re-encoded)."""
     rt = runtime(ctx)
     require_cameras(rt, Permission.SIGHTINGS_READ, [camera], ctx.command_path)
     since, until = _time(start, "START"), _time(end, "END")
     target = out_file or Path(f"clip-{camera}-{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}.mp4")
 
-    def publish(export: ClipExport) -> None:
-        rt.audit(clip_event(export, delivered_as=str(export.path)))
+    clip_basis(rt, camera, since, until, case=case, authorisation=authorisation, by=rt.actor)
+    clear = clip_in_clear(rt, camera, since, until, case=case, authorisation=authorisation)
 
-    export = export_clip(
-        rt.footage,
-        camera,
-        since,
-        until,
-        target,
-        configured=any(c.id == camera for c in rt.settings.cameras),
-        publish=publish,
-        overwrite=force,
-    )
+    def publish(export: ClipExport) -> None:
+        rt.audit(clip_event(export, delivered_as=str(export.path), case=case, authorisation=authorisation))
+
+    export = cut_clip(rt, camera, since, until, target, clear=clear, publish=publish, overwrite=force)
     if as_json:
         emit_json("clip", {**plain(export), "duration_s": export.duration_s})
         return
@@ -65,4 +69,10 @@ def clip(
         f"wrote {export.path}: camera {camera}, {when(export.started_at)} to {when(export.ended_at)} "
         f"({export.duration_s:.1f} s from {len(export.segment_ids)} segment(s)), "
         f"{export.size} bytes, SHA-256 {export.sha256}"
+        + (
+            "; every frame blurred: the camera did not identify then, and no --case and "
+            "--authorisation opened it"
+            if export.blurred
+            else ""
+        )
     )

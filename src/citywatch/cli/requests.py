@@ -44,7 +44,7 @@ def request_file(
         Path | None,
         typer.Option(
             help="A subject-access request: the requester's own photo (one face). The system "
-            "searches for them and holds what it finds."
+            "searches for them and holds the cameras' footage over the window, found or not."
         ),
     ] = None,
     contact: Annotated[str, typer.Option(help="How to reach the requester.")] = "",
@@ -202,13 +202,15 @@ def _filed_subject(info: RequestInfo, found: SubjectSearch) -> None:
         out.print(
             f"request {info.id} filed ({info.reference}): the requester was not found in "
             f"{found.frames_scanned} frame(s) of footage or in stored sightings of "
-            f"{', '.join(info.cameras)}; nothing is held. Answer due by {when(info.deadline)}"
+            f"{', '.join(info.cameras)}; their footage over the window is held as for any request "
+            f"(hold {info.hold_id}). Answer due by {when(info.deadline)}"
         )
     else:
         out.print(
             f"request {info.id} filed ({info.reference}): {len(found.appearances)} appearance(s) found; "
-            f"{len(found.sightings)} sighting(s) and {len(found.recordings)} footage segment(s) held "
-            f"(hold {info.hold_id}). Answer due by {when(info.deadline)}"
+            f"{len(found.sightings)} sighting(s) and {len(found.recordings)} footage segment(s) held, "
+            f"with the cameras' footage over the window (hold {info.hold_id}). "
+            f"Answer due by {when(info.deadline)}"
         )
     if found.unreadable:
         err.print(f"[yellow]{found.unreadable} footage segment(s) could not be read and were not searched[/]")

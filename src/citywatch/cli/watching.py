@@ -29,6 +29,7 @@ from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.pipeline import TrackOutcome
 from citywatch.runtime.worker import CameraStatus, CameraWorker
+from citywatch.store.lock import DataFolderLock
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def watch(
     """Process one file, stream or image folder; print tracks, matches and a summary."""
     rt = runtime(ctx)
     require_cameras(rt, Permission.CAMERAS_RUN, [camera_id], ctx.command_path)
+    own_data_folder(ctx, rt, "citywatch watch")  # before recover(), which tidies what a writer left
     rt.recover()
     rt.orders.enforce()  # orders whose window passed lose their templates before matching starts
     source_settings = rt.settings.source
@@ -218,6 +220,7 @@ def run(ctx: typer.Context) -> None:
     if not rt.settings.cameras:
         raise typer.BadParameter("no cameras configured: add them under `cameras:` (see `citywatch init`)")
     require_cameras(rt, Permission.CAMERAS_RUN, [c.id for c in rt.settings.cameras], ctx.command_path)
+    own_data_folder(ctx, rt, "citywatch run")  # before recover(), which tidies what a writer left
     rt.recover()
     stop = threading.Event()
     stop_on_signals(stop.set)
@@ -262,6 +265,14 @@ def run(ctx: typer.Context) -> None:
             f"{s.matches} matches, {s.alerts} alerts" + (f" ({s.error})" if s.error else "")
         )
     out.print(f"stopped {len(workers) + len(unopened)} camera(s) cleanly")
+
+
+def own_data_folder(ctx: typer.Context, rt: Runtime, command: str) -> None:
+    """Hold the data folder's lock while the command runs: one process records into a data
+    folder at a time (a second is refused with who holds it: Conflict)."""
+    lock = DataFolderLock(rt.settings.data_dir, command)
+    lock.acquire()
+    ctx.call_on_close(lock.release)
 
 
 def start_delivery(ctx: typer.Context, rt: Runtime) -> Dispatcher | None:

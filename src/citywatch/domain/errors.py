@@ -9,6 +9,12 @@ class NotFound(CitywatchError):
     """The thing asked for does not exist."""
 
 
+class OutOfScope(NotFound):
+    """The thing asked for lies outside the actor's camera scope. Answered exactly as one that
+    does not exist (its message is that of NotFound for it), so that a scoped user cannot tell
+    what exists beyond their cameras; the refusal itself is audited where it is raised."""
+
+
 class PermissionDenied(CitywatchError):
     """The actor may not do this."""
 

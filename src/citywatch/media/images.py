@@ -107,6 +107,17 @@ def fit_within(image: Image, max_side: int) -> tuple[Image, float]:
     return np.asarray(resized, np.uint8), 1.0 / scale
 
 
+def pixelate(image: Image, *, cells: int) -> Image:
+    """A copy of the whole of `image` as a mosaic `cells` wide on its longer side: the scene's
+    shapes and movement stay, no face in it can be told (nothing to undo)."""
+    height, width = image.shape[:2]
+    scale = cells / max(height, width)
+    small = cv2.resize(
+        image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+    )
+    return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST), np.uint8)
+
+
 def blur_boxes(image: Image, boxes: np.ndarray, *, cells: int = 6) -> Image:
     """A copy of `image` with each box (x0, y0, x1, y1) pixelated past recognition: a
     `cells` x `cells` mosaic of the box grown by a fifth, so hair and jawline go with the face.

@@ -53,6 +53,7 @@ from citywatch.store.facade import CROPS_FOLDER, MetaStore, utc_now
 from citywatch.store.footage import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
 from citywatch.store.governance import SYSTEM, GovernanceStore
 from citywatch.store.orders import OrderStore
+from citywatch.store.private import make_private
 from citywatch.store.requests import WORK_FOLDER, RequestKind, RequestStore, clean_work_folder
 from citywatch.store.retention import ReceiptInfo, RetentionStore
 from citywatch.store.tables import Alert
@@ -110,7 +111,7 @@ class Runtime:
 
     @cached_property
     def database(self) -> Database:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.settings.data_dir)  # before the database, its WAL and SHM exist
         return open_database(self.settings.database)
 
     @cached_property

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import PermissionDenied
+from citywatch.domain.errors import OutOfScope, PermissionDenied
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.store.records import AlertInfo
 
@@ -46,7 +46,7 @@ def view_one(rt: Runtime, actor: Actor, alert_id: int, *, path: str) -> AlertInf
     lapsed authorisation derived is gone."""
     rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
     alert = rt.store.get_alert(alert_id)
-    require_camera(rt, actor, Permission.ALERTS_READ, alert.camera_id, path)
+    require_camera(rt, actor, Permission.ALERTS_READ, alert.camera_id, path, unseen=no_alert(alert_id))
     rt.audit(
         AuditEvent("alert.view", f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1),
         actor=actor,
@@ -54,15 +54,25 @@ def view_one(rt: Runtime, actor: Actor, alert_id: int, *, path: str) -> AlertInf
     return alert
 
 
-def require_camera(rt: Runtime, actor: Actor, permission: Permission, camera: str, path: str) -> None:
-    """Refuse, audited, what lies outside the caller's camera scope: the refusal names the
-    camera, never the person."""
+def no_alert(alert_id: int) -> str:
+    """What an alert that does not exist, or lies outside the caller's scope, is answered."""
+    return f"no alert with id {alert_id}"
+
+
+def require_camera(
+    rt: Runtime, actor: Actor, permission: Permission, camera: str, path: str, *, unseen: str | None = None
+) -> None:
+    """Refuse, audited, what lies outside the caller's camera scope: the audit record names the
+    camera, never the person. A role without `permission` is refused (PermissionDenied); a
+    camera outside the scope is answered as what does not exist (OutOfScope, a NotFound):
+    `unseen` is the message an object that does not exist gets (default: no such camera)."""
     if can(actor, permission, camera):
         return
     params = {"permission": str(permission), "cameras": [camera]}
     rt.audit(AuditEvent("access.refused", f"api:{path}", params=params), actor=actor)
-    scope = ", ".join(sorted(actor.cameras or ())) or "none"
-    raise PermissionDenied(f"{actor.name} may not see camera {camera} (limited to: {scope})")
+    if not can(actor, permission):
+        raise PermissionDenied(f"{actor.name} ({actor.role}) lacks {permission}")
+    raise OutOfScope(unseen or f"no camera {camera!r} within your scope")
 
 
 def viewed(action: str, what: str, ids: list[int], params: Mapping[str, object]) -> AuditEvent:

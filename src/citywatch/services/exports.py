@@ -14,10 +14,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from citywatch.audit.access import Permission, scope_refusal, within_scope
+from citywatch.audit.access import Permission, within_scope
 from citywatch.audit.keys import load_or_create
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import CorruptMedia, NotFound, PermissionDenied, Unavailable
+from citywatch.domain.errors import CorruptMedia, NotFound, OutOfScope, Unavailable
 from citywatch.exports.package import Entry, Verdict, build_package, verify_package
 from citywatch.runtime.build import Runtime
 from citywatch.store.blobs import make_dirs
@@ -89,14 +89,15 @@ def stored_export(
     action: str = "export.verify",
 ) -> tuple[ExportInfo, Path]:
     """A recorded export and its file; NotFound when either is gone. With `by`, only one
-    wholly within their camera scope: else PermissionDenied, audited (`access.refused` of
-    `action` under `permission`, naming the cameras outside, never the export's content)."""
+    wholly within their camera scope: else answered as an export that does not exist
+    (OutOfScope), audited (`access.refused` of `action` under `permission`, naming the
+    cameras outside, never the export's content)."""
     info = get_export(rt.database, export_id)
     if by is not None and not within_scope(by, info.cameras):
         outside = sorted(set(info.cameras or ()) - (by.cameras or frozenset()))
         params = {"permission": str(permission), "cameras": outside, "action": action}
         rt.audit(AuditEvent("access.refused", f"export:{info.id}", params=params), actor=by)
-        raise PermissionDenied(scope_refusal(by, f"export {info.id}", info.cameras))
+        raise OutOfScope(f"no export with id {export_id}")  # as get_export answers one that does not exist
     root = (rt.settings.data_dir / EXPORTS_FOLDER).resolve()
     path = (root / info.path).resolve()
     if not path.is_relative_to(root) or not path.is_file():

@@ -1,24 +1,33 @@
 """Clips of recorded footage: a camera's segments between two times cut into one file,
 recorded (by the caller's `publish`) before the file appears. A clip opened for a case names
-the authorisation it is opened under, checked (`clip_basis`) before its audit record claims it."""
+the authorisation it is opened under, checked (`clip_basis`) before its audit record claims it.
+
+Privacy fails closed (`clip_in_clear`, `cut_clip`): a clip shows faces only when a case and
+an authorisation that names the camera open it, or when the camera identified, under the
+policy on record, at every moment of the window. Any other clip is re-encoded with every
+frame obscured whole (services.redaction.obscure), not just the faces a detector found."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
-from citywatch.domain.policy import ALWAYS
+from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, mode_for
 from citywatch.media.clips import ClipPart, write_clip
+from citywatch.media.video import rewrite_video
+from citywatch.services.redaction import obscure
 from citywatch.services.search import authorisation_problem, find_authorisation
-from citywatch.store.blobs import fsync_dir
+from citywatch.store.blobs import fsync_dir, make_dirs
 from citywatch.store.footage import FootageStore, describe_os_error, sync_and_hash, unlink_quietly
+from citywatch.store.requests import WORK_FOLDER
 
 if TYPE_CHECKING:  # the runtime is passed in: only its type is needed here
     from citywatch.runtime.build import Runtime
@@ -38,6 +47,8 @@ class ClipExport:
     path: Path
     size: int
     sha256: str
+    blurred: bool = False
+    """Every frame obscured whole (`cut_clip`): no rule vouched for showing its faces."""
 
     @property
     def duration_s(self) -> float:
@@ -77,13 +88,7 @@ def export_clip(
         raise NotFound(
             f"no footage of camera {camera_id} between {since.isoformat()} and {until.isoformat()}"
         )
-    target = out.absolute()
-    if target.is_dir():
-        raise InvalidInput(f"{out} is a folder; give a file name for the clip")
-    if target.exists() and not overwrite:
-        raise InvalidInput(f"{out} already exists (use --force to overwrite it)")
-    if not target.parent.is_dir():
-        raise InvalidInput(f"{target.parent}: no such folder for the clip")
+    target = _target(out, overwrite=overwrite)
     parts: list[ClipPart] = []
     ids: dict[str, int] = {}
     for segment in segments:
@@ -120,6 +125,105 @@ def export_clip(
     finally:
         if temp.exists():
             unlink_quietly(temp)
+    return export
+
+
+def _target(out: Path, *, overwrite: bool) -> Path:
+    target = out.absolute()
+    if target.is_dir():
+        raise InvalidInput(f"{out} is a folder; give a file name for the clip")
+    if target.exists() and not overwrite:
+        raise InvalidInput(f"{out} already exists (use --force to overwrite it)")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"{target.parent}: no such folder for the clip")
+    return target
+
+
+def clip_in_clear(
+    rt: Runtime, camera_id: str, since: datetime, until: datetime, *, case: str, authorisation: str
+) -> bool:
+    """Whether a clip of `camera_id` over [since, until) may show faces: a case opened under an
+    authorisation (which `clip_basis` checks first) names it, or the camera identified at every
+    moment of the window under the policy on record (`mode_for` at the window's start and at
+    every rule, event or authorisation boundary inside it). A camera that recorded or only
+    detected, one not configured, or identification off for any part of the window: False."""
+    if case and authorisation:
+        return True
+    camera = next((c for c in rt.settings.cameras if c.id == camera_id), None)
+    if camera is None:
+        return False
+    place = CameraPlace(camera.id, camera.mode, camera.geo)
+    policy = rt.policy.snapshot()
+    return all(mode_for(place, policy, at).mode.identifies for at in _moments(policy, since, until))
+
+
+def _moments(policy: PolicySnapshot, since: datetime, until: datetime) -> list[datetime]:
+    """`since` and every time in the window at which a rule, event or authorisation starts,
+    ends or reaches its approval deadline: between them a camera's mode cannot change."""
+    windows = [
+        *(r.window for r in policy.rules),
+        *(e.window for e in policy.events),
+        *(a.window for a in policy.authorisations),
+    ]
+    edges = {since, *(w.start for w in windows), *(w.end for w in windows)}
+    edges |= {a.approval_deadline for a in policy.authorisations}
+    return sorted(t for t in edges if t is not None and since <= t < until)
+
+
+def cut_clip(
+    rt: Runtime,
+    camera_id: str,
+    since: datetime,
+    until: datetime,
+    out: Path,
+    *,
+    clear: bool,
+    publish: Callable[[ClipExport], None],
+    overwrite: bool = False,
+) -> ClipExport:
+    """`export_clip` of the runtime's footage when the clip may show faces (`clear`, from
+    `clip_in_clear`); otherwise the cut, made in the data folder's private working folder,
+    re-encoded with every frame obscured whole into `out`, and `publish`ed (blurred, with
+    the obscured file's digest) before it appears. The unobscured cut never leaves the data
+    folder."""
+    configured = any(c.id == camera_id for c in rt.settings.cameras)
+    if clear:
+        return export_clip(
+            rt.footage,
+            camera_id,
+            since,
+            until,
+            out,
+            configured=configured,
+            publish=publish,
+            overwrite=overwrite,
+        )
+    target = _target(out, overwrite=overwrite)
+    work = rt.settings.data_dir / WORK_FOLDER
+    make_dirs(work)
+    with tempfile.TemporaryDirectory(dir=work, prefix="clip-raw-") as folder:
+        raw = export_clip(
+            rt.footage,
+            camera_id,
+            since,
+            until,
+            Path(folder) / "raw.mp4",
+            configured=configured,
+            publish=lambda _c: None,  # the obscured clip, not this cut, is what is recorded
+        )
+        temp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            rewrite_video(raw.path, temp, lambda _i, image: obscure(image))
+            size, digest = sync_and_hash(temp)
+            export = replace(raw, path=target, size=size, sha256=digest, blurred=True)
+            publish(export)
+            os.replace(temp, target)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            raise Unavailable(f"{describe_os_error(exc)} while obscuring the clip {out}") from exc
+        finally:
+            if temp.exists():
+                unlink_quietly(temp)
     return export
 
 
@@ -180,6 +284,7 @@ def clip_event(
             "segments": list(export.segment_ids),
             "file": delivered_as,
             "sha256": export.sha256,
+            "blurred": export.blurred,
         },
         result_count=len(export.segment_ids),
     )

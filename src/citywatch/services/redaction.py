@@ -20,7 +20,7 @@ from citywatch.domain.faces import BoolArray, FaceDetections, FloatArray, iou_ma
 from citywatch.domain.frames import Image
 from citywatch.domain.matching import Template
 from citywatch.domain.ports import Detector, Embedder
-from citywatch.media.images import blur_boxes
+from citywatch.media.images import blur_boxes, pixelate
 
 LINGER_FRAMES = 8
 """Frames before and after a detection that its box is blurred in (about 0.3 s at 25 fps)."""
@@ -30,6 +30,11 @@ SAME_FACE_IOU = 0.5
 """Overlap with a face of the previous frame at which a face counts as the same one."""
 EXPORT_CELLS = 1
 """Blur of an export: each grown box filled with its mean colour (irreversible)."""
+UNVOUCHED_CELLS = 16
+"""Footage no privacy rule vouches for (services.footage.clip_in_clear) is shown as a mosaic
+this many cells across its longer side: a face filling the whole height of a 16:9 frame is
+nine cells tall, past recognition by a person or a model; a face the detector would have
+missed is covered like every other, since nothing here relies on finding faces."""
 
 _NO_BOXES: FloatArray = np.zeros((0, 4), np.float32)
 
@@ -108,6 +113,12 @@ def spread(boxes: Sequence[FloatArray], linger: int = LINGER_FRAMES) -> list[Flo
         near = [b for b in boxes[max(0, i - linger) : i + linger + 1] if len(b)]
         out.append(np.concatenate(near).astype(np.float32) if near else _NO_BOXES)
     return out
+
+
+def obscure(image: Image) -> Image:
+    """The whole frame past recognition (`UNVOUCHED_CELLS`): for footage shown without a case
+    and authorisation from a camera that did not identify."""
+    return pixelate(image, cells=UNVOUCHED_CELLS)
 
 
 def redact(image: Image, boxes: FloatArray) -> Image:

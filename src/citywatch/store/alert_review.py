@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from citywatch.audit.access import Permission
 from citywatch.audit.two_person import AccountHistory, second_person_problem
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, NotFound, PermissionDenied
+from citywatch.domain.errors import Conflict, NotFound, OutOfScope, PermissionDenied
 from citywatch.store import alert_memory
 from citywatch.store import repositories as repo
 from citywatch.store.changes import ActorAuditHook
@@ -192,7 +192,8 @@ class AlertReviews:
     def _act(self, alert_id: int, actor: Actor, action: str, step: Callable[[Session, Alert], R]) -> R:
         """Run `step` on the open alert in one transaction, when the alert's camera is within
         `actor`'s scope. Out of scope, the refusal is audited (naming the camera, never the
-        person) and raised as PermissionDenied, before anything else of the alert is told."""
+        person) and answered as an alert that does not exist (OutOfScope), before anything else
+        of the alert is told."""
         with self._db.session() as session:
             alert = _require_alert(session, alert_id)
             camera = alert.camera_id
@@ -201,10 +202,7 @@ class AlertReviews:
                 return step(session, alert)
             params = {"permission": str(Permission.ALERTS_ACT), "cameras": [camera], "action": action}
             self._record(session, actor, AuditEvent("access.refused", f"alert:{alert_id}", params=params))
-        scope = ", ".join(sorted(actor.cameras)) or "none"
-        raise PermissionDenied(
-            f"alert {alert_id}: {actor.name} may not act on camera {camera} (limited to: {scope})"
-        )
+        raise OutOfScope(f"no alert with id {alert_id}")  # as one that does not exist
 
 
 def _confirmation_problem(

@@ -120,6 +120,14 @@ class FootageStore:
             else:  # pragma: no cover - a thousand segments starting in the same microsecond
                 raise Unavailable(f"camera {camera}: no free name for a segment at {stem}")
             self._pending.update((path, _temp_path(path)))
+        try:  # created here, its owner's alone (0600): the writer (PyAV) truncates and keeps the mode
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        except OSError as exc:
+            with self._pending_lock:
+                self._pending.difference_update((path, _temp_path(path)))
+            raise Unavailable(
+                f"cannot create {temp} for camera {camera}'s footage: {describe_os_error(exc)}"
+            ) from exc
         return PendingSegment(camera_id=camera, started_at=started, path=path, temp=temp)
 
     def add_segment(self, pending: PendingSegment, ended_at: datetime) -> Segment:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.orders import Area, Order, OrderStatus, area_from_json, area_json
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
@@ -170,6 +170,7 @@ class OrderStore:
             raise InvalidInput(f"a note is one of {', '.join(ALERT_NOTE_KINDS)}, not {kind!r}")
         if not text.strip():
             raise InvalidInput("a note needs its text")
+        self._refuse_outside_scope(alert_id, by, Permission.ALERTS_ACT, f"alert.{kind}")
         with self._db.session() as session:
             _alert_in_scope(session, alert_id, by, Permission.ALERTS_ACT)
             row = AlertNoteRow(
@@ -183,12 +184,24 @@ class OrderStore:
             return _note(row)
 
     def notes(self, alert_id: int, *, by: Actor) -> list[AlertNote]:
+        self._refuse_outside_scope(alert_id, by, Permission.ALERTS_READ, "alert.notes")
         with self._db.session(write=False) as session:
             _alert_in_scope(session, alert_id, by, Permission.ALERTS_READ)
             rows = session.scalars(
                 select(AlertNoteRow).where(AlertNoteRow.alert_id == alert_id).order_by(AlertNoteRow.id)
             )
             return [_note(r) for r in rows]
+
+    def _refuse_outside_scope(self, alert_id: int, by: Actor, permission: Permission, action: str) -> None:
+        """An alert outside `by`'s camera scope: the refusal audited (`access.refused`, naming
+        the camera), then answered as an alert that does not exist (OutOfScope)."""
+        with self._db.session() as session:
+            alert = session.get(Alert, alert_id)
+            if alert is None or can(by, permission, alert.camera_id) or not can(by, permission):
+                return  # absent, within scope, or a role without the permission: checked below
+            params = {"permission": str(permission), "cameras": [alert.camera_id], "action": action}
+            self._audit(session, by, AuditEvent("access.refused", f"alert:{alert_id}", params=params))
+        raise OutOfScope(f"no alert {alert_id}")
 
     def _forget_person(
         self, session: Session, row: OrderRow, now: datetime

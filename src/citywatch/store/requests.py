@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from citywatch.audit.access import Permission, can, within_scope
 from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
 from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
@@ -88,7 +88,8 @@ class SubjectFindings:
     """What the system's search for a subject-access requester found, to hold and audit."""
 
     items: Sequence[tuple[str, int]]
-    """Sightings and recordings to hold (none: nothing is held)."""
+    """Sightings and recordings found, named in the hold (which covers the request's whole
+    scope whatever was found)."""
     photo_path: str
     """The requester's photo in the blob store, kept until the request is answered."""
     searched_by: Actor
@@ -163,19 +164,20 @@ class RequestStore:
         with self._db.session() as session:
             if subject is not None:
                 subject = _still_there(session, subject)
+            # Every request holds its whole scope (cameras over the window), a subject-access
+            # request too, whatever its search found: what the public can see of holds and of
+            # what later becomes eligible for deletion is then the same whether or not the
+            # requester's face was filmed (no side channel through the transparency report).
+            # The items the search found are named in the hold as well (they lie in the scope).
             scope = NewHold(
                 reference=f"request:{reference}",
                 reason=f"{new.kind.value} request {reference}, held while it is pending",
                 requester=requester,
-                cameras=() if subject else new.cameras,
-                window=None if subject else new.window,
+                cameras=new.cameras,
+                window=new.window,
                 items=subject.items if subject else (),
             )
-            hold = (
-                None
-                if subject is not None and not subject.items
-                else self._retention.place_in(session, scope, by=by, now=now)
-            )
+            hold = self._retention.place_in(session, scope, by=by, now=now)
             row = RequestRow(
                 kind=new.kind.value,
                 status=RequestStatus.FILED.value,
@@ -313,7 +315,7 @@ class RequestStore:
 
     def _refusal(
         self, session: Session, row: RequestRow, by: Actor, permission: Permission, action: str
-    ) -> PermissionDenied | None:
+    ) -> PermissionDenied | OutOfScope | None:
         return refused_outside_scope(
             session,
             self._audit,
@@ -323,6 +325,7 @@ class RequestStore:
             what=f"request {row.id}",
             audit_object=f"request:{row.id}",
             action=action,
+            unseen=f"no request {row.id}",  # as _require answers one that does not exist
         )
 
     def _move(

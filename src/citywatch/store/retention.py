@@ -52,6 +52,7 @@ from citywatch.domain.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    OutOfScope,
     PermissionDenied,
     Unavailable,
 )
@@ -527,7 +528,7 @@ class RetentionStore:
 
     def _hold_refusal(
         self, session: Session, hold_id: int, by: Actor, action: str
-    ) -> PermissionDenied | None:
+    ) -> PermissionDenied | OutOfScope | None:
         """None when hold `hold_id` lies within `by`'s camera scope; else the refusal, audited
         in `session` (let it commit, then raise). NotFound when there is no such hold."""
         hold = _hold_info(_require_hold(session, hold_id)).hold
@@ -542,6 +543,7 @@ class RetentionStore:
             what=f"hold {hold_id}",
             audit_object=f"hold:{hold_id}",
             action=action,
+            unseen=f"no hold {hold_id}",  # as _require_hold answers one that does not exist
         )
 
     # --- purge ----------------------------------------------------------------------------
@@ -888,17 +890,23 @@ def refused_outside_scope(
     what: str,
     audit_object: str,
     action: str,
-) -> PermissionDenied | None:
+    unseen: str | None = None,
+) -> PermissionDenied | OutOfScope | None:
     """None when a record touching `cameras` lies within `by`'s camera scope
     (citywatch.audit.access.within_scope; None: cameras unknown). Otherwise the refusal,
     audited in `session` as `access.refused` with the cameras outside the scope and the
     action tried (nothing else of the record): the caller lets the session commit, then
-    raises it, so the refusal's record survives the refusal."""
+    raises it, so the refusal's record survives the refusal. With `unseen` (the message a
+    record that does not exist gets), the refusal is OutOfScope with those words: a record
+    asked for by its id is answered as one that does not exist. Without it (cameras the
+    caller named, e.g. filing a request), PermissionDenied says what is outside."""
     if within_scope(by, cameras):
         return None
     outside = sorted(set(cameras or ()) - (by.cameras or frozenset()))
     params = {"permission": str(permission), "cameras": outside, "action": action}
     audit(session, by, AuditEvent("access.refused", audit_object, params=params))
+    if unseen is not None:
+        return OutOfScope(unseen)
     return PermissionDenied(scope_refusal(by, what, cameras))
 
 

@@ -142,6 +142,12 @@ def test_a_subject_access_request_moves_the_public_figures_alike_whether_or_not_
     present = _file_publicly(api, shared_data / EXAMPLES / "obama.jpg")
     assert present.status_code == 201, present.text
     after_present = _public(api)
+    # the requester's own answer says nothing of the search either: the same fields, the same
+    # words, but for the request's own reference and its deadline (counted from its filing)
+    own = {"reference", "deadline"}
+    assert absent.json().keys() == present.json().keys()
+    same = {k: v for k, v in absent.json().items() if k not in own}
+    assert same == {k: v for k, v in present.json().items() if k not in own}
     # the search did find Obama (else the test proves nothing) and did not find Biden
     requests = {r["reference"]: r for r in api.call("GET", "/api/requests", "ian").json()["items"]}
     found = api.rt.requests.get(requests[present.json()["reference"]]["id"])

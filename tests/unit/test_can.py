@@ -23,6 +23,7 @@ EXPECTED: dict[str, frozenset[Permission]] = {
         {
             P.SYSTEM_MANAGE,
             P.USERS_MANAGE,
+            P.ACCOUNT_SELF,
             P.POLICY_READ,
             P.POLICY_MANAGE,
             P.CAMERAS_RUN,
@@ -46,6 +47,7 @@ EXPECTED: dict[str, frozenset[Permission]] = {
     ),
     "supervisor": frozenset(
         {
+            P.ACCOUNT_SELF,
             P.POLICY_READ,
             P.WATCHLISTS_READ,
             P.WATCHLISTS_MANAGE,
@@ -68,10 +70,19 @@ EXPECTED: dict[str, frozenset[Permission]] = {
         }
     ),
     "operator": frozenset(
-        {P.POLICY_READ, P.ALERTS_READ, P.ALERTS_ACT, P.SIGHTINGS_READ, P.WATCHLISTS_READ, P.ORDERS_READ}
+        {
+            P.ACCOUNT_SELF,
+            P.POLICY_READ,
+            P.ALERTS_READ,
+            P.ALERTS_ACT,
+            P.SIGHTINGS_READ,
+            P.WATCHLISTS_READ,
+            P.ORDERS_READ,
+        }
     ),
     "investigator": frozenset(
         {
+            P.ACCOUNT_SELF,
             P.CASE_SEARCH,
             P.SIGHTINGS_READ,
             P.FACES_VERIFY,
@@ -85,6 +96,7 @@ EXPECTED: dict[str, frozenset[Permission]] = {
     ),
     "auditor": frozenset(
         {
+            P.ACCOUNT_SELF,
             P.AUDIT_READ,
             P.POLICY_READ,
             P.AUTHORISATIONS_READ,

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from citywatch.domain.audit import Actor
 from citywatch.store.records import ChangeStatus, NewReference
+from citywatch.store.tables import ApiTokenRow, AuditRecord
 from tests.api.harness import Api, api_settings, open_api
 from tests.delivery.test_feed import raise_alert
 from tests.integration.cli_helpers import Result, citywatch
@@ -211,6 +213,52 @@ def test_setting_a_supervisors_password_makes_them_no_second_person_for_the_admi
     assert len(reasons) == 2 and all("not independent of ada" in r for r in reasons)
     # sam, untouched by ada, approves
     assert api.call("POST", "/api/authorisations/W-2/approve", "sam", json={}).status_code == 200
+
+
+def _time_passes(api: Api, days: int) -> None:
+    """Everything on record happened `days` earlier (the audit log's times, the tokens'
+    issue times): how a test lets a credential outlive the independence window."""
+    with api.rt.database.session() as session:
+        for record in session.scalars(select(AuditRecord)):
+            record.at = (datetime.fromisoformat(record.at) - timedelta(days=days)).isoformat()
+        for token in session.scalars(select(ApiTokenRow)):
+            token.created_at -= timedelta(days=days)
+
+
+def test_a_token_obtained_with_a_password_the_admin_set_outlives_the_window_but_not_the_rule(
+    api: Api,
+) -> None:
+    """Ada sets sue's password, signs in as sue and issues "sue's" token; sue then sets her
+    own password. Once the window has passed, rules (a) and (b) see nothing, but ada still
+    holds a token acting as sue: rule (c) refuses it until that token is revoked."""
+    assert api.call("POST", "/api/users/sue/password", "ada", json={"password": PASSWORD}).status_code == 200
+    kept = api.rt.users.issue_own_token("sue", PASSWORD, "kept by ada")
+    own = {"current_password": PASSWORD, "password": "sue's very own secret"}
+    assert call_as(api, kept.token, "POST", "/api/me/password", json=own).status_code == 200
+    # ... and a second token issued with the first, after sue's own password: ada could too
+    chained = call_as(api, kept.token, "POST", "/api/me/tokens", json={"label": "chained"})
+    assert chained.status_code == 201, chained.text
+    _time_passes(api, 31)
+
+    assert api.call("POST", "/api/authorisations", "ada", json=authorisation("W-9")).status_code == 201
+    refused = call_as(api, kept.token, "POST", "/api/authorisations/W-9/approve", json={})
+    assert refused.status_code == 403, refused.text
+    detail = refused.json()["detail"]
+    assert f"sue holds personal token {kept.id}" in detail and "not independent of ada" in detail
+    assert api.call("POST", f"/api/tokens/{kept.id}/revoke", "ada").status_code == 200
+    # the chained token was issued while ada could hold the first: refused as well
+    later = call_as(api, chained.json()["token"], "POST", "/api/authorisations/W-9/approve", json={})
+    assert later.status_code == 403
+    assert f"sue holds personal token {chained.json()['id']}" in later.json()["detail"]
+    reasons = [e.params["reason"] for e in audited(api, "authorisation.decide_refused")]
+    assert len(reasons) == 2 and all("must revoke it" in r for r in reasons)
+
+    revoked = api.call("POST", f"/api/tokens/{chained.json()['id']}/revoke", "ada")
+    assert revoked.status_code == 200
+    # what sue issues herself with her own password is hers alone: she is independent now
+    mine = api.rt.users.issue_own_token("sue", "sue's very own secret", "mine")
+    approved = call_as(api, mine.token, "POST", "/api/authorisations/W-9/approve", json={})
+    assert approved.status_code == 200, approved.text
 
 
 def test_a_wrong_current_password_changes_nothing(api: Api) -> None:

@@ -11,6 +11,7 @@ from citywatch.audit.access import Permission
 from citywatch.audit.two_person import (
     AccountEvent,
     AccountHistory,
+    Credential,
     independence_problem,
     second_person_problem,
     token_issue_problem,
@@ -36,6 +37,10 @@ ACT = Permission.ALERTS_ACT
         (ANN, Actor("ann", "admin"), APPROVE, "ann was the first person"),  # a role change is no new person
         (ANN, Actor(" ANN ", "supervisor"), APPROVE, "was the first person"),  # names compare loosely
         (Actor("ann@local", "local"), Actor("ann@local", "local"), APPROVE, "has not signed in"),
+        # ann's own shell account starting it makes ann the first person too
+        (Actor("ann@local", "local"), ANN, APPROVE, "ann was the first person"),
+        (Actor("ANN@local", "local"), ANN, APPROVE, "was the first person"),
+        (Actor("joann@local", "local"), ANN, APPROVE, None),  # not a suffix match
         (ANN, Actor("bot", "supervisor", service=True), APPROVE, "bot acts through a service token"),
         (Actor("bot", "supervisor", service=True), BOB, APPROVE, "bot acts through a service token"),
         (
@@ -105,6 +110,67 @@ def test_independence_problem(hist: AccountHistory, problem: str | None) -> None
     else:
         assert found is not None and problem in found
         assert "not independent of ann" in found or "must set their own password" in found
+
+
+def token(
+    ident: int,
+    issued: timedelta,
+    password_by: str | None,
+    ended: timedelta | None = None,
+    *,
+    live: bool | None = None,
+    session: bool = False,
+) -> Credential:
+    """Bob's credential issued `issued` before T under a password `password_by` set, ended
+    `ended` before T (None: not ended)."""
+    ended_at = None if ended is None else T - ended
+    return Credential(
+        ident, T - issued, ended_at, ended is None if live is None else live, password_by, session=session
+    )
+
+
+def with_tokens(*credentials: Credential) -> AccountHistory:
+    """Bob, independent by rules (a) and (b) (his own password now, nothing in the window)."""
+    return AccountHistory("bob", SINCE, (), "bob", credentials)
+
+
+@pytest.mark.parametrize(
+    ("hist", "problem"),
+    [
+        (with_tokens(), None),
+        (with_tokens(token(1, 90 * DAY, "bob")), None),  # issued under his own password
+        (with_tokens(token(1, 90 * DAY, "ann")), "bob holds personal token 1, issued on 2025-12-01"),
+        (with_tokens(token(1, 90 * DAY, "ann@local")), "holds personal token 1"),
+        (with_tokens(token(1, 90 * DAY, "ann", ended=DAY)), None),  # revoked since
+        (with_tokens(token(1, 90 * DAY, "ann", ended=-DAY, live=True)), "holds personal token 1"),
+        (with_tokens(token(1, 90 * DAY, "carl")), None),  # carl could have, not ann
+        (with_tokens(token(1, 90 * DAY, None)), None),  # no password then: issued with a token of his
+        # issued with a token ann could hold, while it was live: ann could have issued it
+        (with_tokens(token(1, 90 * DAY, "ann", ended=DAY), token(2, 60 * DAY, "bob")), "personal token 2"),
+        (with_tokens(token(1, 90 * DAY, "ann", ended=70 * DAY), token(2, 60 * DAY, "bob")), None),
+        (  # and so on down the chain
+            with_tokens(
+                token(1, 90 * DAY, "ann", ended=80 * DAY),
+                token(2, 85 * DAY, "bob", ended=DAY),
+                token(3, 60 * DAY, "bob"),
+            ),
+            "personal token 3",
+        ),
+        (
+            with_tokens(token(1, 90 * DAY, "ann", session=True, ended=-DAY, live=True)),
+            "holds console session 1",
+        ),
+    ],
+)
+def test_a_credential_the_first_could_have_obtained_makes_the_second_not_independent(
+    hist: AccountHistory, problem: str | None
+) -> None:
+    found = independence_problem("ann", hist)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+        assert "not independent of ann" in found and "must revoke it" in found
 
 
 def test_second_person_problem_judges_independence_last() -> None:

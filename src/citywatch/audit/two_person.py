@@ -41,6 +41,22 @@ class AccountEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """One of an account's personal tokens or console sessions (never a service token), as
+    it was issued: what decides whether someone else could have been the one to obtain it."""
+
+    id: int
+    issued_at: datetime
+    ended_at: datetime | None
+    """When it was revoked or expired (None: it has not ended)."""
+    live: bool
+    """It still acts for the account (not revoked, not expired) when the step is decided."""
+    password_by: str | None
+    """Who had set the password in force when it was issued (None: the account had none)."""
+    session: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AccountHistory:
     """What is known of one account, for `independence_problem`."""
 
@@ -51,6 +67,8 @@ class AccountHistory:
     """ACCOUNT_ACTIONS done to the account from `since` on (earlier ones may be included)."""
     password_set_by: str | None
     """Who set the account's current password (None: it has none, or nobody known)."""
+    credentials: tuple[Credential, ...] = ()
+    """The account's personal tokens and sessions, ended ones included (rule (c))."""
 
 
 def second_person_problem(
@@ -86,21 +104,48 @@ def independence_problem(first: str, history: AccountHistory) -> str | None:
     Not independent when (a) `first` created, re-enabled, set the password of or issued a
     personal token to the account from `history.since` on (whoever holds such a credential
     could act as the account), or (b) `first` set the account's current password, however
-    long ago (they may know it still). What `first`'s own Unix account did in the `local`
-    role (`first@local`) counts as done by `first`."""
+    long ago (they may know it still), or (c) the account holds a live personal token or
+    session that `first` could have obtained: one issued while the password in force was one
+    `first` set, or while another such credential was live (a token issued with a token).
+    Setting one's own password does not clear (c); revoking the token does. What `first`'s own
+    Unix account did in the `local` role (`first@local`) counts as done by `first`."""
     user, setter = history.user, history.password_set_by
-    if setter is not None and _same_or_local(first, setter):
+    if setter is not None and same_person(first, setter):
         return (
             f"{user}'s current password was set by {setter}, so {user} is not independent of "
             f"{first}: {user} must set their own password first"
         )
     for event in sorted(history.events, key=lambda e: e.at):
-        if event.action in _WHAT and event.at >= history.since and _same_or_local(first, event.by):
+        if event.action in _WHAT and event.at >= history.since and same_person(first, event.by):
             return (
                 f"{event.by} {_WHAT[event.action]} {history.user} on {event.at:%Y-%m-%d %H:%M} UTC, so "
                 f"{history.user} is not independent of {first}: another person must do it"
             )
+    held = _obtainable_by(first, history.credentials)
+    if held is not None:
+        what = "console session" if held.session else "personal token"
+        return (
+            f"{user} holds {what} {held.id}, issued on {held.issued_at:%Y-%m-%d %H:%M} UTC while "
+            f"{first} could sign in as {user}, so {user} is not independent of {first}: "
+            f"{user} must revoke it first"
+        )
     return None
+
+
+def _obtainable_by(first: str, credentials: tuple[Credential, ...]) -> Credential | None:
+    """The first live credential `first` could have obtained (rule (c)), or None. One is
+    obtainable when it was issued under a password `first` set, or while an obtainable one
+    was live (whoever held that could issue this one too)."""
+    obtainable: list[Credential] = []
+    for c in sorted(credentials, key=lambda c: (c.issued_at, c.id)):
+        under_theirs = c.password_by is not None and same_person(first, c.password_by)
+        while_held = any(
+            o.issued_at <= c.issued_at and (o.ended_at is None or c.issued_at < o.ended_at)
+            for o in obtainable
+        )
+        if under_theirs or while_held:
+            obtainable.append(c)
+    return next((c for c in obtainable if c.live), None)
 
 
 def token_issue_problem(by: Actor, owner: str, *, service: bool) -> str | None:
@@ -125,21 +170,22 @@ def token_issue_problem(by: Actor, owner: str, *, service: bool) -> str | None:
 
 
 def same_person(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
+    """`a` and `b` name one person: names compare case-insensitively, and a Unix account in
+    the `local` role (`sam@local`) is the person of the same name (`sam`)."""
+    return _person(a) == _person(b)
 
 
-def _same_or_local(person: str, doer: str) -> bool:
-    """`doer` is `person`, or `person`'s own Unix account acting in the `local` role."""
-    if same_person(person, doer):
-        return True
-    head, _, tail = doer.strip().rpartition(LOCAL_SUFFIX)
-    return bool(head) and not tail and same_person(person, head)
+def _person(name: str) -> str:
+    folded = name.strip().casefold()
+    head, _, tail = folded.rpartition(LOCAL_SUFFIX)
+    return head if head and not tail else folded
 
 
 __all__ = [
     "ACCOUNT_ACTIONS",
     "AccountEvent",
     "AccountHistory",
+    "Credential",
     "independence_problem",
     "same_person",
     "second_person_problem",

@@ -101,7 +101,7 @@ class AlertReviews:
             history = None
             if confirmations:  # the step began with the first confirmation
                 since = min(c.at for c in confirmations) - self._independence
-                history = account_history(session, actor.name, since)
+                history = account_history(session, actor.name, since, self._clock())
             problem = _confirmation_problem(actor, [Actor(c.actor, c.role) for c in confirmations], history)
             if problem is not None:
                 params = {"confirmed_by": [c.actor for c in confirmations], "reason": problem}

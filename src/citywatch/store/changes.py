@@ -225,7 +225,7 @@ class ChangeStore:
             row = _require_pending(session, change_id)
             params, service, _note = repo.decode_payload(row.payload)
             proposer = Actor(row.proposed_by, row.proposed_role, service=service)
-            history = account_history(session, actor.name, row.created_at - self._independence)
+            history = account_history(session, actor.name, row.created_at - self._independence, self._now())
             problem = second_person_problem(proposer, actor, Permission.CHANGES_APPROVE, history)
             if problem is None and ChangeKind(row.kind) in HOLD_KINDS:
                 problem = self._holds().change_problem(session, _object_id(row.object, "hold"), actor)

@@ -10,18 +10,20 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from citywatch.audit.two_person import ACCOUNT_ACTIONS, AccountEvent, AccountHistory
-from citywatch.store.tables import AuditRecord, UserRow
+from citywatch.audit.two_person import ACCOUNT_ACTIONS, AccountEvent, AccountHistory, Credential
+from citywatch.store.tables import ApiTokenRow, AuditRecord, UserRow
 
 DEFAULT_INDEPENDENCE = timedelta(days=30)
 """`policy.independence_days`' default."""
 
 _ON_ACCOUNT = tuple(a for a in ACCOUNT_ACTIONS if a != "token.issue")
 _PASSWORD_ACTIONS = ("user.add", "user.password")
+_ISSUE_ACTIONS = ("token.issue", "session.open")
 
 
-def account_history(session: Session, user: str, since: datetime) -> AccountHistory:
-    """What was done to `user`'s account from `since` on, and who set its current password.
+def account_history(session: Session, user: str, since: datetime, now: datetime) -> AccountHistory:
+    """What was done to `user`'s account from `since` on, who set its current password, and
+    its personal tokens and sessions with who had set the password each was issued under.
 
     A token's record names its owner in its parameters (its object is the token), so every
     `token.issue` of the window is read and the personal ones to `user` kept. Who set the
@@ -47,7 +49,59 @@ def account_history(session: Session, user: str, since: datetime) -> AccountHist
         for action, actor, at, target, params in rows
         if target == obj or _personal_token_for(params, user)
     )
-    return AccountHistory(user, since, events, _password_set_by(session, user))
+    return AccountHistory(
+        user, since, events, _password_set_by(session, user), _credentials(session, user, now)
+    )
+
+
+def _credentials(session: Session, user: str, now: datetime) -> tuple[Credential, ...]:
+    """`user`'s personal tokens and sessions (service tokens can never be one of the two
+    people), each with who had set the password in force when it was issued: the latest
+    `user.add`/`user.password` record before the token's own issue record (by sequence; by
+    time where retention pruned that record; the creator where it pruned them all)."""
+    owner = session.scalars(select(UserRow).where(UserRow.name == user)).one_or_none()
+    if owner is None:
+        return ()
+    tokens = session.scalars(
+        select(ApiTokenRow).where(ApiTokenRow.user_id == owner.id, ApiTokenRow.service.is_(False))
+    ).all()
+    if not tokens:
+        return ()
+    issued = {
+        obj: seq
+        for obj, seq in session.execute(
+            select(AuditRecord.object, AuditRecord.seq).where(
+                AuditRecord.object.in_([f"token:{t.id}" for t in tokens]),
+                AuditRecord.action.in_(_ISSUE_ACTIONS),
+            )
+        )
+    }
+    passwords = [
+        (seq, datetime.fromisoformat(at), None if _removed(params) else actor)
+        for seq, at, actor, params in session.execute(
+            select(AuditRecord.seq, AuditRecord.at, AuditRecord.actor, AuditRecord.params)
+            .where(AuditRecord.object == f"user:{user}", AuditRecord.action.in_(_PASSWORD_ACTIONS))
+            .order_by(AuditRecord.seq)
+        )
+    ]
+    found: list[Credential] = []
+    for t in tokens:
+        seq = issued.get(f"token:{t.id}")
+        before = [p for p in passwords if (p[0] < seq if seq is not None else p[1] <= t.created_at)]
+        by = before[-1][2] if before else owner.created_by
+        ended = t.revoked_at if t.revoked_at is not None else t.expires_at
+        live = t.revoked_at is None and (t.expires_at is None or t.expires_at > now)
+        found.append(Credential(t.id, t.created_at, ended, live, by, session=t.expires_at is not None))
+    return tuple(found)
+
+
+def _removed(params: str) -> bool:
+    """A `user.password` record that took the password away (the account signs in with tokens only)."""
+    try:
+        decoded = json.loads(params)
+    except ValueError:
+        return False
+    return isinstance(decoded, dict) and decoded.get("password") is False
 
 
 def _personal_token_for(params: str, user: str) -> bool:

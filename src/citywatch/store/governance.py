@@ -353,7 +353,8 @@ class GovernanceStore:
                 if problem is None and status is AuthorisationStatus.APPROVED:
                     # approving is the second person's step: they must owe the requester nothing
                     since = row.created_at - self._independence
-                    problem = independence_problem(row.created_by, account_history(session, by.name, since))
+                    history = account_history(session, by.name, since, self._clock())
+                    problem = independence_problem(row.created_by, history)
                 if problem:
                     # the refusal is itself recorded: this transaction commits it, nothing else
                     self._audit(

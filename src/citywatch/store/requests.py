@@ -306,7 +306,8 @@ class RequestStore:
         problem = _decider_problem(row, by)
         if problem is None and to is RequestStatus.APPROVED:
             since = row.created_at - self._independence
-            problem = independence_problem(row.filed_by, account_history(session, by.name, since))
+            history = account_history(session, by.name, since, self._clock())
+            problem = independence_problem(row.filed_by, history)
         if problem is None:
             return None
         params = {"decision": to.value, "filed_by": row.filed_by, "reason": problem}

@@ -4,7 +4,7 @@ and one account's password cannot be guessed from many addresses.
 
 Each attack is replayed as sent; that the refusals come before the expensive work is shown
 by what they say (the pixel budget, the part cap), not by timing them: the latency of
-`/healthz` under these attacks is `citywatch bench stall`'s (docs/security-uploads.md)."""
+`/healthz` under these attacks is `citywatch bench stall`'s (docs/security.md)."""
 
 from __future__ import annotations
 

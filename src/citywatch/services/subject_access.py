@@ -5,7 +5,7 @@ requester's face is compared with the stored sightings in scope and with the rec
 footage of the named cameras over the window. Filing holds the named cameras' footage over
 the window whatever the search found (what it found is named in the hold too), in the
 filing's transaction: the public figures of holds and deletions move alike whether or not
-the requester was filmed (docs/security-privacy.md). The photo is kept until the request is
+the requester was filmed (docs/security.md). The photo is kept until the request is
 answered; nothing else of the search is. Fulfilling an approved request searches the (held)
 data again and exports the requester's appearances with every other face blurred
 (services.redaction).

@@ -21,7 +21,7 @@ names. A user limited to some cameras places, extends, releases and sees only ho
 lie wholly within that scope (citywatch.audit.access.within_scope); anything else is
 refused here, audited as `access.refused`, whoever calls (API, console, CLI).
 
-Holds protect what they are for (docs/security-holds.md): a hold a request placed is
+Holds protect what they are for (docs/security.md): a hold a request placed is
 released only by that request's decision (store.requests), never directly; releasing a
 hold needs a reason, and another person's hold is released only once a second person
 approves (a `hold.release` change, store.changes); a hold's cameras must be known and its

@@ -318,6 +318,26 @@ def test_an_object_outside_the_callers_scope_is_answered_as_one_that_does_not_ex
     assert len(refused) == 1 and refused[0].params["cameras"] == [CAMERA]  # still audited inside
 
 
+@pytest.mark.parametrize("kind", ["requests", "holds"])
+def test_naming_a_camera_outside_ones_scope_is_answered_as_naming_one_that_does_not_exist(
+    scoped: tuple[Api, dict[str, int]], kind: str
+) -> None:
+    """Filing a request or placing a hold that names a camera: a camera beyond the caller's
+    scope gets the answer an absent camera gets, and no answer lists the cameras beyond it."""
+    api, _ = scoped
+    window = {"starts_at": (NOW - timedelta(hours=2)).isoformat(), "ends_at": NOW.isoformat()}
+
+    def name(camera: str) -> httpx.Response:
+        body = {"reference": f"X-{camera}", "cameras": [camera], **window}
+        extra = {"requester": "Police"} if kind == "requests" else {"reason": "evidence"}
+        return api.call("POST", f"/api/{kind}", "ivo", json={**body, **extra})
+
+    outside, absent = name(CAMERA), name("gate-404")
+    assert outside.status_code == absent.status_code != 201, (outside.text, absent.text)
+    assert outside.json() == {**absent.json(), "detail": absent.json()["detail"].replace("gate-404", CAMERA)}
+    assert CAMERA not in absent.json()["detail"], absent.text  # what lies beyond is not listed
+
+
 # --- (d) the data folder is the owner's alone ----------------------------------------------------
 
 

@@ -49,7 +49,14 @@ from citywatch.store.facade import REQUEST_PHOTOS_FOLDER, utc_now
 from citywatch.store.footage import describe_os_error
 from citywatch.store.governance import SYSTEM
 from citywatch.store.records import SightingInfo
-from citywatch.store.requests import NewRequest, RequestInfo, RequestKind, SubjectFindings, check_request
+from citywatch.store.requests import (
+    NewRequest,
+    RequestInfo,
+    RequestKind,
+    SubjectFindings,
+    check_known,
+    check_request,
+)
 from citywatch.vision.backends.yunet import YuNetDetector
 
 log = logging.getLogger(__name__)
@@ -141,8 +148,9 @@ def file_subject_access(
         window,
     )
     known = {c.id for c in rt.settings.cameras} | {c for c in cameras if rt.footage.has_footage(c)}
-    check_request(new, known)
+    check_request(new)
     rt.requests.check_filing(new.cameras, by=by)  # before the search reads any footage
+    check_known(new.cameras, known, by=by)  # after the scope, listing only what is within it
     _check_window(rt, window)
     image = read_image(photo)
     probe = requester_face(rt, image, photo.name)

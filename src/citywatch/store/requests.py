@@ -153,10 +153,13 @@ class RequestStore:
         holds the items the system's search found (`subject`), and keeps the requester's
         photo until the request is answered. `by`, when limited to some cameras, files only
         a request about those (else PermissionDenied, audited)."""
-        check_request(new, known_cameras)
+        check_request(new)
         if (new.kind is RequestKind.SUBJECT_ACCESS) != (subject is not None):
             raise InvalidInput("a subject-access request, and only one, comes with the system's search")
+        # scope before existence: a camera outside the caller's scope is refused alike whether
+        # or not it exists, and what exists beyond their scope is never listed to them
         self.check_filing(new.cameras, by=by)
+        check_known(new.cameras, known_cameras, by=by)
         reference, requester = new.reference.strip(), new.requester.strip()
         start, end = new.window.start, new.window.end
         assert start is not None and end is not None  # check_request
@@ -435,7 +438,8 @@ def _newest_mtime(entry: Path) -> float:
 
 def check_request(new: NewRequest, known_cameras: set[str] | None = None) -> None:
     """Refuse a request that could never be answered: no reference or requester, no
-    cameras, a broken window, a camera nobody knows. Pure."""
+    cameras, a broken window, a camera nobody knows (`check_known`; left out with None:
+    check the caller's scope first, then that). Pure."""
     if not new.reference.strip() or not new.requester.strip():
         raise InvalidInput("a request needs a reference and who is asking (--requester)")
     if not new.cameras:
@@ -443,7 +447,15 @@ def check_request(new: NewRequest, known_cameras: set[str] | None = None) -> Non
     start, end = new.window.start, new.window.end
     if start is None or end is None or end <= start:
         raise InvalidInput("a request needs a time window that ends after it starts")
-    if known_cameras is not None and (unknown := sorted(set(new.cameras) - known_cameras)):
+    check_known(new.cameras, known_cameras)
+
+
+def check_known(cameras: Sequence[str], known_cameras: set[str] | None, *, by: Actor | None = None) -> None:
+    """NotFound naming the cameras of `cameras` nobody knows (None: not checked), listing
+    the known ones `by` may see. Pure."""
+    if known_cameras is not None and by is not None and by.cameras is not None:
+        known_cameras = known_cameras & by.cameras
+    if known_cameras is not None and (unknown := sorted(set(cameras) - known_cameras)):
         raise NotFound(
             f"no camera {', '.join(unknown)} (known: {', '.join(sorted(known_cameras)) or 'none'})"
         )

@@ -29,13 +29,13 @@ import pytest
 
 from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
+from citywatch.domain.policy import AuthorisationStatus, CameraPlace, ProcessingMode
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder
 from citywatch.media.images import read_image
 from citywatch.media.video import video_frames
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.services.footage import clip_in_clear, export_clip
+from citywatch.services.footage import clip_in_clear, export_clip, identified_on_record
 from citywatch.store.governance import NewAuthorisation
 from citywatch.store.records import SightingRecord
 from citywatch.store.tables import ExportRow
@@ -463,7 +463,8 @@ def test_a_clip_is_in_clear_only_if_the_camera_identified_throughout_or_a_case_o
     tmp_path: Path, shared_data: Path
 ) -> None:
     """clip_in_clear, the rule behind (b): W-9 lets gate-1 (configured `watchlist`) identify
-    from `start` on; a window wholly after it is vouched for, one that straddles it is not."""
+    from `start` on; a window wholly after it is vouched for once the camera's pipeline has
+    recorded it identifying, one that straddles it never is."""
     camera = CameraSettings(id=CAMERA, url="unused.mp4", mode=ProcessingMode.WATCHLIST)
     rt = build_runtime(make_settings(tmp_path, shared_data, cameras=[camera]))
     try:
@@ -485,10 +486,43 @@ def test_a_clip_is_in_clear_only_if_the_camera_identified_throughout_or_a_case_o
         rt.policy.refresh()
         after = (start + timedelta(minutes=1), start + timedelta(minutes=2))
         straddling = (start - timedelta(minutes=1), start + timedelta(minutes=1))
-        assert clip_in_clear(rt, CAMERA, *after, case="", authorisation="")
+        # the policy on record allows it, but nothing recorded the camera identifying then
+        # (its pipeline had not decided): not vouched for
+        assert not clip_in_clear(rt, CAMERA, *after, case="", authorisation="")
+        # the pipeline decides (a `camera.mode` record, now): from then on it is
+        decided = datetime.now(UTC)
+        rt.policy.decide(CameraPlace(CAMERA, ProcessingMode.WATCHLIST), decided)
+        since_then = (decided + timedelta(seconds=1), decided + timedelta(minutes=1))
+        assert clip_in_clear(rt, CAMERA, *since_then, case="", authorisation="")
+        assert not clip_in_clear(rt, CAMERA, *after, case="", authorisation="")
         assert not clip_in_clear(rt, CAMERA, *straddling, case="", authorisation="")
         assert clip_in_clear(rt, CAMERA, *straddling, case="C-1", authorisation="W-9")
         assert not clip_in_clear(rt, CAMERA, *straddling, case="C-1", authorisation="")
-        assert not clip_in_clear(rt, "not-configured", *after, case="", authorisation="")
+        assert not clip_in_clear(rt, "not-configured", *since_then, case="", authorisation="")
     finally:
         rt.close()
+
+
+H = timedelta(hours=1)
+W, D = ProcessingMode.WATCHLIST, ProcessingMode.DETECT
+
+
+@pytest.mark.parametrize(
+    ("modes", "vouched"),
+    [
+        ([], False),  # nothing recorded: the pipeline never decided
+        ([(NOW - 2 * H, W)], True),  # identifying since before the window
+        ([(NOW, W)], True),  # from the window's very start
+        ([(NOW + H, W)], False),  # only from inside the window
+        ([(NOW + H, W), (NOW - 2 * H, W)], True),  # identifying throughout, twice recorded
+        ([(NOW + H, D), (NOW - 2 * H, W)], False),  # identification stopped inside the window
+        ([(NOW + H, W), (NOW - 2 * H, D)], False),  # it started only inside the window
+        ([(NOW - H, W), (NOW - 2 * H, D)], True),  # started before the window
+    ],
+)
+def test_only_the_modes_recorded_at_the_time_vouch_for_a_clip(
+    modes: list[tuple[datetime, ProcessingMode]], vouched: bool
+) -> None:
+    """identified_on_record: the `camera.mode` records (newest first) up to a window's end,
+    the window starting at NOW."""
+    assert identified_on_record(modes, NOW) is vouched

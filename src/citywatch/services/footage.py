@@ -4,7 +4,8 @@ the authorisation it is opened under, checked (`clip_basis`) before its audit re
 
 Privacy fails closed (`clip_in_clear`, `cut_clip`): a clip shows faces only when a case and
 an authorisation that names the camera open it, or when the camera identified, under the
-policy on record, at every moment of the window. Any other clip is re-encoded with every
+policy on record and as recorded when it happened (`camera.mode`), at every moment of the
+window. Any other clip is re-encoded with every
 frame obscured whole (services.redaction.obscure), not just the faces a detector found."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
-from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, mode_for
+from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, ProcessingMode, mode_for
 from citywatch.media.clips import ClipPart, write_clip
 from citywatch.media.video import rewrite_video
 from citywatch.services.redaction import obscure
@@ -154,7 +155,43 @@ def clip_in_clear(
         return False
     place = CameraPlace(camera.id, camera.mode, camera.geo)
     policy = rt.policy.snapshot()
-    return all(mode_for(place, policy, at).mode.identifies for at in _moments(policy, since, until))
+    if not all(mode_for(place, policy, at).mode.identifies for at in _moments(policy, since, until)):
+        return False
+    return identified_on_record(_recorded_modes(rt, camera_id, until), since)
+
+
+def identified_on_record(modes: Iterable[tuple[datetime, ProcessingMode]], since: datetime) -> bool:
+    """Whether the camera's mode changes as recorded when they happened (`camera.mode` audit
+    records, newest first, up to the window's end) show it identifying from `since` on: the
+    mode in force at `since` and every mode after it identify. Today's configuration and
+    policy may differ from what was in force then (a camera reconfigured, a rule deleted); no
+    record in force at `since` (the pipeline had not decided yet, or never ran) vouches for
+    nothing. Pure."""
+    for at, mode in modes:
+        if not mode.identifies:
+            return False
+        if at <= since:
+            return True
+    return False
+
+
+def _recorded_modes(
+    rt: Runtime, camera_id: str, until: datetime
+) -> Iterator[tuple[datetime, ProcessingMode]]:
+    """The camera's `camera.mode` records before `until`, newest first, a page at a time."""
+    before: int | None = None
+    while True:
+        page = rt.audit_log.page(
+            limit=_PAGE, before=before, action="camera.mode", object=f"camera:{camera_id}", until=until
+        )
+        for entry in page:
+            yield datetime.fromisoformat(entry.at), ProcessingMode(entry.params["mode"])
+        if len(page) < _PAGE:
+            return
+        before = page[-1].seq
+
+
+_PAGE = 200
 
 
 def _moments(policy: PolicySnapshot, since: datetime, until: datetime) -> list[datetime]:

@@ -189,6 +189,52 @@ def test_a_long_hold_waits_for_a_second_person_and_lapses_if_refused(api: Api) -
     assert not _in_force(api, placed.json()["id"])
 
 
+def test_a_city_wide_hold_split_into_small_ones_waits_as_the_whole_would(api: Api) -> None:
+    """One hold per camera, or one window after another, each within what one person holds
+    alone: together they are a city-wide or a long hold, and the one that makes them so waits."""
+    first, second = (
+        api.call("POST", "/api/holds", "ian", json=_hold(reference=f"case:{c}", cameras=[c]))
+        for c in CAMERAS[:2]
+    )
+    assert first.json()["awaiting_change"] is None and second.json()["awaiting_change"] is None
+    third = api.call("POST", "/api/holds", "ian", json=_hold(reference="case:3", cameras=[CAMERAS[2]]))
+    assert third.status_code == 201, third.text
+    assert third.json()["awaiting_change"] is not None  # three of four cameras held by ian alone
+    (why,) = [e.params["why"] for e in api.rt.audit_log.entries() if e.action == "change.propose"]
+    assert "3 of the 4 cameras" in why[0] and "other hold(s)" in why[0]
+    # another person's hold is theirs, not ian's: sam holds one alone
+    sam = api.call("POST", "/api/holds", "sam", json=_hold(reference="case:sam", cameras=[CAMERAS[3]]))
+    assert sam.status_code == 201 and sam.json()["awaiting_change"] is None, sam.text
+
+    # once released, a hold no longer counts
+    mine = api.call("POST", f"/api/holds/{first.json()['id']}/release", "ian", json={"reason": "done"})
+    assert mine.status_code == 200, mine.text
+    fourth = api.call("POST", "/api/holds", "ian", json=_hold(reference="case:4", cameras=[CAMERAS[0]]))
+    assert fourth.status_code == 201, fourth.text
+    # gate-1 again, with gate-2 and hall (pending) in force: three of four
+    assert fourth.json()["awaiting_change"] is not None
+
+
+def test_a_long_hold_split_into_windows_one_after_another_waits_as_the_whole_would(api: Api) -> None:
+    # one window after another on gate-2: ten days, then nine more (19 days in all)
+    later = api.call(
+        "POST",
+        "/api/holds",
+        "ian",
+        json=_hold(reference="case:later", cameras=[CAMERAS[1]], starts_at=_iso(-1), ends_at=_iso(24 * 10)),
+    )
+    assert later.status_code == 201 and later.json()["awaiting_change"] is None, later.text
+    more = api.call(
+        "POST",
+        "/api/holds",
+        "ian",
+        json=_hold(
+            reference="case:more", cameras=[CAMERAS[1]], starts_at=_iso(24 * 10), ends_at=_iso(24 * 19)
+        ),
+    )
+    assert more.status_code == 201 and more.json()["awaiting_change"] is not None, more.text
+
+
 @pytest.mark.parametrize(
     ("cameras", "unknown"),
     [(["nowhere"], "nowhere"), (["gate-1", "gate-9", "nowhere"], "gate-9, nowhere")],

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from citywatch.domain.policy import Window
-from citywatch.domain.retention import HoldBounds, hold_reach
+from citywatch.domain.retention import HeldAlone, HoldBounds, hold_reach
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -66,3 +66,42 @@ def test_one_camera_of_one_is_not_city_wide() -> None:
         bounds=HoldBounds(),
     )
     assert reach == type(reach)()
+
+
+def alone(cameras: str, start_days: float, end_days: float) -> HeldAlone:
+    """One of the placer's holds in force, over `cameras` from NOW + start to NOW + end days."""
+    return HeldAlone(frozenset(cameras), NOW + start_days * DAY, NOW + end_days * DAY)
+
+
+@pytest.mark.parametrize(
+    ("cameras", "window", "held", "waits"),
+    [
+        ({"a"}, RECENT, [alone("b", -1, 0)], ()),  # two of four together: alone
+        ({"a"}, RECENT, [alone("b", -1, 0), alone("c", -1, 0)], ("3 of the 4 cameras",)),
+        ({"a"}, RECENT, [alone("a", -1, 0), alone("b", -1, 0)], ()),  # a again: still two
+        ({"a"}, Window(NOW, NOW + 10 * DAY), [alone("a", 10, 20)], ("camera a is held over 20.0 days",)),
+        ({"a"}, Window(NOW, NOW + 10 * DAY), [alone("a", 5, 9)], ()),  # overlap counted once
+        ({"a"}, Window(NOW, NOW + 10 * DAY), [alone("a", 6, 14)], ()),  # 14 days in all: alone
+        ({"a"}, Window(NOW, NOW + 10 * DAY), [alone("b", 10, 20)], ()),  # another camera's days
+        # needing a second person on its own, it says so once, for itself
+        (KNOWN, RECENT, [alone("a", -1, 0)], ("4 of the 4 cameras",)),
+    ],
+)
+def test_a_placers_other_holds_count_against_what_they_hold_alone(
+    cameras: set[str], window: Window, held: list[HeldAlone], waits: tuple[str, ...]
+) -> None:
+    """A city-wide or long hold split into small ones waits as the whole would."""
+    reach = hold_reach(
+        frozenset(cameras),
+        window,
+        known=KNOWN,
+        configured=len(KNOWN),
+        oldest=NOW - 5 * DAY,
+        now=NOW,
+        bounds=HoldBounds(),
+        held_alone=held,
+    )
+    assert reach.refusal is None
+    assert len(reach.second_person) == len(waits), reach.second_person
+    for why, expected in zip(reach.second_person, waits, strict=True):
+        assert expected in why

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -151,6 +151,16 @@ class HoldReach:
     second_person: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class HeldAlone:
+    """One of the placer's holds in force that no second person approved: what counts, with
+    the new one, against what one person may hold alone."""
+
+    cameras: frozenset[str]
+    start: datetime
+    end: datetime
+
+
 def hold_reach(
     cameras: frozenset[str],
     window: Window | None,
@@ -160,6 +170,7 @@ def hold_reach(
     oldest: datetime,
     now: datetime,
     bounds: HoldBounds,
+    held_alone: Sequence[HeldAlone] = (),
 ) -> HoldReach:
     """Judge a hold's cameras and window.
 
@@ -168,7 +179,11 @@ def hold_reach(
     oldest data still kept, or the retention's reach when older), ending past `now` plus
     `max_days`, or longer than `max_days`. Needs a second person: a window longer than
     `alone_days`, or more than `alone_camera_share` of the `configured` cameras (when there
-    is more than one: a single-camera site's every hold would be "city-wide").
+    is more than one: a single-camera site's every hold would be "city-wide"). Both bounds
+    count the placer's other holds in force that no second person approved (`held_alone`):
+    the cameras of all of them together, and the days each camera is held over all of them
+    (overlaps counted once), so that a city-wide hold split into many small ones waits as
+    the whole would.
     """
     if window is not None:
         if window.start is None or window.end is None:
@@ -211,7 +226,39 @@ def hold_reach(
             f"it holds {held} of the {configured} cameras, more than the "
             f"{bounds.alone_camera_share:.0%} one person holds alone (retention.hold_alone_camera_share)"
         )
+    if wait or not held_alone:
+        return HoldReach(None, tuple(wait))
+    together = len(cameras.union(*(h.cameras for h in held_alone)))
+    if configured > 1 and together > bounds.alone_camera_share * configured:
+        wait.append(
+            f"with the {len(held_alone)} other hold(s) in force its placer holds alone, it holds "
+            f"{together} of the {configured} cameras, more than the {bounds.alone_camera_share:.0%} "
+            "one person holds alone (retention.hold_alone_camera_share)"
+        )
+    for camera in sorted(cameras):
+        spans = [(start, end), *((h.start, h.end) for h in held_alone if camera in h.cameras)]
+        covered = _covered(spans)
+        if covered > timedelta(days=bounds.alone_days):
+            wait.append(
+                f"with the other hold(s) in force its placer holds alone, camera {camera} is held "
+                f"over {_days(covered)} days, more than the {bounds.alone_days:g} one person holds "
+                "alone (retention.hold_alone_days)"
+            )
+            break
     return HoldReach(None, tuple(wait))
+
+
+def _covered(spans: Sequence[tuple[datetime, datetime]]) -> timedelta:
+    """The time the union of `spans` covers (overlaps counted once)."""
+    total, reach = timedelta(0), None
+    for start, end in sorted(spans):
+        if reach is None or start > reach:
+            total += end - start
+            reach = end
+        elif end > reach:
+            total += end - reach
+            reach = end
+    return total
 
 
 def _days(span: timedelta) -> str:

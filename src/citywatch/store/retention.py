@@ -57,7 +57,15 @@ from citywatch.domain.errors import (
     Unavailable,
 )
 from citywatch.domain.policy import Window
-from citywatch.domain.retention import DataClass, Hold, HoldBounds, HoldReach, RetentionPolicy, hold_reach
+from citywatch.domain.retention import (
+    DataClass,
+    HeldAlone,
+    Hold,
+    HoldBounds,
+    HoldReach,
+    RetentionPolicy,
+    hold_reach,
+)
 from citywatch.store import repositories as repo
 from citywatch.store.changes import change_info
 from citywatch.store.db import Database
@@ -67,6 +75,7 @@ from citywatch.store.tables import (
     Alert,
     AuditRecord,
     AuthorisationRow,
+    ChangeRow,
     ExportRow,
     HoldRow,
     NonMatchRow,
@@ -230,7 +239,7 @@ class RetentionStore:
                     action="hold.place",
                 )
             if refusal is None:
-                reach = self._reach(session, new, now)
+                reach = self._reach(session, new, now, by=by)
                 if reach.refusal is not None:
                     self._audit(session, by, _place_refused(new, reach.refusal))
                     refusal = InvalidInput(reach.refusal)
@@ -240,9 +249,9 @@ class RetentionStore:
                     return self.place_in(session, new, by=by, now=now)
         raise refusal
 
-    def _reach(self, session: Session, new: NewHold, now: datetime) -> HoldReach:
-        """domain.retention.hold_reach on `new`, with the cameras known and the oldest data
-        still kept read from the database."""
+    def _reach(self, session: Session, new: NewHold, now: datetime, *, by: Actor) -> HoldReach:
+        """domain.retention.hold_reach on `new`, with the cameras known, the oldest data
+        still kept and `by`'s other holds held alone read from the database."""
         configured = frozenset(self._cameras())
         asked = frozenset(c.strip() for c in new.cameras)
         known = configured | _recorded_cameras(session, asked - configured)
@@ -258,6 +267,7 @@ class RetentionStore:
             oldest=oldest,
             now=now,
             bounds=self._bounds,
+            held_alone=_held_alone(session, by, now),
         )
 
     def _place_pending(
@@ -1021,6 +1031,43 @@ def _receipt_info(row: ReceiptRow) -> ReceiptInfo:
 def _request_of(session: Session, hold_id: int) -> int | None:
     """The request whose filing placed hold `hold_id` (None: no request's)."""
     return session.scalar(select(RequestRow.id).where(RequestRow.hold_id == hold_id).limit(1))
+
+
+def _held_alone(session: Session, by: Actor, now: datetime) -> list[HeldAlone]:
+    """`by`'s holds over cameras and a window that are in force and no second person
+    approved (a request's hold is bounded by the request; an approved `hold.place` change,
+    or one still pending, is excluded or included accordingly). Names compare as people do
+    (`sam@local` is `sam`)."""
+    rows = session.scalars(
+        select(HoldRow).where(
+            HoldRow.released_at.is_(None),
+            HoldRow.starts_at.is_not(None),
+            or_(HoldRow.expires_at.is_(None), HoldRow.expires_at > now),
+        )
+    ).all()
+    mine = [r for r in rows if same_person(r.created_by, by.name)]
+    if not mine:
+        return []
+    ids = [r.id for r in mine]
+    by_request = set(session.scalars(select(RequestRow.hold_id).where(RequestRow.hold_id.in_(ids))).all())
+    approved = {
+        int(o.removeprefix("hold:"))
+        for o in session.scalars(
+            select(ChangeRow.object).where(
+                ChangeRow.kind == ChangeKind.HOLD_PLACE.value,
+                ChangeRow.status == ChangeStatus.APPLIED.value,
+                ChangeRow.object.in_([f"hold:{i}" for i in ids]),
+            )
+        )
+    }
+    return [
+        HeldAlone(frozenset(json.loads(r.cameras)), r.starts_at, r.ends_at)
+        for r in mine
+        if r.id not in by_request
+        and r.id not in approved
+        and r.starts_at is not None
+        and r.ends_at is not None
+    ]
 
 
 def _pending(session: Session, hold_id: int, kind: ChangeKind) -> Any:

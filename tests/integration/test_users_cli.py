@@ -46,19 +46,9 @@ def issue(cw: Any, name: str) -> str:
 def test_a_supervisor_signs_in_by_token_from_a_file(cw: Any, tmp_path: Path) -> None:
     added = cw("user", "add", "sam", "--role", "supervisor", "--password-stdin", stdin=PASSWORD + "\n")
     assert added.code == 0, added.stderr
-    sam_signs_in = {"stdin": PASSWORD + "\n"}
-    issued = cw(
-        "user",
-        "token",
-        "issue",
-        "sam",
-        "--label",
-        "laptop",
-        "--out",
-        "sam.token",
-        "--password-stdin",
-        **sam_signs_in,
-    )
+    # sam signs in with the password and writes the token to a file
+    laptop = ("user", "token", "issue", "sam", "--label", "laptop", "--out", "sam.token", "--password-stdin")
+    issued = cw(*laptop, stdin=PASSWORD + "\n")
     assert issued.code == 0, issued.stderr
     path = tmp_path / "sam.token"
     assert "wrote the token to sam.token (mode 0600)" in issued.stdout
@@ -66,18 +56,7 @@ def test_a_supervisor_signs_in_by_token_from_a_file(cw: Any, tmp_path: Path) -> 
     token = path.read_text().strip()
     assert token.startswith("cw_")
     assert token not in issued.stdout + issued.stderr
-    again = cw(
-        "user",
-        "token",
-        "issue",
-        "sam",
-        "--label",
-        "laptop",
-        "--out",
-        "sam.token",
-        "--password-stdin",
-        **sam_signs_in,
-    )
+    again = cw(*laptop, stdin=PASSWORD + "\n")
     assert again.code == 2 and "already exists" in again.stderr
 
     me = cw("user", "whoami", token=token)

@@ -7,12 +7,26 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from citywatch.domain.policy import Window
-from citywatch.domain.retention import HeldAlone, HoldBounds, hold_reach
+from citywatch.domain.retention import HeldAlone, HoldBounds, HoldReach, hold_reach
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
 KNOWN = frozenset({"a", "b", "c", "d"})
 RECENT = Window(NOW - DAY, NOW - DAY / 2)
+
+
+def reach_of(cameras: set[str], window: Window | None, held: list[HeldAlone] | None = None) -> HoldReach:
+    """hold_reach over KNOWN (all configured), five days of data kept, at NOW."""
+    return hold_reach(
+        frozenset(cameras),
+        window,
+        known=KNOWN,
+        configured=len(KNOWN),
+        oldest=NOW - 5 * DAY,
+        now=NOW,
+        bounds=HoldBounds(),
+        held_alone=held or (),
+    )
 
 
 @pytest.mark.parametrize(
@@ -37,15 +51,7 @@ RECENT = Window(NOW - DAY, NOW - DAY / 2)
 def test_hold_reach(
     cameras: set[str], window: Window | None, refusal: str | None, waits: tuple[str, ...]
 ) -> None:
-    reach = hold_reach(
-        frozenset(cameras),
-        window,
-        known=KNOWN,
-        configured=len(KNOWN),
-        oldest=NOW - 5 * DAY,
-        now=NOW,
-        bounds=HoldBounds(),
-    )
+    reach = reach_of(cameras, window)
     if refusal is None:
         assert reach.refusal is None
     else:
@@ -91,16 +97,7 @@ def test_a_placers_other_holds_count_against_what_they_hold_alone(
     cameras: set[str], window: Window, held: list[HeldAlone], waits: tuple[str, ...]
 ) -> None:
     """A city-wide or long hold split into small ones waits as the whole would."""
-    reach = hold_reach(
-        frozenset(cameras),
-        window,
-        known=KNOWN,
-        configured=len(KNOWN),
-        oldest=NOW - 5 * DAY,
-        now=NOW,
-        bounds=HoldBounds(),
-        held_alone=held,
-    )
+    reach = reach_of(cameras, window, held)
     assert reach.refusal is None
     assert len(reach.second_person) == len(waits), reach.second_person
     for why, expected in zip(reach.second_person, waits, strict=True):

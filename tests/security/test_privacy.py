@@ -429,9 +429,10 @@ cameras:
                 break
             time.sleep(0.1)
         assert first.poll() is None, first.communicate()
-        for second in (["run"], ["watch", str(shared_data / HAMILTON), "--camera-id", "dead"]):
-            done = subprocess.run(
-                [*command, *second],
+
+        def beside(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*command, *args],
                 cwd=tmp_path,
                 env=env,
                 capture_output=True,
@@ -439,19 +440,14 @@ cameras:
                 timeout=120,
                 check=False,
             )
+
+        for second in (["run"], ["watch", str(shared_data / HAMILTON), "--camera-id", "dead"]):
+            done = beside(*second)
             assert done.returncode != 0, done.stdout
             assert f"pid {first.pid}" in done.stderr and "citywatch run" in done.stderr, done.stderr
             assert "Traceback" not in done.stderr
         # a short command still works beside the running one (SQLite's own locking)
-        listed = subprocess.run(
-            [*command, "alerts", "list"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        listed = beside("alerts", "list")
         assert listed.returncode == 0, listed.stderr
     finally:
         first.send_signal(signal.SIGINT)

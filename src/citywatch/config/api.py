@@ -147,8 +147,9 @@ class ApiSettings(Section):
         description="Wrong passwords one user name (whether it exists or not) may be given in 15 "
         "minutes, from any number of addresses; past them every password for that name is refused "
         "(429, unchecked) until the oldest failure is 15 minutes old, and the lock is audited "
-        "once (`auth.rate_limited`, `user:<name>`). Someone guessing can lock a name out for that "
-        "long; no one can guess one name's password faster than this, however many addresses they use.",
+        "once (`auth.rate_limited`, `user:<name>`). Someone guessing can keep a name locked out of "
+        "password sign-in for as long as they keep guessing (its tokens and sessions still work); no "
+        "one can guess one name's password faster than this, however many addresses they use.",
     )
     failed_token_sign_ins_per_15min: int = Field(
         30,

@@ -57,6 +57,15 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
+class Owner:
+    """A person an account owes itself to (rules (a) to (c)), directly or through accounts
+    that owe themselves to them, with the facts that make it so."""
+
+    person: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class AccountHistory:
     """What is known of one account, for `independence_problem`."""
 
@@ -69,10 +78,17 @@ class AccountHistory:
     """Who set the account's current password (None: it has none, or nobody known)."""
     credentials: tuple[Credential, ...] = ()
     """The account's personal tokens and sessions, ended ones included (rule (c))."""
+    owners: tuple[Owner, ...] = ()
+    """Everyone the account owes itself to, directly or through other accounts (`owed_to`,
+    followed from account to account by the store): rule (d)."""
 
 
 def second_person_problem(
-    first: Actor, second: Actor, permission: Permission, history: AccountHistory | None = None
+    first: Actor,
+    second: Actor,
+    permission: Permission,
+    history: AccountHistory | None = None,
+    first_owners: tuple[Owner, ...] = (),
 ) -> str | None:
     """None when `second` is a person other than `first` who holds `permission` and (given
     the second's `history`) is independent of the first; otherwise the reason in one sentence.
@@ -93,11 +109,13 @@ def second_person_problem(
     if not can(second, permission):
         return f"{second.name} (role {second.role}) lacks the {permission} permission the second person needs"
     if history is not None:
-        return independence_problem(first.name, history)
+        return independence_problem(first.name, history, first_owners)
     return None
 
 
-def independence_problem(first: str, history: AccountHistory) -> str | None:
+def independence_problem(
+    first: str, history: AccountHistory, first_owners: tuple[Owner, ...] = ()
+) -> str | None:
     """None when the account `history` describes is independent of the person `first`;
     otherwise why not, in one sentence.
 
@@ -108,27 +126,85 @@ def independence_problem(first: str, history: AccountHistory) -> str | None:
     session that `first` could have obtained: one issued while the password in force was one
     `first` set, or while another such credential was live (a token issued with a token).
     Setting one's own password does not clear (c); revoking the token does. What `first`'s own
-    Unix account did in the `local` role (`first@local`) counts as done by `first`."""
+    Unix account did in the `local` role (`first@local`) counts as done by `first`.
+
+    (d) Nor when the two accounts owe themselves to one person, directly or through accounts
+    that do (`history.owners`, `first_owners`: an admin's two puppets, a puppet admin's
+    puppet, a puppet starting what its maker completes)."""
+    owed = _owed(first, history)
+    if owed is not None:
+        fact, remedy = owed
+        return f"{fact}, so {history.user} is not independent of {first}: {remedy}"
+    return _shared_owner(first, history, first_owners)
+
+
+def _owed(first: str, history: AccountHistory) -> tuple[str, str] | None:
+    """Rules (a) to (c): the fact that makes the account owe itself to `first`, and what
+    would undo it; None when nothing does."""
     user, setter = history.user, history.password_set_by
     if setter is not None and same_person(first, setter):
-        return (
-            f"{user}'s current password was set by {setter}, so {user} is not independent of "
-            f"{first}: {user} must set their own password first"
-        )
+        return f"{user}'s current password was set by {setter}", f"{user} must set their own password first"
     for event in sorted(history.events, key=lambda e: e.at):
         if event.action in _WHAT and event.at >= history.since and same_person(first, event.by):
-            return (
-                f"{event.by} {_WHAT[event.action]} {history.user} on {event.at:%Y-%m-%d %H:%M} UTC, so "
-                f"{history.user} is not independent of {first}: another person must do it"
-            )
+            fact = f"{event.by} {_WHAT[event.action]} {history.user} on {event.at:%Y-%m-%d %H:%M} UTC"
+            return fact, "another person must do it"
     held = _obtainable_by(first, history.credentials)
     if held is not None:
         what = "console session" if held.session else "personal token"
-        return (
+        fact = (
             f"{user} holds {what} {held.id}, issued on {held.issued_at:%Y-%m-%d %H:%M} UTC while "
-            f"{first} could sign in as {user}, so {user} is not independent of {first}: "
-            f"{user} must revoke it first"
+            f"{first} could sign in as {user}"
         )
+        return fact, f"{user} must revoke it first"
+    return None
+
+
+def owed_to(history: AccountHistory) -> tuple[Owner, ...]:
+    """Everyone the account directly owes itself to (rules (a) to (c)), each with the fact,
+    leaving out the system and the `local` role (outside the threat model: it can write the
+    database; and the accounts it made at setup would otherwise all owe themselves to it)."""
+    named = {e.by for e in history.events} | {c.password_by for c in history.credentials}
+    named |= {history.password_set_by}
+    found: dict[str, Owner] = {}
+    for person in sorted(n for n in named if n is not None and _may_own(n)):
+        owed = _owed(person, history)
+        if owed is not None and _person(person) != _person(history.user):
+            found.setdefault(_person(person), Owner(person, owed[0]))
+    return tuple(found.values())
+
+
+def _may_own(name: str) -> bool:
+    folded = name.strip().casefold()
+    return not folded.endswith(LOCAL_SUFFIX) and folded not in _NOT_PEOPLE
+
+
+_NOT_PEOPLE = frozenset({"system", "citywatch@system"})
+"""Who makes accounts without being a person: the users table's default creator, the system actor."""
+
+
+def _shared_owner(first: str, history: AccountHistory, first_owners: tuple[Owner, ...]) -> str | None:
+    """Rule (d): `first` owes their account to the second person, or both owe theirs to one
+    person (through any chain of accounts)."""
+    user = history.user
+    for owner in first_owners:
+        if same_person(owner.person, user):
+            return (
+                f"{first} owes their account to {user} ({owner.why}), so {user} is not independent "
+                f"of {first}: another person must do it"
+            )
+    for theirs in history.owners:
+        for mine in first_owners:
+            if same_person(theirs.person, mine.person):
+                return (
+                    f"{first} and {user} both owe their accounts to {mine.person} ({mine.why}; "
+                    f"{theirs.why}), so {user} is not independent of {first}: another person must do it"
+                )
+    for theirs in history.owners:
+        if same_person(theirs.person, first):  # through another account (a puppet's puppet)
+            return (
+                f"{user} owes their account to {first} ({theirs.why}), so {user} is not "
+                f"independent of {first}: another person must do it"
+            )
     return None
 
 
@@ -186,7 +262,9 @@ __all__ = [
     "AccountEvent",
     "AccountHistory",
     "Credential",
+    "Owner",
     "independence_problem",
+    "owed_to",
     "same_person",
     "second_person_problem",
     "token_issue_problem",

@@ -171,6 +171,7 @@ def hold_reach(
     now: datetime,
     bounds: HoldBounds,
     held_alone: Sequence[HeldAlone] = (),
+    named: Sequence[HeldAlone] = (),
 ) -> HoldReach:
     """Judge a hold's cameras and window.
 
@@ -183,7 +184,9 @@ def hold_reach(
     count the placer's other holds in force that no second person approved (`held_alone`):
     the cameras of all of them together, and the days each camera is held over all of them
     (overlaps counted once), so that a city-wide hold split into many small ones waits as
-    the whole would.
+    the whole would. Footage the hold names item by item (`named`: each recording's camera
+    over its span) counts as its cameras and window do, so that naming every recording is
+    no way round either bound.
     """
     if window is not None:
         if window.start is None or window.end is None:
@@ -194,7 +197,11 @@ def hold_reach(
     if unknown:
         return HoldReach(f"unknown camera(s): {', '.join(unknown)} (neither configured nor recorded)")
     if window is None or window.start is None or window.end is None:
-        return HoldReach()
+        if not named:
+            return HoldReach()
+        return _alone(
+            frozenset(), None, configured=configured, bounds=bounds, held_alone=held_alone, named=named
+        )
     start, end = window.start, window.end
     earliest = oldest - timedelta(days=bounds.past_slack_days)
     if start < earliest:
@@ -214,18 +221,38 @@ def hold_reach(
             f"a hold's window spans {_days(span)} days, more than the {bounds.max_days:g} "
             "allowed (retention.hold_max_days)"
         )
+    return _alone(
+        cameras, (start, end), configured=configured, bounds=bounds, held_alone=held_alone, named=named
+    )
+
+
+def _alone(
+    cameras: frozenset[str],
+    span: tuple[datetime, datetime] | None,
+    *,
+    configured: int,
+    bounds: HoldBounds,
+    held_alone: Sequence[HeldAlone],
+    named: Sequence[HeldAlone],
+) -> HoldReach:
+    """What of `hold_reach` needs a second person: the new hold (its cameras over `span`, and
+    the footage it `named`) alone, then with the placer's other holds held alone."""
     wait: list[str] = []
-    if span > timedelta(days=bounds.alone_days):
+    if span is not None and span[1] - span[0] > timedelta(days=bounds.alone_days):
         wait.append(
-            f"its window spans {_days(span)} days, more than the {bounds.alone_days:g} one "
+            f"its window spans {_days(span[1] - span[0])} days, more than the {bounds.alone_days:g} one "
             "person holds alone (retention.hold_alone_days)"
         )
+    mine = [*named, *([HeldAlone(cameras, *span)] if span is not None else [])]
+    cameras = cameras.union(*(n.cameras for n in named))
     held = len(cameras)
     if configured > 1 and held > bounds.alone_camera_share * configured:
         wait.append(
             f"it holds {held} of the {configured} cameras, more than the "
             f"{bounds.alone_camera_share:.0%} one person holds alone (retention.hold_alone_camera_share)"
         )
+    if not wait and named:
+        wait.extend(_days_held(cameras, mine, bounds, ""))
     if wait or not held_alone:
         return HoldReach(None, tuple(wait))
     together = len(cameras.union(*(h.cameras for h in held_alone)))
@@ -235,17 +262,24 @@ def hold_reach(
             f"{together} of the {configured} cameras, more than the {bounds.alone_camera_share:.0%} "
             "one person holds alone (retention.hold_alone_camera_share)"
         )
-    for camera in sorted(cameras):
-        spans = [(start, end), *((h.start, h.end) for h in held_alone if camera in h.cameras)]
-        covered = _covered(spans)
-        if covered > timedelta(days=bounds.alone_days):
-            wait.append(
-                f"with the other hold(s) in force its placer holds alone, camera {camera} is held "
-                f"over {_days(covered)} days, more than the {bounds.alone_days:g} one person holds "
-                "alone (retention.hold_alone_days)"
-            )
-            break
+    with_others = "with the other hold(s) in force its placer holds alone, "
+    wait.extend(_days_held(cameras, [*mine, *held_alone], bounds, with_others))
     return HoldReach(None, tuple(wait))
+
+
+def _days_held(
+    cameras: frozenset[str], holds: Sequence[HeldAlone], bounds: HoldBounds, prefix: str
+) -> list[str]:
+    """The first of `cameras` that `holds` keep over more than `alone_days` (overlaps counted
+    once), said in one sentence; none: empty."""
+    for camera in sorted(cameras):
+        covered = _covered([(h.start, h.end) for h in holds if camera in h.cameras])
+        if covered > timedelta(days=bounds.alone_days):
+            return [
+                f"{prefix}camera {camera} is held over {_days(covered)} days, more than the "
+                f"{bounds.alone_days:g} one person holds alone (retention.hold_alone_days)"
+            ]
+    return []
 
 
 def _covered(spans: Sequence[tuple[datetime, datetime]]) -> timedelta:

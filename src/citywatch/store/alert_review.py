@@ -27,14 +27,14 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from citywatch.audit.access import Permission
-from citywatch.audit.two_person import AccountHistory, second_person_problem
+from citywatch.audit.two_person import AccountHistory, Owner, second_person_problem
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, NotFound, OutOfScope, PermissionDenied
 from citywatch.store import alert_memory
 from citywatch.store import repositories as repo
 from citywatch.store.changes import ActorAuditHook
 from citywatch.store.db import Database
-from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.store.facade import alert_info, utc_now
 from citywatch.store.records import AlertReview, AlertStatus
 from citywatch.store.tables import Alert, Sighting
@@ -99,10 +99,14 @@ class AlertReviews:
             nonlocal problem
             confirmations = repo.confirmations_of(session, alert_id)
             history = None
+            first_owners: dict[str, tuple[Owner, ...]] = {}
             if confirmations:  # the step began with the first confirmation
                 since = min(c.at for c in confirmations) - self._independence
                 history = account_history(session, actor.name, since, self._clock())
-            problem = _confirmation_problem(actor, [Actor(c.actor, c.role) for c in confirmations], history)
+                now = self._clock()
+                first_owners = {c.actor: owners(session, c.actor, since, now) for c in confirmations}
+            earlier = [Actor(c.actor, c.role) for c in confirmations]
+            problem = _confirmation_problem(actor, earlier, history, first_owners)
             if problem is not None:
                 params = {"confirmed_by": [c.actor for c in confirmations], "reason": problem}
                 self._record(
@@ -206,15 +210,20 @@ class AlertReviews:
 
 
 def _confirmation_problem(
-    actor: Actor, earlier: list[Actor], history: AccountHistory | None = None
+    actor: Actor,
+    earlier: list[Actor],
+    history: AccountHistory | None = None,
+    first_owners: dict[str, tuple[Owner, ...]] | None = None,
 ) -> str | None:
     """None when `actor` may add a confirmation after `earlier`'s: a person, none of them
     (told apart as the two-person rule tells people apart), and, given the actor's account
-    `history`, independent of each."""
+    `history` and whom each earlier one owes their account to (`first_owners`), independent
+    of each."""
     if actor.service:
         return f"{actor.name} acts through a service token, which is not a person: a person must confirm"
     for first in earlier:
-        problem = second_person_problem(first, actor, Permission.ALERTS_ACT, history)
+        owed = (first_owners or {}).get(first.name, ())
+        problem = second_person_problem(first, actor, Permission.ALERTS_ACT, history, owed)
         if problem is not None:
             return problem
     return None

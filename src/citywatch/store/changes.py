@@ -31,7 +31,7 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from citywatch.store import repositories as repo
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.store.facade import MetaStore, utc_now
 from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
 from citywatch.store.tables import ChangeRow, Person, Watchlist
@@ -225,8 +225,11 @@ class ChangeStore:
             row = _require_pending(session, change_id)
             params, service, _note = repo.decode_payload(row.payload)
             proposer = Actor(row.proposed_by, row.proposed_role, service=service)
-            history = account_history(session, actor.name, row.created_at - self._independence, self._now())
-            problem = second_person_problem(proposer, actor, Permission.CHANGES_APPROVE, history)
+            since, now = row.created_at - self._independence, self._now()
+            history = account_history(session, actor.name, since, now)
+            first_owners = owners(session, row.proposed_by, since, now)
+            needed = Permission.CHANGES_APPROVE
+            problem = second_person_problem(proposer, actor, needed, history, first_owners)
             if problem is None and ChangeKind(row.kind) in HOLD_KINDS:
                 problem = self._holds().change_problem(session, _object_id(row.object, "hold"), actor)
             event_params = {"kind": row.kind, **params}

@@ -5,12 +5,20 @@ who did what) and the users table. Reads only, inside the caller's transaction."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from citywatch.audit.two_person import ACCOUNT_ACTIONS, AccountEvent, AccountHistory, Credential
+from citywatch.audit.two_person import (
+    ACCOUNT_ACTIONS,
+    AccountEvent,
+    AccountHistory,
+    Credential,
+    Owner,
+    owed_to,
+)
 from citywatch.store.tables import ApiTokenRow, AuditRecord, UserRow
 
 DEFAULT_INDEPENDENCE = timedelta(days=30)
@@ -22,13 +30,41 @@ _ISSUE_ACTIONS = ("token.issue", "session.open")
 
 
 def account_history(session: Session, user: str, since: datetime, now: datetime) -> AccountHistory:
-    """What was done to `user`'s account from `since` on, who set its current password, and
-    its personal tokens and sessions with who had set the password each was issued under.
+    """What was done to `user`'s account from `since` on, who set its current password, its
+    personal tokens and sessions with who had set the password each was issued under, and
+    everyone it owes itself to through other accounts (`owners`).
 
     A token's record names its owner in its parameters (its object is the token), so every
     `token.issue` of the window is read and the personal ones to `user` kept. Who set the
     password is the latest `user.add` or `user.password` record for the account, however old;
     when retention has pruned it, the account's creator is assumed (the stricter guess)."""
+    history = _direct_history(session, user, since, now)
+    return replace(history, owners=owners(session, user, since, now, history))
+
+
+def owners(
+    session: Session, user: str, since: datetime, now: datetime, history: AccountHistory | None = None
+) -> tuple[Owner, ...]:
+    """Everyone `user`'s account owes itself to (two_person.owed_to), and everyone those
+    accounts owe theirs to, and so on: an account made by an account the first person made
+    owes itself to the first person too. Each with the chain of facts, nearest first."""
+    found: dict[str, Owner] = {}
+    queue: list[tuple[AccountHistory, str]] = [(history or _direct_history(session, user, since, now), "")]
+    seen = {user.strip().casefold()}
+    while queue:
+        current, via = queue.pop(0)
+        for owner in owed_to(current):
+            key = owner.person.strip().casefold()
+            if key in seen:
+                continue
+            seen.add(key)
+            chained = Owner(owner.person, f"{via}; {owner.why}" if via else owner.why)
+            found[key] = chained
+            queue.append((_direct_history(session, owner.person, since, now), chained.why))
+    return tuple(found.values())
+
+
+def _direct_history(session: Session, user: str, since: datetime, now: datetime) -> AccountHistory:
     obj = f"user:{user}"
     # ISO 8601 strings in UTC order as times do; a day's slack for their varying precision,
     # the exact cut is the policy's
@@ -125,4 +161,4 @@ def _password_set_by(session: Session, user: str) -> str | None:
     return row.created_by if latest is None else latest
 
 
-__all__ = ["DEFAULT_INDEPENDENCE", "account_history"]
+__all__ = ["DEFAULT_INDEPENDENCE", "account_history", "owners"]

@@ -37,7 +37,7 @@ from citywatch.domain.policy import (
 )
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.store.retention import write_receipt
 from citywatch.store.tables import (
     Alert,
@@ -354,7 +354,8 @@ class GovernanceStore:
                     # approving is the second person's step: they must owe the requester nothing
                     since = row.created_at - self._independence
                     history = account_history(session, by.name, since, self._clock())
-                    problem = independence_problem(row.created_by, history)
+                    first_owners = owners(session, row.created_by, since, self._clock())
+                    problem = independence_problem(row.created_by, history, first_owners)
                 if problem:
                     # the refusal is itself recorded: this transaction commits it, nothing else
                     self._audit(

@@ -32,7 +32,7 @@ from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
-from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history
+from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.store.retention import ActorAuditHook, NewHold, RetentionStore, refused_outside_scope
 from citywatch.store.tables import ExportRow, HoldRow, RecordingRow, RequestRow, Sighting
 
@@ -310,7 +310,8 @@ class RequestStore:
         if problem is None and to is RequestStatus.APPROVED:
             since = row.created_at - self._independence
             history = account_history(session, by.name, since, self._clock())
-            problem = independence_problem(row.filed_by, history)
+            first_owners = owners(session, row.filed_by, since, self._clock())
+            problem = independence_problem(row.filed_by, history, first_owners)
         if problem is None:
             return None
         params = {"decision": to.value, "filed_by": row.filed_by, "reason": problem}

@@ -268,6 +268,7 @@ class RetentionStore:
             now=now,
             bounds=self._bounds,
             held_alone=_held_alone(session, by, now),
+            named=_named_footage(session, new.items),
         )
 
     def _place_pending(
@@ -1041,7 +1042,6 @@ def _held_alone(session: Session, by: Actor, now: datetime) -> list[HeldAlone]:
     rows = session.scalars(
         select(HoldRow).where(
             HoldRow.released_at.is_(None),
-            HoldRow.starts_at.is_not(None),
             or_(HoldRow.expires_at.is_(None), HoldRow.expires_at > now),
         )
     ).all()
@@ -1060,14 +1060,29 @@ def _held_alone(session: Session, by: Actor, now: datetime) -> list[HeldAlone]:
             )
         )
     }
-    return [
+    alone = [r for r in mine if r.id not in by_request and r.id not in approved]
+    windows = [
         HeldAlone(frozenset(json.loads(r.cameras)), r.starts_at, r.ends_at)
-        for r in mine
-        if r.id not in by_request
-        and r.id not in approved
-        and r.starts_at is not None
-        and r.ends_at is not None
+        for r in alone
+        if r.starts_at is not None and r.ends_at is not None
     ]
+    items = [(str(k), int(i)) for r in alone for k, i in json.loads(r.items)]
+    return windows + _named_footage(session, items)
+
+
+def _named_footage(session: Session, items: Iterable[tuple[str, int]]) -> list[HeldAlone]:
+    """The recordings among `items`, each as its camera over its span: footage named item
+    by item counts against what one person holds alone as cameras over a window do."""
+    ids = sorted({i for kind, i in items if kind == "recording"})
+    found: list[HeldAlone] = []
+    for chunk in range(0, len(ids), 500):
+        rows = session.execute(
+            select(RecordingRow.camera_id, RecordingRow.started_at, RecordingRow.ended_at).where(
+                RecordingRow.id.in_(ids[chunk : chunk + 500])
+            )
+        ).all()
+        found.extend(HeldAlone(frozenset({camera}), start, end) for camera, start, end in rows)
+    return found
 
 
 def _pending(session: Session, hold_id: int, kind: ChangeKind) -> Any:

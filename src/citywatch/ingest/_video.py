@@ -254,6 +254,8 @@ class FrameMaker:
         self.stop = stop
         self.tap = tap
         self.decoded = 0
+        self.unconvertible = 0
+        """Frames decoded but skipped: their pixels could not be converted to BGR."""
 
     def sampled(self, frames: Iterator[DecodedFrame]) -> Iterator[Frame]:
         """Yield the sampled ones of `frames` until they end or the source is stopped."""
@@ -270,11 +272,29 @@ class FrameMaker:
                 self.tap.anchor(decoded.raw_s, self.started_at + timedelta(seconds=decision.t_s))
             if not decision.keep:
                 continue
+            try:
+                image = decoded.image()
+            except AV_ERRORS as exc:  # decoded, but its pixels cannot become BGR (a broken format)
+                self._unconvertible(index, exc)
+                continue
             self.health.frames_sampled += 1
             yield Frame(
                 camera_id=self.camera_id,
                 index=index,
                 pts_s=decision.t_s,
                 captured_at=self.started_at + timedelta(seconds=decision.t_s),
-                image=decoded.image(),
+                image=image,
             )
+
+    def _unconvertible(self, index: int, exc: BaseException) -> None:
+        """Skip a frame whose pixels cannot be converted, saying so once per source."""
+        self.unconvertible += 1
+        if self.unconvertible == 1:
+            add_warning(
+                self.health,
+                f"{self.camera_id}: skipped frame {index}, whose pixels cannot be converted: "
+                f"{describe_error(exc)}",
+                logger,
+            )
+        else:
+            logger.debug("%s: skipped frame %d: %s", self.camera_id, index, describe_error(exc))

@@ -338,6 +338,27 @@ def test_naming_a_camera_outside_ones_scope_is_answered_as_naming_one_that_does_
     assert CAMERA not in absent.json()["detail"], absent.text  # what lies beyond is not listed
 
 
+@pytest.mark.parametrize("kind", ["sighting", "alert"])
+def test_naming_an_item_outside_ones_scope_in_a_hold_is_answered_as_naming_one_that_does_not_exist(
+    scoped: tuple[Api, dict[str, int]], kind: str
+) -> None:
+    api, ids = scoped
+    there, missing = ids[kind], 999_999
+
+    def hold(item_id: int) -> httpx.Response:
+        body = {"reference": "case:9", "reason": "evidence", "items": [{"kind": kind, "id": item_id}]}
+        return api.call("POST", "/api/holds", "ivo", json=body)
+
+    outside, absent = hold(there), hold(missing)
+    assert (outside.status_code, absent.status_code) == (404, 404), (outside.text, absent.text)
+    assert outside.json() == {
+        **absent.json(),
+        "detail": absent.json()["detail"].replace(str(missing), str(there)),
+    }
+    refused = [e for e in api.rt.audit_log.entries() if e.action == "access.refused" and e.actor == "ivo"]
+    assert len(refused) == 1 and refused[0].params["cameras"] == [CAMERA]  # still audited inside
+
+
 # --- (d) the data folder is the owner's alone ----------------------------------------------------
 
 

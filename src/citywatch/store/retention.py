@@ -227,7 +227,13 @@ class RetentionStore:
                 raise InvalidInput(f"{kind!r} cannot be held (one of {', '.join(HOLDABLE)})")
         refusal: CitywatchError | None = None
         with self._db.session() as session:
-            if by.cameras is not None and (items := _item_cameras(session, new.items)) is not None:
+            if by.cameras is not None and new.items:
+                refusal = self._items_beyond(session, new, by)
+            if (
+                refusal is None
+                and by.cameras is not None
+                and (items := _item_cameras(session, new.items)) is not None
+            ):
                 refusal = refused_outside_scope(
                     session,
                     self._audit,
@@ -248,6 +254,30 @@ class RetentionStore:
                 else:  # a missing item: place_in says which (NotFound)
                     return self.place_in(session, new, by=by, now=now)
         raise refusal
+
+    def _items_beyond(self, session: Session, new: NewHold, by: Actor) -> OutOfScope | None:
+        """A named item beyond `by`'s scope is answered as one that does not exist (the same
+        words `place_in` gives a missing one, every such item named with the missing ones),
+        audited as `access.refused`; None when every existing item lies within it."""
+        absent, beyond = [], set()
+        for kind, item_id, camera in _items_with_cameras(session, new.items):
+            if camera is None or not within_scope(by, [camera]):
+                absent.append(f"{kind} {item_id}")
+                beyond |= set() if camera is None else {camera}
+        if not beyond:
+            return None
+        refusal = refused_outside_scope(
+            session,
+            self._audit,
+            by,
+            Permission.HOLDS_MANAGE,
+            cameras=beyond,
+            what=f"a hold for {new.reference.strip()}",
+            audit_object="holds",
+            action="hold.place",
+            unseen=f"nothing to hold: no {', '.join(absent)}",
+        )
+        return refusal if isinstance(refusal, OutOfScope) else None
 
     def _reach(self, session: Session, new: NewHold, now: datetime, *, by: Actor) -> HoldReach:
         """domain.retention.hold_reach on `new`, with the cameras known, the oldest data
@@ -956,26 +986,28 @@ def receipt_within_scope(session: Session, actor: Actor, receipt: ReceiptInfo) -
     return within_scope(actor, cameras)
 
 
+def _items_with_cameras(
+    session: Session, items: Iterable[tuple[str, int]]
+) -> list[tuple[str, int, str | None]]:
+    """Each named item (sorted, once) with its camera; None for one that does not exist."""
+    wanted = sorted(set(items))
+    cameras: dict[tuple[str, int], str] = {}
+    for kind in {k for k, _ in wanted}:
+        model = _MODEL.get(kind)
+        ids = [i for k, i in wanted if k == kind]
+        for chunk in range(0, len(ids) if model is not None else 0, 500):
+            assert model is not None
+            rows = session.execute(
+                select(model.id, model.camera_id).where(model.id.in_(ids[chunk : chunk + 500]))
+            ).all()
+            cameras.update(((kind, item_id), camera) for item_id, camera in rows)
+    return [(kind, item_id, cameras.get((kind, item_id))) for kind, item_id in wanted]
+
+
 def _item_cameras(session: Session, items: Iterable[tuple[str, int]]) -> frozenset[str] | None:
     """The cameras of named sightings, alerts and recordings; None when one is missing."""
-    by_kind: dict[str, set[int]] = {}
-    for kind, item_id in items:
-        by_kind.setdefault(kind, set()).add(item_id)
-    cameras: set[str] = set()
-    for kind, ids in by_kind.items():
-        model = _MODEL.get(kind)
-        if model is None:
-            return None
-        found = 0
-        wanted = sorted(ids)
-        for chunk in range(0, len(wanted), 500):
-            part = wanted[chunk : chunk + 500]
-            rows = session.execute(select(model.id, model.camera_id).where(model.id.in_(part))).all()
-            found += len(rows)
-            cameras.update(camera for _, camera in rows)
-        if found != len(ids):
-            return None
-    return frozenset(cameras)
+    cameras = [camera for _, _, camera in _items_with_cameras(session, items)]
+    return None if None in cameras else frozenset(c for c in cameras if c is not None)
 
 
 def _require_hold(session: Session, hold_id: int) -> HoldRow:

@@ -108,9 +108,10 @@ def test_a_hold_on_named_items_is_scoped_by_their_cameras(rt: Runtime) -> None:
     at_hall = rt.store.add_sighting(sighting(camera_id="hall", start=T0)).sighting_id
     mine, theirs = named(("sighting", at_gate)), named(("sighting", at_hall))
     assert rt.retention.place_hold(mine, by=IVY).hold.items == {("sighting", at_gate)}
-    with pytest.raises(PermissionDenied, match="hall"):
+    # beyond the scope is answered in the words of nothing there at all
+    with pytest.raises(OutOfScope, match=f"^nothing to hold: no sighting {at_hall}$"):
         rt.retention.place_hold(theirs, by=IVY)
-    with pytest.raises(NotFound, match="sighting 4242"):  # not a scope refusal: there is nothing
+    with pytest.raises(NotFound, match=r"^nothing to hold: no sighting 4242$"):
         rt.retention.place_hold(named(("sighting", 4242)), by=IVY)
     assert rt.retention.place_hold(theirs, by=IAN).hold.items == {("sighting", at_hall)}
 

@@ -86,18 +86,20 @@ class StallReport:
             "requests": float(len(sample)),
             "p50_ms": float(np.percentile(ms, 50)),
             "p95_ms": float(np.percentile(ms, 95)),
+            "p99_ms": float(np.percentile(ms, 99)),
             "max_ms": float(ms.max()),
+            "over_100ms": float(np.count_nonzero(ms > 100.0)),
         }
 
     def markdown(self) -> str:
         lines = [
-            "| /healthz | requests | p50 ms | p95 ms | max ms |",
-            "|---|---|---|---|---|",
+            "| /healthz | requests | p50 ms | p95 ms | p99 ms | max ms | over 100 ms |",
+            "|---|---|---|---|---|---|---|",
         ]
         for label, idle in (("idle, before the attacks", True), ("while attacked", False)):
             h = self.health(idle=idle)
-            figures = " | ".join(f"{h[k]:.1f}" for k in ("p50_ms", "p95_ms", "max_ms"))
-            lines.append(f"| {label} | {h['requests']:.0f} | {figures} |")
+            figures = " | ".join(f"{h[k]:.1f}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
+            lines.append(f"| {label} | {h['requests']:.0f} | {figures} | {h['over_100ms']:.0f} |")
         lines += [
             "",
             f"Probes that failed or timed out (30 s) while attacked: {self.health_failed}.",

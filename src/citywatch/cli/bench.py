@@ -439,7 +439,7 @@ def stall(
     h = report.health()
     out.print(
         f"/healthz while attacked: p50 {h['p50_ms']:.1f} ms, p95 {h['p95_ms']:.1f} ms, "
-        f"max {h['max_ms']:.1f} ms "
+        f"p99 {h['p99_ms']:.1f} ms, max {h['max_ms']:.1f} ms, {h['over_100ms']:.0f} over 100 ms "
         f"({h['requests']:.0f} requests, {report.health_failed} failed); report in {out_dir / 'stall.md'}"
     )
 

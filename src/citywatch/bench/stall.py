@@ -7,11 +7,13 @@ The attack payloads are built here once, for the benchmark and for the attack te
 
 from __future__ import annotations
 
+import multiprocessing
 import struct
 import threading
 import time
 import zlib
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
@@ -121,17 +123,39 @@ def stall(
 ) -> StallReport:
     """Time `/healthz` for `idle_s` (no attack: the baseline), then fire each attack from
     `attackers` threads for `seconds` while one client asks `/healthz` every 10 ms (each with
-    a 30 s timeout); the latencies and answers."""
-    report = StallReport(
-        answers={a.name: Counter() for a in attacks}, attack_ms={a.name: [] for a in attacks}
-    )
+    a 30 s timeout); the latencies and answers.
+
+    The probe and the attackers each run in a process of their own, apart from the server's,
+    so that only the server's work counts against its latency (clients in its process would
+    hold its interpreter lock while they build and send 9.5 MB bodies)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+        idle_ms, _ = pool.submit(_probe, url, idle_s).result()
+        # both processes are up by then; the attacks are in flight before the first probe
+        start = time.time() + _START_S
+        fired = pool.submit(_fire, url, attacks, attackers, start + seconds)
+        probed = pool.submit(_probe, url, seconds, start + 0.2)
+        health_ms, failed = probed.result()
+        answers, attack_ms = fired.result()
+    return StallReport(idle_ms, health_ms, failed, answers, attack_ms)
+
+
+_START_S = 3.0
+"""How long the attack and probe processes are given to start before the attacks begin."""
+
+
+def _fire(
+    url: str, attacks: list[Attack], attackers: int, until: float
+) -> tuple[dict[str, Counter[int]], dict[str, list[float]]]:
+    """Fire each attack from `attackers` threads until the wall-clock time `until`: the
+    answers' status codes (0: no answer) and times (ms), by attack."""
+    answers: dict[str, Counter[int]] = {a.name: Counter() for a in attacks}
+    times: dict[str, list[float]] = {a.name: [] for a in attacks}
     lock = threading.Lock()
-    stop = threading.Event()
-    report.idle_ms, _ = _probe(url, idle_s)
 
     def fire(attack: Attack) -> None:
         with httpx.Client(base_url=url, timeout=120) as client:
-            while not stop.is_set():
+            while time.time() < until:
                 started = time.perf_counter()
                 try:
                     code = client.post(
@@ -140,8 +164,8 @@ def stall(
                 except httpx.HTTPError:
                     code = 0
                 with lock:
-                    report.answers[attack.name][code] += 1
-                    report.attack_ms[attack.name].append(1000 * (time.perf_counter() - started))
+                    answers[attack.name][code] += 1
+                    times[attack.name].append(1000 * (time.perf_counter() - started))
 
     threads = [
         threading.Thread(target=fire, args=(attack,), daemon=True)
@@ -150,17 +174,18 @@ def stall(
     ]
     for thread in threads:
         thread.start()
-    time.sleep(0.2)  # the attacks are in flight before the first probe
-    report.health_ms, report.health_failed = _probe(url, seconds)
-    stop.set()
     for thread in threads:
-        thread.join(180)
-    return report
+        thread.join(180 + max(0.0, until - time.time()))
+    with lock:
+        return answers, times
 
 
-def _probe(url: str, seconds: float) -> tuple[list[float], int]:
-    """`/healthz` asked every 10 ms for `seconds`: the latencies (ms) of its answers, and how
-    many probes failed (an error, or no answer within 30 s)."""
+def _probe(url: str, seconds: float, start: float | None = None) -> tuple[list[float], int]:
+    """`/healthz` asked every 10 ms for `seconds` (from the wall-clock time `start`, or now):
+    the latencies (ms) of its answers, and how many probes failed (an error, or no answer
+    within 30 s)."""
+    if start is not None:
+        time.sleep(max(0.0, start - time.time()))
     latencies: list[float] = []
     failed = 0
     deadline = time.monotonic() + seconds

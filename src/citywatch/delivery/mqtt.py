@@ -21,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from citywatch.config.delivery import MqttSinkSettings
 from citywatch.delivery.message import Message, probe_body
 from citywatch.delivery.sink import DeliveryFailed
+from citywatch.domain.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class MqttSink:
         *,
         reconnect_min_s: int = RECONNECT_MIN_S,
         reconnect_max_s: int = RECONNECT_MAX_S,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self.name = settings.name
         self._settings = settings

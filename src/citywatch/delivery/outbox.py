@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from citywatch.config.delivery import MqttSinkSettings, SinkSettings
 from citywatch.delivery.message import ALERT_EVENT, message_of
 from citywatch.domain.audit import AuditEvent
+from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound
 from citywatch.store.db import Database
 from citywatch.store.tables import Alert, OutboxRow
@@ -74,7 +75,7 @@ class Outbox:
         sinks: Sequence[SinkSettings],
         *,
         backoff: Backoff,
-        clock: Callable[[], datetime],
+        clock: Clock,
         base_url: str = "",
         lease_s: float = 120.0,
         audit: AuditHook | None = None,

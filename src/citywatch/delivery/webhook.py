@@ -11,7 +11,7 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import Message as HttpHeaders
 from typing import IO
@@ -19,6 +19,7 @@ from typing import IO
 from citywatch.config.delivery import WebhookSinkSettings, webhook_key
 from citywatch.delivery.message import Message, probe_body
 from citywatch.delivery.sink import DeliveryFailed
+from citywatch.domain.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 class WebhookSink:
     """POSTs each message as JSON to one URL; any 2xx answer is delivery."""
 
-    def __init__(
-        self, settings: WebhookSinkSettings, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, settings: WebhookSinkSettings, *, clock: Clock = lambda: datetime.now(UTC)) -> None:
         self.name = settings.name
         self._url = settings.url
         self._shown = shown_url(settings.url)

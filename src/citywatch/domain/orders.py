@@ -9,7 +9,7 @@ location cannot tell, so it takes no part.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -162,10 +162,6 @@ def area_from_json(data: dict[str, object]) -> Area:
     radius = data["radius_m"]
     assert isinstance(center, list) and isinstance(radius, int | float)
     return CircleArea(GeoPoint(float(center[0]), float(center[1])), float(radius))
-
-
-def active_persons(orders: Sequence[Order], at: datetime) -> set[int]:
-    return {o.person_id for o in orders if o.person_id is not None and o.in_force(at)}
 
 
 NOT_UNDER_ORDER = OrderCheck(OrderVerdict.NOT_UNDER_ORDER, None, "no stay-at-home order concerns this person")

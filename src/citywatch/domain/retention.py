@@ -106,17 +106,6 @@ def held(item: ItemRef, holds: Iterable[Hold], now: datetime) -> bool:
     return any(h.in_force(now) and h.covers(item) for h in holds)
 
 
-def held_until(item: ItemRef, holds: Iterable[Hold], now: datetime) -> datetime | None:
-    """When the last hold on `item` ends (overlapping holds resolve to the longest);
-    None when no hold in force covers it; datetime.max when one has no expiry."""
-    ends = [
-        h.expires_at or datetime.max.replace(tzinfo=now.tzinfo)
-        for h in holds
-        if h.in_force(now) and h.covers(item)
-    ]
-    return max(ends) if ends else None
-
-
 def _overlap(a: Window, b: Window) -> bool:
     starts_before_b_ends = a.start is None or b.end is None or a.start <= b.end
     ends_after_b_starts = a.end is None or b.start is None or a.end >= b.start

@@ -1,23 +1,15 @@
-"""Helpers shared by the sources: the clock type and bounded health warnings."""
+"""Helpers shared by the sources: bounded health warnings."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
 
-Clock = Callable[[], datetime]
-"""Returns the current time as an aware UTC datetime; injected so tests can pin it."""
-
 MAX_WARNINGS = 100
 """A source that keeps misbehaving must not grow its health record without bound."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def add_warning(health: SourceHealth, message: str, logger: logging.Logger) -> None:

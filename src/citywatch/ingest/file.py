@@ -13,10 +13,11 @@ from typing import Any, NoReturn
 import av
 
 from citywatch.config.ingest import SourceSettings
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import CorruptMedia, SourceUnavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
-from citywatch.ingest._common import Clock, add_warning, tracked, utc_now
+from citywatch.ingest._common import add_warning, tracked
 from citywatch.ingest._video import (
     AV_ERRORS,
     DecodedFrame,

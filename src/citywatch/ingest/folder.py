@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import CorruptMedia, InvalidInput, NotFound, SourceUnavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
-from citywatch.ingest._common import Clock, add_warning, utc_now
+from citywatch.ingest._common import add_warning
 from citywatch.media.images import read_image
 
 logger = logging.getLogger(__name__)

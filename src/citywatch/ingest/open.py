@@ -7,9 +7,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from citywatch.config.ingest import SourceSettings
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import InvalidInput, SourceUnavailable
 from citywatch.domain.ports import FrameSource
-from citywatch.ingest._common import Clock, utc_now
 from citywatch.ingest._video import PacketTap
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.folder import FolderSource

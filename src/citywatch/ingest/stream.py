@@ -13,10 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 import av
 
 from citywatch.config.ingest import SourceSettings
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import SourceUnavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.ports import SourceHealth, SourceState
-from citywatch.ingest._common import Clock, tracked, utc_now
+from citywatch.ingest._common import tracked
 from citywatch.ingest._video import (
     AV_ERRORS,
     DecodedFrame,

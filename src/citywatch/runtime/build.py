@@ -28,6 +28,7 @@ from citywatch.delivery.feed import AlertFeed
 from citywatch.delivery.outbox import Backoff, Outbox
 from citywatch.delivery.sink import Sink
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch
 from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
@@ -49,7 +50,7 @@ from citywatch.store.blobs import BlobStore, remove_empty_days
 from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.exports import EXPORTS_FOLDER, clean_orphan_exports
-from citywatch.store.facade import CROPS_FOLDER, MetaStore, utc_now
+from citywatch.store.facade import CROPS_FOLDER, MetaStore
 from citywatch.store.footage import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
 from citywatch.store.governance import SYSTEM, GovernanceStore
 from citywatch.store.orders import OrderStore

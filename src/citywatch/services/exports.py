@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from citywatch.audit.access import Permission, within_scope
 from citywatch.audit.keys import load_or_create
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import CorruptMedia, NotFound, OutOfScope, Unavailable
 from citywatch.exports.package import Entry, Verdict, build_package, verify_package
 from citywatch.runtime.build import Runtime
 from citywatch.store.blobs import make_dirs
 from citywatch.store.exports import EXPORTS_FOLDER, ExportInfo, get_export
-from citywatch.store.facade import utc_now
 from citywatch.store.footage import describe_os_error
 from citywatch.store.records import SightingInfo
 from citywatch.store.requests import WORK_FOLDER, RequestInfo

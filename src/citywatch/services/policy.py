@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, mode_for
 from citywatch.store.governance import GovernanceStore
@@ -26,7 +27,7 @@ class PolicyService:
         *,
         refresh_s: float,
         on_change: ModeChanged | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self._gov = governance
         self._refresh_s = refresh_s

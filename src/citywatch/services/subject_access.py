@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import (
     Conflict,
     CorruptMedia,
@@ -45,7 +46,7 @@ from citywatch.services.exports import json_bytes, publish_export, request_recor
 from citywatch.services.footage import export_clip
 from citywatch.services.redaction import FaceRedactor, RedactionCounts, redact, spread
 from citywatch.services.search import rank
-from citywatch.store.facade import REQUEST_PHOTOS_FOLDER, utc_now
+from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
 from citywatch.store.footage import describe_os_error
 from citywatch.store.governance import SYSTEM
 from citywatch.store.records import SightingInfo

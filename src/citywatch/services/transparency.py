@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from citywatch.config.ingest import CameraSettings
+from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import (
     AuthorisationStatus,
@@ -24,7 +25,6 @@ from citywatch.domain.policy import (
 from citywatch.domain.retention import DataClass
 from citywatch.runtime.build import Runtime
 from citywatch.store import transparency as tally
-from citywatch.store.facade import utc_now
 from citywatch.store.requests import RequestKind, RequestStatus
 
 DELETING_KINDS = ("purge", "authorisation")

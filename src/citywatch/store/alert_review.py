@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
@@ -29,13 +29,14 @@ from sqlalchemy.orm import Session
 from citywatch.audit.access import Permission
 from citywatch.audit.two_person import AccountHistory, Owner, second_person_problem
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, NotFound, OutOfScope, PermissionDenied
 from citywatch.store import alert_memory
 from citywatch.store import repositories as repo
 from citywatch.store.changes import ActorAuditHook
 from citywatch.store.db import Database
 from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history, owners
-from citywatch.store.facade import alert_info, utc_now
+from citywatch.store.facade import alert_info
 from citywatch.store.records import AlertReview, AlertStatus
 from citywatch.store.tables import Alert, Sighting
 
@@ -53,7 +54,7 @@ class AlertReviews:
         db: Database,
         *,
         audit: ActorAuditHook | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:
         """`independence`: how far before the first confirmation the second confirmer must not

@@ -27,12 +27,13 @@ from sqlalchemy.orm import Session
 from citywatch.audit.access import Permission, can
 from citywatch.audit.two_person import same_person, second_person_problem
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.store import repositories as repo
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
 from citywatch.store.duties import DEFAULT_INDEPENDENCE, account_history, owners
-from citywatch.store.facade import MetaStore, utc_now
+from citywatch.store.facade import MetaStore
 from citywatch.store.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
 from citywatch.store.tables import ChangeRow, Person, Watchlist
 
@@ -59,7 +60,7 @@ class ChangeStore:
         blobs: BlobStore,
         *,
         audit: ActorAuditHook | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         retention: RetentionStore | None = None,
         independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch, Template
 from citywatch.store import alert_memory, vectors
@@ -60,10 +61,6 @@ ORPHAN_GRACE_S = 30.0
 MAX_LIST = 10_000
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def open_store(database_url: str, blob_root: Path) -> MetaStore:
     """Open (and migrate) the database and the blob store beside it."""
     return MetaStore(open_database(database_url), BlobStore(blob_root))
@@ -77,7 +74,7 @@ class MetaStore:
         db: Database,
         blobs: BlobStore,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         alert_cooldown_s: float = 0.0,
         audit: AuditHook | None = None,
         on_alert: AlertHook | None = None,
@@ -1011,4 +1008,4 @@ def alert_info(row: Alert) -> AlertInfo:
     )
 
 
-__all__ = ["CROPS_FOLDER", "REFERENCES_FOLDER", "MetaStore", "alert_info", "open_store", "utc_now"]
+__all__ = ["CROPS_FOLDER", "REFERENCES_FOLDER", "MetaStore", "alert_info", "open_store"]

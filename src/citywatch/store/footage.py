@@ -17,13 +17,14 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.domain.footage import PendingSegment, Segment
 from citywatch.store.blobs import TMP_SUFFIX, BlobStore, fsync_dir, make_dirs
@@ -39,10 +40,6 @@ ORPHAN_GRACE_S = 120.0
 _CAMERA = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _CHUNK = 1 << 20
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -79,7 +76,7 @@ class FootageStore:
     between leaves files without rows, which `clean_orphans` deletes.
     """
 
-    def __init__(self, db: Database, root: Path, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, db: Database, root: Path, *, clock: Clock = utc_now) -> None:
         self._db = db
         self._files = BlobStore(root)
         self._clock = clock

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from citywatch.audit.access import Permission, can
 from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import (
     ALWAYS,
@@ -115,7 +116,7 @@ class GovernanceStore:
         db: Database,
         blobs: BlobStore,
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         audit: ActorAuditHook,
         independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from citywatch.audit.access import Permission, can
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.orders import Area, Order, OrderStatus, area_from_json, area_json
 from citywatch.domain.policy import Window
@@ -75,7 +76,7 @@ class OrderStore:
         self,
         db: Database,
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         audit: ActorAuditHook,
         remove_blob: Callable[[str], object],
     ) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from citywatch.audit.access import Permission, can, within_scope
 from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
@@ -124,7 +125,7 @@ class RequestStore:
         retention: RetentionStore,
         *,
         deadlines: dict[RequestKind, timedelta],
-        clock: Callable[[], datetime],
+        clock: Clock,
         audit: ActorAuditHook,
         remove_photo: Callable[[str], object],
         independence: timedelta = DEFAULT_INDEPENDENCE,

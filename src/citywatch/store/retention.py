@@ -47,6 +47,7 @@ from citywatch.audit.access import Permission, scope_refusal, within_scope
 from citywatch.audit.log import AuditLog, AuditPrune, AuditSpan
 from citywatch.audit.two_person import same_person
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import Clock
 from citywatch.domain.errors import (
     CitywatchError,
     Conflict,
@@ -184,7 +185,7 @@ class RetentionStore:
         db: Database,
         *,
         policy: RetentionPolicy,
-        clock: Callable[[], datetime],
+        clock: Clock,
         audit: ActorAuditHook,
         remove_file: FileRemover,
         audit_log: AuditLog | None = None,

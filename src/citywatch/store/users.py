@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 
 from citywatch.audit.two_person import token_issue_problem
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database
-from citywatch.store.facade import AuditHook, utc_now
+from citywatch.store.facade import AuditHook
 from citywatch.store.tables import ROLES, ApiTokenRow, UserRow
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class UserStore:
         self,
         db: Database,
         audit: AuditHook | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         *,
         hasher: PasswordHasher | None = None,
         sign_in_audit: SignInAuditHook | None = None,

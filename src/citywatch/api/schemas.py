@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Query, status
+from fastapi import status
 
 from citywatch.api.errors import ErrorBody
 
@@ -31,5 +31,3 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 SIGNED_IN = (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN, status.HTTP_422_UNPROCESSABLE_CONTENT)
 """What any signed-in route may answer besides its success."""
-
-Limit = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Items on this page (newest first).")

@@ -41,6 +41,7 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict scripts/screenshots.py
+	$(VENV)/bin/lint-imports --no-cache
 
 # Each fuzz target (tests/fuzz/targets.py) for FUZZ_SECONDS (default an hour), its corpus
 # kept in var/fuzz/NAME and findings written to var/fuzz/ (replay: python -m tests.fuzz.run NAME --replay FILE).

@@ -317,3 +317,65 @@ def test_there_is_no_way_to_re_enable_a_disabled_account(api: Api) -> None:
         api.call("POST", "/api/users/sue/tokens", "ada", json={"label": "x", "service": True}).status_code
         == 409
     )
+
+
+# --- two accounts of one admin's making (rule (d)) --------------------------------------------
+
+
+def test_two_accounts_the_admin_made_are_not_two_people(api: Api) -> None:
+    """Ada makes supervisors sid and tom; sid asks for an authorisation, tom approves it."""
+    sid = sock_puppet(api, "sid")
+    tom = sock_puppet(api, "tom")
+    assert call_as(api, sid, "POST", "/api/authorisations", json=authorisation("W-7")).status_code == 201
+    refused = call_as(api, tom, "POST", "/api/authorisations/W-7/approve", json={})
+    assert refused.status_code == 403, refused.text
+    assert "not independent of sid" in refused.json()["detail"] and "ada" in refused.json()["detail"]
+    (record,) = audited(api, "authorisation.decide_refused")
+    assert record.actor == "tom"
+    # sue, whom ada did not make, approves it
+    assert api.call("POST", "/api/authorisations/W-7/approve", "sue", json={}).status_code == 200
+
+
+def test_a_puppet_and_an_account_the_admin_took_over_are_not_two_people(api: Api) -> None:
+    """Ada makes supervisor sid and sets sam's password: sid asks, "sam" approves."""
+    sid = sock_puppet(api, "sid")
+    assert api.call("POST", "/api/users/sam/password", "ada", json={"password": PASSWORD}).status_code == 200
+    sam = api.rt.users.issue_own_token("sam", PASSWORD, "taken over").token
+    assert call_as(api, sid, "POST", "/api/authorisations", json=authorisation("W-8")).status_code == 201
+    refused = call_as(api, sam, "POST", "/api/authorisations/W-8/approve", json={})
+    assert refused.status_code == 403, refused.text
+    assert "not independent of sid" in refused.json()["detail"]
+
+
+def test_an_account_made_by_an_admin_the_first_made_is_not_independent(api: Api) -> None:
+    """Ada makes admin dave, signs in as dave and makes supervisor eve: eve owes ada as much."""
+    dave = sock_puppet(api, "dave", role="admin")
+    eve_account = {"name": "eve", "role": "supervisor", "password": PASSWORD}
+    made = call_as(api, dave, "POST", "/api/users", json=eve_account)
+    assert made.status_code == 201, made.text
+    eve = api.rt.users.issue_own_token("eve", PASSWORD, "mine").token
+    assert api.call("POST", "/api/authorisations", "sam", json=authorisation("W-9")).status_code == 201
+    # sam is not ada: an account ada's puppet made is still independent of sam
+    ok = call_as(api, eve, "POST", "/api/authorisations/W-9/approve", json={})
+    assert ok.status_code == 200, ok.text
+
+    assert api.call("POST", "/api/authorisations", "ada", json=authorisation("W-11")).status_code == 201
+    refused = call_as(api, eve, "POST", "/api/authorisations/W-11/approve", json={})
+    assert refused.status_code == 403, refused.text
+    detail = refused.json()["detail"]
+    assert "eve owes their account to ada" in detail and "ada created dave" in detail
+    assert "not independent of ada" in detail
+
+
+def test_the_admin_cannot_approve_what_a_puppet_asked_for(api: Api) -> None:
+    """Ada makes supervisor sid; sid proposes a looser threshold; ada approves it."""
+    api.rt.store.create_watchlist("wanted")
+    sid = sock_puppet(api, "sid")
+    raised = call_as(api, sid, "POST", "/api/watchlists/wanted/threshold", json={"value": 0.9})
+    assert raised.status_code == 200, raised.text
+    (change,) = api.rt.changes.list_changes()
+    api.rt.users.set_role("ada", "supervisor")  # an admin approves no change; ada as a supervisor
+    refused = api.call("POST", f"/api/changes/{change.id}/approve", "ada")
+    assert refused.status_code == 403, refused.text
+    assert "sid owes their account to ada" in refused.json()["detail"]
+    assert api.call("POST", f"/api/changes/{change.id}/approve", "sam").status_code == 200

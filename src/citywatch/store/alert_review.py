@@ -103,8 +103,8 @@ class AlertReviews:
             first_owners: dict[str, tuple[Owner, ...]] = {}
             if confirmations:  # the step began with the first confirmation
                 since = min(c.at for c in confirmations) - self._independence
-                history = account_history(session, actor.name, since, self._clock())
                 now = self._clock()
+                history = account_history(session, actor.name, since, now)
                 first_owners = {c.actor: owners(session, c.actor, since, now) for c in confirmations}
             earlier = [Actor(c.actor, c.role) for c in confirmations]
             problem = _confirmation_problem(actor, earlier, history, first_owners)

@@ -354,8 +354,9 @@ class GovernanceStore:
                 if problem is None and status is AuthorisationStatus.APPROVED:
                     # approving is the second person's step: they must owe the requester nothing
                     since = row.created_at - self._independence
-                    history = account_history(session, by.name, since, self._clock())
-                    first_owners = owners(session, row.created_by, since, self._clock())
+                    now = self._clock()
+                    history = account_history(session, by.name, since, now)
+                    first_owners = owners(session, row.created_by, since, now)
                     problem = independence_problem(row.created_by, history, first_owners)
                 if problem:
                     # the refusal is itself recorded: this transaction commits it, nothing else

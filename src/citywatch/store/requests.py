@@ -309,9 +309,9 @@ class RequestStore:
         _check_move(row, to)
         problem = _decider_problem(row, by)
         if problem is None and to is RequestStatus.APPROVED:
-            since = row.created_at - self._independence
-            history = account_history(session, by.name, since, self._clock())
-            first_owners = owners(session, row.filed_by, since, self._clock())
+            since, now = row.created_at - self._independence, self._clock()
+            history = account_history(session, by.name, since, now)
+            first_owners = owners(session, row.filed_by, since, now)
             problem = independence_problem(row.filed_by, history, first_owners)
         if problem is None:
             return None

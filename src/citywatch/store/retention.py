@@ -995,9 +995,10 @@ def _items_with_cameras(
     cameras: dict[tuple[str, int], str] = {}
     for kind in {k for k, _ in wanted}:
         model = _MODEL.get(kind)
+        if model is None:  # not a holdable kind: nothing of it exists
+            continue
         ids = [i for k, i in wanted if k == kind]
-        for chunk in range(0, len(ids) if model is not None else 0, 500):
-            assert model is not None
+        for chunk in range(0, len(ids), 500):
             rows = session.execute(
                 select(model.id, model.camera_id).where(model.id.in_(ids[chunk : chunk + 500]))
             ).all()

@@ -32,6 +32,7 @@ def write_config(work: Path, data: Path, *, detect_fps: float = 8) -> None:
         (folder / name).write_bytes((ex / name).read_bytes())
     (work / "citywatch.yaml").write_text(
         f"""\
+restarts: {{budget: 1, backoff_initial_s: 0.1}}
 cameras:
   - id: stage
     url: {ex / "short_hamilton_clip.mp4"}
@@ -90,6 +91,7 @@ def test_run_watches_all_cameras_and_reports_the_dead_one(tmp_path: Path, shared
     assert proc.returncode == 0, proc.stderr
     cams = camera_lines(proc.stdout)
     assert cams["dead"]["state"] == "failed"
+    assert re.search(r"camera dead: failed, .*1 restart\(s\) \(.*gave up: 1 restart", proc.stdout)
     assert cams["missing"]["state"] == "failed" and "no such file" in proc.stdout
     assert "unreachable" in proc.stdout
     assert int(cams["stage"]["matches"]) >= 1

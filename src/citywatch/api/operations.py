@@ -145,8 +145,10 @@ def readyz(
     request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]
 ) -> ReadinessPublic | JSONResponse:
     """Ready to serve: the database answers at the newest schema, the data folder takes writes
-    (503 naming the failed checks otherwise). A camera that is down (failed to open, or its
-    worker stopped) leaves the server ready but `degraded`, with `cameras` not ok. Why a check
+    (503 naming the failed checks otherwise). A camera that is down (failed to open, its
+    worker stopped, being restarted or given up on) leaves the server ready but `degraded`,
+    with `cameras` not ok; a supervised service down (purge, orders, delivery), with
+    `services` not ok. Why a check
     failed (paths, camera ids, errors) goes to the log, not to anyone who asks."""
     result = runtime_of(request).readiness()
     said = "; ".join(f"{c.name}: {c.detail}" for c in result.problems)

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Annotated
 
@@ -21,13 +21,13 @@ from citywatch.cli.output import emit_json, err, out, table
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.delivery.dispatcher import Dispatcher
-from citywatch.delivery.outbox import OutboxStatus
 from citywatch.domain.audit import AuditEvent
-from citywatch.domain.errors import CitywatchError, Unavailable
+from citywatch.domain.errors import Unavailable
 from citywatch.ingest.stream import redact
 from citywatch.runtime.build import Runtime
-from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.pipeline import TrackOutcome
+from citywatch.runtime.supervised import CAMERA, supervise
+from citywatch.runtime.supervisor import ChildState, Supervisor
 from citywatch.runtime.worker import CameraStatus, CameraWorker
 from citywatch.store.lock import DataFolderLock
 
@@ -35,9 +35,6 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_S = 30.0
 """How long `run` waits for a camera to store its open tracks after Ctrl-C."""
-ORDER_ENFORCE_S = 10.0
-"""How often `run` ends the orders whose window has passed (their templates go at once;
-matching them stopped already, the gallery filtering by time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +212,8 @@ def _fmt(value: object) -> str:
 
 @requires(Permission.CAMERAS_RUN)
 def run(ctx: typer.Context) -> None:
-    """Watch every configured camera at once, with a live status view, until Ctrl-C."""
+    """Watch every configured camera at once, with a live status view, until Ctrl-C. A camera
+    worker or service that dies is restarted (`restarts:` in the configuration)."""
     rt = runtime(ctx)
     if not rt.settings.cameras:
         raise typer.BadParameter("no cameras configured: add them under `cameras:` (see `citywatch init`)")
@@ -224,47 +222,50 @@ def run(ctx: typer.Context) -> None:
     rt.recover()
     stop = threading.Event()
     stop_on_signals(stop.set)
-    workers: list[CameraWorker] = []
-    unopened: list[CameraStatus] = []
-    for cam in rt.settings.cameras:
-        try:
-            workers.append(rt.camera_worker(cam))
-            rt.audit(_camera_event("camera.start", cam))
-        except CitywatchError as exc:  # one bad camera does not keep the others from running
-            unopened.append(CameraStatus.failed(cam.id, str(exc)))
-            rt.live.fail(cam.id, str(exc))  # failed on the console, in readiness and metrics
-    start_delivery(ctx, rt)
-    start_api(ctx, rt)
-    for w in workers:
-        w.start()
-    purge = Scheduled("retention purge", rt.purge, rt.settings.retention.purge_every_min * 60)
-    purge.start()
-    orders = Scheduled("stay-at-home order enforcement", rt.orders.enforce, ORDER_ENFORCE_S)
-    orders.start()
-
-    def statuses() -> list[CameraStatus]:
-        return [w.status() for w in workers] + unopened
-
-    with Live(_status_table(statuses()), console=err, refresh_per_second=2) as live:
-        while not stop.wait(0.5) and not all(w.done for w in workers):
-            live.update(_status_table(statuses()))
-        for w in workers:
-            w.stop()
-        for w in workers:
-            if not w.join(SHUTDOWN_S):
-                log.error("camera %s did not stop within %.0f s", w.source.camera_id, SHUTDOWN_S)
-        live.update(_status_table(statuses()))
-    purge.stop()
-    orders.stop()
+    supervisor = supervise(rt)
     cameras = {c.id: c for c in rt.settings.cameras}
-    for w in workers:
-        rt.audit(_camera_event("camera.stop", cameras[w.source.camera_id], w))
-    for s in statuses():
+    for worker in _workers(supervisor):
+        rt.audit(_camera_event("camera.start", cameras[worker.source.camera_id]))
+    start_api(ctx, rt)
+    supervisor.start()
+    with Live(_status_table(camera_statuses(supervisor)), console=err, refresh_per_second=2) as live:
+        while not stop.wait(0.5) and not supervisor.settled(CAMERA):
+            live.update(_status_table(camera_statuses(supervisor)))
+        for name in supervisor.stop(SHUTDOWN_S):
+            log.error("%s did not stop within %.0f s", name, SHUTDOWN_S)
+        live.update(_status_table(camera_statuses(supervisor)))
+    for worker in _workers(supervisor):
+        rt.audit(_camera_event("camera.stop", cameras[worker.source.camera_id], worker))
+    statuses = camera_statuses(supervisor)
+    for s in statuses:
+        restarts = f", {s.restarts} restart(s)" if s.restarts else ""
         out.print(
             f"camera {s.camera_id}: {s.state}, {s.frames} frames, {s.sightings} sightings, "
-            f"{s.matches} matches, {s.alerts} alerts" + (f" ({s.error})" if s.error else "")
+            f"{s.matches} matches, {s.alerts} alerts{restarts}" + (f" ({s.error})" if s.error else "")
         )
-    out.print(f"stopped {len(workers) + len(unopened)} camera(s) cleanly")
+    out.print(f"stopped {len(statuses)} camera(s) cleanly")
+
+
+def _workers(supervisor: Supervisor) -> list[CameraWorker]:
+    return [w for w in supervisor.children(CAMERA) if isinstance(w, CameraWorker)]
+
+
+def camera_statuses(supervisor: Supervisor) -> list[CameraStatus]:
+    """Each camera's newest worker's status, as the supervisor sees it: restarting or failed
+    (restart budget spent) with its restarts; a camera that could not be opened, failed."""
+    statuses = []
+    for child in supervisor.status():
+        if child.camera_id is None:
+            continue
+        worker = supervisor.child(child.name)
+        if not isinstance(worker, CameraWorker):
+            statuses.append(CameraStatus.failed(child.camera_id, child.error or "could not be opened"))
+            continue
+        status = replace(worker.status(), restarts=child.restarts)
+        if child.state in (ChildState.RESTARTING, ChildState.FAILED):
+            status = replace(status, state=str(child.state), error=child.error)
+        statuses.append(status)
+    return statuses
 
 
 def own_data_folder(ctx: typer.Context, rt: Runtime, command: str) -> None:
@@ -282,20 +283,7 @@ def start_delivery(ctx: typer.Context, rt: Runtime) -> Dispatcher | None:
     if dispatcher is None:
         return None
     dispatcher.start()
-
-    def stop() -> None:
-        dispatcher.stop()
-        counts, left = dispatcher.counts, rt.outbox.counts()
-        log.info(
-            "alert delivery: %d delivered, %d failed attempts, %d dead-lettered; outbox: %d pending, %d dead",
-            counts["delivered"],
-            counts["failed"],
-            counts["dead"],
-            left[OutboxStatus.PENDING],
-            left[OutboxStatus.DEAD],
-        )
-
-    ctx.call_on_close(stop)
+    ctx.call_on_close(dispatcher.stop)
     return dispatcher
 
 
@@ -350,13 +338,18 @@ def _status_table(statuses: list[CameraStatus]) -> Table:
         "sightings",
         "matches",
         "alerts",
+        "restarts",
         "error",
     ):
         t.add_column(col)
     for s in statuses:
-        colour = {"running": "green", "reconnecting": "yellow", "stalled": "yellow", "failed": "red"}.get(
-            s.state, "white"
-        )
+        colour = {
+            "running": "green",
+            "reconnecting": "yellow",
+            "stalled": "yellow",
+            "restarting": "yellow",
+            "failed": "red",
+        }.get(s.state, "white")
         t.add_row(
             s.camera_id,
             f"[{colour}]{s.state}[/]",
@@ -369,6 +362,7 @@ def _status_table(statuses: list[CameraStatus]) -> Table:
             str(s.sightings),
             str(s.matches),
             str(s.alerts),
+            str(s.restarts),
             (s.error or "")[:60],
         )
     return t

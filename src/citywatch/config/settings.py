@@ -22,6 +22,7 @@ from citywatch.config.pipeline import (
     TrackerSettings,
 )
 from citywatch.config.recording import RecordingSettings
+from citywatch.config.restarts import RestartSettings
 from citywatch.config.vision import (
     DetectorSettings,
     DlibResNetSettings,
@@ -77,6 +78,11 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(
         default_factory=AuditSettings,
         description="The audit log's witness: signed chain heads kept outside the database.",
+    )
+    restarts: RestartSettings = Field(
+        default_factory=RestartSettings,
+        description="How `citywatch run` restarts a camera worker or service that dies, and when "
+        "it gives up on one.",
     )
     logging: LoggingSettings = Field(
         default_factory=LoggingSettings, description="The log's format (text or JSON lines)."

@@ -13,6 +13,7 @@ from citywatch.delivery.message import Message
 from citywatch.delivery.outbox import Outbox, OutboxEntry, OutboxStatus
 from citywatch.delivery.sink import DeliveryFailed, Sink
 from citywatch.domain.errors import CitywatchError
+from citywatch.domain.lifecycle import Death
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,22 @@ class Dispatcher:
                 log.warning("%s", exc)
         self._thread.start()
 
+    def join(self, timeout_s: float | None = None) -> bool:
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    @property
+    def death(self) -> Death | None:
+        """A round's failure never ends delivery; only a stop does. A thread that ended
+        otherwise died (the supervisor restarts it)."""
+        if not self.done or self._stop.is_set():
+            return None
+        return Death("the alert delivery thread ended unexpectedly")
+
     def wake(self) -> None:
         """Look for due rows now rather than at the next poll."""
         self._wake.set()
@@ -72,6 +89,19 @@ class Dispatcher:
                 log.error("alert delivery did not stop within %.0f s; undelivered rows stay pending", drain_s)
         for sink in self._sinks.values():
             sink.close()
+        try:
+            left = self._outbox.counts()
+        except CitywatchError as exc:
+            log.warning("alert delivery stopped; the outbox cannot be counted: %s", exc)
+            return
+        log.info(
+            "alert delivery: %d delivered, %d failed attempts, %d dead-lettered; outbox: %d pending, %d dead",
+            self.counts["delivered"],
+            self.counts["failed"],
+            self.counts["dead"],
+            left[OutboxStatus.PENDING],
+            left[OutboxStatus.DEAD],
+        )
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -42,6 +42,7 @@ from citywatch.runtime.live import LiveCameras
 from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.runtime.pipeline import CameraPipeline, PipelineStats, TrackOutcome
 from citywatch.runtime.readiness import Readiness, readiness
+from citywatch.runtime.supervisor import ChildStatus, Supervisor
 from citywatch.runtime.worker import CameraWorker
 from citywatch.services.orders import OrderService
 from citywatch.services.policy import PolicyService
@@ -97,6 +98,12 @@ class Runtime:
     config_path: Path | None = None
     """The configuration file the settings came from (None: defaults and the environment),
     named in the records of what this runtime does under its settings (the audit prune)."""
+    supervisor: Supervisor | None = field(default=None, init=False)
+    """What `run` supervises (runtime.supervised); None in a process that runs no cameras."""
+
+    def supervised(self) -> list[ChildStatus]:
+        """Each supervised camera worker and service: state, restarts, last error."""
+        return [] if self.supervisor is None else self.supervisor.status()
 
     def started_by(self, command: str) -> dict[str, str | int]:
         """Who ran `command` in this process, for a record's params: the acting user, the Unix
@@ -122,14 +129,17 @@ class Runtime:
             lambda: (
                 [CameraCounts(w.status(), w.pipeline.stats) for w in self.live.workers()]
                 + [CameraCounts(failed, PipelineStats()) for failed in self.live.failed()]
-            )
+            ),
+            self.supervised,
         )
 
     def readiness(self) -> Readiness:
         """Whether this runtime can serve: the database answers at the newest schema, the data
-        folder takes writes, every started camera worker is still at work, and no camera
-        failed to open."""
-        return readiness(self.database, self.settings.data_dir, self.live.workers(), self.live.failed())
+        folder takes writes, every started camera worker is still at work (or being restarted),
+        no camera failed to open, and every supervised service runs."""
+        return readiness(
+            self.database, self.settings.data_dir, self.live.workers(), self.live.failed(), self.supervised()
+        )
 
     @cached_property
     def live(self) -> LiveCameras:

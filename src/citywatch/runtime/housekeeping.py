@@ -1,4 +1,5 @@
-"""Work `citywatch run` does on a schedule beside the cameras: the retention purge."""
+"""Work `citywatch run` does on a schedule beside the cameras: the retention purge, the end
+of orders whose window has passed."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import threading
 from collections.abc import Callable
 
 from citywatch.domain.errors import CitywatchError
+from citywatch.domain.lifecycle import Death
 
 log = logging.getLogger(__name__)
 
 
 class Scheduled:
     """Runs `job` at start and then every `every_s` seconds in a daemon thread until stopped;
-    a failure is logged and retried at the next tick, never fatal to the cameras."""
+    a failure is logged and retried at the next tick, never fatal to the cameras. An error that
+    is not citywatch's own (a bug) ends the thread, with why (`death`), for the supervisor to
+    restart it."""
 
     def __init__(self, name: str, job: Callable[[], object], every_s: float) -> None:
         self._name = name
@@ -21,6 +25,7 @@ class Scheduled:
         self._every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._death: Death | None = None
         self.runs = 0
         self.failures = 0
 
@@ -32,6 +37,18 @@ class Scheduled:
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
+    def join(self, timeout_s: float | None = None) -> bool:
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    @property
+    def death(self) -> Death | None:
+        return self._death
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -40,4 +57,8 @@ class Scheduled:
             except CitywatchError as exc:
                 self.failures += 1
                 log.error("%s failed (%s); retrying in %.0f s", self._name, exc, self._every_s)
+            except Exception as exc:
+                self._death = Death(f"{self._name} crashed: {type(exc).__name__}: {exc}")
+                log.exception("%s crashed", self._name)
+                return
             self._stop.wait(self._every_s)

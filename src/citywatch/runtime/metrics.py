@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from citywatch.domain.ports import SourceState
 from citywatch.runtime.pipeline import PipelineStats
+from citywatch.runtime.supervisor import ChildState, ChildStatus
 from citywatch.runtime.worker import CameraStatus
 
 STAGE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -70,10 +71,42 @@ class _Cameras(Collector):
         yield up
 
 
-class Metrics:
-    """The runtime's metrics. `stage` and `purged` record; `cameras` is read on each scrape."""
+class _Supervised(Collector):
+    """What the supervisor runs, by child (`camera:<id>`, `service:<name>`): its restarts and
+    whether it is up, read from the supervisor at scrape time."""
 
-    def __init__(self, cameras: Callable[[], Sequence[CameraCounts]] = tuple) -> None:
+    def __init__(self, supervised: Callable[[], Sequence[ChildStatus]]) -> None:
+        self._supervised = supervised
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        children = sorted(self._supervised(), key=lambda s: s.name)
+        restarts = CounterMetricFamily(
+            "citywatch_restarts",
+            "Restarts of a supervised camera worker or service since `run` started.",
+            labels=["child"],
+        )
+        up = GaugeMetricFamily(
+            "citywatch_child_up",
+            "1 while a supervised camera worker or service runs (or finished its work), 0 while it "
+            "waits to be restarted or has been given up on.",
+            labels=["child"],
+        )
+        for s in children:
+            restarts.add_metric([s.name], s.restarts)
+            up.add_metric([s.name], 0.0 if s.state in (ChildState.RESTARTING, ChildState.FAILED) else 1.0)
+        yield restarts
+        yield up
+
+
+class Metrics:
+    """The runtime's metrics. `stage` and `purged` record; `cameras` and `supervised` are read
+    on each scrape."""
+
+    def __init__(
+        self,
+        cameras: Callable[[], Sequence[CameraCounts]] = tuple,
+        supervised: Callable[[], Sequence[ChildStatus]] = tuple,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._stage = Histogram(
             "citywatch_stage_seconds",
@@ -92,6 +125,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_Cameras(cameras))
+        self.registry.register(_Supervised(supervised))
 
     def stage(self, stage: str, seconds: float) -> None:
         """One call of a pipeline stage took `seconds` (all cameras together: a label per

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citywatch.domain.errors import CitywatchError
+from citywatch.runtime.supervisor import ChildState, ChildStatus
 from citywatch.runtime.worker import CameraStatus, CameraWorker
 from citywatch.store.db import Database, head_revision
 
@@ -50,11 +51,16 @@ def readiness(
     data_dir: Path,
     workers: Sequence[CameraWorker],
     failed: Sequence[CameraStatus] = (),
+    supervised: Sequence[ChildStatus] = (),
 ) -> Readiness:
-    """`failed`: the cameras that could not even be opened (no worker), with their errors."""
+    """`failed`: the cameras that could not even be opened (no worker), with their errors;
+    `supervised`: what the supervisor runs (restarts, cameras and services given up on)."""
     checks = [*check_schema(database), check_writable(data_dir)]
     if workers or failed:
-        checks.append(check_workers(workers, failed))
+        checks.append(check_workers(workers, failed, supervised))
+    services = [s for s in supervised if s.camera_id is None]
+    if services:
+        checks.append(check_services(services))
     return Readiness(tuple(checks))
 
 
@@ -82,15 +88,46 @@ def check_writable(data_dir: Path) -> Check:
     return Check("data_dir", True, f"{data_dir} is writable")
 
 
-def check_workers(workers: Sequence[CameraWorker], failed: Sequence[CameraStatus] = ()) -> Check:
+def check_workers(
+    workers: Sequence[CameraWorker],
+    failed: Sequence[CameraStatus] = (),
+    supervised: Sequence[ChildStatus] = (),
+) -> Check:
     """Each camera's worker (the newest, from LiveCameras) is at work: it has not failed, and
     if live and started it has not stopped; and no camera failed to open. A file read to its
-    end is done, not dead; a worker not started yet is starting."""
+    end is done, not dead; a worker not started yet is starting. A dead worker the supervisor
+    is restarting, or has given up on, says so."""
+    by_camera = {s.camera_id: s for s in supervised if s.camera_id is not None}
     dead = [f"{status.camera_id} (failed to open: {status.error})" for status in failed]
     for w in workers:
         status = w.status()
         if status.state == "failed" or (w.live and w.started and w.done):
-            dead.append(f"{status.camera_id} ({status.error or status.state})")
+            dead.append(f"{status.camera_id} ({_why(by_camera.get(status.camera_id), status)})")
     if dead:
         return Check("cameras", False, "camera workers not running: " + ", ".join(dead), critical=False)
     return Check("cameras", True, f"{len(workers)} camera worker(s) at work", critical=False)
+
+
+def _why(supervised: ChildStatus | None, status: CameraStatus) -> str:
+    error = status.error or status.state
+    if supervised is None or (supervised.restarts == 0 and supervised.state is not ChildState.RESTARTING):
+        return error
+    if supervised.state is ChildState.RESTARTING:
+        wait = supervised.restart_in_s or 0
+        return f"restarting in {wait:.0f} s after {supervised.restarts} restart(s): {error}"
+    if supervised.state is ChildState.FAILED:
+        return f"failed: {supervised.error or error}"
+    return f"{error}; {supervised.restarts} restart(s)"
+
+
+def check_services(services: Sequence[ChildStatus]) -> Check:
+    """The supervised services (purge, order enforcement, delivery) run; one that died is being
+    restarted or was given up on: degraded, not down (the cameras and the console go on)."""
+    down = [
+        f"{s.name} ({s.state}: {s.error})"
+        for s in services
+        if s.state in (ChildState.RESTARTING, ChildState.FAILED)
+    ]
+    if down:
+        return Check("services", False, "services not running: " + ", ".join(down), critical=False)
+    return Check("services", True, f"{len(services)} service(s) running", critical=False)

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from citywatch.domain.errors import CitywatchError
+from citywatch.domain.errors import CitywatchError, InvalidInput
 from citywatch.domain.frames import Frame
+from citywatch.domain.lifecycle import Death
 from citywatch.domain.ports import FrameSource, SourceState
 from citywatch.ingest.recorder import Recorder
 from citywatch.runtime.pipeline import CameraPipeline, TrackOutcome
@@ -38,6 +39,8 @@ class CameraStatus:
     """The processing mode the policy gives the camera now (empty before the first frame)."""
     recording: str = ""
     """What the footage recorder is doing (empty when the camera records nothing)."""
+    restarts: int = 0
+    """Times the supervisor restarted the camera's worker (0 outside `run`)."""
 
     @classmethod
     def failed(cls, camera_id: str, error: str) -> CameraStatus:
@@ -69,6 +72,7 @@ class CameraWorker:
         self._on_outcome = on_outcome
         self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
+        self._asked_to_stop = False
         self._dropped = 0
         self._error: str | None = None
         self.failure: CitywatchError | None = None
@@ -93,6 +97,7 @@ class CameraWorker:
 
     def stop(self) -> None:
         """Stop reading; frames already queued are still processed and open tracks stored."""
+        self._asked_to_stop = True
         self._stop.set()
         self.source.close()
 
@@ -118,6 +123,21 @@ class CameraWorker:
     @property
     def done(self) -> bool:
         return not any(t.is_alive() for t in self._threads)
+
+    @property
+    def death(self) -> Death | None:
+        """Why the worker ended unasked, once done: its source failed (permanently for media
+        that can never be read), a thread crashed, or a live source ended; None when it was
+        stopped or read its file to the end."""
+        if not self.done or self._asked_to_stop:
+            return None
+        if self.failure is not None:
+            return Death(str(self.failure), permanent=isinstance(self.failure, InvalidInput))
+        if self._error is not None:
+            return Death(self._error)
+        if self._live:
+            return Death("the live source ended")
+        return None
 
     def status(self) -> CameraStatus:
         health = self.source.health
@@ -195,6 +215,9 @@ class CameraWorker:
         try:
             while (frame := self._queue.get()) is not _END:
                 self._handle(partial(self.pipeline.process, frame))
+        except Exception as exc:  # never silently: the supervisor restarts a crashed worker
+            self._error = f"unexpected error in the pipeline thread: {type(exc).__name__}"
+            log.exception("camera %s: pipeline thread crashed", self.source.camera_id)
         finally:
             # Whatever happened, open tracks become sightings before the thread ends.
             self._handle(self.pipeline.flush)

@@ -1,0 +1,33 @@
+"""What a long-running part of citywatch (a camera worker, a scheduled job, alert delivery)
+tells its supervisor about itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Death:
+    """Why a child ended without being asked to."""
+
+    reason: str
+    permanent: bool = False
+    """True: restarting cannot help (media that can never be read, a bad setting)."""
+
+
+class Child(Protocol):
+    """Something a supervisor runs: started once, stopped once, and done when its threads
+    have ended; `death` says why it ended unasked (None: it finished its work, or was stopped)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def join(self, timeout_s: float | None = None) -> bool: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def death(self) -> Death | None: ...

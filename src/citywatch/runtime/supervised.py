@@ -1,0 +1,75 @@
+"""What `citywatch run` hands to the supervisor (every configured camera, the retention purge,
+order enforcement, alert delivery) and what the supervisor's news does: each restart and each
+child given up on is recorded in the audit log as the system; a camera that cannot even be
+opened is shown failed in the live registry (the console, readiness, metrics)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from citywatch.domain.audit import AuditEvent
+from citywatch.domain.lifecycle import Child
+from citywatch.runtime.build import Runtime
+from citywatch.runtime.housekeeping import Scheduled
+from citywatch.runtime.pipeline import TrackOutcome
+from citywatch.runtime.supervisor import RestartPolicy, Supervisor
+from citywatch.store.governance import SYSTEM
+
+CAMERA = "camera:"
+SERVICE = "service:"
+PRODUCERS, CONSUMERS = 0, 1
+"""Stop tiers: the cameras stop (storing their open tracks) before delivery's last round."""
+ORDER_ENFORCE_S = 10.0
+"""How often `run` ends the orders whose window has passed (their templates go at once;
+matching them stopped already, the gallery filtering by time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedEvents:
+    """The supervisor's news, recorded as the system (restarts are the system acting)."""
+
+    audit: Callable[[AuditEvent], None]
+
+    def restarted(self, name: str, child: Child, restarts: int, reason: str) -> None:
+        self.audit(AuditEvent("worker.restart", name, params={"restarts": restarts, "reason": reason}))
+
+    def failed(self, name: str, restarts: int, reason: str) -> None:
+        self.audit(AuditEvent("worker.failed", name, params={"restarts": restarts, "reason": reason}))
+
+
+def restart_policy(rt: Runtime) -> RestartPolicy:
+    r = rt.settings.restarts
+    return RestartPolicy(r.budget, r.window_s, r.backoff_initial_s, r.backoff_max_s)
+
+
+def supervise(rt: Runtime, on_outcome: Callable[[TrackOutcome], None] = lambda _: None) -> Supervisor:
+    """A supervisor holding everything `run` runs, built (a camera that cannot be opened is
+    failed at once, with why) but not started; `rt.supervisor` from then on."""
+    supervisor = Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
+    for cam in rt.settings.cameras:
+        name = CAMERA + cam.id
+        if supervisor.add(name, functools.partial(rt.camera_worker, cam, on_outcome), tier=PRODUCERS) is None:
+            error = next(s.error for s in supervisor.status() if s.name == name)
+            rt.live.fail(cam.id, error or "could not be opened")
+    every_s = rt.settings.retention.purge_every_min * 60
+    supervisor.add(SERVICE + "purge", lambda: Scheduled("retention purge", rt.purge, every_s), tier=CONSUMERS)
+    supervisor.add(
+        SERVICE + "orders",
+        lambda: Scheduled("stay-at-home order enforcement", rt.orders.enforce, ORDER_ENFORCE_S),
+        tier=CONSUMERS,
+    )
+    if rt.settings.delivery.sinks:
+        supervisor.add(SERVICE + "delivery", _dispatcher(rt), tier=CONSUMERS)
+    rt.supervisor = supervisor
+    return supervisor
+
+
+def _dispatcher(rt: Runtime) -> Callable[[], Child]:
+    def build() -> Child:
+        dispatcher = rt.dispatcher()
+        assert dispatcher is not None  # sinks are configured
+        return dispatcher
+
+    return build

@@ -15,9 +15,9 @@ from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.config.restarts import RestartSettings
 from citywatch.domain.frames import Frame
 from citywatch.domain.policy import ProcessingMode
+from citywatch.pipeline.worker import CameraWorker
 from citywatch.runtime.supervised import supervise
 from citywatch.runtime.supervisor import ChildState, Supervisor
-from citywatch.runtime.worker import CameraWorker
 from tests.api.harness import Api, api_settings, open_api
 from tests.conftest import shared_data_dir
 from tests.fakes.vision import FakeDetector, FakeEmbedder

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citywatch.domain.errors import CitywatchError
+from citywatch.pipeline.worker import CameraStatus, CameraWorker
 from citywatch.runtime.supervisor import ChildState, ChildStatus
-from citywatch.runtime.worker import CameraStatus, CameraWorker
 from citywatch.store.db import Database, head_revision
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from citywatch.domain.audit import AuditEvent
 from citywatch.domain.lifecycle import Child
+from citywatch.governance.store import SYSTEM
+from citywatch.pipeline.camera import TrackOutcome
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled
-from citywatch.runtime.pipeline import TrackOutcome
 from citywatch.runtime.supervisor import RestartPolicy, Supervisor
-from citywatch.store.governance import SYSTEM
 
 CAMERA = "camera:"
 SERVICE = "service:"

@@ -18,7 +18,7 @@ from citywatch.api.schemas import SIGNED_IN, problems
 from citywatch.audit.access import Permission, can
 from citywatch.delivery.feed import FeedClosed
 from citywatch.delivery.message import AlertMessage, alert_message, message_of
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, PermissionDenied
 from citywatch.runtime.build import Runtime
 from citywatch.store.users import UserStore
@@ -70,7 +70,7 @@ def stream_alerts(
     actor = caller.actor
     cameras = "all" if actor.cameras is None else sorted(actor.cameras)
     rt.audit(
-        AuditEvent("alerts.stream", "alerts:live", params={"cameras": cameras, "last_event_id": after}),
+        AuditEvent(Action.ALERTS_STREAM, "alerts:live", params={"cameras": cameras, "last_event_id": after}),
         actor=actor,
     )
     settings = rt.settings.api

@@ -14,7 +14,7 @@ from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES, ErrorBody
 from citywatch.audit.access import Permission, can
 from citywatch.config.ingest import CameraSettings
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import NotFound
 from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, ProcessingMode, mode_for
 from citywatch.media.images import encode_jpeg, fit_within, outline_boxes
@@ -126,7 +126,7 @@ def camera_snapshot(
     image, _ = fit_within(outline_boxes(view.image, view.boxes), SNAPSHOT_MAX_SIDE)
     data = encode_jpeg(image, quality=80)
     event = AuditEvent(
-        "camera.snapshot",
+        Action.CAMERA_SNAPSHOT,
         f"camera:{camera_id}",
         params={
             "mode": str(view.mode),

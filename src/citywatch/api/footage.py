@@ -23,7 +23,7 @@ from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
 from citywatch.api.schemas import SIGNED_IN, problems
 from citywatch.audit.access import Permission
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.footage import Segment
 from citywatch.services.alerts import require_camera
@@ -145,7 +145,7 @@ def list_recordings(
     ids = [s.id for s in rows]
     params = {"since": since.isoformat(), "until": until.isoformat(), "ids": ids}
     rt.audit(
-        AuditEvent("recording.view", f"camera:{camera}", params=params, result_count=len(ids)),
+        AuditEvent(Action.RECORDING_VIEW, f"camera:{camera}", params=params, result_count=len(ids)),
         actor=caller.actor,
     )
     return SegmentList(items=[SegmentPublic.of(s) for s in rows], next_before_id=next_before)

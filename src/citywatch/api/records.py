@@ -13,7 +13,7 @@ from citywatch.api.auth import Caller, requires, runtime_of
 from citywatch.api.errors import ERROR_RESPONSES
 from citywatch.api.paging import PAGE_DEFAULT, BeforeId, Limit
 from citywatch.audit.access import Permission
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.watchlists import AlertStatus, Severity
 from citywatch.services import alerts
 from citywatch.services.alerts import require_camera, viewed
@@ -297,7 +297,7 @@ def list_sightings(
         limit, before_id=before_id, camera_id=camera, camera_ids=caller.actor.cameras
     )
     params = {"camera": camera, "limit": limit, "before_id": before_id}
-    rt.audit(viewed("sighting.view", "sightings", [s.id for s in rows], params), actor=caller.actor)
+    rt.audit(viewed(Action.SIGHTING_VIEW, "sightings", [s.id for s in rows], params), actor=caller.actor)
     return SightingList(items=[SightingPublic.of(s) for s in rows], next_before_id=_next(rows, limit))
 
 
@@ -317,7 +317,7 @@ def sighting_crop(
     )
     data = rt.store.blobs.read(sighting.crop_path)
     event = AuditEvent(
-        "sighting.crop",
+        Action.SIGHTING_CROP,
         f"sighting:{sighting.id}",
         params={"camera": sighting.camera_id, "crop_sha256": sighting.crop_sha256},
         result_count=1,

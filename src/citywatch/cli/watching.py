@@ -22,7 +22,7 @@ from citywatch.cli.permissions import require_cameras, requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.delivery.dispatcher import Dispatcher
 from citywatch.delivery.outbox import OutboxStatus
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import CitywatchError, Unavailable
 from citywatch.ingest.stream import redact
 from citywatch.runtime.build import Runtime
@@ -139,7 +139,7 @@ def watch(
         )
     worker = rt.camera_worker(camera, lambda o: _print_outcome(o, as_json))
     start_delivery(ctx, rt)
-    rt.audit(_camera_event("camera.start", camera))
+    rt.audit(_camera_event(Action.CAMERA_START, camera))
     started = time.perf_counter()
     stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary
     worker.start()
@@ -153,7 +153,7 @@ def watch(
                 s = worker.status()
                 spinner.update(f"{s.state}: {s.frames} frames, {s.fps:.1f} fps, {s.sightings} sightings")
     _summary(worker, time.perf_counter() - started, as_json)
-    rt.audit(_camera_event("camera.stop", camera, worker))
+    rt.audit(_camera_event(Action.CAMERA_STOP, camera, worker))
     if worker.failure is not None:
         raise worker.failure
     if worker.pipeline_error is not None:
@@ -229,7 +229,7 @@ def run(ctx: typer.Context) -> None:
     for cam in rt.settings.cameras:
         try:
             workers.append(rt.camera_worker(cam))
-            rt.audit(_camera_event("camera.start", cam))
+            rt.audit(_camera_event(Action.CAMERA_START, cam))
         except CitywatchError as exc:  # one bad camera does not keep the others from running
             unopened.append(CameraStatus.failed(cam.id, str(exc)))
             rt.live.fail(cam.id, str(exc))  # failed on the console, in readiness and metrics
@@ -258,7 +258,7 @@ def run(ctx: typer.Context) -> None:
     orders.stop()
     cameras = {c.id: c for c in rt.settings.cameras}
     for w in workers:
-        rt.audit(_camera_event("camera.stop", cameras[w.source.camera_id], w))
+        rt.audit(_camera_event(Action.CAMERA_STOP, cameras[w.source.camera_id], w))
     for s in statuses():
         out.print(
             f"camera {s.camera_id}: {s.state}, {s.frames} frames, {s.sightings} sightings, "
@@ -315,7 +315,7 @@ def start_api(ctx: typer.Context, rt: Runtime) -> None:
     err.print(f"API on {server.url} (live alerts: {server.url}/api/alerts/stream)")
 
 
-def _camera_event(action: str, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:
+def _camera_event(action: Action, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:
     """A live deployment starting or stopping, for the audit log (no credentials in the URL)."""
     params: dict[str, object] = {"source": redact(camera.url), "requested_mode": str(camera.mode)}
     result = None

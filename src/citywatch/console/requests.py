@@ -21,7 +21,7 @@ from citywatch.audit.access import Permission, can
 from citywatch.audit.log import AuditLog
 from citywatch.audit.two_person import same_person
 from citywatch.console.render import render
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Action, Actor
 from citywatch.services.transparency import OPEN_REQUEST_STATUSES
 from citywatch.store.exports import ExportInfo, exports_page
 from citywatch.store.requests import RequestInfo, RequestKind, RequestStatus
@@ -142,7 +142,7 @@ def exports_list_page(
 
 
 def _export_row(log: AuditLog, info: ExportInfo) -> ExportRow:
-    checks = log.page(limit=1, action="export.verify", object=f"export:{info.id}")
+    checks = log.page(limit=1, action=Action.EXPORT_VERIFY, object=f"export:{info.id}")
     if not checks:
         return ExportRow(info, None, None, "")
     last = checks[0]

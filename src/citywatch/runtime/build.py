@@ -27,7 +27,7 @@ from citywatch.delivery.factory import build_sink
 from citywatch.delivery.feed import AlertFeed
 from citywatch.delivery.outbox import Backoff, Outbox
 from citywatch.delivery.sink import Sink
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch
@@ -292,7 +292,7 @@ class Runtime:
                 session,
                 SYSTEM,
                 AuditEvent(
-                    "camera.mode",
+                    Action.CAMERA_MODE,
                     f"camera:{camera_id}",
                     legal_basis="; ".join(sorted({a.legal_basis for a in new.authorisations})),
                     authorisation=", ".join(refs),

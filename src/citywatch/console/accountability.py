@@ -19,6 +19,7 @@ from citywatch.api.schemas import PAGE_DEFAULT, PAGE_MAX
 from citywatch.audit.access import Permission, can
 from citywatch.audit.chain import AuditEntry
 from citywatch.console.render import render
+from citywatch.domain.audit import filter_problem
 from citywatch.domain.errors import InvalidInput
 from citywatch.store.retention import HoldInfo, ReceiptInfo
 
@@ -152,6 +153,8 @@ def audit_page(
         start, end = _utc(filters.since, "since"), _utc(filters.until, "until")
         if start is not None and end is not None and end <= start:
             raise InvalidInput("'until' must come after 'since'")
+        if filters.action and (problem := filter_problem(filters.action)) is not None:
+            raise InvalidInput(problem)
         rows = runtime_of(request).audit_log.page(
             limit=limit,
             before=before,

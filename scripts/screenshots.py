@@ -28,8 +28,6 @@ import httpx
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from citywatch.api.app import create_app
-from citywatch.api.server import ApiServer
 from citywatch.config.alerts import AlertSettings
 from citywatch.config.api import ApiSettings
 from citywatch.config.ingest import CameraSettings, SourceSettings
@@ -37,6 +35,8 @@ from citywatch.config.recording import RecordingSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.policy import ProcessingMode
 from citywatch.runtime.build import Runtime, build_runtime
+from citywatch.web.api.app import create_app
+from citywatch.web.api.server import ApiServer
 
 log = logging.getLogger("screenshots")
 

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from citywatch.api.app import create_app
 from citywatch.config.api import ApiSettings
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
+from citywatch.web.api.app import create_app
 from tests.conftest import shared_data_dir
 from tests.fakes.accounts import own_token
 

@@ -16,14 +16,14 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from citywatch.api.app import create_app, verify_routes_declare_permission
-from citywatch.api.auth import permissions_of
-from citywatch.api.server import ApiServer
-from citywatch.audit.access import Permission
+from citywatch.alerts.delivery.message import AlertMessage
 from citywatch.config.api import ApiSettings
 from citywatch.config.settings import Settings
-from citywatch.delivery.message import AlertMessage
+from citywatch.domain.access import Permission
 from citywatch.runtime.build import Runtime, build_runtime
+from citywatch.web.api.app import create_app, verify_routes_declare_permission
+from citywatch.web.api.auth import permissions_of
+from citywatch.web.api.server import ApiServer
 from tests.delivery.test_feed import raise_alert
 from tests.fakes.accounts import own_token
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from citywatch.api.limits import KB, BodyLimit, BodyTooLarge, takes_upload, upload_max_bytes
 from citywatch.config.api import ApiSettings
+from citywatch.web.api.limits import KB, BodyLimit, BodyTooLarge, takes_upload, upload_max_bytes
 from tests.api.harness import Api, api_settings, open_api
 
 LIMIT_KB = 1024  # the default

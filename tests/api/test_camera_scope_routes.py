@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from citywatch.api.app import create_app
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import build_runtime
+from citywatch.web.api.app import create_app
 from tests.api.harness import Api
 from tests.conftest import shared_data_dir
 from tests.fakes.accounts import own_token

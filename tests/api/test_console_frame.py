@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from starlette.types import Message, Scope
 
-from citywatch.api.auth import SESSION_COOKIE
-from citywatch.console.pages import LOGIN_FORM_MAX
+from citywatch.web.api.auth import SESSION_COOKIE
+from citywatch.web.console.pages import LOGIN_FORM_MAX
 from tests.api.harness import Api, api_settings, open_api
 
 PASSWORD = "a long enough password"

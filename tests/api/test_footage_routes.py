@@ -17,8 +17,8 @@ import pytest
 from citywatch.config.ingest import SourceSettings
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder
-from citywatch.store.exports import EXPORTS_FOLDER
-from citywatch.store.requests import WORK_FOLDER
+from citywatch.requests.export_store import EXPORTS_FOLDER
+from citywatch.requests.store import WORK_FOLDER
 from tests.api.harness import Api, api_settings, open_api
 from tests.fakes.accounts import own_token
 from tests.ingest.conftest import HAMILTON

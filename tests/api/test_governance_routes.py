@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from citywatch.api.app import create_app
-from citywatch.audit.access import Permission
+from citywatch.domain.access import Permission
+from citywatch.web.api.app import create_app
 from tests.api.harness import Api, api_settings, open_api
 
 P = Permission

@@ -14,17 +14,17 @@ import cv2
 import pytest
 from sqlalchemy import text
 
-from citywatch.api.accountability import TransparencyPublic
-from citywatch.api.operations import PERMISSION_KEY
 from citywatch.cli.logs import JsonFormatter
 from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.policy import ProcessingMode
+from citywatch.pipeline.camera import PipelineStats
+from citywatch.pipeline.worker import CameraStatus
 from citywatch.runtime.metrics import CameraCounts, Metrics
-from citywatch.runtime.pipeline import PipelineStats
-from citywatch.runtime.worker import CameraStatus
 from citywatch.store.db import head_revision
+from citywatch.web.api.accountability import TransparencyPublic
+from citywatch.web.api.operations import PERMISSION_KEY
 from tests.api.harness import Api, api_settings, open_api
 from tests.fakes.vision import FakeDetector, FakeEmbedder, frame_with_faces
 
@@ -153,7 +153,7 @@ def _not_ready(
     """The public answer (names only), the detailed one (metrics.read; none where no one can
     sign in, the database being gone) and what was logged."""
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="citywatch.api.operations"):
+    with caplog.at_level(logging.WARNING, logger="citywatch.web.api.operations"):
         response = api.call("GET", "/readyz")
     assert response.status_code == 503
     body: dict[str, Any] = response.json()
@@ -197,14 +197,14 @@ def test_readyz_logs_why_once_per_change_not_once_per_probe(
 ) -> None:
     with fresh.rt.database.session() as session:
         session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    with caplog.at_level(logging.INFO, logger="citywatch.api.operations"):
+    with caplog.at_level(logging.INFO, logger="citywatch.web.api.operations"):
         for _ in range(3):
             assert fresh.call("GET", "/readyz").status_code == 503
         with fresh.rt.database.session() as session:
             session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()})
         assert fresh.call("GET", "/readyz").status_code == 200
         assert fresh.call("GET", "/readyz").status_code == 200
-    said = [r.getMessage() for r in caplog.records if r.name == "citywatch.api.operations"]
+    said = [r.getMessage() for r in caplog.records if r.name == "citywatch.web.api.operations"]
     behind = f"not ready: schema: schema at revision 0001, not at head {head_revision()}"
     assert said == [behind, "ready again"]
 
@@ -228,7 +228,7 @@ def test_readyz_fails_when_the_data_folder_takes_no_files(
 def _degraded(api: Api, caplog: pytest.LogCaptureFixture) -> tuple[dict[str, Any], dict[str, Any], str]:
     """A camera down: still ready (200), `degraded`, `cameras` not ok; names only in public."""
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="citywatch.api.operations"):
+    with caplog.at_level(logging.WARNING, logger="citywatch.web.api.operations"):
         response = api.call("GET", "/readyz")
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -341,7 +341,7 @@ class _Lines(logging.Handler):
 
 def test_request_logs_are_json_with_method_route_status_duration_and_no_secret(api: Api) -> None:
     handler = _Lines()
-    access = logging.getLogger("citywatch.api.access")
+    access = logging.getLogger("citywatch.web.api.access")
     access.addHandler(handler)
     access.setLevel(logging.INFO)
     try:
@@ -356,7 +356,7 @@ def test_request_logs_are_json_with_method_route_status_duration_and_no_secret(a
         ("GET", "/api/sightings/{sighting_id}/crop", 404),  # the route, not the record's id
     ]
     for r in records:
-        assert r["level"] == "info" and r["logger"] == "citywatch.api.access"
+        assert r["level"] == "info" and r["logger"] == "citywatch.web.api.access"
         assert isinstance(r["duration_ms"], float) and r["duration_ms"] >= 0
     logged = "\n".join(handler.lines)
     assert token not in logged and "s3cret" not in logged and "limit=3" not in logged

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from citywatch.store.records import NewReference
+from citywatch.domain.records import NewReference
 from tests.api.harness import Api, api_settings, open_api
 from tests.delivery.test_feed import raise_alert
 from tests.fakes.accounts import own_token

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from citywatch.api.app import create_app
 from citywatch.config.api import ApiSettings
+from citywatch.domain.records import NewReference
 from citywatch.media.images import encode_jpeg
-from citywatch.store.records import NewReference
+from citywatch.web.api.app import create_app
 from tests.api.test_records import Api, make_api
 from tests.store.helpers import MODEL
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 from fastapi import HTTPException
 
-from citywatch.api.uploads import Failure, RateLimit, address_key
+from citywatch.web.api.uploads import Failure, RateLimit, address_key
 
 
 def test_a_failure_limit_counts_only_failures_and_says_once_when_it_is_crossed() -> None:

@@ -13,13 +13,13 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from citywatch.api.app import create_app, verify_routes_declare_permission
-from citywatch.api.auth import permissions_of
-from citywatch.audit.access import Permission
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
+from citywatch.domain.access import Permission
 from citywatch.domain.policy import ProcessingMode
 from citywatch.runtime.build import Runtime, build_runtime
+from citywatch.web.api.app import create_app, verify_routes_declare_permission
+from citywatch.web.api.auth import permissions_of
 from tests.delivery.test_feed import raise_alert
 from tests.fakes.accounts import own_token
 

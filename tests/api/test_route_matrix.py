@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from citywatch.api.app import create_app, verify_routes_declare_permission
-from citywatch.api.auth import permissions_of
-from citywatch.audit.access import Permission, can
+from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Actor
 from citywatch.store.tables import ROLES
+from citywatch.web.api.app import create_app, verify_routes_declare_permission
+from citywatch.web.api.auth import permissions_of
 from tests.api.harness import USERS, Api, api_settings, open_api
 
 P = Permission

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from citywatch.media.images import encode_jpeg
-from citywatch.services.faces import one_face
-from citywatch.store.requests import WORK_FOLDER
+from citywatch.requests.store import WORK_FOLDER
+from citywatch.vision.photo import one_face
 from tests.api.harness import Api, api_settings, open_api
 from tests.fakes.accounts import own_token
 from tests.store.helpers import sighting

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from citywatch.api.auth import SESSION_COOKIE
+from citywatch.web.api.auth import SESSION_COOKIE
 from tests.api.harness import Api, api_settings, open_api
 
 PASSWORD = "a long enough password"

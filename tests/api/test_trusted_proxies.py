@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from citywatch.api.app import create_app
-from citywatch.api.server import ApiServer
 from citywatch.config.api import ApiSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import build_runtime
+from citywatch.web.api.app import create_app
+from citywatch.web.api.server import ApiServer
 
 
 def serve(tmp_path: Path, trusted: list[str]) -> Iterator[str]:

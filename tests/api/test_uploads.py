@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import HTTPException
 
-from citywatch.api.uploads import FormLimits, RateLimit, parse_form
 from citywatch.domain.errors import InvalidInput, TooLarge
+from citywatch.web.api.uploads import FormLimits, RateLimit, parse_form
 
 
 def _multipart(**files: bytes) -> tuple[str, bytes]:

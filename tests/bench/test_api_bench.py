@@ -17,14 +17,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from citywatch.api.app import create_app
-from citywatch.api.server import ApiServer
 from citywatch.bench import api as bench
 from citywatch.cli.main import explain
 from citywatch.config.api import ApiSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.store.tables import Alert, AuditRecord, Sighting
+from citywatch.web.api.app import create_app
+from citywatch.web.api.server import ApiServer
 from tests.conftest import shared_data_dir
 from tests.integration.cli_helpers import citywatch
 

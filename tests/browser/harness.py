@@ -14,18 +14,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from citywatch.api.app import create_app
-from citywatch.api.server import ApiServer
 from citywatch.config.api import ApiSettings
 from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.config.recording import RecordingSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
+from citywatch.governance.store import NewAuthorisation
+from citywatch.pipeline.worker import CameraWorker
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.runtime.worker import CameraWorker
-from citywatch.services.enrolment import Enrolment
-from citywatch.store.governance import NewAuthorisation
+from citywatch.watchlists.enrolment import Enrolment
+from citywatch.web.api.app import create_app
+from citywatch.web.api.server import ApiServer
 from tests.conftest import shared_data_dir
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from citywatch.api.auth import SESSION_COOKIE
+from citywatch.web.api.auth import SESSION_COOKIE
 from tests.browser.conftest import SignedIn
 from tests.browser.harness import PASSWORDS, Console, path_of, sign_in
 from tests.browser.pw import Page, expect

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from citywatch.audit.access import can
-from citywatch.console.render import NAV
+from citywatch.domain.access import can
 from citywatch.domain.audit import Actor
+from citywatch.web.console.render import NAV
 from tests.browser.conftest import NewContext
 from tests.browser.harness import USERS, Console, path_of, sign_in
 from tests.browser.pw import Page

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
-from citywatch.api.auth import SESSION_COOKIE
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.policy import ProcessingMode
+from citywatch.web.api.auth import SESSION_COOKIE
 from tests.api.harness import Api, api_settings, open_api
 from tests.delivery.test_feed import raise_alert
 

@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from citywatch.api.app import create_app
-from citywatch.api.auth import SESSION_COOKIE
 from citywatch.audit.chain import AuditEntry
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
+from citywatch.governance.store import NewAuthorisation
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.store.governance import NewAuthorisation
+from citywatch.web.api.app import create_app
+from citywatch.web.api.auth import SESSION_COOKIE
 from tests.conftest import shared_data_dir
 
 PASSWORD = "a long enough password"

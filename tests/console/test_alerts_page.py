@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from citywatch.console.alerts import cards_of
+from citywatch.web.console.alerts import cards_of
 from tests.console.harness import SCOPED, Console, console_settings, open_console
 
 

@@ -16,8 +16,8 @@ import pytest
 from citywatch.domain.audit import Actor
 from citywatch.domain.frames import Frame
 from citywatch.domain.policy import AuthorisationStatus, GeoPoint
-from citywatch.runtime.worker import CameraWorker
-from citywatch.store.governance import NewAuthorisation
+from citywatch.governance.store import NewAuthorisation
+from citywatch.pipeline.worker import CameraWorker
 from tests.console.harness import SCOPED, Console, console_settings, open_console
 from tests.fakes.vision import ListSource
 

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from citywatch.console.sitemap import HEIGHT, PAD, WIDTH, Pin, site_map
 from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.policy import GeoPoint, ProcessingMode, Zone
 from citywatch.domain.ports import SourceState
-from citywatch.runtime.live import LiveCameras, LiveState
-from citywatch.runtime.worker import CameraWorker
+from citywatch.pipeline.live import LiveCameras, LiveState
+from citywatch.pipeline.worker import CameraWorker
+from citywatch.web.console.sitemap import HEIGHT, PAD, WIDTH, Pin, site_map
 from tests.fakes.vision import ListSource, fixed_policy, frame_with_faces
 from tests.unit.test_pipeline import KNOWN_GREEN, pipeline
 

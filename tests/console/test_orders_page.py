@@ -17,8 +17,8 @@ import pytest
 from citywatch.domain.audit import Actor
 from citywatch.domain.orders import CircleArea
 from citywatch.domain.policy import GeoPoint, Window
-from citywatch.store.orders import NewOrder
-from citywatch.store.records import NewReference
+from citywatch.domain.records import NewReference
+from citywatch.orders.store import NewOrder
 from tests.console.pages_harness import GATE, Console, console_settings, open_console
 from tests.services.test_alert_views import refused_alert
 from tests.store.helpers import JPEG_STUB, MODEL, a_match, sighting

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.routing import APIRoute
 
-from citywatch.api.app import create_app
-from citywatch.api.auth import permissions_of
-from citywatch.audit.access import Permission, can
+from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Actor
 from citywatch.store.tables import ROLES
+from citywatch.web.api.app import create_app
+from citywatch.web.api.auth import permissions_of
 from tests.api.test_route_matrix import concrete
 from tests.console.pages_harness import USERS, Console, console_settings, open_console
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from citywatch.domain.audit import Actor
-from citywatch.store.records import NewReference
+from citywatch.domain.records import NewReference
 from tests.console.pages_harness import Console, console_settings, open_console
 from tests.store.helpers import MODEL
 

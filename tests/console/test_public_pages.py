@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from citywatch.api.requests import _PUBLIC_FORM_BODY
+from citywatch.web.api.requests import _PUBLIC_FORM_BODY
 from tests.console.pages_harness import Console, console_settings, open_console
 
 NOW = datetime.now(UTC)

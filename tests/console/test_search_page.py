@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from citywatch.config.ingest import SourceSettings
-from citywatch.console.search import CLIP_PAD_S
+from citywatch.domain.records import SightingRecord
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder
 from citywatch.media.images import encode_jpeg, read_image
 from citywatch.runtime.build import Runtime
-from citywatch.services.faces import one_face
-from citywatch.store.records import SightingRecord
+from citywatch.vision.photo import one_face
+from citywatch.web.console.search import CLIP_PAD_S
 from tests.console.pages_harness import Console, console_settings, open_console
 from tests.store.helpers import no_match
 

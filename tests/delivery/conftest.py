@@ -21,9 +21,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.orm import Session
 
+from citywatch.alerts.delivery.outbox import Backoff, Outbox
+from citywatch.alerts.delivery.webhook import verify
 from citywatch.config.delivery import SinkSettings
-from citywatch.delivery.outbox import Backoff, Outbox
-from citywatch.delivery.webhook import verify
 from citywatch.domain.audit import AuditEvent
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from citywatch.alerts.delivery.outbox import OutboxStatus
 from citywatch.config.load import load
-from citywatch.delivery.outbox import OutboxStatus
 from citywatch.runtime.build import Runtime
 from tests.integration.cli_helpers import invoke
 

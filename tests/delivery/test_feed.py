@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from citywatch.alerts.delivery.feed import AlertFeed, FeedClosed
+from citywatch.alerts.delivery.message import AlertMessage, alert_message
+from citywatch.alerts.delivery.outbox import Backoff, Outbox
 from citywatch.config.delivery import MqttSinkSettings
-from citywatch.delivery.feed import AlertFeed, FeedClosed
-from citywatch.delivery.message import AlertMessage, alert_message
-from citywatch.delivery.outbox import Backoff, Outbox
 from citywatch.domain.errors import Conflict
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
@@ -127,7 +127,7 @@ def test_a_slow_subscriber_is_dropped_with_a_log_line(caplog: pytest.LogCaptureF
     slow = feed.subscribe(name="slow")
     fast = feed.subscribe(name="fast")
     received = []
-    with caplog.at_level(logging.WARNING, logger="citywatch.delivery.feed"):
+    with caplog.at_level(logging.WARNING, logger="citywatch.alerts.delivery.feed"):
         for i in range(1, 6):
             feed.publish(message(i))
             got = fast.get(timeout_s=0)

@@ -16,12 +16,12 @@ from pathlib import Path
 import paho.mqtt.publish as publish
 import pytest
 
+from citywatch.alerts.delivery.dispatcher import Dispatcher
+from citywatch.alerts.delivery.message import Message
+from citywatch.alerts.delivery.mqtt import MqttSink
+from citywatch.alerts.delivery.outbox import Backoff, OutboxStatus
+from citywatch.alerts.delivery.sink import DeliveryFailed
 from citywatch.config.delivery import MqttSinkSettings
-from citywatch.delivery.dispatcher import Dispatcher
-from citywatch.delivery.message import Message
-from citywatch.delivery.mqtt import MqttSink
-from citywatch.delivery.outbox import Backoff, OutboxStatus
-from citywatch.delivery.sink import DeliveryFailed
 
 from .conftest import Broker, Deployment, Subscriber, deploy, raise_alerts, wait_until
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from citywatch.alerts.delivery.dispatcher import Dispatcher
+from citywatch.alerts.delivery.message import Message
+from citywatch.alerts.delivery.outbox import Backoff, Outbox, OutboxStatus
+from citywatch.alerts.delivery.sink import DeliveryFailed
 from citywatch.config.delivery import MqttSinkSettings, WebhookSinkSettings
-from citywatch.delivery.dispatcher import Dispatcher
-from citywatch.delivery.message import Message
-from citywatch.delivery.outbox import Backoff, Outbox, OutboxStatus
-from citywatch.delivery.sink import DeliveryFailed
 from citywatch.domain.errors import Conflict, NotFound
 from citywatch.store.blobs import BlobStore
 from citywatch.store.facade import MetaStore

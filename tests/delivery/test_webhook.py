@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from citywatch.alerts.delivery.dispatcher import Dispatcher
+from citywatch.alerts.delivery.message import Message
+from citywatch.alerts.delivery.outbox import Backoff, OutboxStatus
+from citywatch.alerts.delivery.sink import DeliveryFailed
+from citywatch.alerts.delivery.webhook import WebhookSink, sign, verify
 from citywatch.config.delivery import WebhookSinkSettings, webhook_key
-from citywatch.delivery.dispatcher import Dispatcher
-from citywatch.delivery.message import Message
-from citywatch.delivery.outbox import Backoff, OutboxStatus
-from citywatch.delivery.sink import DeliveryFailed
-from citywatch.delivery.webhook import WebhookSink, sign, verify
 
 from .conftest import SECRET, Receiver, deploy, free_port, raise_alerts, wait_until
 

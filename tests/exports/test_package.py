@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from citywatch.domain.errors import CorruptMedia, Unavailable
-from citywatch.exports.package import MANIFEST, Entry, build_package, verify_package
+from citywatch.requests.package import MANIFEST, Entry, build_package, verify_package
 
 KEY = Ed25519PrivateKey.generate()
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -90,7 +90,7 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
     def full(*_args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("citywatch.exports.package.os.replace", full)
+    monkeypatch.setattr("citywatch.requests.package.os.replace", full)
     with pytest.raises(Unavailable, match="No space left on device"):
         build(tmp_path)
     assert list((tmp_path / "out").iterdir()) == []

@@ -5,7 +5,7 @@ does)."""
 from __future__ import annotations
 
 from citywatch.domain.audit import Actor
-from citywatch.store.users import IssuedToken, UserStore
+from citywatch.users.store import IssuedToken, UserStore
 
 
 def owner(users: UserStore, name: str) -> Actor:

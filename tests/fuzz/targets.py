@@ -16,14 +16,14 @@ import av
 import cv2
 import numpy as np
 
-from citywatch.api.uploads import FormLimits, parse_form
+from citywatch.alerts.delivery.webhook import sign, verify
 from citywatch.config.delivery import webhook_key
 from citywatch.config.ingest import SourceSettings
 from citywatch.config.load import load
-from citywatch.delivery.webhook import sign, verify
 from citywatch.domain.errors import CitywatchError
 from citywatch.ingest.file import FileSource
 from citywatch.media.images import decode_image
+from citywatch.web.api.uploads import FormLimits, parse_form
 from tests.fuzz.harness import FuzzTarget
 
 _TMP = Path(tempfile.mkdtemp(prefix="citywatch-fuzz-"))
@@ -198,8 +198,8 @@ TARGETS: dict[str, FuzzTarget] = {
     for t in (
         FuzzTarget("image", fuzz_image, image_seeds, "citywatch.media.images.decode_image (every upload)"),
         FuzzTarget("video", fuzz_video, video_seeds, "citywatch.ingest.file.FileSource (PyAV decode)"),
-        FuzzTarget("form", fuzz_form, form_seeds, "citywatch.api.uploads.parse_form (python-multipart)"),
+        FuzzTarget("form", fuzz_form, form_seeds, "citywatch.web.api.uploads.parse_form (python-multipart)"),
         FuzzTarget("config", fuzz_config, config_seeds, "citywatch.config.load.load (YAML + pydantic)"),
-        FuzzTarget("webhook", fuzz_webhook, webhook_seeds, "citywatch.delivery.webhook.verify"),
+        FuzzTarget("webhook", fuzz_webhook, webhook_seeds, "citywatch.alerts.delivery.webhook.verify"),
     )
 }

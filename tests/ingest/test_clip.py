@@ -11,9 +11,9 @@ import av
 import pytest
 
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
-from citywatch.services.footage import ClipExport, export_clip
+from citywatch.retention.footage import ClipExport, export_clip
+from citywatch.retention.segments import FootageStore
 from citywatch.store.db import open_database
-from citywatch.store.footage import FootageStore
 from tests.ingest.test_recorder import HAMILTON_FRAMES, T0, everything, packets, record
 
 FIRST_PTS, TICK, FRAME_TICKS = 10214, 1 / 11988, 400

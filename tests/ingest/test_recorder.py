@@ -21,16 +21,16 @@ from citywatch.config.pipeline import TrackerSettings
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.footage import PendingSegment, Segment
 from citywatch.domain.policy import ProcessingMode
+from citywatch.domain.records import SightingSaved
 from citywatch.ingest import recorder as recorder_module
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder, RecorderState
 from citywatch.ingest.stream import StreamSource
-from citywatch.runtime.pipeline import CameraPipeline
-from citywatch.runtime.worker import CameraWorker
-from citywatch.store import footage as footage_module
+from citywatch.pipeline.camera import CameraPipeline
+from citywatch.pipeline.worker import CameraWorker
+from citywatch.retention import segments as footage_module
+from citywatch.retention.segments import FootageStore
 from citywatch.store.db import open_database
-from citywatch.store.footage import FootageStore
-from citywatch.store.records import SightingSaved
 from citywatch.track.tracker import Tracker
 from citywatch.vision.quality import QualityGate
 from tests.fakes.vision import FakeDetector, FakeEmbedder, fixed_policy

@@ -17,13 +17,13 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.matching import MatchResult, Template
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
+from citywatch.governance.store import NewAuthorisation
 from citywatch.match.index import WatchlistIndex
 from citywatch.media.images import encode_jpeg
+from citywatch.pipeline.camera import TrackOutcome
 from citywatch.runtime.build import Runtime
-from citywatch.runtime.pipeline import TrackOutcome
-from citywatch.services.enrolment import Enrolment
 from citywatch.store import vectors
-from citywatch.store.governance import NewAuthorisation
+from citywatch.watchlists.enrolment import Enrolment
 
 
 @dataclass

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from citywatch.config.settings import Settings
+from citywatch.domain.records import NewReference
 from citywatch.runtime.build import Runtime
-from citywatch.store.records import NewReference
 from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import authorise, cli_env
 from tests.integration.cli_helpers import invoke as run

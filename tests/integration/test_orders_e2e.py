@@ -20,10 +20,10 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.orders import CircleArea
 from citywatch.domain.policy import GeoPoint, ProcessingMode, Window
 from citywatch.domain.watchlists import WatchlistCategory
+from citywatch.orders.store import NewOrder
 from citywatch.runtime.build import Runtime
-from citywatch.services.enrolment import Enrolment
-from citywatch.store.orders import NewOrder
 from citywatch.store.tables import FaceTemplate
+from citywatch.watchlists.enrolment import Enrolment
 from tests.integration.cli_helpers import authorise
 
 LIN = "Lin-Manuel Miranda"

@@ -14,7 +14,7 @@ from citywatch.config.vision import QualitySettings
 from citywatch.domain.matching import GalleryEntry, Template
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.match.index import WatchlistIndex
-from citywatch.services.faces import one_face
+from citywatch.vision.photo import one_face
 
 DEFAULTS = MatchingSettings()
 

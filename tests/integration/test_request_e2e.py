@@ -18,13 +18,13 @@ from citywatch.config.recording import RecordingSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import ProcessingMode, Window
-from citywatch.exports.package import verify_package
+from citywatch.governance.store import SYSTEM
+from citywatch.requests.export_store import EXPORTS_FOLDER
+from citywatch.requests.fulfil import fulfil
+from citywatch.requests.package import verify_package
+from citywatch.requests.store import NewRequest, RequestKind, RequestStatus
+from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
-from citywatch.services.requests import fulfil
-from citywatch.store.exports import EXPORTS_FOLDER
-from citywatch.store.governance import SYSTEM
-from citywatch.store.requests import NewRequest, RequestKind, RequestStatus
-from citywatch.store.retention import RetentionStore
 from tests.integration.cli_helpers import authorise
 
 IVY = Actor("ivy", "investigator")

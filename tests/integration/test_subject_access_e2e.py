@@ -25,16 +25,16 @@ from citywatch.config.vision import HogSettings
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import NoFace, NotFound, SeveralFaces, Unavailable
 from citywatch.domain.policy import ProcessingMode, Window
-from citywatch.exports.package import verify_package
+from citywatch.governance.store import SYSTEM
 from citywatch.media.video import video_frames
+from citywatch.requests.export_store import EXPORTS_FOLDER
+from citywatch.requests.fulfil import fulfil
+from citywatch.requests.package import verify_package
+from citywatch.requests.store import WORK_FOLDER, RequestInfo, RequestKind, RequestStatus
+from citywatch.requests.subject_access import SubjectSearch, file_subject_access, requester_template
+from citywatch.retention.footage import export_clip
 from citywatch.runtime.build import Runtime
-from citywatch.services.footage import export_clip
-from citywatch.services.requests import fulfil
-from citywatch.services.subject_access import SubjectSearch, file_subject_access, requester_template
-from citywatch.store.exports import EXPORTS_FOLDER
 from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
-from citywatch.store.governance import SYSTEM
-from citywatch.store.requests import WORK_FOLDER, RequestInfo, RequestKind, RequestStatus
 from citywatch.vision.backends.hog import HogDetector
 
 CLERK = Actor("cleo", "operator")

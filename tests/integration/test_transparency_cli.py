@@ -14,8 +14,8 @@ import pytest
 from citywatch.config.pipeline import RetentionSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
+from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
-from citywatch.store.retention import RetentionStore
 from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import invoke as run
 from tests.store.helpers import Clock, sighting

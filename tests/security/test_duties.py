@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from citywatch.domain.audit import Actor
-from citywatch.store.records import ChangeStatus, NewReference
+from citywatch.domain.records import ChangeStatus, NewReference
 from citywatch.store.tables import ApiTokenRow, AuditRecord
 from tests.api.harness import Api, api_settings, open_api
 from tests.delivery.test_feed import raise_alert

@@ -30,14 +30,14 @@ import pytest
 from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.policy import AuthorisationStatus, CameraPlace, ProcessingMode
+from citywatch.domain.records import SightingRecord
+from citywatch.governance.store import NewAuthorisation
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder
 from citywatch.media.images import read_image
 from citywatch.media.video import video_frames
+from citywatch.retention.footage import clip_in_clear, export_clip, identified_on_record
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.services.footage import clip_in_clear, export_clip, identified_on_record
-from citywatch.store.governance import NewAuthorisation
-from citywatch.store.records import SightingRecord
 from citywatch.store.tables import ExportRow
 from tests.api.harness import Api, api_settings, open_api
 from tests.api.test_footage_routes import authorise

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from citywatch.api.app import create_app
-from citywatch.api.auth import SESSION_COOKIE
-from citywatch.api.server import ApiServer
 from citywatch.config.api import ApiSettings
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import build_runtime
+from citywatch.web.api.app import create_app
+from citywatch.web.api.auth import SESSION_COOKIE
+from citywatch.web.api.server import ApiServer
 
 PASSWORD = "correct horse battery staple"
 USERS = {"ada": "admin", "olga": "operator", "aude": "auditor", "ian": "investigator"}

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from citywatch.api.app import create_app
-from citywatch.api.server import ApiServer
 from citywatch.bench.stall import huge_png, many_parts, photo_form
 from citywatch.config.api import ApiSettings
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
+from citywatch.web.api.app import create_app
+from citywatch.web.api.server import ApiServer
 from tests.fakes.accounts import own_token
 
 PASSWORD = "a long enough password"

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.api.alerts import _missed
+from citywatch.alerts.views import view_one, view_page
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import NotFound
 from citywatch.domain.matching import MatchResult
 from citywatch.domain.policy import AuthorisationStatus
+from citywatch.governance.store import NewAuthorisation
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.services.alerts import view_one, view_page
-from citywatch.store.governance import NewAuthorisation
+from citywatch.web.api.alerts import _missed
 from tests.store.helpers import a_match, sighting
 
 SAM = Actor("sam", "supervisor")

@@ -18,11 +18,11 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode, Window
+from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.transparency import transparency_report
+from citywatch.requests.store import NewRequest, RequestKind
+from citywatch.retention.store import NewHold, RetentionStore, write_receipt
 from citywatch.runtime.build import Runtime
-from citywatch.services.transparency import transparency_report
-from citywatch.store.governance import NewAuthorisation
-from citywatch.store.requests import NewRequest, RequestKind
-from citywatch.store.retention import NewHold, RetentionStore, write_receipt
 from tests.store.helpers import T0, Clock, sighting
 
 DAY = timedelta(days=1)

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
+from citywatch.domain.records import SightingRecord
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
 from citywatch.store.facade import MetaStore
-from citywatch.store.records import SightingRecord
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
-from citywatch.store.records import SightingRecord
+from citywatch.domain.records import SightingRecord
 
 MODEL = "test-model"
 DIM = 8

@@ -9,7 +9,7 @@ import pytest
 
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, NotFound, OutOfScope, PermissionDenied
-from citywatch.store.records import AlertStatus
+from citywatch.domain.records import AlertStatus
 from citywatch.store.tables import NonMatchRow
 
 from .helpers import MODEL, T0, a_match, sighting, vector

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from citywatch.domain.errors import InvalidInput
+from citywatch.domain.records import Severity
 from citywatch.store.blobs import BlobStore
 from citywatch.store.facade import MetaStore
-from citywatch.store.records import Severity
 
 from .helpers import T0, a_match, sighting, vector
 from .two_person_env import ANN, TwoPersonEnv, two_person_env

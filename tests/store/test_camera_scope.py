@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.audit.access import within_scope
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
+from citywatch.domain.access import within_scope
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
+from citywatch.requests.store import NewRequest, RequestKind, RequestStatus
+from citywatch.retention.store import NewHold
 from citywatch.runtime.build import Runtime
-from citywatch.store.requests import NewRequest, RequestKind, RequestStatus
-from citywatch.store.retention import NewHold
 from citywatch.store.tables import Sighting
 
 from .helpers import T0, sighting

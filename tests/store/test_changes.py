@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from citywatch.store.records import ChangeKind, ChangeStatus, NewReference
+from citywatch.domain.records import ChangeKind, ChangeStatus, NewReference
 from citywatch.store.tables import FaceTemplate, ReferenceImage
 
 from .helpers import MODEL, files_under, vector

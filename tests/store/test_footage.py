@@ -15,9 +15,9 @@ import pytest
 
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from citywatch.domain.footage import PendingSegment, Segment
-from citywatch.store import footage as footage_module
+from citywatch.retention import segments as footage_module
+from citywatch.retention.segments import FootageStore
 from citywatch.store.db import Database, open_database
-from citywatch.store.footage import FootageStore
 from citywatch.store.tables import RecordingRow
 
 from .helpers import db_url

@@ -14,9 +14,9 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.policy import AuthorisationStatus, GeoPoint, ProcessingMode, Window
+from citywatch.domain.records import NewReference
+from citywatch.governance.store import GovernanceStore, NewAuthorisation
 from citywatch.runtime.build import Runtime
-from citywatch.store.governance import GovernanceStore, NewAuthorisation
-from citywatch.store.records import NewReference
 
 from .helpers import JPEG_STUB, MODEL, T0, Clock, a_match, files_under, sighting, vector
 

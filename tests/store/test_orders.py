@@ -15,9 +15,9 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope
 from citywatch.domain.orders import CircleArea, OrderStatus
 from citywatch.domain.policy import GeoPoint, Window
+from citywatch.domain.records import NewReference
+from citywatch.orders.store import NewOrder, OrderStore
 from citywatch.runtime.build import Runtime
-from citywatch.store.orders import NewOrder, OrderStore
-from citywatch.store.records import NewReference
 from citywatch.store.tables import FaceTemplate, NonMatchRow, ReferenceImage
 
 from .helpers import JPEG_STUB, MODEL, T0, Clock, a_match, sighting, vector

@@ -22,9 +22,9 @@ from citywatch.config.pipeline import RetentionSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Unavailable
+from citywatch.retention import store as retention_module
+from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
-from citywatch.store import retention as retention_module
-from citywatch.store.retention import RetentionStore
 
 from .helpers import T0, Clock, files_under, sighting, vector
 

@@ -16,11 +16,8 @@ from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.domain.retention import ItemRef
-from citywatch.runtime.build import Runtime
-from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
-from citywatch.store.footage import ORPHAN_GRACE_S
-from citywatch.store.governance import SYSTEM
-from citywatch.store.requests import (
+from citywatch.governance.store import SYSTEM
+from citywatch.requests.store import (
     WORK_FOLDER,
     NewRequest,
     RequestKind,
@@ -28,6 +25,9 @@ from citywatch.store.requests import (
     SubjectFindings,
     clean_work_folder,
 )
+from citywatch.retention.segments import ORPHAN_GRACE_S
+from citywatch.runtime.build import Runtime
+from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
 from citywatch.store.tables import ExportRow
 
 from .helpers import T0, sighting

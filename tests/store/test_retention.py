@@ -17,8 +17,8 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound
 from citywatch.domain.policy import Window
+from citywatch.retention.store import NewHold, RetentionStore
 from citywatch.runtime.build import Runtime
-from citywatch.store.retention import NewHold, RetentionStore
 from citywatch.store.tables import ExportRow
 
 from .helpers import T0, Clock, a_match, files_under, sighting, vector

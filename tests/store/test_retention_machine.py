@@ -20,8 +20,8 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import Window
 from citywatch.domain.retention import DataClass, Hold, HoldBounds, ItemRef, held
+from citywatch.retention.store import NewHold, RetentionStore
 from citywatch.runtime.build import Runtime
-from citywatch.store.retention import NewHold, RetentionStore
 
 from .helpers import T0, Clock, sighting
 

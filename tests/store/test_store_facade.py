@@ -14,11 +14,11 @@ from sqlalchemy import func, select, update
 
 from citywatch.domain.errors import CitywatchError, Conflict, InvalidInput, NotFound
 from citywatch.domain.matching import MatchDecision
+from citywatch.domain.records import AlertStatus, NewReference, WatchlistCategory
 from citywatch.store import repositories
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
 from citywatch.store.facade import MetaStore
-from citywatch.store.records import AlertStatus, NewReference, WatchlistCategory
 from citywatch.store.tables import FaceTemplate, ReferenceImage, Sighting, Watchlist
 
 from .helpers import DIM, MODEL, T0, a_match, db_url, files_under, no_match, sighting, vector

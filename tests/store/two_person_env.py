@@ -8,12 +8,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
+from citywatch.alerts.review import AlertReviews
 from citywatch.audit.chain import AuditEntry
 from citywatch.audit.log import AuditLog
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.store.alert_review import AlertReviews
+from citywatch.governance.changes import ChangeStore
 from citywatch.store.blobs import BlobStore
-from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.facade import MetaStore
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.audit.access import Permission, Role, can
 from citywatch.cli.permissions import require_cameras
 from citywatch.config.settings import Settings
+from citywatch.domain.access import Permission, Role, can
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from citywatch.domain.policy import Authorisation, AuthorisationStatus, Window
-from citywatch.services.search import CaseScope, scope_problem
+from citywatch.search.photo import CaseScope, scope_problem
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 H = timedelta(hours=1)

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 import typer
 
-from citywatch.audit.access import GRANTS, Permission, Role, can
 from citywatch.cli.context import CliContext
 from citywatch.cli.main import app
 from citywatch.cli.permissions import PERMISSION_ATTR, requires
 from citywatch.config.settings import Settings
+from citywatch.domain.access import GRANTS, Permission, Role, can
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime

@@ -13,9 +13,9 @@ from citywatch.config.vision import QualitySettings
 from citywatch.domain.frames import Frame
 from citywatch.domain.matching import GalleryEntry, MatchDecision
 from citywatch.domain.policy import ModeDecision, ProcessingMode
+from citywatch.domain.records import SightingRecord, SightingSaved
 from citywatch.match.index import WatchlistIndex
-from citywatch.runtime.pipeline import CameraPipeline
-from citywatch.store.records import SightingRecord, SightingSaved
+from citywatch.pipeline.camera import CameraPipeline
 from citywatch.track.tracker import Tracker
 from citywatch.vision.quality import QualityGate
 from tests.fakes.vision import FakeDetector, FakeEmbedder, fixed_policy, frame_with_faces

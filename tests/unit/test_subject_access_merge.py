@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from citywatch.services.subject_access import Appearance, _merge
+from citywatch.requests.subject_access import Appearance, _merge
 
 T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PAD = timedelta(seconds=2)

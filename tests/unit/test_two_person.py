@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from citywatch.audit.access import Permission
 from citywatch.audit.two_person import (
     AccountEvent,
     AccountHistory,
@@ -19,6 +18,7 @@ from citywatch.audit.two_person import (
     second_person_problem,
     token_issue_problem,
 )
+from citywatch.domain.access import Permission
 from citywatch.domain.audit import Actor
 
 ANN = Actor("ann", "supervisor")

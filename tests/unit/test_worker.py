@@ -14,10 +14,10 @@ from citywatch.domain.errors import Unavailable
 from citywatch.domain.frames import Frame
 from citywatch.domain.matching import GalleryEntry, MatchDecision
 from citywatch.domain.policy import ProcessingMode
+from citywatch.domain.records import SightingRecord, SightingSaved
 from citywatch.match.index import WatchlistIndex
-from citywatch.runtime.pipeline import CameraPipeline
-from citywatch.runtime.worker import CameraWorker
-from citywatch.store.records import SightingRecord, SightingSaved
+from citywatch.pipeline.camera import CameraPipeline
+from citywatch.pipeline.worker import CameraWorker
 from citywatch.track.tracker import Tracker
 from citywatch.vision.quality import QualityGate
 from tests.fakes.vision import FakeDetector, FakeEmbedder, ListSource, fixed_policy, frame_with_faces

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from citywatch.audit.access import Permission, can
+from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor
 
 LOCAL_SUFFIX = "@local"

@@ -27,7 +27,7 @@ from citywatch.domain.matching import Template
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.match.index import PersonRef, WatchlistIndex
 from citywatch.media.images import read_image
-from citywatch.services.faces import one_face
+from citywatch.vision.photo import one_face
 
 FAR_TARGETS = (1e-2, 1e-3)
 SWEEP = (0.45, 0.5, 0.55, 0.6, 0.65)

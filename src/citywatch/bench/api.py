@@ -28,9 +28,9 @@ from citywatch.domain.audit import Action, Actor
 from citywatch.domain.errors import CitywatchError
 from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
 from citywatch.domain.policy import AuthorisationStatus
+from citywatch.domain.records import SightingRecord
+from citywatch.governance.store import NewAuthorisation
 from citywatch.runtime.build import Runtime
-from citywatch.store.governance import NewAuthorisation
-from citywatch.store.records import SightingRecord
 from citywatch.store.tables import Alert, AuditCheckpoint, AuditRecord, Sighting
 
 MODEL = "bench-model"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus
+from citywatch.governance.store import NewAuthorisation
 from citywatch.runtime.build import Runtime
-from citywatch.store.governance import NewAuthorisation
 
 BENCH = Actor("citywatch-bench@system", "admin")
 BENCH_APPROVER = Actor("citywatch-bench-approver@system", "supervisor")

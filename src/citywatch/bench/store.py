@@ -12,10 +12,10 @@ from sqlalchemy import insert
 
 from citywatch.bench.progress import Progress, quiet
 from citywatch.domain.matching import MatchDecision, MatchResult
-from citywatch.services.search import rank
+from citywatch.domain.records import SightingRecord
+from citywatch.search.photo import rank
 from citywatch.store import vectors
 from citywatch.store.facade import MetaStore
-from citywatch.store.records import SightingRecord
 from citywatch.store.tables import Sighting
 
 MODEL = "bench-model"

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.audit.chain import compared, head_json
 from citywatch.audit.keys import load_public, public_pem
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, emit_line, err, out, plain, table
 from citywatch.cli.permissions import requires
+from citywatch.domain.access import Permission
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 

@@ -18,7 +18,6 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from citywatch.audit.access import Permission
 from citywatch.bench import api as api_bench
 from citywatch.bench.accuracy import run_accuracy
 from citywatch.bench.live import live_load, live_markdown, rss_mb
@@ -39,10 +38,11 @@ from citywatch.cli.output import err, out
 from citywatch.cli.permissions import requires
 from citywatch.config.api import ApiSettings
 from citywatch.config.audit import AuditSettings
+from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.media.images import encode_jpeg
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.services.enrolment import Enrolment
+from citywatch.watchlists.enrolment import Enrolment
 
 bench_app = typer.Typer(
     help="Measure accuracy and speed; reports as Markdown, PNG and JSON.", no_args_is_help=True
@@ -292,11 +292,11 @@ def api(
     """Fill a throwaway database to size, then time the list routes, console pages and the case
     search (p50/p95/p99) over HTTP against the real server, and the live alert feed's latency.
     Any timed call that does not succeed stops the bench with an error."""
-    from citywatch.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
-    from citywatch.api.server import ApiServer  # noqa: PLC0415
+    from citywatch.web.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
+    from citywatch.web.api.server import ApiServer  # noqa: PLC0415
 
     base = runtime(ctx)
-    for chatty in ("httpx", "citywatch.api.access"):  # a line per timed request otherwise
+    for chatty in ("httpx", "citywatch.web.api.access"):  # a line per timed request otherwise
         logging.getLogger(chatty).setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
         settings = base.settings.model_copy(
@@ -380,12 +380,12 @@ def stall(
     """Fire issue 13's stalling uploads at the real server (a small PNG declaring 20000x20000
     pixels, a form of 180,000 tiny parts; both to the public form, from `--attackers` clients
     each, again and again for `--seconds`) and time `/healthz` meanwhile (p50/p95/max)."""
-    from citywatch.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
-    from citywatch.api.server import ApiServer  # noqa: PLC0415
     from citywatch.bench import stall as stall_bench  # noqa: PLC0415
+    from citywatch.web.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
+    from citywatch.web.api.server import ApiServer  # noqa: PLC0415
 
     base = runtime(ctx)
-    for chatty in ("httpx", "citywatch.api.access"):  # a line per request otherwise
+    for chatty in ("httpx", "citywatch.web.api.access"):  # a line per request otherwise
         logging.getLogger(chatty).setLevel(logging.WARNING)
     content_type, form = stall_bench.many_parts(parts)
     api = ApiSettings(

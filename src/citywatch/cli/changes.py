@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.audit.two_person import same_person
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
-from citywatch.store.records import ChangeInfo, ChangeStatus
+from citywatch.domain.access import Permission
+from citywatch.domain.records import ChangeInfo, ChangeStatus
 
 changes_app = typer.Typer(
     help="Changes that widen what is matched (new persons and reference images, persons moved "

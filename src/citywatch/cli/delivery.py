@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
+from citywatch.alerts.delivery.outbox import OutboxStatus
+from citywatch.alerts.delivery.sink import DeliveryFailed
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
-from citywatch.delivery.outbox import OutboxStatus
-from citywatch.delivery.sink import DeliveryFailed
+from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
 

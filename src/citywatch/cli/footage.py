@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, plain, when
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.cli.records import parse_when
+from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
-from citywatch.services.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
+from citywatch.retention.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
 
 
 def _time(text: str, what: str) -> datetime:

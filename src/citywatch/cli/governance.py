@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table, when
 from citywatch.cli.permissions import require_permission, requires
 from citywatch.cli.records import parse_when
 from citywatch.config.ingest import CameraSettings
+from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import (
     AuthorisationStatus,
@@ -22,8 +22,8 @@ from citywatch.domain.policy import (
     mode_for,
     parse_point,
 )
+from citywatch.governance.store import AuthorisationInfo, NewAuthorisation
 from citywatch.runtime.build import Runtime
-from citywatch.store.governance import AuthorisationInfo, NewAuthorisation
 
 zones_app = typer.Typer(help="Zones: named areas, some protected (identification off).", no_args_is_help=True)
 events_app = typer.Typer(

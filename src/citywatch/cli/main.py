@@ -10,7 +10,6 @@ import typer
 from pydantic import ValidationError
 
 from citywatch import __version__
-from citywatch.audit.access import Permission
 from citywatch.cli import (
     audit,
     bench,
@@ -32,6 +31,7 @@ from citywatch.cli.output import err, out, setup_logging
 from citywatch.cli.permissions import requires
 from citywatch.config.load import DEFAULT_CONFIG
 from citywatch.config.template import write_default
+from citywatch.domain.access import Permission
 from citywatch.domain.errors import CitywatchError, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.vision.model_files import YUNET, install, is_installed
 

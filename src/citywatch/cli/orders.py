@@ -6,18 +6,18 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
+from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.orders import OrderStatus, parse_area
 from citywatch.domain.policy import Window
+from citywatch.orders.checks import coverage_of
+from citywatch.orders.store import NewOrder, OrderInfo
+from citywatch.retention.store import ReceiptInfo
 from citywatch.runtime.build import Runtime
-from citywatch.services.orders import coverage_of
-from citywatch.store.orders import NewOrder, OrderInfo
-from citywatch.store.retention import ReceiptInfo
 
 orders_app = typer.Typer(
     help="Stay-at-home orders: a person, a permitted area, a window; a violation alerts.",

@@ -8,15 +8,15 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import out, table, when
 from citywatch.cli.permissions import requires
+from citywatch.domain.access import Permission
+from citywatch.domain.records import ChangeKind, PersonInfo, TuningResult
 from citywatch.domain.watchlists import Severity, WatchlistCategory
-from citywatch.services.enrolment import Enrolment
-from citywatch.services.persons import update_person
-from citywatch.store.changes import pending_hint
-from citywatch.store.records import ChangeKind, PersonInfo, TuningResult
+from citywatch.governance.changes import pending_hint
+from citywatch.watchlists.enrolment import Enrolment
+from citywatch.watchlists.persons import update_person
 
 persons_app = typer.Typer(help="List, show, update and remove enrolled persons.", no_args_is_help=True)
 watchlists_app = typer.Typer(help="Create and list watchlists.", no_args_is_help=True)

@@ -6,8 +6,8 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
-from citywatch.audit.access import Permission, can
 from citywatch.cli.context import CliContext
+from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime

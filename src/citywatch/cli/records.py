@@ -9,18 +9,18 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
+from citywatch.alerts.review import CONFIRMATIONS_NEEDED
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import require_cameras, requires
+from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
+from citywatch.domain.records import AlertReview
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
-from citywatch.services.case_search import CaseSearch, case_search
-from citywatch.services.verification import verify as verify_photos
-from citywatch.store.alert_review import CONFIRMATIONS_NEEDED
-from citywatch.store.records import AlertReview
+from citywatch.search.cases import CaseSearch, case_search
+from citywatch.watchlists.verification import verify as verify_photos
 
 sightings_app = typer.Typer(help="Stored sightings.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Raised alerts.", no_args_is_help=True)

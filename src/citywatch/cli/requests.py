@@ -8,19 +8,19 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.audit.keys import load_public
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, progress_bar, table, when
 from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
+from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
-from citywatch.services.exports import verify_export
-from citywatch.services.requests import fulfil
-from citywatch.services.subject_access import SubjectSearch, file_subject_access
-from citywatch.store.exports import EXPORTS_FOLDER
-from citywatch.store.requests import NewRequest, RequestInfo, RequestKind, RequestStatus
+from citywatch.requests.export_store import EXPORTS_FOLDER
+from citywatch.requests.exports import verify_export
+from citywatch.requests.fulfil import fulfil
+from citywatch.requests.store import NewRequest, RequestInfo, RequestKind, RequestStatus
+from citywatch.requests.subject_access import SubjectSearch, file_subject_access
 
 request_app = typer.Typer(
     help="Requests for footage: file, review, approve or refuse, close.", no_args_is_help=True

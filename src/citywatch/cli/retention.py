@@ -6,15 +6,15 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
+from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
-from citywatch.store.changes import APPROVE_HINT, pending_hint
-from citywatch.store.retention import HoldInfo, NewHold, ReceiptInfo
+from citywatch.governance.changes import APPROVE_HINT, pending_hint
+from citywatch.retention.store import HoldInfo, NewHold, ReceiptInfo
 
 holds_app = typer.Typer(help="Legal holds: what they cover survives retention.", no_args_is_help=True)
 

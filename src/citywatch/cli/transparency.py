@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
-from citywatch.services.transparency import TransparencyReport, transparency_report
+from citywatch.domain.access import Permission
+from citywatch.governance.transparency import TransparencyReport, transparency_report
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -10,14 +10,14 @@ from typing import Annotated
 
 import typer
 
-from citywatch.audit.access import Permission
 from citywatch.audit.two_person import same_person
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table, when
 from citywatch.cli.permissions import require_permission, requires
+from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.store.tables import ROLES
-from citywatch.store.users import TokenInfo, UserInfo
+from citywatch.users.store import TokenInfo, UserInfo
 
 users_app = typer.Typer(help="User accounts, roles, camera scopes and API tokens.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Issue, list and revoke API tokens.", no_args_is_help=True)

@@ -15,20 +15,20 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from citywatch.audit.access import Permission
+from citywatch.alerts.delivery.dispatcher import Dispatcher
+from citywatch.alerts.delivery.outbox import OutboxStatus
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
-from citywatch.delivery.dispatcher import Dispatcher
-from citywatch.delivery.outbox import OutboxStatus
+from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import CitywatchError, Unavailable
 from citywatch.ingest.stream import redact
+from citywatch.pipeline.camera import TrackOutcome
+from citywatch.pipeline.worker import CameraStatus, CameraWorker
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled
-from citywatch.runtime.pipeline import TrackOutcome
-from citywatch.runtime.worker import CameraStatus, CameraWorker
 from citywatch.store.lock import DataFolderLock
 
 log = logging.getLogger(__name__)
@@ -306,8 +306,8 @@ def start_api(ctx: typer.Context, rt: Runtime) -> None:
         return
     # FastAPI, uvicorn and sse-starlette (which patches uvicorn's exit handler when imported)
     # load only for a command that serves.
-    from citywatch.api.app import create_app  # noqa: PLC0415
-    from citywatch.api.server import ApiServer  # noqa: PLC0415
+    from citywatch.web.api.app import create_app  # noqa: PLC0415
+    from citywatch.web.api.server import ApiServer  # noqa: PLC0415
 
     server = ApiServer(create_app(rt), rt.settings.api, rt.feed)
     server.start()

@@ -16,50 +16,50 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from citywatch.alerts.delivery.dispatcher import Dispatcher
+from citywatch.alerts.delivery.factory import build_sink
+from citywatch.alerts.delivery.feed import AlertFeed
+from citywatch.alerts.delivery.outbox import Backoff, Outbox
+from citywatch.alerts.delivery.sink import Sink
+from citywatch.alerts.review import AlertReviews
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
 from citywatch.audit.witness import WitnessFile
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
-from citywatch.delivery.dispatcher import Dispatcher
-from citywatch.delivery.factory import build_sink
-from citywatch.delivery.feed import AlertFeed
-from citywatch.delivery.outbox import Backoff, Outbox
-from citywatch.delivery.sink import Sink
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch
 from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
 from citywatch.domain.ports import Detector, Embedder
+from citywatch.governance.changes import ChangeStore
+from citywatch.governance.policy import PolicyService
+from citywatch.governance.store import SYSTEM, GovernanceStore
 from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.open import open_source
 from citywatch.ingest.recorder import Recorder
 from citywatch.ingest.stream import StreamSource
 from citywatch.match.index import WatchlistIndex
-from citywatch.runtime.live import LiveCameras
+from citywatch.orders.checks import OrderService
+from citywatch.orders.store import OrderStore
+from citywatch.pipeline.camera import CameraPipeline, PipelineStats, TrackOutcome
+from citywatch.pipeline.live import LiveCameras
+from citywatch.pipeline.worker import CameraWorker
+from citywatch.requests.export_store import EXPORTS_FOLDER, clean_orphan_exports
+from citywatch.requests.store import WORK_FOLDER, RequestKind, RequestStore, clean_work_folder
+from citywatch.retention.segments import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
+from citywatch.retention.store import ReceiptInfo, RetentionStore
 from citywatch.runtime.metrics import CameraCounts, Metrics
-from citywatch.runtime.pipeline import CameraPipeline, PipelineStats, TrackOutcome
 from citywatch.runtime.readiness import Readiness, readiness
-from citywatch.runtime.worker import CameraWorker
-from citywatch.services.orders import OrderService
-from citywatch.services.policy import PolicyService
-from citywatch.store.alert_review import AlertReviews
 from citywatch.store.blobs import BlobStore, remove_empty_days
-from citywatch.store.changes import ChangeStore
 from citywatch.store.db import Database, open_database
-from citywatch.store.exports import EXPORTS_FOLDER, clean_orphan_exports
 from citywatch.store.facade import CROPS_FOLDER, MetaStore
-from citywatch.store.footage import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
-from citywatch.store.governance import SYSTEM, GovernanceStore
-from citywatch.store.orders import OrderStore
 from citywatch.store.private import make_private
-from citywatch.store.requests import WORK_FOLDER, RequestKind, RequestStore, clean_work_folder
-from citywatch.store.retention import ReceiptInfo, RetentionStore
 from citywatch.store.tables import Alert
-from citywatch.store.users import UserStore
 from citywatch.track.tracker import Tracker
+from citywatch.users.store import UserStore
 from citywatch.vision.factory import build_detector, build_embedder
 from citywatch.vision.quality import QualityGate
 
@@ -93,7 +93,7 @@ class Runtime:
 
     actor: Actor = field(default_factory=local_actor)
     """Who the commands act for: the local shell user in the `local` role (see
-    citywatch.audit.access) until the front end signs someone in and replaces it."""
+    citywatch.domain.access) until the front end signs someone in and replaces it."""
     config_path: Path | None = None
     """The configuration file the settings came from (None: defaults and the environment),
     named in the records of what this runtime does under its settings (the audit prune)."""

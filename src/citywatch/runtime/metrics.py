@@ -14,8 +14,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from citywatch.domain.ports import SourceState
-from citywatch.runtime.pipeline import PipelineStats
-from citywatch.runtime.worker import CameraStatus
+from citywatch.pipeline.camera import PipelineStats
+from citywatch.pipeline.worker import CameraStatus
 
 STAGE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 """Stage latency buckets: a millisecond (tracking) to seconds (an overloaded detector)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citywatch.domain.errors import CitywatchError
-from citywatch.runtime.worker import CameraStatus, CameraWorker
+from citywatch.pipeline.worker import CameraStatus, CameraWorker
 from citywatch.store.db import Database, head_revision
 
 

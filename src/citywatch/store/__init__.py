@@ -1,6 +1,6 @@
 """The embedded MetaStore (SQLite in WAL mode, SQLAlchemy 2, Alembic) and the BlobStore.
 
-Other stages call `MetaStore`; they get records from `citywatch.store.records`, never ORM rows.
+Other stages call `MetaStore`; they get records from `citywatch.domain.records`, never ORM rows.
 """
 
 from citywatch.store.blobs import BlobRef, BlobStore

@@ -19,15 +19,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from citywatch.alerts import memory as alert_memory
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch, Template
-from citywatch.store import alert_memory, vectors
-from citywatch.store import repositories as repo
-from citywatch.store.blobs import BlobRef, BlobStore
-from citywatch.store.db import Database, open_database
-from citywatch.store.records import (
+from citywatch.domain.records import (
     AlertInfo,
     AlertStatus,
     ChangeKind,
@@ -43,6 +40,10 @@ from citywatch.store.records import (
     WatchlistCategory,
     WatchlistInfo,
 )
+from citywatch.store import repositories as repo
+from citywatch.store import vectors
+from citywatch.store.blobs import BlobRef, BlobStore
+from citywatch.store.db import Database, open_database
 from citywatch.store.tables import Alert, AuthorisationRow, Person, Sighting, Watchlist
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,7 @@ class MetaStore:
         person (two-person rule): a new person is stored `pending`, new references on an
         existing person are held back, and a change (`person.add` or `person.reference`) is
         proposed in the same transaction; nothing of it is matched until that change is
-        approved (see citywatch.store.changes). Without a proposer everything is active at
+        approved (see citywatch.governance.changes). Without a proposer everything is active at
         once: for throwaway stores (benchmarks) and tests only.
         """
         if not references:

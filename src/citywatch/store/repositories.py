@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from citywatch.domain.errors import NotFound
-from citywatch.store.records import ChangeKind, ChangeStatus
+from citywatch.domain.records import ChangeKind, ChangeStatus
 from citywatch.store.tables import (
     ORDER_CATEGORY,
     Alert,

@@ -1,0 +1,1 @@
+"""Alerts: raised from matches (cooldown, severity), reviewed by two people, viewed, delivered."""

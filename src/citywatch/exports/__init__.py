@@ -1,1 +1,0 @@
-"""Export packages for requests: signed zips of clips, sightings and alerts."""

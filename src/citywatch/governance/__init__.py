@@ -1,0 +1,2 @@
+"""Governance: authorisations, zones and events, the policy in force, changes waiting for a
+second person, transparency."""

@@ -1,0 +1,1 @@
+"""Stay-at-home orders: the orders, and the checks cameras ask of them."""

@@ -1,0 +1,1 @@
+"""The camera pipeline: frames in, tracks matched, sightings out; the worker threads around it."""

@@ -1,0 +1,1 @@
+"""Requests: law enforcement and subject access, redaction, export packages."""

@@ -1,0 +1,1 @@
+"""Retention: holds, the purge and its receipts, footage segments and clips."""

@@ -1,0 +1,1 @@
+"""Case search: the stored sightings of one face, inside a case."""

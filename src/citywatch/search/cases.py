@@ -1,0 +1,93 @@
+"""Case search: the stored sightings of one face, inside a case (its legal basis, an
+authorisation in force naming the cameras, a bounded window), audited whether it runs
+(`search.photo`) or is refused as untargeted (`search.refused`). The command line and the
+API both search through `case_search`; each checks the caller's camera scope first."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from citywatch.domain.audit import Action, Actor, AuditEvent
+from citywatch.domain.errors import InvalidInput
+from citywatch.runtime.build import Runtime
+from citywatch.search.photo import CaseScope, SearchHit, find_authorisation, scope_problem, search_by_photo
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSearch:
+    """What a case search asks for; the scope is checked by `case_search`, not here."""
+
+    case: str
+    legal_basis: str
+    authorisation: str
+    """The reference of the authorisation in force that names the cameras."""
+    cameras: list[str]
+    since: datetime | None
+    until: datetime | None
+    limit: int | None = None
+    """At most this many hits (default: `matching.search_limit`)."""
+    threshold: float | None = None
+    """Farthest distance shown (default: `matching.search_threshold`)."""
+
+
+def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> list[SearchHit]:
+    """The sightings nearer than the threshold to the one face in `photo`, nearest first.
+
+    Raises InvalidInput (after auditing `search.refused`) when the search is not targeted: no
+    case, legal basis, cameras or start, too long a window, or no authorisation in force that
+    covers the cameras and the window. The photo is audited by its SHA-256, never kept."""
+    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
+    m = rt.settings.matching
+    threshold = search.threshold or m.search_threshold
+    authorisation = find_authorisation(rt.governance, search.authorisation)
+    scope = CaseScope(
+        case=search.case,
+        legal_basis=search.legal_basis,
+        cameras=search.cameras,
+        since=search.since,
+        until=search.until,
+        authorisation=authorisation,
+    )
+    photo_ref = (
+        f"photo-sha256:{hashlib.sha256(photo.read_bytes()).hexdigest()}" if photo.is_file() else str(photo)
+    )
+    params: dict[str, object] = {
+        "cameras": scope.cameras,
+        "since": None if search.since is None else search.since.isoformat(),
+        "until": None if search.until is None else search.until.isoformat(),
+        "model": rt.embedder.name,
+        "threshold": threshold,
+    }
+    problem = scope_problem(scope, max_window=timedelta(hours=m.search_max_window_h), now=datetime.now(UTC))
+    if search.authorisation and authorisation is None:
+        problem = f"no authorisation {search.authorisation!r} is on record"
+    searched = AuditEvent(
+        Action.SEARCH_PHOTO,
+        photo_ref,
+        legal_basis=search.legal_basis,
+        authorisation=search.authorisation,
+        case=search.case,
+        params=params,
+    )
+    if problem is not None:
+        rt.audit(
+            replace(searched, action=Action.SEARCH_REFUSED, params=params | {"reason": problem}), actor=by
+        )
+        raise InvalidInput(f"search refused: {problem}")
+    hits = search_by_photo(
+        photo,
+        store=rt.store,
+        detector=rt.detector,
+        embedder=rt.embedder,
+        quality=rt.settings.quality,
+        threshold=threshold,
+        limit=search.limit or m.search_limit,
+        cameras=scope.cameras,
+        since=scope.since,
+        until=scope.until,
+    )
+    rt.audit(replace(searched, result_count=len(hits)), actor=by)
+    return hits

@@ -1,0 +1,1 @@
+"""Users: accounts, passwords, tokens and sessions."""

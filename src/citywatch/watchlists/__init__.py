@@ -1,0 +1,1 @@
+"""Watchlists: persons, their reference images and templates, enrolment, verification."""

@@ -1,0 +1,1 @@
+"""The front ends served over HTTP: the API and the console."""

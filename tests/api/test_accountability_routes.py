@@ -292,6 +292,9 @@ def test_the_audit_log_is_paginated_filtered_and_verified(api: Api) -> None:
     assert later == {"items": [], "next_before": None}
     for bad in ({"since": "2026-11-27T08:00"}, {"limit": 0}, {"before": 0}):
         assert api.call("GET", "/api/audit", "aude", params=bad).status_code == 422
+    typo = api.call("GET", "/api/audit", "aude", params={"action": "request.fle"})
+    assert typo.status_code == 422 and "did you mean request.file" in typo.text  # not an empty page
+    assert api.call("GET", "/api/audit", "aude", params={"action": "request.*"}).status_code == 200
 
     verdict = api.call("POST", "/api/audit/verify", "aude")
     assert verdict.status_code == 200

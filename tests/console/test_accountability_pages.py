@@ -301,6 +301,8 @@ def test_the_audit_time_filters_take_utc_times_and_say_when_they_are_wrong(world
     assert "data-filter-error" in wrong and "is not a time" in wrong
     backwards = page(world.console, "/console/audit?since=2001-01-02T00:00&until=2001-01-01T00:00", "aude")
     assert "&#39;until&#39; must come after &#39;since&#39;" in backwards
+    typo = page(world.console, "/console/audit?action=hold.plce", "aude")
+    assert "data-filter-error" in typo and "did you mean hold.place" in typo
 
 
 def test_the_audit_page_has_the_verify_button_and_its_verdict_names_a_tampered_record(

@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from citywatch.config.ingest import CameraSettings, SourceSettings
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.policy import AuthorisationStatus, CameraPlace, ProcessingMode
 from citywatch.domain.records import SightingRecord
 from citywatch.governance.store import NewAuthorisation
@@ -392,7 +392,7 @@ def test_the_data_folder_and_everything_in_it_is_readable_by_its_owner_alone(
             pass
         recorder.close()
         rt.store.add_sighting(sighting(camera_id=CAMERA, start=NOW))
-        rt.audit(AuditEvent("test.event", "test"))
+        rt.audit(AuditEvent(Action.CAMERA_START, "camera:test"))
         data = settings.data_dir
         assert (data / "citywatch.db-wal").exists()  # the WAL is there to be checked
         assert list((data / "footage").rglob("*.mp4"))
@@ -404,7 +404,7 @@ def test_the_data_folder_and_everything_in_it_is_readable_by_its_owner_alone(
 def _opened(rt: Runtime) -> None:
     """Open the runtime's data folder (its database), then close it."""
     try:
-        rt.audit(AuditEvent("test.event", "test"))
+        rt.audit(AuditEvent(Action.CAMERA_START, "camera:test"))
     finally:
         rt.close()
 

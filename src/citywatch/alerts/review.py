@@ -30,7 +30,7 @@ from citywatch.alerts import memory as alert_memory
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.audit.two_person import AccountHistory, Owner, second_person_problem
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.records import AlertReview, AlertStatus
@@ -86,10 +86,10 @@ class AlertReviews:
         def step(session: Session, alert: Alert) -> AlertReview:
             alert.status = AlertStatus.ACKNOWLEDGED.value
             self._acknowledged(alert, actor)
-            self._record(session, actor, AuditEvent("alert.acknowledge", f"alert:{alert_id}"))
+            self._record(session, actor, AuditEvent(Action.ALERT_ACKNOWLEDGE, f"alert:{alert_id}"))
             return _review(session, alert)
 
-        return self._act(alert_id, actor, "alert.acknowledge", step)
+        return self._act(alert_id, actor, Action.ALERT_ACKNOWLEDGE, step)
 
     def confirm(self, alert_id: int, actor: Actor) -> AlertReview:
         """Add `actor`'s confirmation; the second, by a different person, confirms the alert.
@@ -111,7 +111,9 @@ class AlertReviews:
             if problem is not None:
                 params = {"confirmed_by": [c.actor for c in confirmations], "reason": problem}
                 self._record(
-                    session, actor, AuditEvent("alert.confirm_refused", f"alert:{alert_id}", params=params)
+                    session,
+                    actor,
+                    AuditEvent(Action.ALERT_CONFIRM_REFUSED, f"alert:{alert_id}", params=params),
                 )
                 return None  # committed on its own: the refusal is recorded, nothing else changes
             repo.insert_confirmation(
@@ -125,14 +127,14 @@ class AlertReviews:
             else:
                 alert.status = AlertStatus.ACKNOWLEDGED.value
             event = AuditEvent(
-                "alert.confirm",
+                Action.ALERT_CONFIRM,
                 f"alert:{alert_id}",
                 params={"confirmations": count, "needed": CONFIRMATIONS_NEEDED, "status": alert.status},
             )
             self._record(session, actor, event)
             return _review(session, alert)
 
-        review = self._act(alert_id, actor, "alert.confirm", step)
+        review = self._act(alert_id, actor, Action.ALERT_CONFIRM, step)
         if review is None:
             raise PermissionDenied(f"alert {alert_id} not confirmed: {problem}")
         return review
@@ -158,10 +160,10 @@ class AlertReviews:
                 params |= {"false_match": True, "non_match": non_match_id}
                 if problem:
                     params["not_remembered"] = problem
-            self._record(session, actor, AuditEvent("alert.dismiss", f"alert:{alert_id}", params=params))
+            self._record(session, actor, AuditEvent(Action.ALERT_DISMISS, f"alert:{alert_id}", params=params))
             if non_match_id is not None:
                 event = AuditEvent(
-                    "non_match.record",
+                    Action.NON_MATCH_RECORD,
                     f"non_match:{non_match_id}",
                     params={"alert": alert_id, "person_id": alert.person_id, "camera": alert.camera_id},
                 )
@@ -169,7 +171,7 @@ class AlertReviews:
             review = _review(session, alert)
             return replace(review, non_match_id=non_match_id, not_remembered=problem)
 
-        return self._act(alert_id, actor, "alert.dismiss", step)
+        return self._act(alert_id, actor, Action.ALERT_DISMISS, step)
 
     def _remember(self, session: Session, alert: Alert, actor: Actor) -> tuple[int | None, str]:
         """Record the alert's face as not its person: (the non-match's id, "") or (None, why not)."""
@@ -194,7 +196,7 @@ class AlertReviews:
         if alert.acknowledged_by is None:
             alert.acknowledged_by, alert.acknowledged_at = actor.name, self._clock()
 
-    def _act(self, alert_id: int, actor: Actor, action: str, step: Callable[[Session, Alert], R]) -> R:
+    def _act(self, alert_id: int, actor: Actor, action: Action, step: Callable[[Session, Alert], R]) -> R:
         """Run `step` on the open alert in one transaction, when the alert's camera is within
         `actor`'s scope. Out of scope, the refusal is audited (naming the camera, never the
         person) and answered as an alert that does not exist (OutOfScope), before anything else
@@ -206,7 +208,9 @@ class AlertReviews:
                 _require_open(alert)
                 return step(session, alert)
             params = {"permission": str(Permission.ALERTS_ACT), "cameras": [camera], "action": action}
-            self._record(session, actor, AuditEvent("access.refused", f"alert:{alert_id}", params=params))
+            self._record(
+                session, actor, AuditEvent(Action.ACCESS_REFUSED, f"alert:{alert_id}", params=params)
+            )
         raise OutOfScope(f"no alert with id {alert_id}")  # as one that does not exist
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import OutOfScope, PermissionDenied
 from citywatch.domain.records import AlertInfo
 from citywatch.domain.watchlists import AlertStatus
@@ -36,7 +36,7 @@ def view_page(
         limit, before_id=before_id, status=status, camera_id=camera, camera_ids=actor.cameras
     )
     params = {"status": status, "camera": camera, "limit": limit, "before_id": before_id}
-    rt.audit(viewed("alert.view", "alerts", [a.id for a in rows], params), actor=actor)
+    rt.audit(viewed(Action.ALERT_VIEW, "alerts", [a.id for a in rows], params), actor=actor)
     return rows
 
 
@@ -48,7 +48,7 @@ def view_one(rt: Runtime, actor: Actor, alert_id: int, *, path: str) -> AlertInf
     alert = rt.store.get_alert(alert_id)
     require_camera(rt, actor, Permission.ALERTS_READ, alert.camera_id, path, unseen=no_alert(alert_id))
     rt.audit(
-        AuditEvent("alert.view", f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1),
+        AuditEvent(Action.ALERT_VIEW, f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1),
         actor=actor,
     )
     return alert
@@ -69,13 +69,13 @@ def require_camera(
     if can(actor, permission, camera):
         return
     params = {"permission": str(permission), "cameras": [camera]}
-    rt.audit(AuditEvent("access.refused", f"api:{path}", params=params), actor=actor)
+    rt.audit(AuditEvent(Action.ACCESS_REFUSED, f"api:{path}", params=params), actor=actor)
     if not can(actor, permission):
         raise PermissionDenied(f"{actor.name} ({actor.role}) lacks {permission}")
     raise OutOfScope(unseen or f"no camera {camera!r} within your scope")
 
 
-def viewed(action: str, what: str, ids: list[int], params: Mapping[str, object]) -> AuditEvent:
+def viewed(action: Action, what: str, ids: list[int], params: Mapping[str, object]) -> AuditEvent:
     """Looking at sightings or alerts is itself a sensitive act: which ones, by whom."""
     return AuditEvent(
         action,

@@ -19,14 +19,15 @@ from citywatch.audit.two_person import (
     Owner,
     owed_to,
 )
+from citywatch.domain.audit import Action
 from citywatch.store.tables import ApiTokenRow, AuditRecord, UserRow
 
 DEFAULT_INDEPENDENCE = timedelta(days=30)
 """`policy.independence_days`' default."""
 
-_ON_ACCOUNT = tuple(a for a in ACCOUNT_ACTIONS if a != "token.issue")
-_PASSWORD_ACTIONS = ("user.add", "user.password")
-_ISSUE_ACTIONS = ("token.issue", "session.open")
+_ON_ACCOUNT = tuple(a for a in ACCOUNT_ACTIONS if a != Action.TOKEN_ISSUE)
+_PASSWORD_ACTIONS = (Action.USER_ADD, Action.USER_PASSWORD)
+_ISSUE_ACTIONS = (Action.TOKEN_ISSUE, Action.SESSION_OPEN)
 
 
 def account_history(session: Session, user: str, since: datetime, now: datetime) -> AccountHistory:
@@ -75,7 +76,7 @@ def _direct_history(session: Session, user: str, since: datetime, now: datetime)
         .where(
             or_(
                 (AuditRecord.object == obj) & AuditRecord.action.in_(_ON_ACCOUNT),
-                AuditRecord.action == "token.issue",
+                AuditRecord.action == Action.TOKEN_ISSUE,
             )
         )
         .order_by(AuditRecord.seq)

@@ -32,6 +32,7 @@ from citywatch.audit.chain import (
     verify,
 )
 from citywatch.audit.witness import WitnessFile, read_witness
+from citywatch.domain.audit import Action
 from citywatch.domain.errors import Unavailable
 from citywatch.store.db import Database
 from citywatch.store.tables import AuditAnchor, AuditCheckpoint, AuditRecord
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 100
 """A signed checkpoint is written with every this-many records (and on demand)."""
 
-PRUNE_ACTION = "audit.prune"
+PRUNE_ACTION = Action.AUDIT_PRUNE
+"""The action of the record a prune appends before it deletes."""
 
 _PENDING_HEAD = "citywatch.audit.pending_head"
 """`session.info` key: the newest record appended in the session's open transaction."""
@@ -102,7 +104,7 @@ class AuditLog:
         *,
         actor: str,
         role: str,
-        action: str,
+        action: Action | str,
         object: str,
         legal_basis: str = "",
         authorisation: str = "",
@@ -112,7 +114,10 @@ class AuditLog:
         at: datetime | None = None,
     ) -> AuditEntry:
         """Add a record in `session`: it commits or rolls back with the action it records.
-        The caller's write transaction serialises appends, so sequence numbers never clash."""
+        The caller's write transaction serialises appends, so sequence numbers never clash.
+
+        `action`: one of the catalogue's (`citywatch.domain.audit`), checked where the code
+        builds its AuditEvent; the chain itself stores and verifies any string."""
         last = session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
         entry = sealed(
             AuditEntry(
@@ -120,7 +125,7 @@ class AuditLog:
                 at=(at or datetime.now(UTC)).astimezone(UTC).isoformat(),
                 actor=actor,
                 role=role,
-                action=action,
+                action=str(action),
                 object=object,
                 legal_basis=legal_basis,
                 authorisation=authorisation,

@@ -13,21 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Action, Actor
 
 LOCAL_SUFFIX = "@local"
 """How the `local` role's actor is named (`<unix user>@local`)."""
 
-ACCOUNT_ACTIONS = ("user.add", "user.enable", "user.password", "token.issue")
+ACCOUNT_ACTIONS = (Action.USER_ADD, Action.USER_ENABLE, Action.USER_PASSWORD, Action.TOKEN_ISSUE)
 """What one person does to another's account that makes them not independent: creating
 it, re-enabling it, setting its password, issuing it a personal token. (A service token is
 left out: it can never be one of the two people, so holding one for someone decides nothing.)"""
 
-_WHAT = {
-    "user.add": "created",
-    "user.enable": "re-enabled",
-    "user.password": "set the password of",
-    "token.issue": "issued a personal token to",
+_WHAT: dict[str, str] = {
+    Action.USER_ADD: "created",
+    Action.USER_ENABLE: "re-enabled",
+    Action.USER_PASSWORD: "set the password of",
+    Action.TOKEN_ISSUE: "issued a personal token to",
 }
 
 

@@ -24,7 +24,7 @@ from citywatch.audit.chain import GENESIS, AuditEntry, sealed, sign_checkpoint
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import CHECKPOINT_EVERY
 from citywatch.bench.progress import Progress, quiet
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Action, Actor
 from citywatch.domain.errors import CitywatchError
 from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
 from citywatch.domain.policy import AuthorisationStatus
@@ -46,17 +46,17 @@ SECOND_SUPERVISOR = "bench-sup-2"
 SEARCH_AUTHORISATION = "BENCH-W-1"
 SEARCH_WINDOW = timedelta(hours=1)
 AUDIT_ACTIONS = (
-    ("alert.view", 30),
-    ("sighting.view", 25),
-    ("sighting.crop", 15),
-    ("alert.acknowledge", 8),
-    ("alert.confirm", 5),
-    ("alert.dismiss", 5),
-    ("case.search", 4),
-    ("camera.mode", 3),
-    ("user.login", 3),
-    ("request.file", 1),
-    ("hold.place", 1),
+    (Action.ALERT_VIEW, 30),
+    (Action.SIGHTING_VIEW, 25),
+    (Action.SIGHTING_CROP, 15),
+    (Action.ALERT_ACKNOWLEDGE, 8),
+    (Action.ALERT_CONFIRM, 5),
+    (Action.ALERT_DISMISS, 5),
+    (Action.SEARCH_PHOTO, 4),
+    (Action.CAMERA_MODE, 3),
+    (Action.USER_LOGIN, 3),
+    (Action.REQUEST_FILE, 1),
+    (Action.HOLD_PLACE, 1),
 )
 """What an audit log of a city deployment holds, by rough share: mostly people looking."""
 
@@ -359,7 +359,7 @@ def routes_to_time(rt: Runtime, console: bool) -> list[tuple[str, str, str]]:
         ("sightings, quietest camera", f"/api/sightings?limit=50&camera={quiet}", "supervisor"),
         ("audit, first page", "/api/audit?limit=50", "auditor"),
         ("audit, deep page", f"/api/audit?limit=50&before={lowest_seq + 500}", "auditor"),
-        ("audit, by action", "/api/audit?limit=50&action=case.search", "auditor"),
+        ("audit, by action", "/api/audit?limit=50&action=search.photo", "auditor"),
         ("audit, by actor and week", f"/api/audit?limit=50&actor=supervisor-1&since={week_ago}", "auditor"),
         ("audit, by action prefix", "/api/audit?limit=50&action=alert.*", "auditor"),
         ("receipts", "/api/receipts", "auditor"),

@@ -13,7 +13,7 @@ from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
 
 
@@ -28,11 +28,11 @@ def test_sink(
     try:
         result = sink.probe()
     except DeliveryFailed as exc:
-        rt.audit(AuditEvent("sink.test", f"sink:{name}", params={"ok": False, "error": str(exc)}))
+        rt.audit(AuditEvent(Action.SINK_TEST, f"sink:{name}", params={"ok": False, "error": str(exc)}))
         raise
     finally:
         sink.close()
-    rt.audit(AuditEvent("sink.test", f"sink:{name}", params={"ok": True}))
+    rt.audit(AuditEvent(Action.SINK_TEST, f"sink:{name}", params={"ok": True}))
     out.print(f"{name}: {result}")
 
 

@@ -14,7 +14,7 @@ from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.records import AlertReview
 from citywatch.domain.watchlists import AlertStatus
@@ -142,7 +142,9 @@ def sightings_list(
         require_cameras(rt, Permission.SIGHTINGS_READ, [camera], ctx.command_path)
     rt.governance.enforce()
     rows = rt.store.list_sightings(limit=limit, camera_id=camera, camera_ids=rt.actor.cameras)
-    rt.audit(_viewed("sighting.view", "sightings", [s.id for s in rows], {"camera": camera, "limit": limit}))
+    rt.audit(
+        _viewed(Action.SIGHTING_VIEW, "sightings", [s.id for s in rows], {"camera": camera, "limit": limit})
+    )
     table(
         f"{len(rows)} sighting(s)",
         ["id", "camera", "start", "end", "det", "quality", "person", "distance", "decision", "crop"],
@@ -177,7 +179,7 @@ def alerts_list(
     rt.governance.enforce()
     rows = rt.store.list_alerts(limit=limit, status=status, camera_ids=rt.actor.cameras)
     params: dict[str, object] = {"status": None if status is None else str(status), "limit": limit}
-    rt.audit(_viewed("alert.view", "alerts", [a.id for a in rows], params))
+    rt.audit(_viewed(Action.ALERT_VIEW, "alerts", [a.id for a in rows], params))
     if as_json:
         for a in rows:
             emit_json("alert", a)
@@ -220,7 +222,7 @@ def _who_when(who: str | None, at: datetime | None) -> str | None:
     return None if who is None else f"{who} {when(at)}"
 
 
-def _viewed(action: str, what: str, ids: list[int], params: dict[str, object]) -> AuditEvent:
+def _viewed(action: Action, what: str, ids: list[int], params: dict[str, object]) -> AuditEvent:
     """Looking at sightings or alerts is itself a sensitive act: which ones, by whom."""
     return AuditEvent(
         action,

@@ -21,7 +21,7 @@ from citywatch.cli.output import emit_json, err, out, table
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import Unavailable
 from citywatch.ingest.stream import redact
 from citywatch.pipeline.camera import TrackOutcome
@@ -136,7 +136,7 @@ def watch(
         )
     worker = rt.camera_worker(camera, lambda o: _print_outcome(o, as_json))
     start_delivery(ctx, rt)
-    rt.audit(_camera_event("camera.start", camera))
+    rt.audit(_camera_event(Action.CAMERA_START, camera))
     started = time.perf_counter()
     stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary
     worker.start()
@@ -150,7 +150,7 @@ def watch(
                 s = worker.status()
                 spinner.update(f"{s.state}: {s.frames} frames, {s.fps:.1f} fps, {s.sightings} sightings")
     _summary(worker, time.perf_counter() - started, as_json)
-    rt.audit(_camera_event("camera.stop", camera, worker))
+    rt.audit(_camera_event(Action.CAMERA_STOP, camera, worker))
     if worker.failure is not None:
         raise worker.failure
     if worker.pipeline_error is not None:
@@ -225,7 +225,7 @@ def run(ctx: typer.Context) -> None:
     supervisor = supervise(rt)
     cameras = {c.id: c for c in rt.settings.cameras}
     for worker in _workers(supervisor):
-        rt.audit(_camera_event("camera.start", cameras[worker.source.camera_id]))
+        rt.audit(_camera_event(Action.CAMERA_START, cameras[worker.source.camera_id]))
     start_api(ctx, rt)
     supervisor.start()
     with Live(_status_table(camera_statuses(supervisor)), console=err, refresh_per_second=2) as live:
@@ -235,7 +235,7 @@ def run(ctx: typer.Context) -> None:
             log.error("%s did not stop within %.0f s", name, SHUTDOWN_S)
         live.update(_status_table(camera_statuses(supervisor)))
     for worker in _workers(supervisor):
-        rt.audit(_camera_event("camera.stop", cameras[worker.source.camera_id], worker))
+        rt.audit(_camera_event(Action.CAMERA_STOP, cameras[worker.source.camera_id], worker))
     statuses = camera_statuses(supervisor)
     for s in statuses:
         restarts = f", {s.restarts} restart(s)" if s.restarts else ""
@@ -303,7 +303,7 @@ def start_api(ctx: typer.Context, rt: Runtime) -> None:
     err.print(f"API on {server.url} (live alerts: {server.url}/api/alerts/stream)")
 
 
-def _camera_event(action: str, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:
+def _camera_event(action: Action, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:
     """A live deployment starting or stopping, for the audit log (no credentials in the URL)."""
     params: dict[str, object] = {"source": redact(camera.url), "requested_mode": str(camera.mode)}
     result = None

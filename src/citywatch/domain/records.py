@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from citywatch.domain.audit import Action
 from citywatch.domain.matching import MatchResult, Template
 from citywatch.domain.watchlists import AlertStatus, Severity, WatchlistCategory
 
@@ -188,17 +189,17 @@ class ChangeKind(StrEnum):
     """A new person on a watchlist: matched only once approved."""
     PERSON_REFERENCE = "person.reference"
     """New reference images for an existing person: their templates are matched once approved."""
-    PERSON_MOVE = "person.move"
+    PERSON_MOVE = Action.PERSON_MOVE
     """A person moved onto another watchlist: new members of that list, matched under its
     threshold and the authorisations bound to it, once approved."""
-    WATCHLIST_THRESHOLD = "watchlist.threshold"
+    WATCHLIST_THRESHOLD = Action.WATCHLIST_THRESHOLD
     """A raised (looser) distance threshold."""
-    WATCHLIST_MARGIN = "watchlist.margin"
+    WATCHLIST_MARGIN = Action.WATCHLIST_MARGIN
     """A lowered (looser) margin over the runner-up."""
-    HOLD_PLACE = "hold.place"
+    HOLD_PLACE = Action.HOLD_PLACE
     """A city-wide or long legal hold: it protects at once, for retention.hold_pending_hours,
     and for as long as it asked once approved (refused: released)."""
-    HOLD_RELEASE = "hold.release"
+    HOLD_RELEASE = Action.HOLD_RELEASE
     """Releasing a legal hold another person placed: released once approved."""
 
 

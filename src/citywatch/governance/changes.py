@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.audit.two_person import same_person, second_person_problem
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
@@ -152,7 +152,7 @@ class ChangeStore:
             params = {"watchlist": row.name, "from": before, "to": value}
             if not looser(before, value):
                 setattr(row, setting, value)
-                self._record(session, actor, AuditEvent(kind.value, f"watchlist:{row.id}", params=params))
+                self._record(session, actor, AuditEvent(Action(kind), f"watchlist:{row.id}", params=params))
                 return TuningResult(row.name, setting, before, value)
             change = self._propose(session, actor, kind, f"watchlist:{row.id}", params)
             return TuningResult(row.name, setting, before, value, change)
@@ -197,7 +197,7 @@ class ChangeStore:
         self._record(
             session,
             actor,
-            AuditEvent("change.propose", f"change:{change.id}", params={"kind": kind.value, **params}),
+            AuditEvent(Action.CHANGE_PROPOSE, f"change:{change.id}", params={"kind": kind.value, **params}),
         )
         return change_info(change)
 
@@ -240,7 +240,7 @@ class ChangeStore:
                     session,
                     actor,
                     AuditEvent(
-                        "change.approve_refused",
+                        Action.CHANGE_APPROVE_REFUSED,
                         f"change:{row.id}",
                         params={**event_params, "proposed_by": row.proposed_by, "reason": problem},
                     ),
@@ -254,7 +254,7 @@ class ChangeStore:
                     session,
                     actor,
                     AuditEvent(
-                        "change.approve",
+                        Action.CHANGE_APPROVE,
                         f"change:{row.id}",
                         params={**event_params, "proposed_by": row.proposed_by},
                     ),
@@ -280,7 +280,7 @@ class ChangeStore:
                     session,
                     actor,
                     AuditEvent(
-                        "change.refuse_refused",
+                        Action.CHANGE_REFUSE_REFUSED,
                         f"change:{row.id}",
                         params={**event_params, "reason": problem},
                     ),
@@ -295,7 +295,7 @@ class ChangeStore:
                     session,
                     actor,
                     AuditEvent(
-                        "change.refuse",
+                        Action.CHANGE_REFUSE,
                         f"change:{row.id}",
                         params={**event_params, "reason": reason},
                         result_count=removed,
@@ -322,7 +322,7 @@ class ChangeStore:
         elif kind is ChangeKind.PERSON_MOVE:
             self._move(session, row, params)
             self._record(
-                session, actor, AuditEvent(kind.value, row.object, params={**params, "change": row.id})
+                session, actor, AuditEvent(Action(kind), row.object, params={**params, "change": row.id})
             )
         elif kind in HOLD_KINDS:
             self._holds().apply_change_in(session, change_info(row), by=actor, now=self._now())
@@ -333,7 +333,7 @@ class ChangeStore:
             setting = "threshold" if kind is ChangeKind.WATCHLIST_THRESHOLD else "margin"
             setattr(watchlist, setting, float(params["to"]))
             self._record(
-                session, actor, AuditEvent(kind.value, row.object, params={**params, "change": row.id})
+                session, actor, AuditEvent(Action(kind), row.object, params={**params, "change": row.id})
             )
 
     def _move(self, session: Session, row: ChangeRow, params: Mapping[str, Any]) -> None:

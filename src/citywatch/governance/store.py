@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import (
@@ -159,7 +159,7 @@ class GovernanceStore:
                 session,
                 by,
                 AuditEvent(
-                    "zone.add",
+                    Action.ZONE_ADD,
                     f"zone:{name}",
                     params={"protected": protected, "cameras": sorted(zone.cameras), "points": len(polygon)},
                 ),
@@ -173,7 +173,7 @@ class GovernanceStore:
             if events:
                 raise Conflict(f"zone {name!r} has events ({', '.join(events)}); remove them first")
             session.delete(row)
-            self._audit(session, by, AuditEvent("zone.remove", f"zone:{name}"))
+            self._audit(session, by, AuditEvent(Action.ZONE_REMOVE, f"zone:{name}"))
 
     def zones(self) -> list[Zone]:
         with self._db.session(write=False) as session:
@@ -201,7 +201,7 @@ class GovernanceStore:
                 session,
                 by,
                 AuditEvent(
-                    "event.add",
+                    Action.EVENT_ADD,
                     f"event:{name}",
                     params={"zone": zone, "from": starts_at.isoformat(), "until": ends_at.isoformat()},
                 ),
@@ -212,7 +212,7 @@ class GovernanceStore:
         with self._db.session() as session:
             row = _require(session, EventRow, EventRow.name == name, f"event {name!r}")
             session.delete(row)
-            self._audit(session, by, AuditEvent("event.remove", f"event:{name}"))
+            self._audit(session, by, AuditEvent(Action.EVENT_REMOVE, f"event:{name}"))
 
     def events(self) -> list[Event]:
         with self._db.session(write=False) as session:
@@ -252,7 +252,7 @@ class GovernanceStore:
                 session,
                 by,
                 AuditEvent(
-                    "policy.rule_add",
+                    Action.POLICY_RULE_ADD,
                     f"policy_rule:{row.id}",
                     params={"mode": mode.value, "camera": camera, "zone": zone, **_window_params(window)},
                 ),
@@ -263,7 +263,7 @@ class GovernanceStore:
         with self._db.session() as session:
             row = _require(session, PolicyRuleRow, PolicyRuleRow.id == rule_id, f"policy rule {rule_id}")
             session.delete(row)
-            self._audit(session, by, AuditEvent("policy.rule_remove", f"policy_rule:{rule_id}"))
+            self._audit(session, by, AuditEvent(Action.POLICY_RULE_REMOVE, f"policy_rule:{rule_id}"))
 
     def rules(self) -> list[Rule]:
         with self._db.session(write=False) as session:
@@ -319,7 +319,7 @@ class GovernanceStore:
             self._audit(
                 session,
                 by,
-                _auth_event("authorisation.request", _authorisation_info(session, row).authorisation),
+                _auth_event(Action.AUTHORISATION_REQUEST, _authorisation_info(session, row).authorisation),
             )
             for name in dict.fromkeys(new.watchlists):
                 self._bind(session, name, row, by=by, now=now)
@@ -364,7 +364,7 @@ class GovernanceStore:
                         session,
                         by,
                         AuditEvent(
-                            "authorisation.decide_refused",
+                            Action.AUTHORISATION_DECIDE_REFUSED,
                             f"authorisation:{reference}",
                             authorisation=reference,
                             params={"decision": status.value, "reason": problem},
@@ -391,7 +391,7 @@ class GovernanceStore:
         row.decision_note = note or None
         session.flush()
         info = _authorisation_info(session, row)
-        self._audit(session, by, _auth_event(f"authorisation.{_VERB[status]}", info.authorisation, note=note))
+        self._audit(session, by, _auth_event(_ACTION[status], info.authorisation, note=note))
         return info
 
     def bind_watchlist(self, watchlist: str, reference: str, *, by: Actor) -> None:
@@ -428,7 +428,7 @@ class GovernanceStore:
             session,
             by,
             AuditEvent(
-                "watchlist.bind",
+                Action.WATCHLIST_BIND,
                 f"watchlist:{wl.id}",
                 authorisation=reference,
                 params={"watchlist": watchlist, "previous": None if previous is None else previous.reference},
@@ -570,10 +570,10 @@ class GovernanceStore:
             return False
 
 
-_VERB = {
-    AuthorisationStatus.APPROVED: "approve",
-    AuthorisationStatus.REFUSED: "refuse",
-    AuthorisationStatus.REVOKED: "revoke",
+_ACTION = {
+    AuthorisationStatus.APPROVED: Action.AUTHORISATION_APPROVE,
+    AuthorisationStatus.REFUSED: Action.AUTHORISATION_REFUSE,
+    AuthorisationStatus.REVOKED: Action.AUTHORISATION_REVOKE,
 }
 
 
@@ -604,7 +604,7 @@ def _id_range(ids: list[int]) -> tuple[int, int] | None:
     return (min(ids), max(ids)) if ids else None
 
 
-def _auth_event(action: str, auth: Authorisation, *, note: str = "") -> AuditEvent:
+def _auth_event(action: Action, auth: Authorisation, *, note: str = "") -> AuditEvent:
     params: dict[str, object] = {
         "issuer": auth.issuer,
         "objective": auth.objective,

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.orders import Area, Order, OrderStatus, area_from_json, area_json
@@ -113,7 +113,7 @@ class OrderStore:
             session.add(row)
             session.flush()
             info = _info(row)
-            self._audit(session, by, _event("order.create", info))
+            self._audit(session, by, _event(Action.ORDER_CREATE, info))
             return info
 
     def end(self, order_id: int, *, by: Actor, revoke: bool = False) -> tuple[OrderInfo, ReceiptInfo | None]:
@@ -127,7 +127,7 @@ class OrderStore:
             row.status = (OrderStatus.REVOKED if revoke else OrderStatus.ENDED).value
             row.ended_by, row.ended_at = by.name, now
             info = _info(row)
-            self._audit(session, by, _event(f"order.{'revoke' if revoke else 'end'}", info))
+            self._audit(session, by, _event(Action.ORDER_REVOKE if revoke else Action.ORDER_END, info))
             receipt, files = self._forget_person(session, row, now)
         self._unlink(files)
         return info, receipt
@@ -145,7 +145,7 @@ class OrderStore:
                 row.status = OrderStatus.ENDED.value
                 row.ended_by, row.ended_at = SYSTEM.name, now
                 self._audit(
-                    session, SYSTEM, _event("order.end", _info(row), extra={"reason": "window ended"})
+                    session, SYSTEM, _event(Action.ORDER_END, _info(row), extra={"reason": "window ended"})
                 )
                 receipt, gone = self._forget_person(session, row, now)
                 files += gone
@@ -171,7 +171,7 @@ class OrderStore:
             raise InvalidInput(f"a note is one of {', '.join(ALERT_NOTE_KINDS)}, not {kind!r}")
         if not text.strip():
             raise InvalidInput("a note needs its text")
-        self._refuse_outside_scope(alert_id, by, Permission.ALERTS_ACT, f"alert.{kind}")
+        self._refuse_outside_scope(alert_id, by, Permission.ALERTS_ACT, _NOTE_ACTION[kind])
         with self._db.session() as session:
             _alert_in_scope(session, alert_id, by, Permission.ALERTS_ACT)
             row = AlertNoteRow(
@@ -180,12 +180,12 @@ class OrderStore:
             session.add(row)
             session.flush()
             self._audit(
-                session, by, AuditEvent(f"alert.{kind}", f"alert:{alert_id}", params={"note": row.id})
+                session, by, AuditEvent(_NOTE_ACTION[kind], f"alert:{alert_id}", params={"note": row.id})
             )
             return _note(row)
 
     def notes(self, alert_id: int, *, by: Actor) -> list[AlertNote]:
-        self._refuse_outside_scope(alert_id, by, Permission.ALERTS_READ, "alert.notes")
+        self._refuse_outside_scope(alert_id, by, Permission.ALERTS_READ, Action.ALERT_NOTES)
         with self._db.session(write=False) as session:
             _alert_in_scope(session, alert_id, by, Permission.ALERTS_READ)
             rows = session.scalars(
@@ -193,7 +193,7 @@ class OrderStore:
             )
             return [_note(r) for r in rows]
 
-    def _refuse_outside_scope(self, alert_id: int, by: Actor, permission: Permission, action: str) -> None:
+    def _refuse_outside_scope(self, alert_id: int, by: Actor, permission: Permission, action: Action) -> None:
         """An alert outside `by`'s camera scope: the refusal audited (`access.refused`, naming
         the camera), then answered as an alert that does not exist (OutOfScope)."""
         with self._db.session() as session:
@@ -201,7 +201,7 @@ class OrderStore:
             if alert is None or can(by, permission, alert.camera_id) or not can(by, permission):
                 return  # absent, within scope, or a role without the permission: checked below
             params = {"permission": str(permission), "cameras": [alert.camera_id], "action": action}
-            self._audit(session, by, AuditEvent("access.refused", f"alert:{alert_id}", params=params))
+            self._audit(session, by, AuditEvent(Action.ACCESS_REFUSED, f"alert:{alert_id}", params=params))
         raise OutOfScope(f"no alert {alert_id}")
 
     def _forget_person(
@@ -337,7 +337,15 @@ def _note(row: AlertNoteRow) -> AlertNote:
     return AlertNote(row.id, row.alert_id, row.kind, row.text, row.recorded_by, row.at)
 
 
-def _event(action: str, info: OrderInfo, *, extra: dict[str, object] | None = None) -> AuditEvent:
+_NOTE_ACTION = {
+    "notice": Action.ALERT_NOTICE,
+    "appeal": Action.ALERT_APPEAL,
+    "appeal_outcome": Action.ALERT_APPEAL_OUTCOME,
+}
+"""The action recording each kind of alert note (ALERT_NOTE_KINDS)."""
+
+
+def _event(action: Action, info: OrderInfo, *, extra: dict[str, object] | None = None) -> AuditEvent:
     order = info.order
     return AuditEvent(
         action,

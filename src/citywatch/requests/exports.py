@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from citywatch.audit.keys import load_or_create
 from citywatch.domain.access import Permission, within_scope
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import CorruptMedia, NotFound, OutOfScope, Unavailable
 from citywatch.domain.records import SightingInfo
@@ -73,10 +73,10 @@ def verify_export(
     try:
         verdict = verify_package(package, key)
     except CorruptMedia as exc:  # not a package at all: recorded as a failed check, then raised
-        rt.audit(AuditEvent("export.verify", what, params={"ok": False, "problem": str(exc)}), actor=by)
+        rt.audit(AuditEvent(Action.EXPORT_VERIFY, what, params={"ok": False, "problem": str(exc)}), actor=by)
         raise
     params = {"ok": verdict.ok, "problem": verdict.problem}
-    rt.audit(AuditEvent("export.verify", what, params=params), actor=by)
+    rt.audit(AuditEvent(Action.EXPORT_VERIFY, what, params=params), actor=by)
     return verdict
 
 
@@ -86,7 +86,7 @@ def stored_export(
     *,
     by: Actor | None = None,
     permission: Permission = Permission.EXPORTS_VERIFY,
-    action: str = "export.verify",
+    action: Action = Action.EXPORT_VERIFY,
 ) -> tuple[ExportInfo, Path]:
     """A recorded export and its file; NotFound when either is gone. With `by`, only one
     wholly within their camera scope: else answered as an export that does not exist
@@ -96,7 +96,7 @@ def stored_export(
     if by is not None and not within_scope(by, info.cameras):
         outside = sorted(set(info.cameras or ()) - (by.cameras or frozenset()))
         params = {"permission": str(permission), "cameras": outside, "action": action}
-        rt.audit(AuditEvent("access.refused", f"export:{info.id}", params=params), actor=by)
+        rt.audit(AuditEvent(Action.ACCESS_REFUSED, f"export:{info.id}", params=params), actor=by)
         raise OutOfScope(f"no export with id {export_id}")  # as get_export answers one that does not exist
     root = (rt.settings.data_dir / EXPORTS_FOLDER).resolve()
     path = (root / info.path).resolve()
@@ -109,10 +109,10 @@ def open_export(rt: Runtime, export_id: int, *, by: Actor) -> tuple[ExportInfo, 
     """A recorded export's package for `by` to read, audited first (`export.download`): an
     export holds footage and sightings. Only one wholly within `by`'s camera scope."""
     info, path = stored_export(
-        rt, export_id, by=by, permission=Permission.REQUESTS_DECIDE, action="export.download"
+        rt, export_id, by=by, permission=Permission.REQUESTS_DECIDE, action=Action.EXPORT_DOWNLOAD
     )
     params = {"request": info.request_id, "reference": info.reference, "sha256": info.sha256}
-    rt.audit(AuditEvent("export.download", f"export:{info.id}", params=params, result_count=1), actor=by)
+    rt.audit(AuditEvent(Action.EXPORT_DOWNLOAD, f"export:{info.id}", params=params, result_count=1), actor=by)
     return info, path
 
 

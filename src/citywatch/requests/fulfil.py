@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Action, Actor
 from citywatch.domain.errors import Conflict, NotFound
 from citywatch.requests.exports import (
     json_bytes,
@@ -29,7 +29,9 @@ from citywatch.runtime.build import Runtime
 def fulfil(rt: Runtime, request_id: int, *, by: Actor) -> RequestInfo:
     """Produce and record the export of an approved request; `by`, when limited to some
     cameras, only of one within them (else PermissionDenied, audited)."""
-    info = rt.requests.get(request_id, by=by, permission=Permission.REQUESTS_DECIDE, action="request.fulfil")
+    info = rt.requests.get(
+        request_id, by=by, permission=Permission.REQUESTS_DECIDE, action=Action.REQUEST_FULFIL
+    )
     if info.status is not RequestStatus.APPROVED:
         raise Conflict(f"request {request_id} is {info.status}; only an approved request is fulfilled")
     if info.kind is RequestKind.SUBJECT_ACCESS:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.access import Permission, can, within_scope
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
@@ -202,7 +202,7 @@ class RequestStore:
             info = _info(session, row)
             if subject is not None:
                 self._audit(session, subject.searched_by, subject.search)
-            self._audit(session, by, _event("request.file", info))
+            self._audit(session, by, _event(Action.REQUEST_FILE, info))
             return info
 
     def check_filing(self, cameras: Sequence[str], *, by: Actor) -> None:
@@ -219,7 +219,7 @@ class RequestStore:
                 cameras=cameras,
                 what="a request",
                 audit_object="requests",
-                action="request.file",
+                action=Action.REQUEST_FILE,
             )
         if refusal is not None:
             raise refusal
@@ -256,7 +256,7 @@ class RequestStore:
                 session,
                 by,
                 _event(
-                    "request.fulfil",
+                    Action.REQUEST_FULFIL,
                     info,
                     extra={"export": export.id, "export_sha256": export.sha256, **(details or {})},
                 ),
@@ -270,7 +270,7 @@ class RequestStore:
         *,
         by: Actor | None = None,
         permission: Permission = Permission.REQUESTS_READ,
-        action: str = "request.read",
+        action: Action = Action.REQUEST_READ,
     ) -> RequestInfo:
         """One request; with `by`, only one within their camera scope (else PermissionDenied,
         audited as an `access.refused` of `action` under `permission`)."""
@@ -316,11 +316,13 @@ class RequestStore:
         if problem is None:
             return None
         params = {"decision": to.value, "filed_by": row.filed_by, "reason": problem}
-        self._audit(session, by, AuditEvent("request.decide_refused", f"request:{row.id}", params=params))
+        self._audit(
+            session, by, AuditEvent(Action.REQUEST_DECIDE_REFUSED, f"request:{row.id}", params=params)
+        )
         return PermissionDenied(f"request {row.id}: {problem}")
 
     def _refusal(
-        self, session: Session, row: RequestRow, by: Actor, permission: Permission, action: str
+        self, session: Session, row: RequestRow, by: Actor, permission: Permission, action: Action
     ) -> PermissionDenied | OutOfScope | None:
         return refused_outside_scope(
             session,
@@ -340,7 +342,7 @@ class RequestStore:
         now = self._clock()
         with self._db.session() as session:
             row = _require(session, request_id)
-            refusal = self._refusal(session, row, by, Permission.REQUESTS_DECIDE, f"request.{_VERB[to]}")
+            refusal = self._refusal(session, row, by, Permission.REQUESTS_DECIDE, _ACTION[to])
             if refusal is None and decide:
                 refusal = self._decider_refusal(session, row, to, by)
             if refusal is None:
@@ -382,7 +384,7 @@ class RequestStore:
                 self._retention.release_in(session, hold.id, by=by, now=now)
         info = _info(session, row)
         extra: dict[str, object] | None = {"reason": reason} if reason else None
-        self._audit(session, by, _event(f"request.{_VERB[to]}", info, extra=extra))
+        self._audit(session, by, _event(_ACTION[to], info, extra=extra))
         return info, photo
 
     def _forget(self, photo: str | None) -> None:
@@ -391,12 +393,12 @@ class RequestStore:
             self._remove_photo(photo)
 
 
-_VERB = {
-    RequestStatus.IN_REVIEW: "review",
-    RequestStatus.APPROVED: "approve",
-    RequestStatus.REFUSED: "refuse",
-    RequestStatus.CLOSED: "close",
-    RequestStatus.FULFILLED: "fulfil",
+_ACTION = {
+    RequestStatus.IN_REVIEW: Action.REQUEST_REVIEW,
+    RequestStatus.APPROVED: Action.REQUEST_APPROVE,
+    RequestStatus.REFUSED: Action.REQUEST_REFUSE,
+    RequestStatus.CLOSED: Action.REQUEST_CLOSE,
+    RequestStatus.FULFILLED: Action.REQUEST_FULFIL,
 }
 
 
@@ -508,7 +510,7 @@ def _info(session: Session, row: RequestRow) -> RequestInfo:
     )
 
 
-def _event(action: str, info: RequestInfo, *, extra: dict[str, object] | None = None) -> AuditEvent:
+def _event(action: Action, info: RequestInfo, *, extra: dict[str, object] | None = None) -> AuditEvent:
     return AuditEvent(
         action,
         f"request:{info.id}",

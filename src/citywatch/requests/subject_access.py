@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import (
     Conflict,
@@ -160,7 +160,7 @@ def file_subject_access(
         encode_jpeg(image, quality=PHOTO_JPEG_QUALITY), folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg"
     )
     search = AuditEvent(
-        "search.subject_access",
+        Action.SEARCH_SUBJECT_ACCESS,
         f"request:{new.reference}",
         legal_basis=LEGAL_BASIS,
         case=new.reference,

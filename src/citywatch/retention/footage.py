@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, ProcessingMode, mode_for
 from citywatch.media.clips import ClipPart, write_clip
@@ -182,7 +182,7 @@ def _recorded_modes(
     before: int | None = None
     while True:
         page = rt.audit_log.page(
-            limit=_PAGE, before=before, action="camera.mode", object=f"camera:{camera_id}", until=until
+            limit=_PAGE, before=before, action=Action.CAMERA_MODE, object=f"camera:{camera_id}", until=until
         )
         for entry in page:
             yield datetime.fromisoformat(entry.at), ProcessingMode(entry.params["mode"])
@@ -295,7 +295,7 @@ def clip_basis(
         problem = lacking
     params = {"since": since.isoformat(), "until": until.isoformat(), "reason": problem}
     refused = AuditEvent(
-        "clip.refused", f"camera:{camera_id}", authorisation=authorisation, case=case, params=params
+        Action.CLIP_REFUSED, f"camera:{camera_id}", authorisation=authorisation, case=case, params=params
     )
     rt.audit(refused, actor=by)
     raise error(f"clip refused: {problem}")
@@ -309,7 +309,7 @@ def clip_event(
     authorisation) it was opened for, if any. Written (by `publish`) before the clip can be
     read: `citywatch clip` and the API's clip route both record this."""
     return AuditEvent(
-        "clip.export",
+        Action.CLIP_EXPORT,
         f"camera:{export.camera_id}",
         authorisation=authorisation,
         case=case,

@@ -46,7 +46,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from citywatch.audit.log import AuditLog, AuditPrune, AuditSpan
 from citywatch.audit.two_person import same_person
 from citywatch.domain.access import Permission, scope_refusal, within_scope
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import (
     CitywatchError,
@@ -243,7 +243,7 @@ class RetentionStore:
                     cameras={*new.cameras, *items},
                     what=f"a hold for {reference}",
                     audit_object="holds",
-                    action="hold.place",
+                    action=Action.HOLD_PLACE,
                 )
             if refusal is None:
                 reach = self._reach(session, new, now, by=by)
@@ -275,7 +275,7 @@ class RetentionStore:
             cameras=beyond,
             what=f"a hold for {new.reference.strip()}",
             audit_object="holds",
-            action="hold.place",
+            action=Action.HOLD_PLACE,
             unseen=f"nothing to hold: no {', '.join(absent)}",
         )
         return refusal if isinstance(refusal, OutOfScope) else None
@@ -346,7 +346,7 @@ class RetentionStore:
         self._audit(
             session,
             by,
-            AuditEvent("change.propose", f"change:{row.id}", params={"kind": kind.value, **params}),
+            AuditEvent(Action.CHANGE_PROPOSE, f"change:{row.id}", params={"kind": kind.value, **params}),
         )
         return change_info(row)
 
@@ -371,7 +371,7 @@ class RetentionStore:
         session.add(row)
         session.flush()
         info = _hold_info(row)
-        self._audit(session, by, _hold_event("hold.place", info))
+        self._audit(session, by, _hold_event(Action.HOLD_PLACE, info))
         return info
 
     def extend_hold(self, hold_id: int, expires_at: datetime | None, *, by: Actor) -> HoldInfo:
@@ -380,13 +380,13 @@ class RetentionStore:
         now = self._clock()
         refusal: CitywatchError | None
         with self._db.session() as session:
-            refusal = self._hold_refusal(session, hold_id, by, "hold.extend")
+            refusal = self._hold_refusal(session, hold_id, by, Action.HOLD_EXTEND)
             if refusal is None and (waiting := _pending(session, hold_id, ChangeKind.HOLD_PLACE)):
                 refusal = Conflict(
                     f"hold {hold_id} waits for a second person (change {waiting.id}): it is kept "
                     f"longer once approved (citywatch changes approve {waiting.id}), not extended"
                 )
-                self._audit(session, by, _refused("hold.extend_refused", hold_id, str(refusal)))
+                self._audit(session, by, _refused(Action.HOLD_EXTEND_REFUSED, hold_id, str(refusal)))
             if refusal is None:
                 return self._extend_in(session, hold_id, expires_at, by=by, now=now)
         raise refusal
@@ -402,7 +402,7 @@ class RetentionStore:
             raise InvalidInput(f"hold {hold_id} can only be extended (it runs until {current.expires_at})")
         row.expires_at = expires_at
         info = _hold_info(row)
-        self._audit(session, by, _hold_event("hold.extend", info))
+        self._audit(session, by, _hold_event(Action.HOLD_EXTEND, info))
         return info
 
     def release_hold(self, hold_id: int, reason: str, *, by: Actor) -> HoldRelease:
@@ -418,11 +418,11 @@ class RetentionStore:
         now = self._clock()
         refusal: CitywatchError | None
         with self._db.session() as session:
-            refusal = self._hold_refusal(session, hold_id, by, "hold.release")
+            refusal = self._hold_refusal(session, hold_id, by, Action.HOLD_RELEASE)
             if refusal is None:
                 refusal = self._release_refusal(session, hold_id, reason, now)
                 if refusal is not None:
-                    event = _refused("hold.release_refused", hold_id, str(refusal), asked=reason)
+                    event = _refused(Action.HOLD_RELEASE_REFUSED, hold_id, str(refusal), asked=reason)
                     self._audit(session, by, event)
             if refusal is None:
                 info = _hold_info(_require_hold(session, hold_id))
@@ -482,7 +482,7 @@ class RetentionStore:
         before = self._plan(session, now, holds=[*self._holds(session, now), info.hold])
         after = self._plan(session, now, holds=self._holds(session, now))
         freed = {k: after.counts[k] - before.counts[k] for k in after.counts}
-        event = _hold_event("hold.release", _hold_info(row))
+        event = _hold_event(Action.HOLD_RELEASE, _hold_info(row))
         extra = {"release_reason": reason, **(approval or {})}
         self._audit(session, by, replace(event, params={**event.params, **extra}))
         keep = None if approval is None else approval.get("change")
@@ -529,7 +529,7 @@ class RetentionStore:
         if change.kind is ChangeKind.HOLD_PLACE:
             asked = change.params.get("expires_at")
             row.expires_at = None if asked is None else datetime.fromisoformat(str(asked))
-            event = _hold_event("hold.approve", _hold_info(row))
+            event = _hold_event(Action.HOLD_APPROVE, _hold_info(row))
             extra = {"change": change.id, "proposed_by": change.proposed_by}
             self._audit(session, by, replace(event, params={**event.params, **extra}))
             return
@@ -569,7 +569,7 @@ class RetentionStore:
         return [replace(i, awaiting_change=waiting.get(i.hold.id)) for i in infos]
 
     def _hold_refusal(
-        self, session: Session, hold_id: int, by: Actor, action: str
+        self, session: Session, hold_id: int, by: Actor, action: Action
     ) -> PermissionDenied | OutOfScope | None:
         """None when hold `hold_id` lies within `by`'s camera scope; else the refusal, audited
         in `session` (let it commit, then raise). NotFound when there is no such hold."""
@@ -804,6 +804,15 @@ class RetentionStore:
             return False
 
 
+_RECEIPT_ACTION = {
+    "purge": Action.RECEIPT_PURGE,
+    "hold_release": Action.RECEIPT_HOLD_RELEASE,
+    "authorisation": Action.RECEIPT_AUTHORISATION,
+    "order": Action.RECEIPT_ORDER,
+}
+"""The action recording each kind of receipt."""
+
+
 def write_receipt(
     session: Session,
     audit: ActorAuditHook,
@@ -831,7 +840,7 @@ def write_receipt(
         session,
         by,
         AuditEvent(
-            f"receipt.{kind}",
+            _RECEIPT_ACTION[kind],
             f"receipt:{row.id}",
             legal_basis=legal_basis,
             authorisation=authorisation,
@@ -931,7 +940,7 @@ def refused_outside_scope(
     cameras: Iterable[str] | None,
     what: str,
     audit_object: str,
-    action: str,
+    action: Action,
     unseen: str | None = None,
 ) -> PermissionDenied | OutOfScope | None:
     """None when a record touching `cameras` lies within `by`'s camera scope
@@ -946,7 +955,7 @@ def refused_outside_scope(
         return None
     outside = sorted(set(cameras or ()) - (by.cameras or frozenset()))
     params = {"permission": str(permission), "cameras": outside, "action": action}
-    audit(session, by, AuditEvent("access.refused", audit_object, params=params))
+    audit(session, by, AuditEvent(Action.ACCESS_REFUSED, audit_object, params=params))
     if unseen is not None:
         return OutOfScope(unseen)
     return PermissionDenied(scope_refusal(by, what, cameras))
@@ -1033,7 +1042,7 @@ def _hold_info(row: HoldRow) -> HoldInfo:
     return HoldInfo(hold, row.reason, row.requester, row.created_by, row.created_at, row.released_by)
 
 
-def _hold_event(action: str, info: HoldInfo) -> AuditEvent:
+def _hold_event(action: Action, info: HoldInfo) -> AuditEvent:
     h = info.hold
     return AuditEvent(
         action,
@@ -1150,7 +1159,7 @@ def _oldest_data(session: Session) -> list[datetime]:
 def _place_refused(new: NewHold, reason: str) -> AuditEvent:
     window = new.window
     return AuditEvent(
-        "hold.place_refused",
+        Action.HOLD_PLACE_REFUSED,
         "holds",
         case=new.reference.strip(),
         params={
@@ -1162,5 +1171,5 @@ def _place_refused(new: NewHold, reason: str) -> AuditEvent:
     )
 
 
-def _refused(action: str, hold_id: int, reason: str, **params: Any) -> AuditEvent:
+def _refused(action: Action, hold_id: int, reason: str, **params: Any) -> AuditEvent:
     return AuditEvent(action, f"hold:{hold_id}", params={"reason": reason, **params})

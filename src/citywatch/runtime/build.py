@@ -28,7 +28,7 @@ from citywatch.audit.witness import WitnessFile
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch
@@ -302,7 +302,7 @@ class Runtime:
                 session,
                 SYSTEM,
                 AuditEvent(
-                    "camera.mode",
+                    Action.CAMERA_MODE,
                     f"camera:{camera_id}",
                     legal_basis="; ".join(sorted({a.legal_basis for a in new.authorisations})),
                     authorisation=", ".join(refs),

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.lifecycle import Child
 from citywatch.governance.store import SYSTEM
 from citywatch.pipeline.camera import TrackOutcome
@@ -33,10 +33,10 @@ class AuditedEvents:
     audit: Callable[[AuditEvent], None]
 
     def restarted(self, name: str, child: Child, restarts: int, reason: str) -> None:
-        self.audit(AuditEvent("worker.restart", name, params={"restarts": restarts, "reason": reason}))
+        self.audit(AuditEvent(Action.WORKER_RESTART, name, params={"restarts": restarts, "reason": reason}))
 
     def failed(self, name: str, restarts: int, reason: str) -> None:
-        self.audit(AuditEvent("worker.failed", name, params={"restarts": restarts, "reason": reason}))
+        self.audit(AuditEvent(Action.WORKER_FAILED, name, params={"restarts": restarts, "reason": reason}))
 
 
 def restart_policy(rt: Runtime) -> RestartPolicy:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.runtime.build import Runtime
 from citywatch.search.photo import CaseScope, SearchHit, find_authorisation, scope_problem, search_by_photo
@@ -65,7 +65,7 @@ def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> l
     if search.authorisation and authorisation is None:
         problem = f"no authorisation {search.authorisation!r} is on record"
     searched = AuditEvent(
-        "search.photo",
+        Action.SEARCH_PHOTO,
         photo_ref,
         legal_basis=search.legal_basis,
         authorisation=search.authorisation,
@@ -73,7 +73,9 @@ def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> l
         params=params,
     )
     if problem is not None:
-        rt.audit(replace(searched, action="search.refused", params=params | {"reason": problem}), actor=by)
+        rt.audit(
+            replace(searched, action=Action.SEARCH_REFUSED, params=params | {"reason": problem}), actor=by
+        )
         raise InvalidInput(f"search refused: {problem}")
     hits = search_by_photo(
         photo,

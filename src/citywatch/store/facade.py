@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from citywatch.alerts import memory as alert_memory
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch, Template
@@ -149,7 +149,7 @@ class MetaStore:
             row = repo.require_watchlist(session, name)
             params = {"watchlist": row.name, "from": row.severity, "to": level.value}
             row.severity = level.value
-            self._record(session, AuditEvent("watchlist.severity", f"watchlist:{row.id}", params=params))
+            self._record(session, AuditEvent(Action.WATCHLIST_SEVERITY, f"watchlist:{row.id}", params=params))
             return _watchlist_info(row)
 
     def get_watchlist(self, name: str) -> WatchlistInfo:
@@ -235,7 +235,8 @@ class MetaStore:
                 session.flush()
                 fields = [k for k, v in (("display_name", display_name), ("notes", notes)) if v is not None]
                 self._record(
-                    session, AuditEvent("person.update", f"person:{person_id}", params={"fields": fields})
+                    session,
+                    AuditEvent(Action.PERSON_UPDATE, f"person:{person_id}", params={"fields": fields}),
                 )
             return _person_info(_require_person_row(session, person_id))
 
@@ -252,7 +253,7 @@ class MetaStore:
             self._record(
                 session,
                 AuditEvent(
-                    "person.remove",
+                    Action.PERSON_REMOVE,
                     f"person:{person_id}",
                     params={"reference_images": len(references), "changes_withdrawn": withdrawn},
                     result_count=templates,
@@ -352,7 +353,7 @@ class MetaStore:
                 self._record(
                     session,
                     AuditEvent(
-                        "person.enrol",
+                        Action.PERSON_ENROL,
                         f"person:{person_id}",
                         legal_basis="; ".join(sorted({r.legal_basis for r, _ in checked})),
                         params={
@@ -403,7 +404,9 @@ class MetaStore:
             proposed_by_service=proposer.service,
             now=self._now(),
         )
-        event = AuditEvent("change.propose", f"change:{change.id}", params={"kind": kind.value, **params})
+        event = AuditEvent(
+            Action.CHANGE_PROPOSE, f"change:{change.id}", params={"kind": kind.value, **params}
+        )
         self._record(session, event)
 
     def _insert_reference(
@@ -831,7 +834,7 @@ def _watchlist_created(
         "margin": margin,
         "severity": severity.value,
     }
-    return AuditEvent("watchlist.create", f"watchlist:{watchlist_id}", params=params)
+    return AuditEvent(Action.WATCHLIST_CREATE, f"watchlist:{watchlist_id}", params=params)
 
 
 def _checked_reference(ref: NewReference) -> tuple[NewReference, bytes]:

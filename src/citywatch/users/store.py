@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.two_person import token_issue_problem
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database
@@ -147,7 +147,7 @@ class UserStore:
             session.add(row)
             session.flush()
             params = {"role": role, "cameras": _plain(scope), "password": hashed is not None}
-            self._record(session, AuditEvent("user.add", f"user:{name}", params=params))
+            self._record(session, AuditEvent(Action.USER_ADD, f"user:{name}", params=params))
             return _user_info(row, 0)
 
     def get_user(self, name: str) -> UserInfo:
@@ -174,7 +174,7 @@ class UserStore:
             before, row.role = row.role, role
             session.flush()
             self._record(
-                session, AuditEvent("user.role", f"user:{row.name}", params={"from": before, "to": role})
+                session, AuditEvent(Action.USER_ROLE, f"user:{row.name}", params={"from": before, "to": role})
             )
             return _user_info(row, _live_tokens(session, row.id))
 
@@ -187,7 +187,7 @@ class UserStore:
             row.cameras = None if scope is None else json.dumps(list(scope))
             session.flush()
             params = {"from": _plain(before), "to": _plain(scope)}
-            self._record(session, AuditEvent("user.cameras", f"user:{row.name}", params=params))
+            self._record(session, AuditEvent(Action.USER_CAMERAS, f"user:{row.name}", params=params))
             return _user_info(row, _live_tokens(session, row.id))
 
     def set_password(self, name: str, password: str | None) -> UserInfo:
@@ -209,7 +209,9 @@ class UserStore:
                 token.revoked_at = now
             session.flush()
             params = {"password": hashed is not None}
-            event = AuditEvent("user.password", f"user:{row.name}", params=params, result_count=len(sessions))
+            event = AuditEvent(
+                Action.USER_PASSWORD, f"user:{row.name}", params=params, result_count=len(sessions)
+            )
             self._record(session, event)
             return _user_info(row, _live_tokens(session, row.id))
 
@@ -234,7 +236,7 @@ class UserStore:
             for token in live:
                 token.revoked_at = now
             session.flush()
-            self._record(session, AuditEvent("user.disable", f"user:{row.name}", result_count=len(live)))
+            self._record(session, AuditEvent(Action.USER_DISABLE, f"user:{row.name}", result_count=len(live)))
             return _user_info(row, 0)
 
     # --- tokens ---------------------------------------------------------------------------
@@ -251,7 +253,7 @@ class UserStore:
             owner = _require_user(session, user)
             if problem := token_issue_problem(by, owner.name, service=service):
                 params = {"user": owner.name, "label": label, "service": service, "reason": problem}
-                event = AuditEvent("token.issue_refused", f"user:{owner.name}", params=params)
+                event = AuditEvent(Action.TOKEN_ISSUE_REFUSED, f"user:{owner.name}", params=params)
                 self._record_sign_in(session, by, event)
                 refusal = PermissionDenied(f"no token issued: {problem}")
         if refusal is not None:
@@ -262,7 +264,9 @@ class UserStore:
                 raise Conflict(f"user {owner.name!r} is disabled; no token can be issued to them")
             row, token = self._new_token(session, owner, label, service=service, expires_at=None)
             params = {"user": owner.name, "label": label, "service": service}
-            self._record_sign_in(session, by, AuditEvent("token.issue", f"token:{row.id}", params=params))
+            self._record_sign_in(
+                session, by, AuditEvent(Action.TOKEN_ISSUE, f"token:{row.id}", params=params)
+            )
             return IssuedToken(row.id, owner.name, label, service, token)
 
     def issue_own_token(self, name: str, password: str, label: str) -> IssuedToken:
@@ -289,7 +293,7 @@ class UserStore:
             owner = session.get_one(UserRow, row.user_id)
             session.flush()
             params = {"user": owner.name, "label": row.label}
-            self._record(session, AuditEvent("token.revoke", f"token:{row.id}", params=params))
+            self._record(session, AuditEvent(Action.TOKEN_REVOKE, f"token:{row.id}", params=params))
             return _token_info(row, owner.name)
 
     # --- sign-in --------------------------------------------------------------------------
@@ -302,7 +306,9 @@ class UserStore:
             expires_at = self._now() + ttl
             row, token = self._new_token(session, owner, SESSION_LABEL, service=False, expires_at=expires_at)
             params = {"user": owner.name, "label": SESSION_LABEL, "ttl_s": int(ttl.total_seconds())}
-            self._record_sign_in(session, actor, AuditEvent("session.open", f"token:{row.id}", params=params))
+            self._record_sign_in(
+                session, actor, AuditEvent(Action.SESSION_OPEN, f"token:{row.id}", params=params)
+            )
             return IssuedToken(row.id, owner.name, SESSION_LABEL, False, token, expires_at)
 
     def end_session(self, token: str) -> bool:
@@ -315,7 +321,7 @@ class UserStore:
             row.revoked_at = self._now()
             owner = session.get_one(UserRow, row.user_id)
             session.flush()
-            event = AuditEvent("session.close", f"token:{row.id}", params={"user": owner.name})
+            event = AuditEvent(Action.SESSION_CLOSE, f"token:{row.id}", params={"user": owner.name})
             self._record_sign_in(session, _actor(owner, service=False), event)
             return True
 
@@ -350,7 +356,7 @@ class UserStore:
         with self._db.session() as session:
             params = {"method": "token", "reason": refused.reason}
             self._record_sign_in(
-                session, None, AuditEvent("user.login_failed", refused.target, params=params)
+                session, None, AuditEvent(Action.USER_LOGIN_FAILED, refused.target, params=params)
             )
 
     def login(self, name: str, password: str) -> Actor:
@@ -373,11 +379,11 @@ class UserStore:
                 params = {"method": "password", "role": row.role}
                 actor = _actor(row, service=False)
                 self._record_sign_in(
-                    session, actor, AuditEvent("user.login", f"user:{row.name}", params=params)
+                    session, actor, AuditEvent(Action.USER_LOGIN, f"user:{row.name}", params=params)
                 )
                 return actor
             target = f"user:{name}" if valid_name else "user:?"
-            event = AuditEvent("user.login_failed", target, params={"method": "password"})
+            event = AuditEvent(Action.USER_LOGIN_FAILED, target, params={"method": "password"})
             self._record_sign_in(session, None, event)
         raise PermissionDenied(LOGIN_FAILED)
 

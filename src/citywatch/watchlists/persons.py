@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import NotFound
 from citywatch.domain.records import ChangeInfo, PersonInfo
 from citywatch.governance.changes import ChangeStore
@@ -67,7 +67,7 @@ def view_reference(rt: Runtime, person_id: int, index: int, *, by: Actor) -> Ref
     ref = references[index]
     data = rt.store.blobs.read(ref.blob_path)
     event = AuditEvent(
-        "person.reference_view",
+        Action.PERSON_REFERENCE_VIEW,
         f"person:{person_id}",
         legal_basis=ref.legal_basis,
         params={"reference_id": ref.id, "sha256": ref.sha256},

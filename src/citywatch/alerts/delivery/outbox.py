@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from citywatch.alerts.delivery.message import ALERT_EVENT, message_of
 from citywatch.config.delivery import MqttSinkSettings, SinkSettings
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound
 from citywatch.store.db import Database
@@ -208,7 +208,7 @@ class Outbox:
                 self._audit(
                     session,
                     AuditEvent(
-                        "outbox.replay",
+                        Action.OUTBOX_REPLAY,
                         "outbox:" + ("dead" if entry_ids is None else ",".join(map(str, ids))),
                         params={
                             "ids": ids,

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from citywatch.audit.chain import AuditEntry, compared
 from citywatch.domain.access import Permission
+from citywatch.domain.audit import Action, filter_problem
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
 from citywatch.governance.transparency import transparency_report
@@ -233,7 +234,7 @@ class AuditPage(BaseModel):
                             "at": "2026-11-27T10:02:11Z",
                             "actor": "sam",
                             "role": "supervisor",
-                            "action": "authorisation.approve",
+                            "action": Action.AUTHORISATION_APPROVE.value,
                             "object": "authorisation:W-2026-114",
                             "legal_basis": "Police Act s.12",
                             "authorisation": "W-2026-114",
@@ -542,6 +543,7 @@ def list_receipts(
 # audit and transparency
 
 _EXACT = "Exactly this {}, or those starting with a prefix ending in `*` (`request.*`)."
+_ACTION = _EXACT.format("action") + " An action (or prefix) no audit record can have is refused (422)."
 
 
 def audit_records(
@@ -550,7 +552,7 @@ def audit_records(
     *,
     limit: Limit = PAGE_DEFAULT,
     before: Annotated[int | None, Query(ge=1, description="Records with a lower seq (next page).")] = None,
-    action: Annotated[str | None, Query(max_length=100, description=_EXACT.format("action"))] = None,
+    action: Annotated[str | None, Query(max_length=100, description=_ACTION)] = None,
     actor: Annotated[str | None, Query(max_length=200, description=_EXACT.format("actor"))] = None,
     object_: Annotated[
         str | None, Query(alias="object", max_length=300, description=_EXACT.format("object"))
@@ -558,7 +560,10 @@ def audit_records(
     since: Annotated[AwareDatetime | None, Query(description="At or after this time.")] = None,
     until: Annotated[AwareDatetime | None, Query(description="Before this time.")] = None,
 ) -> AuditPage:
-    """Audit records, newest first, filtered by action, actor, object and time."""
+    """Audit records, newest first, filtered by action, actor, object and time. An action
+    the catalogue does not know (nor a prefix of one) is refused: a typo, not an empty page."""
+    if action is not None and (problem := filter_problem(action)) is not None:
+        raise InvalidInput(problem)
     rows: list[AuditEntry] = runtime_of(request).audit_log.page(
         limit=limit, before=before, action=action, actor=actor, object=object_, since=since, until=until
     )

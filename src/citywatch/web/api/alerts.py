@@ -16,7 +16,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from citywatch.alerts.delivery.feed import FeedClosed
 from citywatch.alerts.delivery.message import AlertMessage, alert_message, message_of
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, PermissionDenied
 from citywatch.runtime.build import Runtime
 from citywatch.users.store import UserStore
@@ -70,7 +70,7 @@ def stream_alerts(
     actor = caller.actor
     cameras = "all" if actor.cameras is None else sorted(actor.cameras)
     rt.audit(
-        AuditEvent("alerts.stream", "alerts:live", params={"cameras": cameras, "last_event_id": after}),
+        AuditEvent(Action.ALERTS_STREAM, "alerts:live", params={"cameras": cameras, "last_event_id": after}),
         actor=actor,
     )
     settings = rt.settings.api

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime
 from citywatch.users.store import TokenRefused, UserStore
@@ -173,7 +173,7 @@ def _sign_in(request: Request, token: str) -> Actor:
 def record_rate_limited(request: Request, target: str, limit: int | None) -> None:
     """One `auth.rate_limited` record: `target` crossed a sign-in limit of `limit` per window."""
     params = {"failures": limit, "window_s": int(SIGN_IN_WINDOW_S)}
-    runtime_of(request).audit(AuditEvent("auth.rate_limited", target, params=params), actor=ANONYMOUS)
+    runtime_of(request).audit(AuditEvent(Action.AUTH_RATE_LIMITED, target, params=params), actor=ANONYMOUS)
 
 
 def _pseudonym(request: Request, key: str) -> str:

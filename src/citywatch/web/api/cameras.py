@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from citywatch.alerts.views import require_camera
 from citywatch.config.ingest import CameraSettings
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import NotFound
 from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, ProcessingMode, mode_for
 from citywatch.media.images import encode_jpeg, fit_within, outline_boxes
@@ -126,7 +126,7 @@ def camera_snapshot(
     image, _ = fit_within(outline_boxes(view.image, view.boxes), SNAPSHOT_MAX_SIDE)
     data = encode_jpeg(image, quality=80)
     event = AuditEvent(
-        "camera.snapshot",
+        Action.CAMERA_SNAPSHOT,
         f"camera:{camera_id}",
         params={
             "mode": str(view.mode),

@@ -21,7 +21,7 @@ from starlette.background import BackgroundTask
 
 from citywatch.alerts.views import require_camera
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.footage import Segment
 from citywatch.requests.store import WORK_FOLDER
@@ -145,7 +145,7 @@ def list_recordings(
     ids = [s.id for s in rows]
     params = {"since": since.isoformat(), "until": until.isoformat(), "ids": ids}
     rt.audit(
-        AuditEvent("recording.view", f"camera:{camera}", params=params, result_count=len(ids)),
+        AuditEvent(Action.RECORDING_VIEW, f"camera:{camera}", params=params, result_count=len(ids)),
         actor=caller.actor,
     )
     return SegmentList(items=[SegmentPublic.of(s) for s in rows], next_before_id=next_before)

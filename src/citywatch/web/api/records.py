@@ -13,7 +13,7 @@ from citywatch.alerts import views as alerts
 from citywatch.alerts.review import CONFIRMATIONS_NEEDED
 from citywatch.alerts.views import require_camera, viewed
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import AuditEvent
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.records import AlertInfo, AlertReview, SightingInfo
 from citywatch.domain.watchlists import AlertStatus, Severity
 from citywatch.web.api.auth import Caller, requires, runtime_of
@@ -297,7 +297,7 @@ def list_sightings(
         limit, before_id=before_id, camera_id=camera, camera_ids=caller.actor.cameras
     )
     params = {"camera": camera, "limit": limit, "before_id": before_id}
-    rt.audit(viewed("sighting.view", "sightings", [s.id for s in rows], params), actor=caller.actor)
+    rt.audit(viewed(Action.SIGHTING_VIEW, "sightings", [s.id for s in rows], params), actor=caller.actor)
     return SightingList(items=[SightingPublic.of(s) for s in rows], next_before_id=_next(rows, limit))
 
 
@@ -317,7 +317,7 @@ def sighting_crop(
     )
     data = rt.store.blobs.read(sighting.crop_path)
     event = AuditEvent(
-        "sighting.crop",
+        Action.SIGHTING_CROP,
         f"sighting:{sighting.id}",
         params={"camera": sighting.camera_id, "crop_sha256": sighting.crop_sha256},
         result_count=1,

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Query, Request, Response
 
 from citywatch.audit.chain import AuditEntry
 from citywatch.domain.access import Permission, can
+from citywatch.domain.audit import filter_problem
 from citywatch.domain.errors import InvalidInput
 from citywatch.retention.store import HoldInfo, ReceiptInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
@@ -152,6 +153,8 @@ def audit_page(
         start, end = _utc(filters.since, "since"), _utc(filters.until, "until")
         if start is not None and end is not None and end <= start:
             raise InvalidInput("'until' must come after 'since'")
+        if filters.action and (problem := filter_problem(filters.action)) is not None:
+            raise InvalidInput(problem)
         rows = runtime_of(request).audit_log.page(
             limit=limit,
             before=before,

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Query, Request, Response
 
 from citywatch.alerts.views import viewed
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Action, Actor
 from citywatch.domain.orders import CircleArea, OrderStatus
 from citywatch.domain.policy import GeoPoint
 from citywatch.domain.records import AlertInfo, WatchlistCategory
@@ -77,7 +77,7 @@ def orders_page(
     rows = [_row(rt, actor, info, with_violations=with_violations) for info in infos]
     shown = [v.alert.id for r in rows for v in r.violations]
     if shown:  # looking at alerts is itself a sensitive act, as on the API
-        rt.audit(viewed("alert.view", "alerts", shown, {"page": "orders"}), actor=actor)
+        rt.audit(viewed(Action.ALERT_VIEW, "alerts", shown, {"page": "orders"}), actor=actor)
     return render(
         request,
         "orders.html",

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Query, Request, Response
 from citywatch.audit.log import AuditLog
 from citywatch.audit.two_person import same_person
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import Action, Actor
 from citywatch.governance.transparency import OPEN_REQUEST_STATUSES
 from citywatch.requests.export_store import ExportInfo, exports_page
 from citywatch.requests.store import RequestInfo, RequestKind, RequestStatus
@@ -142,7 +142,7 @@ def exports_list_page(
 
 
 def _export_row(log: AuditLog, info: ExportInfo) -> ExportRow:
-    checks = log.page(limit=1, action="export.verify", object=f"export:{info.id}")
+    checks = log.page(limit=1, action=Action.EXPORT_VERIFY, object=f"export:{info.id}")
     if not checks:
         return ExportRow(info, None, None, "")
     last = checks[0]

@@ -11,6 +11,10 @@ import pytest
 
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
+from citywatch.store.blobs import BlobStore
+from citywatch.store.db import open_database
+from citywatch.store.facade import MetaStore
+from tests.store.helpers import db_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,3 +48,11 @@ def rt(settings: Settings) -> Iterator[Runtime]:
     runtime = build_runtime(settings)
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[MetaStore]:
+    """A migrated database and a blob store in tmp_path, behind the store's facade."""
+    meta = MetaStore(open_database(db_url(tmp_path / "db" / "citywatch.db")), BlobStore(tmp_path / "blobs"))
+    yield meta
+    meta.close()

@@ -18,8 +18,7 @@ from citywatch.audit.chain import Anchor, AuditEntry, sealed, sign_anchor, sign_
 from citywatch.audit.log import CHECKPOINT_EVERY, PRUNE_ACTION, AuditLog
 from citywatch.store.db import Database, open_database
 from citywatch.store.tables import AuditAnchor, AuditCheckpoint, AuditRecord
-
-from .test_chain import KEY, MUTATIONS, chain, checkpoints, mutated
+from tests.audit.test_chain import KEY, MUTATIONS, chain, checkpoints, mutated
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

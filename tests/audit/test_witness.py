@@ -30,8 +30,7 @@ from citywatch.audit.chain import (
 from citywatch.audit.log import CHECKPOINT_EVERY, AuditLog
 from citywatch.audit.witness import WitnessFile, read_witness
 from citywatch.store.db import Database, open_database
-
-from .test_chain import KEY, chain, rechain
+from tests.audit.test_chain import KEY, chain, rechain
 
 AT = "2026-11-27T08:00:00+00:00"
 

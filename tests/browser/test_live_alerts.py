@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.alerts.delivery.test_feed import raise_alert
 from tests.browser.conftest import SignedIn
 from tests.browser.harness import LIN, STAGE, Console, console_settings, play, serve, wait_for, watch_for_lin
 from tests.browser.pw import Page, expect
-from tests.delivery.test_feed import raise_alert
 
 pytestmark = pytest.mark.browser
 
 SHOWN_WITHIN_S = 3.0
-"""From stored to drawn: the feed's own budget is 1 s (tests/api/test_alert_stream.py); the
+"""From stored to drawn: the feed's own budget is 1 s (tests/web/api/test_alert_stream.py); the
 rest is the page fetching the card and the browser drawing it."""
 
 

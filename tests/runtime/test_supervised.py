@@ -18,9 +18,9 @@ from citywatch.domain.policy import ProcessingMode
 from citywatch.pipeline.worker import CameraWorker
 from citywatch.runtime.supervised import supervise
 from citywatch.runtime.supervisor import ChildState, Supervisor
-from tests.api.harness import Api, api_settings, open_api
 from tests.conftest import shared_data_dir
 from tests.fakes.vision import FakeDetector, FakeEmbedder
+from tests.web.api.harness import Api, api_settings, open_api
 
 FAST = RestartSettings(budget=2, window_s=60, backoff_initial_s=0.05, backoff_max_s=0.2)
 

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from citywatch.domain.audit import Actor
 from citywatch.domain.records import ChangeStatus, NewReference
 from citywatch.store.tables import ApiTokenRow, AuditRecord
-from tests.api.harness import Api, api_settings, open_api
-from tests.delivery.test_feed import raise_alert
+from tests.alerts.delivery.test_feed import raise_alert
 from tests.integration.cli_helpers import Result, citywatch
 from tests.store.helpers import JPEG_STUB, MODEL, vector
+from tests.web.api.harness import Api, api_settings, open_api
 
 PASSWORD = "a password of ada's choosing"
 

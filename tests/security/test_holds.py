@@ -1,5 +1,5 @@
 """Issue 13, finding 4: holds that protect what they are for, attacked through the API in
-process (tests.api.harness) and the command line.
+process (tests.web.api.harness) and the command line.
 
 A request's hold is released only by the request's decision; another person's hold only
 with a reason and a second person; a hold's cameras must exist and its window is bounded;
@@ -19,10 +19,10 @@ from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
 from citywatch.store.tables import RecordingRow
-from tests.api.harness import Api, api_settings, open_api
 from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import cli_env
 from tests.integration.cli_helpers import invoke as run
+from tests.web.api.harness import Api, api_settings, open_api
 
 CAMERAS = ["gate-1", "gate-2", "hall", "yard"]
 

@@ -39,14 +39,14 @@ from citywatch.media.video import video_frames
 from citywatch.retention.footage import clip_in_clear, export_clip, identified_on_record
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.store.tables import ExportRow
-from tests.api.harness import Api, api_settings, open_api
-from tests.api.test_footage_routes import authorise
 from tests.conftest import make_settings
 from tests.fakes.accounts import own_token
 from tests.ingest.conftest import HAMILTON
 from tests.ingest.test_recorder import T0
 from tests.integration.cli_helpers import citywatch, cli_env
 from tests.store.helpers import a_match, no_match, sighting
+from tests.web.api.harness import Api, api_settings, open_api
+from tests.web.api.test_footage_routes import authorise
 
 NOW = datetime.now(UTC)
 EXAMPLES = "face_recognition/examples"

@@ -21,8 +21,7 @@ from citywatch.requests.store import NewRequest, RequestKind, RequestStatus
 from citywatch.retention.store import NewHold
 from citywatch.runtime.build import Runtime
 from citywatch.store.tables import Sighting
-
-from .helpers import T0, sighting
+from tests.store.helpers import T0, sighting
 
 GATE_ONLY = frozenset({"gate"})
 IVY = Actor("ivy", "investigator", cameras=GATE_ONLY)

@@ -14,8 +14,7 @@ import pytest
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.store import blobs as blobs_module
 from citywatch.store.blobs import TMP_SUFFIX, BlobStore
-
-from .helpers import files_under
+from tests.store.helpers import files_under
 
 
 def test_put_then_read_round_trips(tmp_path: Path) -> None:

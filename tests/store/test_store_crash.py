@@ -18,8 +18,7 @@ from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
 from citywatch.store.facade import MetaStore
 from citywatch.store.tables import Alert, Sighting
-
-from .helpers import JPEG_STUB, MODEL, db_url, vector
+from tests.store.helpers import JPEG_STUB, MODEL, db_url, vector
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 ROUNDS = 6

@@ -15,8 +15,7 @@ from citywatch.domain.errors import CitywatchError, Conflict, InvalidInput, Unav
 from citywatch.store import db as db_module
 from citywatch.store.db import open_database, translate_error
 from citywatch.store.tables import Watchlist
-
-from .helpers import db_url
+from tests.store.helpers import db_url
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -20,8 +20,7 @@ from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
 from citywatch.store.facade import MetaStore
 from citywatch.store.tables import FaceTemplate, ReferenceImage, Sighting, Watchlist
-
-from .helpers import DIM, MODEL, T0, a_match, db_url, files_under, no_match, sighting, vector
+from tests.store.helpers import DIM, MODEL, T0, a_match, db_url, files_under, no_match, sighting, vector
 
 JPEG = b"\xff\xd8 reference photo \xff\xd9"
 

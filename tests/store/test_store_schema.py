@@ -14,8 +14,7 @@ from sqlalchemy import Engine, create_engine, inspect
 from citywatch.domain.errors import InvalidInput
 from citywatch.store.db import open_database
 from citywatch.store.tables import Base
-
-from .helpers import db_url
+from tests.store.helpers import db_url
 
 TABLES = {
     "watchlists",

@@ -13,7 +13,7 @@ from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.facade import MetaStore
+from tests.fakes.stores import Stores
 from tests.store.helpers import db_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +51,8 @@ def rt(settings: Settings) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[MetaStore]:
+def store(tmp_path: Path) -> Iterator[Stores]:
     """A migrated database and a blob store in tmp_path, behind the store's facade."""
-    meta = MetaStore(open_database(db_url(tmp_path / "db" / "citywatch.db")), BlobStore(tmp_path / "blobs"))
+    meta = Stores(open_database(db_url(tmp_path / "db" / "citywatch.db")), BlobStore(tmp_path / "blobs"))
     yield meta
     meta.close()

@@ -26,13 +26,13 @@ def env(tmp_path: Path) -> Iterator[TwoPersonEnv]:
 
 @pytest.fixture
 def alert_id(env: TwoPersonEnv) -> int:
-    saved = env.store.add_sighting(sighting(match=a_match(1, 1)))
+    saved = env.store.sightings.add_sighting(sighting(match=a_match(1, 1)))
     assert saved.alert_id is not None
     return saved.alert_id
 
 
 def status(env: TwoPersonEnv, alert_id: int) -> AlertStatus:
-    (alert,) = [a for a in env.store.list_alerts() if a.id == alert_id]
+    (alert,) = [a for a in env.store.alerts.list_alerts() if a.id == alert_id]
     return alert.status
 
 
@@ -145,7 +145,7 @@ def test_a_camera_scoped_user_acts_only_on_their_cameras_alerts(env: TwoPersonEn
     assert all("Ann" not in str(r.params) for r in refusals)
     assert env.records("alert.confirm") == []
 
-    at_the_gate = env.store.add_sighting(sighting(camera_id="gate-1", match=a_match(1, 1))).alert_id
+    at_the_gate = env.store.sightings.add_sighting(sighting(camera_id="gate-1", match=a_match(1, 1))).alert_id
     assert at_the_gate is not None
     assert env.alerts.acknowledge(at_the_gate, olga).alert.status is AlertStatus.ACKNOWLEDGED
 
@@ -163,10 +163,10 @@ def test_who_and_when_of_each_step_are_kept_on_the_alert(env: TwoPersonEnv, aler
     assert (done.acknowledged_by, done.decided_by, done.dismiss_reason) == ("ola", "bob", None)
     assert done.acknowledged_at is not None and done.decided_at is not None
     assert done.created_at <= done.acknowledged_at <= done.decided_at
-    (listed,) = env.store.list_alerts()
+    (listed,) = env.store.alerts.list_alerts()
     assert listed == done
 
-    other = env.store.add_sighting(sighting(camera_id="gate-1", match=a_match(1, 1))).alert_id
+    other = env.store.sightings.add_sighting(sighting(camera_id="gate-1", match=a_match(1, 1))).alert_id
     assert other is not None
     dismissed = env.alerts.dismiss(other, ANN, "  nothing to do ").alert
     assert (dismissed.acknowledged_by, dismissed.decided_by) == (None, "ann")
@@ -174,17 +174,17 @@ def test_who_and_when_of_each_step_are_kept_on_the_alert(env: TwoPersonEnv, aler
 
 
 def test_a_false_match_is_remembered_with_the_sightings_face(env: TwoPersonEnv) -> None:
-    env.store.create_watchlist("wanted")
-    env.store.add_person("wanted", "Ann Example")
+    env.store.watchlists.create_watchlist("wanted")
+    env.store.watchlists.add_person("wanted", "Ann Example")
     face = vector(3)
-    saved = env.store.add_sighting(sighting(match=a_match(1, 1), template=face))
+    saved = env.store.sightings.add_sighting(sighting(match=a_match(1, 1), template=face))
     assert saved.alert_id is not None
     review = env.alerts.dismiss(saved.alert_id, BOB, "her sister", false_match=True)
     assert review.alert.dismiss_reason == "false match: her sister"
     assert review.non_match_id is not None and review.not_remembered == ""
-    (remembered,) = env.store.non_matches(MODEL)
+    (remembered,) = env.store.watchlists.non_matches(MODEL)
     assert remembered.person_id == 1 and remembered.vector.tolist() == face.tolist()
-    assert env.store.non_matches("another-model") == []
+    assert env.store.watchlists.non_matches("another-model") == []
     with env.db.session(write=False) as session:
         row = session.get(NonMatchRow, review.non_match_id)
         assert row is not None
@@ -205,21 +205,21 @@ def test_a_false_match_is_remembered_with_the_sightings_face(env: TwoPersonEnv) 
 @pytest.mark.parametrize("why", ["no template", "person removed"])
 def test_a_false_match_with_nothing_to_remember_says_why(env: TwoPersonEnv, why: str) -> None:
     if why == "person removed":
-        env.store.create_watchlist("wanted")
-        env.store.add_person("wanted", "Ann Example")
-        saved = env.store.add_sighting(sighting(match=a_match(1, 1), template=vector(3)))
-        env.store.remove_person(1)
+        env.store.watchlists.create_watchlist("wanted")
+        env.store.watchlists.add_person("wanted", "Ann Example")
+        saved = env.store.sightings.add_sighting(sighting(match=a_match(1, 1), template=vector(3)))
+        env.store.watchlists.remove_person(1)
         expected = "the person has been removed since"
     else:  # a sighting kept without its template (its retention has passed)
-        env.store.create_watchlist("wanted")
-        env.store.add_person("wanted", "Ann Example")
-        saved = env.store.add_sighting(sighting(match=a_match(1, 1), template=None))
+        env.store.watchlists.create_watchlist("wanted")
+        env.store.watchlists.add_person("wanted", "Ann Example")
+        saved = env.store.sightings.add_sighting(sighting(match=a_match(1, 1), template=None))
         expected = "the sighting's template is no longer kept"
     assert saved.alert_id is not None
     review = env.alerts.dismiss(saved.alert_id, ANN, false_match=True)
     assert review.alert.status is AlertStatus.DISMISSED and review.alert.dismiss_reason == "false match"
     assert review.non_match_id is None and expected in review.not_remembered
-    assert env.store.non_matches(MODEL) == []
+    assert env.store.watchlists.non_matches(MODEL) == []
     (dismissal,) = env.records("alert.dismiss")
     assert dismissal.params["non_match"] is None and expected in dismissal.params["not_remembered"]
     assert env.records("non_match.record") == []

@@ -64,20 +64,20 @@ def refused_alert(
         by=SAM,
         urgent_deadline=timedelta(hours=24),
     )
-    if not any(w.name == "missing" for w in rt.store.list_watchlists()):
-        rt.store.create_watchlist("missing")
-    missing = rt.store.get_watchlist("missing")
-    person = rt.store.add_person("missing", f"Person {track}")
+    if not any(w.name == "missing" for w in rt.watchlists.list_watchlists()):
+        rt.watchlists.create_watchlist("missing")
+    missing = rt.watchlists.get_watchlist("missing")
+    person = rt.watchlists.add_person("missing", f"Person {track}")
     record = sighting(
         camera_id=camera,
         track_id=track,
         match=a_match(person.id, missing.id, person_name=person.display_name),
     )
     auth_id = rt.governance.authorisation(reference).authorisation.id
-    saved = rt.store.add_sighting(replace(record, authorisation_id=auth_id, order_id=order_id))
+    saved = rt.sightings.add_sighting(replace(record, authorisation_id=auth_id, order_id=order_id))
     assert saved.alert_id is not None
     rt.governance.decide(reference, AuthorisationStatus.REFUSED, by=SUE, note="no grounds")
-    assert rt.store.get_alert(saved.alert_id)  # on record until the end is enforced
+    assert rt.alerts.get_alert(saved.alert_id)  # on record until the end is enforced
     return saved.alert_id
 
 

@@ -14,7 +14,7 @@ from citywatch.runtime.build import Runtime
 def test_a_second_authorisation_takes_over_the_watchlists(tmp_path: Path) -> None:
     rt = Runtime(Settings(data_dir=tmp_path / "data"))
     try:
-        rt.store.create_watchlist("bench")
+        rt.watchlists.create_watchlist("bench")
         first = authorise_benchmark(rt, ["bench"])
         second = authorise_benchmark(rt, ["bench"])
         infos = {a.authorisation.reference: a for a in rt.governance.authorisations()}

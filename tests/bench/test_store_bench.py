@@ -13,27 +13,27 @@ from sqlalchemy import func, select
 from citywatch.bench.store import DAY0, case_search, fill, plant, write_rate
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.facade import MetaStore
 from citywatch.store.tables import Sighting
+from tests.fakes.stores import Stores
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[MetaStore]:
-    meta = MetaStore(open_database(f"sqlite:///{tmp_path / 'db.sqlite'}"), BlobStore(tmp_path / "blobs"))
+def store(tmp_path: Path) -> Iterator[Stores]:
+    meta = Stores(open_database(f"sqlite:///{tmp_path / 'db.sqlite'}"), BlobStore(tmp_path / "blobs"))
     yield meta
     meta.close()
 
 
-def test_writes_and_case_search(store: MetaStore) -> None:
-    assert write_rate(store, 10, b"\xff\xd8 jpeg \xff\xd9", dim=8) > 0
-    fill(store, 3000, cameras=10, days=2, dim=8)
-    assert store.count_sightings() == 3010
+def test_writes_and_case_search(store: Stores) -> None:
+    assert write_rate(store.sightings, 10, b"\xff\xd8 jpeg \xff\xd9", dim=8) > 0
+    fill(store.db, 3000, cameras=10, days=2, dim=8)
+    assert store.sightings.count_sightings() == 3010
     since = DAY0 + timedelta(hours=6)
     until = since + timedelta(hours=12)
     cams = ["cam-0000", "cam-0001"]
     probes = np.random.default_rng(5).normal(0, 0.9 / np.sqrt(16), (4, 8)).astype(np.float32)
-    plant(store, probes, camera="cam-0000", at=since + timedelta(hours=1))
-    seconds, candidates, hits = case_search(store, probes, cameras=cams, since=since, until=until)
+    plant(store.sightings, probes, camera="cam-0000", at=since + timedelta(hours=1))
+    seconds, candidates, hits = case_search(store.sightings, probes, cameras=cams, since=since, until=until)
     with store.db.session(write=False) as s:
         expected = s.scalar(
             select(func.count())

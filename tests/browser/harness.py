@@ -127,7 +127,9 @@ def serve(settings: Settings) -> Iterator[Console]:
 def watch_for_lin(rt: Runtime, data: Path) -> str:
     """Lin-Manuel Miranda on the default watchlist, and an authorisation for the stage camera
     bound to it: requested by Sam, approved by Sue. Returns the authorisation's reference."""
-    Enrolment(store=rt.store, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality).enroll(
+    Enrolment(
+        store=rt.watchlists, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+    ).enroll(
         name=LIN,
         images=[lin_photo(data)],
         watchlist="default",

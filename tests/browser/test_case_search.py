@@ -35,7 +35,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iter
     with serve(settings) as console:
         watch_for_lin(console.rt, shared_data)
         assert play(console.rt).join(120), "the clip was not watched in time"
-        assert console.rt.store.list_sightings(limit=1), "the clip left no sighting"
+        assert console.rt.sightings.list_sightings(limit=1), "the clip left no sighting"
         yield console
 
 

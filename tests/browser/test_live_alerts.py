@@ -36,9 +36,9 @@ def stage(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterat
 @pytest.fixture(scope="module")
 def lin_alert(stage: Console) -> int:
     """Lin-Manuel Miranda's alert (the clip played, if no test has played it yet)."""
-    if not stage.rt.store.list_alerts(limit=1):
+    if not stage.rt.alerts.list_alerts(limit=1):
         play(stage.rt)
-    alerts = wait_for(lambda: stage.rt.store.list_alerts(limit=5), 60, "an alert from the clip")
+    alerts = wait_for(lambda: stage.rt.alerts.list_alerts(limit=5), 60, "an alert from the clip")
     stop_cameras(stage)
     return int(alerts[-1].id)
 
@@ -61,7 +61,7 @@ def test_an_alert_appears_live_while_the_clip_plays(signed_in: SignedIn, stage: 
     page.evaluate("window.loadedOnce = true")  # gone if the page reloads
 
     play(stage.rt)  # the camera starts as the operator watches
-    alerts = wait_for(lambda: stage.rt.store.list_alerts(limit=5), 60, "an alert from the clip")
+    alerts = wait_for(lambda: stage.rt.alerts.list_alerts(limit=5), 60, "an alert from the clip")
     stored = time.monotonic()
     alert = min(alerts, key=lambda a: a.id)
     stop_cameras(stage)
@@ -99,12 +99,12 @@ def test_two_people_confirm_an_alert_the_same_one_twice_is_refused(
     olga_card = olga.locator(f'article.alert-card[data-alert-id="{lin_alert}"]')  # redrawn
     expect(olga_card.locator('[data-field="review"]')).to_contain_text("confirmed by olga (1 of 2)")
     expect(olga_card).not_to_have_attribute("data-status", "confirmed")
-    assert stage.rt.store.get_alert(lin_alert).status != "confirmed"
+    assert stage.rt.alerts.get_alert(lin_alert).status != "confirmed"
 
     olga_card.get_by_role("button", name="Confirm").click()  # the same person again
     expect(olga.locator("#notice.error")).to_be_visible()
     expect(olga.locator("#notice")).to_contain_text("olga")
-    assert stage.rt.store.get_alert(lin_alert).status != "confirmed"
+    assert stage.rt.alerts.get_alert(lin_alert).status != "confirmed"
 
     sam.reload()  # Sam's feed shows the first confirmation
     sam_card = sam.locator(f'article.alert-card[data-alert-id="{lin_alert}"]')
@@ -114,15 +114,15 @@ def test_two_people_confirm_an_alert_the_same_one_twice_is_refused(
     sam_card = sam.locator(f'article.alert-card[data-alert-id="{lin_alert}"]')
     expect(sam_card).to_have_attribute("data-status", "confirmed")
     expect(sam_card.get_by_role("button", name="Confirm")).to_have_count(0)
-    assert stage.rt.store.get_alert(lin_alert).status == "confirmed"
+    assert stage.rt.alerts.get_alert(lin_alert).status == "confirmed"
 
 
 def test_an_operator_acknowledges_then_dismisses_an_alert(signed_in: SignedIn, stage: Console) -> None:
     page = signed_in(stage, "olga")
     open_feed(page, stage)
-    store = stage.rt.store
-    if "wanted" not in {w.name for w in store.list_watchlists()}:
-        store.create_watchlist("wanted")
+    store = stage.rt
+    if "wanted" not in {w.name for w in store.watchlists.list_watchlists()}:
+        store.watchlists.create_watchlist("wanted")
     alert_id = raise_alert(store, camera_id=STAGE, track_id=9001)  # another person, another alert
     card = page.locator(f'article.alert-card[data-alert-id="{alert_id}"]')
     expect(card).to_be_visible()
@@ -140,4 +140,4 @@ def test_an_operator_acknowledges_then_dismisses_an_alert(signed_in: SignedIn, s
     expect(card.locator('[data-field="review"]')).to_contain_text("dismissed by olga")
     expect(card.locator('[data-field="review"]')).to_contain_text("seen leaving, no action possible")
     expect(card.get_by_role("button")).to_have_count(0)  # a decided alert offers nothing more
-    assert store.get_alert(alert_id).status == "dismissed"
+    assert store.alerts.get_alert(alert_id).status == "dismissed"

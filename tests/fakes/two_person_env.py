@@ -15,11 +15,11 @@ from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.governance.changes import ChangeStore
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database, open_database
-from citywatch.store.facade import MetaStore
+from tests.fakes.stores import Stores
 from tests.store.helpers import db_url
 
 ANN = Actor("ann", "supervisor")
-"""Who the MetaStore acts for (the runtime's actor): proposes changes."""
+"""Who the Stores acts for (the runtime's actor): proposes changes."""
 BOB = Actor("bob", "supervisor")
 OLA = Actor("ola", "operator")
 BOT = Actor("bot", "supervisor", service=True)
@@ -29,7 +29,7 @@ BOT = Actor("bot", "supervisor", service=True)
 class TwoPersonEnv:
     db: Database
     log: AuditLog
-    store: MetaStore
+    store: Stores
     changes: ChangeStore
     alerts: AlertReviews
 
@@ -59,7 +59,7 @@ def two_person_env(root: Path) -> TwoPersonEnv:
     return TwoPersonEnv(
         db=db,
         log=log,
-        store=MetaStore(db, blobs, audit=lambda s, e: audit_as(s, ANN, e)),
+        store=Stores(db, blobs, audit=lambda s, e: audit_as(s, ANN, e)),
         changes=ChangeStore(db, blobs, audit=audit_as),
         alerts=AlertReviews(db, audit=audit_as),
     )

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from citywatch.domain.audit import Actor
+from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.records import ChangeKind, ChangeStatus, NewReference
 from citywatch.store.tables import FaceTemplate, ReferenceImage
@@ -25,7 +26,7 @@ DEFAULT_MARGIN = 0.04
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[TwoPersonEnv]:
     e = two_person_env(tmp_path)
-    e.store.create_watchlist("wanted", threshold=0.5)
+    e.store.watchlists.create_watchlist("wanted", threshold=0.5)
     yield e
     e.close()
 
@@ -36,7 +37,7 @@ def ref(seed: int = 1) -> NewReference:
 
 def gallery_people(env: TwoPersonEnv) -> list[tuple[int, int]]:
     """(person id, template id) of everything matching runs against."""
-    entries = env.store.gallery(MODEL, env.store._now(), DEFAULT_THRESHOLD, DEFAULT_MARGIN)
+    entries = env.store.watchlists.gallery(MODEL, utc_now(), DEFAULT_THRESHOLD, DEFAULT_MARGIN)
     return [(e.person_id, e.template_id) for e in entries]
 
 
@@ -46,7 +47,7 @@ def gallery_people(env: TwoPersonEnv) -> list[tuple[int, int]]:
 def test_lowering_the_threshold_applies_at_once(env: TwoPersonEnv) -> None:
     result = env.changes.set_threshold("wanted", 0.4, ANN, default=DEFAULT_THRESHOLD)
     assert result.applied and (result.before, result.requested) == (0.5, 0.4)
-    assert env.store.get_watchlist("wanted").threshold == 0.4
+    assert env.store.watchlists.get_watchlist("wanted").threshold == 0.4
     assert env.changes.list_changes() == []
     (record,) = env.records("watchlist.threshold")
     assert (record.actor, record.object) == ("ann", "watchlist:1")
@@ -56,7 +57,7 @@ def test_lowering_the_threshold_applies_at_once(env: TwoPersonEnv) -> None:
 def test_raising_the_threshold_waits_for_a_second_person(env: TwoPersonEnv) -> None:
     result = env.changes.set_threshold("wanted", 0.6, ANN, default=DEFAULT_THRESHOLD)
     assert not result.applied and result.change is not None
-    assert env.store.get_watchlist("wanted").threshold == 0.5  # unchanged until approved
+    assert env.store.watchlists.get_watchlist("wanted").threshold == 0.5  # unchanged until approved
     (pending,) = env.changes.list_changes()
     assert pending == result.change
     assert (pending.kind, pending.status, pending.proposed_by) == (
@@ -70,7 +71,7 @@ def test_raising_the_threshold_waits_for_a_second_person(env: TwoPersonEnv) -> N
     applied = env.changes.approve(pending.id, BOB)
     assert (applied.status, applied.decided_by) == (ChangeStatus.APPLIED, "bob")
     assert applied.decided_at is not None
-    assert env.store.get_watchlist("wanted").threshold == 0.6
+    assert env.store.watchlists.get_watchlist("wanted").threshold == 0.6
     (approval,) = env.records("change.approve")
     assert (approval.actor, approval.object, approval.params["proposed_by"]) == ("bob", "change:1", "ann")
     (tuned,) = env.records("watchlist.threshold")
@@ -80,20 +81,20 @@ def test_raising_the_threshold_waits_for_a_second_person(env: TwoPersonEnv) -> N
 
 
 def test_a_watchlist_without_its_own_threshold_is_compared_with_the_default(env: TwoPersonEnv) -> None:
-    env.store.create_watchlist("missing", "missing")
+    env.store.watchlists.create_watchlist("missing", "missing")
     raised = env.changes.set_threshold("missing", 0.56, ANN, default=DEFAULT_THRESHOLD)
     assert not raised.applied and raised.before == DEFAULT_THRESHOLD
     lowered = env.changes.set_threshold("missing", 0.54, ANN, default=DEFAULT_THRESHOLD)
-    assert lowered.applied and env.store.get_watchlist("missing").threshold == 0.54
+    assert lowered.applied and env.store.watchlists.get_watchlist("missing").threshold == 0.54
 
 
 def test_the_margin_is_the_other_way_round(env: TwoPersonEnv) -> None:
     assert env.changes.set_margin("wanted", 0.1, ANN, default=DEFAULT_MARGIN).applied
     lowered = env.changes.set_margin("wanted", 0.01, ANN, default=DEFAULT_MARGIN)
     assert lowered.change is not None and lowered.change.kind is ChangeKind.WATCHLIST_MARGIN
-    assert env.store.get_watchlist("wanted").margin == 0.1
+    assert env.store.watchlists.get_watchlist("wanted").margin == 0.1
     env.changes.approve(lowered.change.id, BOB)
-    assert env.store.get_watchlist("wanted").margin == 0.01
+    assert env.store.watchlists.get_watchlist("wanted").margin == 0.01
 
 
 @pytest.mark.parametrize(
@@ -111,7 +112,7 @@ def test_approval_needs_a_second_distinct_person(env: TwoPersonEnv, approver: Ac
     with pytest.raises(PermissionDenied, match=re.escape(message)):
         env.changes.approve(change.id, approver)
     assert env.changes.get(change.id).status is ChangeStatus.PENDING
-    assert env.store.get_watchlist("wanted").threshold == 0.5
+    assert env.store.watchlists.get_watchlist("wanted").threshold == 0.5
     (refusal,) = env.records("change.approve_refused")  # committed although the approval was not
     assert (refusal.actor, refusal.object) == (approver.name, f"change:{change.id}")
     assert message in refusal.params["reason"]
@@ -135,7 +136,7 @@ def test_refusing_leaves_the_watchlist_alone(env: TwoPersonEnv) -> None:
         "bob",
         "too loose for a wanted list",
     )
-    assert env.store.get_watchlist("wanted").threshold == 0.5
+    assert env.store.watchlists.get_watchlist("wanted").threshold == 0.5
     (record,) = env.records("change.refuse")
     assert record.params["reason"] == "too loose for a wanted list"
     with pytest.raises(Conflict, match="already refused"):
@@ -161,7 +162,7 @@ def test_withdrawing_needs_the_proposer_or_changes_approve(env: TwoPersonEnv) ->
 
     withdrawn = env.changes.refuse(change.id, Actor(" ADA ", "admin"), "asked too much")  # same person
     assert (withdrawn.status, withdrawn.decided_by) == (ChangeStatus.REFUSED, " ADA ")
-    assert env.store.get_watchlist("wanted").threshold == 0.5
+    assert env.store.watchlists.get_watchlist("wanted").threshold == 0.5
 
 
 def test_unknown_changes_and_watchlists(env: TwoPersonEnv) -> None:
@@ -179,7 +180,7 @@ def create(
 ) -> tuple[float | None, float | None, list[str]]:
     """Create `name` as ANN; returns its threshold, margin, and the settings left pending."""
     created = env.changes.create_watchlist(
-        env.store,
+        env.store.watchlists,
         name,
         ANN,
         threshold=threshold,
@@ -187,7 +188,7 @@ def create(
         default_threshold=DEFAULT_THRESHOLD,
         default_margin=DEFAULT_MARGIN,
     )
-    stored = env.store.get_watchlist(name)
+    stored = env.store.watchlists.get_watchlist(name)
     assert created.watchlist == stored
     pending = [t.setting for t in created.tuning if t.change is not None]
     assert len(pending) == len(created.tuning)  # only looser settings come back as changes
@@ -211,7 +212,7 @@ def test_a_new_watchlist_with_a_looser_threshold_starts_at_the_default(env: TwoP
         env.changes.approve(threshold.id, Actor("Ann", "supervisor"))
     env.changes.approve(threshold.id, BOB)
     env.changes.approve(margin.id, BOB)
-    looser = env.store.get_watchlist("loose")
+    looser = env.store.watchlists.get_watchlist("loose")
     assert (looser.threshold, looser.margin) == (0.7, 0.01)
 
 
@@ -233,14 +234,16 @@ def test_a_new_watchlist_with_a_bad_setting_is_not_created(
     with pytest.raises(InvalidInput):
         create(env, "bad", **settings)
     with pytest.raises(NotFound):
-        env.store.get_watchlist("bad")
+        env.store.watchlists.get_watchlist("bad")
 
 
 # --- new members ----------------------------------------------------------------------------
 
 
 def test_a_proposed_person_is_not_matched_until_a_second_person_approves(env: TwoPersonEnv) -> None:
-    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann Example", proposer=ANN)
+    person = env.store.watchlists.enroll(
+        [ref()], watchlist_name="wanted", display_name="Ann Example", proposer=ANN
+    )
     assert (person.status, person.proposed_by, person.approved_by) == ("pending", "ann", "")
     assert gallery_people(env) == []
     (change,) = env.changes.list_changes()
@@ -254,15 +257,17 @@ def test_a_proposed_person_is_not_matched_until_a_second_person_approves(env: Tw
     assert gallery_people(env) == []
 
     env.changes.approve(change.id, BOB)
-    approved = env.store.get_person(person.id)
+    approved = env.store.watchlists.get_person(person.id)
     assert (approved.status, approved.approved_by) == ("active", "bob")
     assert [p for p, _t in gallery_people(env)] == [person.id]
 
 
 def test_new_reference_images_of_an_active_person_are_held_back(env: TwoPersonEnv) -> None:
-    person = env.store.enroll([ref(1)], watchlist_name="wanted", display_name="Ann")  # active: no proposer
+    person = env.store.watchlists.enroll(
+        [ref(1)], watchlist_name="wanted", display_name="Ann"
+    )  # active: no proposer
     ((_, first_template),) = gallery_people(env)
-    env.store.enroll([ref(2)], person_id=person.id, proposer=ANN)
+    env.store.watchlists.enroll([ref(2)], person_id=person.id, proposer=ANN)
     assert gallery_people(env) == [(person.id, first_template)]
     (change,) = env.changes.list_changes()
     assert change.kind is ChangeKind.PERSON_REFERENCE and change.params["reference_ids"] == [2]
@@ -271,13 +276,15 @@ def test_new_reference_images_of_an_active_person_are_held_back(env: TwoPersonEn
 
 
 def test_a_refused_person_is_erased(env: TwoPersonEnv, tmp_path: Path) -> None:
-    person = env.store.enroll([ref(1), ref(2)], watchlist_name="wanted", display_name="Ann", proposer=ANN)
-    env.store.enroll([ref(3)], person_id=person.id, proposer=ANN)
+    person = env.store.watchlists.enroll(
+        [ref(1), ref(2)], watchlist_name="wanted", display_name="Ann", proposer=ANN
+    )
+    env.store.watchlists.enroll([ref(3)], person_id=person.id, proposer=ANN)
     first, more = env.changes.list_changes()
     refused = env.changes.refuse(first.id, BOB, "no legal basis")
     assert refused.status is ChangeStatus.REFUSED
     with pytest.raises(NotFound):
-        env.store.get_person(person.id)
+        env.store.watchlists.get_person(person.id)
     assert files_under(tmp_path / "blobs" / "references") == []
     with env.db.session(write=False) as s:
         assert s.scalar(select(func.count(FaceTemplate.id))) == 0
@@ -289,11 +296,11 @@ def test_a_refused_person_is_erased(env: TwoPersonEnv, tmp_path: Path) -> None:
 
 
 def test_refused_reference_images_are_erased_and_the_person_stays(env: TwoPersonEnv, tmp_path: Path) -> None:
-    person = env.store.enroll([ref(1)], watchlist_name="wanted", display_name="Ann")
-    env.store.enroll([ref(2), ref(3)], person_id=person.id, proposer=ANN)
+    person = env.store.watchlists.enroll([ref(1)], watchlist_name="wanted", display_name="Ann")
+    env.store.watchlists.enroll([ref(2), ref(3)], person_id=person.id, proposer=ANN)
     (change,) = env.changes.list_changes()
     env.changes.refuse(change.id, ANN)  # the proposer withdraws it
-    assert env.store.get_person(person.id).reference_images == 1
+    assert env.store.watchlists.get_person(person.id).reference_images == 1
     assert len(files_under(tmp_path / "blobs" / "references")) == 1
     assert len(gallery_people(env)) == 1
     with env.db.session(write=False) as s:
@@ -301,9 +308,9 @@ def test_refused_reference_images_are_erased_and_the_person_stays(env: TwoPerson
 
 
 def test_removing_a_person_never_waits_and_withdraws_their_changes(env: TwoPersonEnv) -> None:
-    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann", proposer=ANN)
+    person = env.store.watchlists.enroll([ref()], watchlist_name="wanted", display_name="Ann", proposer=ANN)
     (change,) = env.changes.list_changes()
-    env.store.remove_person(person.id)
+    env.store.watchlists.remove_person(person.id)
     closed = env.changes.get(change.id)
     assert closed.status is ChangeStatus.REFUSED and "removed" in closed.note
     (removal,) = env.records("person.remove")
@@ -317,13 +324,13 @@ def test_removing_a_person_never_waits_and_withdraws_their_changes(env: TwoPerso
 
 def on_watchlists(env: TwoPersonEnv) -> set[tuple[int, str]]:
     """(person id, watchlist name) of everything matching runs against."""
-    entries = env.store.gallery(MODEL, env.store._now(), DEFAULT_THRESHOLD, DEFAULT_MARGIN)
+    entries = env.store.watchlists.gallery(MODEL, utc_now(), DEFAULT_THRESHOLD, DEFAULT_MARGIN)
     return {(e.person_id, e.watchlist_name) for e in entries}
 
 
 def test_a_move_to_another_watchlist_waits_for_a_second_person(env: TwoPersonEnv) -> None:
-    env.store.create_watchlist("missing", "missing")
-    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")  # active
+    env.store.watchlists.create_watchlist("missing", "missing")
+    person = env.store.watchlists.enroll([ref()], watchlist_name="wanted", display_name="Ann")  # active
     change = env.changes.move_person(person.id, "missing", ANN)
     assert change is not None
     assert (change.kind, change.object, change.status, change.proposed_by) == (
@@ -339,7 +346,7 @@ def test_a_move_to_another_watchlist_waits_for_a_second_person(env: TwoPersonEnv
         "from_id": 1,
         "to_id": 2,
     }
-    assert env.store.get_person(person.id).watchlist_name == "wanted"  # not moved until approved
+    assert env.store.watchlists.get_person(person.id).watchlist_name == "wanted"  # not moved until approved
     assert on_watchlists(env) == {(person.id, "wanted")}
     (proposed,) = env.records("change.propose")
     assert proposed.params == {"kind": "person.move", **change.params}
@@ -349,12 +356,12 @@ def test_a_move_to_another_watchlist_waits_for_a_second_person(env: TwoPersonEnv
             env.changes.approve(change.id, same)
     with pytest.raises(PermissionDenied, match="bot acts through a service token"):
         env.changes.approve(change.id, BOT)
-    assert env.store.get_person(person.id).watchlist_name == "wanted"
+    assert env.store.watchlists.get_person(person.id).watchlist_name == "wanted"
     assert len(env.records("change.approve_refused")) == 3
 
     applied = env.changes.approve(change.id, BOB)
     assert (applied.status, applied.decided_by) == (ChangeStatus.APPLIED, "bob")
-    assert env.store.get_person(person.id).watchlist_name == "missing"
+    assert env.store.watchlists.get_person(person.id).watchlist_name == "missing"
     assert on_watchlists(env) == {(person.id, "missing")}
     (moved,) = env.records("person.move")
     assert (moved.actor, moved.object, moved.params["change"]) == ("bob", f"person:{person.id}", change.id)
@@ -362,60 +369,62 @@ def test_a_move_to_another_watchlist_waits_for_a_second_person(env: TwoPersonEnv
 
 
 def test_a_refused_move_leaves_the_person_where_they_are(env: TwoPersonEnv) -> None:
-    env.store.create_watchlist("missing", "missing")
-    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")
+    env.store.watchlists.create_watchlist("missing", "missing")
+    person = env.store.watchlists.enroll([ref()], watchlist_name="wanted", display_name="Ann")
     change = env.changes.move_person(person.id, "missing", ANN)
     assert change is not None
     refused = env.changes.refuse(change.id, BOB, "stays wanted")
     assert refused.status is ChangeStatus.REFUSED
-    after = env.store.get_person(person.id)
+    after = env.store.watchlists.get_person(person.id)
     assert (after.watchlist_name, after.reference_images) == ("wanted", 1)  # nothing erased
     assert env.records("person.move") == []
 
 
 def test_a_move_proposed_before_another_was_applied_cannot_be_approved(env: TwoPersonEnv) -> None:
-    env.store.create_watchlist("missing", "missing")
-    env.store.create_watchlist("third")
-    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")
+    env.store.watchlists.create_watchlist("missing", "missing")
+    env.store.watchlists.create_watchlist("third")
+    person = env.store.watchlists.enroll([ref()], watchlist_name="wanted", display_name="Ann")
     first = env.changes.move_person(person.id, "missing", ANN)
     second = env.changes.move_person(person.id, "third", ANN)
     assert first is not None and second is not None
     env.changes.approve(first.id, BOB)
     with pytest.raises(Conflict, match="no longer on watchlist 'wanted'; refuse the change"):
         env.changes.approve(second.id, BOB)
-    assert env.store.get_person(person.id).watchlist_name == "missing"
+    assert env.store.watchlists.get_person(person.id).watchlist_name == "missing"
     assert env.changes.get(second.id).status is ChangeStatus.PENDING
 
 
 def test_moves_that_need_no_change(env: TwoPersonEnv) -> None:
-    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")
+    person = env.store.watchlists.enroll([ref()], watchlist_name="wanted", display_name="Ann")
     assert env.changes.move_person(person.id, "wanted", ANN) is None  # already there
     assert env.changes.list_changes() == []
     with pytest.raises(NotFound):
         env.changes.move_person(person.id, "no such list", ANN)
     with pytest.raises(NotFound):
         env.changes.move_person(999, "wanted", ANN)
-    renamed = env.store.update_person(person.id, display_name="Ann E.", notes="seen at the station")
+    renamed = env.store.watchlists.update_person(
+        person.id, display_name="Ann E.", notes="seen at the station"
+    )
     assert (renamed.display_name, renamed.notes) == ("Ann E.", "seen at the station")  # at once
     assert env.changes.list_changes() == []
 
 
 def test_removing_a_person_withdraws_their_pending_move(env: TwoPersonEnv) -> None:
-    env.store.create_watchlist("missing", "missing")
-    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann")
+    env.store.watchlists.create_watchlist("missing", "missing")
+    person = env.store.watchlists.enroll([ref()], watchlist_name="wanted", display_name="Ann")
     change = env.changes.move_person(person.id, "missing", ANN)
     assert change is not None
-    env.store.remove_person(person.id)
+    env.store.watchlists.remove_person(person.id)
     assert env.changes.get(change.id).status is ChangeStatus.REFUSED
     with pytest.raises(Conflict, match="already refused"):
         env.changes.approve(change.id, BOB)
 
 
 def test_no_record_of_a_change_holds_biometric_data(env: TwoPersonEnv) -> None:
-    person = env.store.enroll([ref()], watchlist_name="wanted", display_name="Ann", proposer=ANN)
+    person = env.store.watchlists.enroll([ref()], watchlist_name="wanted", display_name="Ann", proposer=ANN)
     (change,) = env.changes.list_changes()
     env.changes.approve(change.id, BOB)
-    env.store.remove_person(person.id)
+    env.store.watchlists.remove_person(person.id)
     template = json.dumps(vector(1).tolist())[:12]
     for record in env.records():
         assert template not in json.dumps(record.params)

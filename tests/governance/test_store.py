@@ -40,7 +40,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def gov(rt: Runtime, clock: Clock) -> GovernanceStore:
-    return GovernanceStore(rt.database, rt.store.blobs, clock=clock, audit=rt._audit_as)
+    return GovernanceStore(rt.database, rt.blobs, clock=clock, audit=rt._audit_as)
 
 
 def actions(rt: Runtime) -> list[str]:
@@ -164,15 +164,15 @@ def test_an_authorisation_is_decided_by_someone_other_than_who_recorded_it(
 
 
 def _enrol_and_sight(rt: Runtime, gov: GovernanceStore, ref: str) -> tuple[int, int]:
-    rt.store.create_watchlist("missing")
+    rt.watchlists.create_watchlist("missing")
     gov.bind_watchlist("missing", ref, by=ANN)
-    person = rt.store.enroll(
+    person = rt.watchlists.enroll(
         [NewReference(JPEG_STUB, ".jpg", "family photo", "warrant", MODEL, vector(1))],
         watchlist_name="missing",
         display_name="Ann",
     )
     auth_id = gov.authorisation(ref).authorisation.id
-    saved = rt.store.add_sighting(
+    saved = rt.sightings.add_sighting(
         replace(
             sighting(
                 match=a_match(person.id, person.watchlist_id, watchlist_name="missing"), template=vector(5)
@@ -180,7 +180,7 @@ def _enrol_and_sight(rt: Runtime, gov: GovernanceStore, ref: str) -> tuple[int, 
             authorisation_id=auth_id,
         )
     )
-    rt.store.add_sighting(sighting(template=vector(9), track_id=2))  # derived under nothing: stays
+    rt.sightings.add_sighting(sighting(template=vector(9), track_id=2))  # derived under nothing: stays
     return person.id, saved.sighting_id
 
 
@@ -204,10 +204,10 @@ def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_i
         (sighting_id, sighting_id),
     )
     assert receipt.templates == 1 and receipt.files_unlinked == 1
-    assert [s.id for s in rt.store.list_sightings()] != [sighting_id]
-    assert len(rt.store.list_sightings()) == 1
-    assert rt.store.list_alerts() == []  # the alert went with its sighting
-    assert rt.store.get_person(person_id).templates == 0
+    assert [s.id for s in rt.sightings.list_sightings()] != [sighting_id]
+    assert len(rt.sightings.list_sightings()) == 1
+    assert rt.alerts.list_alerts() == []  # the alert went with its sighting
+    assert rt.watchlists.get_person(person_id).templates == 0
     assert len(files_under(tmp_path / "data" / "blobs" / "crops")) == 1
     assert gov.enforce() == []  # closed once
     last = rt.audit_log.entries()[-1]
@@ -218,13 +218,13 @@ def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_i
 def test_refusing_an_urgent_authorisation_deletes_at_once(rt: Runtime, gov: GovernanceStore) -> None:
     gov.request(new_auth("U-2", urgent=True), by=ANN, urgent_deadline=DEADLINE)
     _, sighting_id = _enrol_and_sight(rt, gov, "U-2")
-    (alert,) = [a for a in rt.store.list_alerts() if a.sighting_id == sighting_id]
+    (alert,) = [a for a in rt.alerts.list_alerts() if a.sighting_id == sighting_id]
     rt.alert_reviews.dismiss(alert.id, ANN, false_match=True)  # its face remembered as a non-match
-    assert len(rt.store.non_matches(MODEL)) == 1
+    assert len(rt.watchlists.non_matches(MODEL)) == 1
     gov.decide("U-2", AuthorisationStatus.REFUSED, by=SAM, note="no grounds")
     (receipt,) = gov.enforce()
     assert (receipt.reason, receipt.sightings, receipt.templates) == ("refused", 1, 1)
-    assert rt.store.non_matches(MODEL) == []  # derived under the refused authorisation: gone too
+    assert rt.watchlists.non_matches(MODEL) == []  # derived under the refused authorisation: gone too
     last = rt.audit_log.entries()[-1]
     assert last.action == "receipt.authorisation" and last.params["counts"]["non_matches"] == 1
 
@@ -254,8 +254,8 @@ def test_an_ended_authorisation_deletes_its_watchlists_templates_but_not_lawful_
     clock.now = T0 + timedelta(hours=3)
     (receipt,) = gov.enforce()
     assert (receipt.reason, receipt.sightings, receipt.templates) == ("ended", 0, 1)
-    assert rt.store.get_person(person_id).templates == 0
-    assert len(rt.store.list_sightings()) == 2  # kept within retention (issue 5)
+    assert rt.watchlists.get_person(person_id).templates == 0
+    assert len(rt.sightings.list_sightings()) == 2  # kept within retention (issue 5)
     with pytest.raises(Conflict, match="has ended"):
         gov.bind_watchlist("missing", "W-2", by=ANN)
 
@@ -310,7 +310,7 @@ def test_audit_records_name_who_acted(rt: Runtime, gov: GovernanceStore, clock: 
 def test_an_unapproved_authorisation_cannot_take_over_a_bound_watchlist(
     rt: Runtime, gov: GovernanceStore
 ) -> None:
-    rt.store.create_watchlist("missing")
+    rt.watchlists.create_watchlist("missing")
     gov.request(new_auth("W-1", watchlists=["missing"]), by=ANN, urgent_deadline=DEADLINE)
     gov.decide("W-1", AuthorisationStatus.APPROVED, by=SAM)
     gov.request(new_auth("U-1", urgent=True), by=ANN, urgent_deadline=DEADLINE)
@@ -355,9 +355,9 @@ def test_no_sighting_is_stored_under_a_closed_authorisation(rt: Runtime, gov: Go
     gov.enforce()
     auth_id = gov.authorisation("U-5").authorisation.id
     with pytest.raises(PermissionDenied, match="U-5 has ended"):
-        rt.store.add_sighting(replace(sighting(template=vector(3)), authorisation_id=auth_id))
-    assert rt.store.list_sightings() == []
-    assert rt.store.clean_orphan_crops(older_than_s=0) == 0  # its crop file went with it
+        rt.sightings.add_sighting(replace(sighting(template=vector(3)), authorisation_id=auth_id))
+    assert rt.sightings.list_sightings() == []
+    assert rt.sightings.clean_orphan_crops(older_than_s=0) == 0  # its crop file went with it
 
 
 def test_templates_enrolled_after_the_close_are_swept_with_a_receipt(
@@ -368,11 +368,11 @@ def test_templates_enrolled_after_the_close_are_swept_with_a_receipt(
     person_id, _ = _enrol_and_sight(rt, gov, "W-5")
     clock.now = T0 + timedelta(hours=2)
     assert [r.templates for r in gov.enforce()] == [1]
-    rt.store.enroll(
+    rt.watchlists.enroll(
         [NewReference(JPEG_STUB, ".jpg", "another photo", "warrant", MODEL, vector(2))], person_id=person_id
     )
     (receipt,) = gov.enforce()
     assert (receipt.reason, receipt.templates, receipt.sightings) == ("templates added after it closed", 1, 0)
-    assert rt.store.get_person(person_id).templates == 0
+    assert rt.watchlists.get_person(person_id).templates == 0
     assert gov.enforce() == []
     assert gov.authorisation("W-5").closed_at == T0 + timedelta(hours=2)  # closed once, kept

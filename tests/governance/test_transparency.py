@@ -76,7 +76,7 @@ def authorise(
 
 def purge_old_sightings(rt: Runtime, n: int, at: datetime) -> None:
     for i in range(n):
-        rt.store.add_sighting(sighting(camera_id="lobby", start=at - 6 * DAY, track_id=i))
+        rt.sightings.add_sighting(sighting(camera_id="lobby", start=at - 6 * DAY, track_id=i))
     ret = RetentionStore(
         rt.database,
         policy=RetentionSettings().policy(),

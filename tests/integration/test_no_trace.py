@@ -61,7 +61,7 @@ def watch_hamilton(tmp: Path, shared_data: Path, mode: ProcessingMode) -> Run:
     try:
         # Only Alex Lacamoire is on the watchlist; the faces in the clip match no one.
         Enrolment(
-            store=rt.store, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+            store=rt.watchlists, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
         ).enroll(
             name="Alex Lacamoire",
             images=[ex / "alex-lacamoire.png"],

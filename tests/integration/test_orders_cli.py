@@ -31,9 +31,9 @@ def cfg(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> I
         f"  - id: lobby\n    url: {tmp_path / 'none.mp4'}\n    mode: watchlist\n"
     )
     rt = Runtime(Settings(data_dir=tmp_path / "data"))
-    rt.store.ensure_watchlist("home", "stay_at_home")
+    rt.watchlists.ensure_watchlist("home", "stay_at_home")
     vector = np.linspace(-1, 1, 128).astype(np.float32)
-    rt.store.enroll(
+    rt.watchlists.enroll(
         [NewReference(JPEG, ".jpg", "court file", "public health order", rt.embedder.name, vector)],
         watchlist_name="home",
         display_name="Pat",

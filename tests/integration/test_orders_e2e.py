@@ -54,7 +54,7 @@ def _watch(settings: Settings) -> list[tuple[str, int | None, str]]:
         worker = rt.camera_worker(settings.cameras[0])
         worker.start()
         assert worker.join(240)
-        return [(a.kind, a.order_id, a.person_name) for a in rt.store.list_alerts(limit=100)]
+        return [(a.kind, a.order_id, a.person_name) for a in rt.alerts.list_alerts(limit=100)]
     finally:
         rt.close()
 
@@ -68,7 +68,9 @@ def _order(rt: Runtime, area: CircleArea) -> int:
 def test_a_stay_at_home_order_on_the_hamilton_clip(tmp_path: Path, shared_data: Path) -> None:
     settings = _settings(tmp_path, shared_data)
     rt = Runtime(settings)
-    Enrolment(store=rt.store, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality).enroll(
+    Enrolment(
+        store=rt.watchlists, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+    ).enroll(
         name=LIN,
         images=[shared_data / "face_recognition/examples/lin-manuel-miranda.png"],
         watchlist="home-orders",
@@ -92,11 +94,11 @@ def test_a_stay_at_home_order_on_the_hamilton_clip(tmp_path: Path, shared_data: 
     near = _order(rt, HOME_NEAR)
     _, kept = rt.orders.end(far, by=SAM)
     assert kept is None, "the order still in force keeps his templates"
-    sightings_before = len(rt.store.list_sightings(limit=1000))
+    sightings_before = len(rt.sightings.list_sightings(limit=1000))
     rt.close()
     assert _watch(settings) == alerts, "inside the area: nothing raised"
     rt = Runtime(settings)
-    assert len(rt.store.list_sightings(limit=1000)) == sightings_before, "and nothing kept"
+    assert len(rt.sightings.list_sightings(limit=1000)) == sightings_before, "and nothing kept"
 
     _, receipt = rt.orders.end(near, by=SAM)
     assert receipt is not None and receipt.counts["templates"] == 1

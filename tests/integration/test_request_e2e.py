@@ -59,7 +59,7 @@ def test_requested_footage_survives_the_purge_and_exports_verifiably(
     gate = rt.footage.segments("gate", start, end)
     yard = rt.footage.segments("yard", start, end)
     assert len(gate) >= 2 and len(yard) >= 2
-    gate_sightings, _ = rt.store.sightings_in(["gate"], start, end)
+    gate_sightings, _ = rt.sightings.sightings_in(["gate"], start, end)
     assert gate_sightings, "investigate mode stored the gate camera's sightings"
 
     info = rt.requests.file(
@@ -90,7 +90,7 @@ def test_requested_footage_survives_the_purge_and_exports_verifiably(
     assert rt.footage.segments("yard", start, later) == []
     assert [s.id for s in rt.footage.segments("gate", start, later)] == [s.id for s in gate]
     assert not [p for p in (tmp_path / "data/footage").rglob("*") if p.is_file() and "yard" in p.parts]
-    kept, _ = rt.store.sightings_in(["gate", "yard"], start, later)
+    kept, _ = rt.sightings.sightings_in(["gate", "yard"], start, later)
     assert {s.camera_id for s in kept} == {"gate"} and len(kept) == len(gate_sightings)
 
     rt.requests.approve(info.id, by=SAM)

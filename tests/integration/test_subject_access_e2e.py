@@ -34,7 +34,7 @@ from citywatch.requests.store import WORK_FOLDER, RequestInfo, RequestKind, Requ
 from citywatch.requests.subject_access import SubjectSearch, file_subject_access, requester_template
 from citywatch.retention.footage import export_clip
 from citywatch.runtime.build import Runtime
-from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
+from citywatch.store.staging import REQUEST_PHOTOS_FOLDER
 from citywatch.vision.backends.hog import HogDetector
 
 CLERK = Actor("cleo", "operator")
@@ -138,13 +138,13 @@ def test_the_requester_is_found_held_and_exported_with_every_other_face_blurred(
     assert searches[-1].actor == SYSTEM.name and searches[-1].case == info.reference
     assert searches[-1].params["filed_by"] == CLERK.name
     assert info.photo_path is not None and info.photo_path.endswith(".jpg")
-    stored = rt.store.blobs.absolute(info.photo_path).read_bytes()
+    stored = rt.blobs.absolute(info.photo_path).read_bytes()
     assert stored[:2] == b"\xff\xd8" and b"Exif" not in stored[:64], "kept re-encoded, without metadata"
 
     rt.requests.approve(info.id, by=SAM)
     done = fulfil(rt, info.id, by=SAM)
     assert done.status is RequestStatus.FULFILLED and done.photo_path is None
-    assert not rt.store.blobs.absolute(info.photo_path).exists(), "the photo goes once answered"
+    assert not rt.blobs.absolute(info.photo_path).exists(), "the photo goes once answered"
     work = rt.settings.data_dir / WORK_FOLDER
     assert not work.exists() or not any(work.iterdir()), "no working file outlives the export"
 
@@ -217,7 +217,7 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 def _photos(rt: Runtime) -> int:
-    folder = rt.store.blobs.root / REQUEST_PHOTOS_FOLDER
+    folder = rt.blobs.root / REQUEST_PHOTOS_FOLDER
     return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
 

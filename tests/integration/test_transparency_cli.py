@@ -32,7 +32,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
     monkeypatch.chdir(tmp_path)  # no citywatch.yaml there
     rt = Runtime(Settings(data_dir=tmp_path / "data"))
     for i in range(3):
-        rt.store.add_sighting(sighting(start=PURGED_AT - timedelta(days=6), track_id=i))
+        rt.sightings.add_sighting(sighting(start=PURGED_AT - timedelta(days=6), track_id=i))
     retention = RetentionStore(
         rt.database,
         policy=RetentionSettings().policy(),

@@ -68,7 +68,7 @@ def test_a_looser_threshold_waits_a_stricter_one_applies(tmp_path: Path, shared_
 def test_an_alert_needs_two_people(tmp_path: Path, shared_data: Path) -> None:
     rt = build_runtime(Settings(data_dir=tmp_path / "data"))
     try:
-        saved = rt.store.add_sighting(sighting(match=a_match(1, 1)))
+        saved = rt.sightings.add_sighting(sighting(match=a_match(1, 1)))
     finally:
         rt.close()
     assert saved.alert_id == 1
@@ -97,9 +97,9 @@ def test_a_move_to_another_watchlist_waits_and_its_proposer_may_withdraw_it(
 ) -> None:
     rt = in_process(tmp_path)
     try:
-        rt.store.create_watchlist("wanted")
-        rt.store.create_watchlist("missing", "missing")
-        person = rt.store.add_person("wanted", "Ann Example")
+        rt.watchlists.create_watchlist("wanted")
+        rt.watchlists.create_watchlist("missing", "missing")
+        person = rt.watchlists.add_person("wanted", "Ann Example")
         ada = token_for(rt, "ada", "admin")  # watchlists.manage, not changes.approve
     finally:
         rt.close()
@@ -112,7 +112,7 @@ def test_a_move_to_another_watchlist_waits_and_its_proposer_may_withdraw_it(
     ) in " ".join(moved.stdout.split())
     rt = in_process(tmp_path)
     try:
-        assert rt.store.get_person(person.id).watchlist_name == "wanted"
+        assert rt.watchlists.get_person(person.id).watchlist_name == "wanted"
         (change,) = rt.changes.list_changes()
         assert (change.kind, change.proposed_by) == ("person.move", "ada")
     finally:
@@ -136,7 +136,7 @@ def test_a_new_watchlist_with_a_looser_threshold_starts_at_the_default(
     assert "(watchlist 'loose' threshold stays 0.6 until then: 0.7 would match more faces)" in said
     rt = in_process(tmp_path)
     try:
-        assert rt.store.get_watchlist("loose").threshold is None  # the configured default
+        assert rt.watchlists.get_watchlist("loose").threshold is None  # the configured default
         assert [c.params["to"] for c in rt.changes.list_changes()] == [0.7]
     finally:
         rt.close()
@@ -145,7 +145,7 @@ def test_a_new_watchlist_with_a_looser_threshold_starts_at_the_default(
 def test_a_camera_scoped_user_may_not_act_on_another_cameras_alert(tmp_path: Path, shared_data: Path) -> None:
     rt = in_process(tmp_path)
     try:
-        saved = rt.store.add_sighting(sighting(camera_id="lobby", match=a_match(1, 1, person_name="Ann")))
+        saved = rt.sightings.add_sighting(sighting(camera_id="lobby", match=a_match(1, 1, person_name="Ann")))
         olga = token_for(rt, "olga", "operator", ["gate-1"])
     finally:
         rt.close()
@@ -155,7 +155,7 @@ def test_a_camera_scoped_user_may_not_act_on_another_cameras_alert(tmp_path: Pat
     assert "Ann" not in refused.stdout + refused.stderr
     rt = in_process(tmp_path)
     try:
-        (alert,) = rt.store.list_alerts()
+        (alert,) = rt.alerts.list_alerts()
         assert alert.status == "new"
         last = list(rt.audit_log.entries())[-1]
         assert (last.action, last.actor, last.params["cameras"]) == ("access.refused", "olga", ["lobby"])

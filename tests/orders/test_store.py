@@ -38,9 +38,9 @@ def rt(tmp_path: Path) -> Iterator[Runtime]:
 
 
 def enrol(rt: Runtime, name: str, watchlist: str = "home", category: str = "stay_at_home") -> int:
-    rt.store.ensure_watchlist(watchlist, category)
+    rt.watchlists.ensure_watchlist(watchlist, category)
     refs = [NewReference(JPEG_STUB, ".jpg", "court file", "public health order", MODEL, vector(len(name)))]
-    return rt.store.enroll(refs, watchlist_name=watchlist, display_name=name).id
+    return rt.watchlists.enroll(refs, watchlist_name=watchlist, display_name=name).id
 
 
 def remember_a_dismissed_face(rt: Runtime, person: int) -> None:
@@ -68,7 +68,7 @@ def new(person: str = "Pat", days: int = 14) -> NewOrder:
 
 
 def gallery_persons(rt: Runtime, at: object = T0) -> set[int]:
-    return {e.person_id for e in rt.store.gallery(MODEL, at, 0.6, 0.0)}  # type: ignore[arg-type]
+    return {e.person_id for e in rt.watchlists.gallery(MODEL, at, 0.6, 0.0)}  # type: ignore[arg-type]
 
 
 def test_only_a_person_enrolled_for_stay_at_home_can_be_put_under_an_order(rt: Runtime) -> None:
@@ -106,7 +106,7 @@ def test_ending_an_order_deletes_the_persons_biometric_data_with_a_receipt(rt: R
     pat = enrol(rt, "Pat")
     with rt.database.session(write=False) as session:
         (image,) = session.query(ReferenceImage).filter(ReferenceImage.person_id == pat).all()
-    photo = rt.store.blobs.absolute(image.blob_path)
+    photo = rt.blobs.absolute(image.blob_path)
     assert photo.is_file()
     remember_a_dismissed_face(rt, pat)
     info = rt.orders.create(new(), by=SAM)
@@ -149,8 +149,8 @@ def test_an_order_whose_window_passed_is_ended_by_the_system(rt: Runtime) -> Non
 
 def test_notice_and_appeal_are_recorded_on_an_alert(rt: Runtime) -> None:
     pat = enrol(rt, "Pat")
-    watchlist = rt.store.ensure_watchlist("home", "stay_at_home").id
-    saved = rt.store.add_sighting(sighting(match=a_match(pat, watchlist, watchlist_name="home")))
+    watchlist = rt.watchlists.ensure_watchlist("home", "stay_at_home").id
+    saved = rt.sightings.add_sighting(sighting(match=a_match(pat, watchlist, watchlist_name="home")))
     assert saved.alert_id is not None
     rt.orders.add_note(saved.alert_id, "notice", "letter sent 27 Nov", by=SAM)
     rt.orders.add_note(saved.alert_id, "appeal", "was at the pharmacy", by=SAM)

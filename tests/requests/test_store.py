@@ -27,7 +27,8 @@ from citywatch.requests.store import (
 )
 from citywatch.retention.segments import ORPHAN_GRACE_S
 from citywatch.runtime.build import Runtime
-from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
+from citywatch.store import repositories as repo
+from citywatch.store.staging import REQUEST_PHOTOS_FOLDER, Staging
 from citywatch.store.tables import ExportRow
 from tests.store.helpers import T0, sighting
 
@@ -60,7 +61,7 @@ def actions(rt: Runtime) -> list[str]:
 
 
 def test_filing_holds_the_footage_in_scope_at_once(rt: Runtime) -> None:
-    inside = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
+    inside = rt.sightings.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
     rid = file(rt)
     info = rt.requests.get(rid)
     assert info.status is RequestStatus.FILED and info.hold_id is not None
@@ -130,7 +131,7 @@ def test_unknown_request_and_impossible_moves(rt: Runtime) -> None:
 
 
 def _subject(rt: Runtime, items: list[tuple[str, int]]) -> SubjectFindings:
-    photo = rt.store.blobs.put(b"\xff\xd8 a requester's photo", folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg")
+    photo = rt.blobs.put(b"\xff\xd8 a requester's photo", folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg")
     search = AuditEvent("search.subject_access", "request:SAR-1", case="SAR-1", result_count=len(items))
     return SubjectFindings(items, photo.path, SYSTEM, search)
 
@@ -140,8 +141,8 @@ def _subject_request() -> NewRequest:
 
 
 def test_a_subject_access_request_holds_its_scope_and_names_what_the_search_found(rt: Runtime) -> None:
-    found = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
-    other = rt.store.add_sighting(sighting(camera_id="gate", start=T0 + timedelta(minutes=5))).sighting_id
+    found = rt.sightings.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
+    other = rt.sightings.add_sighting(sighting(camera_id="gate", start=T0 + timedelta(minutes=5))).sighting_id
     info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [("sighting", found)]))
     (hold,) = rt.retention.holds()
     assert hold.hold.id == info.hold_id and hold.hold.items == {("sighting", found)}
@@ -177,7 +178,7 @@ def test_the_search_belongs_to_subject_access_only(rt: Runtime) -> None:
 def test_the_requesters_photo_is_deleted_once_the_request_is_answered(rt: Runtime, answer: str) -> None:
     info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, []))
     assert info.photo_path is not None
-    photo = rt.store.blobs.absolute(info.photo_path)
+    photo = rt.blobs.absolute(info.photo_path)
     assert photo.is_file()
     if answer == "refuse":
         done = rt.requests.refuse(info.id, "not identifiable", by=SAM)
@@ -196,16 +197,19 @@ def test_the_requesters_photo_is_deleted_once_the_request_is_answered(rt: Runtim
     assert done.photo_path is None and not photo.exists()
 
 
-def test_recover_removes_a_requester_photo_no_request_keeps(rt: Runtime) -> None:
+def test_the_orphan_cleaning_removes_a_requester_photo_no_request_keeps(rt: Runtime) -> None:
     kept = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [])).photo_path
     assert kept is not None
-    stray = rt.store.blobs.put(b"left by a crash", folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg")
-    assert rt.store.clean_orphan_request_photos(older_than_s=0) == 1
-    assert rt.store.blobs.absolute(kept).is_file() and not rt.store.blobs.absolute(stray.path).exists()
+    stray = rt.blobs.put(b"left by a crash", folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg")
+    assert (
+        Staging(rt.database, rt.blobs).clean_orphans(REQUEST_PHOTOS_FOLDER, repo.all_request_photo_paths, 0)
+        == 1
+    )
+    assert rt.blobs.absolute(kept).is_file() and not rt.blobs.absolute(stray.path).exists()
 
 
 def test_found_items_a_purge_deleted_before_the_filing_are_dropped_and_counted(rt: Runtime) -> None:
-    found = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
+    found = rt.sightings.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
     purged = [("sighting", found + 100), ("recording", 7)]  # found by the search, gone since
     info = rt.requests.file(_subject_request(), by=IVY, subject=_subject(rt, [("sighting", found), *purged]))
     (hold,) = rt.retention.holds()

@@ -76,7 +76,7 @@ class RetentionMachine(RuleBasedStateMachine):
     @rule(camera=st.sampled_from(CAMERAS), age_h=st.integers(0, 120))
     def ingest(self, camera: str, age_h: int) -> None:
         start = self.clock.now - age_h * H
-        saved = self.rt.store.add_sighting(sighting(camera_id=camera, start=start, duration_s=60))
+        saved = self.rt.sightings.add_sighting(sighting(camera_id=camera, start=start, duration_s=60))
         self.alive[saved.sighting_id] = ItemRef(
             "sighting", saved.sighting_id, camera, Window(start, start + timedelta(seconds=60))
         )
@@ -165,7 +165,7 @@ class RetentionMachine(RuleBasedStateMachine):
             if ref.span.start is not None and ref.span.start < self.policy.cutoff(DataClass.SIGHTINGS, now)
         }
         keep = {i for i, ref in self.alive.items() if held(ref, self.holds, now)}
-        orphans = lambda: self.rt.store.clean_orphan_crops(older_than_s=0)  # noqa: E731
+        orphans = lambda: self.rt.sightings.clean_orphan_crops(older_than_s=0)  # noqa: E731
         self.store().purge(by=SYSTEM, orphans=orphans)
         rows = self._rows()
         assert keep <= rows, f"held sightings deleted: {sorted(keep - rows)}"
@@ -177,7 +177,7 @@ class RetentionMachine(RuleBasedStateMachine):
         self.dirty = False  # what a killed purge left behind was cleaned first
 
     def _rows(self) -> set[int]:
-        return {s.id for s in self.rt.store.list_sightings(limit=10_000)}
+        return {s.id for s in self.rt.sightings.list_sightings(limit=10_000)}
 
     @invariant()
     def every_deletion_has_a_receipt(self) -> None:
@@ -194,7 +194,7 @@ class RetentionMachine(RuleBasedStateMachine):
         if self.dirty:
             return
         crops = {p.name for p in (self.tmp / "data/blobs/crops").rglob("*.jpg")}
-        rows = {Path(s.crop_path).name for s in self.rt.store.list_sightings(limit=10_000)}
+        rows = {Path(s.crop_path).name for s in self.rt.sightings.list_sightings(limit=10_000)}
         assert crops == rows
 
 

@@ -24,8 +24,8 @@ ROWS = 400
 def seed(data: Path) -> None:
     rt = Runtime(Settings(data_dir=data))
     for i in range(ROWS):
-        rt.store.add_sighting(sighting(start=OLD + timedelta(minutes=i), template=vector(i), track_id=i))
-    rt.store.add_sighting(sighting(start=datetime.now(UTC), track_id=ROWS))  # one that stays
+        rt.sightings.add_sighting(sighting(start=OLD + timedelta(minutes=i), template=vector(i), track_id=i))
+    rt.sightings.add_sighting(sighting(start=datetime.now(UTC), track_id=ROWS))  # one that stays
     rt.close()
     past = time.time() - 3600  # older than the orphan grace period
     for p in data.rglob("*.jpg"):

@@ -40,7 +40,7 @@ def rt(tmp_path: Path) -> Iterator[Runtime]:
 
 def seed(rt: Runtime) -> None:
     for i in range(3):
-        rt.store.add_sighting(sighting(start=T0 + timedelta(minutes=i), template=vector(i), track_id=i))
+        rt.sightings.add_sighting(sighting(start=T0 + timedelta(minutes=i), template=vector(i), track_id=i))
     pending = rt.footage.begin_segment("cam-1", T0)
     pending.temp.write_bytes(b"mp4 segment")
     rt.footage.add_segment(pending, T0 + timedelta(minutes=1))
@@ -48,7 +48,7 @@ def seed(rt: Runtime) -> None:
 
 def state(rt: Runtime) -> tuple[list[int], list[int], list[Path], int]:
     """Sightings, segments, files on disk, receipts."""
-    sightings = sorted(s.id for s in rt.store.list_sightings(limit=100))
+    sightings = sorted(s.id for s in rt.sightings.list_sightings(limit=100))
     segments = [s.id for s in rt.footage.segments("cam-1", T0 - timedelta(days=1), LATER)]
     receipts = len(rt.retention.receipts())
     return (

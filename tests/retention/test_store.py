@@ -50,11 +50,11 @@ def store(rt: Runtime, clock: Clock, **days: float) -> RetentionStore:
 
 
 def add(rt: Runtime, *, camera: str = "cam-1", start: datetime = T0, **kw: object) -> int:
-    return rt.store.add_sighting(sighting(camera_id=camera, start=start, **kw)).sighting_id  # type: ignore[arg-type]
+    return rt.sightings.add_sighting(sighting(camera_id=camera, start=start, **kw)).sighting_id  # type: ignore[arg-type]
 
 
 def ids(rt: Runtime) -> set[int]:
-    return {s.id for s in rt.store.list_sightings(limit=10_000)}
+    return {s.id for s in rt.sightings.list_sightings(limit=10_000)}
 
 
 def test_the_purge_deletes_what_expired_with_a_receipt(rt: Runtime, clock: Clock, tmp_path: Path) -> None:
@@ -118,8 +118,8 @@ def test_overlapping_holds_resolve_to_the_longest(rt: Runtime, clock: Clock) -> 
 
 
 def test_an_alert_keeps_its_sighting_and_a_held_alert_its_sighting_too(rt: Runtime, clock: Clock) -> None:
-    person = rt.store.ensure_watchlist("wanted")
-    matched = rt.store.add_sighting(sighting(match=a_match(1, person.id), template=vector(1)))
+    person = rt.watchlists.ensure_watchlist("wanted")
+    matched = rt.sightings.add_sighting(sighting(match=a_match(1, person.id), template=vector(1)))
     ret = store(rt, clock, sightings_days=2, templates_days=2, alerts_days=30)
     clock.now = T0 + 10 * DAY
     ret.purge(by=SYSTEM)
@@ -128,7 +128,7 @@ def test_an_alert_keeps_its_sighting_and_a_held_alert_its_sighting_too(rt: Runti
     ret.place_hold(NewHold("C-1", "evidence", "police", items=[("alert", matched.alert_id)]), by=ANN)
     clock.now = T0 + 40 * DAY
     ret.purge(by=SYSTEM)
-    assert ids(rt) == {matched.sighting_id} and len(rt.store.list_alerts()) == 1
+    assert ids(rt) == {matched.sighting_id} and len(rt.alerts.list_alerts()) == 1
 
 
 def test_templates_can_go_before_their_sightings(rt: Runtime, clock: Clock) -> None:
@@ -145,9 +145,9 @@ def test_templates_can_go_before_their_sightings(rt: Runtime, clock: Clock) -> N
         "sightings": 0,
         "templates": 1,
     }
-    (row,) = rt.store.list_sightings()
+    (row,) = rt.sightings.list_sightings()
     assert row.id == s
-    assert rt.store.sightings_for_search("test-model", None, None, None) == []  # no template left
+    assert rt.sightings.sightings_for_search("test-model", None, None, None) == []  # no template left
 
 
 @pytest.mark.parametrize(
@@ -262,10 +262,10 @@ def test_exports_fall_under_retention_like_everything_else(rt: Runtime, clock: C
 def remembered_false_match(rt: Runtime, template: np.ndarray, start: datetime = T0) -> int:
     """A matched sighting of person 1 at `start`, dismissed as a false match: its face is
     remembered as a non-match."""
-    if not rt.store.list_watchlists():
-        rt.store.create_watchlist("wanted")
-        rt.store.add_person("wanted", "Ann Example")
-    saved = rt.store.add_sighting(sighting(match=a_match(1, 1), template=template, start=start))
+    if not rt.watchlists.list_watchlists():
+        rt.watchlists.create_watchlist("wanted")
+        rt.watchlists.add_person("wanted", "Ann Example")
+    saved = rt.sightings.add_sighting(sighting(match=a_match(1, 1), template=template, start=start))
     assert saved.alert_id is not None
     review = rt.alert_reviews.dismiss(saved.alert_id, ANN, "not her", false_match=True)
     assert review.non_match_id is not None
@@ -281,7 +281,7 @@ def test_remembered_non_matches_go_with_the_templates_retention(rt: Runtime, clo
     receipt = ret.purge(by=SYSTEM)
     assert receipt is not None and receipt.counts["non_matches"] == 1 and receipt.counts["templates"] == 1
     assert receipt.details["ids"]["non_matches"] == [old]
-    assert [n.vector.tolist() for n in rt.store.non_matches("test-model")] == [vector(2).tolist()]
+    assert [n.vector.tolist() for n in rt.watchlists.non_matches("test-model")] == [vector(2).tolist()]
 
 
 def test_canary_a_remembered_face_leaves_no_trace_after_the_purge(
@@ -300,5 +300,5 @@ def test_canary_a_remembered_face_leaves_no_trace_after_the_purge(
     receipt = store(rt, clock, sightings_days=10, alerts_days=30).purge(by=SYSTEM)
     assert receipt is not None and receipt.counts["non_matches"] == 1
     assert b"CANARY-NONMATCH!" not in on_disk()
-    assert rt.store.non_matches("test-model") == []
+    assert rt.watchlists.non_matches("test-model") == []
     assert b"CANARY" not in json.dumps([e.params for e in rt.audit_log.entries()]).encode()

@@ -78,7 +78,7 @@ def test_export_files_no_row_records_are_removed_with_partial_ones(rt: Runtime) 
 
 def test_day_folders_a_purge_emptied_go_at_the_next_recover_never_todays(rt: Runtime) -> None:
     data = rt.settings.data_dir
-    rt.store.add_sighting(sighting(camera_id="cam-1", start=T0))
+    rt.sightings.add_sighting(sighting(camera_id="cam-1", start=T0))
     pending = rt.footage.begin_segment("cam-1", T0)
     pending.temp.write_bytes(b"mp4 segment")
     rt.footage.add_segment(pending, T0.replace(minute=1))

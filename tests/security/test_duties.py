@@ -165,8 +165,8 @@ def test_an_admin_cannot_approve_their_own_authorisation_with_a_supervisor_they_
 
 
 def test_an_admin_cannot_approve_their_own_enrolment_with_a_supervisor_they_created(api: Api) -> None:
-    api.rt.store.create_watchlist("wanted")
-    person = api.rt.store.enroll(
+    api.rt.watchlists.create_watchlist("wanted")
+    person = api.rt.watchlists.enroll(
         [NewReference(JPEG_STUB, ".jpg", "warrant", "s.2 Act", MODEL, vector(3))],
         watchlist_name="wanted",
         display_name="Jane Roe",
@@ -273,7 +273,7 @@ def test_a_wrong_current_password_changes_nothing(api: Api) -> None:
 def test_an_admin_cannot_confirm_an_alert_with_an_operator_they_created(api: Api) -> None:
     """Two people confirm an alert: ada makes an operator, takes a role that confirms, and
     confirms first; her operator's confirmation is refused."""
-    alert_id = raise_alert(api.rt.store, camera_id="gate-1")
+    alert_id = raise_alert(api.rt, camera_id="gate-1")
     puppet = sock_puppet(api, "otis", role="operator")
     assert api.call("POST", "/api/users/ada/role", "ada", json={"role": "supervisor"}).status_code == 200
     assert api.call("POST", f"/api/alerts/{alert_id}/confirm", "ada").status_code == 200
@@ -369,7 +369,7 @@ def test_an_account_made_by_an_admin_the_first_made_is_not_independent(api: Api)
 
 def test_the_admin_cannot_approve_what_a_puppet_asked_for(api: Api) -> None:
     """Ada makes supervisor sid; sid proposes a looser threshold; ada approves it."""
-    api.rt.store.create_watchlist("wanted")
+    api.rt.watchlists.create_watchlist("wanted")
     sid = sock_puppet(api, "sid")
     raised = call_as(api, sid, "POST", "/api/watchlists/wanted/threshold", json={"value": 0.9})
     assert raised.status_code == 200, raised.text

@@ -65,7 +65,7 @@ def filmed(tmp_path: Path, shared_data: Path) -> Iterator[Api]:
         faces = rt.detector.detect(image)
         template = rt.embedder.embed(image, faces[:1])[0]
         start = NOW - timedelta(minutes=30)
-        rt.store.add_sighting(
+        rt.sightings.add_sighting(
             SightingRecord(
                 camera_id="gate-1",
                 track_id=1,
@@ -247,7 +247,7 @@ def scoped(tmp_path: Path) -> Iterator[tuple[Api, dict[str, int]]]:
         for name, role in (("hal", "operator"), ("sid", "supervisor"), ("ivo", "investigator")):
             rt.users.add_user(name, role, cameras=["hall-2"])
             api.tokens[name] = own_token(rt.users, name).token
-        saved = rt.store.add_sighting(sighting(camera_id=CAMERA, start=NOW, match=a_match(1, 1)))
+        saved = rt.sightings.add_sighting(sighting(camera_id=CAMERA, start=NOW, match=a_match(1, 1)))
         window = {"starts_at": (NOW - timedelta(hours=2)).isoformat(), "ends_at": NOW.isoformat()}
         hold = api.call(
             "POST",
@@ -391,7 +391,7 @@ def test_the_data_folder_and_everything_in_it_is_readable_by_its_owner_alone(
         for _ in source.frames():
             pass
         recorder.close()
-        rt.store.add_sighting(sighting(camera_id=CAMERA, start=NOW))
+        rt.sightings.add_sighting(sighting(camera_id=CAMERA, start=NOW))
         rt.audit(AuditEvent(Action.CAMERA_START, "camera:test"))
         data = settings.data_dir
         assert (data / "citywatch.db-wal").exists()  # the WAL is there to be checked

@@ -14,9 +14,9 @@ import numpy as np
 
 from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
 from citywatch.domain.records import SightingRecord
+from citywatch.sightings.store import SightingStore
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.facade import MetaStore
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
         int(sys.argv[3]),
         int(sys.argv[4]),
     )
-    store = MetaStore(open_database(f"sqlite:///{db_path}"), BlobStore(blob_root))
+    sightings = SightingStore(open_database(f"sqlite:///{db_path}"), BlobStore(blob_root))
     rng = np.random.default_rng(os.getpid())
     start = datetime(2026, 3, 1, tzinfo=UTC)
     matched = Candidate(person_id, "Ann", watchlist_id, "wanted", 0.3)
@@ -40,7 +40,7 @@ def main() -> None:
             margin_required=0.04,
         )
         at = start + timedelta(hours=i % 72, seconds=i)
-        store.add_sighting(
+        sightings.add_sighting(
             SightingRecord(
                 camera_id=f"cam-{i % 3}",
                 track_id=i,

@@ -103,8 +103,8 @@ def test_a_scoped_user_places_holds_only_within_their_cameras(rt: Runtime) -> No
 
 
 def test_a_hold_on_named_items_is_scoped_by_their_cameras(rt: Runtime) -> None:
-    at_gate = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
-    at_hall = rt.store.add_sighting(sighting(camera_id="hall", start=T0)).sighting_id
+    at_gate = rt.sightings.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
+    at_hall = rt.sightings.add_sighting(sighting(camera_id="hall", start=T0)).sighting_id
     mine, theirs = named(("sighting", at_gate)), named(("sighting", at_hall))
     assert rt.retention.place_hold(mine, by=IVY).hold.items == {("sighting", at_gate)}
     # beyond the scope is answered in the words of nothing there at all
@@ -141,7 +141,7 @@ def test_a_scoped_user_lists_only_holds_within_their_cameras(rt: Runtime) -> Non
     gate = rt.retention.place_hold(hold(["gate"]), by=IAN).hold.id
     rt.retention.place_hold(hold(["hall"]), by=IAN)
     rt.retention.place_hold(hold(["gate", "hall"]), by=IAN)
-    at_gate = rt.store.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
+    at_gate = rt.sightings.add_sighting(sighting(camera_id="gate", start=T0)).sighting_id
     gone = rt.retention.place_hold(named(("sighting", at_gate)), by=IAN).hold.id
     visible = [i.hold.id for i in rt.retention.holds(visible_to=IVY)]
     assert visible == [gate, gone]

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.facade import MetaStore
 from citywatch.store.tables import Alert, Sighting
+from tests.fakes.stores import Stores
 from tests.store.helpers import JPEG_STUB, MODEL, db_url, vector
 
 WRITER = Path(__file__).with_name("crash_writer.py")
@@ -65,7 +65,7 @@ def _run_and_kill(db_path: Path, blob_root: Path, person_id: int, watchlist_id: 
 
 
 def _check(db_path: Path, blob_root: Path, committed_before: int, reported: int) -> int:
-    store = MetaStore(open_database(db_url(db_path)), BlobStore(blob_root))
+    store = Stores(open_database(db_url(db_path)), BlobStore(blob_root))
     try:
         with store.db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalars().all() == ["ok"]
@@ -82,7 +82,7 @@ def _check(db_path: Path, blob_root: Path, committed_before: int, reported: int)
         assert sorted(alerts) == sorted(matched)  # an alert exactly for each matched sighting
         referenced = {path for _id, path, _sha in rows}
         assert len(store.blobs.orphans(referenced, folder="crops")) <= 1
-        store.clean_orphan_crops(older_than_s=0)
+        store.sightings.clean_orphan_crops(older_than_s=0)
         assert store.blobs.orphans(referenced, folder="crops") == []
         return len(rows)
     finally:
@@ -92,10 +92,10 @@ def _check(db_path: Path, blob_root: Path, committed_before: int, reported: int)
 def test_sigkill_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
     db_path = tmp_path / "citywatch.db"
     blob_root = tmp_path / "blobs"
-    store = MetaStore(open_database(db_url(db_path)), BlobStore(blob_root))
-    watchlist = store.create_watchlist("wanted")
-    person = store.add_person("wanted", "Ann")
-    store.add_reference(person.id, JPEG_STUB, ".jpg", "src", "basis", MODEL, vector(1))
+    store = Stores(open_database(db_url(db_path)), BlobStore(blob_root))
+    watchlist = store.watchlists.create_watchlist("wanted")
+    person = store.watchlists.add_person("wanted", "Ann")
+    store.watchlists.add_reference(person.id, JPEG_STUB, ".jpg", "src", "basis", MODEL, vector(1))
     store.close()
     committed = 0
     for round_ in range(ROUNDS):

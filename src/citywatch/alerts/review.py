@@ -27,6 +27,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from citywatch.alerts import memory as alert_memory
+from citywatch.alerts.store import alert_info
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.audit.two_person import AccountHistory, Owner, second_person_problem
 from citywatch.domain.access import Permission
@@ -37,7 +38,6 @@ from citywatch.domain.records import AlertReview, AlertStatus
 from citywatch.governance.changes import ActorAuditHook
 from citywatch.store import repositories as repo
 from citywatch.store.db import Database
-from citywatch.store.facade import alert_info
 from citywatch.store.tables import Alert, Sighting
 
 R = TypeVar("R")

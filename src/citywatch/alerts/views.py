@@ -32,7 +32,7 @@ def view_page(
     if camera is not None:
         require_camera(rt, actor, Permission.ALERTS_READ, camera, path)
     rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
-    rows = rt.store.alerts_page(
+    rows = rt.alerts.alerts_page(
         limit, before_id=before_id, status=status, camera_id=camera, camera_ids=actor.cameras
     )
     params = {"status": status, "camera": camera, "limit": limit, "before_id": before_id}
@@ -45,7 +45,7 @@ def view_one(rt: Runtime, actor: Actor, alert_id: int, *, path: str) -> AlertInf
     Audited (`alert.view`). NotFound when there is none, or none any longer once what a
     lapsed authorisation derived is gone."""
     rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
-    alert = rt.store.get_alert(alert_id)
+    alert = rt.alerts.get_alert(alert_id)
     require_camera(rt, actor, Permission.ALERTS_READ, alert.camera_id, path, unseen=no_alert(alert_id))
     rt.audit(
         AuditEvent(Action.ALERT_VIEW, f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1),

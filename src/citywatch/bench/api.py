@@ -163,13 +163,12 @@ def fill(
 
 
 def _people(rt: Runtime, n: int) -> list[Person]:
-    store = rt.store
-    if not any(w.name == "bench" for w in store.list_watchlists()):
-        store.create_watchlist("bench")
-    watchlist = store.get_watchlist("bench")
+    if not any(w.name == "bench" for w in rt.watchlists.list_watchlists()):
+        rt.watchlists.create_watchlist("bench")
+    watchlist = rt.watchlists.get_watchlist("bench")
     found = []
     for i in range(n):
-        person = store.add_person("bench", f"Bench person {i:04d}")
+        person = rt.watchlists.add_person("bench", f"Bench person {i:04d}")
         found.append((person.id, person.display_name, watchlist.id, watchlist.name))
     return found
 
@@ -518,7 +517,7 @@ def feed_latency(
     for i in range(alerts):
         at = datetime.now(UTC)
         record = _matched(f"feed-cam-{i:03d}", i, at, person)
-        saved = rt.store.add_sighting(record)
+        saved = rt.sightings.add_sighting(record)
         stored = time.perf_counter()
         while True:
             alert_id, arrived = events.get(timeout=10)

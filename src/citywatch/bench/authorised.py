@@ -39,7 +39,7 @@ def authorise_benchmark(rt: Runtime, cameras: Sequence[str], *, hours: float = 2
     # approved before binding: a watchlist bound to an earlier authorisation still in force
     # (the benchmark's previous clip) moves only to an approved one
     rt.governance.decide(reference, AuthorisationStatus.APPROVED, by=BENCH_APPROVER)
-    for watchlist in rt.store.list_watchlists():
+    for watchlist in rt.watchlists.list_watchlists():
         rt.governance.bind_watchlist(watchlist.name, reference, by=BENCH)
     rt.policy.refresh()
     return reference

@@ -14,8 +14,9 @@ from citywatch.bench.progress import Progress, quiet
 from citywatch.domain.matching import MatchDecision, MatchResult
 from citywatch.domain.records import SightingRecord
 from citywatch.search.photo import rank
+from citywatch.sightings.store import SightingStore
 from citywatch.store import vectors
-from citywatch.store.facade import MetaStore
+from citywatch.store.db import Database
 from citywatch.store.tables import Sighting
 
 MODEL = "bench-model"
@@ -36,14 +37,14 @@ class StoreSpeed:
     """Median sightings found per probe (each probe's face was planted 3 times in scope)."""
 
 
-def write_rate(store: MetaStore, n: int, crop_jpeg: bytes, dim: int, seed: int = 0) -> float:
+def write_rate(sightings: SightingStore, n: int, crop_jpeg: bytes, dim: int, seed: int = 0) -> float:
     """Sightings per second through `add_sighting`: crop file fsynced, then one transaction."""
     rng = np.random.default_rng(seed)
     unknown = MatchResult(MatchDecision.UNKNOWN_NO_GALLERY, None, None, 0.0, 0.0)
     started = time.perf_counter()
     for i in range(n):
         t = DAY0 + timedelta(seconds=i)
-        store.add_sighting(
+        sightings.add_sighting(
             SightingRecord(
                 "write-test",
                 i,
@@ -61,7 +62,7 @@ def write_rate(store: MetaStore, n: int, crop_jpeg: bytes, dim: int, seed: int =
 
 
 def fill(
-    store: MetaStore,
+    db: Database,
     rows: int,
     *,
     cameras: int,
@@ -102,14 +103,14 @@ def fill(
                     "created_at": now,
                 }
             )
-        with store.db.session() as session:
+        with db.session() as session:
             session.execute(insert(Sighting), batch)
         progress("filling the store", start + n, rows)
     return time.perf_counter() - started
 
 
 def plant(
-    store: MetaStore, probes: np.ndarray, *, camera: str, at: datetime, copies: int = 3, seed: int = 2
+    sightings: SightingStore, probes: np.ndarray, *, camera: str, at: datetime, copies: int = 3, seed: int = 2
 ) -> None:
     """Store `copies` sightings of each probe's face (the probe plus a little noise) on `camera`
     at `at`, so a case search has something real to find."""
@@ -118,7 +119,7 @@ def plant(
     for probe in probes:
         for _ in range(copies):
             noisy = (probe + rng.normal(0, 0.3 / np.sqrt(2 * len(probe)), len(probe))).astype(np.float32)
-            store.add_sighting(
+            sightings.add_sighting(
                 SightingRecord(
                     camera,
                     0,
@@ -135,14 +136,14 @@ def plant(
 
 
 def case_search(
-    store: MetaStore, probes: np.ndarray, *, cameras: list[str], since: datetime, until: datetime
+    sightings: SightingStore, probes: np.ndarray, *, cameras: list[str], since: datetime, until: datetime
 ) -> tuple[float, int, float]:
     """Median seconds to load the case's candidates and rank them, per probe; with the number
     of candidates and the median number of hits."""
     times, hits, candidates = [], [], 0
     for probe in probes:
         started = time.perf_counter()
-        found = store.sightings_for_search(MODEL, cameras, since, until)
+        found = sightings.sightings_for_search(MODEL, cameras, since, until)
         ranked = rank(probe, found, threshold=0.6, limit=50)
         times.append(time.perf_counter() - started)
         hits.append(len(ranked))

@@ -456,19 +456,19 @@ def _store_speed(rt: Runtime, writes: int, rows: int, progress: ProgressCallback
     if not writes and not rows:
         return None
     crop = encode_jpeg(np.random.default_rng(0).integers(0, 255, (120, 100, 3), dtype=np.uint8))
-    rate = write_rate(rt.store, writes, crop, dim=rt.embedder.dim) if writes else 0.0
+    rate = write_rate(rt.sightings, writes, crop, dim=rt.embedder.dim) if writes else 0.0
     cameras, days = 100, 5
     fill_s = (
-        fill(rt.store, rows, cameras=cameras, days=days, dim=rt.embedder.dim, progress=progress)
+        fill(rt.database, rows, cameras=cameras, days=days, dim=rt.embedder.dim, progress=progress)
         if rows
         else 0.0
     )
     scope = [f"cam-{i:04d}" for i in range(3)]
     since = DAY0 + timedelta(days=2)
     probes = clustered_gallery(5, dim=rt.embedder.dim, per_person=1, seed=9)[2].astype(np.float32)
-    plant(rt.store, probes, camera=scope[0], at=since + timedelta(hours=3))
+    plant(rt.sightings, probes, camera=scope[0], at=since + timedelta(hours=3))
     seconds, candidates, hits = case_search(
-        rt.store, probes, cameras=scope, since=since, until=since + timedelta(hours=24)
+        rt.sightings, probes, cameras=scope, since=since, until=since + timedelta(hours=24)
     )
     return StoreSpeed(writes, rate, rows + writes, fill_s, len(scope), 24.0, candidates, seconds, hits)
 
@@ -477,7 +477,7 @@ def _enrol_known(rt: Runtime, folder: Path) -> dict[str, Path]:
     """Enrol the two people of the Hamilton example, so that matching and storage run too."""
     known = {name: folder / rel for name, rel in KNOWN.items()}
     service = Enrolment(
-        store=rt.store, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+        store=rt.watchlists, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
     )
     for name, path in known.items():
         service.enroll(

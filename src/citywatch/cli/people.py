@@ -42,7 +42,7 @@ def enroll(
     The person (or the new photos) is matched only once a second person approves the change."""
     rt = runtime(ctx)
     service = Enrolment(
-        store=rt.store, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+        store=rt.watchlists, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
     )
     person = service.enroll(
         name=name,
@@ -92,14 +92,14 @@ def persons_list(
     watchlist: Annotated[str | None, typer.Option("--watchlist", "-w")] = None,
 ) -> None:
     """List enrolled persons."""
-    _persons_table(runtime(ctx).store.list_persons(watchlist))
+    _persons_table(runtime(ctx).watchlists.list_persons(watchlist))
 
 
 @persons_app.command("show")
 @requires(Permission.WATCHLISTS_READ)
 def persons_show(ctx: typer.Context, person_id: int) -> None:
     """Show one person."""
-    _persons_table([runtime(ctx).store.get_person(person_id)])
+    _persons_table([runtime(ctx).watchlists.get_person(person_id)])
 
 
 @persons_app.command("update")
@@ -115,7 +115,7 @@ def persons_update(
     watchlist adds a member to it, so it waits for a second person to approve."""
     rt = runtime(ctx)
     updated = update_person(
-        rt.store, rt.changes, person_id, name=name, notes=notes, watchlist=watchlist, by=rt.actor
+        rt.watchlists, rt.changes, person_id, name=name, notes=notes, watchlist=watchlist, by=rt.actor
     )
     _persons_table([updated.person])
     move = updated.move
@@ -136,7 +136,7 @@ def persons_remove(
 ) -> None:
     """Remove a person, their reference images and templates. Takes effect at once, with no
     second person: erasure never waits (the person's pending changes are withdrawn)."""
-    store = runtime(ctx).store
+    store = runtime(ctx).watchlists
     person = store.get_person(person_id)
     if not yes:
         typer.confirm(f"Remove {person.display_name} and all their templates?", abort=True)
@@ -167,7 +167,7 @@ def watchlists_list(ctx: typer.Context) -> None:
                 w.active,
                 when(w.expires_at),
             ]
-            for w in rt.store.list_watchlists()
+            for w in rt.watchlists.list_watchlists()
         ],
     )
 
@@ -191,7 +191,7 @@ def watchlists_create(
     rt = runtime(ctx)
     m = rt.settings.matching
     created = rt.changes.create_watchlist(
-        rt.store,
+        rt.watchlists,
         name,
         rt.actor,
         category=category,
@@ -256,5 +256,5 @@ def watchlists_set_severity(
 ) -> None:
     """Set what a watchlist's alerts are raised at from now on (alerts already raised keep
     theirs). Applies at once: it changes how urgent an alert is, not who is matched."""
-    w = runtime(ctx).store.set_watchlist_severity(name, level)
+    w = runtime(ctx).watchlists.set_watchlist_severity(name, level)
     out.print(f"watchlist {w.name!r}: alerts are raised at severity {w.severity}")

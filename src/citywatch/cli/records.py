@@ -141,7 +141,7 @@ def sightings_list(
     if camera is not None:
         require_cameras(rt, Permission.SIGHTINGS_READ, [camera], ctx.command_path)
     rt.governance.enforce()
-    rows = rt.store.list_sightings(limit=limit, camera_id=camera, camera_ids=rt.actor.cameras)
+    rows = rt.sightings.list_sightings(limit=limit, camera_id=camera, camera_ids=rt.actor.cameras)
     rt.audit(
         _viewed(Action.SIGHTING_VIEW, "sightings", [s.id for s in rows], {"camera": camera, "limit": limit})
     )
@@ -177,7 +177,7 @@ def alerts_list(
     """List the latest alerts."""
     rt = runtime(ctx)
     rt.governance.enforce()
-    rows = rt.store.list_alerts(limit=limit, status=status, camera_ids=rt.actor.cameras)
+    rows = rt.alerts.list_alerts(limit=limit, status=status, camera_ids=rt.actor.cameras)
     params: dict[str, object] = {"status": None if status is None else str(status), "limit": limit}
     rt.audit(_viewed(Action.ALERT_VIEW, "alerts", [a.id for a in rows], params))
     if as_json:

@@ -1,12 +1,12 @@
 """ChangeStore: changes that widen what is matched wait for a second person (two-person rule).
 
-What waits: a new person or new reference images (MetaStore.enroll with a proposer), a
+What waits: a new person or new reference images (WatchlistStore.enroll with a proposer), a
 person moved onto another watchlist, a threshold raised or a margin lowered, including on a
 new watchlist; a city-wide or long legal hold, and the release of a hold another person
-placed (proposed by store.retention, applied through it: `retention=`). Proposing,
+placed (proposed by retention.store, applied through it: `retention=`). Proposing,
 approving and refusing are each one transaction with their audit record. A change is
 applied in the transaction that approves it. Stricter settings apply at once; erasure
-never waits (MetaStore.remove_person withdraws the person's pending changes). A pending
+never waits (WatchlistStore.remove_person withdraws the person's pending changes). A pending
 change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
 The approver must be independent of the proposer (not given their account, password or
 token by them: citywatch.audit.two_person.independence_problem).
@@ -34,8 +34,8 @@ from citywatch.domain.records import ChangeInfo, ChangeKind, ChangeStatus, NewWa
 from citywatch.store import repositories as repo
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.store.facade import MetaStore
 from citywatch.store.tables import ChangeRow, Person, Watchlist
+from citywatch.watchlists.store import WatchlistStore
 
 if TYPE_CHECKING:
     from citywatch.retention.store import RetentionStore
@@ -82,7 +82,7 @@ class ChangeStore:
 
     def create_watchlist(
         self,
-        store: MetaStore,
+        store: WatchlistStore,
         name: str,
         actor: Actor,
         *,
@@ -163,7 +163,7 @@ class ChangeStore:
         """Propose moving a person onto `watchlist`. That adds a member to the list (matched
         under its threshold and the authorisations bound to it), so it waits for a second
         person like an enrolment; the person stays where they are until then. None when the
-        person is on `watchlist` already. Names and notes change at once (MetaStore.update_person)."""
+        person is on `watchlist` already. Names and notes change at once (WatchlistStore.update_person)."""
         with self._db.session() as session:
             person = session.get(Person, person_id)
             if person is None:

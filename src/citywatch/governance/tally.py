@@ -17,7 +17,7 @@ from citywatch.store.db import Database
 from citywatch.store.tables import HoldRow, ReceiptRow, RequestRow
 
 REQUEST_HOLD_PREFIX = "request:"
-"""How the hold a request places names it (store.requests); any other reference is a case."""
+"""How the hold a request places names it (requests.store); any other reference is a case."""
 
 
 def receipt_totals(

@@ -94,6 +94,6 @@ def coverage_of(rt: Runtime, info: OrderInfo) -> OrderCoverage | None:
     """Which configured cameras check the order now; None for an order whose person is gone."""
     if info.order.person_id is None:
         return None
-    watchlist = rt.store.get_person(info.order.person_id).watchlist_name
+    watchlist = rt.watchlists.get_person(info.order.person_id).watchlist_name
     places = [CameraPlace(c.id, c.mode, c.geo) for c in rt.settings.cameras]
     return order_coverage(watchlist, places, rt.policy.snapshot(), datetime.now(UTC))

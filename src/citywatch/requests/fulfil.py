@@ -42,13 +42,12 @@ def fulfil(rt: Runtime, request_id: int, *, by: Actor) -> RequestInfo:
 def fulfil_law_enforcement(rt: Runtime, info: RequestInfo, *, by: Actor) -> RequestInfo:
     since, until = info.window.start, info.window.end
     assert since is not None and until is not None  # a request's window is whole (store checks)
-    sightings, alerts = rt.store.sightings_in(info.cameras, since, until)
+    sightings, alerts = rt.sightings.sightings_in(info.cameras, since, until)
     with work_folder(rt, f"request-{info.id}-") as tmp:
         clips = _clips(rt, info, tmp)
         entries = [Entry(f"clips/{c.camera_id}.mp4", source=c.path) for c in clips]
         entries += [
-            Entry(f"crops/sighting-{s.id}.jpg", source=rt.store.blobs.absolute(s.crop_path))
-            for s in sightings
+            Entry(f"crops/sighting-{s.id}.jpg", source=rt.blobs.absolute(s.crop_path)) for s in sightings
         ]
         entries.append(Entry("sightings.json", json_bytes([sighting_record(s) for s in sightings])))
         entries.append(Entry("alerts.json", json_bytes([plain(asdict(a)) for a in alerts])))

@@ -57,7 +57,7 @@ from citywatch.retention.footage import export_clip
 from citywatch.retention.segments import describe_os_error
 from citywatch.runtime.build import Runtime
 from citywatch.search.photo import rank
-from citywatch.store.facade import REQUEST_PHOTOS_FOLDER
+from citywatch.store.staging import REQUEST_PHOTOS_FOLDER
 from citywatch.vision.backends.yunet import YuNetDetector
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def file_subject_access(
     image = read_image(photo)
     probe = requester_face(rt, image, photo.name)
     found = search_subject(rt, probe, new.cameras, window, progress=progress)
-    blob = rt.store.blobs.put(
+    blob = rt.blobs.put(
         encode_jpeg(image, quality=PHOTO_JPEG_QUALITY), folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg"
     )
     search = AuditEvent(
@@ -175,7 +175,7 @@ def file_subject_access(
             subject=SubjectFindings(found.items, blob.path, SYSTEM, search),
         )
     except BaseException:
-        rt.store.blobs.delete(blob.path)
+        rt.blobs.delete(blob.path)
         raise
     return info, found
 
@@ -259,7 +259,7 @@ def fulfil_subject_access(rt: Runtime, info: RequestInfo, *, by: Actor) -> Reque
     if info.photo_path is None:
         raise Conflict(f"request {info.id} no longer has the requester's photo; it cannot be fulfilled")
     _check_redaction_detector(rt)
-    probe = requester_template(rt, rt.store.blobs.absolute(info.photo_path))
+    probe = requester_template(rt, rt.blobs.absolute(info.photo_path))
     found = search_subject(rt, probe, info.cameras, info.window)
     if found.missing:
         raise Unavailable(
@@ -291,7 +291,7 @@ def fulfil_subject_access(rt: Runtime, info: RequestInfo, *, by: Actor) -> Reque
         own = [s for s in _in_window(rt, info) if s.id in set(found.sightings)]
         for s in own:
             redactor = _redactor(rt, probe)
-            image = read_image(rt.store.blobs.absolute(s.crop_path))
+            image = read_image(rt.blobs.absolute(s.crop_path))
             crop = redact(image, redactor.boxes(image))
             counts.add(redactor.counts)
             entries.append(Entry(f"crops/sighting-{s.id}.jpg", encode_jpeg(crop)))
@@ -423,8 +423,8 @@ def _require_files(rt: Runtime, camera: str, segments: list[Segment]) -> list[Se
 def _matching_sightings(
     rt: Runtime, probe: Template, cameras: Sequence[str], window: tuple[datetime, datetime], threshold: float
 ) -> list[SightingInfo]:
-    stored, _ = rt.store.sightings_in(cameras, *window)
-    candidates = rt.store.sightings_for_search(rt.embedder.name, list(cameras), *window)
+    stored, _ = rt.sightings.sightings_in(cameras, *window)
+    candidates = rt.sightings.sightings_for_search(rt.embedder.name, list(cameras), *window)
     by_template = {
         h.sighting_id for h in rank(probe, candidates, threshold=threshold, limit=len(candidates) or 1)
     }
@@ -434,7 +434,7 @@ def _matching_sightings(
             matched.append(s)
         elif not s.has_template:
             try:
-                distances = _distances(rt, read_image(rt.store.blobs.absolute(s.crop_path)), probe)
+                distances = _distances(rt, read_image(rt.blobs.absolute(s.crop_path)), probe)
             except CorruptMedia as exc:
                 log.warning("sighting %d's crop not searched: %s", s.id, exc)
                 continue
@@ -472,7 +472,7 @@ def _merge(
 def _in_window(rt: Runtime, info: RequestInfo) -> list[SightingInfo]:
     start, end = info.window.start, info.window.end
     assert start is not None and end is not None
-    return rt.store.sightings_in(info.cameras, start, end)[0]
+    return rt.sightings.sightings_in(info.cameras, start, end)[0]
 
 
 def _search_params(cameras: Sequence[str], window: Window, found: SubjectSearch) -> dict[str, object]:

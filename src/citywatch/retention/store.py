@@ -22,9 +22,9 @@ lie wholly within that scope (citywatch.domain.access.within_scope); anything el
 refused here, audited as `access.refused`, whoever calls (API, console, CLI).
 
 Holds protect what they are for (docs/security.md): a hold a request placed is
-released only by that request's decision (store.requests), never directly; releasing a
+released only by that request's decision (requests.store), never directly; releasing a
 hold needs a reason, and another person's hold is released only once a second person
-approves (a `hold.release` change, store.changes); a hold's cameras must be known and its
+approves (a `hold.release` change, governance.changes); a hold's cameras must be known and its
 window bounded (domain.retention.hold_reach), and a city-wide or long hold waits for a
 second person (a `hold.place` change) while protecting, for retention.hold_pending_hours.
 Every refusal is audited (`hold.place_refused`, `hold.release_refused`, `hold.extend_refused`).
@@ -413,7 +413,7 @@ class RetentionStore:
         (PermissionDenied); a hold a request placed, whoever asks (Conflict: the request's
         decision releases it); no reason (InvalidInput). One's own hold is released at once;
         another person's becomes a `hold.release` change a second person approves
-        (store.changes), one at a time (Conflict while one waits)."""
+        (governance.changes), one at a time (Conflict while one waits)."""
         reason = reason.strip()
         now = self._clock()
         refusal: CitywatchError | None
@@ -508,7 +508,7 @@ class RetentionStore:
             by=by,
         )
 
-    # --- the second person's part (called by store.changes, in its transaction) ----------
+    # --- the second person's part (called by governance.changes, in its transaction) ----------
 
     def change_problem(self, session: Session, hold_id: int, actor: Actor) -> str | None:
         """Why `actor` may not decide a change on hold `hold_id`: it lies outside their camera

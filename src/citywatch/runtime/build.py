@@ -21,7 +21,9 @@ from citywatch.alerts.delivery.factory import build_sink
 from citywatch.alerts.delivery.feed import AlertFeed
 from citywatch.alerts.delivery.outbox import Backoff, Outbox
 from citywatch.alerts.delivery.sink import Sink
+from citywatch.alerts.raising import AlertRaising
 from citywatch.alerts.review import AlertReviews
+from citywatch.alerts.store import AlertStore
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
 from citywatch.audit.witness import WitnessFile
@@ -54,15 +56,18 @@ from citywatch.retention.store import ReceiptInfo, RetentionStore
 from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
+from citywatch.sightings.store import SightingStore
+from citywatch.store import repositories as repo
 from citywatch.store.blobs import BlobStore, remove_empty_days
 from citywatch.store.db import Database, open_database
-from citywatch.store.facade import CROPS_FOLDER, MetaStore
 from citywatch.store.private import make_private
+from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, Staging
 from citywatch.store.tables import Alert
 from citywatch.track.tracker import Tracker
 from citywatch.users.store import UserStore
 from citywatch.vision.factory import build_detector, build_embedder
 from citywatch.vision.quality import QualityGate
+from citywatch.watchlists.store import WatchlistStore
 
 log = logging.getLogger(__name__)
 
@@ -155,25 +160,31 @@ class Runtime:
         )
 
     @cached_property
-    def store(self) -> MetaStore:
-        return MetaStore(
-            self.database,
-            BlobStore(self.settings.data_dir / "blobs"),
-            audit=self._audit_in,
-            alert_cooldown_s=self.settings.alerts.cooldown_s,
-            on_alert=self._alert_raised,
+    def blobs(self) -> BlobStore:
+        """Crops and reference images under <data_dir>/blobs."""
+        return BlobStore(self.settings.data_dir / "blobs")
+
+    @cached_property
+    def watchlists(self) -> WatchlistStore:
+        return self.watchlists_as(self.actor)
+
+    def watchlists_as(self, actor: Actor) -> WatchlistStore:
+        """The watchlists, auditing what they change as `actor` (the API's signed-in caller)
+        rather than whom the runtime acts for."""
+        return WatchlistStore(
+            self.database, self.blobs, audit=lambda session, event: self._audit_as(session, actor, event)
         )
 
-    def store_as(self, actor: Actor) -> MetaStore:
-        """The store, auditing what it changes as `actor` (the API's signed-in caller) rather
-        than whom the runtime acts for."""
-        return MetaStore(
-            self.database,
-            self.store.blobs,
-            audit=lambda session, event: self._audit_as(session, actor, event),
-            alert_cooldown_s=self.settings.alerts.cooldown_s,
-            on_alert=self._alert_raised,
-        )
+    @cached_property
+    def sightings(self) -> SightingStore:
+        """Sightings as the pipeline stores them, each matched one through the alert raising
+        stage (cooldown, kind, severity) in its own transaction."""
+        raising = AlertRaising(cooldown_s=self.settings.alerts.cooldown_s, on_alert=self._alert_raised)
+        return SightingStore(self.database, self.blobs, raising=raising)
+
+    @cached_property
+    def alerts(self) -> AlertStore:
+        return AlertStore(self.database)
 
     @cached_property
     def outbox(self) -> Outbox:
@@ -250,7 +261,7 @@ class Runtime:
     def _remove_quietly(self, path: str) -> bool:
         """Unlink a blob whose row is already gone; a failure leaves it to `recover`."""
         try:
-            return self.store.blobs.delete(path)
+            return self.blobs.delete(path)
         except Unavailable:
             log.exception("cannot unlink %s; the next start removes it", path)
             return False
@@ -258,7 +269,7 @@ class Runtime:
     def _remove_file(self, kind: str, path: str) -> bool:
         """Unlink a stored file of a data class (the purge calls this after its commit)."""
         if kind == "sightings":
-            return self.store.blobs.delete(path)
+            return self.blobs.delete(path)
         return BlobStore(self.settings.data_dir / kind).delete(path)
 
     def purge(self) -> ReceiptInfo | None:
@@ -282,7 +293,7 @@ class Runtime:
     def governance(self) -> GovernanceStore:
         return GovernanceStore(
             self.database,
-            self.store.blobs,
+            self.blobs,
             clock=utc_now,
             audit=self._audit_as,
             independence=self.independence,
@@ -351,7 +362,7 @@ class Runtime:
         """Changes waiting for a second person (two-person rule)."""
         return ChangeStore(
             self.database,
-            self.store.blobs,
+            self.blobs,
             audit=self._audit_as,
             retention=self.retention,
             independence=self.independence,
@@ -427,13 +438,13 @@ class Runtime:
             now = time.monotonic()
             if self._index is None or now - self._index_at > GALLERY_REFRESH_S:
                 try:
-                    entries = self.store.gallery(
+                    entries = self.watchlists.gallery(
                         self.embedder.name,
                         datetime.now(UTC),
                         self.settings.matching.threshold,
                         self.settings.matching.margin,
                     )
-                    non_matches = self.store.non_matches(self.embedder.name)  # dismissed faces
+                    non_matches = self.watchlists.non_matches(self.embedder.name)  # dismissed faces
                 except Unavailable as exc:
                     if self._index is None:
                         raise
@@ -460,7 +471,7 @@ class Runtime:
             tracker=Tracker(tracker_settings, camera.id),
             embedder=self.embedder,
             index=self.watchlist_index,
-            save=self.store.add_sighting,
+            save=self.sightings.add_sighting,
             embed_shots=self.settings.tracker.embed_shots,
             still_images=still_images,
             orders=lambda person, at: self.order_checks.check(person, camera.geo, at),
@@ -473,9 +484,11 @@ class Runtime:
         today's); returns the number of files removed."""
         exports = self.settings.data_dir / EXPORTS_FOLDER
         removed = (
-            self.store.clean_orphan_crops()
-            + self.store.clean_orphan_references()
-            + self.store.clean_orphan_request_photos()
+            self.sightings.clean_orphan_crops()
+            + self.watchlists.clean_orphan_references()
+            + Staging(self.database, self.blobs).clean_orphans(
+                REQUEST_PHOTOS_FOLDER, repo.all_request_photo_paths
+            )
             + self.footage.clean_orphans()
             + clean_orphan_exports(self.database, exports)
             + clean_work_folder(self.settings.data_dir / WORK_FOLDER, older_than_s=ORPHAN_GRACE_S)
@@ -485,7 +498,7 @@ class Runtime:
         today = utc_now().date().isoformat()
         folders = sum(
             remove_empty_days(root, keep={today}, older_than_s=ORPHAN_GRACE_S)
-            for root in (self.footage.root, self.store.blobs.root / CROPS_FOLDER, exports)
+            for root in (self.footage.root, self.blobs.root / CROPS_FOLDER, exports)
         )
         if folders:
             log.info("removed %d empty per-day folder(s)", folders)
@@ -530,9 +543,7 @@ class Runtime:
         return Recorder(camera.id, self.footage, segment_s=settings.segment_s, allowed=allowed)
 
     def close(self) -> None:
-        if "store" in self.__dict__:
-            self.store.close()
-        elif "database" in self.__dict__:
+        if "database" in self.__dict__:
             self.database.close()
 
 

@@ -79,7 +79,7 @@ def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> l
         raise InvalidInput(f"search refused: {problem}")
     hits = search_by_photo(
         photo,
-        store=rt.store,
+        store=rt.sightings,
         detector=rt.detector,
         embedder=rt.embedder,
         quality=rt.settings.quality,

@@ -15,7 +15,7 @@ from citywatch.domain.policy import Authorisation, AuthorisationStatus, Window
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import SearchCandidate
 from citywatch.governance.store import GovernanceStore
-from citywatch.store.facade import MetaStore
+from citywatch.sightings.store import SightingStore
 from citywatch.vision.photo import one_face
 
 
@@ -106,7 +106,7 @@ def _span(window: Window) -> str:
 def search_by_photo(
     photo: Path,
     *,
-    store: MetaStore,
+    store: SightingStore,
     detector: Detector,
     embedder: Embedder,
     quality: QualitySettings,

@@ -1,10 +1,5 @@
-"""The embedded MetaStore (SQLite in WAL mode, SQLAlchemy 2, Alembic) and the BlobStore.
-
-Other stages call `MetaStore`; they get records from `citywatch.domain.records`, never ORM rows.
-"""
-
-from citywatch.store.blobs import BlobRef, BlobStore
-from citywatch.store.db import Database, open_database
-from citywatch.store.facade import MetaStore, open_store
-
-__all__ = ["BlobRef", "BlobStore", "Database", "MetaStore", "open_database", "open_store"]
+"""Where citywatch keeps things, and nothing more: the database engine (SQLite in WAL mode by
+default, SQLAlchemy 2, Alembic migrations), its tables and queries, and the files (blobs)
+written before the rows that name them. No rules and no permission checks live here: the
+feature packages (watchlists, sightings, alerts, governance, retention, requests, orders,
+users, audit) decide, and hand out records from `citywatch.domain.records`, never ORM rows."""

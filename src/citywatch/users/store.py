@@ -19,12 +19,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citywatch.audit.hooks import AuditHook
 from citywatch.audit.two_person import token_issue_problem
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database
-from citywatch.store.facade import AuditHook
 from citywatch.store.tables import ROLES, ApiTokenRow, UserRow
 
 log = logging.getLogger(__name__)

@@ -11,13 +11,13 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import NewReference, PersonInfo
 from citywatch.domain.watchlists import WatchlistCategory
-from citywatch.store.facade import MetaStore
 from citywatch.vision.photo import one_face
+from citywatch.watchlists.store import WatchlistStore
 
 
 class Enrolment:
     def __init__(
-        self, *, store: MetaStore, detector: Detector, embedder: Embedder, quality: QualitySettings
+        self, *, store: WatchlistStore, detector: Detector, embedder: Embedder, quality: QualitySettings
     ) -> None:
         self._store = store
         self._detector = detector

@@ -12,7 +12,7 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import NotFound
 from citywatch.domain.records import ChangeInfo, PersonInfo
 from citywatch.governance.changes import ChangeStore
-from citywatch.store.facade import MetaStore
+from citywatch.watchlists.store import WatchlistStore
 
 if TYPE_CHECKING:  # the runtime is passed in: only its type is needed here
     from citywatch.runtime.build import Runtime
@@ -31,7 +31,7 @@ class PersonUpdate:
 
 
 def update_person(
-    store: MetaStore,
+    store: WatchlistStore,
     changes: ChangeStore,
     person_id: int,
     *,
@@ -61,11 +61,11 @@ def view_reference(rt: Runtime, person_id: int, index: int, *, by: Actor) -> Ref
     """A person's `index`th reference image (oldest first): biometric data, so the read is
     audited (`person.reference_view`, with the image's SHA-256 and legal basis) before it is
     returned. NotFound for an unknown person or an index past their images."""
-    references = rt.store.references(person_id)
+    references = rt.watchlists.references(person_id)
     if index >= len(references):
         raise NotFound(f"person {person_id} has {len(references)} reference image(s)")
     ref = references[index]
-    data = rt.store.blobs.read(ref.blob_path)
+    data = rt.blobs.read(ref.blob_path)
     event = AuditEvent(
         Action.PERSON_REFERENCE_VIEW,
         f"person:{person_id}",

@@ -27,7 +27,7 @@ from citywatch.config.delivery import SinkSettings
 from citywatch.domain.audit import AuditEvent
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.facade import MetaStore
+from tests.fakes.stores import Stores, StoresLike
 from tests.store.helpers import a_match, db_url, sighting
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -188,7 +188,7 @@ def receiver() -> Iterator[Receiver]:
 
 @dataclass
 class Deployment:
-    store: MetaStore
+    store: Stores
     outbox: Outbox
     audited: list[AuditEvent]
 
@@ -202,22 +202,22 @@ def deploy(tmp_path: Path, sinks: list[SinkSettings], backoff: Backoff) -> Deplo
         audited.append(event)
 
     outbox = Outbox(db, sinks, backoff=backoff, clock=lambda: datetime.now(UTC), audit=audit)
-    store = MetaStore(db, BlobStore(tmp_path / "blobs"), on_alert=outbox.write)
+    store = Stores(db, BlobStore(tmp_path / "blobs"), on_alert=outbox.write)
     return Deployment(store, outbox, audited)
 
 
-def raise_alerts(store: MetaStore, count: int, *, camera_id: str = "gate-1") -> list[int]:
+def raise_alerts(store: StoresLike, count: int, *, camera_id: str = "gate-1") -> list[int]:
     """`count` matched sightings, each of another person (no cooldown merges them), each with
     its alert; returns the alert ids."""
-    if not store.list_watchlists():
-        store.create_watchlist("wanted")
-    wanted = store.get_watchlist("wanted")
+    if not store.watchlists.list_watchlists():
+        store.watchlists.create_watchlist("wanted")
+    wanted = store.watchlists.get_watchlist("wanted")
     ids = []
     for i in range(count):
-        name = f"Person {len(store.list_persons()) + 1}"
-        person = store.add_person("wanted", name)
+        name = f"Person {len(store.watchlists.list_persons()) + 1}"
+        person = store.watchlists.add_person("wanted", name)
         match = a_match(person.id, wanted.id, person_name=name)
-        saved = store.add_sighting(sighting(camera_id=camera_id, track_id=i + 1, match=match))
+        saved = store.sightings.add_sighting(sighting(camera_id=camera_id, track_id=i + 1, match=match))
         assert saved.alert_id is not None
         ids.append(saved.alert_id)
     return ids

@@ -51,7 +51,7 @@ def test_test_sink(config: Path, broker: Broker, receiver: Receiver) -> None:
 def test_outbox_and_replay(config: Path, broker: Broker) -> None:
     rt = Runtime(load(config))
     try:
-        raise_alerts(rt.store, 1)
+        raise_alerts(rt, 1)
         dispatcher = rt.dispatcher()
         assert dispatcher is not None
         dispatcher.run_once()  # max_attempts 1: `down` and (broker stopped) `hass` die at once

@@ -19,29 +19,29 @@ from citywatch.config.delivery import MqttSinkSettings
 from citywatch.domain.errors import Conflict
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.facade import MetaStore
 from citywatch.store.tables import Alert
+from tests.fakes.stores import Stores, StoresLike
 from tests.store.helpers import a_match, db_url, sighting
 
 T = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
-def store_with(tmp_path: Path, hook: object) -> MetaStore:
+def store_with(tmp_path: Path, hook: object) -> Stores:
     db = open_database(db_url(tmp_path / "citywatch.db"))
-    return MetaStore(db, BlobStore(tmp_path / "blobs"), on_alert=hook)  # type: ignore[arg-type]
+    return Stores(db, BlobStore(tmp_path / "blobs"), on_alert=hook)  # type: ignore[arg-type]
 
 
-def raise_alert(store: MetaStore, *, camera_id: str = "gate-1", track_id: int = 1) -> int:
+def raise_alert(store: StoresLike, *, camera_id: str = "gate-1", track_id: int = 1) -> int:
     """One matched sighting of a new person (no cooldown merges it), with its alert."""
-    if not store.list_watchlists():
-        store.create_watchlist("wanted")
-    wanted = store.get_watchlist("wanted")
+    if not store.watchlists.list_watchlists():
+        store.watchlists.create_watchlist("wanted")
+    wanted = store.watchlists.get_watchlist("wanted")
     name = f"Person {camera_id} {track_id}"
-    person = store.add_person("wanted", name)
+    person = store.watchlists.add_person("wanted", name)
     record = sighting(
         camera_id=camera_id, track_id=track_id, match=a_match(person.id, wanted.id, person_name=name)
     )
-    saved = store.add_sighting(record)
+    saved = store.sightings.add_sighting(record)
     assert saved.alert_id is not None
     return saved.alert_id
 
@@ -87,7 +87,7 @@ def test_a_rolled_back_alert_is_never_published(tmp_path: Path) -> None:
     store = store_with(tmp_path, hook)
     with pytest.raises(Conflict):
         raise_alert(store, track_id=1)
-    assert store.list_alerts() == []
+    assert store.alerts.list_alerts() == []
     assert sub.get(timeout_s=0.2) is None
     fail[0] = False
     alert_id = raise_alert(store, track_id=2)  # the next one, committed, arrives alone
@@ -113,7 +113,7 @@ def test_the_feed_sends_the_outboxs_payload(tmp_path: Path) -> None:
         feed.stage(session, alert)
 
     sub = feed.subscribe()
-    store = MetaStore(db, BlobStore(tmp_path / "blobs"), on_alert=hook)
+    store = Stores(db, BlobStore(tmp_path / "blobs"), on_alert=hook)
     raise_alert(store)
     got = sub.get(timeout_s=1)
     assert got is not None
@@ -159,7 +159,7 @@ def test_many_camera_threads_publish_and_an_asyncio_reader_gets_every_alert_once
     event loop (as the web server is) receives each committed alert exactly once."""
     feed = AlertFeed(capacity=10_000)
     store = store_with(tmp_path, feed.stage)
-    store.create_watchlist("wanted")
+    store.watchlists.create_watchlist("wanted")
     threads_n, each = 6, 5
     raised: list[int] = []
     lock = threading.Lock()

@@ -38,7 +38,7 @@ def all_arrived(sub: Subscriber, alert_ids: list[int]) -> bool:
 
 
 def check_payloads(sub: Subscriber, d: Deployment, alert_ids: list[int]) -> None:
-    alerts = {a.id: a for a in d.store.list_alerts(limit=100)}
+    alerts = {a.id: a for a in d.store.alerts.list_alerts(limit=100)}
     for topic in TOPICS:
         for payload in sub.received[topic]:
             alert = alerts[payload["id"]]

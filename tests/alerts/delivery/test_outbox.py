@@ -18,9 +18,9 @@ from citywatch.alerts.delivery.sink import DeliveryFailed
 from citywatch.config.delivery import MqttSinkSettings, WebhookSinkSettings
 from citywatch.domain.errors import Conflict, NotFound
 from citywatch.store.blobs import BlobStore
-from citywatch.store.facade import MetaStore
 from citywatch.store.tables import Alert, OutboxRow, Sighting
 from tests.alerts.delivery.conftest import SECRET, deploy, raise_alerts
+from tests.fakes.stores import Stores
 
 FAST = Backoff(max_attempts=3, initial_s=0.0001, max_s=0.001)
 SINKS = [
@@ -94,7 +94,7 @@ def test_a_rolled_back_alert_leaves_no_outbox_row(tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 4  # written, same session
         raise RuntimeError("the alert's transaction fails after the outbox rows were added")
 
-    failing = MetaStore(d.store.db, BlobStore(tmp_path / "blobs"), on_alert=write_then_fail)
+    failing = Stores(d.store.db, BlobStore(tmp_path / "blobs"), on_alert=write_then_fail)
     with pytest.raises(RuntimeError):
         raise_alerts(failing, 1)
     with d.store.db.session(write=False) as session:
@@ -203,6 +203,6 @@ def test_outbox_rows_go_with_their_alert(tmp_path: Path) -> None:
     lapse) deletes the alert, its outbox rows go in the same statement."""
     d = deploy(tmp_path, SINKS, FAST)
     first, second = raise_alerts(d.store, 2)
-    with d.store._db.session() as session:
+    with d.store.db.session() as session:
         session.execute(delete(Alert).where(Alert.id == first))
     assert {r.alert_id for r in d.outbox.entries()} == {second}

@@ -43,7 +43,7 @@ class Served:
 
     def alert(self, camera_id: str) -> int:
         self.tracks = getattr(self, "tracks", 0) + 1
-        return raise_alert(self.rt.store, camera_id=camera_id, track_id=self.tracks)
+        return raise_alert(self.rt, camera_id=camera_id, track_id=self.tracks)
 
 
 @pytest.fixture

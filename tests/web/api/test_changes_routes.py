@@ -18,8 +18,8 @@ from tests.web.api.harness import Api, api_settings, open_api
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     for api in open_api(api_settings(tmp_path)):
-        raise_alert(api.rt.store, camera_id="gate-1")  # person 1 on `wanted`
-        api.rt.store.create_watchlist("missing")
+        raise_alert(api.rt, camera_id="gate-1")  # person 1 on `wanted`
+        api.rt.watchlists.create_watchlist("missing")
         yield api
 
 

@@ -34,9 +34,9 @@ def shared_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 
 def enrol(api: Api, name: str) -> int:
-    api.rt.store.ensure_watchlist("home", "stay_at_home")
+    api.rt.watchlists.ensure_watchlist("home", "stay_at_home")
     refs = [NewReference(JPEG_STUB, ".jpg", "court file", "public health order", MODEL, vector(len(name)))]
-    return api.rt.store.enroll(refs, watchlist_name="home", display_name=name).id
+    return api.rt.watchlists.enroll(refs, watchlist_name="home", display_name=name).id
 
 
 def order(person: str = "Pat", **extra: Any) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def test_a_malformed_order_is_422(shared_api: Api, change: dict[str, Any], words
 
 
 def test_notes_on_an_alert_honour_the_camera_scope(api: Api) -> None:
-    alert = raise_alert(api.rt.store, camera_id="gate-1")
+    alert = raise_alert(api.rt, camera_id="gate-1")
     noted = api.call("POST", f"/api/alerts/{alert}/notes", "olga", json={"kind": "notice", "text": "told"})
     assert noted.status_code == 201, noted.text
     assert (noted.json()["kind"], noted.json()["recorded_by"]) == ("notice", "olga")

@@ -46,9 +46,9 @@ def models_loaded(api: Api) -> bool:
 def test_a_reference_image_by_token_is_audited_and_documented_as_binary(api: Api) -> None:
     jpeg = blank_jpeg()
     vector = np.ones(8, np.float32) / np.sqrt(8)
-    api.rt.store.ensure_watchlist("wanted")
+    api.rt.watchlists.ensure_watchlist("wanted")
     reference = NewReference(jpeg, ".jpg", "warrant file 2026-114", "s.2 Act", MODEL, vector)
-    person = api.rt.store.enroll([reference], watchlist_name="wanted", display_name="Jane Roe").id
+    person = api.rt.watchlists.enroll([reference], watchlist_name="wanted", display_name="Jane Roe").id
     image = api.call("GET", f"/api/persons/{person}/reference", "olga")
     assert image.status_code == 200 and image.content == jpeg
     assert (image.headers["content-type"], image.headers["cache-control"]) == ("image/jpeg", "no-store")

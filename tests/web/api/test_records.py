@@ -53,7 +53,7 @@ class Api:
 
     def alert(self, camera_id: str) -> int:
         self.tracks += 1
-        return raise_alert(self.rt.store, camera_id=camera_id, track_id=self.tracks)
+        return raise_alert(self.rt, camera_id=camera_id, track_id=self.tracks)
 
     def audited(self, action: str) -> list[Any]:
         return [e for e in self.rt.audit_log.entries() if e.action == action]
@@ -215,18 +215,18 @@ def test_malformed_requests_get_422_in_the_one_error_format(
     error = response.json()
     assert error["code"] == "malformed" and error["detail"].startswith("malformed request:")
     assert error["errors"] and {"loc", "msg", "type"} <= set(error["errors"][0])
-    assert api.rt.store.get_alert(1).status == "new"
+    assert api.rt.alerts.get_alert(1).status == "new"
 
 
 def test_a_crop_is_a_jpeg_and_every_read_is_audited(api: Api) -> None:
     alert = api.alert("gate-1")
-    hall = api.rt.store.get_alert(api.alert("hall-2")).sighting_id
-    sighting = api.rt.store.get_alert(alert).sighting_id
+    hall = api.rt.alerts.get_alert(api.alert("hall-2")).sighting_id
+    sighting = api.rt.alerts.get_alert(alert).sighting_id
     listed = api.call("GET", "/api/sightings", "olga").json()["items"]
     assert listed[0]["crop_url"] == f"/api/sightings/{sighting}/crop"
     crop = api.call("GET", listed[0]["crop_url"], "olga")
     assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
-    stored = api.rt.store.blobs.read(api.rt.store.get_sighting(sighting).crop_path)
+    stored = api.rt.blobs.read(api.rt.sightings.get_sighting(sighting).crop_path)
     assert crop.content == stored and crop.headers["cache-control"] == "no-store"
     [read] = api.audited("sighting.crop")
     assert (read.actor, read.role, read.object) == ("olga", "operator", f"sighting:{sighting}")

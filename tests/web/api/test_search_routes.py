@@ -149,7 +149,7 @@ def test_the_face_is_found_under_an_approved_authorisation_and_an_untargeted_sea
         record_ = replace(
             sighting(camera_id="gate-1", start=start, template=face.template), model=rt.embedder.name
         )
-        rt.store.add_sighting(record_)
+        rt.sightings.add_sighting(record_)
 
     found = search(api, "ian", photo)
     assert found.status_code == 200, found.text

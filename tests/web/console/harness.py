@@ -81,7 +81,7 @@ class Console:
 
     def alert(self, camera_id: str) -> int:
         self.tracks += 1
-        return raise_alert(self.rt.store, camera_id=camera_id, track_id=self.tracks)
+        return raise_alert(self.rt, camera_id=camera_id, track_id=self.tracks)
 
     def audited(self, action: str) -> list[Any]:
         return [e for e in self.rt.audit_log.entries() if e.action == action]

@@ -27,8 +27,8 @@ def card_ids(html: str) -> list[int]:
 
 def test_the_feed_shows_each_alert_with_both_images_similarity_and_margin(console: Console) -> None:
     alert_id = console.alert("gate-1")
-    alert = console.rt.store.get_alert(alert_id)
-    sighting = console.rt.store.get_sighting(alert.sighting_id)
+    alert = console.rt.alerts.get_alert(alert_id)
+    sighting = console.rt.sightings.get_sighting(alert.sighting_id)
 
     page = console.get("/console/alerts", "olga")
 
@@ -70,7 +70,7 @@ def test_an_operator_limited_to_one_camera_sees_only_its_alerts(console: Console
     assert refused.status_code == 404  # answered as a camera that does not exist
     assert "text/html" in refused.headers["content-type"]
     assert "within your scope" in refused.text and "hall-2" in refused.text
-    other = console.rt.store.alerts_page(10, camera_id="hall-2")[0].id
+    other = console.rt.alerts.alerts_page(10, camera_id="hall-2")[0].id
     assert console.get(f"/console/alerts/{other}/card", SCOPED).status_code == 404
 
 
@@ -159,8 +159,8 @@ def test_a_page_of_cards_reads_the_margins_at_once_and_says_which_faces_are_gone
     assert len(card_ids(html)) == 21
     assert sum("FROM sightings" in s for s in statements) == 1  # one query, not one per card
 
-    alert = console.rt.store.get_alert(card_ids(html)[0])
+    alert = console.rt.alerts.get_alert(card_ids(html)[0])
     gone = replace(alert, id=alert.id + 1000, sighting_id=alert.sighting_id + 1000)  # purged since
     kept, purged = cards_of(console.rt, [alert, gone])
     assert (kept.crop, purged.crop, purged.margin) == (True, False, None)
-    assert kept.margin == console.rt.store.get_sighting(alert.sighting_id).margin
+    assert kept.margin == console.rt.sightings.get_sighting(alert.sighting_id).margin

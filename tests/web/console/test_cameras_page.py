@@ -162,7 +162,7 @@ def detail_inside(jpeg: bytes, box: np.ndarray) -> float:
 
 def authorise(console: Console, camera_id: str) -> None:
     now = datetime.now(UTC)
-    console.rt.store.create_watchlist("wanted")
+    console.rt.watchlists.create_watchlist("wanted")
     new = NewAuthorisation(
         reference="W-1",
         issuer="Crown Court",

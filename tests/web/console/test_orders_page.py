@@ -33,10 +33,10 @@ def console(tmp_path: Path) -> Iterator[Console]:
 
 def stay_at_home(console: Console, name: str) -> int:
     """A person enrolled on the `home` list (stay_at_home), active at once."""
-    console.rt.store.ensure_watchlist("home", "stay_at_home")
+    console.rt.watchlists.ensure_watchlist("home", "stay_at_home")
     vector = np.ones(8, np.float32) / np.sqrt(8)
     ref = NewReference(JPEG_STUB, ".jpg", "court file", "public health order", MODEL, vector)
-    return console.rt.store.enroll([ref], watchlist_name="home", display_name=name).id
+    return console.rt.watchlists.enroll([ref], watchlist_name="home", display_name=name).id
 
 
 def an_order(console: Console, name: str = "Pat Doe", reference: str = "HPA 2026/7") -> int:
@@ -53,10 +53,10 @@ def an_order(console: Console, name: str = "Pat Doe", reference: str = "HPA 2026
 
 def violation(console: Console, order_id: int, person: int, camera: str, track: int) -> int:
     """An `order_violation` alert: the person seen by `camera` outside the area."""
-    home = console.rt.store.get_watchlist("home")
+    home = console.rt.watchlists.get_watchlist("home")
     match = a_match(person, home.id, person_name="Pat Doe", watchlist_name="home")
     record = replace(sighting(camera_id=camera, track_id=track, match=match), order_id=order_id)
-    saved = console.rt.store.add_sighting(record)
+    saved = console.rt.sightings.add_sighting(record)
     assert saved.alert_id is not None
     return saved.alert_id
 
@@ -98,7 +98,7 @@ def test_only_who_may_record_orders_gets_the_stay_at_home_persons_looked_up(
     console: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stay_at_home(console, "Pat Doe")
-    store = console.rt.store
+    store = console.rt.watchlists
     looked_up: list[object] = []
     list_persons = store.list_persons
 
@@ -185,7 +185,7 @@ def test_a_violation_derived_under_a_refused_authorisation_is_not_shown(console:
     order = an_order(console)
     kept = violation(console, order, pat, "gate-1", 1)
     console.rt.policy.snapshot()  # loaded before the refusal: it holds until `policy.refresh_s`
-    home = console.rt.store.get_watchlist("home")
+    home = console.rt.watchlists.get_watchlist("home")
     match = a_match(pat, home.id, person_name="Pat Doe", watchlist_name="home")
     gone = refused_alert(console.rt, camera="hall-2", track=2, match=match, order_id=order)
     html = console.page("/console/orders", "sam").text

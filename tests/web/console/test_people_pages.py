@@ -27,16 +27,16 @@ def console(tmp_path: Path) -> Iterator[Console]:
 
 def enrol(console: Console, name: str, watchlist: str = "wanted", *, proposer: Actor | None = SAM) -> int:
     """A person with one reference image (a stub: no model runs), pending when proposed."""
-    console.rt.store.ensure_watchlist(watchlist)
+    console.rt.watchlists.ensure_watchlist(watchlist)
     vector = np.ones(8, np.float32) / np.sqrt(8)
     reference = NewReference(PNG_STUB, ".png", "warrant file 2026-114", "s.2 Act", MODEL, vector)
-    return console.rt.store.enroll(
+    return console.rt.watchlists.enroll(
         [reference], watchlist_name=watchlist, display_name=name, proposer=proposer
     ).id
 
 
 def test_an_operator_sees_the_watchlists_and_persons_but_no_enrolment_form(console: Console) -> None:
-    console.rt.store.create_watchlist("missing", category="missing", threshold=0.5)
+    console.rt.watchlists.create_watchlist("missing", category="missing", threshold=0.5)
     jane = enrol(console, "Jane Roe")
     enrol(console, "John Doe", proposer=None)
 

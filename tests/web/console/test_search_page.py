@@ -100,7 +100,7 @@ def store_sighting(rt: Runtime, camera: str, at: datetime, template: np.ndarray,
         template=template,
         match=no_match(),
     )
-    return rt.store.add_sighting(record).sighting_id
+    return rt.sightings.add_sighting(record).sighting_id
 
 
 @pytest.mark.data

@@ -206,7 +206,7 @@ class AlertFeed:
 
     def stage(self, session: Session, alert: Alert) -> None:
         """Publish `alert` once `session` commits; nothing when its transaction rolls back.
-        (The MetaStore's alert hook, called inside the alert's transaction after its insert.)"""
+        (The alert raising stage's hook, called inside the alert's transaction after its insert.)"""
         staged: list[tuple[Alert, AlertMessage]] = session.info.setdefault(_STAGED, [])
         staged.append((alert, message_of(alert, self._base_url)))
         if not session.info.get(_LISTENING):

@@ -70,7 +70,7 @@ def alert_message(  # noqa: PLR0917 (one field each)
 
 class AlertFields(Protocol):
     """What a message is made of: an alert row (`store.tables.Alert`) or its record
-    (`store.records.AlertInfo`), read only."""
+    (`domain.records.AlertInfo`), read only."""
 
     @property
     def id(self) -> int: ...

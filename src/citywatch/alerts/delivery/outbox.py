@@ -67,7 +67,7 @@ class OutboxEntry:
 
 
 class Outbox:
-    """Writes, claims and settles outbox rows; `write` is the MetaStore's alert hook."""
+    """Writes, claims and settles outbox rows; `write` is the alert raising stage's hook (alerts.raising)."""
 
     def __init__(
         self,

@@ -44,7 +44,7 @@ else:
     handed_over = config.attributes.get("connection")
     if not isinstance(handed_over, Connection):
         raise RuntimeError(
-            "citywatch migrations run through citywatch.store.open_database(), "
+            "citywatch migrations run through citywatch.store.db.open_database(), "
             "which passes the connection in config.attributes['connection']"
         )
     run_online(handed_over)

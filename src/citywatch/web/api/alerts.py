@@ -124,7 +124,7 @@ def _missed(rt: Runtime, actor: Actor, after: int) -> list[AlertMessage]:
     base_url = rt.settings.delivery.base_url
     found: list[AlertMessage] = []
     while True:
-        page = rt.store.alerts_after(after, REPLAY_PAGE, camera_ids=actor.cameras)
+        page = rt.alerts.alerts_after(after, REPLAY_PAGE, camera_ids=actor.cameras)
         found.extend(m for m in (message_of(a, base_url) for a in page) if _visible(actor, m))
         if len(page) < REPLAY_PAGE:
             return found

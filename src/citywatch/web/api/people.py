@@ -304,7 +304,9 @@ def list_watchlists(
     request: Request, _: Annotated[Caller, requires(Permission.WATCHLISTS_READ)]
 ) -> WatchlistList:
     """Every watchlist."""
-    return WatchlistList(items=[WatchlistPublic.of(w) for w in runtime_of(request).store.list_watchlists()])
+    return WatchlistList(
+        items=[WatchlistPublic.of(w) for w in runtime_of(request).watchlists.list_watchlists()]
+    )
 
 
 def list_persons(
@@ -321,7 +323,7 @@ def list_persons(
     ] = None,
 ) -> PersonList:
     """Enrolled persons (pending ones too), a page at a time."""
-    rows = runtime_of(request).store.persons_page(limit, after_id=after_id, watchlist_name=watchlist)
+    rows = runtime_of(request).watchlists.persons_page(limit, after_id=after_id, watchlist_name=watchlist)
     return PersonList(
         items=[PersonPublic.of(p) for p in rows], next_after_id=rows[-1].id if len(rows) == limit else None
     )
@@ -351,7 +353,7 @@ def get_person(
     request: Request, _: Annotated[Caller, requires(Permission.WATCHLISTS_READ)], person_id: PersonId
 ) -> PersonPublic:
     """One enrolled person (no face data: counts of images and templates)."""
-    return PersonPublic.of(runtime_of(request).store.get_person(person_id))
+    return PersonPublic.of(runtime_of(request).watchlists.get_person(person_id))
 
 
 def update_person(
@@ -364,7 +366,7 @@ def update_person(
     watchlist adds a member to it, so it waits for a second person to approve."""
     rt = runtime_of(request)
     updated = persons.update_person(
-        rt.store_as(caller.actor),
+        rt.watchlists_as(caller.actor),
         rt.changes,
         person_id,
         name=body.display_name,
@@ -383,7 +385,7 @@ def remove_person(
 ) -> PersonRemoved:
     """Remove a person with their reference images and templates, at once and with no second
     person: erasure never waits (their pending changes are withdrawn)."""
-    receipt = runtime_of(request).store_as(caller.actor).remove_person(person_id)
+    receipt = runtime_of(request).watchlists_as(caller.actor).remove_person(person_id)
     return PersonRemoved.model_validate(receipt)
 
 
@@ -451,7 +453,10 @@ def _enrol(rt: Runtime, actor: Actor, form: EnrolmentForm, uploads: Sequence[Pho
             path.write_bytes(upload.data)
             paths.append(path)
         service = Enrolment(
-            store=rt.store_as(actor), detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
+            store=rt.watchlists_as(actor),
+            detector=rt.detector,
+            embedder=rt.embedder,
+            quality=rt.settings.quality,
         )
         try:
             person = service.enroll(

@@ -293,7 +293,7 @@ def list_sightings(
     if camera is not None:
         require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
     rt.governance.enforce()
-    rows = rt.store.sightings_page(
+    rows = rt.sightings.sightings_page(
         limit, before_id=before_id, camera_id=camera, camera_ids=caller.actor.cameras
     )
     params = {"camera": camera, "limit": limit, "before_id": before_id}
@@ -306,7 +306,7 @@ def sighting_crop(
 ) -> Response:
     """The sighting's face crop (JPEG): biometric data, so every read is audited (`sighting.crop`)."""
     rt = runtime_of(request)
-    sighting = rt.store.get_sighting(sighting_id)
+    sighting = rt.sightings.get_sighting(sighting_id)
     require_camera(
         rt,
         caller.actor,
@@ -315,7 +315,7 @@ def sighting_crop(
         request.url.path,
         unseen=f"no sighting with id {sighting_id}",  # as the store answers one that does not exist
     )
-    data = rt.store.blobs.read(sighting.crop_path)
+    data = rt.blobs.read(sighting.crop_path)
     event = AuditEvent(
         Action.SIGHTING_CROP,
         f"sighting:{sighting.id}",

@@ -124,7 +124,7 @@ def create_watchlist(
     rt = runtime_of(request)
     m = rt.settings.matching
     created = rt.changes.create_watchlist(
-        rt.store_as(caller.actor),
+        rt.watchlists_as(caller.actor),
         body.name,
         caller.actor,
         category=body.category,
@@ -172,10 +172,10 @@ def set_severity(
 ) -> WatchlistChanged:
     """What the watchlist's alerts are raised at from now on; applies at once (it changes how
     urgent an alert is, not who is matched)."""
-    w = runtime_of(request).store_as(caller.actor).set_watchlist_severity(name, body.value)
+    w = runtime_of(request).watchlists_as(caller.actor).set_watchlist_severity(name, body.value)
     return WatchlistChanged(watchlist=WatchlistPublic.of(w), tuning=[])
 
 
 def _changed(request: Request, name: str, result: TuningResult) -> WatchlistChanged:
-    current = next(w for w in runtime_of(request).store.list_watchlists() if w.name == name)
+    current = next(w for w in runtime_of(request).watchlists.list_watchlists() if w.name == name)
     return WatchlistChanged(watchlist=WatchlistPublic.of(current), tuning=[Tuning.of(result)])

@@ -137,10 +137,10 @@ def _status(value: str) -> AlertStatus | None:
 def cards_of(rt: Runtime, rows: list[AlertInfo]) -> list[AlertCard]:
     """The cards of `rows`, with a fixed number of queries however many there are."""
     matching = rt.settings.matching
-    watchlists = {w.id: w for w in rt.store.list_watchlists()}
+    watchlists = {w.id: w for w in rt.watchlists.list_watchlists()}
     names = {c.id: c.name for c in rt.settings.cameras}
     confirmed = rt.alert_reviews.confirmed_by([a.id for a in rows])
-    margins = rt.store.sighting_margins([a.sighting_id for a in rows])
+    margins = rt.sightings.sighting_margins([a.sighting_id for a in rows])
     cards = []
     for a in rows:
         wl = watchlists.get(a.watchlist_id) if a.watchlist_id is not None else None

@@ -97,7 +97,7 @@ def _row(rt: Runtime, actor: Actor, info: OrderInfo, *, with_violations: bool) -
     places = [(c.id, c.geo) for c in rt.settings.cameras if c.geo is not None]
     violations: list[Violation] = []
     if with_violations:
-        alerts = rt.store.alerts_page(VIOLATIONS_SHOWN, order_id=info.order.id, camera_ids=actor.cameras)
+        alerts = rt.alerts.alerts_page(VIOLATIONS_SHOWN, order_id=info.order.id, camera_ids=actor.cameras)
         violations = [Violation(a, rt.orders.notes(a.id, by=actor)) for a in alerts]
     return OrderRow(
         info=info,
@@ -150,7 +150,7 @@ def _metres(origin: GeoPoint, p: GeoPoint) -> float:
 def _stay_at_home_persons(rt: Runtime) -> list[str]:
     """Names a new order may be for: persons on a stay_at_home watchlist."""
     names: list[str] = []
-    for w in rt.store.list_watchlists():
+    for w in rt.watchlists.list_watchlists():
         if w.category is WatchlistCategory.STAY_AT_HOME:
-            names += [p.display_name for p in rt.store.list_persons(w.name)]
+            names += [p.display_name for p in rt.watchlists.list_persons(w.name)]
     return sorted(set(names))

@@ -34,15 +34,15 @@ def people_page(
 ) -> Response:
     rt = runtime_of(request)
     actor = caller.actor
-    watchlists = rt.store.list_watchlists()
-    persons = rt.store.persons_page(PERSONS_PAGE, after_id=after, watchlist_name=watchlist)
+    watchlists = rt.watchlists.list_watchlists()
+    persons = rt.watchlists.persons_page(PERSONS_PAGE, after_id=after, watchlist_name=watchlist)
     pending = list(reversed(rt.changes.list_changes(ChangeStatus.PENDING)))  # newest first
     return render(
         request,
         "people.html",
         caller,
         watchlists=watchlists,
-        sizes=rt.store.watchlist_sizes(),
+        sizes=rt.watchlists.watchlist_sizes(),
         defaults=rt.settings.matching,
         persons=persons,
         watchlist=watchlist or "",
@@ -61,7 +61,7 @@ def _person_named(rt: Runtime, change: ChangeInfo) -> str:
     if kind != "person" or not key.isdigit():
         return ""
     try:
-        return rt.store.get_person(int(key)).display_name
+        return rt.watchlists.get_person(int(key)).display_name
     except NotFound:
         return "(removed)"
 

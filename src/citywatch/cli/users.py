@@ -14,16 +14,15 @@ from citywatch.audit.two_person import same_person
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table, when
 from citywatch.cli.permissions import require_permission, requires
-from citywatch.domain.access import Permission
+from citywatch.domain.access import ACCOUNT_ROLES, Permission
 from citywatch.domain.errors import InvalidInput
-from citywatch.store.tables import ROLES
 from citywatch.users.store import TokenInfo, UserInfo
 
 users_app = typer.Typer(help="User accounts, roles, camera scopes and API tokens.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Issue, list and revoke API tokens.", no_args_is_help=True)
 users_app.add_typer(tokens_app, name="token")
 
-ROLE_HELP = f"One of {', '.join(ROLES)}."
+ROLE_HELP = f"One of {', '.join(ACCOUNT_ROLES)}."
 CAMERA_HELP = "Limit the user to this camera id (repeat for several); without any: every camera."
 
 

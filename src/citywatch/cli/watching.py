@@ -27,9 +27,8 @@ from citywatch.ingest.stream import redact
 from citywatch.pipeline.camera import TrackOutcome
 from citywatch.pipeline.worker import CameraStatus, CameraWorker
 from citywatch.runtime.build import Runtime
-from citywatch.runtime.supervised import CAMERA, supervise
+from citywatch.runtime.supervised import CAMERA, data_folder_lock, supervise
 from citywatch.runtime.supervisor import ChildState, Supervisor
-from citywatch.store.lock import DataFolderLock
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +270,7 @@ def camera_statuses(supervisor: Supervisor) -> list[CameraStatus]:
 def own_data_folder(ctx: typer.Context, rt: Runtime, command: str) -> None:
     """Hold the data folder's lock while the command runs: one process records into a data
     folder at a time (a second is refused with who holds it: Conflict)."""
-    lock = DataFolderLock(rt.settings.data_dir, command)
+    lock = data_folder_lock(rt, command)
     lock.acquire()
     ctx.call_on_close(lock.release)
 

@@ -20,6 +20,10 @@ class Role(StrEnum):
     the command can read the files anyway. Every action is still audited under this role."""
 
 
+ACCOUNT_ROLES: tuple[str, ...] = tuple(r.value for r in Role if r is not Role.LOCAL)
+"""The roles a user account can hold (`local` is the shell's, never an account's)."""
+
+
 class Permission(StrEnum):
     PUBLIC = "public"
     """Anyone, signed in or not (version, writing a default configuration)."""

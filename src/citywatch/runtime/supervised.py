@@ -16,6 +16,7 @@ from citywatch.pipeline.camera import TrackOutcome
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.supervisor import RestartPolicy, Supervisor
+from citywatch.store.lock import DataFolderLock
 
 CAMERA = "camera:"
 SERVICE = "service:"
@@ -64,6 +65,12 @@ def supervise(rt: Runtime, on_outcome: Callable[[TrackOutcome], None] = lambda _
         supervisor.add(SERVICE + "delivery", _dispatcher(rt), tier=CONSUMERS)
     rt.supervisor = supervisor
     return supervisor
+
+
+def data_folder_lock(rt: Runtime, command: str) -> DataFolderLock:
+    """The lock `run` and `watch` hold on the data folder while they record into it: one
+    process at a time (a second is refused, naming who holds it)."""
+    return DataFolderLock(rt.settings.data_dir, command)
 
 
 def _dispatcher(rt: Runtime) -> Callable[[], Child]:

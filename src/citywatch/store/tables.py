@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from citywatch.domain.access import ACCOUNT_ROLES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -291,7 +293,6 @@ class AuditAnchor(Base):
     anchored_at: Mapped[str] = mapped_column(String(40))
 
 
-ROLES = ("admin", "supervisor", "operator", "investigator", "auditor")
 AUTHORISATION_STATUSES = ("pending", "approved", "refused", "revoked")
 MODES = ("off", "record", "detect", "watchlist", "investigate")
 CHANGE_STATUSES = ("pending", "applied", "refused")
@@ -389,7 +390,7 @@ class AuthorisationRow(Base):
 class UserRow(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(_in("role", ACCOUNT_ROLES), name="role"),
         CheckConstraint("length(trim(name)) > 0", name="name_not_blank"),
         _SQLITE_AUTOINCREMENT,
     )

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from citywatch.audit.hooks import AuditHook
 from citywatch.audit.two_person import token_issue_problem
+from citywatch.domain.access import ACCOUNT_ROLES
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database
-from citywatch.store.tables import ROLES, ApiTokenRow, UserRow
+from citywatch.store.tables import ApiTokenRow, UserRow
 
 log = logging.getLogger(__name__)
 
@@ -459,8 +460,8 @@ def check_name(name: str) -> str:
 
 
 def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if role not in ACCOUNT_ROLES:
+        raise InvalidInput(f"role {role!r} is not one of {', '.join(ACCOUNT_ROLES)}")
     return role
 
 

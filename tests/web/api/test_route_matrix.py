@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
+from citywatch.domain.access import ACCOUNT_ROLES as ROLES
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Actor
-from citywatch.store.tables import ROLES
 from citywatch.web.api.app import create_app, verify_routes_declare_permission
 from citywatch.web.api.auth import permissions_of
 from tests.web.api.harness import USERS, Api, api_settings, open_api

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.routing import APIRoute
 
+from citywatch.domain.access import ACCOUNT_ROLES as ROLES
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Actor
-from citywatch.store.tables import ROLES
 from citywatch.web.api.app import create_app
 from citywatch.web.api.auth import permissions_of
 from tests.web.api.test_route_matrix import concrete

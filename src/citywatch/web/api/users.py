@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Body, FastAPI, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from citywatch.domain.access import Permission
+from citywatch.domain.access import ACCOUNT_ROLES, Permission
 from citywatch.users.store import MAX_LABEL, MAX_PASSWORD, TokenInfo, UserInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
@@ -20,7 +20,18 @@ from citywatch.web.api.schemas import SIGNED_IN, problems
 
 UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,100}$", description="The user's name.")]
 TokenId = Annotated[int, Path(ge=1, description="The token's id.")]
-RoleName = Literal["admin", "supervisor", "operator", "investigator", "auditor"]
+RoleName = Annotated[
+    str,
+    AfterValidator(lambda role: role if role in ACCOUNT_ROLES else _no_role(role)),
+    WithJsonSchema({"type": "string", "enum": list(ACCOUNT_ROLES)}),
+]
+"""A role a user account can hold (domain.access.ACCOUNT_ROLES)."""
+
+
+def _no_role(role: str) -> str:
+    raise ValueError(f"role {role!r} is not one of {', '.join(ACCOUNT_ROLES)}")
+
+
 CameraIds = list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]]
 
 # --- schemas ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -31,18 +33,41 @@ def test_the_contracts_hold_on_the_source() -> None:
     assert "0 broken" in run.stdout
 
 
-def test_an_import_against_a_contract_breaks_it(tmp_path: Path) -> None:
+VIOLATIONS = [
+    (
+        "domain/clock.py",
+        "from citywatch.store import db  # the vocabulary leaning on SQL",
+        "domain imports nothing of citywatch but itself BROKEN",
+        "citywatch.domain.clock -> citywatch.store.db",
+    ),
+    (
+        "store/vectors.py",
+        "from citywatch.alerts import raising  # a rule called from the SQL layer",
+        "store imports no feature package BROKEN",
+        "citywatch.store.vectors -> citywatch.alerts.raising",
+    ),
+    (
+        "cli/output.py",
+        "from citywatch.store import repositories  # a front end querying tables",
+        "front ends import no store module BROKEN",
+        "citywatch.cli.output -> citywatch.store.repositories",
+    ),
+]
+
+
+@pytest.mark.parametrize(("module", "line", "broken", "path"), VIOLATIONS, ids=[v[0] for v in VIOLATIONS])
+def test_an_import_against_a_contract_breaks_it(
+    tmp_path: Path, module: str, line: str, broken: str, path: str
+) -> None:
     source = tmp_path / "src"
     shutil.copytree(
         ROOT / "src" / "citywatch", source / "citywatch", ignore=shutil.ignore_patterns("__pycache__")
     )
-    clock = source / "citywatch" / "domain" / "clock.py"
-    clock.write_text(
-        clock.read_text() + "\nfrom citywatch.store import db  # the vocabulary leaning on SQL\n"
-    )
+    target = source / "citywatch" / module
+    target.write_text(target.read_text() + f"\n{line}\n")
     config = tmp_path / "pyproject.toml"
     shutil.copy(ROOT / "pyproject.toml", config)
     run = _lint_imports(source, config)
     assert run.returncode != 0, run.stdout
-    assert "domain imports nothing of citywatch but itself BROKEN" in run.stdout
-    assert "citywatch.domain.clock -> citywatch.store.db" in run.stdout
+    assert broken in run.stdout
+    assert path in run.stdout

@@ -57,7 +57,7 @@ def test_records_older_than_400_days_go_with_a_receipt_and_the_chain_verifies(
     old_records(rt, 5, age=450 * DAY)
     rt.audit(AuditEvent("camera.start", "camera:recent"))
     assert rt.purge() is not None
-    (receipt,) = rt.retention.receipts()
+    (receipt,) = rt.purger.receipts()
     assert receipt.counts["audit"] == 5
     audit = receipt.details["audit"]
     assert audit["seq_range"] == [1, 5] and audit["count"] == 5 and audit["anchor"]["seq"] == 5
@@ -74,10 +74,10 @@ def test_the_purge_prunes_after_400_days_not_before(rt: Runtime, clock: Clock) -
     rt.audit(AuditEvent("camera.start", "camera:gate"))
     rt.audit(AuditEvent("camera.stop", "camera:gate"))
     clock.now = NOW + 399 * DAY
-    assert rt.retention.plan().audit is None
+    assert rt.purger.plan().audit is None
     assert rt.purge() is None
     clock.now = NOW + 401 * DAY
-    plan = rt.retention.plan()
+    plan = rt.purger.plan()
     assert plan.audit is not None and plan.counts["audit"] == 2
     receipt = rt.purge()
     assert receipt is not None and receipt.counts["audit"] == 2

@@ -236,13 +236,13 @@ def test_an_authorisations_receipt_is_shown_only_within_the_cameras_it_named(
     _enrol_and_sight(rt, gov, "U-3")
     gov.decide("U-3", AuthorisationStatus.REFUSED, by=SAM, note="no grounds")
     assert len(gov.enforce()) == 1
-    mine = [r for r in rt.retention.receipts() if r.kind == "authorisation"]
+    mine = [r for r in rt.purger.receipts() if r.kind == "authorisation"]
     assert len(mine) == 1
     on_cam_1 = Actor("ivy", "investigator", cameras=frozenset({"cam-1"}))
     elsewhere = Actor("ida", "investigator", cameras=frozenset({"cam-2"}))
-    assert [r.id for r in rt.retention.receipts(visible_to=on_cam_1)] == [mine[0].id]
-    assert [r for r in rt.retention.receipts(visible_to=elsewhere) if r.kind == "authorisation"] == []
-    assert [r.id for r in rt.retention.receipts(visible_to=SAM)] == [r.id for r in rt.retention.receipts()]
+    assert [r.id for r in rt.purger.receipts(visible_to=on_cam_1)] == [mine[0].id]
+    assert [r for r in rt.purger.receipts(visible_to=elsewhere) if r.kind == "authorisation"] == []
+    assert [r.id for r in rt.purger.receipts(visible_to=SAM)] == [r.id for r in rt.purger.receipts()]
 
 
 def test_an_ended_authorisation_deletes_its_watchlists_templates_but_not_lawful_sightings(

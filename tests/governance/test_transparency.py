@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from citywatch.audit.receipts import write_receipt
 from citywatch.cli.output import plain
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.pipeline import RetentionSettings
@@ -21,7 +22,8 @@ from citywatch.domain.policy import AuthorisationStatus, ProcessingMode, Window
 from citywatch.governance.store import NewAuthorisation
 from citywatch.governance.transparency import transparency_report
 from citywatch.requests.store import NewRequest, RequestKind
-from citywatch.retention.store import NewHold, RetentionStore, write_receipt
+from citywatch.retention.hold_records import NewHold
+from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
 from tests.store.helpers import T0, Clock, sighting
 
@@ -84,7 +86,7 @@ def purge_old_sightings(rt: Runtime, n: int, at: datetime) -> None:
         audit=rt._audit_as,
         remove_file=rt._remove_file,
     )
-    assert ret.purge(by=SYSTEM) is not None
+    assert ret.purger.purge(by=SYSTEM) is not None
 
 
 def authorisation_receipt(rt: Runtime, at: datetime, sightings: int, templates: int) -> None:

@@ -104,5 +104,5 @@ def test_a_stay_at_home_order_on_the_hamilton_clip(tmp_path: Path, shared_data: 
     assert receipt is not None and receipt.counts["templates"] == 1
     with rt.database.session(write=False) as session:
         assert session.query(FaceTemplate).count() == 0
-    assert [r.kind for r in rt.retention.receipts()][:1] == ["order"]
+    assert [r.kind for r in rt.purger.receipts()][:1] == ["order"]
     rt.close()

@@ -82,7 +82,7 @@ def test_requested_footage_survives_the_purge_and_exports_verifiably(
         audit=rt._audit_as,
         remove_file=rt._remove_file,
     )
-    receipt = rt.retention.purge(by=SYSTEM)
+    receipt = rt.purger.purge(by=SYSTEM)
     assert receipt is not None
     assert receipt.counts["footage"] == len(yard)
     assert sorted(receipt.details["ids"]["footage"]) == sorted(s.id for s in yard)

@@ -40,7 +40,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
         audit=rt._audit_as,
         remove_file=rt._remove_file,
     )
-    assert retention.purge(by=Actor("citywatch@system", "system", service=True)) is not None
+    assert retention.purger.purge(by=Actor("citywatch@system", "system", service=True)) is not None
     rt.users.add_user("otto", "operator")
     token = own_token(rt.users, "otto", "test").token
     rt.close()

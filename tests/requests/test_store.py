@@ -70,7 +70,7 @@ def test_filing_holds_the_footage_in_scope_at_once(rt: Runtime) -> None:
     assert hold.hold.reference == "request:MET-2026-7"
     assert info.deadline == info.created_at + timedelta(days=7)
     assert actions(rt) == ["hold.place", "request.file"]  # one transaction, both recorded
-    plan = rt.retention.plan()
+    plan = rt.purger.plan()
     assert inside not in plan.sightings
 
 
@@ -99,7 +99,7 @@ def test_a_refusal_gives_its_reason_and_releases_the_hold(rt: Runtime) -> None:
         "sam",
     )
     assert rt.retention.holds() == []
-    assert [r.kind for r in rt.retention.receipts()] == ["hold_release"]
+    assert [r.kind for r in rt.purger.receipts()] == ["hold_release"]
     rt.requests.close(rid, by=SAM)
     assert actions(rt)[-4:] == ["hold.release", "receipt.hold_release", "request.refuse", "request.close"]
     assert rt.requests.get(rid).status is RequestStatus.CLOSED

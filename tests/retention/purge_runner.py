@@ -14,7 +14,7 @@ from citywatch.runtime.build import Runtime
 
 def main() -> None:
     rt = Runtime(Settings(data_dir=Path(sys.argv[1])))
-    rt.retention.plan()  # everything opened and migrated before the signal may come
+    rt.purger.plan()  # everything opened and migrated before the signal may come
     print("ready", flush=True)
     rt.purge()
     print("done", flush=True)

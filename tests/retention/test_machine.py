@@ -20,7 +20,8 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import Window
 from citywatch.domain.retention import DataClass, Hold, HoldBounds, ItemRef, held
-from citywatch.retention.store import NewHold, RetentionStore
+from citywatch.retention.hold_records import NewHold
+from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
 from tests.store.helpers import T0, Clock, sighting
 
@@ -152,9 +153,9 @@ class RetentionMachine(RuleBasedStateMachine):
         def killed(*_args: object) -> None:
             raise Killed
 
-        store._delete = killed  # type: ignore[method-assign]
+        store.purger._delete = killed  # type: ignore[method-assign]
         with contextlib.suppress(Killed):
-            store.purge(by=SYSTEM)
+            store.purger.purge(by=SYSTEM)
         assert self._rows() == before  # the transaction never committed
 
     def _purge(self) -> None:
@@ -166,7 +167,7 @@ class RetentionMachine(RuleBasedStateMachine):
         }
         keep = {i for i, ref in self.alive.items() if held(ref, self.holds, now)}
         orphans = lambda: self.rt.sightings.clean_orphan_crops(older_than_s=0)  # noqa: E731
-        self.store().purge(by=SYSTEM, orphans=orphans)
+        self.store().purger.purge(by=SYSTEM, orphans=orphans)
         rows = self._rows()
         assert keep <= rows, f"held sightings deleted: {sorted(keep - rows)}"
         assert not ((due - keep) & rows), f"expired, unheld sightings survived: {sorted((due - keep) & rows)}"
@@ -183,7 +184,7 @@ class RetentionMachine(RuleBasedStateMachine):
     def every_deletion_has_a_receipt(self) -> None:
         in_receipts = {
             i
-            for r in self.rt.retention.receipts(limit=10_000)
+            for r in self.rt.purger.receipts(limit=10_000)
             if r.kind == "purge"
             for i in r.details["ids"]["sightings"]
         }

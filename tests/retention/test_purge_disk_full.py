@@ -22,7 +22,7 @@ from citywatch.config.pipeline import RetentionSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Unavailable
-from citywatch.retention import store as retention_module
+from citywatch.retention import purge as retention_module
 from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
 from tests.store.helpers import T0, Clock, files_under, sighting, vector
@@ -50,7 +50,7 @@ def state(rt: Runtime) -> tuple[list[int], list[int], list[Path], int]:
     """Sightings, segments, files on disk, receipts."""
     sightings = sorted(s.id for s in rt.sightings.list_sightings(limit=100))
     segments = [s.id for s in rt.footage.segments("cam-1", T0 - timedelta(days=1), LATER)]
-    receipts = len(rt.retention.receipts())
+    receipts = len(rt.purger.receipts())
     return (
         sightings,
         segments,
@@ -103,12 +103,12 @@ def test_a_full_disk_deletes_nothing_and_the_next_purge_completes(
         remove_file=rt._remove_file,
     )
     with pytest.raises(Unavailable, match=r"purge not done, nothing deleted: .*disk full"):
-        ret.purge(by=SYSTEM)
+        ret.purger.purge(by=SYSTEM)
     assert state(rt) == before  # every row and file still there, no receipt
     assert "receipt.purge" not in [e.action for e in rt.audit_log.entries()]
 
     monkeypatch.undo()  # space freed
-    receipt = ret.purge(by=SYSTEM)
+    receipt = ret.purger.purge(by=SYSTEM)
     assert receipt is not None
     assert (receipt.counts["sightings"], receipt.counts["footage"]) == (3, 1)
     assert state(rt) == ([], [], [], 1)

@@ -17,7 +17,8 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound
 from citywatch.domain.policy import Window
-from citywatch.retention.store import NewHold, RetentionStore
+from citywatch.retention.hold_records import NewHold
+from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
 from citywatch.store.tables import ExportRow
 from tests.store.helpers import T0, Clock, a_match, files_under, sighting, vector
@@ -60,9 +61,9 @@ def ids(rt: Runtime) -> set[int]:
 def test_the_purge_deletes_what_expired_with_a_receipt(rt: Runtime, clock: Clock, tmp_path: Path) -> None:
     old, new = add(rt, start=T0), add(rt, start=T0 + 4 * DAY)
     ret = store(rt, clock)
-    assert ret.purge(by=SYSTEM) is None  # nothing is five days old yet
+    assert ret.purger.purge(by=SYSTEM) is None  # nothing is five days old yet
     clock.now = T0 + 5 * DAY + timedelta(seconds=1)
-    receipt = ret.purge(by=SYSTEM)
+    receipt = ret.purger.purge(by=SYSTEM)
     assert receipt is not None and receipt.counts["sightings"] == 1
     assert ids(rt) == {new}
     assert receipt.details["ids"]["sightings"] == [old]
@@ -70,7 +71,7 @@ def test_the_purge_deletes_what_expired_with_a_receipt(rt: Runtime, clock: Clock
     assert len(files_under(tmp_path / "data/blobs/crops")) == 1  # the crop went too
     (entry,) = [e for e in rt.audit_log.entries() if e.action == "receipt.purge"]
     assert (entry.seq, entry.actor) == (receipt.audit_seq, "citywatch@system")
-    assert [r.id for r in ret.receipts()] == [receipt.id]
+    assert [r.id for r in ret.purger.receipts()] == [receipt.id]
     assert rt.audit_log.verify().ok
 
 
@@ -85,18 +86,18 @@ def test_a_hold_keeps_what_it_covers_and_its_release_lets_it_go(rt: Runtime, clo
     )
     by_name = ret.place_hold(NewHold("R-2", "subject access", "J. Doe", items=[("sighting", named)]), by=ANN)
     clock.now = T0 + 10 * DAY
-    plan = ret.plan()
+    plan = ret.purger.plan()
     assert (plan.sightings, plan.held["sightings"]) == ([other_camera], 2)
-    ret.purge(by=SYSTEM)
+    ret.purger.purge(by=SYSTEM)
     assert ids(rt) == {held, named}
 
     receipt = ret.release_hold(window.hold.id, "no longer needed", by=ANN).receipt
     assert receipt is not None and receipt.kind == "hold_release" and receipt.counts["sightings"] == 1
     assert ids(rt) == {held, named}  # releasing deletes nothing by itself
-    ret.purge(by=SYSTEM)
+    ret.purger.purge(by=SYSTEM)
     assert ids(rt) == {named}
     ret.release_hold(by_name.hold.id, "no longer needed", by=ANN)
-    ret.purge(by=SYSTEM)
+    ret.purger.purge(by=SYSTEM)
     assert ids(rt) == set()
     actions = [e.action for e in rt.audit_log.entries()]
     assert actions.count("hold.place") == 2 and actions.count("hold.release") == 2
@@ -110,10 +111,10 @@ def test_overlapping_holds_resolve_to_the_longest(rt: Runtime, clock: Clock) -> 
     ret.place_hold(NewHold("A", "a", "x", cameras=["gate"], window=window, expires_at=T0 + 8 * DAY), by=ANN)
     ret.place_hold(NewHold("B", "b", "y", cameras=["gate"], window=window, expires_at=T0 + 20 * DAY), by=ANN)
     clock.now = T0 + 10 * DAY  # the first hold has expired, the second has not
-    ret.purge(by=SYSTEM)
+    ret.purger.purge(by=SYSTEM)
     assert ids(rt) == {s}
     clock.now = T0 + 20 * DAY
-    ret.purge(by=SYSTEM)
+    ret.purger.purge(by=SYSTEM)
     assert ids(rt) == set()
 
 
@@ -122,12 +123,12 @@ def test_an_alert_keeps_its_sighting_and_a_held_alert_its_sighting_too(rt: Runti
     matched = rt.sightings.add_sighting(sighting(match=a_match(1, person.id), template=vector(1)))
     ret = store(rt, clock, sightings_days=2, templates_days=2, alerts_days=30)
     clock.now = T0 + 10 * DAY
-    ret.purge(by=SYSTEM)
+    ret.purger.purge(by=SYSTEM)
     assert ids(rt) == {matched.sighting_id}  # the alert, kept 30 days, keeps its sighting
     assert matched.alert_id is not None
     ret.place_hold(NewHold("C-1", "evidence", "police", items=[("alert", matched.alert_id)]), by=ANN)
     clock.now = T0 + 40 * DAY
-    ret.purge(by=SYSTEM)
+    ret.purger.purge(by=SYSTEM)
     assert ids(rt) == {matched.sighting_id} and len(rt.alerts.list_alerts()) == 1
 
 
@@ -135,7 +136,7 @@ def test_templates_can_go_before_their_sightings(rt: Runtime, clock: Clock) -> N
     s = add(rt, template=vector(4))
     ret = store(rt, clock, sightings_days=10, templates_days=2)
     clock.now = T0 + 3 * DAY
-    receipt = ret.purge(by=SYSTEM)
+    receipt = ret.purger.purge(by=SYSTEM)
     assert receipt is not None and receipt.counts == {
         "alerts": 0,
         "audit": 0,
@@ -221,7 +222,7 @@ def test_canary_bytes_are_gone_from_every_file_after_the_purge(
     patterns = (b"CANARY-TEMPLATE!", b"CANARY-CROP-BYTES", b"CANARY-SEGMENT-BYTES")
     assert all(p in on_disk() for p in patterns)
     clock.now = T0 + 6 * DAY
-    receipt = store(rt, clock).purge(by=SYSTEM)
+    receipt = store(rt, clock).purger.purge(by=SYSTEM)
     assert receipt is not None and receipt.details["ids"]["footage"] == [segment.id]
     assert [p for p in patterns if p in on_disk()] == []
     receipts = [e for e in rt.audit_log.entries() if e.action.startswith("receipt.")]
@@ -233,7 +234,7 @@ def test_the_purge_runs_on_the_policy_version_it_names(rt: Runtime, clock: Clock
     a, b = store(rt, clock).policy.version, store(rt, clock, footage_days=6).policy.version
     assert a != b
     clock.now = T0 + 6 * DAY
-    receipt = store(rt, clock, footage_days=6).purge(by=SYSTEM)
+    receipt = store(rt, clock, footage_days=6).purger.purge(by=SYSTEM)
     assert receipt is not None and receipt.policy_version == b
     assert replace(receipt, id=0).policy_version == b
 
@@ -254,7 +255,7 @@ def test_exports_fall_under_retention_like_everything_else(rt: Runtime, clock: C
             )
         )
     clock.now = T0 + 6 * DAY
-    receipt = store(rt, clock).purge(by=SYSTEM)
+    receipt = store(rt, clock).purger.purge(by=SYSTEM)
     assert receipt is not None and receipt.counts["exports"] == 1
     assert not package.exists()
 
@@ -277,8 +278,8 @@ def test_remembered_non_matches_go_with_the_templates_retention(rt: Runtime, clo
     remembered_false_match(rt, vector(2), T0 + 2 * DAY)
     ret = store(rt, clock, sightings_days=10, templates_days=2, alerts_days=30)
     clock.now = T0 + 3 * DAY  # counted from when the face was seen, not from the dismissal (today)
-    assert ret.plan().non_matches == [old]
-    receipt = ret.purge(by=SYSTEM)
+    assert ret.purger.plan().non_matches == [old]
+    receipt = ret.purger.purge(by=SYSTEM)
     assert receipt is not None and receipt.counts["non_matches"] == 1 and receipt.counts["templates"] == 1
     assert receipt.details["ids"]["non_matches"] == [old]
     assert [n.vector.tolist() for n in rt.watchlists.non_matches("test-model")] == [vector(2).tolist()]
@@ -297,7 +298,7 @@ def test_canary_a_remembered_face_leaves_no_trace_after_the_purge(
 
     assert b"CANARY-NONMATCH!" in on_disk()
     clock.now = T0 + 6 * DAY
-    receipt = store(rt, clock, sightings_days=10, alerts_days=30).purge(by=SYSTEM)
+    receipt = store(rt, clock, sightings_days=10, alerts_days=30).purger.purge(by=SYSTEM)
     assert receipt is not None and receipt.counts["non_matches"] == 1
     assert b"CANARY-NONMATCH!" not in on_disk()
     assert rt.watchlists.non_matches("test-model") == []

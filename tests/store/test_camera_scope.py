@@ -18,7 +18,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.requests.store import NewRequest, RequestKind, RequestStatus
-from citywatch.retention.store import NewHold
+from citywatch.retention.hold_records import NewHold
 from citywatch.runtime.build import Runtime
 from citywatch.store.tables import Sighting
 from tests.store.helpers import T0, sighting

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from citywatch.audit.receipts import ReceiptInfo
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, err, out, table, when
 from citywatch.cli.permissions import requires
@@ -16,7 +17,6 @@ from citywatch.domain.orders import OrderStatus, parse_area
 from citywatch.domain.policy import Window
 from citywatch.orders.checks import coverage_of
 from citywatch.orders.store import NewOrder, OrderInfo
-from citywatch.retention.store import ReceiptInfo
 from citywatch.runtime.build import Runtime
 
 orders_app = typer.Typer(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from citywatch.audit.receipts import ReceiptInfo
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
@@ -14,7 +15,7 @@ from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
 from citywatch.governance.changes import APPROVE_HINT, pending_hint
-from citywatch.retention.store import HoldInfo, NewHold, ReceiptInfo
+from citywatch.retention.hold_records import HoldInfo, NewHold
 
 holds_app = typer.Typer(help="Legal holds: what they cover survives retention.", no_args_is_help=True)
 
@@ -28,7 +29,7 @@ def purge(
     hold covers (`citywatch run` does this every retention.purge_every_min)."""
     rt = runtime(ctx)
     if dry_run:
-        plan = rt.retention.plan()
+        plan = rt.purger.plan()
         table(
             f"a purge now would delete (policy {rt.retention.policy.version})",
             ["class", "items", "expired but held"],
@@ -42,7 +43,7 @@ def purge(
             )
         return
     # whoever runs the command purges, by name; the audit prune also names the process and config
-    receipt = rt.retention.purge(by=rt.actor, orphans=rt.recover, started_by=rt.started_by("citywatch purge"))
+    receipt = rt.purger.purge(by=rt.actor, orphans=rt.recover, started_by=rt.started_by("citywatch purge"))
     if receipt is None:
         out.print("nothing has expired: nothing deleted")
         return
@@ -170,7 +171,7 @@ def receipts(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Deletion receipts: purges, hold releases, authorisations closed (newest first)."""
-    rows = runtime(ctx).retention.receipts(limit=limit)
+    rows = runtime(ctx).purger.receipts(limit=limit)
     if as_json:
         for r in rows:
             emit_json("receipt", r)

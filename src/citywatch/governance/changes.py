@@ -199,13 +199,13 @@ class ChangeStore:
             actor,
             AuditEvent(Action.CHANGE_PROPOSE, f"change:{change.id}", params={"kind": kind.value, **params}),
         )
-        return change_info(change)
+        return repo.change_info(change)
 
     # --- reading --------------------------------------------------------------------------
 
     def get(self, change_id: int) -> ChangeInfo:
         with self._db.session(write=False) as session:
-            return change_info(_require_change(session, change_id))
+            return repo.change_info(_require_change(session, change_id))
 
     def list_changes(
         self, status: ChangeStatus | str | None = ChangeStatus.PENDING, *, object: str | None = None
@@ -214,7 +214,7 @@ class ChangeStore:
         wanted = None if status is None else _status(status).value
         with self._db.session(write=False) as session:
             rows = repo.changes(session, status=wanted, object=object, limit=MAX_LIST)
-            return [change_info(row) for row in rows]
+            return [repo.change_info(row) for row in rows]
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -259,7 +259,7 @@ class ChangeStore:
                         params={**event_params, "proposed_by": row.proposed_by},
                     ),
                 )
-                return change_info(row)
+                return repo.change_info(row)
         raise PermissionDenied(f"change {change_id} not approved: {problem}")
 
     def refuse(self, change_id: int, actor: Actor, reason: str = "") -> ChangeInfo:
@@ -301,7 +301,7 @@ class ChangeStore:
                         result_count=removed,
                     ),
                 )
-                info = change_info(row)
+                info = repo.change_info(row)
         if problem is not None:
             raise PermissionDenied(f"change {change_id} not refused: {problem}")
         if unlink:
@@ -325,7 +325,7 @@ class ChangeStore:
                 session, actor, AuditEvent(Action(kind), row.object, params={**params, "change": row.id})
             )
         elif kind in HOLD_KINDS:
-            self._holds().apply_change_in(session, change_info(row), by=actor, now=self._now())
+            self._holds().apply_change_in(session, repo.change_info(row), by=actor, now=self._now())
         else:
             watchlist = session.get(Watchlist, _object_id(row.object, "watchlist"))
             if watchlist is None:
@@ -357,7 +357,7 @@ class ChangeStore:
         refused city-wide or long hold is released."""
         kind = ChangeKind(row.kind)
         if kind in HOLD_KINDS:
-            self._holds().undo_change_in(session, change_info(row), by=actor, now=self._now())
+            self._holds().undo_change_in(session, repo.change_info(row), by=actor, now=self._now())
             return 0
         if kind is ChangeKind.PERSON_ADD:
             person = session.get(Person, _object_id(row.object, "person"))
@@ -468,22 +468,4 @@ def _require_pending(session: Session, change_id: int) -> ChangeRow:
     return row
 
 
-def change_info(row: ChangeRow) -> ChangeInfo:
-    params, service, note = repo.decode_payload(row.payload)
-    return ChangeInfo(
-        id=row.id,
-        kind=ChangeKind(row.kind),
-        object=row.object,
-        params=params,
-        status=ChangeStatus(row.status),
-        proposed_by=row.proposed_by,
-        proposed_role=row.proposed_role,
-        proposed_by_service=service,
-        created_at=row.created_at,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        note=note,
-    )
-
-
-__all__ = ["APPROVE_HINT", "ActorAuditHook", "ChangeStore", "change_info", "pending_hint"]
+__all__ = ["APPROVE_HINT", "ActorAuditHook", "ChangeStore", "pending_hint"]

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
+from citywatch.audit.receipts import write_receipt
 from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor, AuditEvent
@@ -37,7 +38,6 @@ from citywatch.domain.policy import (
     Window,
     Zone,
 )
-from citywatch.retention.store import write_receipt
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
 from citywatch.store.tables import (

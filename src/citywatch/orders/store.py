@@ -19,6 +19,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from citywatch.audit.hooks import ActorAuditHook
+from citywatch.audit.receipts import ReceiptInfo, write_receipt
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
@@ -26,7 +28,6 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope
 from citywatch.domain.orders import Area, Order, OrderStatus, area_from_json, area_json
 from citywatch.domain.policy import Window
 from citywatch.governance.store import SYSTEM
-from citywatch.retention.store import ActorAuditHook, ReceiptInfo, write_receipt
 from citywatch.store.db import Database
 from citywatch.store.tables import (
     ALERT_NOTE_KINDS,

@@ -27,13 +27,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
+from citywatch.audit.hooks import ActorAuditHook
 from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.access import Permission, can, within_scope
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
-from citywatch.retention.store import ActorAuditHook, NewHold, RetentionStore, refused_outside_scope
+from citywatch.retention.hold_records import NewHold
+from citywatch.retention.scope import refused_outside_scope
+from citywatch.retention.store import RetentionStore
 from citywatch.store.db import Database
 from citywatch.store.tables import ExportRow, HoldRow, RecordingRow, RequestRow, Sighting
 

@@ -26,6 +26,7 @@ from citywatch.alerts.review import AlertReviews
 from citywatch.alerts.store import AlertStore
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
+from citywatch.audit.receipts import ReceiptInfo
 from citywatch.audit.witness import WitnessFile
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
@@ -51,8 +52,9 @@ from citywatch.pipeline.live import LiveCameras
 from citywatch.pipeline.worker import CameraWorker
 from citywatch.requests.export_store import EXPORTS_FOLDER, clean_orphan_exports
 from citywatch.requests.store import WORK_FOLDER, RequestKind, RequestStore, clean_work_folder
+from citywatch.retention.purge import Purger
 from citywatch.retention.segments import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
-from citywatch.retention.store import ReceiptInfo, RetentionStore
+from citywatch.retention.store import RetentionStore
 from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
@@ -242,6 +244,12 @@ class Runtime:
             cameras=lambda: [c.id for c in self.settings.cameras],
         )
 
+    @property
+    def purger(self) -> Purger:
+        """The purge under the configured retention policy (the holds' own, which plans what
+        releasing a hold frees by the same rules)."""
+        return self.retention.purger
+
     @cached_property
     def requests(self) -> RequestStore:
         r = self.settings.requests
@@ -277,7 +285,7 @@ class Runtime:
         what an interrupted purge left, then purge what has expired (as the system, naming the
         process that runs it in the audit prune's record)."""
         self.orders.enforce()
-        receipt = self.retention.purge(
+        receipt = self.purger.purge(
             by=SYSTEM, orphans=self.recover, started_by=self.started_by("citywatch run (scheduled purge)")
         )
         if receipt is not None:

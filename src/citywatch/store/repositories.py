@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from citywatch.domain.errors import NotFound
-from citywatch.domain.records import ChangeKind, ChangeStatus
+from citywatch.domain.records import ChangeInfo, ChangeKind, ChangeStatus
 from citywatch.store.tables import (
     ORDER_CATEGORY,
     Alert,
@@ -532,3 +532,21 @@ def insert_confirmation(
     session.add(row)
     session.flush()
     return row
+
+
+def change_info(row: ChangeRow) -> ChangeInfo:
+    params, service, note = decode_payload(row.payload)
+    return ChangeInfo(
+        id=row.id,
+        kind=ChangeKind(row.kind),
+        object=row.object,
+        params=params,
+        status=ChangeStatus(row.status),
+        proposed_by=row.proposed_by,
+        proposed_role=row.proposed_role,
+        proposed_by_service=service,
+        created_at=row.created_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        note=note,
+    )

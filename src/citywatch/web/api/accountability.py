@@ -16,12 +16,13 @@ from fastapi import FastAPI, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from citywatch.audit.chain import AuditEntry, compared
+from citywatch.audit.receipts import ReceiptInfo
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, filter_problem
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
 from citywatch.governance.transparency import transparency_report
-from citywatch.retention.store import HoldInfo, NewHold, ReceiptInfo
+from citywatch.retention.hold_records import HoldInfo, NewHold
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
 
@@ -531,7 +532,7 @@ def list_receipts(
     """Deletion receipts: purges, hold releases, authorisations closed; newest first. A caller
     limited to some cameras sees only the receipts within them: a hold release or a closed
     authorisation touching a camera outside the scope is left out whole."""
-    rows: list[ReceiptInfo] = runtime_of(request).retention.receipts(
+    rows: list[ReceiptInfo] = runtime_of(request).purger.receipts(
         limit=limit, before=before, visible_to=caller.actor
     )
     return ReceiptList(

@@ -15,10 +15,11 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request, Response
 
 from citywatch.audit.chain import AuditEntry
+from citywatch.audit.receipts import ReceiptInfo
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import filter_problem
 from citywatch.domain.errors import InvalidInput
-from citywatch.retention.store import HoldInfo, ReceiptInfo
+from citywatch.retention.hold_records import HoldInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
 from citywatch.web.console.render import render
@@ -93,7 +94,7 @@ def receipts_page(
     deleted, with the id ranges and hashes that prove it (never the content). For a user
     limited to some cameras, only the receipts within them (a hold release or a closed
     authorisation touching a camera outside the scope is left out whole)."""
-    rows: list[ReceiptInfo] = runtime_of(request).retention.receipts(
+    rows: list[ReceiptInfo] = runtime_of(request).purger.receipts(
         limit=limit, before=before, visible_to=caller.actor
     )
     return render(

@@ -23,6 +23,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
 from citywatch.requests.store import WORK_FOLDER
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import audit_of
 from citywatch.search.cases import CaseSearch, case_search
 from citywatch.search.photo import SearchHit
 from citywatch.web.api.auth import Caller, requires, runtime_of
@@ -141,7 +142,7 @@ async def search(
     form = await read_form(request, max_bytes=per_image + FORM_OVERHEAD)
     fields = _fields_of(form)
     for camera in fields.cameras:
-        require_camera(rt, caller.actor, Permission.CASE_SEARCH, camera, request.url.path)
+        require_camera(audit_of(rt), caller.actor, Permission.CASE_SEARCH, camera, request.url.path)
     upload = form.one_file(PHOTO_FIELD)
     if upload is None:
         raise InvalidInput(f"send the photo to search for as the form's {PHOTO_FIELD!r} file")

@@ -7,6 +7,8 @@ from __future__ import annotations
 from citywatch.alerts.views import AlertViews
 from citywatch.audit.hooks import Audit
 from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.requests.fulfil import Fulfilment
+from citywatch.requests.subject_access import SubjectAccess
 from citywatch.retention.footage import Clips
 from citywatch.runtime.build import Runtime
 from citywatch.search.cases import CaseSearcher
@@ -37,6 +39,40 @@ def case_searcher(rt: Runtime) -> CaseSearcher:
         quality=s.quality,
         matching=s.matching,
         audit=audit_of(rt),
+    )
+
+
+def subject_access(rt: Runtime) -> SubjectAccess:
+    """What filing and fulfilling a subject-access request draw on (loads the detector and the
+    embedder; the redaction detector only when a fulfilment asks for it)."""
+    s = rt.settings
+    return SubjectAccess(
+        requests=rt.requests,
+        sightings=rt.sightings,
+        footage=rt.footage,
+        blobs=rt.blobs,
+        detector=rt.detector,
+        embedder=rt.embedder,
+        redaction_detector=lambda: rt.redaction_detector,
+        configured=frozenset(c.id for c in s.cameras),
+        quality=s.quality,
+        matching=s.matching,
+        rules=s.requests,
+        data_dir=s.data_dir,
+        models_dir=s.models_dir,
+    )
+
+
+def fulfilment(rt: Runtime) -> Fulfilment:
+    """What fulfilling a request draws on; a law-enforcement export loads no model."""
+    return Fulfilment(
+        requests=rt.requests,
+        sightings=rt.sightings,
+        blobs=rt.blobs,
+        footage=rt.footage,
+        configured=frozenset(c.id for c in rt.settings.cameras),
+        data_dir=rt.settings.data_dir,
+        subject_access=lambda: subject_access(rt),
     )
 
 

@@ -139,7 +139,7 @@ def test_the_report_sums_receipts_and_counts_what_stands_now(rt: Runtime) -> Non
         by=IVY,
     )
 
-    report = transparency_report(rt, since=T0 - DAY)
+    report = transparency_report(rt.database, rt.policy, rt.settings.cameras, since=T0 - DAY)
 
     # in the period: two purges, two authorisations' ends (W-0's; W-3 refused, closed by
     # the report's own look at the policy, deleting nothing), one hold release
@@ -170,15 +170,17 @@ def test_the_report_sums_receipts_and_counts_what_stands_now(rt: Runtime) -> Non
     text = json.dumps(plain(report))
     assert not [name for name in NAMES if name in text]
 
-    everything = transparency_report(rt)
+    everything = transparency_report(rt.database, rt.policy, rt.settings.cameras)
     assert everything.receipts == 6 and everything.deleted["sightings"] == 1 + 2 + 3 + 4
-    only_first_purge = transparency_report(rt, since=before - DAY, until=before + DAY)
+    only_first_purge = transparency_report(
+        rt.database, rt.policy, rt.settings.cameras, since=before - DAY, until=before + DAY
+    )
     assert (only_first_purge.receipts, only_first_purge.deleted["sightings"]) == (1, 1)
     assert only_first_purge.requests == ()  # filed now, outside that period
 
 
 def test_an_empty_instance_reports_zeros(rt: Runtime) -> None:
-    report = transparency_report(rt)
+    report = transparency_report(rt.database, rt.policy, rt.settings.cameras)
     assert report.receipts == 0 and not any(report.deleted.values())
     assert [k.receipts for k in report.by_kind] == [0, 0, 0]
     assert report.holds.in_force == 0 and report.requests == ()
@@ -195,4 +197,4 @@ def test_an_empty_instance_reports_zeros(rt: Runtime) -> None:
 )
 def test_a_bad_period_is_refused(rt: Runtime, since: datetime, until: datetime | None, problem: str) -> None:
     with pytest.raises(InvalidInput, match=problem):
-        transparency_report(rt, since, until)
+        transparency_report(rt.database, rt.policy, rt.settings.cameras, since, until)

@@ -25,6 +25,7 @@ from citywatch.requests.package import verify_package
 from citywatch.requests.store import NewRequest, RequestKind, RequestStatus
 from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import fulfilment
 from tests.integration.cli_helpers import authorise
 
 IVY = Actor("ivy", "investigator")
@@ -94,7 +95,7 @@ def test_requested_footage_survives_the_purge_and_exports_verifiably(
     assert {s.camera_id for s in kept} == {"gate"} and len(kept) == len(gate_sightings)
 
     rt.requests.approve(info.id, by=SAM)
-    done = fulfil(rt, info.id, by=SAM)
+    done = fulfil(fulfilment(rt), info.id, by=SAM)
     assert done.status is RequestStatus.FULFILLED and done.export_id is not None
     (package,) = (tmp_path / "data" / EXPORTS_FOLDER).rglob("*.zip")
     verdict = verify_package(package, rt.audit_log.public_key)

@@ -34,6 +34,7 @@ from citywatch.requests.store import WORK_FOLDER, RequestInfo, RequestKind, Requ
 from citywatch.requests.subject_access import SubjectSearch, file_subject_access, requester_template
 from citywatch.retention.footage import export_clip
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import fulfilment, subject_access
 from citywatch.store.staging import REQUEST_PHOTOS_FOLDER
 from citywatch.vision.backends.hog import HogDetector
 
@@ -78,7 +79,7 @@ def file_as(
 ) -> tuple[RequestInfo, SubjectSearch]:
     """A subject-access request filed by the clerk for the last hour on `cameras`."""
     return file_subject_access(
-        rt,
+        subject_access(rt),
         requester=requester,
         contact=contact,
         cameras=list(cameras),
@@ -142,7 +143,7 @@ def test_the_requester_is_found_held_and_exported_with_every_other_face_blurred(
     assert stored[:2] == b"\xff\xd8" and b"Exif" not in stored[:64], "kept re-encoded, without metadata"
 
     rt.requests.approve(info.id, by=SAM)
-    done = fulfil(rt, info.id, by=SAM)
+    done = fulfil(fulfilment(rt), info.id, by=SAM)
     assert done.status is RequestStatus.FULFILLED and done.photo_path is None
     assert not rt.blobs.absolute(info.photo_path).exists(), "the photo goes once answered"
     work = rt.settings.data_dir / WORK_FOLDER
@@ -159,7 +160,7 @@ def test_the_requester_is_found_held_and_exported_with_every_other_face_blurred(
     clips = sorted((out / "clips").glob("*.mp4"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
     assert len(clips) == len(found.appearances) == len(described)
 
-    lin = requester_template(rt, lin_photo)
+    lin = requester_template(subject_access(rt), lin_photo)
     threshold = rt.settings.matching.search_threshold
     lin_visible = bystanders = 0
     for n, (clip, appearance, about) in enumerate(zip(clips, found.appearances, described, strict=True)):
@@ -241,7 +242,7 @@ def test_an_export_that_cannot_be_made_whole_is_not_made(
 
     monkeypatch.setitem(rt.__dict__, "redaction_detector", HogDetector(HogSettings()))
     with pytest.raises(Unavailable, match="redacted with the YuNet face detector"):
-        fulfil(rt, info.id, by=SAM)
+        fulfil(fulfilment(rt), info.id, by=SAM)
     monkeypatch.delitem(rt.__dict__, "redaction_detector")
 
     segment = rt.footage.segment(found.recordings[0])
@@ -250,7 +251,7 @@ def test_an_export_that_cannot_be_made_whole_is_not_made(
     path.rename(aside)
     try:
         with pytest.raises(Unavailable, match=f"#{segment.id}.*missing"):
-            fulfil(rt, info.id, by=SAM)
+            fulfil(fulfilment(rt), info.id, by=SAM)
     finally:
         aside.rename(path)
     assert packages() == []

@@ -38,6 +38,7 @@ from citywatch.media.images import read_image
 from citywatch.media.video import video_frames
 from citywatch.retention.footage import clip_in_clear, export_clip, identified_on_record
 from citywatch.runtime.build import Runtime, build_runtime
+from citywatch.runtime.usecases import clips
 from citywatch.store.tables import ExportRow
 from tests.conftest import make_settings
 from tests.fakes.accounts import own_token
@@ -505,17 +506,17 @@ def test_a_clip_is_in_clear_only_if_the_camera_identified_throughout_or_a_case_o
         straddling = (start - timedelta(minutes=1), start + timedelta(minutes=1))
         # the policy on record allows it, but nothing recorded the camera identifying then
         # (its pipeline had not decided): not vouched for
-        assert not clip_in_clear(rt, CAMERA, *after, case="", authorisation="")
+        assert not clip_in_clear(clips(rt), CAMERA, *after, case="", authorisation="")
         # the pipeline decides (a `camera.mode` record, now): from then on it is
         decided = datetime.now(UTC)
         rt.policy.decide(CameraPlace(CAMERA, ProcessingMode.WATCHLIST), decided)
         since_then = (decided + timedelta(seconds=1), decided + timedelta(minutes=1))
-        assert clip_in_clear(rt, CAMERA, *since_then, case="", authorisation="")
-        assert not clip_in_clear(rt, CAMERA, *after, case="", authorisation="")
-        assert not clip_in_clear(rt, CAMERA, *straddling, case="", authorisation="")
-        assert clip_in_clear(rt, CAMERA, *straddling, case="C-1", authorisation="W-9")
-        assert not clip_in_clear(rt, CAMERA, *straddling, case="C-1", authorisation="")
-        assert not clip_in_clear(rt, "not-configured", *since_then, case="", authorisation="")
+        assert clip_in_clear(clips(rt), CAMERA, *since_then, case="", authorisation="")
+        assert not clip_in_clear(clips(rt), CAMERA, *after, case="", authorisation="")
+        assert not clip_in_clear(clips(rt), CAMERA, *straddling, case="", authorisation="")
+        assert clip_in_clear(clips(rt), CAMERA, *straddling, case="C-1", authorisation="W-9")
+        assert not clip_in_clear(clips(rt), CAMERA, *straddling, case="C-1", authorisation="")
+        assert not clip_in_clear(clips(rt), "not-configured", *since_then, case="", authorisation="")
     finally:
         rt.close()
 

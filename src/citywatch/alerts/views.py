@@ -5,20 +5,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from citywatch.alerts.store import AlertStore
+from citywatch.audit.hooks import Audit
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import OutOfScope, PermissionDenied
 from citywatch.domain.records import AlertInfo
 from citywatch.domain.watchlists import AlertStatus
+from citywatch.governance.store import GovernanceStore
 
-if TYPE_CHECKING:  # the runtime is passed in: only its type is needed here
-    from citywatch.runtime.build import Runtime
+
+@dataclass(frozen=True, slots=True)
+class AlertViews:
+    """What looking at alerts draws on."""
+
+    alerts: AlertStore
+    governance: GovernanceStore
+    """Enforced before each look: what a lapsed authorisation derived is gone."""
+    audit: Audit
+    """Records each view and refusal as the caller."""
 
 
 def view_page(
-    rt: Runtime,
+    views: AlertViews,
     actor: Actor,
     *,
     limit: int,
@@ -30,26 +41,27 @@ def view_page(
     """A page of the alerts `actor` may see, newest first (only `camera`'s when given, which
     must be within their scope: refused and audited otherwise). Audited (`alert.view`)."""
     if camera is not None:
-        require_camera(rt, actor, Permission.ALERTS_READ, camera, path)
-    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
-    rows = rt.alerts.alerts_page(
+        require_camera(views.audit, actor, Permission.ALERTS_READ, camera, path)
+    views.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
+    rows = views.alerts.alerts_page(
         limit, before_id=before_id, status=status, camera_id=camera, camera_ids=actor.cameras
     )
     params = {"status": status, "camera": camera, "limit": limit, "before_id": before_id}
-    rt.audit(viewed(Action.ALERT_VIEW, "alerts", [a.id for a in rows], params), actor=actor)
+    views.audit(viewed(Action.ALERT_VIEW, "alerts", [a.id for a in rows], params), actor)
     return rows
 
 
-def view_one(rt: Runtime, actor: Actor, alert_id: int, *, path: str) -> AlertInfo:
+def view_one(views: AlertViews, actor: Actor, alert_id: int, *, path: str) -> AlertInfo:
     """One alert, if its camera is within `actor`'s scope (refused and audited otherwise).
     Audited (`alert.view`). NotFound when there is none, or none any longer once what a
     lapsed authorisation derived is gone."""
-    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
-    alert = rt.alerts.get_alert(alert_id)
-    require_camera(rt, actor, Permission.ALERTS_READ, alert.camera_id, path, unseen=no_alert(alert_id))
-    rt.audit(
-        AuditEvent(Action.ALERT_VIEW, f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1),
-        actor=actor,
+    views.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
+    alert = views.alerts.get_alert(alert_id)
+    require_camera(
+        views.audit, actor, Permission.ALERTS_READ, alert.camera_id, path, unseen=no_alert(alert_id)
+    )
+    views.audit(
+        AuditEvent(Action.ALERT_VIEW, f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1), actor
     )
     return alert
 
@@ -60,16 +72,17 @@ def no_alert(alert_id: int) -> str:
 
 
 def require_camera(
-    rt: Runtime, actor: Actor, permission: Permission, camera: str, path: str, *, unseen: str | None = None
+    audit: Audit, actor: Actor, permission: Permission, camera: str, path: str, *, unseen: str | None = None
 ) -> None:
     """Refuse, audited, what lies outside the caller's camera scope: the audit record names the
     camera, never the person. A role without `permission` is refused (PermissionDenied); a
     camera outside the scope is answered as what does not exist (OutOfScope, a NotFound):
-    `unseen` is the message an object that does not exist gets (default: no such camera)."""
+    `unseen` is the message an object that does not exist gets (default: no such camera).
+    `audit` records the refusal as `actor`."""
     if can(actor, permission, camera):
         return
     params = {"permission": str(permission), "cameras": [camera]}
-    rt.audit(AuditEvent(Action.ACCESS_REFUSED, f"api:{path}", params=params), actor=actor)
+    audit(AuditEvent(Action.ACCESS_REFUSED, f"api:{path}", params=params), actor)
     if not can(actor, permission):
         raise PermissionDenied(f"{actor.name} ({actor.role}) lacks {permission}")
     raise OutOfScope(unseen or f"no camera {camera!r} within your scope")

@@ -14,3 +14,6 @@ AuditHook = Callable[[Session, AuditEvent], None]
 was made for."""
 ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
 """The same, naming the actor at each call (for stores that act for several people)."""
+Audit = Callable[[AuditEvent, Actor], None]
+"""Records an action that has no transaction of its own (a search, a view, a refusal) as the
+actor named, in a transaction of its own (the runtime's `audit`)."""

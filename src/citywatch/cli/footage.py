@@ -15,6 +15,7 @@ from citywatch.cli.records import parse_when
 from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.retention.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
+from citywatch.runtime.usecases import clips
 
 
 def _time(text: str, what: str) -> datetime:
@@ -55,13 +56,14 @@ def clip(
     since, until = _time(start, "START"), _time(end, "END")
     target = out_file or Path(f"clip-{camera}-{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}.mp4")
 
-    clip_basis(rt, camera, since, until, case=case, authorisation=authorisation, by=rt.actor)
-    clear = clip_in_clear(rt, camera, since, until, case=case, authorisation=authorisation)
+    cutting = clips(rt)
+    clip_basis(cutting, camera, since, until, case=case, authorisation=authorisation, by=rt.actor)
+    clear = clip_in_clear(cutting, camera, since, until, case=case, authorisation=authorisation)
 
     def publish(export: ClipExport) -> None:
         rt.audit(clip_event(export, delivered_as=str(export.path), case=case, authorisation=authorisation))
 
-    export = cut_clip(rt, camera, since, until, target, clear=clear, publish=publish, overwrite=force)
+    export = cut_clip(cutting, camera, since, until, target, clear=clear, publish=publish, overwrite=force)
     if as_json:
         emit_json("clip", {**plain(export), "duration_s": export.duration_s})
         return

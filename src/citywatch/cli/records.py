@@ -19,6 +19,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.records import AlertReview
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import case_searcher
 from citywatch.search.cases import CaseSearch, case_search
 from citywatch.watchlists.verification import verify as verify_photos
 
@@ -80,7 +81,7 @@ def search(
         limit=limit,
         threshold=threshold,
     )
-    hits = case_search(rt, photo, asked, by=rt.actor)
+    hits = case_search(case_searcher(rt), photo, asked, by=rt.actor)
     if as_json:
         for h in hits:
             emit_json("hit", h)

@@ -21,6 +21,7 @@ from citywatch.requests.exports import verify_export
 from citywatch.requests.fulfil import fulfil
 from citywatch.requests.store import NewRequest, RequestInfo, RequestKind, RequestStatus
 from citywatch.requests.subject_access import SubjectSearch, file_subject_access
+from citywatch.runtime.usecases import audit_of, fulfilment, subject_access
 
 request_app = typer.Typer(
     help="Requests for footage: file, review, approve or refuse, close.", no_args_is_help=True
@@ -60,7 +61,7 @@ def request_file(
             raise InvalidInput("a subject-access request (--photo) gets its own reference; drop --reference")
         with progress_bar("searching footage segments for the requester") as progress:
             info, found = file_subject_access(
-                rt,
+                subject_access(rt),
                 requester=requester,
                 contact=contact,
                 cameras=camera,
@@ -135,7 +136,7 @@ def request_approve(ctx: typer.Context, request_id: int) -> None:
     """Approve a request (a supervisor other than its filer) and produce its export package."""
     rt = runtime(ctx)
     rt.requests.approve(request_id, by=rt.actor)
-    info = fulfil(rt, request_id, by=rt.actor)
+    info = fulfil(fulfilment(rt), request_id, by=rt.actor)
     _said(info)
     path = rt.settings.data_dir / EXPORTS_FOLDER
     out.print(f"export {info.export_id} written under {path}; check it with `citywatch export verify FILE`")
@@ -146,7 +147,7 @@ def request_approve(ctx: typer.Context, request_id: int) -> None:
 def request_fulfil(ctx: typer.Context, request_id: int) -> None:
     """Produce the export of an approved request again (after a failure, e.g. a full disk)."""
     rt = runtime(ctx)
-    info = fulfil(rt, request_id, by=rt.actor)
+    info = fulfil(fulfilment(rt), request_id, by=rt.actor)
     _said(info)
 
 
@@ -183,7 +184,14 @@ def export_verify(
     """Check an export's signature and every file in it; exit 1 and name the first problem."""
     rt = runtime(ctx)
     key = load_public(public_key) if public_key else None
-    verdict = verify_export(rt, package, by=rt.actor, what=f"export-file:{package.name}", public_key=key)
+    verdict = verify_export(
+        rt.settings.data_dir,
+        audit_of(rt),
+        package,
+        by=rt.actor,
+        what=f"export-file:{package.name}",
+        public_key=key,
+    )
     if not verdict.ok:
         err.print(f"[red]export NOT intact[/]: {verdict.problem}")
         raise typer.Exit(1)

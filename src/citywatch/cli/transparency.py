@@ -37,7 +37,8 @@ def transparency(
     end = parse_when(until)
     if until is not None and end is not None and _DATE.match(until.strip()):
         end += timedelta(days=1)  # a date names the whole day
-    report = transparency_report(runtime(ctx), start, end)
+    rt = runtime(ctx)
+    report = transparency_report(rt.database, rt.policy, rt.settings.cameras, start, end)
     if as_json:
         emit_json("transparency_report", report)
         return

@@ -24,8 +24,9 @@ from citywatch.domain.policy import (
 )
 from citywatch.domain.retention import DataClass
 from citywatch.governance import tally
+from citywatch.governance.policy import PolicyService
 from citywatch.requests.store import RequestKind, RequestStatus
-from citywatch.runtime.build import Runtime
+from citywatch.store.db import Database
 
 DELETING_KINDS = ("purge", "authorisation")
 """Receipt kinds that delete. A hold release deletes nothing: its receipt counts what became
@@ -104,21 +105,26 @@ class TransparencyReport:
 
 
 def transparency_report(
-    rt: Runtime, since: datetime | None = None, until: datetime | None = None
+    database: Database,
+    policy: PolicyService,
+    cameras: Sequence[CameraSettings],
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> TransparencyReport:
-    """Deletions, requests and receipts over [since, until) (until: now); holds, cameras and
+    """Deletions, requests and receipts over [since, until) (until: now), summed from
+    `database`; holds, the configured `cameras` (their modes under `policy`) and
     authorisations as they stand now."""
     for what, value in (("since", since), ("until", until)):
         if value is not None and (value.tzinfo is None or value.utcoffset() is None):
             raise InvalidInput(f"{what} must be a timezone-aware time, got {value.isoformat()}")
     # First: loading the policy closes any authorisation that has ended, with its receipt,
     # which the sums below then include.
-    policy = rt.policy.snapshot()
+    snapshot = policy.snapshot()
     now = utc_now()
     end = now if until is None else until
     if since is not None and since >= end:
         raise InvalidInput(f"the period ends ({end.isoformat()}) before it starts ({since.isoformat()})")
-    receipts, items = tally.receipt_totals(rt.database, since, end)
+    receipts, items = tally.receipt_totals(database, since, end)
     return TransparencyReport(
         since=since,
         until=end,
@@ -126,13 +132,11 @@ def transparency_report(
         receipts=sum(receipts.values()),
         deleted=_deleted(items),
         by_kind=_by_kind(receipts, items),
-        holds=_holds(tally.holds_in_force(rt.database, now)),
-        requests=_requests(tally.request_counts(rt.database, since, end)),
-        overdue_requests=tally.overdue_requests(
-            rt.database, now, tuple(s.value for s in OPEN_REQUEST_STATUSES)
-        ),
-        cameras=_cameras(policy, rt.settings.cameras, now),
-        authorisations=_authorisations(policy, now),
+        holds=_holds(tally.holds_in_force(database, now)),
+        requests=_requests(tally.request_counts(database, since, end)),
+        overdue_requests=tally.overdue_requests(database, now, tuple(s.value for s in OPEN_REQUEST_STATUSES)),
+        cameras=_cameras(snapshot, cameras, now),
+        authorisations=_authorisations(snapshot, now),
     )
 
 

@@ -6,18 +6,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from citywatch.config.ingest import CameraSettings
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.orders import Order, OrderCheck, check_order
 from citywatch.domain.policy import CameraPlace, GeoPoint, PolicySnapshot, mode_for
+from citywatch.governance.policy import PolicyService
 from citywatch.orders.store import OrderInfo, OrderStore
-
-if TYPE_CHECKING:  # the runtime builds OrderService: only its type is needed here
-    from citywatch.runtime.build import Runtime
+from citywatch.watchlists.store import WatchlistStore
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +89,13 @@ def order_coverage(
     return OrderCoverage(watchlist, tuple(checking), tuple(unplaced))
 
 
-def coverage_of(rt: Runtime, info: OrderInfo) -> OrderCoverage | None:
-    """Which configured cameras check the order now; None for an order whose person is gone."""
+def coverage_of(
+    watchlists: WatchlistStore, policy: PolicyService, cameras: Sequence[CameraSettings], info: OrderInfo
+) -> OrderCoverage | None:
+    """Which of the configured `cameras` check the order now, under `policy` (the person's
+    watchlist read from `watchlists`); None for an order whose person is gone."""
     if info.order.person_id is None:
         return None
-    watchlist = rt.watchlists.get_person(info.order.person_id).watchlist_name
-    places = [CameraPlace(c.id, c.mode, c.geo) for c in rt.settings.cameras]
-    return order_coverage(watchlist, places, rt.policy.snapshot(), datetime.now(UTC))
+    watchlist = watchlists.get_person(info.order.person_id).watchlist_name
+    places = [CameraPlace(c.id, c.mode, c.geo) for c in cameras]
+    return order_coverage(watchlist, places, policy.snapshot(), datetime.now(UTC))

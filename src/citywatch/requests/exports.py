@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from citywatch.audit.hooks import Audit
 from citywatch.audit.keys import load_or_create
 from citywatch.domain.access import Permission, within_scope
 from citywatch.domain.audit import Action, Actor, AuditEvent
@@ -22,28 +23,30 @@ from citywatch.domain.errors import CorruptMedia, NotFound, OutOfScope, Unavaila
 from citywatch.domain.records import SightingInfo
 from citywatch.requests.export_store import EXPORTS_FOLDER, ExportInfo, get_export
 from citywatch.requests.package import Entry, Verdict, build_package, verify_package
-from citywatch.requests.store import WORK_FOLDER, RequestInfo
+from citywatch.requests.store import WORK_FOLDER, RequestInfo, RequestStore
 from citywatch.retention.segments import describe_os_error
-from citywatch.runtime.build import Runtime
 from citywatch.store.blobs import make_dirs
+from citywatch.store.db import Database
 from citywatch.store.tables import ExportRow
 
 
 def publish_export(
-    rt: Runtime,
+    requests: RequestStore,
+    data_dir: Path,
     info: RequestInfo,
     entries: list[Entry],
     *,
     by: Actor,
     details: dict[str, object] | None = None,
 ) -> RequestInfo:
-    """Sign `entries` into the request's package and record it as the request's fulfilment."""
+    """Sign `entries` (with the instance's key, kept in `data_dir`) into the request's package
+    under `<data_dir>/exports` and record it in `requests` as the request's fulfilment."""
     now = utc_now()
     relative = f"{now.date().isoformat()}/request-{info.id}-{now.strftime('%H%M%S')}.zip"
     built = build_package(
-        rt.settings.data_dir / EXPORTS_FOLDER / relative,
+        data_dir / EXPORTS_FOLDER / relative,
         entries,
-        key=load_or_create(rt.settings.data_dir),
+        key=load_or_create(data_dir),
         reference=info.reference,
         created_by=by.name,
         created_at=now,
@@ -58,70 +61,90 @@ def publish_export(
         created_at=now,
     )
     try:
-        return rt.requests.fulfilled(info.id, export, by=by, details=details)
+        return requests.fulfilled(info.id, export, by=by, details=details)
     except BaseException:
         built.path.unlink(missing_ok=True)  # never an export on disk that no row records
         raise
 
 
 def verify_export(
-    rt: Runtime, package: Path, *, by: Actor, what: str, public_key: Ed25519PublicKey | None = None
+    data_dir: Path,
+    audit: Audit,
+    package: Path,
+    *,
+    by: Actor,
+    what: str,
+    public_key: Ed25519PublicKey | None = None,
 ) -> Verdict:
-    """Check a package's signature (against `public_key`, default this instance's) and every
-    file in it; the check is audited (`export.verify`) as `what` (e.g. `export:3`)."""
-    key = public_key or load_or_create(rt.settings.data_dir).public_key()
+    """Check a package's signature (against `public_key`, default this instance's, kept in
+    `data_dir`) and every file in it; the check is audited (`export.verify`, as `by`) as `what`
+    (e.g. `export:3`)."""
+    key = public_key or load_or_create(data_dir).public_key()
     try:
         verdict = verify_package(package, key)
     except CorruptMedia as exc:  # not a package at all: recorded as a failed check, then raised
-        rt.audit(AuditEvent(Action.EXPORT_VERIFY, what, params={"ok": False, "problem": str(exc)}), actor=by)
+        audit(AuditEvent(Action.EXPORT_VERIFY, what, params={"ok": False, "problem": str(exc)}), by)
         raise
     params = {"ok": verdict.ok, "problem": verdict.problem}
-    rt.audit(AuditEvent(Action.EXPORT_VERIFY, what, params=params), actor=by)
+    audit(AuditEvent(Action.EXPORT_VERIFY, what, params=params), by)
     return verdict
 
 
 def stored_export(
-    rt: Runtime,
+    database: Database,
+    data_dir: Path,
+    audit: Audit,
     export_id: int,
     *,
     by: Actor | None = None,
     permission: Permission = Permission.EXPORTS_VERIFY,
     action: Action = Action.EXPORT_VERIFY,
 ) -> tuple[ExportInfo, Path]:
-    """A recorded export and its file; NotFound when either is gone. With `by`, only one
+    """A recorded export (in `database`) and its file (under `<data_dir>/exports`); NotFound
+    when either is gone. With `by`, only one
     wholly within their camera scope: else answered as an export that does not exist
     (OutOfScope), audited (`access.refused` of `action` under `permission`, naming the
     cameras outside, never the export's content)."""
-    info = get_export(rt.database, export_id)
+    info = get_export(database, export_id)
     if by is not None and not within_scope(by, info.cameras):
         outside = sorted(set(info.cameras or ()) - (by.cameras or frozenset()))
         params = {"permission": str(permission), "cameras": outside, "action": action}
-        rt.audit(AuditEvent(Action.ACCESS_REFUSED, f"export:{info.id}", params=params), actor=by)
+        audit(AuditEvent(Action.ACCESS_REFUSED, f"export:{info.id}", params=params), by)
         raise OutOfScope(f"no export with id {export_id}")  # as get_export answers one that does not exist
-    root = (rt.settings.data_dir / EXPORTS_FOLDER).resolve()
+    root = (data_dir / EXPORTS_FOLDER).resolve()
     path = (root / info.path).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise NotFound(f"export {export_id}: its package {info.path} is missing")
     return info, path
 
 
-def open_export(rt: Runtime, export_id: int, *, by: Actor) -> tuple[ExportInfo, Path]:
+def open_export(
+    database: Database, data_dir: Path, audit: Audit, export_id: int, *, by: Actor
+) -> tuple[ExportInfo, Path]:
     """A recorded export's package for `by` to read, audited first (`export.download`): an
-    export holds footage and sightings. Only one wholly within `by`'s camera scope."""
+    export holds footage and sightings. Only one wholly within `by`'s camera scope (see
+    `stored_export`)."""
     info, path = stored_export(
-        rt, export_id, by=by, permission=Permission.REQUESTS_DECIDE, action=Action.EXPORT_DOWNLOAD
+        database,
+        data_dir,
+        audit,
+        export_id,
+        by=by,
+        permission=Permission.REQUESTS_DECIDE,
+        action=Action.EXPORT_DOWNLOAD,
     )
     params = {"request": info.request_id, "reference": info.reference, "sha256": info.sha256}
-    rt.audit(AuditEvent(Action.EXPORT_DOWNLOAD, f"export:{info.id}", params=params, result_count=1), actor=by)
+    audit(AuditEvent(Action.EXPORT_DOWNLOAD, f"export:{info.id}", params=params, result_count=1), by)
     return info, path
 
 
 @contextmanager
-def work_folder(rt: Runtime, prefix: str) -> Iterator[Path]:
+def work_folder(data_dir: Path, prefix: str) -> Iterator[Path]:
     """A private folder under `<data_dir>/tmp` for an export's working files (never the
     system's /tmp: an unblurred cut stays on the data volume, under the instance's
-    permissions), removed when the export ends; `Runtime.recover` removes what a crash left."""
-    root = rt.settings.data_dir / WORK_FOLDER
+    permissions), removed when the export ends; the runtime's `recover` removes what a crash
+    left."""
+    root = data_dir / WORK_FOLDER
     try:
         make_dirs(root)
         folder = tempfile.TemporaryDirectory(dir=root, prefix=prefix)

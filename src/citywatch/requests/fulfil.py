@@ -1,11 +1,12 @@
 """Fulfilling an approved request. A law-enforcement request gets the clips of every camera
 in scope, the sightings and alerts (JSON, no templates) and their best-shot crops; a
 subject-access request gets its requester's own appearances with every other face blurred
-(services.subject_access)."""
+(requests.subject_export)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from citywatch.domain.access import Permission
@@ -20,50 +21,72 @@ from citywatch.requests.exports import (
     work_folder,
 )
 from citywatch.requests.package import Entry
-from citywatch.requests.store import RequestInfo, RequestKind, RequestStatus
-from citywatch.requests.subject_access import fulfil_subject_access
+from citywatch.requests.store import RequestInfo, RequestKind, RequestStatus, RequestStore
+from citywatch.requests.subject_access import SubjectAccess
+from citywatch.requests.subject_export import fulfil_subject_access
 from citywatch.retention.footage import ClipExport, export_clip
-from citywatch.runtime.build import Runtime
+from citywatch.retention.segments import FootageStore
+from citywatch.sightings.store import SightingStore
+from citywatch.store.blobs import BlobStore
 
 
-def fulfil(rt: Runtime, request_id: int, *, by: Actor) -> RequestInfo:
+@dataclass(frozen=True, slots=True)
+class Fulfilment:
+    """What fulfilling a request draws on."""
+
+    requests: RequestStore
+    sightings: SightingStore
+    blobs: BlobStore
+    """The sightings' best-shot crops."""
+    footage: FootageStore
+    configured: frozenset[str]
+    """The configured cameras' ids (a camera that is not, and has no footage, is unknown)."""
+    data_dir: Path
+    """Where the signed export and its working folder go."""
+    subject_access: Callable[[], SubjectAccess]
+    """What a subject-access export draws on, called only for one (its models load then)."""
+
+
+def fulfil(fulfilment: Fulfilment, request_id: int, *, by: Actor) -> RequestInfo:
     """Produce and record the export of an approved request; `by`, when limited to some
     cameras, only of one within them (else PermissionDenied, audited)."""
-    info = rt.requests.get(
+    info = fulfilment.requests.get(
         request_id, by=by, permission=Permission.REQUESTS_DECIDE, action=Action.REQUEST_FULFIL
     )
     if info.status is not RequestStatus.APPROVED:
         raise Conflict(f"request {request_id} is {info.status}; only an approved request is fulfilled")
     if info.kind is RequestKind.SUBJECT_ACCESS:
-        return fulfil_subject_access(rt, info, by=by)
-    return fulfil_law_enforcement(rt, info, by=by)
+        return fulfil_subject_access(fulfilment.subject_access(), info, by=by)
+    return fulfil_law_enforcement(fulfilment, info, by=by)
 
 
-def fulfil_law_enforcement(rt: Runtime, info: RequestInfo, *, by: Actor) -> RequestInfo:
+def fulfil_law_enforcement(fulfilment: Fulfilment, info: RequestInfo, *, by: Actor) -> RequestInfo:
     since, until = info.window.start, info.window.end
     assert since is not None and until is not None  # a request's window is whole (store checks)
-    sightings, alerts = rt.sightings.sightings_in(info.cameras, since, until)
-    with work_folder(rt, f"request-{info.id}-") as tmp:
-        clips = _clips(rt, info, tmp)
+    sightings, alerts = fulfilment.sightings.sightings_in(info.cameras, since, until)
+    blobs = fulfilment.blobs
+    with work_folder(fulfilment.data_dir, f"request-{info.id}-") as tmp:
+        clips = _clips(fulfilment.footage, fulfilment.configured, info, tmp)
         entries = [Entry(f"clips/{c.camera_id}.mp4", source=c.path) for c in clips]
         entries += [
-            Entry(f"crops/sighting-{s.id}.jpg", source=rt.blobs.absolute(s.crop_path)) for s in sightings
+            Entry(f"crops/sighting-{s.id}.jpg", source=blobs.absolute(s.crop_path)) for s in sightings
         ]
         entries.append(Entry("sightings.json", json_bytes([sighting_record(s) for s in sightings])))
         entries.append(Entry("alerts.json", json_bytes([plain(asdict(a)) for a in alerts])))
         entries.append(Entry("request.json", json_bytes(_request(info, clips))))
-        return publish_export(rt, info, entries, by=by)
+        return publish_export(fulfilment.requests, fulfilment.data_dir, info, entries, by=by)
 
 
-def _clips(rt: Runtime, info: RequestInfo, folder: Path) -> list[ClipExport]:
+def _clips(
+    footage: FootageStore, configured: frozenset[str], info: RequestInfo, folder: Path
+) -> list[ClipExport]:
     since, until = info.window.start, info.window.end
     assert since is not None and until is not None
-    configured = {c.id for c in rt.settings.cameras}
     clips = []
     for camera in info.cameras:
         try:
             clip = export_clip(
-                rt.footage,
+                footage,
                 camera,
                 since,
                 until,

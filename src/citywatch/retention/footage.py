@@ -13,15 +13,19 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from citywatch.audit.hooks import Audit
+from citywatch.audit.log import AuditLog
+from citywatch.config.ingest import CameraSettings
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, ProcessingMode, mode_for
+from citywatch.governance.policy import PolicyService
+from citywatch.governance.store import GovernanceStore
 from citywatch.media.clips import ClipPart, write_clip
 from citywatch.media.video import rewrite_video
 from citywatch.requests.redaction import obscure
@@ -30,8 +34,24 @@ from citywatch.retention.segments import FootageStore, describe_os_error, sync_a
 from citywatch.search.photo import authorisation_problem, find_authorisation
 from citywatch.store.blobs import fsync_dir, make_dirs
 
-if TYPE_CHECKING:  # the runtime is passed in: only its type is needed here
-    from citywatch.runtime.build import Runtime
+
+@dataclass(frozen=True, slots=True)
+class Clips:
+    """What cutting a clip for someone draws on (`clip_basis`, `clip_in_clear`, `cut_clip`)."""
+
+    footage: FootageStore
+    cameras: Sequence[CameraSettings]
+    """The configured cameras (their mode and place, for the policy)."""
+    policy: PolicyService
+    """The policy on record, asked whether a camera identified throughout a window."""
+    audit_log: AuditLog
+    """Where the cameras' mode changes were recorded when they happened (`camera.mode`)."""
+    governance: GovernanceStore
+    """The authorisations a clip opened for a case names."""
+    audit: Audit
+    """Records a refused clip as the person asking."""
+    data_dir: Path
+    """Whose private working folder holds a cut before it is obscured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +161,7 @@ def _target(out: Path, *, overwrite: bool) -> Path:
 
 
 def clip_in_clear(
-    rt: Runtime, camera_id: str, since: datetime, until: datetime, *, case: str, authorisation: str
+    clips: Clips, camera_id: str, since: datetime, until: datetime, *, case: str, authorisation: str
 ) -> bool:
     """Whether a clip of `camera_id` over [since, until) may show faces: a case opened under an
     authorisation (which `clip_basis` checks first) names it, or the camera identified at every
@@ -150,14 +170,14 @@ def clip_in_clear(
     detected, one not configured, or identification off for any part of the window: False."""
     if case and authorisation:
         return True
-    camera = next((c for c in rt.settings.cameras if c.id == camera_id), None)
+    camera = next((c for c in clips.cameras if c.id == camera_id), None)
     if camera is None:
         return False
     place = CameraPlace(camera.id, camera.mode, camera.geo)
-    policy = rt.policy.snapshot()
+    policy = clips.policy.snapshot()
     if not all(mode_for(place, policy, at).mode.identifies for at in _moments(policy, since, until)):
         return False
-    return identified_on_record(_recorded_modes(rt, camera_id, until), since)
+    return identified_on_record(_recorded_modes(clips.audit_log, camera_id, until), since)
 
 
 def identified_on_record(modes: Iterable[tuple[datetime, ProcessingMode]], since: datetime) -> bool:
@@ -176,12 +196,12 @@ def identified_on_record(modes: Iterable[tuple[datetime, ProcessingMode]], since
 
 
 def _recorded_modes(
-    rt: Runtime, camera_id: str, until: datetime
+    audit_log: AuditLog, camera_id: str, until: datetime
 ) -> Iterator[tuple[datetime, ProcessingMode]]:
     """The camera's `camera.mode` records before `until`, newest first, a page at a time."""
     before: int | None = None
     while True:
-        page = rt.audit_log.page(
+        page = audit_log.page(
             limit=_PAGE, before=before, action=Action.CAMERA_MODE, object=f"camera:{camera_id}", until=until
         )
         for entry in page:
@@ -208,7 +228,7 @@ def _moments(policy: PolicySnapshot, since: datetime, until: datetime) -> list[d
 
 
 def cut_clip(
-    rt: Runtime,
+    clips: Clips,
     camera_id: str,
     since: datetime,
     until: datetime,
@@ -218,15 +238,15 @@ def cut_clip(
     publish: Callable[[ClipExport], None],
     overwrite: bool = False,
 ) -> ClipExport:
-    """`export_clip` of the runtime's footage when the clip may show faces (`clear`, from
+    """`export_clip` of `clips.footage` when the clip may show faces (`clear`, from
     `clip_in_clear`); otherwise the cut, made in the data folder's private working folder,
     re-encoded with every frame obscured whole into `out`, and `publish`ed (blurred, with
     the obscured file's digest) before it appears. The unobscured cut never leaves the data
     folder."""
-    configured = any(c.id == camera_id for c in rt.settings.cameras)
+    configured = any(c.id == camera_id for c in clips.cameras)
     if clear:
         return export_clip(
-            rt.footage,
+            clips.footage,
             camera_id,
             since,
             until,
@@ -236,11 +256,11 @@ def cut_clip(
             overwrite=overwrite,
         )
     target = _target(out, overwrite=overwrite)
-    work = rt.settings.data_dir / WORK_FOLDER
+    work = clips.data_dir / WORK_FOLDER
     make_dirs(work)
     with tempfile.TemporaryDirectory(dir=work, prefix="clip-raw-") as folder:
         raw = export_clip(
-            rt.footage,
+            clips.footage,
             camera_id,
             since,
             until,
@@ -265,7 +285,7 @@ def cut_clip(
 
 
 def clip_basis(
-    rt: Runtime,
+    clips: Clips,
     camera_id: str,
     since: datetime,
     until: datetime,
@@ -286,7 +306,7 @@ def clip_basis(
     error: type[InvalidInput | NotFound | PermissionDenied]
     if not authorisation:
         error, problem = InvalidInput, "a clip opened for a case names the authorisation it is opened under"
-    elif (found := find_authorisation(rt.governance, authorisation)) is None:
+    elif (found := find_authorisation(clips.governance, authorisation)) is None:
         error, problem = NotFound, f"no authorisation {authorisation!r} is on record"
     else:
         error = PermissionDenied
@@ -297,7 +317,7 @@ def clip_basis(
     refused = AuditEvent(
         Action.CLIP_REFUSED, f"camera:{camera_id}", authorisation=authorisation, case=case, params=params
     )
-    rt.audit(refused, actor=by)
+    clips.audit(refused, by)
     raise error(f"clip refused: {problem}")
 
 

@@ -1,7 +1,8 @@
 """Case search: the stored sightings of one face, inside a case (its legal basis, an
 authorisation in force naming the cameras, a bounded window), audited whether it runs
 (`search.photo`) or is refused as untargeted (`search.refused`). The command line and the
-API both search through `case_search`; each checks the caller's camera scope first."""
+API both search through `case_search` (with a `CaseSearcher` of what it draws on); each
+checks the caller's camera scope first."""
 
 from __future__ import annotations
 
@@ -10,10 +11,34 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from citywatch.audit.hooks import Audit
+from citywatch.config.pipeline import MatchingSettings
+from citywatch.config.vision import QualitySettings
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput
-from citywatch.runtime.build import Runtime
+from citywatch.domain.ports import Detector, Embedder
+from citywatch.governance.store import GovernanceStore
 from citywatch.search.photo import CaseScope, SearchHit, find_authorisation, scope_problem, search_by_photo
+from citywatch.sightings.store import SightingStore
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSearcher:
+    """What a case search draws on."""
+
+    sightings: SightingStore
+    """The stored sightings searched."""
+    governance: GovernanceStore
+    """Authorisations (enforced before each search, so what a lapsed one derived is gone)."""
+    detector: Detector
+    embedder: Embedder
+    quality: QualitySettings
+    """Which face in the photo is clear enough to search with."""
+    matching: MatchingSettings
+    """The defaults (`search_threshold`, `search_limit`) and the longest window
+    (`search_max_window_h`)."""
+    audit: Audit
+    """Records the search, or its refusal, as the searcher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +58,16 @@ class CaseSearch:
     """Farthest distance shown (default: `matching.search_threshold`)."""
 
 
-def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> list[SearchHit]:
+def case_search(searcher: CaseSearcher, photo: Path, search: CaseSearch, *, by: Actor) -> list[SearchHit]:
     """The sightings nearer than the threshold to the one face in `photo`, nearest first.
 
     Raises InvalidInput (after auditing `search.refused`) when the search is not targeted: no
     case, legal basis, cameras or start, too long a window, or no authorisation in force that
     covers the cameras and the window. The photo is audited by its SHA-256, never kept."""
-    rt.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
-    m = rt.settings.matching
+    searcher.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
+    m = searcher.matching
     threshold = search.threshold or m.search_threshold
-    authorisation = find_authorisation(rt.governance, search.authorisation)
+    authorisation = find_authorisation(searcher.governance, search.authorisation)
     scope = CaseScope(
         case=search.case,
         legal_basis=search.legal_basis,
@@ -58,7 +83,7 @@ def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> l
         "cameras": scope.cameras,
         "since": None if search.since is None else search.since.isoformat(),
         "until": None if search.until is None else search.until.isoformat(),
-        "model": rt.embedder.name,
+        "model": searcher.embedder.name,
         "threshold": threshold,
     }
     problem = scope_problem(scope, max_window=timedelta(hours=m.search_max_window_h), now=datetime.now(UTC))
@@ -73,21 +98,21 @@ def case_search(rt: Runtime, photo: Path, search: CaseSearch, *, by: Actor) -> l
         params=params,
     )
     if problem is not None:
-        rt.audit(
-            replace(searched, action=Action.SEARCH_REFUSED, params=params | {"reason": problem}), actor=by
+        searcher.audit(
+            replace(searched, action=Action.SEARCH_REFUSED, params=params | {"reason": problem}), by
         )
         raise InvalidInput(f"search refused: {problem}")
     hits = search_by_photo(
         photo,
-        store=rt.sightings,
-        detector=rt.detector,
-        embedder=rt.embedder,
-        quality=rt.settings.quality,
+        store=searcher.sightings,
+        detector=searcher.detector,
+        embedder=searcher.embedder,
+        quality=searcher.quality,
         threshold=threshold,
         limit=search.limit or m.search_limit,
         cameras=scope.cameras,
         since=scope.since,
         until=scope.until,
     )
-    rt.audit(replace(searched, result_count=len(hits)), actor=by)
+    searcher.audit(replace(searched, result_count=len(hits)), by)
     return hits

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
+from citywatch.audit.hooks import Audit
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import NotFound
 from citywatch.domain.records import ChangeInfo, PersonInfo
 from citywatch.governance.changes import ChangeStore
+from citywatch.store.blobs import BlobStore
 from citywatch.watchlists.store import WatchlistStore
-
-if TYPE_CHECKING:  # the runtime is passed in: only its type is needed here
-    from citywatch.runtime.build import Runtime
 
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 """What enrolment stores (api.people checks uploads are JPEG or PNG)."""
@@ -57,15 +55,18 @@ class ReferenceImage:
     media_type: str
 
 
-def view_reference(rt: Runtime, person_id: int, index: int, *, by: Actor) -> ReferenceImage:
-    """A person's `index`th reference image (oldest first): biometric data, so the read is
-    audited (`person.reference_view`, with the image's SHA-256 and legal basis) before it is
-    returned. NotFound for an unknown person or an index past their images."""
-    references = rt.watchlists.references(person_id)
+def view_reference(
+    watchlists: WatchlistStore, blobs: BlobStore, audit: Audit, person_id: int, index: int, *, by: Actor
+) -> ReferenceImage:
+    """A person's `index`th reference image (oldest first, read from `blobs`): biometric data,
+    so the read is audited (`person.reference_view` as `by`, with the image's SHA-256 and
+    legal basis) before it is returned. NotFound for an unknown person or an index past their
+    images."""
+    references = watchlists.references(person_id)
     if index >= len(references):
         raise NotFound(f"person {person_id} has {len(references)} reference image(s)")
     ref = references[index]
-    data = rt.blobs.read(ref.blob_path)
+    data = blobs.read(ref.blob_path)
     event = AuditEvent(
         Action.PERSON_REFERENCE_VIEW,
         f"person:{person_id}",
@@ -73,6 +74,6 @@ def view_reference(rt: Runtime, person_id: int, index: int, *, by: Actor) -> Ref
         params={"reference_id": ref.id, "sha256": ref.sha256},
         result_count=1,
     )
-    rt.audit(event, actor=by)
+    audit(event, by)
     media_type = IMAGE_TYPES.get(PurePosixPath(ref.blob_path).suffix.lower(), "application/octet-stream")
     return ReferenceImage(data, media_type)

@@ -615,7 +615,9 @@ def transparency(
 ) -> TransparencyPublic:
     """The public transparency report: deletions, holds, requests, cameras identifying and
     authorisations in force, as counts only."""
-    return TransparencyPublic.model_validate(transparency_report(runtime_of(request), since, until))
+    rt = runtime_of(request)
+    report = transparency_report(rt.database, rt.policy, rt.settings.cameras, since, until)
+    return TransparencyPublic.model_validate(report)
 
 
 def _now() -> datetime:

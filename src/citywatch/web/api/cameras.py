@@ -19,6 +19,7 @@ from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, P
 from citywatch.media.images import encode_jpeg, fit_within, outline_boxes
 from citywatch.pipeline.live import LiveState
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import audit_of
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.errors import ERROR_RESPONSES, ErrorBody
 
@@ -118,7 +119,7 @@ def camera_snapshot(
     never sees people), within the caller's camera scope, and every read audited
     (`camera.snapshot`). Only the latest frame is kept, in memory."""
     rt = runtime_of(request)
-    require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera_id, request.url.path)
+    require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera_id, request.url.path)
     camera = configured(rt, camera_id)
     place = CameraPlace(camera.id, camera.mode, camera.geo)
     now_mode = mode_for(place, rt.policy.snapshot(), datetime.now(UTC)).mode

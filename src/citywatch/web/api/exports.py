@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from citywatch.domain.access import Permission
 from citywatch.requests.export_store import ExportInfo, exports_page
 from citywatch.requests.exports import open_export, stored_export, verify_export
+from citywatch.runtime.usecases import audit_of
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit
 from citywatch.web.api.schemas import SIGNED_IN, problems
@@ -134,7 +135,8 @@ def download_export(
 ) -> FileResponse:
     """The signed package (zip), for its hand-over to the requester. Audited
     (`export.download`): it holds footage and sightings."""
-    info, path = open_export(runtime_of(request), export_id, by=caller.actor)
+    rt = runtime_of(request)
+    info, path = open_export(rt.database, rt.settings.data_dir, audit_of(rt), export_id, by=caller.actor)
     return FileResponse(
         path,
         media_type=ZIP,
@@ -149,8 +151,9 @@ def check_export(
     """Check a stored package's signature against this instance's key and every file in it
     (as `citywatch export verify`). Audited (`export.verify`)."""
     rt = runtime_of(request)
-    info, path = stored_export(rt, export_id, by=caller.actor)
-    verdict = verify_export(rt, path, by=caller.actor, what=f"export:{info.id}")
+    audit, data_dir = audit_of(rt), rt.settings.data_dir
+    info, path = stored_export(rt.database, data_dir, audit, export_id, by=caller.actor)
+    verdict = verify_export(data_dir, audit, path, by=caller.actor, what=f"export:{info.id}")
     return ExportVerdict(
         export_id=info.id,
         ok=verdict.ok,

@@ -26,6 +26,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.footage import Segment
 from citywatch.requests.store import WORK_FOLDER
 from citywatch.retention.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
+from citywatch.runtime.usecases import audit_of, clips
 from citywatch.store.blobs import make_dirs
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
@@ -136,7 +137,7 @@ def list_recordings(
     """The camera's footage segments that overlap the window, newest first. Audited
     (`recording.view`): which segments, by whom."""
     rt = runtime_of(request)
-    require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
+    require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
     if since >= until:
         raise InvalidInput("the window must start before it ends")
     rows, next_before = page_of(
@@ -171,8 +172,11 @@ def clip(
     throughout the window; any other clip has every frame obscured whole, re-encoded
     (`X-Citywatch-Blurred: yes`, and `blurred` in its audit record)."""
     rt = runtime_of(request)
-    require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
-    clip_basis(rt, camera, since, until, case=case or "", authorisation=authorisation or "", by=caller.actor)
+    require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
+    cutting = clips(rt)
+    clip_basis(
+        cutting, camera, since, until, case=case or "", authorisation=authorisation or "", by=caller.actor
+    )
     start, end = since.astimezone(UTC), until.astimezone(UTC)
     longest_s = rt.settings.api.clip_max_s
     if (end - start).total_seconds() > longest_s:
@@ -192,9 +196,9 @@ def clip(
         )
         rt.audit(event, actor=caller.actor)
 
-    clear = clip_in_clear(rt, camera, start, end, case=case or "", authorisation=authorisation or "")
+    clear = clip_in_clear(cutting, camera, start, end, case=case or "", authorisation=authorisation or "")
     try:
-        export = cut_clip(rt, camera, start, end, folder / name, clear=clear, publish=publish)
+        export = cut_clip(cutting, camera, start, end, folder / name, clear=clear, publish=publish)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -146,7 +146,8 @@ class OrderPublic(BaseModel):
     @classmethod
     def of(cls, info: OrderInfo, rt: Runtime) -> OrderPublic:
         o = info.order
-        coverage = coverage_of(rt, info) if o.status is OrderStatus.ACTIVE else None
+        active = o.status is OrderStatus.ACTIVE
+        coverage = coverage_of(rt.watchlists, rt.policy, rt.settings.cameras, info) if active else None
         return cls(
             id=o.id,
             person_id=o.person_id,

@@ -28,6 +28,7 @@ from citywatch.domain.watchlists import Severity, WatchlistCategory
 from citywatch.media.images import decode_image
 from citywatch.requests.store import WORK_FOLDER
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import audit_of
 from citywatch.watchlists import persons
 from citywatch.watchlists.enrolment import Enrolment
 from citywatch.web.api.auth import Caller, requires, runtime_of
@@ -397,7 +398,8 @@ def reference_image(
 ) -> Response:
     """A person's reference image: biometric data, so every read is audited
     (`person.reference_view`, with the image's SHA-256) before it is sent."""
-    image = persons.view_reference(runtime_of(request), person_id, index, by=caller.actor)
+    rt = runtime_of(request)
+    image = persons.view_reference(rt.watchlists, rt.blobs, audit_of(rt), person_id, index, by=caller.actor)
     return Response(image.data, media_type=image.media_type, headers={"Cache-Control": "no-store"})
 
 

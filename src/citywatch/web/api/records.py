@@ -16,6 +16,7 @@ from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.records import AlertInfo, AlertReview, SightingInfo
 from citywatch.domain.watchlists import AlertStatus, Severity
+from citywatch.runtime.usecases import alert_views, audit_of
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.errors import ERROR_RESPONSES
 from citywatch.web.api.paging import PAGE_DEFAULT, BeforeId, Limit
@@ -232,7 +233,7 @@ def list_alerts(
 ) -> AlertList:
     """The alerts the caller may see, newest first, a page at a time. Audited (`alert.view`)."""
     rows = alerts.view_page(
-        runtime_of(request),
+        alert_views(runtime_of(request)),
         caller.actor,
         limit=limit,
         before_id=before_id,
@@ -247,7 +248,8 @@ def get_alert(
     request: Request, caller: Annotated[Caller, requires(Permission.ALERTS_READ)], alert_id: AlertId
 ) -> AlertPublic:
     """One alert, if its camera is within the caller's scope. Audited (`alert.view`)."""
-    return AlertPublic.of(alerts.view_one(runtime_of(request), caller.actor, alert_id, path=request.url.path))
+    views = alert_views(runtime_of(request))
+    return AlertPublic.of(alerts.view_one(views, caller.actor, alert_id, path=request.url.path))
 
 
 def acknowledge(
@@ -291,7 +293,7 @@ def list_sightings(
     """The sightings the caller may see, newest stored first. Audited (`sighting.view`)."""
     rt = runtime_of(request)
     if camera is not None:
-        require_camera(rt, caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
+        require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
     rt.governance.enforce()
     rows = rt.sightings.sightings_page(
         limit, before_id=before_id, camera_id=camera, camera_ids=caller.actor.cameras
@@ -308,7 +310,7 @@ def sighting_crop(
     rt = runtime_of(request)
     sighting = rt.sightings.get_sighting(sighting_id)
     require_camera(
-        rt,
+        audit_of(rt),
         caller.actor,
         Permission.SIGHTINGS_READ,
         sighting.camera_id,

@@ -30,6 +30,7 @@ from citywatch.requests.fulfil import fulfil
 from citywatch.requests.store import WORK_FOLDER, NewRequest, RequestInfo, RequestKind, RequestStatus
 from citywatch.requests.subject_access import file_subject_access
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import fulfilment, subject_access
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
 from citywatch.web.api.uploads import RateLimit, decode_upload, read_form
@@ -296,7 +297,7 @@ def approve(
     Should the export fail (503), the request stays approved."""
     rt = runtime_of(request)
     rt.requests.approve(request_id, by=caller.actor)
-    return RequestPublic.of(fulfil(rt, request_id, by=caller.actor))
+    return RequestPublic.of(fulfil(fulfilment(rt), request_id, by=caller.actor))
 
 
 def refuse(
@@ -357,7 +358,7 @@ def _file_subject_access(rt: Runtime, fields: PublicRequestForm, name: str, data
         photo = Path(folder) / name
         photo.write_bytes(data)
         info, _found = file_subject_access(
-            rt,
+            subject_access(rt),
             requester=fields.requester,
             contact=fields.contact,
             cameras=fields.cameras,

@@ -23,6 +23,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
 from citywatch.requests.store import WORK_FOLDER
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import audit_of, case_searcher
 from citywatch.search.cases import CaseSearch, case_search
 from citywatch.search.photo import SearchHit
 from citywatch.web.api.auth import Caller, requires, runtime_of
@@ -141,7 +142,7 @@ async def search(
     form = await read_form(request, max_bytes=per_image + FORM_OVERHEAD)
     fields = _fields_of(form)
     for camera in fields.cameras:
-        require_camera(rt, caller.actor, Permission.CASE_SEARCH, camera, request.url.path)
+        require_camera(audit_of(rt), caller.actor, Permission.CASE_SEARCH, camera, request.url.path)
     upload = form.one_file(PHOTO_FIELD)
     if upload is None:
         raise InvalidInput(f"send the photo to search for as the form's {PHOTO_FIELD!r} file")
@@ -192,7 +193,7 @@ def _search(rt: Runtime, actor: Actor, fields: CaseSearchForm, photo: Photo) -> 
         path = Path(folder) / f"photo{photo.suffix}"
         path.write_bytes(photo.data)
         try:
-            return case_search(rt, path, asked, by=actor)
+            return case_search(case_searcher(rt), path, asked, by=actor)
         except InvalidInput as exc:  # name the upload, not the working file
             raise type(exc)(str(exc).replace(str(path), photo.filename)) from None
 

@@ -20,6 +20,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.records import AlertInfo
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import alert_views
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import BeforeId
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
@@ -86,7 +87,13 @@ def alerts_page(
     camera = camera_choice.strip() or None
     status = _status(status_choice)
     rows = alerts.view_page(
-        rt, actor, limit=limit, before_id=before_id, status=status, camera=camera, path=request.url.path
+        alert_views(rt),
+        actor,
+        limit=limit,
+        before_id=before_id,
+        status=status,
+        camera=camera,
+        path=request.url.path,
     )
     return render(
         request,
@@ -112,7 +119,7 @@ def alert_card(
     """One alert's card (an HTML fragment): the feed adds it as the alert arrives, and puts
     it back after a review step. Audited (`alert.view`)."""
     rt = runtime_of(request)
-    alert = alerts.view_one(rt, caller.actor, alert_id, path=request.url.path)
+    alert = alerts.view_one(alert_views(rt), caller.actor, alert_id, path=request.url.path)
     return render(
         request,
         "alert_card.html",

@@ -92,7 +92,8 @@ def orders_page(
 
 
 def _row(rt: Runtime, actor: Actor, info: OrderInfo, *, with_violations: bool) -> OrderRow:
-    coverage = coverage_of(rt, info) if info.order.status is OrderStatus.ACTIVE else None
+    active = info.order.status is OrderStatus.ACTIVE
+    coverage = coverage_of(rt.watchlists, rt.policy, rt.settings.cameras, info) if active else None
     checking = set() if coverage is None else set(coverage.checking)
     places = [(c.id, c.geo) for c in rt.settings.cameras if c.geo is not None]
     violations: list[Violation] = []

@@ -66,11 +66,12 @@ def transparency_page(
     start = None if since is None else datetime.combine(since, time(), UTC)
     end = None if until is None else datetime.combine(until, time(), UTC)
     error = ""
+    rt = runtime_of(request)
     try:
-        report = transparency_report(runtime_of(request), start, end)
+        report = transparency_report(rt.database, rt.policy, rt.settings.cameras, start, end)
     except InvalidInput as exc:
         error = str(exc)
-        report = transparency_report(runtime_of(request))
+        report = transparency_report(rt.database, rt.policy, rt.settings.cameras)
     return render_public(
         request,
         "transparency.html",

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from citywatch.alerts.review import AlertReviews
 from citywatch.audit.chain import AuditEntry
 from citywatch.audit.log import AuditLog
+from citywatch.changes.store import ChangeStore
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.governance.changes import ChangeStore
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database, open_database
 from tests.fakes.stores import Stores

@@ -16,13 +16,13 @@ import pytest
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.recording import RecordingSettings
 from citywatch.config.settings import Settings
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import SYSTEM, Actor
 from citywatch.domain.policy import ProcessingMode, Window
-from citywatch.governance.store import SYSTEM
+from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.export_store import EXPORTS_FOLDER
 from citywatch.requests.fulfil import fulfil
 from citywatch.requests.package import verify_package
-from citywatch.requests.store import NewRequest, RequestKind, RequestStatus
+from citywatch.requests.store import NewRequest
 from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment

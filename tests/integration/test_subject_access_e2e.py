@@ -22,20 +22,20 @@ from citywatch.config.ingest import CameraSettings
 from citywatch.config.recording import RecordingSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import HogSettings
-from citywatch.domain.audit import Actor
+from citywatch.domain.audit import SYSTEM, Actor
 from citywatch.domain.errors import NoFace, NotFound, SeveralFaces, Unavailable
 from citywatch.domain.policy import ProcessingMode, Window
-from citywatch.governance.store import SYSTEM
+from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.media.video import video_frames
 from citywatch.requests.export_store import EXPORTS_FOLDER
 from citywatch.requests.fulfil import fulfil
 from citywatch.requests.package import verify_package
-from citywatch.requests.store import WORK_FOLDER, RequestInfo, RequestKind, RequestStatus
+from citywatch.requests.store import RequestInfo
 from citywatch.requests.subject_access import SubjectSearch, file_subject_access, requester_template
 from citywatch.retention.footage import export_clip
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment, subject_access
-from citywatch.store.staging import REQUEST_PHOTOS_FOLDER
+from citywatch.store.staging import REQUEST_PHOTOS_FOLDER, WORK_FOLDER
 from citywatch.vision.backends.hog import HogDetector
 
 CLERK = Actor("cleo", "operator")

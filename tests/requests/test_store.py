@@ -12,23 +12,16 @@ from pathlib import Path
 import pytest
 
 from citywatch.config.settings import Settings
-from citywatch.domain.audit import Actor, AuditEvent
+from citywatch.domain.audit import SYSTEM, Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.policy import Window
+from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.domain.retention import ItemRef
-from citywatch.governance.store import SYSTEM
-from citywatch.requests.store import (
-    WORK_FOLDER,
-    NewRequest,
-    RequestKind,
-    RequestStatus,
-    SubjectFindings,
-    clean_work_folder,
-)
+from citywatch.requests.store import NewRequest, SubjectFindings, clean_work_folder
 from citywatch.retention.segments import ORPHAN_GRACE_S
 from citywatch.runtime.build import Runtime
 from citywatch.store import repositories as repo
-from citywatch.store.staging import REQUEST_PHOTOS_FOLDER, Staging
+from citywatch.store.staging import REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
 from citywatch.store.tables import ExportRow
 from tests.store.helpers import T0, sighting
 

@@ -17,7 +17,8 @@ from citywatch.domain.access import within_scope
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
-from citywatch.requests.store import NewRequest, RequestKind, RequestStatus
+from citywatch.domain.records import RequestKind, RequestStatus
+from citywatch.requests.store import NewRequest
 from citywatch.retention.hold_records import NewHold
 from citywatch.runtime.build import Runtime
 from citywatch.store.tables import Sighting

@@ -29,13 +29,13 @@ from sqlalchemy.orm import Session
 from citywatch.alerts import memory as alert_memory
 from citywatch.alerts.store import alert_info
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
+from citywatch.audit.hooks import ActorAuditHook
 from citywatch.audit.two_person import AccountHistory, Owner, second_person_problem
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.records import AlertReview, AlertStatus
-from citywatch.governance.changes import ActorAuditHook
 from citywatch.store import repositories as repo
 from citywatch.store.db import Database
 from citywatch.store.tables import Alert, Sighting

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
+from citywatch.changes.store import pending_hint
 from citywatch.cli.context import runtime
 from citywatch.cli.output import out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.domain.access import Permission
 from citywatch.domain.records import ChangeKind, PersonInfo, TuningResult
 from citywatch.domain.watchlists import Severity, WatchlistCategory
-from citywatch.governance.changes import pending_hint
 from citywatch.watchlists.enrolment import Enrolment
 from citywatch.watchlists.persons import update_person
 

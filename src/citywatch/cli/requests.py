@@ -16,10 +16,11 @@ from citywatch.cli.records import parse_when
 from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
+from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.export_store import EXPORTS_FOLDER
 from citywatch.requests.exports import verify_export
 from citywatch.requests.fulfil import fulfil
-from citywatch.requests.store import NewRequest, RequestInfo, RequestKind, RequestStatus
+from citywatch.requests.store import NewRequest, RequestInfo
 from citywatch.requests.subject_access import SubjectSearch, file_subject_access
 from citywatch.runtime.usecases import audit_of, fulfilment, subject_access
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from citywatch.audit.receipts import ReceiptInfo
+from citywatch.changes.store import APPROVE_HINT, pending_hint
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
@@ -14,7 +15,6 @@ from citywatch.cli.records import parse_when
 from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
-from citywatch.governance.changes import APPROVE_HINT, pending_hint
 from citywatch.retention.hold_records import HoldInfo, NewHold
 
 holds_app = typer.Typer(help="Legal holds: what they cover survives retention.", no_args_is_help=True)

@@ -13,7 +13,7 @@ from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires
 from citywatch.cli.records import parse_when
 from citywatch.domain.access import Permission
-from citywatch.governance.transparency import TransparencyReport, transparency_report
+from citywatch.transparency.report import TransparencyReport, transparency_report
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

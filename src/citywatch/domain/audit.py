@@ -69,3 +69,7 @@ class Actor:
     service: bool = False
     """A machine acting through a service token: never one of the two people of the
     two-person rule."""
+
+
+SYSTEM = Actor("citywatch@system", "system", service=True)
+"""Who closes an ended authorisation: the system enforcing it, not a person."""

@@ -270,3 +270,17 @@ class AlertReview:
     not_remembered: str = ""
     """Dismissed as a false match but nothing remembered: why (e.g. the sighting's template
     has expired)."""
+
+
+class RequestKind(StrEnum):
+    SUBJECT_ACCESS = "subject_access"
+    LAW_ENFORCEMENT = "law_enforcement"
+
+
+class RequestStatus(StrEnum):
+    FILED = "filed"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    FULFILLED = "fulfilled"
+    CLOSED = "closed"

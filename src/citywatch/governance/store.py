@@ -23,7 +23,7 @@ from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.audit.receipts import write_receipt
 from citywatch.audit.two_person import independence_problem, same_person
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Action, Actor, AuditEvent
+from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import (
@@ -59,8 +59,6 @@ T = TypeVar("T")
 ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
 """Writes an audit record for `actor` inside the session of the action it records."""
 
-SYSTEM = Actor("citywatch@system", "system", service=True)
-"""Who closes an ended authorisation: the system enforcing it, not a person."""
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,99}$")
 

@@ -22,12 +22,11 @@ from sqlalchemy.orm import Session
 from citywatch.audit.hooks import ActorAuditHook
 from citywatch.audit.receipts import ReceiptInfo, write_receipt
 from citywatch.domain.access import Permission, can
-from citywatch.domain.audit import Action, Actor, AuditEvent
+from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.orders import Area, Order, OrderStatus, area_from_json, area_json
 from citywatch.domain.policy import Window
-from citywatch.governance.store import SYSTEM
 from citywatch.store.db import Database
 from citywatch.store.tables import (
     ALERT_NOTE_KINDS,

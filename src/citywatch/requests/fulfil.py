@@ -12,6 +12,7 @@ from pathlib import Path
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, Actor
 from citywatch.domain.errors import Conflict, NotFound
+from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.exports import (
     json_bytes,
     plain,
@@ -21,7 +22,7 @@ from citywatch.requests.exports import (
     work_folder,
 )
 from citywatch.requests.package import Entry
-from citywatch.requests.store import RequestInfo, RequestKind, RequestStatus, RequestStore
+from citywatch.requests.store import RequestInfo, RequestStore
 from citywatch.requests.subject_access import SubjectAccess
 from citywatch.requests.subject_export import fulfil_subject_access
 from citywatch.retention.footage import ClipExport, export_clip

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
+from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.retention.hold_records import NewHold
 from citywatch.retention.scope import refused_outside_scope
 from citywatch.retention.store import RetentionStore
@@ -42,27 +42,10 @@ from citywatch.store.tables import ExportRow, HoldRow, RecordingRow, RequestRow,
 
 log = logging.getLogger(__name__)
 
-WORK_FOLDER = "tmp"
-"""Under the data folder: the working files of an export being made (the unblurred cut of
-a subject-access clip among them), removed when it ends, or by `clean_work_folder`."""
 _HELD_KINDS: dict[str, Any] = {
     "sighting": Sighting,
     "recording": RecordingRow,
 }
-
-
-class RequestKind(StrEnum):
-    SUBJECT_ACCESS = "subject_access"
-    LAW_ENFORCEMENT = "law_enforcement"
-
-
-class RequestStatus(StrEnum):
-    FILED = "filed"
-    IN_REVIEW = "in_review"
-    APPROVED = "approved"
-    REFUSED = "refused"
-    FULFILLED = "fulfilled"
-    CLOSED = "closed"
 
 
 _NEXT: dict[RequestStatus, frozenset[RequestStatus]] = {

@@ -25,21 +25,19 @@ import numpy as np
 
 from citywatch.config.pipeline import MatchingSettings, RequestSettings
 from citywatch.config.vision import QualitySettings
-from citywatch.domain.audit import Action, Actor, AuditEvent
+from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import CorruptMedia, InvalidInput, NoFace, SeveralFaces
 from citywatch.domain.frames import Image
 from citywatch.domain.matching import Template
 from citywatch.domain.policy import Window
 from citywatch.domain.ports import Detector, Embedder
-from citywatch.domain.records import SightingInfo
-from citywatch.governance.store import SYSTEM
+from citywatch.domain.records import RequestKind, SightingInfo
 from citywatch.media.images import encode_jpeg, read_image
 from citywatch.media.video import video_frames
 from citywatch.requests.store import (
     NewRequest,
     RequestInfo,
-    RequestKind,
     RequestStore,
     SubjectFindings,
     check_known,

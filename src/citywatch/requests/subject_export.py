@@ -16,10 +16,10 @@ from citywatch.domain.frames import Image
 from citywatch.domain.matching import Template
 from citywatch.domain.records import SightingInfo
 from citywatch.media.images import encode_jpeg, read_image
+from citywatch.media.redaction import FaceRedactor, RedactionCounts, redact, spread
 from citywatch.media.video import rewrite_video, video_frames
 from citywatch.requests.exports import json_bytes, publish_export, request_record, work_folder
 from citywatch.requests.package import Entry
-from citywatch.requests.redaction import FaceRedactor, RedactionCounts, redact, spread
 from citywatch.requests.store import RequestInfo
 from citywatch.requests.subject_access import (
     Appearance,

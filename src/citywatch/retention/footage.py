@@ -27,12 +27,12 @@ from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, Process
 from citywatch.governance.policy import PolicyService
 from citywatch.governance.store import GovernanceStore
 from citywatch.media.clips import ClipPart, write_clip
+from citywatch.media.redaction import obscure
 from citywatch.media.video import rewrite_video
-from citywatch.requests.redaction import obscure
-from citywatch.requests.store import WORK_FOLDER
 from citywatch.retention.segments import FootageStore, describe_os_error, sync_and_hash, unlink_quietly
 from citywatch.search.photo import authorisation_problem, find_authorisation
 from citywatch.store.blobs import fsync_dir, make_dirs
+from citywatch.store.staging import WORK_FOLDER
 
 
 @dataclass(frozen=True, slots=True)

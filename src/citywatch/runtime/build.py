@@ -28,18 +28,19 @@ from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
 from citywatch.audit.receipts import ReceiptInfo
 from citywatch.audit.witness import WitnessFile
+from citywatch.changes.store import ChangeStore
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
-from citywatch.domain.audit import Action, Actor, AuditEvent
+from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch
 from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
 from citywatch.domain.ports import Detector, Embedder
-from citywatch.governance.changes import ChangeStore
+from citywatch.domain.records import RequestKind
 from citywatch.governance.policy import PolicyService
-from citywatch.governance.store import SYSTEM, GovernanceStore
+from citywatch.governance.store import GovernanceStore
 from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.open import open_source
 from citywatch.ingest.recorder import Recorder
@@ -51,7 +52,7 @@ from citywatch.pipeline.camera import CameraPipeline, PipelineStats, TrackOutcom
 from citywatch.pipeline.live import LiveCameras
 from citywatch.pipeline.worker import CameraWorker
 from citywatch.requests.export_store import EXPORTS_FOLDER, clean_orphan_exports
-from citywatch.requests.store import WORK_FOLDER, RequestKind, RequestStore, clean_work_folder
+from citywatch.requests.store import RequestStore, clean_work_folder
 from citywatch.retention.purge import Purger
 from citywatch.retention.segments import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
 from citywatch.retention.store import RetentionStore
@@ -60,10 +61,10 @@ from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
 from citywatch.sightings.store import SightingStore
 from citywatch.store import repositories as repo
-from citywatch.store.blobs import BlobStore, remove_empty_days
+from citywatch.store.blobs import BlobStore, make_dirs, remove_empty_days
 from citywatch.store.db import Database, open_database
 from citywatch.store.private import make_private
-from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, Staging
+from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
 from citywatch.store.tables import Alert
 from citywatch.track.tracker import Tracker
 from citywatch.users.store import UserStore
@@ -128,6 +129,13 @@ class Runtime:
     def database(self) -> Database:
         make_private(self.settings.data_dir)  # before the database, its WAL and SHM exist
         return open_database(self.settings.database)
+
+    def work_dir(self) -> Path:
+        """The working folder under the data folder (uploads being decoded, a clip being cut:
+        never the system's /tmp), created (0700) when missing."""
+        folder = self.settings.data_dir / WORK_FOLDER
+        make_dirs(folder)
+        return folder
 
     @cached_property
     def metrics(self) -> Metrics:

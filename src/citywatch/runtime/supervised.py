@@ -9,9 +9,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from citywatch.domain.audit import Action, AuditEvent
+from citywatch.domain.audit import SYSTEM, Action, AuditEvent
 from citywatch.domain.lifecycle import Child
-from citywatch.governance.store import SYSTEM
 from citywatch.pipeline.camera import TrackOutcome
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled

@@ -80,3 +80,8 @@ class Staging:
         if removed:
             log.info("removed %d orphan files under %s", removed, folder)
         return removed
+
+
+WORK_FOLDER = "tmp"
+"""Under the data folder: the working files of an export being made (the unblurred cut of
+a subject-access clip among them), removed when it ends, or by `clean_work_folder`."""

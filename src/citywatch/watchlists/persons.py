@@ -6,17 +6,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Protocol
 
 from citywatch.audit.hooks import Audit
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import NotFound
 from citywatch.domain.records import ChangeInfo, PersonInfo
-from citywatch.governance.changes import ChangeStore
 from citywatch.store.blobs import BlobStore
 from citywatch.watchlists.store import WatchlistStore
 
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 """What enrolment stores (api.people checks uploads are JPEG or PNG)."""
+
+
+class MoveProposals(Protocol):
+    """Where a move onto another watchlist is proposed to a second person (changes.store)."""
+
+    def move_person(self, person_id: int, watchlist: str, actor: Actor) -> ChangeInfo | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +36,7 @@ class PersonUpdate:
 
 def update_person(
     store: WatchlistStore,
-    changes: ChangeStore,
+    changes: MoveProposals,
     person_id: int,
     *,
     name: str | None = None,

@@ -293,7 +293,7 @@ class WatchlistStore:
         person (two-person rule): a new person is stored `pending`, new references on an
         existing person are held back, and a change (`person.add` or `person.reference`) is
         proposed in the same transaction; nothing of it is matched until that change is
-        approved (see citywatch.governance.changes). Without a proposer everything is active at
+        approved (see citywatch.changes.store). Without a proposer everything is active at
         once: for throwaway stores (benchmarks) and tests only.
         """
         if not references:

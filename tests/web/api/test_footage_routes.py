@@ -18,7 +18,7 @@ from citywatch.config.ingest import SourceSettings
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder
 from citywatch.requests.export_store import EXPORTS_FOLDER
-from citywatch.requests.store import WORK_FOLDER
+from citywatch.store.staging import WORK_FOLDER
 from tests.fakes.accounts import own_token
 from tests.ingest.conftest import HAMILTON
 from tests.ingest.test_recorder import T0

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from citywatch.media.images import encode_jpeg
-from citywatch.requests.store import WORK_FOLDER
+from citywatch.store.staging import WORK_FOLDER
 from citywatch.vision.photo import one_face
 from tests.fakes.accounts import own_token
 from tests.store.helpers import sighting

@@ -21,8 +21,8 @@ from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, filter_problem
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import Window
-from citywatch.governance.transparency import transparency_report
 from citywatch.retention.hold_records import HoldInfo, NewHold
+from citywatch.transparency.report import transparency_report
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
 

@@ -24,10 +24,8 @@ from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.footage import Segment
-from citywatch.requests.store import WORK_FOLDER
 from citywatch.retention.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
 from citywatch.runtime.usecases import audit_of, clips
-from citywatch.store.blobs import make_dirs
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
 from citywatch.web.api.schemas import SIGNED_IN, problems
@@ -185,8 +183,7 @@ def clip(
             f"{(end - start).total_seconds():g} s: ask for a shorter one, or export the footage"
         )
     name = f"clip-{camera}-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.mp4"
-    work = rt.settings.data_dir / WORK_FOLDER
-    make_dirs(work)
+    work = rt.work_dir()
     # on the data volume (an unredacted cut never lies in the system's /tmp); removed once sent
     folder = Path(tempfile.mkdtemp(dir=work, prefix="clip-"))
 

@@ -26,7 +26,6 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.records import ChangeKind, PersonInfo, WatchlistInfo
 from citywatch.domain.watchlists import Severity, WatchlistCategory
 from citywatch.media.images import decode_image
-from citywatch.requests.store import WORK_FOLDER
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import audit_of
 from citywatch.watchlists import persons
@@ -446,8 +445,7 @@ def checked_photo(upload: Upload, index: int, max_bytes: int, max_pixels: int) -
 
 def _enrol(rt: Runtime, actor: Actor, form: EnrolmentForm, uploads: Sequence[Photo]) -> Enrolled:
     """The photos in a private working folder (removed after; `recover` sweeps a crash's), enrolled."""
-    work = rt.settings.data_dir / WORK_FOLDER
-    work.mkdir(parents=True, exist_ok=True)
+    work = rt.work_dir()
     with tempfile.TemporaryDirectory(dir=work, prefix="enrol-") as folder:
         paths = []
         for i, upload in enumerate(uploads):

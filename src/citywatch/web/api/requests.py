@@ -26,8 +26,9 @@ from citywatch.domain.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput, Unavailable
 from citywatch.domain.policy import Window
+from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.fulfil import fulfil
-from citywatch.requests.store import WORK_FOLDER, NewRequest, RequestInfo, RequestKind, RequestStatus
+from citywatch.requests.store import NewRequest, RequestInfo
 from citywatch.requests.subject_access import file_subject_access
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment, subject_access
@@ -352,8 +353,7 @@ async def file_public_request(
 
 
 def _file_subject_access(rt: Runtime, fields: PublicRequestForm, name: str, data: bytes) -> RequestInfo:
-    work = rt.settings.data_dir / WORK_FOLDER
-    work.mkdir(parents=True, exist_ok=True)
+    work = rt.work_dir()
     with tempfile.TemporaryDirectory(dir=work, prefix="public-request-") as folder:
         photo = Path(folder) / name
         photo.write_bytes(data)

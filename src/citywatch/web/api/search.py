@@ -21,7 +21,6 @@ from citywatch.alerts.views import require_camera
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
-from citywatch.requests.store import WORK_FOLDER
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import audit_of, case_searcher
 from citywatch.search.cases import CaseSearch, case_search
@@ -177,8 +176,7 @@ def _fields_of(form: Form) -> CaseSearchForm:
 
 def _search(rt: Runtime, actor: Actor, fields: CaseSearchForm, photo: Photo) -> list[SearchHit]:
     """The photo in a private working folder (removed after; `recover` sweeps a crash's), searched."""
-    work = rt.settings.data_dir / WORK_FOLDER
-    work.mkdir(parents=True, exist_ok=True)
+    work = rt.work_dir()
     asked = CaseSearch(
         case=fields.case,
         legal_basis=fields.legal_basis,

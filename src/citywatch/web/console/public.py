@@ -12,7 +12,7 @@ from fastapi import FastAPI, Query, Request, Response
 
 from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
-from citywatch.governance.transparency import TransparencyReport, transparency_report
+from citywatch.transparency.report import TransparencyReport, transparency_report
 from citywatch.web.api.auth import Caller, clear_stale_session, requires, runtime_of, session_actor
 from citywatch.web.console.render import render
 

@@ -22,11 +22,11 @@ from citywatch.domain.policy import (
     ProcessingMode,
     mode_for,
 )
+from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.domain.retention import DataClass
-from citywatch.governance import tally
 from citywatch.governance.policy import PolicyService
-from citywatch.requests.store import RequestKind, RequestStatus
 from citywatch.store.db import Database
+from citywatch.transparency import tally
 
 DELETING_KINDS = ("purge", "authorisation")
 """Receipt kinds that delete. A hold release deletes nothing: its receipt counts what became

@@ -19,12 +19,13 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode, Window
+from citywatch.domain.records import RequestKind
 from citywatch.governance.store import NewAuthorisation
-from citywatch.governance.transparency import transparency_report
-from citywatch.requests.store import NewRequest, RequestKind
+from citywatch.requests.store import NewRequest
 from citywatch.retention.hold_records import NewHold
 from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
+from citywatch.transparency.report import transparency_report
 from tests.store.helpers import T0, Clock, sighting
 
 DAY = timedelta(days=1)

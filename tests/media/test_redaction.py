@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from citywatch.requests.redaction import FaceRedactor, redact, spread
+from citywatch.media.redaction import FaceRedactor, redact, spread
 from tests.fakes.vision import FakeDetector, FakeEmbedder, frame_with_faces
 
 SUBJECT_G, OTHER_G = 200, 40

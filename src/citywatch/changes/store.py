@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
+from citywatch.audit.hooks import ActorAuditHook
 from citywatch.audit.two_person import same_person, second_person_problem
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor, AuditEvent
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 
 HOLD_KINDS = frozenset({ChangeKind.HOLD_PLACE, ChangeKind.HOLD_RELEASE})
 
-ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
-"""Writes an audit record for `actor` inside the session of the action it records."""
 
 APPROVE_HINT = "needs a second person (supervisor) to approve: citywatch changes approve {id}"
 MAX_LIST = 10_000
@@ -466,6 +465,3 @@ def _require_pending(session: Session, change_id: int) -> ChangeRow:
     if row.status != ChangeStatus.PENDING.value:
         raise Conflict(f"change {change_id} is already {row.status}")
     return row
-
-
-__all__ = ["APPROVE_HINT", "ActorAuditHook", "ChangeStore", "pending_hint"]

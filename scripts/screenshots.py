@@ -35,8 +35,8 @@ from citywatch.config.recording import RecordingSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.policy import ProcessingMode
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.web.api.app import create_app
 from citywatch.web.api.server import ApiServer
+from citywatch.web.app import create_app
 
 log = logging.getLogger("screenshots")
 

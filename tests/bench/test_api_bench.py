@@ -23,8 +23,8 @@ from citywatch.config.api import ApiSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.store.tables import Alert, AuditRecord, Sighting
-from citywatch.web.api.app import create_app
 from citywatch.web.api.server import ApiServer
+from citywatch.web.app import create_app
 from tests.conftest import shared_data_dir
 from tests.integration.cli_helpers import citywatch
 

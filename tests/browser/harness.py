@@ -24,8 +24,8 @@ from citywatch.governance.store import NewAuthorisation
 from citywatch.pipeline.worker import CameraWorker
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.watchlists.enrolment import Enrolment
-from citywatch.web.api.app import create_app
 from citywatch.web.api.server import ApiServer
+from citywatch.web.app import create_app
 from tests.conftest import shared_data_dir
 
 if TYPE_CHECKING:

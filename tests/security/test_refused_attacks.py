@@ -15,9 +15,9 @@ from citywatch.config.api import ApiSettings
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import build_runtime
-from citywatch.web.api.app import create_app
 from citywatch.web.api.auth import SESSION_COOKIE
 from citywatch.web.api.server import ApiServer
+from citywatch.web.app import create_app
 
 PASSWORD = "correct horse battery staple"
 USERS = {"ada": "admin", "olga": "operator", "aude": "auditor", "ian": "investigator"}

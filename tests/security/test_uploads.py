@@ -20,8 +20,8 @@ from citywatch.config.api import ApiSettings
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.web.api.app import create_app
 from citywatch.web.api.server import ApiServer
+from citywatch.web.app import create_app
 from tests.fakes.accounts import own_token
 
 PASSWORD = "a long enough password"

@@ -292,8 +292,8 @@ def api(
     """Fill a throwaway database to size, then time the list routes, console pages and the case
     search (p50/p95/p99) over HTTP against the real server, and the live alert feed's latency.
     Any timed call that does not succeed stops the bench with an error."""
-    from citywatch.web.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
     from citywatch.web.api.server import ApiServer  # noqa: PLC0415
+    from citywatch.web.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
 
     base = runtime(ctx)
     for chatty in ("httpx", "citywatch.web.api.access"):  # a line per timed request otherwise
@@ -381,8 +381,8 @@ def stall(
     pixels, a form of 180,000 tiny parts; both to the public form, from `--attackers` clients
     each, again and again for `--seconds`) and time `/healthz` meanwhile (p50/p95/max)."""
     from citywatch.bench import stall as stall_bench  # noqa: PLC0415
-    from citywatch.web.api.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
     from citywatch.web.api.server import ApiServer  # noqa: PLC0415
+    from citywatch.web.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
 
     base = runtime(ctx)
     for chatty in ("httpx", "citywatch.web.api.access"):  # a line per request otherwise

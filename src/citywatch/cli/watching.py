@@ -293,8 +293,8 @@ def start_api(ctx: typer.Context, rt: Runtime) -> None:
         return
     # FastAPI, uvicorn and sse-starlette (which patches uvicorn's exit handler when imported)
     # load only for a command that serves.
-    from citywatch.web.api.app import create_app  # noqa: PLC0415
     from citywatch.web.api.server import ApiServer  # noqa: PLC0415
+    from citywatch.web.app import create_app  # noqa: PLC0415
 
     server = ApiServer(create_app(rt), rt.settings.api, rt.feed)
     server.start()

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import build_runtime
-from citywatch.web.api.app import create_app
+from citywatch.web.app import create_app
 from tests.conftest import shared_data_dir
 from tests.fakes.accounts import own_token
 from tests.web.api.harness import Api

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from citywatch.domain.access import Permission
-from citywatch.web.api.app import create_app
+from citywatch.web.app import create_app
 from tests.web.api.harness import Api, api_settings, open_api
 
 P = Permission

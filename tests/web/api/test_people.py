@@ -14,7 +14,7 @@ import pytest
 from citywatch.config.api import ApiSettings
 from citywatch.domain.records import NewReference
 from citywatch.media.images import encode_jpeg
-from citywatch.web.api.app import create_app
+from citywatch.web.app import create_app
 from tests.store.helpers import MODEL
 from tests.web.api.test_records import Api, make_api
 

@@ -18,8 +18,8 @@ from citywatch.config.settings import Settings
 from citywatch.domain.access import Permission
 from citywatch.domain.policy import ProcessingMode
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.web.api.app import create_app, verify_routes_declare_permission
 from citywatch.web.api.auth import permissions_of
+from citywatch.web.app import create_app, verify_routes_declare_permission
 from tests.alerts.delivery.test_feed import raise_alert
 from tests.fakes.accounts import own_token
 

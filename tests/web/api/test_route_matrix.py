@@ -19,8 +19,8 @@ from fastapi.routing import APIRoute
 from citywatch.domain.access import ACCOUNT_ROLES as ROLES
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Actor
-from citywatch.web.api.app import create_app, verify_routes_declare_permission
 from citywatch.web.api.auth import permissions_of
+from citywatch.web.app import create_app, verify_routes_declare_permission
 from tests.web.api.harness import USERS, Api, api_settings, open_api
 
 P = Permission

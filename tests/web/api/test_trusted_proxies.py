@@ -13,8 +13,8 @@ import pytest
 from citywatch.config.api import ApiSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import build_runtime
-from citywatch.web.api.app import create_app
 from citywatch.web.api.server import ApiServer
+from citywatch.web.app import create_app
 
 
 def serve(tmp_path: Path, trusted: list[str]) -> Iterator[str]:

@@ -20,8 +20,8 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
 from citywatch.governance.store import NewAuthorisation
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.web.api.app import create_app
 from citywatch.web.api.auth import SESSION_COOKIE
+from citywatch.web.app import create_app
 from tests.conftest import shared_data_dir
 
 PASSWORD = "a long enough password"

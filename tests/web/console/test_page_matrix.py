@@ -20,8 +20,8 @@ from fastapi.routing import APIRoute
 from citywatch.domain.access import ACCOUNT_ROLES as ROLES
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Actor
-from citywatch.web.api.app import create_app
 from citywatch.web.api.auth import permissions_of
+from citywatch.web.app import create_app
 from tests.web.api.test_route_matrix import concrete
 from tests.web.console.pages_harness import USERS, Console, console_settings, open_console
 

@@ -3,6 +3,7 @@ from citywatch's error hierarchy, FastAPI's HTTP errors and request validation."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -66,7 +67,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """`responses=` for routes: the error format in the OpenAPI schema."""
 
 
-def add_handlers(app: FastAPI) -> None:
+ErrorPage = Callable[[Request, int, str], Response]
+"""Renders an error as a page for a person (the console's), given the status and detail."""
+
+
+def add_handlers(app: FastAPI, page: ErrorPage | None = None) -> None:
+    """The error handlers: JSON for programs; for a browser opening a page outside /api/,
+    `page` (the console's error page) when given."""
+    app.state.error_page = page
     app.add_exception_handler(CitywatchError, _citywatch_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -104,16 +112,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _for_a_person(request: Request) -> bool:
-    """A console page (not under /api/) opened by a browser: errors come as a page, not JSON."""
+    """A console page (not under /api/) opened by a browser, where the app renders pages:
+    errors come as a page, not JSON."""
     path = request.url.path
-    return not path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+    return (
+        getattr(request.app.state, "error_page", None) is not None
+        and not path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+    )
 
 
 def _error_page(request: Request, code: int, detail: str, headers: dict[str, str] | None = None) -> Response:
-    # the console renders with the API's auth; imported here so the API does not need it to load
-    from citywatch.web.console.render import render  # noqa: PLC0415
-
-    response = render(request, "error.html", status_code=code, code=code, detail=detail)
+    page: ErrorPage = request.app.state.error_page
+    response = page(request, code, detail)
     response.headers.update(headers or {})
     return response
 

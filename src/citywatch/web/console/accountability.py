@@ -22,7 +22,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.retention.hold_records import HoldInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
-from citywatch.web.console.render import render
+from citywatch.web.console.render import add_page, render
 
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Rows on this page, newest first.")]
 Before = Annotated[int | None, Query(ge=1, description="Rows below this id or seq (the next page).")]
@@ -30,7 +30,6 @@ Filter = Annotated[str, Query(max_length=300)]
 
 
 def add_routes(app: FastAPI) -> None:
-    from citywatch.web.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
 
     add_page(app, "/console/holds", holds_page)
     add_page(app, "/console/receipts", receipts_page)

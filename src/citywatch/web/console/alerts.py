@@ -24,7 +24,7 @@ from citywatch.runtime.usecases import alert_views
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import BeforeId
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
-from citywatch.web.console.render import render
+from citywatch.web.console.render import add_page, render
 
 AlertId = Annotated[int, Path(ge=1, description="The alert's id.")]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Alerts on this page, newest first.")]
@@ -66,7 +66,6 @@ class Allowed:
 
 
 def add_routes(app: FastAPI) -> None:
-    from citywatch.web.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
 
     add_page(app, "/console/alerts", alerts_page)
     add_page(app, "/console/alerts/{alert_id}/card", alert_card)

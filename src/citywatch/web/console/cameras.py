@@ -18,7 +18,7 @@ from citywatch.domain.policy import CameraPlace, Zone
 from citywatch.pipeline.live import LiveState, LiveStatus
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.cameras import CameraPublic, camera_public
-from citywatch.web.console.render import render
+from citywatch.web.console.render import add_page, render
 from citywatch.web.console.sitemap import Pin, site_map
 
 
@@ -43,7 +43,6 @@ class CameraRow:
 
 
 def add_routes(app: FastAPI) -> None:
-    from citywatch.web.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
 
     add_page(app, "/console/cameras", cameras_page)
 

@@ -21,7 +21,7 @@ from citywatch.orders.checks import coverage_of
 from citywatch.orders.store import AlertNote, OrderInfo
 from citywatch.runtime.build import Runtime
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.console.render import render
+from citywatch.web.console.render import add_page, render
 
 VIOLATIONS_SHOWN = 20
 """The newest violation alerts shown under each order (the alerts page has the rest)."""
@@ -56,7 +56,6 @@ class OrderRow:
 
 
 def add_routes(app: FastAPI) -> None:
-    from citywatch.web.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
 
     add_page(app, "/console/orders", orders_page)
 

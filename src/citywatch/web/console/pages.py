@@ -4,9 +4,8 @@ permission each, like the API's."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response, status
@@ -26,7 +25,7 @@ from citywatch.web.console import people as people_pages
 from citywatch.web.console import public as public_pages
 from citywatch.web.console import requests as request_pages
 from citywatch.web.console import search as search_pages
-from citywatch.web.console.render import nav_for, render
+from citywatch.web.console.render import add_page, nav_for, render
 
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
@@ -38,11 +37,6 @@ LOGIN_FORM_MAX = 4096
 it is never read past this many bytes."""
 LOGIN_FORM_FIELDS = 5
 """name, password and next, with room to spare; more is refused (422), not parsed."""
-
-
-def add_page(app: FastAPI, path: str, endpoint: Callable[..., Any], method: str = "GET") -> None:
-    """A console route: HTML (or a redirect) for people, so not part of the API's schema."""
-    app.add_api_route(path, endpoint, methods=[method], response_class=Response, include_in_schema=False)
 
 
 def add_routes(app: FastAPI) -> None:

@@ -15,13 +15,12 @@ from citywatch.domain.records import ChangeInfo, ChangeStatus
 from citywatch.domain.watchlists import WatchlistCategory
 from citywatch.runtime.build import Runtime
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.console.render import render
+from citywatch.web.console.render import add_page, render
 
 PERSONS_PAGE = 50
 
 
 def add_routes(app: FastAPI) -> None:
-    from citywatch.web.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
 
     add_page(app, "/console/people", people_page)
 

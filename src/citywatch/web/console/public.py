@@ -14,13 +14,12 @@ from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.transparency.report import TransparencyReport, transparency_report
 from citywatch.web.api.auth import Caller, clear_stale_session, requires, runtime_of, session_actor
-from citywatch.web.console.render import render
+from citywatch.web.console.render import add_page, render
 
 Day = Annotated[date | None, Query(description="A day, YYYY-MM-DD (UTC).")]
 
 
 def add_routes(app: FastAPI) -> None:
-    from citywatch.web.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
 
     add_page(app, "/transparency", transparency_page)
     add_page(app, "/request", request_form_page)

@@ -3,12 +3,13 @@ role allows, and headers that keep the pages from running anything but our own s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from fastapi import Request, status
+from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -65,6 +66,16 @@ def environment() -> Environment:
     )
     env.filters["when"] = _when
     return env
+
+
+def add_page(app: FastAPI, path: str, endpoint: Callable[..., Any], method: str = "GET") -> None:
+    """A console route: HTML (or a redirect) for people, so not part of the API's schema."""
+    app.add_api_route(path, endpoint, methods=[method], response_class=Response, include_in_schema=False)
+
+
+def error_page(request: Request, code: int, detail: str) -> Response:
+    """An error as the console shows it to a person (the API's handlers call this for a page)."""
+    return render(request, "error.html", status_code=code, code=code, detail=detail)
 
 
 def nav_for(actor: Actor) -> list[NavItem]:

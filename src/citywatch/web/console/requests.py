@@ -25,7 +25,7 @@ from citywatch.requests.store import RequestInfo
 from citywatch.transparency.report import OPEN_REQUEST_STATUSES
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
-from citywatch.web.console.render import render
+from citywatch.web.console.render import add_page, render
 
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Rows on this page.")]
 
@@ -40,7 +40,6 @@ which approval does)."""
 
 
 def add_routes(app: FastAPI) -> None:
-    from citywatch.web.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
 
     add_page(app, "/console/requests", requests_page)
     add_page(app, "/console/exports", exports_list_page)

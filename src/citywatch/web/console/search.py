@@ -17,7 +17,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus
 from citywatch.runtime.build import Runtime
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.console.render import render
+from citywatch.web.console.render import add_page, render
 
 CLIP_PAD_S = 5
 """Footage shown before and after a sighting when its clip is opened."""
@@ -36,7 +36,6 @@ class CaseChoice:
 
 
 def add_routes(app: FastAPI) -> None:
-    from citywatch.web.console.pages import add_page  # noqa: PLC0415 (pages imports this module)
 
     add_page(app, "/console/search", search_page)
 

@@ -25,6 +25,7 @@ from citywatch.web.api.requests import add_routes as add_request_routes
 from citywatch.web.api.session import add_routes as add_session_routes
 from citywatch.web.api.uploads import add_upload_limits
 from citywatch.web.console.pages import add_routes as add_console_routes
+from citywatch.web.console.render import error_page
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -41,7 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     add_sign_ins(app, runtime)
     add_upload_limits(app, runtime.settings.api)
     runtime.feed  # noqa: B018 (built now, before request threads race to build it)
-    errors.add_handlers(app)
+    errors.add_handlers(app, error_page)
     alerts.add_routes(app)
     records.add_routes(app)
     people.add_routes(app)

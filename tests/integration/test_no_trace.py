@@ -87,13 +87,13 @@ def watch_hamilton(tmp: Path, shared_data: Path, mode: ProcessingMode) -> Run:
         rt.governance.bind_watchlist("wanted", "W-1", by=rt.actor)
         rt.governance.decide("W-1", AuthorisationStatus.APPROVED, by=Actor("sam", "supervisor"))
 
-        real = rt.watchlist_index
+        real = rt.gallery.index
         recording: dict[frozenset[str] | None, RecordingIndex] = {}
 
         def index(allowed: frozenset[str] | None = None) -> WatchlistIndex:
             return recording.setdefault(allowed, RecordingIndex(real(allowed))) if allowed else real(allowed)  # type: ignore[return-value]
 
-        rt.watchlist_index = index  # type: ignore[method-assign]
+        rt.gallery.index = index  # type: ignore[method-assign]
         outcomes: list[TrackOutcome] = []
         camera = CameraSettings(id="stage", url=str(ex / "short_hamilton_clip.mp4"), mode=mode)
         worker = rt.camera_worker(camera, outcomes.append)

@@ -61,7 +61,7 @@ def pipeline_speed(rt: Runtime, clip: Path, *, detect_fps: float, max_frames: in
     authorise_benchmark(rt, ["bench"])
     camera = CameraSettings(id="bench", url=str(clip), mode=ProcessingMode.INVESTIGATE)
     pipeline = rt.pipeline(camera)
-    rt.watchlist_index()
+    rt.gallery.index()
     identities: dict[str, int] = {}
 
     def count(outcomes: Sequence[Any]) -> None:

@@ -6,11 +6,9 @@ import functools
 import logging
 import os
 import pwd
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -35,7 +33,6 @@ from citywatch.config.vision import YuNetSettings
 from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import NotFound, Unavailable
-from citywatch.domain.matching import GalleryEntry, NonMatch
 from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import RequestKind
@@ -45,7 +42,6 @@ from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.open import open_source
 from citywatch.ingest.recorder import Recorder
 from citywatch.ingest.stream import StreamSource
-from citywatch.match.index import WatchlistIndex
 from citywatch.orders.checks import OrderService
 from citywatch.orders.store import OrderStore
 from citywatch.pipeline.camera import CameraPipeline, PipelineStats, TrackOutcome
@@ -70,12 +66,10 @@ from citywatch.track.tracker import Tracker
 from citywatch.users.store import UserStore
 from citywatch.vision.factory import build_detector, build_embedder
 from citywatch.vision.quality import QualityGate
+from citywatch.watchlists.gallery import Gallery
 from citywatch.watchlists.store import WatchlistStore
 
 log = logging.getLogger(__name__)
-
-GALLERY_REFRESH_S = 5.0
-"""How stale the in-memory watchlist index may get while cameras run (enrolments, removals)."""
 
 
 def local_actor() -> Actor:
@@ -93,12 +87,6 @@ class Runtime:
     """Everything a command needs, built lazily: a `persons list` never loads a model."""
 
     settings: Settings
-    _index: WatchlistIndex | None = field(default=None, init=False)
-    _index_at: float = field(default=0.0, init=False)
-    _index_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _restricted: dict[frozenset[str], WatchlistIndex] = field(default_factory=dict, init=False)
-    _entries: list[GalleryEntry] = field(default_factory=list, init=False)
-    _non_matches: list[NonMatch] = field(default_factory=list, init=False)
 
     actor: Actor = field(default_factory=local_actor)
     """Who the commands act for: the local shell user in the `local` role (see
@@ -435,43 +423,10 @@ class Runtime:
     def embedder(self) -> Embedder:
         return build_embedder(self.settings.embedder)
 
-    def watchlist_index(self, allowed: frozenset[str] | None = None) -> WatchlistIndex:
-        """The gallery of the active watchlists (only those named in `allowed`, when given),
-        reloaded when older than GALLERY_REFRESH_S."""
-        full = self._full_index()
-        if allowed is None:
-            return full
-        with self._index_lock:
-            index = self._restricted.get(allowed)
-            if index is None:
-                entries = [e for e in self._entries if e.watchlist_name in allowed]
-                index = WatchlistIndex(entries, full.dim, self._non_matches)
-                self._restricted[allowed] = index
-            return index
-
-    def _full_index(self) -> WatchlistIndex:
-        with self._index_lock:
-            now = time.monotonic()
-            if self._index is None or now - self._index_at > GALLERY_REFRESH_S:
-                try:
-                    entries = self.watchlists.gallery(
-                        self.embedder.name,
-                        datetime.now(UTC),
-                        self.settings.matching.threshold,
-                        self.settings.matching.margin,
-                    )
-                    non_matches = self.watchlists.non_matches(self.embedder.name)  # dismissed faces
-                except Unavailable as exc:
-                    if self._index is None:
-                        raise
-                    log.warning("watchlists not reloaded (%s); matching against the loaded ones", exc)
-                    return self._index
-                self._index = WatchlistIndex(entries, self.embedder.dim, non_matches)
-                self._entries = entries
-                self._non_matches = non_matches
-                self._index_at = now
-                self._restricted.clear()
-            return self._index
+    @cached_property
+    def gallery(self) -> Gallery:
+        """The watchlists' templates in memory, as the cameras match against them."""
+        return Gallery(self.watchlists, lambda: self.embedder, self.settings.matching)
 
     def pipeline(self, camera: CameraSettings, *, still_images: bool = False) -> CameraPipeline:
         """A camera's pipeline, asking the policy in force about every frame and track."""
@@ -486,7 +441,7 @@ class Runtime:
             gate=QualityGate(self.settings.quality),
             tracker=Tracker(tracker_settings, camera.id),
             embedder=self.embedder,
-            index=self.watchlist_index,
+            index=self.gallery.index,
             save=self.sightings.add_sighting,
             embed_shots=self.settings.tracker.embed_shots,
             still_images=still_images,
@@ -531,7 +486,7 @@ class Runtime:
         source = open_source(camera.id, camera.url, camera.source, tap=recorder)
         still_images = isinstance(source, FolderSource)
         pipeline = self.pipeline(camera, still_images=still_images)
-        self.watchlist_index()
+        self.gallery.index()
         live = isinstance(source, StreamSource) or camera.source.replay
         worker = CameraWorker(
             source,

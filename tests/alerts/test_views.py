@@ -18,7 +18,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import NotFound
 from citywatch.domain.matching import MatchResult
 from citywatch.domain.policy import AuthorisationStatus
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.runtime.usecases import alert_views
 from citywatch.web.api.alerts import _missed

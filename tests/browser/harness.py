@@ -20,7 +20,7 @@ from citywatch.config.recording import RecordingSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.pipeline.worker import CameraWorker
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.watchlists.enrolment import Enrolment

@@ -15,7 +15,8 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.policy import AuthorisationStatus, GeoPoint, ProcessingMode, Window
 from citywatch.domain.records import NewReference
-from citywatch.governance.store import GovernanceStore, NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
+from citywatch.governance.store import GovernanceStore
 from citywatch.runtime.build import Runtime
 from tests.store.helpers import JPEG_STUB, MODEL, T0, Clock, a_match, files_under, sighting, vector
 

@@ -20,7 +20,7 @@ from citywatch.cli.main import app, explain
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.runtime.build import build_runtime
 
 

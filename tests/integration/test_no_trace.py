@@ -17,7 +17,7 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.matching import MatchResult, Template
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.match.index import WatchlistIndex
 from citywatch.media.images import encode_jpeg
 from citywatch.pipeline.camera import TrackOutcome

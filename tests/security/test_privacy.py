@@ -31,7 +31,7 @@ from citywatch.config.ingest import CameraSettings, SourceSettings
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.policy import AuthorisationStatus, CameraPlace, ProcessingMode
 from citywatch.domain.records import SightingRecord
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.ingest.file import FileSource
 from citywatch.ingest.recorder import Recorder
 from citywatch.media.images import read_image

@@ -20,7 +20,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode, Window
 from citywatch.domain.records import RequestKind
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.requests.store import NewRequest
 from citywatch.retention.hold_records import NewHold
 from citywatch.retention.store import RetentionStore

@@ -29,7 +29,7 @@ from citywatch.domain.errors import CitywatchError
 from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
 from citywatch.domain.policy import AuthorisationStatus
 from citywatch.domain.records import SightingRecord
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.runtime.build import Runtime
 from citywatch.store.tables import Alert, AuditCheckpoint, AuditRecord, Sighting
 

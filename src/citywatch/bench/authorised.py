@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.runtime.build import Runtime
 
 BENCH = Actor("citywatch-bench@system", "admin")

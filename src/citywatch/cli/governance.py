@@ -22,7 +22,7 @@ from citywatch.domain.policy import (
     mode_for,
     parse_point,
 )
-from citywatch.governance.store import AuthorisationInfo, NewAuthorisation
+from citywatch.governance.records import AuthorisationInfo, NewAuthorisation
 from citywatch.runtime.build import Runtime
 
 zones_app = typer.Typer(help="Zones: named areas, some protected (identification off).", no_args_is_help=True)

@@ -10,25 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
 from citywatch.audit.receipts import write_receipt
-from citywatch.audit.two_person import independence_problem, same_person
-from citywatch.domain.access import Permission, can
+from citywatch.audit.two_person import independence_problem
 from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import (
     ALWAYS,
-    Authorisation,
     AuthorisationStatus,
     Event,
     GeoPoint,
@@ -37,6 +33,23 @@ from citywatch.domain.policy import (
     Rule,
     Window,
     Zone,
+)
+from citywatch.governance.records import (
+    AuthorisationInfo,
+    DeletionReceipt,
+    NewAuthorisation,
+    auth_event,
+    authorisation_info,
+    checked_name,
+    decider_problem,
+    end_reason,
+    events_of,
+    id_range,
+    require_auth,
+    require_row,
+    rules_of,
+    window_params,
+    zone_of,
 )
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
@@ -54,58 +67,9 @@ from citywatch.store.tables import (
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
 """Writes an audit record for `actor` inside the session of the action it records."""
-
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,99}$")
-
-
-@dataclass(frozen=True, slots=True)
-class NewAuthorisation:
-    reference: str
-    issuer: str
-    legal_basis: str
-    objective: str
-    cameras: Sequence[str]
-    starts_at: datetime
-    ends_at: datetime
-    urgent: bool = False
-    zones: Sequence[str] = ()
-    events: Sequence[str] = ()
-    watchlists: Sequence[str] = ()
-    """Bound to it in the same transaction (see `bind_watchlist` for when that is refused)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorisationInfo:
-    """An authorisation with its record keeping."""
-
-    authorisation: Authorisation
-    created_by: str
-    created_at: datetime
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_note: str | None
-    closed_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeletionReceipt:
-    """What an authorisation's end deleted; the same figures are in the audit log."""
-
-    authorisation: str
-    reason: str
-    sightings: int
-    sighting_ids: tuple[int, int] | None
-    crop_sha256s: tuple[str, ...]
-    templates: int
-    template_ids: tuple[int, int] | None
-    templates_sha256: str
-    """SHA-256 over the deleted template bytes in id order: proves which, reveals nothing."""
-    files_unlinked: int = 0
 
 
 class GovernanceStore:
@@ -131,7 +95,7 @@ class GovernanceStore:
     def add_zone(
         self, name: str, *, polygon: Sequence[GeoPoint], cameras: Sequence[str], protected: bool, by: Actor
     ) -> Zone:
-        name = _name(name, "zone name")
+        name = checked_name(name, "zone name")
         if polygon and len(polygon) < 3:
             raise InvalidInput(f"zone {name!r}: a polygon needs at least 3 points, got {len(polygon)}")
         for p in polygon:
@@ -152,7 +116,7 @@ class GovernanceStore:
             )
             session.add(row)
             session.flush()
-            zone = _zone(row)
+            zone = zone_of(row)
             self._audit(
                 session,
                 by,
@@ -166,7 +130,7 @@ class GovernanceStore:
 
     def remove_zone(self, name: str, *, by: Actor) -> None:
         with self._db.session() as session:
-            row = _require(session, ZoneRow, ZoneRow.name == name, f"zone {name!r}")
+            row = require_row(session, ZoneRow, ZoneRow.name == name, f"zone {name!r}")
             events = session.scalars(select(EventRow.name).where(EventRow.zone_id == row.id)).all()
             if events:
                 raise Conflict(f"zone {name!r} has events ({', '.join(events)}); remove them first")
@@ -175,14 +139,14 @@ class GovernanceStore:
 
     def zones(self) -> list[Zone]:
         with self._db.session(write=False) as session:
-            return [_zone(r) for r in session.scalars(select(ZoneRow).order_by(ZoneRow.name))]
+            return [zone_of(r) for r in session.scalars(select(ZoneRow).order_by(ZoneRow.name))]
 
     def add_event(self, name: str, *, zone: str, starts_at: datetime, ends_at: datetime, by: Actor) -> Event:
-        name = _name(name, "event name")
+        name = checked_name(name, "event name")
         if ends_at <= starts_at:
             raise InvalidInput(f"event {name!r} ends ({ends_at.isoformat()}) before it starts")
         with self._db.session() as session:
-            zone_row = _require(session, ZoneRow, ZoneRow.name == zone, f"zone {zone!r}")
+            zone_row = require_row(session, ZoneRow, ZoneRow.name == zone, f"zone {zone!r}")
             if session.scalars(select(EventRow).where(EventRow.name == name)).first() is not None:
                 raise Conflict(f"event {name!r} already exists")
             row = EventRow(
@@ -208,13 +172,13 @@ class GovernanceStore:
 
     def remove_event(self, name: str, *, by: Actor) -> None:
         with self._db.session() as session:
-            row = _require(session, EventRow, EventRow.name == name, f"event {name!r}")
+            row = require_row(session, EventRow, EventRow.name == name, f"event {name!r}")
             session.delete(row)
             self._audit(session, by, AuditEvent(Action.EVENT_REMOVE, f"event:{name}"))
 
     def events(self) -> list[Event]:
         with self._db.session(write=False) as session:
-            return _events(session)
+            return events_of(session)
 
     # --- rules ----------------------------------------------------------------------------
 
@@ -234,7 +198,7 @@ class GovernanceStore:
         with self._db.session() as session:
             zone_id = None
             if zone is not None:
-                zone_id = _require(session, ZoneRow, ZoneRow.name == zone, f"zone {zone!r}").id
+                zone_id = require_row(session, ZoneRow, ZoneRow.name == zone, f"zone {zone!r}").id
             row = PolicyRuleRow(
                 camera_id=camera,
                 zone_id=zone_id,
@@ -252,27 +216,27 @@ class GovernanceStore:
                 AuditEvent(
                     Action.POLICY_RULE_ADD,
                     f"policy_rule:{row.id}",
-                    params={"mode": mode.value, "camera": camera, "zone": zone, **_window_params(window)},
+                    params={"mode": mode.value, "camera": camera, "zone": zone, **window_params(window)},
                 ),
             )
             return Rule(row.id, mode, camera, zone, window)
 
     def remove_rule(self, rule_id: int, *, by: Actor) -> None:
         with self._db.session() as session:
-            row = _require(session, PolicyRuleRow, PolicyRuleRow.id == rule_id, f"policy rule {rule_id}")
+            row = require_row(session, PolicyRuleRow, PolicyRuleRow.id == rule_id, f"policy rule {rule_id}")
             session.delete(row)
             self._audit(session, by, AuditEvent(Action.POLICY_RULE_REMOVE, f"policy_rule:{rule_id}"))
 
     def rules(self) -> list[Rule]:
         with self._db.session(write=False) as session:
-            return _rules(session)
+            return rules_of(session)
 
     # --- authorisations -------------------------------------------------------------------
 
     def request(self, new: NewAuthorisation, *, by: Actor, urgent_deadline: timedelta) -> AuthorisationInfo:
         """Record an authorisation: pending until a supervisor approves it; an urgent one is in
         force at once, until its approval deadline."""
-        reference = _name(new.reference, "authorisation reference")
+        reference = checked_name(new.reference, "authorisation reference")
         for value, what in (
             (new.issuer, "issuer"),
             (new.legal_basis, "legal basis"),
@@ -291,7 +255,7 @@ class GovernanceStore:
             ).first():
                 raise Conflict(f"authorisation {reference!r} already exists")
             known_zones = set(session.scalars(select(ZoneRow.name)))
-            known_events = {e.name for e in _events(session)}
+            known_events = {e.name for e in events_of(session)}
             if missing := sorted(set(new.zones) - known_zones):
                 raise NotFound(f"authorisation {reference}: no zone named {', '.join(missing)}")
             if missing := sorted(set(new.events) - known_events):
@@ -317,11 +281,11 @@ class GovernanceStore:
             self._audit(
                 session,
                 by,
-                _auth_event(Action.AUTHORISATION_REQUEST, _authorisation_info(session, row).authorisation),
+                auth_event(Action.AUTHORISATION_REQUEST, authorisation_info(session, row).authorisation),
             )
             for name in dict.fromkeys(new.watchlists):
                 self._bind(session, name, row, by=by, now=now)
-            return _authorisation_info(session, row)
+            return authorisation_info(session, row)
 
     def decide(
         self, reference: str, status: AuthorisationStatus, *, by: Actor, note: str = ""
@@ -332,8 +296,8 @@ class GovernanceStore:
         now = self._clock()
         refusal: PermissionDenied | None = None
         with self._db.session() as session:
-            row = _require_auth(session, reference)
-            current = _authorisation_info(session, row).authorisation
+            row = require_auth(session, reference)
+            current = authorisation_info(session, row).authorisation
             if status is AuthorisationStatus.REVOKED:
                 if current.ended(now):
                     raise Conflict(f"authorisation {reference} has already ended")
@@ -348,7 +312,7 @@ class GovernanceStore:
                         f"authorisation {reference} was not approved before its deadline "
                         f"({current.approval_deadline}); what was derived under it is deleted"
                     )
-                problem = _decider_problem(row.created_by, by)
+                problem = decider_problem(row.created_by, by)
                 if problem is None and status is AuthorisationStatus.APPROVED:
                     # approving is the second person's step: they must owe the requester nothing
                     since = row.created_at - self._independence
@@ -388,8 +352,8 @@ class GovernanceStore:
         row.decided_at = now
         row.decision_note = note or None
         session.flush()
-        info = _authorisation_info(session, row)
-        self._audit(session, by, _auth_event(_ACTION[status], info.authorisation, note=note))
+        info = authorisation_info(session, row)
+        self._audit(session, by, auth_event(_ACTION[status], info.authorisation, note=note))
         return info
 
     def bind_watchlist(self, watchlist: str, reference: str, *, by: Actor) -> None:
@@ -399,22 +363,22 @@ class GovernanceStore:
         an urgent, unapproved authorisation cannot take a watchlist over (were it then to
         lapse, the watchlist's templates would go with it)."""
         with self._db.session() as session:
-            self._bind(session, watchlist, _require_auth(session, reference), by=by, now=self._clock())
+            self._bind(session, watchlist, require_auth(session, reference), by=by, now=self._clock())
 
     def _bind(
         self, session: Session, watchlist: str, row: AuthorisationRow, *, by: Actor, now: datetime
     ) -> None:
         reference = row.reference
-        auth = _authorisation_info(session, row).authorisation
+        auth = authorisation_info(session, row).authorisation
         if auth.ended(now):
             raise Conflict(f"authorisation {reference} has ended; bind the watchlist to one in force")
-        wl = _require(session, Watchlist, Watchlist.name == watchlist, f"watchlist {watchlist!r}")
+        wl = require_row(session, Watchlist, Watchlist.name == watchlist, f"watchlist {watchlist!r}")
         previous = None if wl.authorisation_id is None else session.get(AuthorisationRow, wl.authorisation_id)
         if (
             previous is not None
             and previous.id != row.id
             and previous.closed_at is None
-            and not _authorisation_info(session, previous).authorisation.ended(now)
+            and not authorisation_info(session, previous).authorisation.ended(now)
             and auth.status is not AuthorisationStatus.APPROVED
         ):
             raise Conflict(
@@ -436,21 +400,21 @@ class GovernanceStore:
     def authorisations(self) -> list[AuthorisationInfo]:
         with self._db.session(write=False) as session:
             return [
-                _authorisation_info(session, r)
+                authorisation_info(session, r)
                 for r in session.scalars(select(AuthorisationRow).order_by(AuthorisationRow.id))
             ]
 
     def authorisation(self, reference: str) -> AuthorisationInfo:
         with self._db.session(write=False) as session:
-            return _authorisation_info(session, _require_auth(session, reference))
+            return authorisation_info(session, require_auth(session, reference))
 
     def snapshot(self) -> PolicySnapshot:
         """Zones, events, rules and open authorisations, read in one transaction."""
         with self._db.session(write=False) as session:
-            zones = [_zone(r) for r in session.scalars(select(ZoneRow))]
+            zones = [zone_of(r) for r in session.scalars(select(ZoneRow))]
             rows = session.scalars(select(AuthorisationRow).where(AuthorisationRow.closed_at.is_(None)))
-            auths = [_authorisation_info(session, r).authorisation for r in rows]
-            return PolicySnapshot(zones, _events(session), _rules(session), auths)
+            auths = [authorisation_info(session, r).authorisation for r in rows]
+            return PolicySnapshot(zones, events_of(session), rules_of(session), auths)
 
     # --- the end of an authorisation ------------------------------------------------------
 
@@ -463,7 +427,7 @@ class GovernanceStore:
         receipts = []
         with self._db.session(write=False) as session:
             open_rows = session.scalars(select(AuthorisationRow).where(AuthorisationRow.closed_at.is_(None)))
-            due = [r.reference for r in open_rows if _authorisation_info(session, r).authorisation.ended(now)]
+            due = [r.reference for r in open_rows if authorisation_info(session, r).authorisation.ended(now)]
             due += session.scalars(
                 select(AuthorisationRow.reference)
                 .distinct()
@@ -493,12 +457,12 @@ class GovernanceStore:
 
     def _close(self, reference: str, now: datetime) -> tuple[DeletionReceipt | None, list[str]]:
         with self._db.session() as session:
-            row = _require_auth(session, reference)
-            auth = _authorisation_info(session, row).authorisation
+            row = require_auth(session, reference)
+            auth = authorisation_info(session, row).authorisation
             already = row.closed_at is not None
             if not auth.ended(now):
                 return None, []
-            reason = "templates added after it closed" if already else _end_reason(auth, now)
+            reason = "templates added after it closed" if already else end_reason(auth, now)
             sightings: Sequence[Sighting] = []
             if auth.lapsed(now) and not already:
                 sightings = session.scalars(
@@ -518,10 +482,10 @@ class GovernanceStore:
                 authorisation=reference,
                 reason=reason,
                 sightings=len(sightings),
-                sighting_ids=_id_range([s.id for s in sightings]),
+                sighting_ids=id_range([s.id for s in sightings]),
                 crop_sha256s=tuple(s.crop_sha256 for s in sightings),
                 templates=len(templates),
-                template_ids=_id_range([t.id for t in templates]),
+                template_ids=id_range([t.id for t in templates]),
                 templates_sha256=digest.hexdigest(),
             )
             crops = [s.crop_path for s in sightings]
@@ -573,136 +537,3 @@ _ACTION = {
     AuthorisationStatus.REFUSED: Action.AUTHORISATION_REFUSE,
     AuthorisationStatus.REVOKED: Action.AUTHORISATION_REVOKE,
 }
-
-
-def _decider_problem(requester: str, decider: Actor) -> str | None:
-    """Who may approve or refuse: a supervisor, a person (not a token), not the requester."""
-    if decider.service:
-        return "a service token cannot decide an authorisation; a supervisor must"
-    if decider.role == "local":
-        return f"{decider.name} has not signed in (--user or CITYWATCH_TOKEN); a supervisor must decide"
-    if same_person(decider.name, requester):
-        return f"it was requested by {requester}; a different supervisor must decide"
-    if not can(decider, Permission.AUTHORISATIONS_DECIDE):
-        return f"{decider.name} ({decider.role}) may not decide authorisations; a supervisor must"
-    return None
-
-
-def _end_reason(auth: Authorisation, now: datetime) -> str:
-    if auth.status is AuthorisationStatus.REFUSED:
-        return "refused"
-    if auth.overdue(now):
-        return "not approved before its deadline"
-    if auth.status is AuthorisationStatus.REVOKED:
-        return "revoked"
-    return "ended"
-
-
-def _id_range(ids: list[int]) -> tuple[int, int] | None:
-    return (min(ids), max(ids)) if ids else None
-
-
-def _auth_event(action: Action, auth: Authorisation, *, note: str = "") -> AuditEvent:
-    params: dict[str, object] = {
-        "issuer": auth.issuer,
-        "objective": auth.objective,
-        "cameras": sorted(auth.cameras),
-        "watchlists": sorted(auth.watchlists),
-        "zones": sorted(auth.zones),
-        "events": sorted(auth.events),
-        "urgent": auth.urgent,
-        **_window_params(auth.window),
-    }
-    if auth.approval_deadline is not None:
-        params["approval_deadline"] = auth.approval_deadline.isoformat()
-    if note:
-        params["note"] = note
-    return AuditEvent(
-        action,
-        f"authorisation:{auth.reference}",
-        legal_basis=auth.legal_basis,
-        authorisation=auth.reference,
-        params=params,
-    )
-
-
-def _window_params(window: Window) -> dict[str, str | None]:
-    return {
-        "from": None if window.start is None else window.start.isoformat(),
-        "until": None if window.end is None else window.end.isoformat(),
-    }
-
-
-def _name(value: str, what: str) -> str:
-    value = value.strip()
-    if not _NAME.match(value):
-        raise InvalidInput(
-            f"{what} {value!r} must be 1-100 characters: letters, digits, space, _ . : / - "
-            "(starting with a letter or digit)"
-        )
-    return value
-
-
-def _require(session: Session, model: type[T], where: Any, what: str) -> T:
-    row = session.scalars(select(model).where(where)).first()
-    if row is None:
-        raise NotFound(f"no {what}")
-    return row
-
-
-def _require_auth(session: Session, reference: str) -> AuthorisationRow:
-    return _require(
-        session, AuthorisationRow, AuthorisationRow.reference == reference, f"authorisation {reference!r}"
-    )
-
-
-def _zone(row: ZoneRow) -> Zone:
-    return Zone(
-        name=row.name,
-        polygon=tuple(GeoPoint(lat, lon) for lat, lon in json.loads(row.polygon)),
-        cameras=frozenset(json.loads(row.cameras)),
-        protected=row.protected,
-    )
-
-
-def _events(session: Session) -> list[Event]:
-    rows = session.execute(
-        select(EventRow, ZoneRow.name)
-        .join(ZoneRow, EventRow.zone_id == ZoneRow.id)
-        .order_by(EventRow.starts_at)
-    )
-    return [Event(e.name, zone, Window(e.starts_at, e.ends_at)) for e, zone in rows]
-
-
-def _rules(session: Session) -> list[Rule]:
-    rows = session.execute(
-        select(PolicyRuleRow, ZoneRow.name)
-        .outerjoin(ZoneRow, PolicyRuleRow.zone_id == ZoneRow.id)
-        .order_by(PolicyRuleRow.id)
-    )
-    return [
-        Rule(r.id, ProcessingMode(r.mode), r.camera_id, zone, Window(r.starts_at, r.ends_at))
-        for r, zone in rows
-    ]
-
-
-def _authorisation_info(session: Session, row: AuthorisationRow) -> AuthorisationInfo:
-    watchlists = session.scalars(select(Watchlist.name).where(Watchlist.authorisation_id == row.id)).all()
-    auth = Authorisation(
-        id=row.id,
-        reference=row.reference,
-        issuer=row.issuer,
-        legal_basis=row.legal_basis,
-        objective=row.objective,
-        cameras=frozenset(json.loads(row.cameras)),
-        watchlists=frozenset(watchlists),
-        window=Window(row.starts_at, row.ends_at),
-        status=AuthorisationStatus(row.status),
-        urgent=row.urgent,
-        approval_deadline=row.approval_deadline,
-        zones=frozenset(json.loads(row.zones)),
-        events=frozenset(json.loads(row.events)),
-    )
-    return AuthorisationInfo(
-        auth, row.created_by, row.created_at, row.decided_by, row.decided_at, row.decision_note, row.closed_at
-    )

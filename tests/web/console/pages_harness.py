@@ -18,7 +18,7 @@ from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.web.api.auth import SESSION_COOKIE
 from citywatch.web.app import create_app

@@ -16,7 +16,7 @@ import pytest
 from citywatch.domain.audit import Actor
 from citywatch.domain.frames import Frame
 from citywatch.domain.policy import AuthorisationStatus, GeoPoint
-from citywatch.governance.store import NewAuthorisation
+from citywatch.governance.records import NewAuthorisation
 from citywatch.pipeline.worker import CameraWorker
 from tests.fakes.vision import ListSource
 from tests.web.console.harness import SCOPED, Console, console_settings, open_console

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from citywatch.domain.access import Permission, can
 from citywatch.domain.errors import PermissionDenied
 from citywatch.domain.policy import AuthorisationStatus, CameraPlace, Event, GeoPoint, Zone
-from citywatch.governance.store import AuthorisationInfo, NewAuthorisation
+from citywatch.governance.records import AuthorisationInfo, NewAuthorisation
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas import SIGNED_IN, problems
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TypeVar
 
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import AlertStatus, Severity, WatchlistCategory
+
+E = TypeVar("E", bound=StrEnum)
 
 MAX_LIST = 10_000
 """The most records one list or page returns."""
@@ -30,28 +34,25 @@ def aware(value: datetime, what: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def category(value: str) -> WatchlistCategory:
+def one_of(kind: type[E], value: str, what: str) -> E:
+    """`value` as a member of `kind`; anything else is refused, naming the allowed values."""
     try:
-        return WatchlistCategory(value)
+        return kind(value)
     except ValueError:
-        allowed = ", ".join(c.value for c in WatchlistCategory)
-        raise InvalidInput(f"watchlist category {value!r} is not one of {allowed}") from None
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidInput(f"{what} {value!r} is not one of {allowed}") from None
+
+
+def category(value: str) -> WatchlistCategory:
+    return one_of(WatchlistCategory, value, "watchlist category")
 
 
 def severity(value: str) -> Severity:
-    try:
-        return Severity(value)
-    except ValueError:
-        allowed = ", ".join(s.value for s in Severity)
-        raise InvalidInput(f"severity {value!r} is not one of {allowed}") from None
+    return one_of(Severity, value, "severity")
 
 
 def alert_status(value: str) -> AlertStatus:
-    try:
-        return AlertStatus(value)
-    except ValueError:
-        allowed = ", ".join(s.value for s in AlertStatus)
-        raise InvalidInput(f"alert status {value!r} is not one of {allowed}") from None
+    return one_of(AlertStatus, value, "alert status")
 
 
 def optional_bound(value: float | None, what: str, *, low: float, strict: bool) -> None:

@@ -5,7 +5,8 @@ does)."""
 from __future__ import annotations
 
 from citywatch.domain.audit import Actor
-from citywatch.users.store import IssuedToken, UserStore
+from citywatch.users.records import IssuedToken
+from citywatch.users.store import UserStore
 
 
 def owner(users: UserStore, name: str) -> Actor:

@@ -16,7 +16,7 @@ from citywatch.cli.output import emit_json, err, out, table, when
 from citywatch.cli.permissions import require_permission, requires
 from citywatch.domain.access import ACCOUNT_ROLES, Permission
 from citywatch.domain.errors import InvalidInput
-from citywatch.users.store import TokenInfo, UserInfo
+from citywatch.users.records import TokenInfo, UserInfo
 
 users_app = typer.Typer(help="User accounts, roles, camera scopes and API tokens.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Issue, list and revoke API tokens.", no_args_is_help=True)

@@ -5,49 +5,47 @@ a token in a record, a log line or a message.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.hooks import AuditHook
 from citywatch.audit.two_person import token_issue_problem
-from citywatch.domain.access import ACCOUNT_ROLES
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database
 from citywatch.store.tables import ApiTokenRow, UserRow
+from citywatch.users.records import (
+    MAX_PASSWORD,
+    NAME_PATTERN,
+    IssuedToken,
+    TokenInfo,
+    TokenRefused,
+    UserInfo,
+    actor_of,
+    check_cameras,
+    check_name,
+    check_password,
+    check_role,
+    checked_label,
+    password_matches,
+    plain_scope,
+    scope_of,
+    token_digest,
+    token_info,
+    user_info,
+)
 
 log = logging.getLogger(__name__)
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9._@-]{1,100}")
-CAMERA_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-"""As `config.ingest.CameraId`."""
-MIN_PASSWORD = 12
-MAX_PASSWORD = 1024
-"""Longer input is refused before hashing: argon2 cost should not be the caller's to choose."""
 TOKEN_PREFIX = "cw_"  # noqa: S105 (a prefix that marks tokens, not a secret)
-MAX_LABEL = 200
-
-
-class TokenRefused(PermissionDenied):
-    """A token that signs nobody in, with what its audit record names: the token (`token:ID`,
-    or `token:?` when unknown) and why (unknown, revoked, expired, user disabled)."""
-
-    def __init__(self, message: str, *, target: str, reason: str) -> None:
-        super().__init__(message)
-        self.target = target
-        self.reason = reason
 
 
 SignInAuditHook = Callable[[Session, Actor | None, AuditEvent], None]
@@ -56,45 +54,6 @@ SignInAuditHook = Callable[[Session, Actor | None, AuditEvent], None]
 SESSION_LABEL = "console session"
 LOGIN_FAILED = "sign-in failed: unknown user name or wrong password"
 """The same words whether the name exists or not."""
-
-
-@dataclass(frozen=True, slots=True)
-class UserInfo:
-    id: int
-    name: str
-    role: str
-    cameras: tuple[str, ...] | None
-    """Camera ids the user is limited to; None: every camera."""
-    has_password: bool
-    active: bool
-    tokens: int
-    """API tokens not revoked."""
-    created_by: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    id: int
-    user: str
-    label: str
-    service: bool
-    created_at: datetime
-    revoked_at: datetime | None
-    expires_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """A new token: `token` is the only copy there will ever be."""
-
-    id: int
-    user: str
-    label: str
-    service: bool
-    token: str = field(repr=False)
-    expires_at: datetime | None = None
-    """A console session's end; null for an API token."""
 
 
 class UserStore:
@@ -147,14 +106,14 @@ class UserStore:
             )
             session.add(row)
             session.flush()
-            params = {"role": role, "cameras": _plain(scope), "password": hashed is not None}
+            params = {"role": role, "cameras": plain_scope(scope), "password": hashed is not None}
             self._record(session, AuditEvent(Action.USER_ADD, f"user:{name}", params=params))
-            return _user_info(row, 0)
+            return user_info(row, 0)
 
     def get_user(self, name: str) -> UserInfo:
         with self._db.session(write=False) as session:
             row = _require_user(session, name)
-            return _user_info(row, _live_tokens(session, row.id))
+            return user_info(row, _live_tokens(session, row.id))
 
     def list_users(self) -> list[UserInfo]:
         with self._db.session(write=False) as session:
@@ -166,7 +125,7 @@ class UserStore:
                 ).all()
             )
             rows = session.scalars(select(UserRow).order_by(UserRow.name)).all()
-            return [_user_info(row, counts.get(row.id, 0)) for row in rows]
+            return [user_info(row, counts.get(row.id, 0)) for row in rows]
 
     def set_role(self, name: str, role: str) -> UserInfo:
         role = check_role(role)
@@ -177,19 +136,19 @@ class UserStore:
             self._record(
                 session, AuditEvent(Action.USER_ROLE, f"user:{row.name}", params={"from": before, "to": role})
             )
-            return _user_info(row, _live_tokens(session, row.id))
+            return user_info(row, _live_tokens(session, row.id))
 
     def set_cameras(self, name: str, cameras: Iterable[str] | None) -> UserInfo:
         """Limit the user to `cameras`; None lifts the limit."""
         scope = check_cameras(cameras)
         with self._db.session() as session:
             row = _require_user(session, name)
-            before = _scope(row)
+            before = scope_of(row)
             row.cameras = None if scope is None else json.dumps(list(scope))
             session.flush()
-            params = {"from": _plain(before), "to": _plain(scope)}
+            params = {"from": plain_scope(before), "to": plain_scope(scope)}
             self._record(session, AuditEvent(Action.USER_CAMERAS, f"user:{row.name}", params=params))
-            return _user_info(row, _live_tokens(session, row.id))
+            return user_info(row, _live_tokens(session, row.id))
 
     def set_password(self, name: str, password: str | None) -> UserInfo:
         """A new password; None removes it (the user signs in with tokens only). Every console
@@ -214,7 +173,7 @@ class UserStore:
                 Action.USER_PASSWORD, f"user:{row.name}", params=params, result_count=len(sessions)
             )
             self._record(session, event)
-            return _user_info(row, _live_tokens(session, row.id))
+            return user_info(row, _live_tokens(session, row.id))
 
     def change_own_password(self, name: str, current: str, new: str) -> UserInfo:
         """`name` sets their own password, proving who they are with the current one (a wrong
@@ -238,7 +197,7 @@ class UserStore:
                 token.revoked_at = now
             session.flush()
             self._record(session, AuditEvent(Action.USER_DISABLE, f"user:{row.name}", result_count=len(live)))
-            return _user_info(row, 0)
+            return user_info(row, 0)
 
     # --- tokens ---------------------------------------------------------------------------
 
@@ -248,7 +207,7 @@ class UserStore:
         (`by` is `user`), a service token is issued by a holder of users.manage
         (citywatch.audit.two_person.token_issue_problem). Recorded as `by`; a refusal too
         (`token.issue_refused`), then raised as PermissionDenied."""
-        label = _label(label)
+        label = checked_label(label)
         refusal = None
         with self._db.session() as session:
             owner = _require_user(session, user)
@@ -281,7 +240,7 @@ class UserStore:
             if user is not None:
                 query = query.where(ApiTokenRow.user_id == _require_user(session, user).id)
             rows = session.execute(query.order_by(ApiTokenRow.id)).all()
-            return [_token_info(token, owner) for token, owner in rows]
+            return [token_info(token, owner) for token, owner in rows]
 
     def revoke_token(self, token_id: int) -> TokenInfo:
         with self._db.session() as session:
@@ -295,7 +254,7 @@ class UserStore:
             session.flush()
             params = {"user": owner.name, "label": row.label}
             self._record(session, AuditEvent(Action.TOKEN_REVOKE, f"token:{row.id}", params=params))
-            return _token_info(row, owner.name)
+            return token_info(row, owner.name)
 
     # --- sign-in --------------------------------------------------------------------------
 
@@ -323,7 +282,7 @@ class UserStore:
             owner = session.get_one(UserRow, row.user_id)
             session.flush()
             event = AuditEvent(Action.SESSION_CLOSE, f"token:{row.id}", params={"user": owner.name})
-            self._record_sign_in(session, _actor(owner, service=False), event)
+            self._record_sign_in(session, actor_of(owner, service=False), event)
             return True
 
     def actor_for_token(self, token: str, *, audit_failure: bool = True) -> Actor:
@@ -344,7 +303,7 @@ class UserStore:
             elif not owner.active:
                 refusal = (f"token:{row.id}", "user disabled", f"user {owner.name!r} is disabled")
             else:
-                return _actor(owner, service=row.service)
+                return actor_of(owner, service=row.service)
         target, reason, message = refusal
         refused = TokenRefused(f"{message}: not signed in", target=target, reason=reason)
         if audit_failure:
@@ -378,7 +337,7 @@ class UserStore:
                 if rehashed is not None:
                     row.password_hash = rehashed
                 params = {"method": "password", "role": row.role}
-                actor = _actor(row, service=False)
+                actor = actor_of(row, service=False)
                 self._record_sign_in(
                     session, actor, AuditEvent(Action.USER_LOGIN, f"user:{row.name}", params=params)
                 )
@@ -415,9 +374,9 @@ class UserStore:
             # as slow as a real check, so that timing does not tell which names exist
             if self._dummy_hash is None:
                 self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
-            _checked(self._hasher, self._dummy_hash, password)
+            password_matches(self._hasher, self._dummy_hash, password)
             return False
-        return _checked(self._hasher, stored, password)
+        return password_matches(self._hasher, stored, password)
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -438,69 +397,7 @@ class UserStore:
             self._record(session, event)
 
 
-def _checked(hasher: PasswordHasher, stored: str, password: str) -> bool:
-    try:
-        return hasher.verify(stored, password)
-    except VerifyMismatchError:
-        return False
-    except InvalidHashError:
-        log.warning("a stored password hash is not a valid argon2 hash; that user cannot sign in")
-        return False
-    except VerificationError:
-        return False
-
-
 # --- validation ---------------------------------------------------------------------------
-
-
-def check_name(name: str) -> str:
-    if NAME_PATTERN.fullmatch(name) is None:
-        raise InvalidInput(f"user name {name!r} is not valid: 1 to 100 letters, digits, '.', '_', '-' or '@'")
-    return name
-
-
-def check_role(role: str) -> str:
-    if role not in ACCOUNT_ROLES:
-        raise InvalidInput(f"role {role!r} is not one of {', '.join(ACCOUNT_ROLES)}")
-    return role
-
-
-def check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"the password is too short: at least {MIN_PASSWORD} characters")
-    if len(password) > MAX_PASSWORD:
-        raise InvalidInput(f"the password is too long: at most {MAX_PASSWORD} characters")
-    if not password.strip():
-        raise InvalidInput("the password must not be blank")
-    return password
-
-
-def check_cameras(cameras: Iterable[str] | None) -> tuple[str, ...] | None:
-    """Sorted, without repeats; None means every camera, an empty list is refused."""
-    if cameras is None:
-        return None
-    scope = tuple(sorted(set(cameras)))
-    if not scope:
-        raise InvalidInput("give at least one camera id, or none at all for every camera")
-    bad = [c for c in scope if CAMERA_PATTERN.fullmatch(c) is None]
-    if bad:
-        raise InvalidInput(
-            f"camera id(s) {', '.join(map(repr, bad))} not valid: 1 to 64 letters, digits, '_', '.' or '-'"
-        )
-    return scope
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _label(label: str) -> str:
-    stripped = label.strip()
-    if not stripped:
-        raise InvalidInput("a token needs a label saying what it is for")
-    if len(stripped) > MAX_LABEL:
-        raise InvalidInput(f"the token label is longer than {MAX_LABEL} characters")
-    return stripped
 
 
 # --- rows to records ----------------------------------------------------------------------
@@ -525,36 +422,3 @@ def _live_token_rows(session: Session, user_id: int) -> Sequence[ApiTokenRow]:
 
 def _live_tokens(session: Session, user_id: int) -> int:
     return len(_live_token_rows(session, user_id))
-
-
-def _scope(row: UserRow) -> tuple[str, ...] | None:
-    if row.cameras is None:
-        return None
-    return tuple(str(c) for c in json.loads(row.cameras))
-
-
-def _plain(scope: tuple[str, ...] | None) -> list[str] | None:
-    return None if scope is None else list(scope)
-
-
-def _actor(row: UserRow, *, service: bool) -> Actor:
-    scope = _scope(row)
-    return Actor(row.name, row.role, None if scope is None else frozenset(scope), service)
-
-
-def _user_info(row: UserRow, tokens: int) -> UserInfo:
-    return UserInfo(
-        id=row.id,
-        name=row.name,
-        role=row.role,
-        cameras=_scope(row),
-        has_password=row.password_hash is not None,
-        active=row.active,
-        tokens=tokens,
-        created_by=row.created_by,
-        created_at=row.created_at,
-    )
-
-
-def _token_info(row: ApiTokenRow, user: str) -> TokenInfo:
-    return TokenInfo(row.id, user, row.label, row.service, row.created_at, row.revoked_at, row.expires_at)

@@ -25,7 +25,8 @@ from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime
-from citywatch.users.store import TokenRefused, UserStore
+from citywatch.users.records import TokenRefused
+from citywatch.users.store import UserStore
 from citywatch.web.api.uploads import Failure, RateLimit
 
 ANONYMOUS = Actor("anonymous", "public")

@@ -13,7 +13,7 @@ from fastapi import Body, FastAPI, Path, Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from citywatch.domain.access import ACCOUNT_ROLES, Permission
-from citywatch.users.store import MAX_LABEL, MAX_PASSWORD, TokenInfo, UserInfo
+from citywatch.users.records import MAX_LABEL, MAX_PASSWORD, TokenInfo, UserInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
 from citywatch.web.api.schemas import SIGNED_IN, problems

@@ -22,7 +22,7 @@ from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.export_store import EXPORTS_FOLDER
 from citywatch.requests.fulfil import fulfil
 from citywatch.requests.package import verify_package
-from citywatch.requests.store import NewRequest
+from citywatch.requests.records import NewRequest
 from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment

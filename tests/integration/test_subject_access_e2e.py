@@ -30,7 +30,7 @@ from citywatch.media.video import video_frames
 from citywatch.requests.export_store import EXPORTS_FOLDER
 from citywatch.requests.fulfil import fulfil
 from citywatch.requests.package import verify_package
-from citywatch.requests.store import RequestInfo
+from citywatch.requests.records import RequestInfo
 from citywatch.requests.subject_access import SubjectSearch, file_subject_access, requester_template
 from citywatch.retention.footage import export_clip
 from citywatch.runtime.build import Runtime

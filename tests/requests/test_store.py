@@ -17,7 +17,8 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from citywatch.domain.policy import Window
 from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.domain.retention import ItemRef
-from citywatch.requests.store import NewRequest, SubjectFindings, clean_work_folder
+from citywatch.requests.records import NewRequest, SubjectFindings
+from citywatch.requests.store import clean_work_folder
 from citywatch.retention.segments import ORPHAN_GRACE_S
 from citywatch.runtime.build import Runtime
 from citywatch.store import repositories as repo

@@ -18,7 +18,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.domain.records import RequestKind, RequestStatus
-from citywatch.requests.store import NewRequest
+from citywatch.requests.records import NewRequest
 from citywatch.retention.hold_records import NewHold
 from citywatch.runtime.build import Runtime
 from citywatch.store.tables import Sighting

@@ -21,7 +21,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.policy import AuthorisationStatus, ProcessingMode, Window
 from citywatch.domain.records import RequestKind
 from citywatch.governance.records import NewAuthorisation
-from citywatch.requests.store import NewRequest
+from citywatch.requests.records import NewRequest
 from citywatch.retention.hold_records import NewHold
 from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime

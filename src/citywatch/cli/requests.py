@@ -20,7 +20,7 @@ from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.export_store import EXPORTS_FOLDER
 from citywatch.requests.exports import verify_export
 from citywatch.requests.fulfil import fulfil
-from citywatch.requests.store import NewRequest, RequestInfo
+from citywatch.requests.records import NewRequest, RequestInfo
 from citywatch.requests.subject_access import SubjectSearch, file_subject_access
 from citywatch.runtime.usecases import audit_of, fulfilment, subject_access
 

@@ -23,7 +23,8 @@ from citywatch.domain.errors import CorruptMedia, NotFound, OutOfScope, Unavaila
 from citywatch.domain.records import SightingInfo
 from citywatch.requests.export_store import EXPORTS_FOLDER, ExportInfo, get_export
 from citywatch.requests.package import Entry, Verdict, build_package, verify_package
-from citywatch.requests.store import RequestInfo, RequestStore
+from citywatch.requests.records import RequestInfo
+from citywatch.requests.store import RequestStore
 from citywatch.retention.segments import describe_os_error
 from citywatch.store.blobs import make_dirs
 from citywatch.store.db import Database

@@ -22,7 +22,8 @@ from citywatch.requests.exports import (
     work_folder,
 )
 from citywatch.requests.package import Entry
-from citywatch.requests.store import RequestInfo, RequestStore
+from citywatch.requests.records import RequestInfo
+from citywatch.requests.store import RequestStore
 from citywatch.requests.subject_access import SubjectAccess
 from citywatch.requests.subject_export import fulfil_subject_access
 from citywatch.retention.footage import ClipExport, export_clip

@@ -17,7 +17,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.domain.records import RequestKind, RequestStatus
+from citywatch.requests.records import NewRequest, RequestInfo, SubjectFindings
 from citywatch.retention.hold_records import NewHold
 from citywatch.retention.scope import refused_outside_scope
 from citywatch.retention.store import RetentionStore
@@ -57,51 +58,6 @@ _NEXT: dict[RequestStatus, frozenset[RequestStatus]] = {
     RequestStatus.CLOSED: frozenset(),
 }
 """The only moves a request can make; anything else is a Conflict naming the state."""
-
-
-@dataclass(frozen=True, slots=True)
-class NewRequest:
-    kind: RequestKind
-    reference: str
-    """The agency's case reference (law enforcement) or the public request's own."""
-    requester: str
-    contact: str
-    cameras: list[str]
-    window: Window
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectFindings:
-    """What the system's search for a subject-access requester found, to hold and audit."""
-
-    items: Sequence[tuple[str, int]]
-    """Sightings and recordings found, named in the hold (which covers the request's whole
-    scope whatever was found)."""
-    photo_path: str
-    """The requester's photo in the blob store, kept until the request is answered."""
-    searched_by: Actor
-    search: AuditEvent
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    id: int
-    kind: RequestKind
-    status: RequestStatus
-    reference: str
-    requester: str
-    contact: str
-    cameras: list[str]
-    window: Window
-    deadline: datetime
-    created_at: datetime
-    filed_by: str
-    decided_by: str | None
-    refusal_reason: str | None
-    hold_id: int | None
-    export_id: int | None
-    photo_path: str | None
-    """A subject-access requester's photo (blob store), until the request is answered."""
 
 
 class RequestStore:

@@ -35,14 +35,8 @@ from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import RequestKind, SightingInfo
 from citywatch.media.images import encode_jpeg, read_image
 from citywatch.media.video import video_frames
-from citywatch.requests.store import (
-    NewRequest,
-    RequestInfo,
-    RequestStore,
-    SubjectFindings,
-    check_known,
-    check_request,
-)
+from citywatch.requests.records import NewRequest, RequestInfo, SubjectFindings
+from citywatch.requests.store import RequestStore, check_known, check_request
 from citywatch.retention.segments import FootageStore
 from citywatch.search.photo import rank
 from citywatch.sightings.store import SightingStore

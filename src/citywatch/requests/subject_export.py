@@ -20,7 +20,7 @@ from citywatch.media.redaction import FaceRedactor, RedactionCounts, redact, spr
 from citywatch.media.video import rewrite_video, video_frames
 from citywatch.requests.exports import json_bytes, publish_export, request_record, work_folder
 from citywatch.requests.package import Entry
-from citywatch.requests.store import RequestInfo
+from citywatch.requests.records import RequestInfo
 from citywatch.requests.subject_access import (
     Appearance,
     SubjectAccess,

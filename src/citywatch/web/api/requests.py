@@ -28,7 +28,7 @@ from citywatch.domain.errors import InvalidInput, Unavailable
 from citywatch.domain.policy import Window
 from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.fulfil import fulfil
-from citywatch.requests.store import NewRequest, RequestInfo
+from citywatch.requests.records import NewRequest, RequestInfo
 from citywatch.requests.subject_access import file_subject_access
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment, subject_access

@@ -21,7 +21,7 @@ from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor
 from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.export_store import ExportInfo, exports_page
-from citywatch.requests.store import RequestInfo
+from citywatch.requests.records import RequestInfo
 from citywatch.transparency.report import OPEN_REQUEST_STATUSES
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX

@@ -24,10 +24,8 @@ from citywatch.domain.policy import Window
 from citywatch.retention.hold_records import HoldInfo, NewHold
 from citywatch.transparency.report import transparency_report
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
-
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Items on this page.")]
-
+from citywatch.web.api.paging import Limit
+from citywatch.web.api.schemas import PAGE_DEFAULT, SIGNED_IN, problems
 
 # --- schemas ---------------------------------------------------------------------------------
 

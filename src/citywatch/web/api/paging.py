@@ -13,7 +13,9 @@ from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
 
 T = TypeVar("T")
 
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Items on this page, newest first.")]
+Limit = Annotated[
+    int, Query(ge=1, le=PAGE_MAX, description="Items on this page (in the order the route says).")
+]
 BeforeId = Annotated[
     int | None,
     Query(

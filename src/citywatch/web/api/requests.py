@@ -33,7 +33,8 @@ from citywatch.requests.subject_access import file_subject_access
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment, subject_access
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
+from citywatch.web.api.paging import Limit
+from citywatch.web.api.schemas import PAGE_DEFAULT, SIGNED_IN, problems
 from citywatch.web.api.uploads import RateLimit, decode_upload, read_form
 
 WEB_FORM = Actor("citywatch@public-form", "public", service=True)
@@ -41,7 +42,6 @@ WEB_FORM = Actor("citywatch@public-form", "public", service=True)
 on behalf of the requester (named in the request); never a decider of anything."""
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Items on this page.")]
 
 
 # --- schemas ---------------------------------------------------------------------------------

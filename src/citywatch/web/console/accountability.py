@@ -21,10 +21,10 @@ from citywatch.domain.audit import filter_problem
 from citywatch.domain.errors import InvalidInput
 from citywatch.retention.hold_records import HoldInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
+from citywatch.web.api.paging import Limit
+from citywatch.web.api.schemas import PAGE_DEFAULT
 from citywatch.web.console.render import add_page, render
 
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Rows on this page, newest first.")]
 Before = Annotated[int | None, Query(ge=1, description="Rows below this id or seq (the next page).")]
 Filter = Annotated[str, Query(max_length=300)]
 

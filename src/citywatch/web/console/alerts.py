@@ -22,12 +22,11 @@ from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import alert_views
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.paging import BeforeId
-from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
+from citywatch.web.api.paging import BeforeId, Limit
+from citywatch.web.api.schemas import PAGE_DEFAULT
 from citywatch.web.console.render import add_page, render
 
 AlertId = Annotated[int, Path(ge=1, description="The alert's id.")]
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Alerts on this page, newest first.")]
 
 
 @dataclass(frozen=True, slots=True)

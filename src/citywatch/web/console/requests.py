@@ -24,10 +24,9 @@ from citywatch.requests.export_store import ExportInfo, exports_page
 from citywatch.requests.records import RequestInfo
 from citywatch.transparency.report import OPEN_REQUEST_STATUSES
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
+from citywatch.web.api.paging import Limit
+from citywatch.web.api.schemas import PAGE_DEFAULT
 from citywatch.web.console.render import add_page, render
-
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Rows on this page.")]
 
 VERBS: dict[RequestStatus, tuple[str, ...]] = {
     RequestStatus.FILED: ("review", "approve", "refuse"),

@@ -59,8 +59,10 @@ class SubjectAccess:
     footage: FootageStore
     blobs: BlobStore
     """The requester's photo (kept until the request is answered) and the sightings' crops."""
-    detector: Detector
-    embedder: Embedder
+    load_detector: Callable[[], Detector]
+    load_embedder: Callable[[], Embedder]
+    """The models, loaded when a search or a fulfilment runs (a filing refused before its
+    search loads neither)."""
     redaction_detector: Callable[[], Detector]
     """The detector an export blurs with (at the lower score floor of
     `requests.redact_min_score`, where a missed face would be a leak); called only when a
@@ -77,6 +79,14 @@ class SubjectAccess:
     """Where the signed export and its working folder go."""
     models_dir: Path
     """Where YuNet's model is looked for (named when a fulfilment is refused without it)."""
+
+    @property
+    def detector(self) -> Detector:
+        return self.load_detector()
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.load_embedder()
 
 
 @dataclass(frozen=True, slots=True)

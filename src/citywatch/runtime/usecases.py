@@ -29,13 +29,13 @@ def alert_views(rt: Runtime) -> AlertViews:
 
 
 def case_searcher(rt: Runtime) -> CaseSearcher:
-    """What a case search draws on (loads the detector and the embedder)."""
+    """What a case search draws on (the models loaded when a search runs)."""
     s = rt.settings
     return CaseSearcher(
         sightings=rt.sightings,
         governance=rt.governance,
-        detector=rt.detector,
-        embedder=rt.embedder,
+        load_detector=lambda: rt.detector,
+        load_embedder=lambda: rt.embedder,
         quality=s.quality,
         matching=s.matching,
         audit=audit_of(rt),
@@ -43,16 +43,16 @@ def case_searcher(rt: Runtime) -> CaseSearcher:
 
 
 def subject_access(rt: Runtime) -> SubjectAccess:
-    """What filing and fulfilling a subject-access request draw on (loads the detector and the
-    embedder; the redaction detector only when a fulfilment asks for it)."""
+    """What filing and fulfilling a subject-access request draw on (the models loaded when a
+    search runs; the redaction detector only when a fulfilment asks for it)."""
     s = rt.settings
     return SubjectAccess(
         requests=rt.requests,
         sightings=rt.sightings,
         footage=rt.footage,
         blobs=rt.blobs,
-        detector=rt.detector,
-        embedder=rt.embedder,
+        load_detector=lambda: rt.detector,
+        load_embedder=lambda: rt.embedder,
         redaction_detector=lambda: rt.redaction_detector,
         configured=frozenset(c.id for c in s.cameras),
         quality=s.quality,

@@ -7,6 +7,7 @@ checks the caller's camera scope first."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,8 +31,9 @@ class CaseSearcher:
     """The stored sightings searched."""
     governance: GovernanceStore
     """Authorisations (enforced before each search, so what a lapsed one derived is gone)."""
-    detector: Detector
-    embedder: Embedder
+    load_detector: Callable[[], Detector]
+    load_embedder: Callable[[], Embedder]
+    """The models, loaded when a search runs (a refused one loads neither)."""
     quality: QualitySettings
     """Which face in the photo is clear enough to search with."""
     matching: MatchingSettings
@@ -39,6 +41,14 @@ class CaseSearcher:
     (`search_max_window_h`)."""
     audit: Audit
     """Records the search, or its refusal, as the searcher."""
+
+    @property
+    def detector(self) -> Detector:
+        return self.load_detector()
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.load_embedder()
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from citywatch.pipeline.live import LiveCameras
 from citywatch.pipeline.worker import CameraWorker
 from citywatch.requests.export_store import EXPORTS_FOLDER, clean_orphan_exports
 from citywatch.requests.store import RequestStore, clean_work_folder
+from citywatch.retention.orphans import Orphans
 from citywatch.retention.purge import Purger
 from citywatch.retention.segments import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
 from citywatch.retention.store import RetentionStore
@@ -57,7 +58,7 @@ from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
 from citywatch.sightings.store import SightingStore
 from citywatch.store import repositories as repo
-from citywatch.store.blobs import BlobStore, make_dirs, remove_empty_days
+from citywatch.store.blobs import BlobStore, make_dirs
 from citywatch.store.db import Database, open_database
 from citywatch.store.private import make_private
 from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
@@ -454,26 +455,18 @@ class Runtime:
         behind without their database row, then the per-day folders purges emptied (never
         today's); returns the number of files removed."""
         exports = self.settings.data_dir / EXPORTS_FOLDER
-        removed = (
-            self.sightings.clean_orphan_crops()
-            + self.watchlists.clean_orphan_references()
-            + Staging(self.database, self.blobs).clean_orphans(
-                REQUEST_PHOTOS_FOLDER, repo.all_request_photo_paths
-            )
-            + self.footage.clean_orphans()
-            + clean_orphan_exports(self.database, exports)
-            + clean_work_folder(self.settings.data_dir / WORK_FOLDER, older_than_s=ORPHAN_GRACE_S)
-        )
-        if removed:
-            log.info("removed %d file(s) left without a database row by an earlier crash", removed)
-        today = utc_now().date().isoformat()
-        folders = sum(
-            remove_empty_days(root, keep={today}, older_than_s=ORPHAN_GRACE_S)
-            for root in (self.footage.root, self.blobs.root / CROPS_FOLDER, exports)
-        )
-        if folders:
-            log.info("removed %d empty per-day folder(s)", folders)
-        return removed
+        photos = Staging(self.database, self.blobs)
+        return Orphans(
+            cleaners=(
+                self.sightings.clean_orphan_crops,
+                self.watchlists.clean_orphan_references,
+                lambda: photos.clean_orphans(REQUEST_PHOTOS_FOLDER, repo.all_request_photo_paths),
+                self.footage.clean_orphans,
+                lambda: clean_orphan_exports(self.database, exports),
+                lambda: clean_work_folder(self.settings.data_dir / WORK_FOLDER, older_than_s=ORPHAN_GRACE_S),
+            ),
+            day_folders=(self.footage.root, self.blobs.root / CROPS_FOLDER, exports),
+        ).recover(utc_now().date())
 
     def camera_worker(
         self,

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, mode_for
@@ -83,3 +84,21 @@ class PolicyService:
 
 def _refs(decision: ModeDecision) -> tuple[str, ...]:
     return tuple(sorted(a.reference for a in decision.authorisations))
+
+
+def mode_changed(camera_id: str, new: ModeDecision, old: ModeDecision | None) -> AuditEvent:
+    """The audit record of a camera's mode changing: the mode, what was asked, the one before,
+    why, and the authorisations (and their legal bases) it stands on."""
+    return AuditEvent(
+        Action.CAMERA_MODE,
+        f"camera:{camera_id}",
+        legal_basis="; ".join(sorted({a.legal_basis for a in new.authorisations})),
+        authorisation=", ".join(sorted(a.reference for a in new.authorisations)),
+        params={
+            "mode": str(new.mode),
+            "requested": str(new.requested),
+            "previous": None if old is None else str(old.mode),
+            "reasons": list(new.reasons),
+            "watchlists": sorted(new.watchlists),
+        },
+    )

@@ -30,13 +30,13 @@ from citywatch.changes.store import ChangeStore
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
-from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
+from citywatch.domain.audit import SYSTEM, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import NotFound, Unavailable
 from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import RequestKind
-from citywatch.governance.policy import PolicyService
+from citywatch.governance.policy import PolicyService, mode_changed
 from citywatch.governance.store import GovernanceStore
 from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.open import open_source
@@ -312,25 +312,7 @@ class Runtime:
 
     def _mode_changed(self, camera_id: str, new: ModeDecision, old: ModeDecision | None) -> None:
         """A camera's mode changing is the policy acting, recorded as the system."""
-        refs = sorted(a.reference for a in new.authorisations)
-        with self.database.session() as session:
-            self._audit_as(
-                session,
-                SYSTEM,
-                AuditEvent(
-                    Action.CAMERA_MODE,
-                    f"camera:{camera_id}",
-                    legal_basis="; ".join(sorted({a.legal_basis for a in new.authorisations})),
-                    authorisation=", ".join(refs),
-                    params={
-                        "mode": str(new.mode),
-                        "requested": str(new.requested),
-                        "previous": None if old is None else str(old.mode),
-                        "reasons": list(new.reasons),
-                        "watchlists": sorted(new.watchlists),
-                    },
-                ),
-            )
+        self.audit(mode_changed(camera_id, new, old), actor=SYSTEM)
 
     @cached_property
     def orders(self) -> OrderStore:

@@ -23,8 +23,8 @@ from citywatch.pipeline.camera import PipelineStats
 from citywatch.pipeline.worker import CameraStatus
 from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.store.db import head_revision
-from citywatch.web.api.accountability import TransparencyPublic
 from citywatch.web.api.operations import PERMISSION_KEY
+from citywatch.web.api.schemas.accountability import TransparencyPublic
 from tests.fakes.vision import FakeDetector, FakeEmbedder, frame_with_faces
 from tests.web.api.harness import Api, api_settings, open_api
 

@@ -21,7 +21,7 @@ from citywatch.domain.errors import InvalidInput, PermissionDenied
 from citywatch.runtime.build import Runtime
 from citywatch.users.store import UserStore
 from citywatch.web.api.auth import Caller, requires, runtime_of, sign_ins
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from citywatch.domain.access import Permission
 from citywatch.domain.records import ChangeInfo, ChangeKind, ChangeStatus
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 ChangeId = Annotated[int, Path(ge=1, description="The change's id.")]
 

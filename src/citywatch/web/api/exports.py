@@ -18,7 +18,7 @@ from citywatch.requests.exports import open_export, stored_export, verify_export
 from citywatch.runtime.usecases import audit_of
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 ExportId = Annotated[int, Path(ge=1, description="The export's id.")]
 ZIP = "application/zip"

@@ -28,7 +28,7 @@ from citywatch.retention.footage import ClipExport, clip_basis, clip_event, clip
 from citywatch.runtime.usecases import audit_of, clips
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 Camera = Annotated[
     str, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The camera's id (within your scope).")

@@ -19,7 +19,7 @@ from citywatch.domain.errors import PermissionDenied
 from citywatch.domain.policy import AuthorisationStatus, CameraPlace, Event, GeoPoint, Zone
 from citywatch.governance.records import AuthorisationInfo, NewAuthorisation
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 # --- schemas ---------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from citywatch import __version__
 from citywatch.domain.access import Permission
 from citywatch.web.api.auth import Caller, permissions_of, requires, runtime_of
 from citywatch.web.api.errors import error_response
-from citywatch.web.api.schemas import problems
+from citywatch.web.api.schemas.common import problems
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("citywatch.web.api.access")

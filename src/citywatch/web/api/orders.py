@@ -19,11 +19,11 @@ from citywatch.domain.policy import GeoPoint, Window
 from citywatch.orders.checks import coverage_of
 from citywatch.orders.store import AlertNote, NewOrder, OrderInfo
 from citywatch.runtime.build import Runtime
-from citywatch.web.api.accountability import ReceiptPublic
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.governance import Point
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.accountability import ReceiptPublic
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 OrderId = Annotated[int, Path(ge=1, description="The order's id.")]
 AlertId = Annotated[int, Path(ge=1, description="The alert's id.")]

@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Query
 
-from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX
+from citywatch.web.api.schemas.common import PAGE_DEFAULT, PAGE_MAX
 
 T = TypeVar("T")
 

@@ -32,7 +32,7 @@ from citywatch.watchlists import persons
 from citywatch.watchlists.enrolment import Enrolment
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.errors import ERROR_RESPONSES, ErrorBody
-from citywatch.web.api.schemas import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
+from citywatch.web.api.schemas.common import PAGE_DEFAULT, PAGE_MAX, SIGNED_IN, problems
 from citywatch.web.api.uploads import Form, Upload, off_loop, read_form
 
 MB = 1024 * 1024

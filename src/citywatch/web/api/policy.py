@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from citywatch.domain.access import Permission, can
 from citywatch.domain.policy import CameraPlace, ProcessingMode, Rule, Window, mode_for
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 RuleId = Annotated[int, Path(ge=1, description="The rule's id.")]
 CameraId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]

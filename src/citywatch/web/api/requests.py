@@ -34,7 +34,7 @@ from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment, subject_access
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import Limit
-from citywatch.web.api.schemas import PAGE_DEFAULT, SIGNED_IN, problems
+from citywatch.web.api.schemas.common import PAGE_DEFAULT, SIGNED_IN, problems
 from citywatch.web.api.uploads import RateLimit, decode_upload, read_form
 
 WEB_FORM = Actor("citywatch@public-form", "public", service=True)

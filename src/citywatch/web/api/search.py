@@ -27,7 +27,7 @@ from citywatch.search.cases import CaseSearch, case_search
 from citywatch.search.photo import SearchHit
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.people import FORM_OVERHEAD, MB, Photo, checked_photo
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 from citywatch.web.api.uploads import Form, off_loop, read_form
 
 PHOTO_FIELD = "photo"

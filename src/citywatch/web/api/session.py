@@ -27,7 +27,7 @@ from citywatch.web.api.auth import (
     runtime_of,
     sign_ins,
 )
-from citywatch.web.api.schemas import problems
+from citywatch.web.api.schemas.common import problems
 from citywatch.web.api.uploads import RateLimit
 
 

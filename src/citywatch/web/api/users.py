@@ -16,7 +16,7 @@ from citywatch.domain.access import ACCOUNT_ROLES, Permission
 from citywatch.users.records import MAX_LABEL, MAX_PASSWORD, TokenInfo, UserInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,100}$", description="The user's name.")]
 TokenId = Annotated[int, Path(ge=1, description="The token's id.")]

@@ -17,7 +17,7 @@ from citywatch.domain.watchlists import Severity, WatchlistCategory
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.changes import ChangePublic
 from citywatch.web.api.people import WatchlistPublic
-from citywatch.web.api.schemas import SIGNED_IN, problems
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 WatchlistName = Annotated[str, Path(min_length=1, max_length=200, description="The watchlist's name.")]
 

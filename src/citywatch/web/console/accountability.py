@@ -22,7 +22,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.retention.hold_records import HoldInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import Limit
-from citywatch.web.api.schemas import PAGE_DEFAULT
+from citywatch.web.api.schemas.common import PAGE_DEFAULT
 from citywatch.web.console.render import add_page, render
 
 Before = Annotated[int | None, Query(ge=1, description="Rows below this id or seq (the next page).")]

@@ -23,7 +23,7 @@ from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import alert_views
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import BeforeId, Limit
-from citywatch.web.api.schemas import PAGE_DEFAULT
+from citywatch.web.api.schemas.common import PAGE_DEFAULT
 from citywatch.web.console.render import add_page, render
 
 AlertId = Annotated[int, Path(ge=1, description="The alert's id.")]

@@ -25,7 +25,7 @@ from citywatch.requests.records import RequestInfo
 from citywatch.transparency.report import OPEN_REQUEST_STATUSES
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import Limit
-from citywatch.web.api.schemas import PAGE_DEFAULT
+from citywatch.web.api.schemas.common import PAGE_DEFAULT
 from citywatch.web.console.render import add_page, render
 
 VERBS: dict[RequestStatus, tuple[str, ...]] = {

@@ -1,0 +1,1 @@
+"""The API's request and response models, by area; `common` holds what every area shares."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from citywatch.domain.errors import SourceUnavailable
-from citywatch.domain.lifecycle import Child, Death
+from citywatch.domain.lifecycle import Death
 from citywatch.runtime.supervisor import ChildState, RestartPolicy, Supervisor, next_restart
 
 FAST = RestartPolicy(budget=2, window_s=60, backoff_initial_s=0.01, backoff_max_s=0.05)
@@ -69,7 +69,7 @@ class Heard:
     restarts: list[tuple[str, int, str]] = field(default_factory=list)
     failures: list[tuple[str, int, str]] = field(default_factory=list)
 
-    def restarted(self, name: str, child: Child, restarts: int, reason: str) -> None:
+    def restarted(self, name: str, restarts: int, reason: str) -> None:
         self.restarts.append((name, restarts, reason))
 
     def failed(self, name: str, restarts: int, reason: str) -> None:

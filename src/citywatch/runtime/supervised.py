@@ -32,7 +32,7 @@ class AuditedEvents:
 
     audit: Callable[[AuditEvent], None]
 
-    def restarted(self, name: str, child: Child, restarts: int, reason: str) -> None:
+    def restarted(self, name: str, restarts: int, reason: str) -> None:
         self.audit(AuditEvent(Action.WORKER_RESTART, name, params={"restarts": restarts, "reason": reason}))
 
     def failed(self, name: str, restarts: int, reason: str) -> None:

@@ -80,7 +80,7 @@ class ChildStatus:
 class SupervisorEvents(Protocol):
     """What the supervisor tells the rest of the runtime, from its own thread."""
 
-    def restarted(self, name: str, child: Child, restarts: int, reason: str) -> None: ...
+    def restarted(self, name: str, restarts: int, reason: str) -> None: ...
 
     def failed(self, name: str, restarts: int, reason: str) -> None: ...
 
@@ -260,7 +260,7 @@ class Supervisor:
             slot.child, slot.state = child, ChildState.RUNNING
         child.start()
         log.info("%s restarted (restart %d)", slot.name, slot.restarts_total)
-        self._events.restarted(slot.name, child, slot.restarts_total, reason)
+        self._events.restarted(slot.name, slot.restarts_total, reason)
 
     def _set(self, slot: _Slot, state: ChildState, *, error: str | None = None) -> None:
         with self._lock:

@@ -20,16 +20,18 @@ from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,100}$", description="The user's name.")]
 TokenId = Annotated[int, Path(ge=1, description="The token's id.")]
+
+
+def _account_role(role: str) -> str:
+    if role not in ACCOUNT_ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ACCOUNT_ROLES)}")
+    return role
+
+
 RoleName = Annotated[
-    str,
-    AfterValidator(lambda role: role if role in ACCOUNT_ROLES else _no_role(role)),
-    WithJsonSchema({"type": "string", "enum": list(ACCOUNT_ROLES)}),
+    str, AfterValidator(_account_role), WithJsonSchema({"type": "string", "enum": list(ACCOUNT_ROLES)})
 ]
 """A role a user account can hold (domain.access.ACCOUNT_ROLES)."""
-
-
-def _no_role(role: str) -> str:
-    raise ValueError(f"role {role!r} is not one of {', '.join(ACCOUNT_ROLES)}")
 
 
 CameraIds = list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]]

@@ -54,6 +54,22 @@ def test_an_unknown_params_key_is_refused() -> None:
         AuditEvent(Action.PERSON_ENROL, "person:1", params={"model": "dlib", "template": [0.1]})
 
 
+def test_an_event_without_a_needed_key_is_refused() -> None:
+    # a search recorded without its window could not be explained afterwards
+    with pytest.raises(AuditEventError, match="params lack since, until, which every such record holds"):
+        AuditEvent(
+            Action.SEARCH_PHOTO, "sha256:ab", params={"cameras": ["gate"], "model": "dlib", "threshold": 0.5}
+        )
+    with pytest.raises(AuditEventError, match="params lack reason"):
+        AuditEvent(Action.HOLD_EXTEND_REFUSED, "hold:3")
+
+
+def test_needed_keys_are_among_the_allowed_and_most_actions_need_some() -> None:
+    assert all(spec.needs <= spec.params for spec in CATALOGUE.values())
+    refusals = [a for a in Action if a.value.endswith("refused") and a is not Action.ACCESS_REFUSED]
+    assert refusals and all("reason" in CATALOGUE[a].needs for a in refusals)
+
+
 def test_an_object_of_another_kind_is_refused() -> None:
     with pytest.raises(AuditEventError, match="object 'camera:gate' is not a person"):
         AuditEvent(Action.PERSON_REMOVE, "camera:gate")

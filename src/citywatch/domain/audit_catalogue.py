@@ -1,6 +1,7 @@
-"""What each audit action's record carries: the kinds of object it names and the params keys
-it may hold. `check` refuses an event outside its entry: a programming error, caught before
-anything stray (a typo, a biometric value under a new key) reaches the hash chain."""
+"""What each audit action's record carries: the kinds of object it names, the params keys it
+must hold and those it may hold. `check` refuses an event outside its entry: a programming
+error, caught before anything stray (a typo, a biometric value under a new key) or anything
+missing (a search without its window, a refusal without its reason) reaches the hash chain."""
 
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ class EventSpec:
     """Kinds of object, the part of `object` before its first `:` (all of it when it has
     none): `person` for `person:12`, `alerts` for `alerts:1-50`; ANY_OBJECT: any."""
     params: frozenset[str]
-    """The keys its params may hold. Not every record holds each: several are left out when
-    unknown or not applicable (a camera stop adds what it processed, a start does not)."""
+    """The keys its params may hold (`needs` among them). The others are left out when unknown
+    or not applicable (a camera stop adds what it processed, a start does not)."""
+    needs: frozenset[str] = frozenset()
+    """The keys every record of the action holds: what makes it explainable on its own (a
+    refusal's reason, a search's model, cameras and window, a change's from and to)."""
 
     def problem(self, object_: str, params: Mapping[str, Any]) -> str | None:
         """Why an event on `object_` with `params` breaks this spec, or None."""
@@ -37,14 +41,20 @@ class EventSpec:
         if unknown:
             allowed = ", ".join(sorted(self.params)) or "none"
             return f"params {', '.join(unknown)} are not in its catalogue entry (allowed: {allowed})"
+        missing = sorted(self.needs - set(params))
+        if missing:
+            return f"params lack {', '.join(missing)}, which every such record holds"
         return None
 
 
-def _spec(kinds: str, params: str = "") -> EventSpec:
-    """An entry from space-separated kinds and params keys; kinds `*`: any object."""
+def _spec(kinds: str, params: str = "", *, needs: str = "") -> EventSpec:
+    """An entry from space-separated kinds, optional params keys and needed ones (`needs`);
+    kinds `*`: any object."""
+    needed = frozenset(needs.split())
     return EventSpec(
         ANY_OBJECT if kinds == "*" else frozenset(kinds.split()),
-        frozenset(params.split()),
+        frozenset(params.split()) | needed,
+        needed,
     )
 
 
@@ -52,15 +62,13 @@ class AuditEventError(ValueError):
     """An audit event outside the catalogue: a bug in the code that built it."""
 
 
-_REFUSED = "permission cameras action"
 _WINDOW = "from until"
-_VIEW = "ids camera limit before_id"
+_VIEW = "camera limit before_id"
 _CAMERA_RUN = "source requested_mode frames tracks alerts"
-_ISSUED = "user label service"
-_AUTHORISATION = f"issuer objective cameras watchlists zones events urgent {_WINDOW} approval_deadline note"
-_REQUEST = f"kind status cameras {_WINDOW} deadline reason"
-_FULFILLED = "export export_sha256 appearances sightings faces_kept faces_blurred"
-_ORDER = f"person authority area {_WINDOW} status reason"
+_AUTHORISATION = f"issuer objective cameras watchlists zones events urgent {_WINDOW}"
+_REQUEST = f"kind status cameras {_WINDOW} deadline"
+_FULFILLED = "appearances sightings faces_kept faces_blurred"
+_ORDER = f"person authority area {_WINDOW} status"
 _HOLD = f"reason requester cameras {_WINDOW} items expires_at"
 _SEARCH = "cameras since until model threshold"
 _SUBJECT_SEARCH = (
@@ -72,113 +80,119 @@ _PURGE = "id_ranges ids file_sha256 held files_sha256_digest audit"
 _DERIVED = "reason template_ids templates_sha256"
 _CHANGE = " ".join(
     (
-        "kind proposed_by",
         "person_id watchlist reference_ids",  # person.add, person.reference
         "from to from_id to_id",  # person.move, watchlist.threshold, watchlist.margin
         "hold reference expires_at lapses_at why",  # hold.place
         "placed_by reason",  # hold.release
     )
 )
-"""A change's records carry its kind, its proposer and its own params (those of every kind)."""
+"""A change's records carry its kind and its own params (those of every kind); once decided,
+its proposer too."""
 
 CATALOGUE: Mapping[Action, EventSpec] = MappingProxyType(
     {
-        Action.ACCESS_REFUSED: _spec("api command export alert request requests hold holds", _REFUSED),
-        Action.AUTH_RATE_LIMITED: _spec("address user", "failures window_s"),
-        Action.USER_LOGIN: _spec("user", "method role"),
-        Action.USER_LOGIN_FAILED: _spec("user token", "method reason"),
-        Action.SESSION_OPEN: _spec("token", "user label ttl_s"),
-        Action.SESSION_CLOSE: _spec("token", "user"),
-        Action.USER_ADD: _spec("user", "role cameras password"),
-        Action.USER_ROLE: _spec("user", "from to"),
-        Action.USER_CAMERAS: _spec("user", "from to"),
+        Action.ACCESS_REFUSED: _spec(
+            "api command export alert request requests hold holds", "cameras action", needs="permission"
+        ),
+        Action.AUTH_RATE_LIMITED: _spec("address user", needs="failures window_s"),
+        Action.USER_LOGIN: _spec("user", needs="method role"),
+        Action.USER_LOGIN_FAILED: _spec("user token", "reason", needs="method"),
+        Action.SESSION_OPEN: _spec("token", "label", needs="user ttl_s"),
+        Action.SESSION_CLOSE: _spec("token", needs="user"),
+        Action.USER_ADD: _spec("user", "cameras password", needs="role"),
+        Action.USER_ROLE: _spec("user", needs="from to"),
+        Action.USER_CAMERAS: _spec("user", needs="from to"),
         Action.USER_PASSWORD: _spec("user", "password"),
         Action.USER_DISABLE: _spec("user"),
         Action.USER_ENABLE: _spec("user"),
-        Action.TOKEN_ISSUE: _spec("token", _ISSUED),
-        Action.TOKEN_ISSUE_REFUSED: _spec("user", f"{_ISSUED} reason"),
-        Action.TOKEN_REVOKE: _spec("token", "user label"),
-        Action.WATCHLIST_CREATE: _spec("watchlist", "name category threshold margin severity"),
-        Action.WATCHLIST_SEVERITY: _spec("watchlist", "watchlist from to"),
-        Action.WATCHLIST_THRESHOLD: _spec("watchlist", "watchlist from to change"),
-        Action.WATCHLIST_MARGIN: _spec("watchlist", "watchlist from to change"),
-        Action.WATCHLIST_BIND: _spec("watchlist", "watchlist previous"),
-        Action.PERSON_ENROL: _spec("person", "new_person sources model reference_sha256"),
-        Action.PERSON_UPDATE: _spec("person", "fields"),
-        Action.PERSON_MOVE: _spec("person", "person_id from to from_id to_id change"),
+        Action.TOKEN_ISSUE: _spec("token", "label", needs="user service"),
+        Action.TOKEN_ISSUE_REFUSED: _spec("user", "user label service", needs="reason"),
+        Action.TOKEN_REVOKE: _spec("token", "label", needs="user"),
+        Action.WATCHLIST_CREATE: _spec("watchlist", "category", needs="name threshold margin severity"),
+        Action.WATCHLIST_SEVERITY: _spec("watchlist", "watchlist", needs="from to"),
+        Action.WATCHLIST_THRESHOLD: _spec("watchlist", "watchlist change", needs="from to"),
+        Action.WATCHLIST_MARGIN: _spec("watchlist", "watchlist change", needs="from to"),
+        Action.WATCHLIST_BIND: _spec("watchlist", "previous", needs="watchlist"),
+        Action.PERSON_ENROL: _spec("person", "new_person sources reference_sha256", needs="model"),
+        Action.PERSON_UPDATE: _spec("person", needs="fields"),
+        Action.PERSON_MOVE: _spec("person", "person_id from_id to_id change", needs="from to"),
         Action.PERSON_REMOVE: _spec("person", "reference_images changes_withdrawn"),
-        Action.PERSON_REFERENCE_VIEW: _spec("person", "reference_id sha256"),
-        Action.CHANGE_PROPOSE: _spec("change", _CHANGE),
-        Action.CHANGE_APPROVE: _spec("change", _CHANGE),
-        Action.CHANGE_APPROVE_REFUSED: _spec("change", _CHANGE),
-        Action.CHANGE_REFUSE: _spec("change", _CHANGE),
-        Action.CHANGE_REFUSE_REFUSED: _spec("change", _CHANGE),
-        Action.ALERT_VIEW: _spec("alert alerts", f"{_VIEW} status page"),
+        Action.PERSON_REFERENCE_VIEW: _spec("person", needs="reference_id sha256"),
+        Action.CHANGE_PROPOSE: _spec("change", f"{_CHANGE} proposed_by", needs="kind"),
+        Action.CHANGE_APPROVE: _spec("change", _CHANGE, needs="kind proposed_by"),
+        Action.CHANGE_APPROVE_REFUSED: _spec("change", _CHANGE, needs="kind proposed_by reason"),
+        Action.CHANGE_REFUSE: _spec("change", _CHANGE, needs="kind proposed_by reason"),
+        Action.CHANGE_REFUSE_REFUSED: _spec("change", _CHANGE, needs="kind proposed_by reason"),
+        Action.ALERT_VIEW: _spec("alert alerts", f"{_VIEW} status page", needs="ids"),
         Action.ALERT_ACKNOWLEDGE: _spec("alert"),
-        Action.ALERT_CONFIRM: _spec("alert", "confirmations needed status"),
-        Action.ALERT_CONFIRM_REFUSED: _spec("alert", "confirmed_by reason"),
-        Action.ALERT_DISMISS: _spec("alert", "reason false_match non_match not_remembered"),
-        Action.ALERT_NOTICE: _spec("alert", "note"),
-        Action.ALERT_APPEAL: _spec("alert", "note"),
-        Action.ALERT_APPEAL_OUTCOME: _spec("alert", "note"),
+        Action.ALERT_CONFIRM: _spec("alert", needs="confirmations needed status"),
+        Action.ALERT_CONFIRM_REFUSED: _spec("alert", "confirmed_by", needs="reason"),
+        Action.ALERT_DISMISS: _spec("alert", "false_match non_match not_remembered", needs="reason"),
+        Action.ALERT_NOTICE: _spec("alert", needs="note"),
+        Action.ALERT_APPEAL: _spec("alert", needs="note"),
+        Action.ALERT_APPEAL_OUTCOME: _spec("alert", needs="note"),
         Action.ALERT_NOTES: _spec("alert"),
-        Action.ALERTS_STREAM: _spec("alerts", "cameras last_event_id"),
-        Action.NON_MATCH_RECORD: _spec("non_match", "alert person_id camera"),
-        Action.SIGHTING_VIEW: _spec("sightings", _VIEW),
-        Action.SIGHTING_CROP: _spec("sighting", "camera crop_sha256"),
-        Action.OUTBOX_REPLAY: _spec("outbox", "ids sinks alerts"),
-        Action.SINK_TEST: _spec("sink", "ok error"),
+        Action.ALERTS_STREAM: _spec("alerts", "last_event_id", needs="cameras"),
+        Action.NON_MATCH_RECORD: _spec("non_match", needs="alert person_id camera"),
+        Action.SIGHTING_VIEW: _spec("sightings", _VIEW, needs="ids"),
+        Action.SIGHTING_CROP: _spec("sighting", needs="camera crop_sha256"),
+        Action.OUTBOX_REPLAY: _spec("outbox", "alerts", needs="ids sinks"),
+        Action.SINK_TEST: _spec("sink", "error", needs="ok"),
         Action.CAMERA_START: _spec("camera", _CAMERA_RUN),
         Action.CAMERA_STOP: _spec("camera", _CAMERA_RUN),
-        Action.CAMERA_MODE: _spec("camera", "mode requested previous reasons watchlists"),
-        Action.WORKER_RESTART: _spec("camera service", "restarts reason"),
-        Action.WORKER_FAILED: _spec("camera service", "restarts reason"),
-        Action.CAMERA_SNAPSHOT: _spec("camera", "mode mode_now blurred faces captured_at"),
-        Action.RECORDING_VIEW: _spec("camera", "since until ids"),
+        Action.CAMERA_MODE: _spec("camera", "watchlists", needs="mode requested previous reasons"),
+        Action.WORKER_RESTART: _spec("camera service", needs="restarts reason"),
+        Action.WORKER_FAILED: _spec("camera service", needs="restarts reason"),
+        Action.CAMERA_SNAPSHOT: _spec("camera", "mode_now faces captured_at", needs="mode blurred"),
+        Action.RECORDING_VIEW: _spec("camera", needs="since until ids"),
         Action.CLIP_EXPORT: _spec(
-            "camera", "since until footage_from footage_until segments file sha256 blurred"
+            "camera", "footage_from footage_until file", needs="since until segments sha256 blurred"
         ),
-        Action.CLIP_REFUSED: _spec("camera", "since until reason"),
-        Action.SEARCH_PHOTO: _spec("*", _SEARCH),
-        Action.SEARCH_REFUSED: _spec("*", f"{_SEARCH} reason"),
+        Action.CLIP_REFUSED: _spec("camera", needs="since until reason"),
+        Action.SEARCH_PHOTO: _spec("*", needs=_SEARCH),
+        Action.SEARCH_REFUSED: _spec("*", needs=f"{_SEARCH} reason"),
         Action.SEARCH_SUBJECT_ACCESS: _spec("request", _SUBJECT_SEARCH),
-        Action.ZONE_ADD: _spec("zone", "protected cameras points"),
+        Action.ZONE_ADD: _spec("zone", "points", needs="protected cameras"),
         Action.ZONE_REMOVE: _spec("zone"),
-        Action.EVENT_ADD: _spec("event", f"zone {_WINDOW}"),
+        Action.EVENT_ADD: _spec("event", needs=f"zone {_WINDOW}"),
         Action.EVENT_REMOVE: _spec("event"),
-        Action.POLICY_RULE_ADD: _spec("policy_rule", f"mode camera zone {_WINDOW}"),
+        Action.POLICY_RULE_ADD: _spec("policy_rule", "camera zone", needs=f"mode {_WINDOW}"),
         Action.POLICY_RULE_REMOVE: _spec("policy_rule"),
-        Action.AUTHORISATION_REQUEST: _spec("authorisation", _AUTHORISATION),
-        Action.AUTHORISATION_APPROVE: _spec("authorisation", _AUTHORISATION),
-        Action.AUTHORISATION_REFUSE: _spec("authorisation", _AUTHORISATION),
-        Action.AUTHORISATION_REVOKE: _spec("authorisation", _AUTHORISATION),
-        Action.AUTHORISATION_DECIDE_REFUSED: _spec("authorisation", "decision reason"),
-        Action.ORDER_CREATE: _spec("order", _ORDER),
-        Action.ORDER_END: _spec("order", _ORDER),
-        Action.ORDER_REVOKE: _spec("order", _ORDER),
-        Action.REQUEST_FILE: _spec("request", _REQUEST),
+        Action.AUTHORISATION_REQUEST: _spec("authorisation", "approval_deadline note", needs=_AUTHORISATION),
+        Action.AUTHORISATION_APPROVE: _spec("authorisation", "approval_deadline note", needs=_AUTHORISATION),
+        Action.AUTHORISATION_REFUSE: _spec("authorisation", "approval_deadline note", needs=_AUTHORISATION),
+        Action.AUTHORISATION_REVOKE: _spec("authorisation", "approval_deadline note", needs=_AUTHORISATION),
+        Action.AUTHORISATION_DECIDE_REFUSED: _spec("authorisation", needs="decision reason"),
+        Action.ORDER_CREATE: _spec("order", "reason", needs=_ORDER),
+        Action.ORDER_END: _spec("order", "reason", needs=_ORDER),
+        Action.ORDER_REVOKE: _spec("order", "reason", needs=_ORDER),
+        Action.REQUEST_FILE: _spec("request", "reason", needs=_REQUEST),
         Action.REQUEST_READ: _spec("request"),
-        Action.REQUEST_REVIEW: _spec("request", _REQUEST),
-        Action.REQUEST_APPROVE: _spec("request", _REQUEST),
-        Action.REQUEST_REFUSE: _spec("request", _REQUEST),
-        Action.REQUEST_CLOSE: _spec("request", _REQUEST),
-        Action.REQUEST_FULFIL: _spec("request", f"{_REQUEST} {_FULFILLED}"),
-        Action.REQUEST_DECIDE_REFUSED: _spec("request", "decision filed_by reason"),
-        Action.HOLD_PLACE: _spec("hold", _HOLD),
-        Action.HOLD_PLACE_REFUSED: _spec("holds", f"reason cameras {_WINDOW}"),
-        Action.HOLD_APPROVE: _spec("hold", f"{_HOLD} change proposed_by"),
-        Action.HOLD_EXTEND: _spec("hold", _HOLD),
-        Action.HOLD_EXTEND_REFUSED: _spec("hold", "reason"),
-        Action.HOLD_RELEASE: _spec("hold", f"{_HOLD} release_reason change proposed_by"),
-        Action.HOLD_RELEASE_REFUSED: _spec("hold", "reason asked"),
-        Action.EXPORT_DOWNLOAD: _spec("export", "request reference sha256"),
-        Action.EXPORT_VERIFY: _spec("export export-file", "ok problem"),
-        Action.RECEIPT_PURGE: _spec("receipt", f"{_RECEIPT} {_PURGE}"),
-        Action.RECEIPT_HOLD_RELEASE: _spec(
-            "receipt", f"{_RECEIPT} hold reference eligible_at_next_purge reason"
+        Action.REQUEST_REVIEW: _spec("request", "reason", needs=_REQUEST),
+        Action.REQUEST_APPROVE: _spec("request", "reason", needs=_REQUEST),
+        Action.REQUEST_REFUSE: _spec("request", "reason", needs=_REQUEST),
+        Action.REQUEST_CLOSE: _spec("request", "reason", needs=_REQUEST),
+        Action.REQUEST_FULFIL: _spec(
+            "request", f"reason {_FULFILLED}", needs=f"{_REQUEST} export export_sha256"
         ),
-        Action.RECEIPT_AUTHORISATION: _spec("receipt", f"{_RECEIPT} {_DERIVED} sighting_ids crop_sha256s"),
-        Action.RECEIPT_ORDER: _spec("receipt", f"{_RECEIPT} {_DERIVED} order reference_image_sha256s"),
+        Action.REQUEST_DECIDE_REFUSED: _spec("request", "filed_by", needs="decision reason"),
+        Action.HOLD_PLACE: _spec("hold", needs=_HOLD),
+        Action.HOLD_PLACE_REFUSED: _spec("holds", needs=f"reason cameras {_WINDOW}"),
+        Action.HOLD_APPROVE: _spec("hold", "change proposed_by", needs=_HOLD),
+        Action.HOLD_EXTEND: _spec("hold", needs=_HOLD),
+        Action.HOLD_EXTEND_REFUSED: _spec("hold", needs="reason"),
+        Action.HOLD_RELEASE: _spec("hold", "release_reason change proposed_by", needs=_HOLD),
+        Action.HOLD_RELEASE_REFUSED: _spec("hold", "asked", needs="reason"),
+        Action.EXPORT_DOWNLOAD: _spec("export", "reference", needs="request sha256"),
+        Action.EXPORT_VERIFY: _spec("export export-file", "problem", needs="ok"),
+        Action.RECEIPT_PURGE: _spec("receipt", _PURGE, needs=_RECEIPT),
+        Action.RECEIPT_HOLD_RELEASE: _spec(
+            "receipt", "hold reference eligible_at_next_purge reason", needs=_RECEIPT
+        ),
+        Action.RECEIPT_AUTHORISATION: _spec(
+            "receipt", f"{_DERIVED} sighting_ids crop_sha256s", needs=_RECEIPT
+        ),
+        Action.RECEIPT_ORDER: _spec("receipt", f"{_DERIVED} order reference_image_sha256s", needs=_RECEIPT),
         Action.AUDIT_PRUNE: _spec(
             "audit", "before seq_range from until anchor audit_days cutoff policy_version started_by"
         ),

@@ -10,7 +10,7 @@ import pytest
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.records import AlertStatus
-from citywatch.store.tables import NonMatchRow
+from citywatch.store.watchlist_tables import NonMatchRow
 from tests.fakes.two_person_env import ANN, BOB, BOT, OLA, TwoPersonEnv, two_person_env
 from tests.store.helpers import MODEL, T0, a_match, sighting, vector
 

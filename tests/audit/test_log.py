@@ -12,8 +12,8 @@ from sqlalchemy import delete, func, select
 
 from citywatch.audit.keys import load_or_create, load_public, public_pem
 from citywatch.audit.log import CHECKPOINT_EVERY, AuditLog
+from citywatch.store.audit_tables import AuditCheckpoint, AuditRecord
 from citywatch.store.db import Database, open_database
-from citywatch.store.tables import AuditCheckpoint, AuditRecord
 
 
 @pytest.fixture

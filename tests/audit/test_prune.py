@@ -16,8 +16,8 @@ from sqlalchemy import delete, select, update
 
 from citywatch.audit.chain import Anchor, AuditEntry, sealed, sign_anchor, sign_checkpoint, verify
 from citywatch.audit.log import CHECKPOINT_EVERY, PRUNE_ACTION, AuditLog
+from citywatch.store.audit_tables import AuditAnchor, AuditCheckpoint, AuditRecord
 from citywatch.store.db import Database, open_database
-from citywatch.store.tables import AuditAnchor, AuditCheckpoint, AuditRecord
 from tests.audit.test_chain import KEY, MUTATIONS, chain, checkpoints, mutated
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

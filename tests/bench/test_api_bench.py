@@ -17,12 +17,23 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from citywatch.bench import api as bench
+from citywatch.bench.api_feed import feed_latency
+from citywatch.bench.api_fill import Fill, fill
+from citywatch.bench.api_report import ApiReport, api_markdown
+from citywatch.bench.api_timing import (
+    BenchFailed,
+    prepare_search,
+    routes_to_time,
+    sign_in_users,
+    time_routes,
+    time_search,
+)
 from citywatch.cli.main import explain
 from citywatch.config.api import ApiSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.store.tables import Alert, AuditRecord, Sighting
+from citywatch.store.audit_tables import AuditRecord
+from citywatch.store.sighting_tables import Alert, Sighting
 from citywatch.web.api.server import ApiServer
 from citywatch.web.app import create_app
 from tests.conftest import shared_data_dir
@@ -51,7 +62,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Runtime, ApiServer]]:
 
 def test_fill_time_and_feed_on_a_small_size(served: tuple[Runtime, ApiServer]) -> None:
     rt, server = served
-    filled = bench.fill(rt, sightings=1000, alerts=100, audit=1000, cameras=5, days=3)
+    filled = fill(rt, sightings=1000, alerts=100, audit=1000, cameras=5, days=3)
     assert (filled.sightings, filled.alerts, filled.audit) == (1000, 100, 1000)
     with rt.database.session(write=False) as s:
         assert s.scalar(select(func.count()).select_from(Sighting)) == 1000
@@ -62,19 +73,19 @@ def test_fill_time_and_feed_on_a_small_size(served: tuple[Runtime, ApiServer]) -
     verdict = rt.audit_log.verify()
     assert verdict.ok, verdict.reason  # chained and checkpointed as the audit log writes them
 
-    tokens = bench.sign_in_users(rt)
-    routes = bench.routes_to_time(rt, console=True)
-    timings = bench.time_routes(server.url, routes, tokens, requests=3)
+    tokens = sign_in_users(rt)
+    routes = routes_to_time(rt, console=True)
+    timings = time_routes(server.url, routes, tokens, requests=3)
     assert [t.name for t in timings] == [name for name, _, _ in routes]
     for t in timings:
         assert t.status == 200, t.path
         assert 0 < t.p50_ms <= t.p95_ms <= t.p99_ms <= t.max_ms
 
-    latencies = bench.feed_latency(rt, server.url, tokens["supervisor"], alerts=3)
+    latencies = feed_latency(rt, server.url, tokens["supervisor"], alerts=3)
     assert len(latencies) == 3 and all(0 <= ms < 1000 for ms in latencies)
 
-    report = bench.ApiReport(filled, timings, latencies)
-    text = bench.api_markdown(report, META)
+    report = ApiReport(filled, timings, latencies)
+    text = api_markdown(report, META)
     assert "| alerts, first page" in text and "Live alert feed: 3 alerts" in text
     assert "Case search: not timed" in text
 
@@ -82,16 +93,16 @@ def test_fill_time_and_feed_on_a_small_size(served: tuple[Runtime, ApiServer]) -
 def test_a_call_that_fails_stops_the_bench(served: tuple[Runtime, ApiServer]) -> None:
     """A fast error is no timing: 'p95 < 200 ms: yes' over 4xx or 5xx answers would lie."""
     rt, server = served
-    tokens = bench.sign_in_users(rt)
+    tokens = sign_in_users(rt)
     fine = ("alerts", "/api/alerts?limit=5", "supervisor")
     for failing in (
         ("alerts, bad limit", "/api/alerts?limit=0", "supervisor"),  # 422
         ("audit as a supervisor", "/api/audit?limit=5", "supervisor"),  # 403
         ("nowhere", "/api/nowhere", "supervisor"),  # 404
     ):
-        with pytest.raises(bench.BenchFailed, match=rf"{re.escape(failing[1])} answered 4\d\d"):
-            bench.time_routes(server.url, [fine, failing], tokens, requests=2)
-    assert explain(bench.BenchFailed("alerts: GET /api/alerts answered 500")) == (
+        with pytest.raises(BenchFailed, match=rf"{re.escape(failing[1])} answered 4\d\d"):
+            time_routes(server.url, [fine, failing], tokens, requests=2)
+    assert explain(BenchFailed("alerts: GET /api/alerts answered 500")) == (
         1,
         "alerts: GET /api/alerts answered 500",
     )  # `citywatch bench api` prints it and exits non-zero
@@ -102,11 +113,11 @@ def test_the_case_search_is_timed_with_a_real_face(
     served: tuple[Runtime, ApiServer], shared_data: Path
 ) -> None:
     rt, server = served
-    bench.fill(rt, sightings=200, alerts=10, audit=10, cameras=2, days=1)
-    tokens = bench.sign_in_users(rt)
-    fields = bench.prepare_search(rt, ["cam-0000"])
+    fill(rt, sightings=200, alerts=10, audit=10, cameras=2, days=1)
+    tokens = sign_in_users(rt)
+    fields = prepare_search(rt, ["cam-0000"])
     photo = (shared_data / SEARCH_PHOTO).read_bytes()
-    timing = bench.time_search(
+    timing = time_search(
         server.url, tokens["investigator"], photo, fields, requests=2, filename=SEARCH_PHOTO.name
     )
     assert (timing.method, timing.path, timing.status, timing.requests) == ("POST", "/api/search", 200, 2)
@@ -116,12 +127,10 @@ def test_the_case_search_is_timed_with_a_real_face(
         e for e in rt.audit_log.entries() if e.action == "search.photo" and e.object.startswith("photo-")
     ]
     assert len(searched) == 4  # two warm-up calls and two timed, each audited as a real search
-    with pytest.raises(bench.BenchFailed, match="answered 422"):  # outside the authorisation
-        bench.time_search(
-            server.url, tokens["investigator"], photo, fields | {"cameras": "cam-0001"}, requests=1
-        )
-    report = bench.ApiReport(bench.Fill(200, 10, 10, 2, 1, 0.0), [timing], [])
-    assert "| case search (one photo) (`POST /api/search`) | 2 | 200 |" in bench.api_markdown(report, META)
+    with pytest.raises(BenchFailed, match="answered 422"):  # outside the authorisation
+        time_search(server.url, tokens["investigator"], photo, fields | {"cameras": "cam-0001"}, requests=1)
+    report = ApiReport(Fill(200, 10, 10, 2, 1, 0.0), [timing], [])
+    assert "| case search (one photo) (`POST /api/search`) | 2 | 200 |" in api_markdown(report, META)
 
 
 def test_keep_alive_requests_do_not_wait_for_a_delayed_ack(served: tuple[Runtime, ApiServer]) -> None:

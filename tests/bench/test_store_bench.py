@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from citywatch.bench.store import DAY0, case_search, fill, plant, write_rate
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.tables import Sighting
+from citywatch.store.sighting_tables import Sighting
 from tests.fakes.stores import Stores
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from citywatch.store.tables import AuditRecord
+from citywatch.store.audit_tables import AuditRecord
 from tests.browser.conftest import SignedIn
 from tests.browser.harness import Console, console_settings, serve
 from tests.browser.pw import Page, expect

@@ -14,7 +14,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.records import ChangeKind, ChangeStatus, NewReference
-from citywatch.store.tables import FaceTemplate, ReferenceImage
+from citywatch.store.watchlist_tables import FaceTemplate, ReferenceImage
 from tests.fakes.two_person_env import ANN, BOB, BOT, OLA, TwoPersonEnv, two_person_env
 from tests.store.helpers import MODEL, files_under, vector
 

@@ -22,7 +22,7 @@ from citywatch.domain.policy import GeoPoint, ProcessingMode, Window
 from citywatch.domain.watchlists import WatchlistCategory
 from citywatch.orders.store import NewOrder
 from citywatch.runtime.build import Runtime
-from citywatch.store.tables import FaceTemplate
+from citywatch.store.watchlist_tables import FaceTemplate
 from citywatch.watchlists.enrolment import Enrolment
 from tests.integration.cli_helpers import authorise
 

@@ -18,7 +18,7 @@ from citywatch.domain.policy import GeoPoint, Window
 from citywatch.domain.records import NewReference
 from citywatch.orders.store import NewOrder, OrderStore
 from citywatch.runtime.build import Runtime
-from citywatch.store.tables import FaceTemplate, NonMatchRow, ReferenceImage
+from citywatch.store.watchlist_tables import FaceTemplate, NonMatchRow, ReferenceImage
 from tests.store.helpers import JPEG_STUB, MODEL, T0, Clock, a_match, sighting, vector
 
 SAM = Actor("sam", "supervisor")

@@ -21,9 +21,9 @@ from citywatch.requests.records import NewRequest, SubjectFindings
 from citywatch.requests.store import clean_work_folder
 from citywatch.retention.segments import ORPHAN_GRACE_S
 from citywatch.runtime.build import Runtime
-from citywatch.store import repositories as repo
+from citywatch.store import watchlist_queries
+from citywatch.store.retention_tables import ExportRow
 from citywatch.store.staging import REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
-from citywatch.store.tables import ExportRow
 from tests.store.helpers import T0, sighting
 
 IVY = Actor("ivy", "investigator")
@@ -196,7 +196,9 @@ def test_the_orphan_cleaning_removes_a_requester_photo_no_request_keeps(rt: Runt
     assert kept is not None
     stray = rt.blobs.put(b"left by a crash", folder=REQUEST_PHOTOS_FOLDER, suffix=".jpg")
     assert (
-        Staging(rt.database, rt.blobs).clean_orphans(REQUEST_PHOTOS_FOLDER, repo.all_request_photo_paths, 0)
+        Staging(rt.database, rt.blobs).clean_orphans(
+            REQUEST_PHOTOS_FOLDER, watchlist_queries.all_request_photo_paths, 0
+        )
         == 1
     )
     assert rt.blobs.absolute(kept).is_file() and not rt.blobs.absolute(stray.path).exists()

@@ -18,7 +18,7 @@ from citywatch.domain.footage import PendingSegment, Segment
 from citywatch.retention import segments as footage_module
 from citywatch.retention.segments import FootageStore
 from citywatch.store.db import Database, open_database
-from citywatch.store.tables import RecordingRow
+from citywatch.store.retention_tables import RecordingRow
 from tests.store.helpers import db_url
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)

@@ -20,7 +20,7 @@ from citywatch.domain.policy import Window
 from citywatch.retention.hold_records import NewHold
 from citywatch.retention.store import RetentionStore
 from citywatch.runtime.build import Runtime
-from citywatch.store.tables import ExportRow
+from citywatch.store.retention_tables import ExportRow
 from tests.store.helpers import T0, Clock, a_match, files_under, sighting, vector
 
 DAY = timedelta(days=1)

@@ -16,7 +16,7 @@ import pytest
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
 from citywatch.store.blobs import make_dirs, remove_empty_days
-from citywatch.store.tables import ExportRow
+from citywatch.store.retention_tables import ExportRow
 from tests.store.helpers import T0, files_under, sighting
 
 DAY0 = T0.date().isoformat()

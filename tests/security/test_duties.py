@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from citywatch.domain.audit import Actor
 from citywatch.domain.records import ChangeStatus, NewReference
-from citywatch.store.tables import ApiTokenRow, AuditRecord
+from citywatch.store.audit_tables import AuditRecord
+from citywatch.store.governance_tables import ApiTokenRow
 from tests.alerts.delivery.test_feed import raise_alert
 from tests.integration.cli_helpers import Result, citywatch
 from tests.store.helpers import JPEG_STUB, MODEL, vector

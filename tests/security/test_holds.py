@@ -18,7 +18,7 @@ import pytest
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
-from citywatch.store.tables import RecordingRow
+from citywatch.store.retention_tables import RecordingRow
 from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import cli_env
 from tests.integration.cli_helpers import invoke as run

@@ -39,7 +39,7 @@ from citywatch.media.video import video_frames
 from citywatch.retention.footage import clip_in_clear, export_clip, identified_on_record
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.runtime.usecases import clips
-from citywatch.store.tables import ExportRow
+from citywatch.store.retention_tables import ExportRow
 from tests.conftest import make_settings
 from tests.fakes.accounts import own_token
 from tests.ingest.conftest import HAMILTON

@@ -21,7 +21,7 @@ from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.records import NewRequest
 from citywatch.retention.hold_records import NewHold
 from citywatch.runtime.build import Runtime
-from citywatch.store.tables import Sighting
+from citywatch.store.sighting_tables import Sighting
 from tests.store.helpers import T0, sighting
 
 GATE_ONLY = frozenset({"gate"})

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.tables import Alert, Sighting
+from citywatch.store.sighting_tables import Alert, Sighting
 from tests.fakes.stores import Stores
 from tests.store.helpers import JPEG_STUB, MODEL, db_url, vector
 

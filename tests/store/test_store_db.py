@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from citywatch.domain.errors import CitywatchError, Conflict, InvalidInput, Unavailable
 from citywatch.store import db as db_module
 from citywatch.store.db import open_database, translate_error
-from citywatch.store.tables import Watchlist
+from citywatch.store.watchlist_tables import Watchlist
 from tests.store.helpers import db_url
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

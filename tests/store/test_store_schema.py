@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, inspect
 
 from citywatch.domain.errors import InvalidInput
 from citywatch.store.db import open_database
-from citywatch.store.tables import Base
+from citywatch.store.schema import metadata
 from tests.store.helpers import db_url
 
 TABLES = {
@@ -60,7 +60,7 @@ def test_migrated_schema_equals_models_per_autogenerate(tmp_path: Path) -> None:
     try:
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            diffs = compare_metadata(context, Base.metadata)
+            diffs = compare_metadata(context, metadata)
     finally:
         db.close()
     assert diffs == []
@@ -105,7 +105,7 @@ def _describe(engine: Engine) -> dict[str, Any]:
 def test_migrated_schema_equals_models_in_detail(tmp_path: Path) -> None:
     db = open_database(db_url(tmp_path / "migrated.db"))
     created = create_engine(db_url(tmp_path / "created.db"))
-    Base.metadata.create_all(created)
+    metadata.create_all(created)
     try:
         migrated, from_models = _describe(db.engine), _describe(created)
     finally:

@@ -21,7 +21,7 @@ from citywatch.audit.log import AuditLog
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database, open_database
-from citywatch.store.tables import ApiTokenRow, UserRow
+from citywatch.store.governance_tables import ApiTokenRow, UserRow
 from citywatch.users.store import LOGIN_FAILED, UserStore
 from tests.fakes.accounts import owner
 from tests.store.helpers import T0, db_url

@@ -15,10 +15,11 @@ from sqlalchemy import func, select, update
 from citywatch.domain.errors import CitywatchError, Conflict, InvalidInput, NotFound
 from citywatch.domain.matching import MatchDecision
 from citywatch.domain.records import AlertStatus, NewReference, WatchlistCategory
-from citywatch.store import repositories
+from citywatch.store import sighting_queries, watchlist_queries
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.tables import FaceTemplate, ReferenceImage, Sighting, Watchlist
+from citywatch.store.sighting_tables import Sighting
+from citywatch.store.watchlist_tables import FaceTemplate, ReferenceImage, Watchlist
 from tests.fakes.stores import Stores
 from tests.store.helpers import DIM, MODEL, T0, a_match, db_url, files_under, no_match, sighting, vector
 
@@ -250,7 +251,7 @@ def test_a_failed_reference_transaction_leaves_no_row_and_no_blob(
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated failure inside the transaction")
 
-    monkeypatch.setattr(repositories, "insert_template", fail)
+    monkeypatch.setattr(watchlist_queries, "insert_template", fail)
     with pytest.raises(RuntimeError, match="simulated"):
         store.watchlists.add_reference(person.id, JPEG, ".jpg", "src", "basis", MODEL, vector(1))
     assert files_under(store.blobs.root) == []
@@ -415,7 +416,7 @@ def test_a_failed_sighting_transaction_leaves_no_row_and_no_blob(
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated failure inside the transaction")
 
-    monkeypatch.setattr(repositories, failing, fail)
+    monkeypatch.setattr(sighting_queries, failing, fail)
     with pytest.raises(RuntimeError, match="simulated"):
         store.sightings.add_sighting(
             sighting(match=a_match(person_id, store.watchlists.get_watchlist("wanted").id))

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from citywatch.domain.matching import NonMatch
 from citywatch.store import vectors
-from citywatch.store.tables import Alert, NonMatchRow, Sighting
+from citywatch.store.sighting_tables import Alert, Sighting
+from citywatch.store.watchlist_tables import NonMatchRow
 
 
 def cooldown_alert(

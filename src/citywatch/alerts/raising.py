@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from citywatch.alerts import memory
 from citywatch.domain.matching import Candidate
 from citywatch.domain.watchlists import AlertStatus, Severity
-from citywatch.store import repositories as repo
-from citywatch.store.tables import Alert, Sighting, Watchlist
+from citywatch.store import sighting_queries
+from citywatch.store.sighting_tables import Alert, Sighting
+from citywatch.store.watchlist_tables import Watchlist
 
 AlertHook = Callable[[Session, Alert], None]
 """Told of each new alert inside its transaction (the delivery outbox writes its rows, the
@@ -82,7 +83,7 @@ class AlertRaising:
             person_id=sighting.person_id,
             watchlist_id=sighting.watchlist_id,
         )
-        repo.insert_alert(session, alert)
+        sighting_queries.insert_alert(session, alert)
         if self._on_alert is not None:
             self._on_alert(session, alert)
         return alert.id

@@ -36,9 +36,9 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, NotFound, OutOfScope, PermissionDenied
 from citywatch.domain.records import AlertReview, AlertStatus
-from citywatch.store import repositories as repo
+from citywatch.store import sighting_queries
 from citywatch.store.db import Database
-from citywatch.store.tables import Alert, Sighting
+from citywatch.store.sighting_tables import Alert, Sighting
 
 R = TypeVar("R")
 
@@ -78,7 +78,9 @@ class AlertReviews:
         """Who has confirmed each of these alerts so far, in order (one confirmation leaves an
         alert `acknowledged`; the alert row names only the second)."""
         with self._db.session(write=False) as session:
-            return {i: tuple(c.actor for c in repo.confirmations_of(session, i)) for i in alert_ids}
+            return {
+                i: tuple(c.actor for c in sighting_queries.confirmations_of(session, i)) for i in alert_ids
+            }
 
     def acknowledge(self, alert_id: int, actor: Actor) -> AlertReview:
         """Someone is looking at it: `new` becomes `acknowledged`."""
@@ -98,7 +100,7 @@ class AlertReviews:
 
         def step(session: Session, alert: Alert) -> AlertReview | None:
             nonlocal problem
-            confirmations = repo.confirmations_of(session, alert_id)
+            confirmations = sighting_queries.confirmations_of(session, alert_id)
             history = None
             first_owners: dict[str, tuple[Owner, ...]] = {}
             if confirmations:  # the step began with the first confirmation
@@ -116,7 +118,7 @@ class AlertReviews:
                     AuditEvent(Action.ALERT_CONFIRM_REFUSED, f"alert:{alert_id}", params=params),
                 )
                 return None  # committed on its own: the refusal is recorded, nothing else changes
-            repo.insert_confirmation(
+            sighting_queries.insert_confirmation(
                 session, alert_id=alert_id, actor=actor.name, role=actor.role, now=self._clock()
             )
             count = len(confirmations) + 1
@@ -235,7 +237,7 @@ def _confirmation_problem(
 
 
 def _require_alert(session: Session, alert_id: int) -> Alert:
-    alert = repo.alert_by_id(session, alert_id)
+    alert = sighting_queries.alert_by_id(session, alert_id)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}")
     return alert
@@ -255,7 +257,7 @@ def _dismiss_reason(reason: str, *, false_match: bool) -> str | None:
 def _review(session: Session, alert: Alert) -> AlertReview:
     session.flush()
     session.refresh(alert)  # times as stored (UTC), as every other reader sees them
-    confirmed_by = tuple(c.actor for c in repo.confirmations_of(session, alert.id))
+    confirmed_by = tuple(c.actor for c in sighting_queries.confirmations_of(session, alert.id))
     return AlertReview(alert_info(alert), confirmed_by)
 
 

@@ -9,9 +9,9 @@ from citywatch.domain.errors import NotFound
 from citywatch.domain.records import AlertInfo
 from citywatch.domain.values import alert_status, list_limit
 from citywatch.domain.watchlists import AlertStatus, Severity
-from citywatch.store import repositories as repo
+from citywatch.store import sighting_queries
 from citywatch.store.db import Database
-from citywatch.store.tables import Alert
+from citywatch.store.sighting_tables import Alert
 
 
 class AlertStore:
@@ -25,7 +25,7 @@ class AlertStore:
         list_limit(limit)
         wanted = None if status is None else alert_status(status).value
         with self._db.session(write=False) as session:
-            rows = repo.recent_alerts(session, limit=limit, status=wanted, camera_ids=camera_ids)
+            rows = sighting_queries.recent_alerts(session, limit=limit, status=wanted, camera_ids=camera_ids)
             return [alert_info(row) for row in rows]
 
     def alerts_after(
@@ -35,7 +35,9 @@ class AlertStore:
         what a live-feed client missed since the last alert it saw."""
         list_limit(limit)
         with self._db.session(write=False) as session:
-            rows = repo.alerts_after(session, after_id=after_id, limit=limit, camera_ids=camera_ids)
+            rows = sighting_queries.alerts_after(
+                session, after_id=after_id, limit=limit, camera_ids=camera_ids
+            )
             return [alert_info(row) for row in rows]
 
     def alerts_page(
@@ -53,7 +55,7 @@ class AlertStore:
         list_limit(limit)
         wanted = None if status is None else alert_status(status).value
         with self._db.session(write=False) as session:
-            rows = repo.alerts_page(
+            rows = sighting_queries.alerts_page(
                 session,
                 limit=limit,
                 before_id=before_id,
@@ -66,7 +68,7 @@ class AlertStore:
 
     def get_alert(self, alert_id: int) -> AlertInfo:
         with self._db.session(write=False) as session:
-            row = repo.alert_by_id(session, alert_id)
+            row = sighting_queries.alert_by_id(session, alert_id)
             if row is None:
                 raise NotFound(f"no alert with id {alert_id}")
             return alert_info(row)

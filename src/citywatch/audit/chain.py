@@ -355,29 +355,10 @@ def _against_witness(
         notes.append(f"witness line(s) {lines} are not signed heads (a write cut short, or garbage): ignored")
     if witness.lines is None:
         report = WitnessReport(source, False, 0, None, len(witness.unreadable))
-        if entries or anchor is not None or checkpoints:
-            held = f"records {entries[0].seq}–{entries[-1].seq}" if entries else "a retention anchor"
-            missing = Problem(
-                None,
-                f"the witness file {source} is missing, though the log holds {held}: "
-                "the witness was deleted or moved, so truncation cannot be ruled out",
-            )
-            return report, [missing], notes
-        notes.append(f"no witness file at {source}, and the log was never written")
-        return report, [], notes
-    problems: list[Problem] = []
-    valid: list[SignedHead] = []
-    for line in witness.lines:
-        h = line.head
-        if _signed(public_key, h.signature, head_message(h.seq, h.hash, h.at)):
-            valid.append(h)
-        elif not any(p.reason.startswith("witness line") for p in problems):
-            problems.append(
-                Problem(
-                    h.seq,
-                    f"witness line {line.number} (record {h.seq}) has a bad signature: forged or altered",
-                )
-            )
+        missing, said = _without_witness_file(entries, checkpoints, anchor, source)
+        notes += said
+        return report, missing, notes
+    valid, problems = _witnessed_heads(witness.lines, public_key)
     last = max(valid, key=lambda h: h.seq, default=None)
     report = WitnessReport(source, True, len(valid), last, len(witness.unreadable))
     start = 0 if anchor is None else anchor.seq
@@ -396,27 +377,72 @@ def _against_witness(
         gone = "every record is gone" if not entries and anchor is None else f"records after {head} are gone"
         saw = f"record {last.seq} (hash {last.hash[:16]}…, signed at {last.at[:19]})"
         problems.append(Problem(head + 1, f"{gone}: the witness {source} saw {saw}"))
-    hashes = {e.seq: e.hash for e in entries}
-    if anchor is not None:
-        hashes[anchor.seq] = anchor.hash
-    for h in sorted(valid, key=lambda h: h.seq):
-        stored = hashes.get(h.seq)
-        if stored is not None and stored != h.hash:
-            problems.append(
-                Problem(
-                    h.seq,
-                    f"record {h.seq} differs from the head the witness signed at {h.at[:19]} "
-                    f"(witnessed {h.hash[:16]}…, stored {stored[:16]}…): it, or a record before it, "
-                    "was rewritten and the chain re-hashed",
-                )
-            )
-            break
+    rewritten = _rewritten(entries, anchor, valid)
+    if rewritten is not None:
+        problems.append(rewritten)
     if last.seq < head:
         notes.append(
             f"records {last.seq + 1}–{head} are newer than the witness's last head (record {last.seq}): "
             "written since it was read, or their commit's witness line was lost (a crash, a failed write)"
         )
     return report, problems, notes
+
+
+def _without_witness_file(
+    entries: Sequence[AuditEntry],
+    checkpoints: Sequence[Checkpoint],
+    anchor: Anchor | None,
+    source: str,
+) -> tuple[list[Problem], list[str]]:
+    """What a missing witness file means: a problem once the log holds anything, else a note."""
+    if entries or anchor is not None or checkpoints:
+        held = f"records {entries[0].seq}–{entries[-1].seq}" if entries else "a retention anchor"
+        missing = Problem(
+            None,
+            f"the witness file {source} is missing, though the log holds {held}: "
+            "the witness was deleted or moved, so truncation cannot be ruled out",
+        )
+        return [missing], []
+    return [], [f"no witness file at {source}, and the log was never written"]
+
+
+def _witnessed_heads(
+    lines: Sequence[WitnessLine], public_key: Ed25519PublicKey
+) -> tuple[list[SignedHead], list[Problem]]:
+    """The heads whose signature verifies, and a problem for the first line whose signature fails."""
+    valid: list[SignedHead] = []
+    problems: list[Problem] = []
+    for line in lines:
+        h = line.head
+        if _signed(public_key, h.signature, head_message(h.seq, h.hash, h.at)):
+            valid.append(h)
+        elif not problems:
+            problems.append(
+                Problem(
+                    h.seq,
+                    f"witness line {line.number} (record {h.seq}) has a bad signature: forged or altered",
+                )
+            )
+    return valid, problems
+
+
+def _rewritten(
+    entries: Sequence[AuditEntry], anchor: Anchor | None, valid: Sequence[SignedHead]
+) -> Problem | None:
+    """The first witnessed head (by sequence) whose hash differs from the one stored at its record."""
+    hashes = {e.seq: e.hash for e in entries}
+    if anchor is not None:
+        hashes[anchor.seq] = anchor.hash
+    for h in sorted(valid, key=lambda h: h.seq):
+        stored = hashes.get(h.seq)
+        if stored is not None and stored != h.hash:
+            return Problem(
+                h.seq,
+                f"record {h.seq} differs from the head the witness signed at {h.at[:19]} "
+                f"(witnessed {h.hash[:16]}…, stored {stored[:16]}…): it, or a record before it, "
+                "was rewritten and the chain re-hashed",
+            )
+    return None
 
 
 def _signed(public_key: Ed25519PublicKey, signature: str, message: bytes) -> bool:

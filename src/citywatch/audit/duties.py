@@ -20,7 +20,8 @@ from citywatch.audit.two_person import (
     owed_to,
 )
 from citywatch.domain.audit import Action
-from citywatch.store.tables import ApiTokenRow, AuditRecord, UserRow
+from citywatch.store.audit_tables import AuditRecord
+from citywatch.store.governance_tables import ApiTokenRow, UserRow
 
 DEFAULT_INDEPENDENCE = timedelta(days=30)
 """`policy.independence_days`' default."""

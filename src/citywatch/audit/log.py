@@ -34,8 +34,8 @@ from citywatch.audit.chain import (
 from citywatch.audit.witness import WitnessFile, read_witness
 from citywatch.domain.audit import Action
 from citywatch.domain.errors import Unavailable
+from citywatch.store.audit_tables import AuditAnchor, AuditCheckpoint, AuditRecord
 from citywatch.store.db import Database
-from citywatch.store.tables import AuditAnchor, AuditCheckpoint, AuditRecord
 
 log = logging.getLogger(__name__)
 

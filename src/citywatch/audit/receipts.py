@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from citywatch.audit.hooks import ActorAuditHook
 from citywatch.domain.audit import Action, Actor, AuditEvent
-from citywatch.store.tables import AuditRecord, ReceiptRow
+from citywatch.store.audit_tables import AuditRecord
+from citywatch.store.retention_tables import ReceiptRow
 
 
 @dataclass(frozen=True, slots=True)

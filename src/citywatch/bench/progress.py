@@ -10,3 +10,12 @@ Progress = Callable[[str, int, int], None]
 
 def quiet(stage: str, done: int, total: int) -> None:
     """A progress callback that reports nothing."""
+
+
+def on_progress(update: Callable[[str], None]) -> Progress:
+    """A Progress callback that writes `stage: done of total` through `update`."""
+
+    def progress(stage: str, done: int, total: int) -> None:
+        update(f"{stage}: {done:,} of {total:,}")
+
+    return progress

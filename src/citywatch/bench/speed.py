@@ -230,27 +230,9 @@ def approximate_matching_speed(
             index.search(q[None], k)
         per_probe = (time.perf_counter() - t0) / probes
         distances, rows = index.search(queries, k)
-        agree = matched = kept = 0
-        for q, d2, r in zip(queries, distances, rows, strict=True):
-            want = exact.match(q)
-            nearest: dict[int, float] = {}
-            for dist2, row in zip(d2, r, strict=True):
-                if row >= 0:
-                    pid = int(person_ids[row])
-                    nearest[pid] = min(nearest.get(pid, np.inf), float(np.sqrt(max(dist2, 0.0))))
-            got = decide([Candidate(p, f"p{p}", 1, "bench", dist) for p, dist in nearest.items()], limits)
-            same = got.is_match == want.is_match and (
-                not want.is_match
-                or (
-                    got.best is not None
-                    and want.best is not None
-                    and got.best.person_id == want.best.person_id
-                )
-            )
-            agree += same
-            if want.is_match:
-                matched += 1
-                kept += same
+        agree, matched, kept = _agreement(
+            exact, queries, distances=distances, rows=rows, person_ids=person_ids, limits=limits
+        )
         out.append(
             AnnSpeed(
                 len(vectors),
@@ -263,6 +245,38 @@ def approximate_matching_speed(
         )
         del index, vectors, exact
     return out
+
+
+def _agreement(
+    exact: WatchlistIndex,
+    queries: npt.NDArray[np.float32],
+    *,
+    distances: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.int64],
+    person_ids: npt.NDArray[np.int64],
+    limits: dict[int, tuple[float, float]],
+) -> tuple[int, int, int]:
+    """How the approximate index's nearest templates (`distances` squared, `rows`, per query)
+    decide against the exact index: (probes answered the same, probes the exact index matches,
+    of those the ones matched to the same person)."""
+    agree = matched = kept = 0
+    for q, d2, r in zip(queries, distances, rows, strict=True):
+        want = exact.match(q)
+        nearest: dict[int, float] = {}
+        for dist2, row in zip(d2, r, strict=True):
+            if row >= 0:
+                pid = int(person_ids[row])
+                nearest[pid] = min(nearest.get(pid, np.inf), float(np.sqrt(max(dist2, 0.0))))
+        got = decide([Candidate(p, f"p{p}", 1, "bench", dist) for p, dist in nearest.items()], limits)
+        same = got.is_match == want.is_match and (
+            not want.is_match
+            or (got.best is not None and want.best is not None and got.best.person_id == want.best.person_id)
+        )
+        agree += same
+        if want.is_match:
+            matched += 1
+            kept += same
+    return agree, matched, kept
 
 
 def speed_json(clips: list[ClipSpeed], matching: list[MatchSpeed], meta: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ The attack payloads are built here once, for the benchmark and for the attack te
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import struct
 import threading
@@ -15,6 +16,7 @@ import zlib
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -70,6 +72,17 @@ class Attack:
     body: bytes
 
 
+def issue_13_attacks(parts: int) -> list[Attack]:
+    """Issue 13's two uploads to the public form: a PNG declaring 20000x20000 pixels, and a
+    form of `parts` tiny parts (the last of the two)."""
+    content_type, form = many_parts(parts)
+    png = huge_png(20_000, 20_000)
+    return [
+        Attack("PNG declaring 20000x20000", "/api/public/requests", *photo_form(png)),
+        Attack(f"form of {parts} parts", "/api/public/requests", content_type, form),
+    ]
+
+
 @dataclass
 class StallReport:
     """`/healthz` latencies (ms) before the attacks (idle, the machine's own noise) and while
@@ -116,6 +129,30 @@ class StallReport:
                 f"| {name} | {sum(answers.values())} | {codes} | {float(np.median(ms)):.0f} | {max(ms):.0f} |"
             )
         return "\n".join(lines) + "\n"
+
+
+def write_stall(out_dir: Path, report: StallReport, attacks: list[Attack], meta: dict[str, str]) -> None:
+    """stall.json and stall.md in `out_dir` (made if missing): the report, with the size of each
+    attack's body."""
+    sizes = {a.name: len(a.body) for a in attacks}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "stall.json").write_text(
+        json.dumps(
+            {
+                **meta,
+                "health_idle": report.health(idle=True),
+                "health": report.health(),
+                "health_failed": report.health_failed,
+                "bodies_bytes": sizes,
+                "answers": {k: dict(v) for k, v in report.answers.items()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    heading = "\n".join(f"- {k}: {v}" for k, v in meta.items())
+    bodies = "\n".join(f"- {name}: {size:,} bytes" for name, size in sizes.items())
+    (out_dir / "stall.md").write_text(f"# Stall benchmark\n\n{heading}\n{bodies}\n\n{report.markdown()}")
 
 
 def stall(

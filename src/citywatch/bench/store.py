@@ -17,7 +17,7 @@ from citywatch.search.photo import rank
 from citywatch.sightings.store import SightingStore
 from citywatch.store import vectors
 from citywatch.store.db import Database
-from citywatch.store.tables import Sighting
+from citywatch.store.sighting_tables import Sighting
 
 MODEL = "bench-model"
 DAY0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -32,10 +32,11 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
-from citywatch.store import repositories as repo
+from citywatch.store import change_queries, watchlist_queries
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.store.tables import ChangeRow, Person, Watchlist
+from citywatch.store.governance_tables import ChangeRow
+from citywatch.store.watchlist_tables import Person, Watchlist
 from citywatch.watchlists.store import WatchlistStore
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class ChangeStore:
     ) -> TuningResult:
         kind = ChangeKind.WATCHLIST_THRESHOLD if setting == "threshold" else ChangeKind.WATCHLIST_MARGIN
         with self._db.session() as session:
-            row = repo.require_watchlist(session, watchlist)
+            row = watchlist_queries.require_watchlist(session, watchlist)
             stored: float | None = getattr(row, setting)
             before = default if stored is None else stored
             params = {"watchlist": row.name, "from": before, "to": value}
@@ -167,7 +168,7 @@ class ChangeStore:
             person = session.get(Person, person_id)
             if person is None:
                 raise NotFound(f"no person with id {person_id}")
-            target = repo.require_watchlist(session, watchlist)
+            target = watchlist_queries.require_watchlist(session, watchlist)
             if target.id == person.watchlist_id:
                 return None
             source = session.get(Watchlist, person.watchlist_id)
@@ -183,7 +184,7 @@ class ChangeStore:
     def _propose(
         self, session: Session, actor: Actor, kind: ChangeKind, obj: str, params: Mapping[str, Any]
     ) -> ChangeInfo:
-        change = repo.insert_change(
+        change = change_queries.insert_change(
             session,
             kind=kind,
             object=obj,
@@ -198,13 +199,13 @@ class ChangeStore:
             actor,
             AuditEvent(Action.CHANGE_PROPOSE, f"change:{change.id}", params={"kind": kind.value, **params}),
         )
-        return repo.change_info(change)
+        return change_queries.change_info(change)
 
     # --- reading --------------------------------------------------------------------------
 
     def get(self, change_id: int) -> ChangeInfo:
         with self._db.session(write=False) as session:
-            return repo.change_info(_require_change(session, change_id))
+            return change_queries.change_info(_require_change(session, change_id))
 
     def list_changes(
         self, status: ChangeStatus | str | None = ChangeStatus.PENDING, *, object: str | None = None
@@ -212,8 +213,8 @@ class ChangeStore:
         """Changes in `status` (None: all), oldest first, optionally only those on `object`."""
         wanted = None if status is None else _status(status).value
         with self._db.session(write=False) as session:
-            rows = repo.changes(session, status=wanted, object=object, limit=MAX_LIST)
-            return [repo.change_info(row) for row in rows]
+            rows = change_queries.changes(session, status=wanted, object=object, limit=MAX_LIST)
+            return [change_queries.change_info(row) for row in rows]
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -223,7 +224,7 @@ class ChangeStore:
         problem = None
         with self._db.session() as session:
             row = _require_pending(session, change_id)
-            params, service, _note = repo.decode_payload(row.payload)
+            params, service, _note = change_queries.decode_payload(row.payload)
             proposer = Actor(row.proposed_by, row.proposed_role, service=service)
             since, now = row.created_at - self._independence, self._now()
             history = account_history(session, actor.name, since, now)
@@ -258,7 +259,7 @@ class ChangeStore:
                         params={**event_params, "proposed_by": row.proposed_by},
                     ),
                 )
-                return repo.change_info(row)
+                return change_queries.change_info(row)
         raise PermissionDenied(f"change {change_id} not approved: {problem}")
 
     def refuse(self, change_id: int, actor: Actor, reason: str = "") -> ChangeInfo:
@@ -270,7 +271,7 @@ class ChangeStore:
         unlink: list[str] = []
         with self._db.session() as session:
             row = _require_pending(session, change_id)
-            params, service, _note = repo.decode_payload(row.payload)
+            params, service, _note = change_queries.decode_payload(row.payload)
             event_params = {"kind": row.kind, **params, "proposed_by": row.proposed_by}
             problem = _refusal_problem(row.proposed_by, actor)
             if problem is not None:
@@ -289,7 +290,7 @@ class ChangeStore:
                 row.status = ChangeStatus.REFUSED.value
                 row.decided_by = actor.name
                 row.decided_at = self._now()
-                row.payload = repo.encode_payload(params, service=service, note=reason or "refused")
+                row.payload = change_queries.encode_payload(params, service=service, note=reason or "refused")
                 self._record(
                     session,
                     actor,
@@ -300,7 +301,7 @@ class ChangeStore:
                         result_count=removed,
                     ),
                 )
-                info = repo.change_info(row)
+                info = change_queries.change_info(row)
         if problem is not None:
             raise PermissionDenied(f"change {change_id} not refused: {problem}")
         if unlink:
@@ -324,7 +325,7 @@ class ChangeStore:
                 session, actor, AuditEvent(Action(kind), row.object, params={**params, "change": row.id})
             )
         elif kind in HOLD_KINDS:
-            self._holds().apply_change_in(session, repo.change_info(row), by=actor, now=self._now())
+            self._holds().apply_change_in(session, change_queries.change_info(row), by=actor, now=self._now())
         else:
             watchlist = session.get(Watchlist, _object_id(row.object, "watchlist"))
             if watchlist is None:
@@ -356,15 +357,15 @@ class ChangeStore:
         refused city-wide or long hold is released."""
         kind = ChangeKind(row.kind)
         if kind in HOLD_KINDS:
-            self._holds().undo_change_in(session, repo.change_info(row), by=actor, now=self._now())
+            self._holds().undo_change_in(session, change_queries.change_info(row), by=actor, now=self._now())
             return 0
         if kind is ChangeKind.PERSON_ADD:
             person = session.get(Person, _object_id(row.object, "person"))
             if person is None:
                 return 0
-            unlink += [ref.blob_path for ref in repo.references_of(session, person.id)]
-            templates = repo.count_templates_of(session, person.id)
-            repo.withdraw_changes(
+            unlink += [ref.blob_path for ref in watchlist_queries.references_of(session, person.id)]
+            templates = watchlist_queries.count_templates_of(session, person.id)
+            change_queries.withdraw_changes(
                 session,
                 row.object,
                 now=self._now(),
@@ -372,12 +373,12 @@ class ChangeStore:
                 decided_by=actor.name,
                 keep=row.id,
             )
-            repo.delete_person(session, person)
+            watchlist_queries.delete_person(session, person)
             return templates
         if kind is ChangeKind.PERSON_REFERENCE:
             wanted = {int(i) for i in params.get("reference_ids", [])}
             person_id = _object_id(row.object, "person")
-            refs = [r for r in repo.references_of(session, person_id) if r.id in wanted]
+            refs = [r for r in watchlist_queries.references_of(session, person_id) if r.id in wanted]
             unlink += [r.blob_path for r in refs]
             for ref in refs:
                 session.delete(ref)  # the database cascades to its template
@@ -454,7 +455,7 @@ def _require_person(session: Session, obj: str) -> Person:
 
 
 def _require_change(session: Session, change_id: int) -> ChangeRow:
-    row = repo.change_by_id(session, change_id)
+    row = change_queries.change_by_id(session, change_id)
     if row is None:
         raise NotFound(f"no change with id {change_id}")
     return row

@@ -9,38 +9,29 @@ import platform
 import shlex
 import sys
 import tempfile
-from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from citywatch.bench import api as api_bench
 from citywatch.bench.accuracy import run_accuracy
+from citywatch.bench.api_report import ApiReport, write_api_report
+from citywatch.bench.api_run import ApiSize, measure_api
 from citywatch.bench.live import live_load, live_markdown, rss_mb
-from citywatch.bench.progress import Progress as ProgressCallback
+from citywatch.bench.progress import on_progress
 from citywatch.bench.report import write_accuracy
-from citywatch.bench.speed import (
-    approximate_matching_speed,
-    clustered_gallery,
-    matching_speed,
-    peer_speed,
-    pipeline_speed,
-    speed_json,
-    speed_markdown,
-)
-from citywatch.bench.store import DAY0, StoreSpeed, case_search, fill, plant, write_rate
+from citywatch.bench.speed import ClipSpeed, approximate_matching_speed, matching_speed, speed_json
+from citywatch.bench.speed_run import clip_speeds, store_speed, write_speed
 from citywatch.cli.context import runtime
 from citywatch.cli.output import err, out
 from citywatch.cli.permissions import requires
 from citywatch.config.api import ApiSettings
 from citywatch.config.audit import AuditSettings
+from citywatch.config.settings import Settings
 from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
-from citywatch.media.images import encode_jpeg
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.watchlists.enrolment import Enrolment
 
@@ -155,55 +146,35 @@ def speed(
     base = runtime(ctx)
     folder = (data or default_data()).resolve()
     fps = detect_fps or base.settings.source.detect_fps
-    peer_script = folder.parent / "bench" / "baseline_face_recognition.py"
-    with_peer = peer_python.exists() and peer_script.is_file()
-    if not with_peer:
-        err.print(
-            f"[yellow]peer not run:[/] {peer_python} or {peer_script} missing (make .bench-venv/.installed)"
-        )
+    peer = _peer(peer_python, folder)
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
-        rt = build_runtime(
-            base.settings.model_copy(
-                update={"data_dir": Path(tmp), "database_url": "", "audit": AuditSettings()}
-            )
-        )
+        rt = _throwaway_runtime(base.settings, Path(tmp))
         try:
             known = _enrol_known(rt, folder)
-            clips = []
             with err.status("measuring…") as status:
-                for rel in CLIPS:
-                    clip = folder / rel
-                    status.update(f"citywatch on {clip.name}")
-                    result = pipeline_speed(rt, clip, detect_fps=fps, max_frames=max_frames)
-                    if with_peer:
-                        status.update(f"peer on {clip.name}")
-                        result.peer = peer_speed(str(peer_python), peer_script, clip, known, result.frames)
-                        every = max(1, round(result.frames / max(result.frames_detected, 1)))
-                        result.peer_sampled = peer_speed(
-                            str(peer_python), peer_script, clip, known, result.frames, every=every
-                        )
-                        result.peer_sampled["every"] = every
-                    clips.append(result)
+                clips = clip_speeds(
+                    rt,
+                    [folder / rel for rel in CLIPS],
+                    detect_fps=fps,
+                    max_frames=max_frames,
+                    known=known,
+                    peer=peer,
+                    status=status.update,
+                )
                 status.update("matching")
                 matching = matching_speed(_sizes(match_sizes))
                 status.update("approximate matching")
                 approximate = approximate_matching_speed(_sizes(ann_sizes)) if ann_sizes.strip() else []
                 status.update("store")
-                store_result = _store_speed(
-                    rt,
-                    store_writes,
-                    store_rows,
-                    lambda stage, done, total: status.update(f"{stage}: {done:,} of {total:,}"),
-                )
+                store_result = store_speed(rt, store_writes, store_rows, on_progress(status.update))
         finally:
             rt.close()
     meta = {**_meta(), "detect_fps": fps, "max_frames": max_frames}
-    report = speed_json(clips, matching, meta)
-    report["store"] = asdict(store_result) if store_result else None
-    report["approximate"] = [asdict(a) for a in approximate]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out_dir / "speed.md").write_text(speed_markdown(report))
+    write_speed(out_dir, speed_json(clips, matching, meta), store_result, approximate)
+    _print_speed(clips, out_dir)
+
+
+def _print_speed(clips: list[ClipSpeed], out_dir: Path) -> None:
     for c in clips:
         ratio = (
             f", {c.ratio:.1f}x the peer ({c.ratio_sampled or 0:.1f}x at the same sampling)" if c.ratio else ""
@@ -231,11 +202,7 @@ def live(
     folder = (data or default_data()).resolve()
     clip = folder / CLIPS[0]
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
-        rt = build_runtime(
-            base.settings.model_copy(
-                update={"data_dir": Path(tmp), "database_url": "", "audit": AuditSettings()}
-            )
-        )
+        rt = _throwaway_runtime(base.settings, Path(tmp))
         try:
             _enrol_known(rt, folder)
             with err.status("running…") as status:
@@ -295,70 +262,50 @@ def api(
     from citywatch.web.api.server import ApiServer  # noqa: PLC0415
     from citywatch.web.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
 
+    size = ApiSize(sightings, alerts, audit, cameras, days, requests, feed_alerts, search_requests)
     base = runtime(ctx)
-    for chatty in ("httpx", "citywatch.web.api.access"):  # a line per timed request otherwise
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    _quiet_http_logs()
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
-        settings = base.settings.model_copy(
-            update={
-                "data_dir": Path(tmp),
-                "database_url": "",
-                "audit": AuditSettings(),  # a throwaway witness beside the throwaway database
-                "cameras": [],
-                "api": ApiSettings(enabled=True, host="127.0.0.1", port=0, shutdown_s=1),
-            }
-        )
+        settings = _api_settings(base.settings, Path(tmp))
         rt = build_runtime(settings)
-        server = None
+        servers: list[ApiServer] = []
+
+        def serve() -> str:
+            servers.append(ApiServer(create_app(rt), settings.api, rt.feed))
+            servers[0].start()
+            return servers[0].url
+
         try:
             with err.status("filling…") as status:
-                progress = api_bench.on_progress(status.update)
-                filled = api_bench.fill(
-                    rt,
-                    sightings=sightings,
-                    alerts=alerts,
-                    audit=audit,
-                    cameras=cameras,
-                    days=days,
-                    progress=progress,
-                )
-                tokens = api_bench.sign_in_users(rt)
-                server = ApiServer(create_app(rt), settings.api, rt.feed)
-                server.start()
-                report = api_bench.ApiReport(filled)
-                routes = api_bench.routes_to_time(rt, console=True)
-                report.routes = api_bench.time_routes(
-                    server.url, routes, tokens, requests=requests, progress=progress
-                )
-                if search_photo is not None:
-                    status.update("timing the case search…")
-                    fields = api_bench.prepare_search(rt, ["cam-0000"])  # the busiest camera
-                    report.routes.append(
-                        api_bench.time_search(
-                            server.url,
-                            tokens["investigator"],
-                            search_photo.read_bytes(),
-                            fields,
-                            requests=search_requests,
-                            filename=search_photo.name,
-                        )
-                    )
-                report.feed_ms = api_bench.feed_latency(
-                    rt, server.url, tokens["supervisor"], alerts=feed_alerts, progress=progress
-                )
+                report = measure_api(rt, serve, size, search_photo=search_photo, status=status.update)
         finally:
-            if server is not None:
+            for server in servers:
                 server.stop()
             rt.close()
     meta = _meta()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "api.json").write_text(json.dumps({**meta, **report.as_json()}, indent=2) + "\n")
-    (out_dir / "api.md").write_text(api_bench.api_markdown(report, meta))
+    write_api_report(report, meta, out_dir)
+    _print_api(report, out_dir, searched=search_photo is not None)
+
+
+def _api_settings(settings: Settings, tmp: Path) -> Settings:
+    """`settings` for a throwaway database in `tmp`, served on a free port of the loopback."""
+    return settings.model_copy(
+        update={
+            "data_dir": tmp,
+            "database_url": "",
+            "audit": AuditSettings(),  # a throwaway witness beside the throwaway database
+            "cameras": [],
+            "api": ApiSettings(enabled=True, host="127.0.0.1", port=0, shutdown_s=1),
+        }
+    )
+
+
+def _print_api(report: ApiReport, out_dir: Path, *, searched: bool) -> None:
     for r in report.routes:
         out.print(
             f"{r.name}: p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, p99 {r.p99_ms:.1f} ms ({r.status})"
         )
-    if search_photo is None:
+    if not searched:
         out.print("case search: not timed (no --search-photo)")
     feed = report.as_json()["feed"]
     out.print(
@@ -385,27 +332,16 @@ def stall(
     from citywatch.web.app import create_app  # noqa: PLC0415 (FastAPI only for this command)
 
     base = runtime(ctx)
-    for chatty in ("httpx", "citywatch.web.api.access"):  # a line per request otherwise
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    content_type, form = stall_bench.many_parts(parts)
-    api = ApiSettings(
-        enabled=True,
-        host="127.0.0.1",
-        port=0,
-        shutdown_s=1,
-        # every attack reaches the parser and the decoder (not the per-address limit), and the
-        # issue's 180,000-part body (9.5 MB) fits the form's size limit
-        public_requests_per_hour=10_000,
-        public_photo_max_mb=max(8.0, len(form) / 1e6 + 1),
-    )
-    png = stall_bench.huge_png(20_000, 20_000)
-    attacks = [
-        stall_bench.Attack("PNG declaring 20000x20000", "/api/public/requests", *stall_bench.photo_form(png)),
-        stall_bench.Attack(f"form of {parts} parts", "/api/public/requests", content_type, form),
-    ]
+    _quiet_http_logs()
+    attacks = stall_bench.issue_13_attacks(parts)
     with tempfile.TemporaryDirectory(prefix="citywatch-bench-") as tmp:
         settings = base.settings.model_copy(
-            update={"data_dir": Path(tmp), "database_url": "", "cameras": [], "api": api}
+            update={
+                "data_dir": Path(tmp),
+                "database_url": "",
+                "cameras": [],
+                "api": _stall_api(form_bytes=len(attacks[-1].body)),
+            }
         )
         rt = build_runtime(settings)
         server = ApiServer(create_app(rt), settings.api, rt.feed)
@@ -416,26 +352,7 @@ def stall(
         finally:
             server.stop()
             rt.close()
-    meta = _meta()
-    sizes = {a.name: len(a.body) for a in attacks}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "stall.json").write_text(
-        json.dumps(
-            {
-                **meta,
-                "health_idle": report.health(idle=True),
-                "health": report.health(),
-                "health_failed": report.health_failed,
-                "bodies_bytes": sizes,
-                "answers": {k: dict(v) for k, v in report.answers.items()},
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    heading = "\n".join(f"- {k}: {v}" for k, v in meta.items())
-    bodies = "\n".join(f"- {name}: {size:,} bytes" for name, size in sizes.items())
-    (out_dir / "stall.md").write_text(f"# Stall benchmark\n\n{heading}\n{bodies}\n\n{report.markdown()}")
+    stall_bench.write_stall(out_dir, report, attacks, _meta())
     h = report.health()
     out.print(
         f"/healthz while attacked: p50 {h['p50_ms']:.1f} ms, p95 {h['p95_ms']:.1f} ms, "
@@ -444,33 +361,50 @@ def stall(
     )
 
 
+def _stall_api(form_bytes: int) -> ApiSettings:
+    """The API's settings for the stall bench: a free port of the loopback, and limits that let
+    every attack through to the parser and the decoder."""
+    return ApiSettings(
+        enabled=True,
+        host="127.0.0.1",
+        port=0,
+        shutdown_s=1,
+        # every attack reaches the parser and the decoder (not the per-address limit), and the
+        # issue's 180,000-part body (9.5 MB) fits the form's size limit
+        public_requests_per_hour=10_000,
+        public_photo_max_mb=max(8.0, form_bytes / 1e6 + 1),
+    )
+
+
+def _quiet_http_logs() -> None:
+    """Only warnings from httpx and the access log: a line per (timed) request otherwise."""
+    for chatty in ("httpx", "citywatch.web.api.access"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def _throwaway_runtime(settings: Settings, tmp: Path) -> Runtime:
+    """A runtime like `settings`' on a throwaway database, witness and data folder in `tmp`."""
+    return build_runtime(
+        settings.model_copy(update={"data_dir": tmp, "database_url": "", "audit": AuditSettings()})
+    )
+
+
+def _peer(python: Path, folder: Path) -> tuple[Path, Path] | None:
+    """The peer's Python and script (`bench/` beside the data `folder`), or None (and a warning)
+    when either is missing."""
+    script = folder.parent / "bench" / "baseline_face_recognition.py"
+    if python.exists() and script.is_file():
+        return python, script
+    err.print(f"[yellow]peer not run:[/] {python} or {script} missing (make .bench-venv/.installed)")
+    return None
+
+
 def _meta() -> dict[str, str]:
     return {
         "command": "citywatch " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
-
-
-def _store_speed(rt: Runtime, writes: int, rows: int, progress: ProgressCallback) -> StoreSpeed | None:
-    if not writes and not rows:
-        return None
-    crop = encode_jpeg(np.random.default_rng(0).integers(0, 255, (120, 100, 3), dtype=np.uint8))
-    rate = write_rate(rt.sightings, writes, crop, dim=rt.embedder.dim) if writes else 0.0
-    cameras, days = 100, 5
-    fill_s = (
-        fill(rt.database, rows, cameras=cameras, days=days, dim=rt.embedder.dim, progress=progress)
-        if rows
-        else 0.0
-    )
-    scope = [f"cam-{i:04d}" for i in range(3)]
-    since = DAY0 + timedelta(days=2)
-    probes = clustered_gallery(5, dim=rt.embedder.dim, per_person=1, seed=9)[2].astype(np.float32)
-    plant(rt.sightings, probes, camera=scope[0], at=since + timedelta(hours=3))
-    seconds, candidates, hits = case_search(
-        rt.sightings, probes, cameras=scope, since=since, until=since + timedelta(hours=24)
-    )
-    return StoreSpeed(writes, rate, rows + writes, fill_s, len(scope), 24.0, candidates, seconds, hits)
 
 
 def _enrol_known(rt: Runtime, folder: Path) -> dict[str, Path]:

@@ -192,27 +192,37 @@ def hold_reach(
             frozenset(), None, configured=configured, bounds=bounds, held_alone=held_alone, named=named
         )
     start, end = window.start, window.end
+    refusal = _too_far(start, end, oldest=oldest, now=now, bounds=bounds)
+    if refusal is not None:
+        return HoldReach(refusal)
+    return _alone(
+        cameras, (start, end), configured=configured, bounds=bounds, held_alone=held_alone, named=named
+    )
+
+
+def _too_far(
+    start: datetime, end: datetime, *, oldest: datetime, now: datetime, bounds: HoldBounds
+) -> str | None:
+    """Why a window from `start` to `end` reaches too far back, ahead or long (None: it does not)."""
     earliest = oldest - timedelta(days=bounds.past_slack_days)
     if start < earliest:
-        return HoldReach(
+        return (
             f"a hold's window starts at {start.isoformat()}, before any data still kept "
             f"(nothing is older than {earliest.isoformat()})"
         )
     latest = now + timedelta(days=bounds.max_days)
     if end > latest:
-        return HoldReach(
+        return (
             f"a hold's window ends at {end.isoformat()}, more than {bounds.max_days:g} days "
             "from now (retention.hold_max_days)"
         )
     span = end - start
     if span > timedelta(days=bounds.max_days):
-        return HoldReach(
+        return (
             f"a hold's window spans {_days(span)} days, more than the {bounds.max_days:g} "
             "allowed (retention.hold_max_days)"
         )
-    return _alone(
-        cameras, (start, end), configured=configured, bounds=bounds, held_alone=held_alone, named=named
-    )
+    return None
 
 
 def _alone(

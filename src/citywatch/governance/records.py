@@ -28,13 +28,8 @@ from citywatch.domain.policy import (
     Window,
     Zone,
 )
-from citywatch.store.tables import (
-    AuthorisationRow,
-    EventRow,
-    PolicyRuleRow,
-    Watchlist,
-    ZoneRow,
-)
+from citywatch.store.governance_tables import AuthorisationRow, EventRow, PolicyRuleRow, ZoneRow
+from citywatch.store.watchlist_tables import Watchlist
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

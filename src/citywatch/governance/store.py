@@ -7,20 +7,18 @@ receipt (an audit record with counts, id ranges and hashes) in the transaction t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citywatch.audit.duties import DEFAULT_INDEPENDENCE, account_history, owners
-from citywatch.audit.receipts import write_receipt
 from citywatch.audit.two_person import independence_problem
-from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
+from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.policy import (
@@ -34,6 +32,7 @@ from citywatch.domain.policy import (
     Window,
     Zone,
 )
+from citywatch.governance.closure import close_authorisation, due_for_closing
 from citywatch.governance.records import (
     AuthorisationInfo,
     DeletionReceipt,
@@ -42,9 +41,7 @@ from citywatch.governance.records import (
     authorisation_info,
     checked_name,
     decider_problem,
-    end_reason,
     events_of,
-    id_range,
     require_auth,
     require_row,
     rules_of,
@@ -53,18 +50,8 @@ from citywatch.governance.records import (
 )
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.store.tables import (
-    Alert,
-    AuthorisationRow,
-    EventRow,
-    FaceTemplate,
-    NonMatchRow,
-    Person,
-    PolicyRuleRow,
-    Sighting,
-    Watchlist,
-    ZoneRow,
-)
+from citywatch.store.governance_tables import AuthorisationRow, EventRow, PolicyRuleRow, ZoneRow
+from citywatch.store.watchlist_tables import Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -426,16 +413,7 @@ class GovernanceStore:
         now = self._clock()
         receipts = []
         with self._db.session(write=False) as session:
-            open_rows = session.scalars(select(AuthorisationRow).where(AuthorisationRow.closed_at.is_(None)))
-            due = [r.reference for r in open_rows if authorisation_info(session, r).authorisation.ended(now)]
-            due += session.scalars(
-                select(AuthorisationRow.reference)
-                .distinct()
-                .join(Watchlist, Watchlist.authorisation_id == AuthorisationRow.id)
-                .join(Person, Person.watchlist_id == Watchlist.id)
-                .join(FaceTemplate, FaceTemplate.person_id == Person.id)
-                .where(AuthorisationRow.closed_at.is_not(None))
-            ).all()
+            due = due_for_closing(session, now)
         for reference in due:
             receipt, crops = self._close(reference, now)
             if receipt is None:
@@ -457,72 +435,7 @@ class GovernanceStore:
 
     def _close(self, reference: str, now: datetime) -> tuple[DeletionReceipt | None, list[str]]:
         with self._db.session() as session:
-            row = require_auth(session, reference)
-            auth = authorisation_info(session, row).authorisation
-            already = row.closed_at is not None
-            if not auth.ended(now):
-                return None, []
-            reason = "templates added after it closed" if already else end_reason(auth, now)
-            sightings: Sequence[Sighting] = []
-            if auth.lapsed(now) and not already:
-                sightings = session.scalars(
-                    select(Sighting).where(Sighting.authorisation_id == row.id).order_by(Sighting.id)
-                ).all()
-            templates = session.scalars(
-                select(FaceTemplate)
-                .join(Person, FaceTemplate.person_id == Person.id)
-                .join(Watchlist, Person.watchlist_id == Watchlist.id)
-                .where(Watchlist.authorisation_id == row.id)
-                .order_by(FaceTemplate.id)
-            ).all()
-            digest = hashlib.sha256()
-            for t in templates:
-                digest.update(t.vector)
-            receipt = DeletionReceipt(
-                authorisation=reference,
-                reason=reason,
-                sightings=len(sightings),
-                sighting_ids=id_range([s.id for s in sightings]),
-                crop_sha256s=tuple(s.crop_sha256 for s in sightings),
-                templates=len(templates),
-                template_ids=id_range([t.id for t in templates]),
-                templates_sha256=digest.hexdigest(),
-            )
-            crops = [s.crop_path for s in sightings]
-            if already and not templates:
-                return None, []  # swept by another process meanwhile
-            non_matches: list[int] = []
-            if sightings:
-                # faces remembered from these sightings' alerts (dismissed false matches) go too
-                of_alerts = select(Alert.id).where(Alert.sighting_id.in_([s.id for s in sightings]))
-                non_matches = list(
-                    session.scalars(select(NonMatchRow.id).where(NonMatchRow.alert_id.in_(of_alerts)))
-                )
-                session.execute(delete(NonMatchRow).where(NonMatchRow.id.in_(non_matches)))
-                session.execute(delete(Sighting).where(Sighting.id.in_([s.id for s in sightings])))
-            if templates:
-                session.execute(delete(FaceTemplate).where(FaceTemplate.id.in_([t.id for t in templates])))
-            row.closed_at = row.closed_at or now
-            write_receipt(
-                session,
-                self._audit,
-                "authorisation",
-                now,
-                policy_version=f"authorisation:{reference}",
-                counts={"sightings": receipt.sightings, "templates": receipt.templates}
-                | ({"non_matches": len(non_matches)} if non_matches else {}),
-                details={
-                    "reason": reason,
-                    "sighting_ids": receipt.sighting_ids,
-                    "crop_sha256s": list(receipt.crop_sha256s),
-                    "template_ids": receipt.template_ids,
-                    "templates_sha256": receipt.templates_sha256,
-                },
-                by=SYSTEM,
-                authorisation=reference,
-                legal_basis=auth.legal_basis,
-            )
-            return receipt, crops
+            return close_authorisation(session, self._audit, reference, now)
 
     def _unlink(self, path: str) -> bool:
         try:

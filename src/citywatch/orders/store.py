@@ -28,11 +28,9 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope
 from citywatch.domain.orders import Area, Order, OrderStatus, area_from_json, area_json
 from citywatch.domain.policy import Window
 from citywatch.store.db import Database
-from citywatch.store.tables import (
-    ALERT_NOTE_KINDS,
+from citywatch.store.sighting_tables import ALERT_NOTE_KINDS, Alert, AlertNoteRow
+from citywatch.store.watchlist_tables import (
     ORDER_CATEGORY,
-    Alert,
-    AlertNoteRow,
     FaceTemplate,
     NonMatchRow,
     OrderRow,

@@ -27,7 +27,7 @@ from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.retention.segments import ORPHAN_GRACE_S
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.store.tables import ExportRow, RequestRow
+from citywatch.store.retention_tables import ExportRow, RequestRow
 
 log = logging.getLogger(__name__)
 

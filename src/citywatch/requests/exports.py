@@ -28,8 +28,8 @@ from citywatch.requests.store import RequestStore
 from citywatch.retention.segments import describe_os_error
 from citywatch.store.blobs import make_dirs
 from citywatch.store.db import Database
+from citywatch.store.retention_tables import ExportRow
 from citywatch.store.staging import WORK_FOLDER
-from citywatch.store.tables import ExportRow
 
 
 def publish_export(

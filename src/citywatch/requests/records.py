@@ -10,7 +10,8 @@ from typing import Any
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.policy import Window
 from citywatch.domain.records import RequestKind, RequestStatus
-from citywatch.store.tables import RecordingRow, Sighting
+from citywatch.store.retention_tables import RecordingRow
+from citywatch.store.sighting_tables import Sighting
 
 _HELD_KINDS: dict[str, Any] = {
     "sighting": Sighting,

@@ -39,7 +39,8 @@ from citywatch.retention.hold_records import NewHold
 from citywatch.retention.scope import refused_outside_scope
 from citywatch.retention.store import RetentionStore
 from citywatch.store.db import Database
-from citywatch.store.tables import ExportRow, HoldRow, RecordingRow, RequestRow, Sighting
+from citywatch.store.retention_tables import ExportRow, HoldRow, RecordingRow, RequestRow
+from citywatch.store.sighting_tables import Sighting
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +111,7 @@ class RequestStore:
         with self._db.session() as session:
             if subject is not None:
                 subject = _still_there(session, subject)
-            # Every request holds its whole scope (cameras over the window), a subject-access
-            # request too, whatever its search found: what the public can see of holds and of
-            # what later becomes eligible for deletion is then the same whether or not the
-            # requester's face was filmed (no side channel through the transparency report).
-            # The items the search found are named in the hold as well (they lie in the scope).
-            scope = NewHold(
-                reference=f"request:{reference}",
-                reason=f"{new.kind.value} request {reference}, held while it is pending",
-                requester=requester,
-                cameras=new.cameras,
-                window=new.window,
-                items=subject.items if subject else (),
-            )
+            scope = _scope_hold(new, reference, requester, subject)
             hold = self._retention.place_in(session, scope, by=by, now=now)
             row = RequestRow(
                 kind=new.kind.value,
@@ -351,6 +340,24 @@ def _still_there(session: Session, subject: SubjectFindings) -> SubjectFindings:
     gone = len(subject.items) - len(there)
     search = replace(subject.search, params={**subject.search.params, "gone_before_hold": gone})
     return replace(subject, items=there, search=search)
+
+
+def _scope_hold(new: NewRequest, reference: str, requester: str, subject: SubjectFindings | None) -> NewHold:
+    """The hold a request places on filing (`reference`, `requester`: stripped).
+
+    Every request holds its whole scope (cameras over the window), a subject-access
+    request too, whatever its search found: what the public can see of holds and of
+    what later becomes eligible for deletion is then the same whether or not the
+    requester's face was filmed (no side channel through the transparency report).
+    The items the search found are named in the hold as well (they lie in the scope)."""
+    return NewHold(
+        reference=f"request:{reference}",
+        reason=f"{new.kind.value} request {reference}, held while it is pending",
+        requester=requester,
+        cameras=new.cameras,
+        window=new.window,
+        items=subject.items if subject else (),
+    )
 
 
 def clean_work_folder(root: Path, *, older_than_s: float) -> int:

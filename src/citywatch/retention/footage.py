@@ -23,6 +23,7 @@ from citywatch.audit.log import AuditLog
 from citywatch.config.ingest import CameraSettings
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
+from citywatch.domain.footage import Segment
 from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, ProcessingMode, mode_for
 from citywatch.governance.policy import PolicyService
 from citywatch.governance.store import GovernanceStore
@@ -97,28 +98,9 @@ def export_clip(
     an unknown camera, a window without footage or a segment file gone missing, `Unavailable`
     when the clip cannot be written.
     """
-    if since >= until:
-        raise InvalidInput(
-            f"the window must start before it ends: START {since.isoformat()} is not before "
-            f"END {until.isoformat()}"
-        )
-    segments = footage.segments(camera_id, since, until)
-    if not segments:
-        if not configured and not footage.has_footage(camera_id):
-            raise NotFound(f"unknown camera {camera_id!r}: it is not configured and has no recorded footage")
-        raise NotFound(
-            f"no footage of camera {camera_id} between {since.isoformat()} and {until.isoformat()}"
-        )
+    segments = _window_segments(footage, camera_id, since, until, configured=configured)
     target = _target(out, overwrite=overwrite)
-    parts: list[ClipPart] = []
-    ids: dict[str, int] = {}
-    for segment in segments:
-        path = footage.absolute(segment.path)
-        if not path.is_file():
-            raise NotFound(f"segment #{segment.id} of camera {camera_id}: its file {segment.path} is missing")
-        label = f"segment #{segment.id}"
-        ids[label] = segment.id
-        parts.append(ClipPart(path, segment.started_at, label))
+    parts, ids = _clip_parts(footage, camera_id, segments)
     temp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         span = write_clip(parts, since, until, temp)
@@ -147,6 +129,41 @@ def export_clip(
         if temp.exists():
             unlink_quietly(temp)
     return export
+
+
+def _window_segments(
+    footage: FootageStore, camera_id: str, since: datetime, until: datetime, *, configured: bool
+) -> list[Segment]:
+    """The segments `export_clip` cuts from, refusing a reversed window, an unknown camera or none."""
+    if since >= until:
+        raise InvalidInput(
+            f"the window must start before it ends: START {since.isoformat()} is not before "
+            f"END {until.isoformat()}"
+        )
+    segments = footage.segments(camera_id, since, until)
+    if not segments:
+        if not configured and not footage.has_footage(camera_id):
+            raise NotFound(f"unknown camera {camera_id!r}: it is not configured and has no recorded footage")
+        raise NotFound(
+            f"no footage of camera {camera_id} between {since.isoformat()} and {until.isoformat()}"
+        )
+    return segments
+
+
+def _clip_parts(
+    footage: FootageStore, camera_id: str, segments: Sequence[Segment]
+) -> tuple[list[ClipPart], dict[str, int]]:
+    """The segments' files as labelled clip parts, with each label's segment id; NotFound if one is gone."""
+    parts: list[ClipPart] = []
+    ids: dict[str, int] = {}
+    for segment in segments:
+        path = footage.absolute(segment.path)
+        if not path.is_file():
+            raise NotFound(f"segment #{segment.id} of camera {camera_id}: its file {segment.path} is missing")
+        label = f"segment #{segment.id}"
+        ids[label] = segment.id
+        parts.append(ClipPart(path, segment.started_at, label))
+    return parts, ids
 
 
 def _target(out: Path, *, overwrite: bool) -> Path:

@@ -21,8 +21,10 @@ from citywatch.domain.policy import Window
 from citywatch.domain.records import ChangeInfo, ChangeKind, ChangeStatus
 from citywatch.domain.retention import HeldAlone, Hold
 from citywatch.retention.scope import hold_of
-from citywatch.store import repositories as repo
-from citywatch.store.tables import Alert, ChangeRow, HoldRow, RecordingRow, RequestRow, Sighting
+from citywatch.store import change_queries
+from citywatch.store.governance_tables import ChangeRow
+from citywatch.store.retention_tables import HoldRow, RecordingRow, RequestRow
+from citywatch.store.sighting_tables import Alert, Sighting
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,7 @@ def named_footage(session: Session, items: Iterable[tuple[str, int]]) -> list[He
 
 def pending(session: Session, hold_id: int, kind: ChangeKind) -> Any:
     """The first pending change of `kind` on hold `hold_id`, or None."""
-    rows = repo.changes(session, status=ChangeStatus.PENDING.value, object=f"hold:{hold_id}")
+    rows = change_queries.changes(session, status=ChangeStatus.PENDING.value, object=f"hold:{hold_id}")
     return next((r for r in rows if r.kind == kind.value), None)
 
 

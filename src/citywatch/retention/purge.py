@@ -41,16 +41,10 @@ from citywatch.domain.retention import DataClass, Hold, RetentionPolicy
 from citywatch.retention.scope import HOLDABLE, hold_cameras, hold_of
 from citywatch.retention.segments import describe_os_error
 from citywatch.store.db import Database
-from citywatch.store.tables import (
-    Alert,
-    AuthorisationRow,
-    ExportRow,
-    HoldRow,
-    NonMatchRow,
-    ReceiptRow,
-    RecordingRow,
-    Sighting,
-)
+from citywatch.store.governance_tables import AuthorisationRow
+from citywatch.store.retention_tables import ExportRow, HoldRow, ReceiptRow, RecordingRow
+from citywatch.store.sighting_tables import Alert, Sighting
+from citywatch.store.watchlist_tables import NonMatchRow
 
 log = logging.getLogger(__name__)
 
@@ -239,35 +233,13 @@ class Purger:
             )
         )
 
-        recording_held = or_(
-            _covers(holds, RecordingRow.camera_id, RecordingRow.started_at, RecordingRow.ended_at),
-            RecordingRow.id.in_(named["recording"]),
+        plan.recordings, footage, plan.held["footage"] = _due_recordings(
+            session, holds, named["recording"], policy.cutoff(DataClass.FOOTAGE, now)
         )
-        recording_due = RecordingRow.started_at < policy.cutoff(DataClass.FOOTAGE, now)
-        rows = session.execute(
-            select(RecordingRow.id, RecordingRow.path, RecordingRow.sha256)
-            .where(recording_due, not_(recording_held))
-            .order_by(RecordingRow.id)
-        ).all()
-        plan.recordings = [r.id for r in rows]
-        plan.files += [("footage", r.path, r.sha256) for r in rows]
-        plan.held["footage"] = session.scalar(_count(RecordingRow.id, recording_due, recording_held)) or 0
-
-        rows = session.execute(
-            select(ExportRow.id, ExportRow.path, ExportRow.sha256)
-            .where(ExportRow.created_at < policy.cutoff(DataClass.EXPORTS, now))
-            .order_by(ExportRow.id)
-        ).all()
-        plan.exports = [r.id for r in rows]
-        plan.files += [("exports", r.path, r.sha256) for r in rows]
-
-        plan.non_matches = list(
-            session.scalars(
-                select(NonMatchRow.id)
-                .where(NonMatchRow.seen_at < policy.cutoff(DataClass.TEMPLATES, now))
-                .order_by(NonMatchRow.id)
-            )
-        )
+        plan.files += footage
+        plan.exports, exported = _due_exports(session, policy.cutoff(DataClass.EXPORTS, now))
+        plan.files += exported
+        plan.non_matches = _due_non_matches(session, policy.cutoff(DataClass.TEMPLATES, now))
 
         if self._audit_log is not None:
             plan.audit = self._audit_log.due(session, policy.cutoff(DataClass.AUDIT, now))
@@ -334,6 +306,41 @@ class Purger:
         except Unavailable:
             log.exception("cannot unlink %s; the next purge's orphan clean-up retries", path)
             return False
+
+
+def _due_recordings(
+    session: Session, holds: Sequence[Hold], named: Sequence[int], cutoff: datetime
+) -> tuple[list[int], list[tuple[str, str, str]], int]:
+    """Recordings begun before `cutoff` that no hold keeps, their files, and how many a hold keeps."""
+    recording_held = or_(
+        _covers(holds, RecordingRow.camera_id, RecordingRow.started_at, RecordingRow.ended_at),
+        RecordingRow.id.in_(named),
+    )
+    recording_due = RecordingRow.started_at < cutoff
+    rows = session.execute(
+        select(RecordingRow.id, RecordingRow.path, RecordingRow.sha256)
+        .where(recording_due, not_(recording_held))
+        .order_by(RecordingRow.id)
+    ).all()
+    held = session.scalar(_count(RecordingRow.id, recording_due, recording_held)) or 0
+    return [r.id for r in rows], [("footage", r.path, r.sha256) for r in rows], held
+
+
+def _due_exports(session: Session, cutoff: datetime) -> tuple[list[int], list[tuple[str, str, str]]]:
+    """Exports made before `cutoff`, and their files (holds do not keep exports)."""
+    rows = session.execute(
+        select(ExportRow.id, ExportRow.path, ExportRow.sha256)
+        .where(ExportRow.created_at < cutoff)
+        .order_by(ExportRow.id)
+    ).all()
+    return [r.id for r in rows], [("exports", r.path, r.sha256) for r in rows]
+
+
+def _due_non_matches(session: Session, cutoff: datetime) -> list[int]:
+    """Remembered non-matches whose face was seen before `cutoff` (holds do not keep them)."""
+    return list(
+        session.scalars(select(NonMatchRow.id).where(NonMatchRow.seen_at < cutoff).order_by(NonMatchRow.id))
+    )
 
 
 def _named(holds: Iterable[Hold]) -> dict[str, list[int]]:

@@ -16,7 +16,8 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import OutOfScope, PermissionDenied
 from citywatch.domain.policy import Window
 from citywatch.domain.retention import Hold
-from citywatch.store.tables import Alert, HoldRow, RecordingRow, Sighting
+from citywatch.store.retention_tables import HoldRow, RecordingRow
+from citywatch.store.sighting_tables import Alert, Sighting
 
 HOLDABLE = ("sighting", "alert", "recording")
 """The kinds of item a hold can name."""

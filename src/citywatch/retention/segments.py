@@ -29,7 +29,7 @@ from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.domain.footage import PendingSegment, Segment
 from citywatch.store.blobs import TMP_SUFFIX, BlobStore, fsync_dir, make_dirs
 from citywatch.store.db import Database
-from citywatch.store.tables import RecordingRow
+from citywatch.store.retention_tables import RecordingRow
 
 log = logging.getLogger(__name__)
 

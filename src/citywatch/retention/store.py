@@ -74,11 +74,9 @@ from citywatch.retention.scope import (
     items_with_cameras,
     refused_outside_scope,
 )
-from citywatch.store import repositories as repo
+from citywatch.store import change_queries
 from citywatch.store.db import Database
-from citywatch.store.tables import (
-    HoldRow,
-)
+from citywatch.store.retention_tables import HoldRow
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +239,7 @@ class RetentionStore:
         *,
         now: datetime,
     ) -> ChangeInfo:
-        row = repo.insert_change(
+        row = change_queries.insert_change(
             session,
             kind=kind,
             object=f"hold:{hold_id}",
@@ -256,7 +254,7 @@ class RetentionStore:
             by,
             AuditEvent(Action.CHANGE_PROPOSE, f"change:{row.id}", params={"kind": kind.value, **params}),
         )
-        return repo.change_info(row)
+        return change_queries.change_info(row)
 
     def place_in(self, session: Session, new: NewHold, *, by: Actor, now: datetime) -> HoldInfo:
         """Place a (validated) hold inside the caller's transaction, e.g. a request's filing."""
@@ -394,7 +392,7 @@ class RetentionStore:
         extra = {"release_reason": reason, **(approval or {})}
         self._audit(session, by, replace(event, params={**event.params, **extra}))
         keep = None if approval is None else approval.get("change")
-        repo.withdraw_changes(
+        change_queries.withdraw_changes(
             session,
             f"hold:{hold_id}",
             now=now,
@@ -471,7 +469,7 @@ class RetentionStore:
                 infos = [i for i in infos if within_scope(visible_to, hold_cameras(session, i.hold))]
             waiting = {
                 int(c.object.removeprefix("hold:")): c.id
-                for c in repo.changes(session, status=ChangeStatus.PENDING.value)
+                for c in change_queries.changes(session, status=ChangeStatus.PENDING.value)
                 if c.kind == ChangeKind.HOLD_PLACE.value and c.object.startswith("hold:")
             }
         return [replace(i, awaiting_change=waiting.get(i.hold.id)) for i in infos]

@@ -24,7 +24,6 @@ from citywatch.alerts.review import AlertReviews
 from citywatch.alerts.store import AlertStore
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
-from citywatch.audit.receipts import ReceiptInfo
 from citywatch.audit.witness import WitnessFile
 from citywatch.changes.store import ChangeStore
 from citywatch.config.ingest import CameraSettings
@@ -51,18 +50,19 @@ from citywatch.requests.export_store import EXPORTS_FOLDER, clean_orphan_exports
 from citywatch.requests.store import RequestStore, clean_work_folder
 from citywatch.retention.orphans import Orphans
 from citywatch.retention.purge import Purger
+from citywatch.retention.scheduled import ScheduledPurge
 from citywatch.retention.segments import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
 from citywatch.retention.store import RetentionStore
 from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
 from citywatch.sightings.store import SightingStore
-from citywatch.store import repositories as repo
+from citywatch.store import watchlist_queries
 from citywatch.store.blobs import BlobStore, make_dirs
 from citywatch.store.db import Database, open_database
 from citywatch.store.private import make_private
+from citywatch.store.sighting_tables import Alert
 from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
-from citywatch.store.tables import Alert
 from citywatch.track.tracker import Tracker
 from citywatch.users.store import UserStore
 from citywatch.vision.factory import build_detector, build_embedder
@@ -277,17 +277,17 @@ class Runtime:
             return self.blobs.delete(path)
         return BlobStore(self.settings.data_dir / kind).delete(path)
 
-    def purge(self) -> ReceiptInfo | None:
-        """End the orders whose window has passed (their templates go, with receipts), remove
-        what an interrupted purge left, then purge what has expired (as the system, naming the
-        process that runs it in the audit prune's record)."""
-        self.orders.enforce()
-        receipt = self.purger.purge(
-            by=SYSTEM, orphans=self.recover, started_by=self.started_by("citywatch run (scheduled purge)")
+    @cached_property
+    def purge(self) -> ScheduledPurge:
+        """The scheduled purge (`rt.purge()` runs one round): orders that have ended, what an
+        interrupted purge left, then what has expired."""
+        return ScheduledPurge(
+            self.purger,
+            end_orders=self.orders.enforce,
+            orphans=self.recover,
+            started_by=self.started_by("citywatch run (scheduled purge)"),
+            purged=self.metrics.purged,
         )
-        if receipt is not None:
-            self.metrics.purged(receipt.counts)
-        return receipt
 
     @cached_property
     def footage(self) -> FootageStore:
@@ -442,7 +442,9 @@ class Runtime:
             cleaners=(
                 self.sightings.clean_orphan_crops,
                 self.watchlists.clean_orphan_references,
-                lambda: photos.clean_orphans(REQUEST_PHOTOS_FOLDER, repo.all_request_photo_paths),
+                lambda: photos.clean_orphans(
+                    REQUEST_PHOTOS_FOLDER, watchlist_queries.all_request_photo_paths
+                ),
                 self.footage.clean_orphans,
                 lambda: clean_orphan_exports(self.database, exports),
                 lambda: clean_work_folder(self.settings.data_dir / WORK_FOLDER, older_than_s=ORPHAN_GRACE_S),

@@ -16,12 +16,13 @@ from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.matching import Candidate
 from citywatch.domain.records import AlertInfo, SearchCandidate, SightingInfo, SightingRecord, SightingSaved
 from citywatch.domain.values import aware, list_limit, required_text
-from citywatch.store import repositories as repo
-from citywatch.store import vectors
+from citywatch.store import sighting_queries, vectors, watchlist_queries
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
+from citywatch.store.governance_tables import AuthorisationRow
+from citywatch.store.sighting_tables import Sighting
 from citywatch.store.staging import CROPS_FOLDER, ORPHAN_GRACE_S, Staging
-from citywatch.store.tables import AuthorisationRow, Sighting, Watchlist
+from citywatch.store.watchlist_tables import Watchlist
 
 
 class SightingStore:
@@ -48,7 +49,7 @@ class SightingStore:
         with self._staging.staged(blob), self._db.session() as session:
             # The person or watchlist may have been removed since the gallery was loaded:
             # keep the sighting with its name snapshots rather than lose it.
-            if row.person_id is not None and repo.person_by_id(session, row.person_id) is None:
+            if row.person_id is not None and watchlist_queries.person_by_id(session, row.person_id) is None:
                 row.person_id = None
             if row.watchlist_id is not None and session.get(Watchlist, row.watchlist_id) is None:
                 row.watchlist_id = None
@@ -57,7 +58,7 @@ class SightingStore:
             cooldown_of = None
             if matched is not None:
                 cooldown_of = self._raising.cooldown_of(session, row, record.order_id)
-            repo.insert_sighting(session, row)
+            sighting_queries.insert_sighting(session, row)
             alert_id = None
             if matched is not None and cooldown_of is None:
                 alert_id = self._raising.raise_for(session, row, matched, record.order_id)
@@ -82,7 +83,9 @@ class SightingStore:
                 f"search window starts ({since.isoformat()}) after it ends ({until.isoformat()})"
             )
         with self._db.session(write=False) as session:
-            rows = repo.search_rows(session, model=model, camera_ids=camera_ids, since=since, until=until)
+            rows = sighting_queries.search_rows(
+                session, model=model, camera_ids=camera_ids, since=since, until=until
+            )
             return [
                 SearchCandidate(
                     id=row.id,
@@ -103,8 +106,8 @@ class SightingStore:
         """The sightings of `camera_ids` overlapping the window, and their alerts (exports)."""
         since, until = aware(since, "since"), aware(until, "until")
         with self._db.session(write=False) as session:
-            rows = repo.sightings_in(session, camera_ids=camera_ids, since=since, until=until)
-            alerts = repo.alerts_of(session, [r.id for r in rows])
+            rows = sighting_queries.sightings_in(session, camera_ids=camera_ids, since=since, until=until)
+            alerts = sighting_queries.alerts_of(session, [r.id for r in rows])
             return [sighting_info(r) for r in rows], [alert_info(a) for a in alerts]
 
     def list_sightings(
@@ -113,7 +116,9 @@ class SightingStore:
         """The latest sightings (of `camera_id`, and only of `camera_ids` when given)."""
         list_limit(limit)
         with self._db.session(write=False) as session:
-            rows = repo.recent_sightings(session, limit=limit, camera_id=camera_id, camera_ids=camera_ids)
+            rows = sighting_queries.recent_sightings(
+                session, limit=limit, camera_id=camera_id, camera_ids=camera_ids
+            )
             return [sighting_info(row) for row in rows]
 
     def sightings_page(
@@ -128,7 +133,7 @@ class SightingStore:
         `camera_ids` when given): the API's cursor pagination."""
         list_limit(limit)
         with self._db.session(write=False) as session:
-            rows = repo.sightings_page(
+            rows = sighting_queries.sightings_page(
                 session, limit=limit, before_id=before_id, camera_id=camera_id, camera_ids=camera_ids
             )
             return [sighting_info(row) for row in rows]
@@ -146,15 +151,15 @@ class SightingStore:
         if not sighting_ids:
             return {}
         with self._db.session(write=False) as session:
-            return repo.sighting_margins(session, sighting_ids)
+            return sighting_queries.sighting_margins(session, sighting_ids)
 
     def count_sightings(self) -> int:
         with self._db.session(write=False) as session:
-            return repo.count_sightings(session)
+            return sighting_queries.count_sightings(session)
 
     def clean_orphan_crops(self, *, older_than_s: float = ORPHAN_GRACE_S) -> int:
         """Delete crop files no sighting references (left by a crash before commit); returns the count."""
-        return self._staging.clean_orphans(CROPS_FOLDER, repo.all_crop_paths, older_than_s)
+        return self._staging.clean_orphans(CROPS_FOLDER, sighting_queries.all_crop_paths, older_than_s)
 
     def _sighting_row(self, record: SightingRecord) -> tuple[Sighting, Candidate | None]:
         """The row of a sighting, checked, and the candidate it matched (None: no match)."""

@@ -28,6 +28,10 @@ from sqlalchemy.pool import StaticPool
 
 from citywatch.domain.errors import CitywatchError, Conflict, InvalidInput, Unavailable
 
+# Every table module, so that each table is mapped before a session flushes (foreign keys
+# name the tables they refer to, which must be on the metadata by then).
+from citywatch.store import schema  # noqa: F401
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from citywatch.store.db import Database
-from citywatch.store.tables import HoldRow, ReceiptRow, RequestRow
+from citywatch.store.retention_tables import HoldRow, ReceiptRow, RequestRow
 
 REQUEST_HOLD_PREFIX = "request:"
 """How the hold a request places names it (requests.store); any other reference is a case."""

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from citywatch.domain.access import ACCOUNT_ROLES
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput, PermissionDenied
-from citywatch.store.tables import ApiTokenRow, UserRow
+from citywatch.store.governance_tables import ApiTokenRow, UserRow
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database
-from citywatch.store.tables import ApiTokenRow, UserRow
+from citywatch.store.governance_tables import ApiTokenRow, UserRow
 from citywatch.users.records import (
     MAX_PASSWORD,
     NAME_PATTERN,

@@ -7,9 +7,8 @@ from citywatch.domain import values
 from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.records import NewReference, PersonInfo, Severity, WatchlistCategory, WatchlistInfo
-from citywatch.store import repositories as repo
-from citywatch.store import vectors
-from citywatch.store.tables import Watchlist
+from citywatch.store import vectors, watchlist_queries
+from citywatch.store.watchlist_tables import Watchlist
 
 
 def watchlist_created(
@@ -60,7 +59,7 @@ def watchlist_info(row: Watchlist) -> WatchlistInfo:
     )
 
 
-def person_info(row: repo.PersonRow) -> PersonInfo:
+def person_info(row: watchlist_queries.PersonRow) -> PersonInfo:
     person = row.person
     return PersonInfo(
         id=person.id,

@@ -29,12 +29,11 @@ from citywatch.domain.records import (
     Severity,
     WatchlistInfo,
 )
-from citywatch.store import repositories as repo
-from citywatch.store import vectors
+from citywatch.store import change_queries, vectors, watchlist_queries
 from citywatch.store.blobs import BlobRef, BlobStore
 from citywatch.store.db import Database
 from citywatch.store.staging import ORPHAN_GRACE_S, REFERENCES_FOLDER, Staging
-from citywatch.store.tables import Person, Watchlist
+from citywatch.store.watchlist_tables import Person, Watchlist
 from citywatch.watchlists.records import checked_reference, person_info, watchlist_created, watchlist_info
 
 log = logging.getLogger(__name__)
@@ -77,9 +76,9 @@ class WatchlistStore:
         values.optional_bound(margin, "margin", low=0.0, strict=False)
         expires = None if expires_at is None else values.aware(expires_at, "expires_at")
         with self._db.session() as session:
-            if repo.watchlist_by_name(session, name) is not None:
+            if watchlist_queries.watchlist_by_name(session, name) is not None:
                 raise Conflict(f"watchlist {name!r} already exists")
-            row = repo.insert_watchlist(
+            row = watchlist_queries.insert_watchlist(
                 session,
                 name=name,
                 category=kind.value,
@@ -101,7 +100,7 @@ class WatchlistStore:
         urgent an alert is, not who is matched."""
         level = values.severity(severity)
         with self._db.session() as session:
-            row = repo.require_watchlist(session, name)
+            row = watchlist_queries.require_watchlist(session, name)
             params = {"watchlist": row.name, "from": row.severity, "to": level.value}
             row.severity = level.value
             self._record(session, AuditEvent(Action.WATCHLIST_SEVERITY, f"watchlist:{row.id}", params=params))
@@ -109,20 +108,20 @@ class WatchlistStore:
 
     def get_watchlist(self, name: str) -> WatchlistInfo:
         with self._db.session(write=False) as session:
-            return watchlist_info(repo.require_watchlist(session, name))
+            return watchlist_info(watchlist_queries.require_watchlist(session, name))
 
     def list_watchlists(self) -> list[WatchlistInfo]:
         with self._db.session(write=False) as session:
-            return [watchlist_info(row) for row in repo.all_watchlists(session)]
+            return [watchlist_info(row) for row in watchlist_queries.all_watchlists(session)]
 
     def ensure_watchlist(self, name: str, category: str = "wanted") -> WatchlistInfo:
         """The watchlist `name`, created with `category` if missing (Conflict if it has another)."""
         name = values.required_text(name, "watchlist name", max_len=200)
         kind = values.category(category)
         with self._db.session() as session:
-            row = repo.watchlist_by_name(session, name)
+            row = watchlist_queries.watchlist_by_name(session, name)
             if row is None:
-                row = repo.insert_watchlist(
+                row = watchlist_queries.insert_watchlist(
                     session,
                     name=name,
                     category=kind.value,
@@ -140,11 +139,11 @@ class WatchlistStore:
     def add_person(self, watchlist_name: str, display_name: str, notes: str = "") -> PersonInfo:
         display_name = values.required_text(display_name, "display name", max_len=200)
         with self._db.session() as session:
-            watchlist = repo.require_watchlist(session, watchlist_name)
-            person = repo.insert_person(
+            watchlist = watchlist_queries.require_watchlist(session, watchlist_name)
+            person = watchlist_queries.insert_person(
                 session, watchlist_id=watchlist.id, display_name=display_name, notes=notes, now=self._now()
             )
-            return person_info(repo.PersonRow(person, watchlist, 0, 0))
+            return person_info(watchlist_queries.PersonRow(person, watchlist, 0, 0))
 
     def find_persons(self, name_or_id: str) -> list[PersonInfo]:
         """Persons by id (when all digits) or by part of their name, case-insensitive."""
@@ -153,9 +152,9 @@ class WatchlistStore:
             raise InvalidInput("give a person id or part of a name")
         with self._db.session(write=False) as session:
             if query.isascii() and query.isdigit():
-                rows = repo.persons(session, person_id=int(query))
+                rows = watchlist_queries.persons(session, person_id=int(query))
             else:
-                rows = repo.persons(session, name_contains=query)
+                rows = watchlist_queries.persons(session, name_contains=query)
             return [person_info(row) for row in rows]
 
     def get_person(self, person_id: int) -> PersonInfo:
@@ -166,8 +165,8 @@ class WatchlistStore:
         with self._db.session(write=False) as session:
             watchlist_id = None
             if watchlist_name is not None:
-                watchlist_id = repo.require_watchlist(session, watchlist_name).id
-            return [person_info(row) for row in repo.persons(session, watchlist_id=watchlist_id)]
+                watchlist_id = watchlist_queries.require_watchlist(session, watchlist_name).id
+            return [person_info(row) for row in watchlist_queries.persons(session, watchlist_id=watchlist_id)]
 
     def update_person(
         self, person_id: int, *, display_name: str | None = None, notes: str | None = None
@@ -197,12 +196,14 @@ class WatchlistStore:
         """Delete a person with their reference images and templates, then unlink the images."""
         with self._db.session() as session:
             person = _require_person(session, person_id)
-            references = [(ref.blob_path, ref.sha256) for ref in repo.references_of(session, person_id)]
-            templates = repo.count_templates_of(session, person_id)
-            withdrawn = repo.withdraw_changes(
+            references = [
+                (ref.blob_path, ref.sha256) for ref in watchlist_queries.references_of(session, person_id)
+            ]
+            templates = watchlist_queries.count_templates_of(session, person_id)
+            withdrawn = change_queries.withdraw_changes(
                 session, f"person:{person_id}", now=self._now(), note="withdrawn: the person was removed"
             )
-            repo.delete_person(session, person)
+            watchlist_queries.delete_person(session, person)
             self._record(
                 session,
                 AuditEvent(
@@ -243,14 +244,16 @@ class WatchlistStore:
         with self._db.session(write=False) as session:
             watchlist_id = None
             if watchlist_name is not None:
-                watchlist_id = repo.require_watchlist(session, watchlist_name).id
-            rows = repo.persons_page(session, limit=limit, after_id=after_id, watchlist_id=watchlist_id)
+                watchlist_id = watchlist_queries.require_watchlist(session, watchlist_name).id
+            rows = watchlist_queries.persons_page(
+                session, limit=limit, after_id=after_id, watchlist_id=watchlist_id
+            )
             return [person_info(row) for row in rows]
 
     def watchlist_sizes(self) -> dict[int, int]:
         """Persons per watchlist id (pending ones too); a list with none is absent."""
         with self._db.session(write=False) as session:
-            return repo.watchlist_sizes(session)
+            return watchlist_queries.watchlist_sizes(session)
 
     def references(self, person_id: int) -> list[ReferenceInfo]:
         """A person's reference images, oldest first (their source and legal basis; the image
@@ -259,7 +262,7 @@ class WatchlistStore:
             _require_person_row(session, person_id)
             return [
                 ReferenceInfo(r.id, r.person_id, r.blob_path, r.sha256, r.source, r.legal_basis, r.created_at)
-                for r in repo.references_of(session, person_id)
+                for r in watchlist_queries.references_of(session, person_id)
             ]
 
     def add_reference(  # noqa: PLR0917 (the positional order is the published API)
@@ -350,8 +353,8 @@ class WatchlistStore:
         return person_id, ids
 
     def _insert_person(self, session: Session, new: NewPerson, proposer: Actor | None) -> int:
-        watchlist = repo.require_watchlist(session, new.watchlist_name)
-        person = repo.insert_person(
+        watchlist = watchlist_queries.require_watchlist(session, new.watchlist_name)
+        person = watchlist_queries.insert_person(
             session,
             watchlist_id=watchlist.id,
             display_name=new.display_name,
@@ -374,7 +377,7 @@ class WatchlistStore:
             "watchlist": "" if watchlist is None else watchlist.name,
             "reference_ids": reference_ids,
         }
-        change = repo.insert_change(
+        change = change_queries.insert_change(
             session,
             kind=kind,
             object=f"person:{person_id}",
@@ -393,12 +396,12 @@ class WatchlistStore:
         self, session: Session, person_id: int, ref: NewReference, encoded: bytes, blob: BlobRef
     ) -> int:
         dim = len(encoded) // 4
-        dims = repo.template_dims(session, ref.model) - {dim}
+        dims = watchlist_queries.template_dims(session, ref.model) - {dim}
         if dims:
             raise InvalidInput(
                 f"model {ref.model} templates have {sorted(dims)[0]} values, this one has {dim}"
             )
-        reference = repo.insert_reference(
+        reference = watchlist_queries.insert_reference(
             session,
             person_id=person_id,
             blob_path=blob.path,
@@ -407,7 +410,7 @@ class WatchlistStore:
             legal_basis=ref.legal_basis,
             now=self._now(),
         )
-        repo.insert_template(
+        watchlist_queries.insert_template(
             session,
             person_id=person_id,
             reference_image_id=reference.id,
@@ -435,7 +438,9 @@ class WatchlistStore:
                     margin=default_margin if watchlist.margin is None else watchlist.margin,
                     vector=vectors.decode(template.vector, template.dim),
                 )
-                for template, person, watchlist in repo.gallery_rows(session, model=model, now=now)
+                for template, person, watchlist in watchlist_queries.gallery_rows(
+                    session, model=model, now=now
+                )
             ]
 
     def non_matches(self, model: str) -> list[NonMatch]:
@@ -446,7 +451,9 @@ class WatchlistStore:
 
     def clean_orphan_references(self, *, older_than_s: float = ORPHAN_GRACE_S) -> int:
         """Delete reference image files no row references (a crash in add/remove); returns the count."""
-        return self._staging.clean_orphans(REFERENCES_FOLDER, repo.all_reference_paths, older_than_s)
+        return self._staging.clean_orphans(
+            REFERENCES_FOLDER, watchlist_queries.all_reference_paths, older_than_s
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,14 +464,14 @@ class NewPerson:
 
 
 def _require_person(session: Session, person_id: int) -> Person:
-    row = repo.person_by_id(session, person_id)
+    row = watchlist_queries.person_by_id(session, person_id)
     if row is None:
         raise NotFound(f"no person with id {person_id}")
     return row
 
 
-def _require_person_row(session: Session, person_id: int) -> repo.PersonRow:
-    rows = repo.persons(session, person_id=person_id)
+def _require_person_row(session: Session, person_id: int) -> watchlist_queries.PersonRow:
+    rows = watchlist_queries.persons(session, person_id=person_id)
     if not rows:
         raise NotFound(f"no person with id {person_id}")
     return rows[0]

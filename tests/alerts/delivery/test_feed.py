@@ -19,7 +19,7 @@ from citywatch.config.delivery import MqttSinkSettings
 from citywatch.domain.errors import Conflict
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
-from citywatch.store.tables import Alert
+from citywatch.store.sighting_tables import Alert
 from tests.fakes.stores import Stores, StoresLike
 from tests.store.helpers import a_match, db_url, sighting
 

@@ -18,7 +18,7 @@ from citywatch.alerts.delivery.sink import DeliveryFailed
 from citywatch.config.delivery import MqttSinkSettings, WebhookSinkSettings
 from citywatch.domain.errors import Conflict, NotFound
 from citywatch.store.blobs import BlobStore
-from citywatch.store.tables import Alert, OutboxRow, Sighting
+from citywatch.store.sighting_tables import Alert, OutboxRow, Sighting
 from tests.alerts.delivery.conftest import SECRET, deploy, raise_alerts
 from tests.fakes.stores import Stores
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from citywatch.store.tables import AuditRecord, RequestRow
+from citywatch.store.audit_tables import AuditRecord
+from citywatch.store.retention_tables import RequestRow
 from tests.web.console.pages_harness import Console, console_settings, open_console
 
 NOW = datetime.now(UTC)

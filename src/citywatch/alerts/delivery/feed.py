@@ -23,7 +23,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
 from citywatch.alerts.delivery.message import AlertMessage, message_of
-from citywatch.store.tables import Alert
+from citywatch.store.sighting_tables import Alert
 
 log = logging.getLogger(__name__)
 

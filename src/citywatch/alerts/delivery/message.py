@@ -69,7 +69,7 @@ def alert_message(  # noqa: PLR0917 (one field each)
 
 
 class AlertFields(Protocol):
-    """What a message is made of: an alert row (`store.tables.Alert`) or its record
+    """What a message is made of: an alert row (`store.sighting_tables.Alert`) or its record
     (`domain.records.AlertInfo`), read only."""
 
     @property

@@ -18,7 +18,7 @@ from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound
 from citywatch.store.db import Database
-from citywatch.store.tables import Alert, OutboxRow
+from citywatch.store.sighting_tables import Alert, OutboxRow
 
 log = logging.getLogger(__name__)
 

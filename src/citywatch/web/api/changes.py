@@ -13,7 +13,7 @@ from fastapi import Body, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.domain.access import Permission
-from citywatch.domain.records import ChangeInfo, ChangeKind, ChangeStatus
+from citywatch.domain.records import ChangeKind, ChangeStatus
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
@@ -23,6 +23,7 @@ ChangeId = Annotated[int, Path(ge=1, description="The change's id.")]
 
 class ChangePublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -40,7 +41,7 @@ class ChangePublic(BaseModel):
                     "note": "",
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -55,23 +56,6 @@ class ChangePublic(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     note: str = Field(description="Why it was refused, when it was.")
-
-    @classmethod
-    def of(cls, c: ChangeInfo) -> ChangePublic:
-        return cls(
-            id=c.id,
-            kind=c.kind,
-            object=c.object,
-            params=dict(c.params),
-            status=c.status,
-            proposed_by=c.proposed_by,
-            proposed_role=c.proposed_role,
-            proposed_by_service=c.proposed_by_service,
-            created_at=c.created_at,
-            decided_by=c.decided_by,
-            decided_at=c.decided_at,
-            note=c.note,
-        )
 
 
 class ChangeList(BaseModel):
@@ -115,7 +99,7 @@ def list_changes(
     rows, next_before = page_of(
         runtime_of(request).changes.list_changes(status), lambda c: c.id, limit=limit, before_id=before_id
     )
-    return ChangeList(items=[ChangePublic.of(c) for c in rows], next_before_id=next_before)
+    return ChangeList(items=[ChangePublic.model_validate(c) for c in rows], next_before_id=next_before)
 
 
 def approve(
@@ -123,7 +107,7 @@ def approve(
 ) -> ChangePublic:
     """Approve and apply a pending change: a second person, not the one who proposed it (403
     otherwise, audited), and never a service token."""
-    return ChangePublic.of(runtime_of(request).changes.approve(change_id, caller.actor))
+    return ChangePublic.model_validate(runtime_of(request).changes.approve(change_id, caller.actor))
 
 
 def refuse(
@@ -135,4 +119,4 @@ def refuse(
     """Refuse a pending change (needs changes.approve as well), or withdraw one you proposed.
     A refused person or set of reference images is erased with its templates."""
     reason = (body or ChangeRefusal()).reason
-    return ChangePublic.of(runtime_of(request).changes.refuse(change_id, caller.actor, reason))
+    return ChangePublic.model_validate(runtime_of(request).changes.refuse(change_id, caller.actor, reason))

@@ -23,7 +23,6 @@ from citywatch.alerts.views import require_camera
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
-from citywatch.domain.footage import Segment
 from citywatch.retention.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
 from citywatch.runtime.usecases import audit_of, clips
 from citywatch.web.api.auth import Caller, requires, runtime_of
@@ -56,6 +55,7 @@ class SegmentPublic(BaseModel):
     """A recorded footage segment: one whole MP4 of one camera (its file is not named)."""
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -68,7 +68,7 @@ class SegmentPublic(BaseModel):
                     "sha256": "9f2c…",
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -78,18 +78,6 @@ class SegmentPublic(BaseModel):
     duration_s: float
     size: int
     sha256: str
-
-    @classmethod
-    def of(cls, s: Segment) -> SegmentPublic:
-        return cls(
-            id=s.id,
-            camera_id=s.camera_id,
-            started_at=s.started_at,
-            ended_at=s.ended_at,
-            duration_s=s.duration_s,
-            size=s.size,
-            sha256=s.sha256,
-        )
 
 
 class SegmentList(BaseModel):
@@ -147,7 +135,7 @@ def list_recordings(
         AuditEvent(Action.RECORDING_VIEW, f"camera:{camera}", params=params, result_count=len(ids)),
         actor=caller.actor,
     )
-    return SegmentList(items=[SegmentPublic.of(s) for s in rows], next_before_id=next_before)
+    return SegmentList(items=[SegmentPublic.model_validate(s) for s in rows], next_before_id=next_before)
 
 
 def clip(

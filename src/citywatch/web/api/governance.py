@@ -275,9 +275,13 @@ Reference = Annotated[str, Path(description="The authorisation's reference.", ma
 
 def add_routes(app: FastAPI) -> None:
     """Declared on the app itself (not an included router), so that `app.routes` lists them."""
+    _add_authorisation_routes(app)
+    _add_zone_and_event_routes(app)
+
+
+def _add_authorisation_routes(app: FastAPI) -> None:
+    """Listing, requesting and deciding authorisations."""
     auth: list[str | Enum] = ["authorisations"]
-    policy: list[str | Enum] = ["policy"]
-    created = status.HTTP_201_CREATED
     app.add_api_route(
         "/api/authorisations", list_authorisations, methods=["GET"], tags=auth, responses=problems(*SIGNED_IN)
     )
@@ -286,7 +290,7 @@ def add_routes(app: FastAPI) -> None:
         request_authorisation,
         methods=["POST"],
         tags=auth,
-        status_code=created,
+        status_code=status.HTTP_201_CREATED,
         responses=problems(*SIGNED_IN, 404, 409),
     )
     for verb, decide in (("approve", approve), ("refuse", refuse), ("revoke", revoke)):
@@ -297,6 +301,12 @@ def add_routes(app: FastAPI) -> None:
             tags=auth,
             responses=problems(*SIGNED_IN, 404, 409),
         )
+
+
+def _add_zone_and_event_routes(app: FastAPI) -> None:
+    """Listing, adding and removing zones and events."""
+    policy: list[str | Enum] = ["policy"]
+    created = status.HTTP_201_CREATED
     app.add_api_route("/api/zones", list_zones, methods=["GET"], tags=policy, responses=problems(*SIGNED_IN))
     app.add_api_route(
         "/api/zones",

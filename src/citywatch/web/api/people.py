@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
-from citywatch.domain.records import ChangeKind, PersonInfo, WatchlistInfo
+from citywatch.domain.records import ChangeKind
 from citywatch.domain.watchlists import Severity, WatchlistCategory
 from citywatch.media.images import decode_image
 from citywatch.runtime.build import Runtime
@@ -45,6 +45,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = ((b"\xff\xd8\xff", ".jpg"), (b"\x89
 
 class WatchlistPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -59,7 +60,7 @@ class WatchlistPublic(BaseModel):
                     "created_at": "2026-11-01T08:00:00Z",
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -72,20 +73,6 @@ class WatchlistPublic(BaseModel):
     expires_at: datetime | None
     created_at: datetime
 
-    @classmethod
-    def of(cls, w: WatchlistInfo) -> WatchlistPublic:
-        return cls(
-            id=w.id,
-            name=w.name,
-            category=w.category,
-            severity=w.severity,
-            threshold=w.threshold,
-            margin=w.margin,
-            active=w.active,
-            expires_at=w.expires_at,
-            created_at=w.created_at,
-        )
-
 
 class WatchlistList(BaseModel):
     items: list[WatchlistPublic]
@@ -93,6 +80,7 @@ class WatchlistList(BaseModel):
 
 class PersonPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -110,7 +98,7 @@ class PersonPublic(BaseModel):
                     "updated_at": "2026-11-27T09:00:00Z",
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -125,23 +113,6 @@ class PersonPublic(BaseModel):
     approved_by: str
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, p: PersonInfo) -> PersonPublic:
-        return cls(
-            id=p.id,
-            display_name=p.display_name,
-            watchlist_id=p.watchlist_id,
-            watchlist_name=p.watchlist_name,
-            notes=p.notes,
-            status=p.status,
-            reference_images=p.reference_images,
-            templates=p.templates,
-            proposed_by=p.proposed_by,
-            approved_by=p.approved_by,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
 
 
 class PersonList(BaseModel):
@@ -305,7 +276,7 @@ def list_watchlists(
 ) -> WatchlistList:
     """Every watchlist."""
     return WatchlistList(
-        items=[WatchlistPublic.of(w) for w in runtime_of(request).watchlists.list_watchlists()]
+        items=[WatchlistPublic.model_validate(w) for w in runtime_of(request).watchlists.list_watchlists()]
     )
 
 
@@ -325,7 +296,8 @@ def list_persons(
     """Enrolled persons (pending ones too), a page at a time."""
     rows = runtime_of(request).watchlists.persons_page(limit, after_id=after_id, watchlist_name=watchlist)
     return PersonList(
-        items=[PersonPublic.of(p) for p in rows], next_after_id=rows[-1].id if len(rows) == limit else None
+        items=[PersonPublic.model_validate(p) for p in rows],
+        next_after_id=rows[-1].id if len(rows) == limit else None,
     )
 
 
@@ -353,7 +325,7 @@ def get_person(
     request: Request, _: Annotated[Caller, requires(Permission.WATCHLISTS_READ)], person_id: PersonId
 ) -> PersonPublic:
     """One enrolled person (no face data: counts of images and templates)."""
-    return PersonPublic.of(runtime_of(request).watchlists.get_person(person_id))
+    return PersonPublic.model_validate(runtime_of(request).watchlists.get_person(person_id))
 
 
 def update_person(
@@ -375,7 +347,7 @@ def update_person(
         by=caller.actor,
     )
     return PersonUpdated(
-        person=PersonPublic.of(updated.person),
+        person=PersonPublic.model_validate(updated.person),
         move_change_id=None if updated.move is None else updated.move.id,
     )
 
@@ -479,7 +451,7 @@ def _enrol(rt: Runtime, actor: Actor, form: EnrolmentForm, uploads: Sequence[Pho
         for c in rt.changes.list_changes(object=f"person:{person.id}")
         if c.kind in {ChangeKind.PERSON_ADD, ChangeKind.PERSON_REFERENCE}
     ]
-    return Enrolled(person=PersonPublic.of(person), change_id=changes[-1].id if changes else None)
+    return Enrolled(person=PersonPublic.model_validate(person), change_id=changes[-1].id if changes else None)
 
 
 def _enrolment_body() -> dict[str, Any]:

@@ -9,10 +9,10 @@ from enum import Enum
 from typing import Annotated
 
 from fastapi import FastAPI, Path, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasPath, AwareDatetime, BaseModel, ConfigDict, Field
 
 from citywatch.domain.access import Permission, can
-from citywatch.domain.policy import CameraPlace, ProcessingMode, Rule, Window, mode_for
+from citywatch.domain.policy import CameraPlace, ProcessingMode, Window, mode_for
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
@@ -35,6 +35,7 @@ class RuleCreate(BaseModel):
 
 class RulePublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -46,21 +47,15 @@ class RulePublic(BaseModel):
                     "ends_at": None,
                 }
             ]
-        }
+        },
     )
 
     id: int
     mode: ProcessingMode
     camera: str | None
     zone: str | None
-    starts_at: datetime | None
-    ends_at: datetime | None
-
-    @classmethod
-    def of(cls, r: Rule) -> RulePublic:
-        return cls(
-            id=r.id, mode=r.mode, camera=r.camera, zone=r.zone, starts_at=r.window.start, ends_at=r.window.end
-        )
+    starts_at: datetime | None = Field(validation_alias=AliasPath("window", "start"))
+    ends_at: datetime | None = Field(validation_alias=AliasPath("window", "end"))
 
 
 class CameraModePublic(BaseModel):
@@ -167,7 +162,9 @@ def show_policy(
                 reasons=list(d.reasons),
             )
         )
-    return PolicyPublic(at=moment, rules=[RulePublic.of(r) for r in snapshot.rules], cameras=cameras)
+    return PolicyPublic(
+        at=moment, rules=[RulePublic.model_validate(r) for r in snapshot.rules], cameras=cameras
+    )
 
 
 def add_rule(
@@ -185,7 +182,7 @@ def add_rule(
         by=caller.actor,
     )
     rt.policy.refresh()
-    return RulePublic.of(rule)
+    return RulePublic.model_validate(rule)
 
 
 def remove_rule(

@@ -14,7 +14,7 @@ from citywatch.alerts.review import CONFIRMATIONS_NEEDED
 from citywatch.alerts.views import require_camera, viewed
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, AuditEvent
-from citywatch.domain.records import AlertInfo, AlertReview, SightingInfo
+from citywatch.domain.records import AlertInfo, SightingInfo
 from citywatch.domain.watchlists import AlertStatus, Severity
 from citywatch.runtime.usecases import alert_views, audit_of
 from citywatch.web.api.auth import Caller, requires, runtime_of
@@ -32,6 +32,7 @@ class AlertPublic(BaseModel):
     """An alert as the console shows it: who, where, how close; no face data."""
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -49,7 +50,7 @@ class AlertPublic(BaseModel):
                     "created_at": "2026-11-27T09:12:03Z",
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -71,29 +72,6 @@ class AlertPublic(BaseModel):
     decided_at: datetime | None = None
     dismiss_reason: str | None = None
 
-    @classmethod
-    def of(cls, a: AlertInfo) -> AlertPublic:
-        return cls(
-            id=a.id,
-            sighting_id=a.sighting_id,
-            camera_id=a.camera_id,
-            person_id=a.person_id,
-            person_name=a.person_name,
-            watchlist_id=a.watchlist_id,
-            watchlist_name=a.watchlist_name,
-            distance=a.distance,
-            status=a.status,
-            severity=a.severity,
-            kind=a.kind,
-            order_id=a.order_id,
-            created_at=a.created_at,
-            acknowledged_by=a.acknowledged_by,
-            acknowledged_at=a.acknowledged_at,
-            decided_by=a.decided_by,
-            decided_at=a.decided_at,
-            dismiss_reason=a.dismiss_reason,
-        )
-
 
 class AlertList(BaseModel):
     items: list[AlertPublic]
@@ -103,20 +81,13 @@ class AlertList(BaseModel):
 class AlertReviewPublic(BaseModel):
     """The alert after a review step, and where the two-person rule stands."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     alert: AlertPublic
     confirmed_by: list[str] = Field(description="Who has confirmed it so far.")
     confirmations_needed: int = CONFIRMATIONS_NEEDED
     non_match_id: int | None = Field(None, description="The remembered non-match, for a false match.")
     not_remembered: str = Field("", description="Why a false match's face was not remembered, if it was not.")
-
-    @classmethod
-    def of(cls, review: AlertReview) -> AlertReviewPublic:
-        return cls(
-            alert=AlertPublic.of(review.alert),
-            confirmed_by=list(review.confirmed_by),
-            non_match_id=review.non_match_id,
-            not_remembered=review.not_remembered,
-        )
 
 
 class Dismissal(BaseModel):
@@ -241,7 +212,7 @@ def list_alerts(
         camera=camera,
         path=request.url.path,
     )
-    return AlertList(items=[AlertPublic.of(a) for a in rows], next_before_id=_next(rows, limit))
+    return AlertList(items=[AlertPublic.model_validate(a) for a in rows], next_before_id=_next(rows, limit))
 
 
 def get_alert(
@@ -249,14 +220,16 @@ def get_alert(
 ) -> AlertPublic:
     """One alert, if its camera is within the caller's scope. Audited (`alert.view`)."""
     views = alert_views(runtime_of(request))
-    return AlertPublic.of(alerts.view_one(views, caller.actor, alert_id, path=request.url.path))
+    return AlertPublic.model_validate(alerts.view_one(views, caller.actor, alert_id, path=request.url.path))
 
 
 def acknowledge(
     request: Request, caller: Annotated[Caller, requires(Permission.ALERTS_ACT)], alert_id: AlertId
 ) -> AlertReviewPublic:
     """Say that you are looking at it (new → acknowledged)."""
-    return AlertReviewPublic.of(runtime_of(request).alert_reviews.acknowledge(alert_id, caller.actor))
+    return AlertReviewPublic.model_validate(
+        runtime_of(request).alert_reviews.acknowledge(alert_id, caller.actor)
+    )
 
 
 def confirm(
@@ -264,7 +237,7 @@ def confirm(
 ) -> AlertReviewPublic:
     """Confirm it as a true match; it is `confirmed` once a second, different person confirms it
     too (two-person rule). The same person twice, or a service token, is refused (403)."""
-    return AlertReviewPublic.of(runtime_of(request).alert_reviews.confirm(alert_id, caller.actor))
+    return AlertReviewPublic.model_validate(runtime_of(request).alert_reviews.confirm(alert_id, caller.actor))
 
 
 def dismiss(
@@ -279,7 +252,7 @@ def dismiss(
     review = runtime_of(request).alert_reviews.dismiss(
         alert_id, caller.actor, dismissal.reason, false_match=dismissal.false_match
     )
-    return AlertReviewPublic.of(review)
+    return AlertReviewPublic.model_validate(review)
 
 
 def list_sightings(

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasPath, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Actor
@@ -80,6 +80,7 @@ class Refusal(BaseModel):
 
 class RequestPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -100,7 +101,7 @@ class RequestPublic(BaseModel):
                     "export_id": None,
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -110,34 +111,14 @@ class RequestPublic(BaseModel):
     requester: str
     contact: str
     cameras: list[str]
-    starts_at: datetime | None
-    ends_at: datetime | None
+    starts_at: datetime | None = Field(validation_alias=AliasPath("window", "start"))
+    ends_at: datetime | None = Field(validation_alias=AliasPath("window", "end"))
     deadline: datetime
-    filed_at: datetime
+    filed_at: datetime = Field(validation_alias="created_at")
     decided_by: str | None
     refusal_reason: str | None
     hold_id: int | None
     export_id: int | None
-
-    @classmethod
-    def of(cls, info: RequestInfo) -> RequestPublic:
-        return cls(
-            id=info.id,
-            kind=info.kind,
-            status=info.status,
-            reference=info.reference,
-            requester=info.requester,
-            contact=info.contact,
-            cameras=info.cameras,
-            starts_at=info.window.start,
-            ends_at=info.window.end,
-            deadline=info.deadline,
-            filed_at=info.created_at,
-            decided_by=info.decided_by,
-            refusal_reason=info.refusal_reason,
-            hold_id=info.hold_id,
-            export_id=info.export_id,
-        )
 
 
 class RequestList(BaseModel):
@@ -258,7 +239,9 @@ def list_requests(
     only the requests whose cameras all lie within them."""
     infos = runtime_of(request).requests.list(status_, visible_to=caller.actor)
     return RequestList(
-        items=[RequestPublic.of(i) for i in infos[offset : offset + limit]], total=len(infos), offset=offset
+        items=[RequestPublic.model_validate(i) for i in infos[offset : offset + limit]],
+        total=len(infos),
+        offset=offset,
     )
 
 
@@ -281,14 +264,14 @@ def file_request(
         known_cameras={c.id for c in rt.settings.cameras}
         | {c for c in body.cameras if rt.footage.has_footage(c)},
     )
-    return RequestPublic.of(info)
+    return RequestPublic.model_validate(info)
 
 
 def review(
     request: Request, caller: Annotated[Caller, requires(Permission.REQUESTS_DECIDE)], request_id: int
 ) -> RequestPublic:
     """Take a request into review."""
-    return RequestPublic.of(runtime_of(request).requests.review(request_id, by=caller.actor))
+    return RequestPublic.model_validate(runtime_of(request).requests.review(request_id, by=caller.actor))
 
 
 def approve(
@@ -298,7 +281,7 @@ def approve(
     Should the export fail (503), the request stays approved."""
     rt = runtime_of(request)
     rt.requests.approve(request_id, by=caller.actor)
-    return RequestPublic.of(fulfil(fulfilment(rt), request_id, by=caller.actor))
+    return RequestPublic.model_validate(fulfil(fulfilment(rt), request_id, by=caller.actor))
 
 
 def refuse(
@@ -308,14 +291,16 @@ def refuse(
     body: Refusal,
 ) -> RequestPublic:
     """Refuse a request, with its reason; its hold is released (receipt)."""
-    return RequestPublic.of(runtime_of(request).requests.refuse(request_id, body.reason, by=caller.actor))
+    return RequestPublic.model_validate(
+        runtime_of(request).requests.refuse(request_id, body.reason, by=caller.actor)
+    )
 
 
 def close(
     request: Request, caller: Annotated[Caller, requires(Permission.REQUESTS_DECIDE)], request_id: int
 ) -> RequestPublic:
     """Close a fulfilled or refused request; its hold is released (receipt)."""
-    return RequestPublic.of(runtime_of(request).requests.close(request_id, by=caller.actor))
+    return RequestPublic.model_validate(runtime_of(request).requests.close(request_id, by=caller.actor))
 
 
 async def file_public_request(

@@ -13,7 +13,7 @@ from fastapi import Body, FastAPI, Path, Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from citywatch.domain.access import ACCOUNT_ROLES, Permission
-from citywatch.users.records import MAX_LABEL, MAX_PASSWORD, TokenInfo, UserInfo
+from citywatch.users.records import MAX_LABEL, MAX_PASSWORD, TokenInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
@@ -83,6 +83,7 @@ class PasswordChange(BaseModel):
 
 class UserPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -97,7 +98,7 @@ class UserPublic(BaseModel):
                     "created_at": "2026-11-01T08:00:00Z",
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -109,20 +110,6 @@ class UserPublic(BaseModel):
     tokens: int = Field(description="API tokens (and console sessions) not revoked.")
     created_by: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, u: UserInfo) -> UserPublic:
-        return cls(
-            id=u.id,
-            name=u.name,
-            role=u.role,
-            cameras=None if u.cameras is None else list(u.cameras),
-            has_password=u.has_password,
-            active=u.active,
-            tokens=u.tokens,
-            created_by=u.created_by,
-            created_at=u.created_at,
-        )
 
 
 class UserList(BaseModel):
@@ -274,7 +261,7 @@ def list_users(
     rows, next_before = page_of(
         runtime_of(request).users.list_users(), lambda u: u.id, limit=limit, before_id=before_id
     )
-    return UserList(items=[UserPublic.of(u) for u in rows], next_before_id=next_before)
+    return UserList(items=[UserPublic.model_validate(u) for u in rows], next_before_id=next_before)
 
 
 def add_user(
@@ -283,7 +270,7 @@ def add_user(
     """Add a user (with a password, or none: API tokens only)."""
     users = runtime_of(request).users_as(caller.actor)
     user = users.add_user(body.name, body.role, body.cameras, body.password, created_by=caller.actor.name)
-    return UserPublic.of(user)
+    return UserPublic.model_validate(user)
 
 
 def set_role(
@@ -293,7 +280,7 @@ def set_role(
     body: RoleChange,
 ) -> UserPublic:
     """Change a user's role."""
-    return UserPublic.of(runtime_of(request).users_as(caller.actor).set_role(name, body.role))
+    return UserPublic.model_validate(runtime_of(request).users_as(caller.actor).set_role(name, body.role))
 
 
 def set_cameras(
@@ -303,7 +290,9 @@ def set_cameras(
     body: CamerasChange,
 ) -> UserPublic:
     """Limit a user to some cameras, or lift the limit (`cameras: null`)."""
-    return UserPublic.of(runtime_of(request).users_as(caller.actor).set_cameras(name, body.cameras))
+    return UserPublic.model_validate(
+        runtime_of(request).users_as(caller.actor).set_cameras(name, body.cameras)
+    )
 
 
 def set_password(
@@ -313,14 +302,16 @@ def set_password(
     body: PasswordChange,
 ) -> UserPublic:
     """Set a user's password, or remove it (`password: null`: API tokens only)."""
-    return UserPublic.of(runtime_of(request).users_as(caller.actor).set_password(name, body.password))
+    return UserPublic.model_validate(
+        runtime_of(request).users_as(caller.actor).set_password(name, body.password)
+    )
 
 
 def disable(
     request: Request, caller: Annotated[Caller, requires(Permission.USERS_MANAGE)], name: UserName
 ) -> UserPublic:
     """Disable a user for good: no more sign-in, every token revoked."""
-    return UserPublic.of(runtime_of(request).users_as(caller.actor).deactivate(name))
+    return UserPublic.model_validate(runtime_of(request).users_as(caller.actor).deactivate(name))
 
 
 def list_tokens(
@@ -380,7 +371,9 @@ def set_own_password(
     """Set your own password, giving the current one (a wrong one is a failed sign-in). Until
     you do, whoever set your password cannot have you as the second person of their steps."""
     users = runtime_of(request).users_as(caller.actor)
-    return UserPublic.of(users.change_own_password(caller.actor.name, body.current_password, body.password))
+    return UserPublic.model_validate(
+        users.change_own_password(caller.actor.name, body.current_password, body.password)
+    )
 
 
 def revoke_token(

@@ -45,18 +45,13 @@ class WatchlistCreate(BaseModel):
 class Tuning(BaseModel):
     """What became of a threshold or margin asked for: applied, or waiting for a second person."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     setting: str = Field(description="`threshold` or `margin`.")
     before: float = Field(description="The value in force before.")
     requested: float
     applied: bool = Field(description="False: looser, so it waits for the change below to be approved.")
     change: ChangePublic | None
-
-    @classmethod
-    def of(cls, t: TuningResult) -> Tuning:
-        change = None if t.change is None else ChangePublic.of(t.change)
-        return cls(
-            setting=t.setting, before=t.before, requested=t.requested, applied=change is None, change=change
-        )
 
 
 class WatchlistChanged(BaseModel):
@@ -136,7 +131,8 @@ def create_watchlist(
         default_margin=m.margin,
     )
     return WatchlistChanged(
-        watchlist=WatchlistPublic.of(created.watchlist), tuning=[Tuning.of(t) for t in created.tuning]
+        watchlist=WatchlistPublic.model_validate(created.watchlist),
+        tuning=[Tuning.model_validate(t) for t in created.tuning],
     )
 
 
@@ -173,9 +169,11 @@ def set_severity(
     """What the watchlist's alerts are raised at from now on; applies at once (it changes how
     urgent an alert is, not who is matched)."""
     w = runtime_of(request).watchlists_as(caller.actor).set_watchlist_severity(name, body.value)
-    return WatchlistChanged(watchlist=WatchlistPublic.of(w), tuning=[])
+    return WatchlistChanged(watchlist=WatchlistPublic.model_validate(w), tuning=[])
 
 
 def _changed(request: Request, name: str, result: TuningResult) -> WatchlistChanged:
     current = next(w for w in runtime_of(request).watchlists.list_watchlists() if w.name == name)
-    return WatchlistChanged(watchlist=WatchlistPublic.of(current), tuning=[Tuning.of(result)])
+    return WatchlistChanged(
+        watchlist=WatchlistPublic.model_validate(current), tuning=[Tuning.model_validate(result)]
+    )

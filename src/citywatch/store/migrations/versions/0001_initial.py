@@ -1,6 +1,7 @@
 """Initial schema: watchlists, persons, reference images, templates, sightings, alerts.
 
-Written by hand to match citywatch/store/tables.py; tests/store compares the two.
+Written by hand to match the tables of citywatch/store/ (store.schema gathers them);
+tests/store compares the two.
 Names are wrapped in op.f(): they are final, the naming convention must not apply again.
 
 Revision ID: 0001

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from citywatch.domain.audit import Actor
 from citywatch.users.records import IssuedToken
-from citywatch.users.store import UserStore
+from citywatch.users.service import UserService
 
 
-def owner(users: UserStore, name: str) -> Actor:
+def owner(users: UserService, name: str) -> Actor:
     """`name` as signed in: their role and camera scope."""
     u = users.get_user(name)
     return Actor(u.name, u.role, None if u.cameras is None else frozenset(u.cameras))
 
 
-def own_token(users: UserStore, name: str, label: str = "test") -> IssuedToken:
+def own_token(users: UserService, name: str, label: str = "test") -> IssuedToken:
     """A personal token `name` issued themselves."""
     return users.issue_token(name, label, by=owner(users, name))

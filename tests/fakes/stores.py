@@ -14,7 +14,7 @@ from citywatch.domain.clock import Clock, utc_now
 from citywatch.sightings.store import SightingStore
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.watchlists.store import WatchlistStore
+from citywatch.watchlists.service import WatchlistService
 
 
 @dataclass
@@ -25,12 +25,12 @@ class Stores:
     alert_cooldown_s: float = 0.0
     audit: AuditHook | None = None
     on_alert: AlertHook | None = None
-    watchlists: WatchlistStore = field(init=False)
+    watchlists: WatchlistService = field(init=False)
     sightings: SightingStore = field(init=False)
     alerts: AlertStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.watchlists = WatchlistStore(self.db, self.blobs, clock=self.clock, audit=self.audit)
+        self.watchlists = WatchlistService(self.db, self.blobs, clock=self.clock, audit=self.audit)
         raising = AlertRaising(cooldown_s=self.alert_cooldown_s, on_alert=self.on_alert)
         self.sightings = SightingStore(self.db, self.blobs, raising=raising, clock=self.clock)
         self.alerts = AlertStore(self.db)
@@ -43,7 +43,7 @@ class StoresLike(Protocol):
     """Stores or a Runtime: whatever holds the three stores by these names."""
 
     @property
-    def watchlists(self) -> WatchlistStore: ...
+    def watchlists(self) -> WatchlistService: ...
 
     @property
     def sightings(self) -> SightingStore: ...

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from citywatch.alerts.review import AlertReviews
 from citywatch.audit.chain import AuditEntry
 from citywatch.audit.log import AuditLog
-from citywatch.changes.store import ChangeStore
+from citywatch.changes.service import ChangeService
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database, open_database
@@ -30,7 +30,7 @@ class TwoPersonEnv:
     db: Database
     log: AuditLog
     store: Stores
-    changes: ChangeStore
+    changes: ChangeService
     alerts: AlertReviews
 
     def records(self, action: str | None = None) -> list[AuditEntry]:
@@ -60,6 +60,6 @@ def two_person_env(root: Path) -> TwoPersonEnv:
         db=db,
         log=log,
         store=Stores(db, blobs, audit=lambda s, e: audit_as(s, ANN, e)),
-        changes=ChangeStore(db, blobs, audit=audit_as),
+        changes=ChangeService(db, blobs, audit=audit_as),
         alerts=AlertReviews(db, audit=audit_as),
     )

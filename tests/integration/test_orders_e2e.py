@@ -20,7 +20,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.orders import CircleArea
 from citywatch.domain.policy import GeoPoint, ProcessingMode, Window
 from citywatch.domain.watchlists import WatchlistCategory
-from citywatch.orders.store import NewOrder
+from citywatch.orders.service import NewOrder
 from citywatch.runtime.build import Runtime
 from citywatch.store.watchlist_tables import FaceTemplate
 from citywatch.watchlists.enrolment import Enrolment

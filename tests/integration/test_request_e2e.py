@@ -23,7 +23,7 @@ from citywatch.requests.export_store import EXPORTS_FOLDER
 from citywatch.requests.fulfil import fulfil
 from citywatch.requests.package import verify_package
 from citywatch.requests.records import NewRequest
-from citywatch.retention.store import RetentionStore
+from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment
 from tests.integration.cli_helpers import authorise
@@ -76,7 +76,7 @@ def test_requested_footage_survives_the_purge_and_exports_verifiably(
     )
 
     later = datetime.now(UTC) + timedelta(days=6)
-    rt.__dict__["retention"] = RetentionStore(
+    rt.__dict__["retention"] = HoldService(
         rt.database,
         policy=rt.settings.retention.policy(),
         clock=lambda: later,

@@ -14,7 +14,7 @@ import pytest
 from citywatch.config.pipeline import RetentionSettings
 from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
-from citywatch.retention.store import RetentionStore
+from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
 from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import invoke as run
@@ -33,7 +33,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
     rt = Runtime(Settings(data_dir=tmp_path / "data"))
     for i in range(3):
         rt.sightings.add_sighting(sighting(start=PURGED_AT - timedelta(days=6), track_id=i))
-    retention = RetentionStore(
+    retention = HoldService(
         rt.database,
         policy=RetentionSettings().policy(),
         clock=Clock(PURGED_AT),

@@ -21,7 +21,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.policy import Window
 from citywatch.domain.retention import DataClass, Hold, HoldBounds, ItemRef, held
 from citywatch.retention.hold_records import NewHold
-from citywatch.retention.store import RetentionStore
+from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
 from tests.store.helpers import T0, Clock, sighting
 
@@ -53,7 +53,7 @@ class RetentionMachine(RuleBasedStateMachine):
         self.rt.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def store(self) -> RetentionStore:
+    def store(self) -> HoldService:
         removed = 0
 
         def remove(kind: str, path: str) -> bool:
@@ -63,7 +63,7 @@ class RetentionMachine(RuleBasedStateMachine):
             removed += 1
             return self.rt._remove_file(kind, path)
 
-        return RetentionStore(
+        return HoldService(
             self.rt.database,
             policy=self.policy,
             clock=self.clock,

@@ -23,7 +23,7 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Unavailable
 from citywatch.retention import purge as retention_module
-from citywatch.retention.store import RetentionStore
+from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
 from tests.store.helpers import T0, Clock, files_under, sighting, vector
 
@@ -95,7 +95,7 @@ def test_a_full_disk_deletes_nothing_and_the_next_purge_completes(
     before = state(rt)
     assert len(before[0]) == 3 and len(before[1]) == 1 and len(before[2]) == 4 and before[3] == 0
     fault(monkeypatch, rt)
-    ret = RetentionStore(
+    ret = HoldService(
         rt.database,
         policy=RetentionSettings().policy(),
         clock=Clock(LATER),

@@ -23,7 +23,7 @@ from citywatch.domain.records import RequestKind
 from citywatch.governance.records import NewAuthorisation
 from citywatch.requests.records import NewRequest
 from citywatch.retention.hold_records import NewHold
-from citywatch.retention.store import RetentionStore
+from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
 from citywatch.transparency.report import transparency_report
 from tests.store.helpers import T0, Clock, sighting
@@ -80,7 +80,7 @@ def authorise(
 def purge_old_sightings(rt: Runtime, n: int, at: datetime) -> None:
     for i in range(n):
         rt.sightings.add_sighting(sighting(camera_id="lobby", start=at - 6 * DAY, track_id=i))
-    ret = RetentionStore(
+    ret = HoldService(
         rt.database,
         policy=RetentionSettings().policy(),
         clock=Clock(at),

@@ -14,7 +14,7 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import OutOfScope, PermissionDenied
 from citywatch.domain.records import AlertInfo
 from citywatch.domain.watchlists import AlertStatus
-from citywatch.governance.store import GovernanceStore
+from citywatch.governance.service import GovernanceService
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class AlertViews:
     """What looking at alerts draws on."""
 
     alerts: AlertStore
-    governance: GovernanceStore
+    governance: GovernanceService
     """Enforced before each look: what a lapsed authorisation derived is gone."""
     audit: Audit
     """Records each view and refusal as the caller."""

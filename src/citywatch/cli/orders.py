@@ -16,7 +16,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.orders import OrderStatus, parse_area
 from citywatch.domain.policy import Window
 from citywatch.orders.checks import coverage_of
-from citywatch.orders.store import NewOrder, OrderInfo
+from citywatch.orders.service import NewOrder, OrderInfo
 from citywatch.runtime.build import Runtime
 
 orders_app = typer.Typer(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from citywatch.changes.store import pending_hint
+from citywatch.changes.service import pending_hint
 from citywatch.cli.context import runtime
 from citywatch.cli.output import out, table, when
 from citywatch.cli.permissions import requires

@@ -9,18 +9,19 @@ from typing import Annotated
 
 import typer
 
+from citywatch.alerts import views as alerts
 from citywatch.alerts.review import CONFIRMATIONS_NEEDED
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.records import AlertReview
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
-from citywatch.runtime.usecases import case_searcher
+from citywatch.runtime.usecases import alert_views, case_searcher, sighting_views
 from citywatch.search.cases import CaseSearch, case_search
+from citywatch.sightings import views as sightings
 from citywatch.watchlists.verification import verify as verify_photos
 
 sightings_app = typer.Typer(help="Stored sightings.", no_args_is_help=True)
@@ -141,10 +142,8 @@ def sightings_list(
     rt = runtime(ctx)
     if camera is not None:
         require_cameras(rt, Permission.SIGHTINGS_READ, [camera], ctx.command_path)
-    rt.governance.enforce()
-    rows = rt.sightings.list_sightings(limit=limit, camera_id=camera, camera_ids=rt.actor.cameras)
-    rt.audit(
-        _viewed(Action.SIGHTING_VIEW, "sightings", [s.id for s in rows], {"camera": camera, "limit": limit})
+    rows = sightings.view_page(
+        sighting_views(rt), rt.actor, limit=limit, camera=camera, path=ctx.command_path
     )
     table(
         f"{len(rows)} sighting(s)",
@@ -177,10 +176,7 @@ def alerts_list(
 ) -> None:
     """List the latest alerts."""
     rt = runtime(ctx)
-    rt.governance.enforce()
-    rows = rt.alerts.list_alerts(limit=limit, status=status, camera_ids=rt.actor.cameras)
-    params: dict[str, object] = {"status": None if status is None else str(status), "limit": limit}
-    rt.audit(_viewed(Action.ALERT_VIEW, "alerts", [a.id for a in rows], params))
+    rows = alerts.view_page(alert_views(rt), rt.actor, limit=limit, status=status, path=ctx.command_path)
     if as_json:
         for a in rows:
             emit_json("alert", a)
@@ -221,16 +217,6 @@ def alerts_list(
 
 def _who_when(who: str | None, at: datetime | None) -> str | None:
     return None if who is None else f"{who} {when(at)}"
-
-
-def _viewed(action: Action, what: str, ids: list[int], params: dict[str, object]) -> AuditEvent:
-    """Looking at sightings or alerts is itself a sensitive act: which ones, by whom."""
-    return AuditEvent(
-        action,
-        f"{what}:{min(ids)}-{max(ids)}" if ids else f"{what}:none",
-        params={**params, "ids": ids},
-        result_count=len(ids),
-    )
 
 
 def _reviewed(review: AlertReview, verb: str) -> None:

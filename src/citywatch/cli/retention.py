@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from citywatch.audit.receipts import ReceiptInfo
-from citywatch.changes.store import APPROVE_HINT, pending_hint
+from citywatch.changes.service import APPROVE_HINT, pending_hint
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import requires

@@ -13,7 +13,7 @@ from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.clock import Clock
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, mode_for
-from citywatch.governance.store import GovernanceStore
+from citywatch.governance.service import GovernanceService
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ ModeChanged = Callable[[str, ModeDecision, ModeDecision | None], None]
 class PolicyService:
     def __init__(
         self,
-        governance: GovernanceStore,
+        governance: GovernanceService,
         *,
         refresh_s: float,
         on_change: ModeChanged | None = None,

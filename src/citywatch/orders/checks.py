@@ -1,5 +1,5 @@
 """Stay-at-home orders as running cameras ask them: a snapshot of the orders, refreshed
-every few seconds (read only; ending orders is `OrderStore.enforce`, on a schedule)."""
+every few seconds (read only; ending orders is `OrderService.enforce`, on a schedule)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from citywatch.domain.errors import Unavailable
 from citywatch.domain.orders import Order, OrderCheck, check_order
 from citywatch.domain.policy import CameraPlace, GeoPoint, PolicySnapshot, mode_for
 from citywatch.governance.policy import PolicyService
-from citywatch.orders.store import OrderInfo, OrderStore
-from citywatch.watchlists.store import WatchlistStore
+from citywatch.orders.service import OrderInfo, OrderService
+from citywatch.watchlists.service import WatchlistService
 
 log = logging.getLogger(__name__)
 
 
-class OrderService:
+class OrderChecks:
     def __init__(
         self,
-        store: OrderStore,
+        store: OrderService,
         *,
         refresh_s: float,
     ) -> None:
@@ -90,7 +90,7 @@ def order_coverage(
 
 
 def coverage_of(
-    watchlists: WatchlistStore, policy: PolicyService, cameras: Sequence[CameraSettings], info: OrderInfo
+    watchlists: WatchlistService, policy: PolicyService, cameras: Sequence[CameraSettings], info: OrderInfo
 ) -> OrderCoverage | None:
     """Which of the configured `cameras` check the order now, under `policy` (the person's
     watchlist read from `watchlists`); None for an order whose person is gone."""

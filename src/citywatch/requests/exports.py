@@ -24,7 +24,7 @@ from citywatch.domain.records import SightingInfo
 from citywatch.requests.export_store import EXPORTS_FOLDER, ExportInfo, get_export
 from citywatch.requests.package import Entry, Verdict, build_package, verify_package
 from citywatch.requests.records import RequestInfo
-from citywatch.requests.store import RequestStore
+from citywatch.requests.service import RequestService
 from citywatch.retention.segments import describe_os_error
 from citywatch.store.blobs import make_dirs
 from citywatch.store.db import Database
@@ -33,7 +33,7 @@ from citywatch.store.staging import WORK_FOLDER
 
 
 def publish_export(
-    requests: RequestStore,
+    requests: RequestService,
     data_dir: Path,
     info: RequestInfo,
     entries: list[Entry],

@@ -23,7 +23,7 @@ from citywatch.requests.exports import (
 )
 from citywatch.requests.package import Entry
 from citywatch.requests.records import RequestInfo
-from citywatch.requests.store import RequestStore
+from citywatch.requests.service import RequestService
 from citywatch.requests.subject_access import SubjectAccess
 from citywatch.requests.subject_export import fulfil_subject_access
 from citywatch.retention.footage import ClipExport, export_clip
@@ -36,7 +36,7 @@ from citywatch.store.blobs import BlobStore
 class Fulfilment:
     """What fulfilling a request draws on."""
 
-    requests: RequestStore
+    requests: RequestService
     sightings: SightingStore
     blobs: BlobStore
     """The sightings' best-shot crops."""

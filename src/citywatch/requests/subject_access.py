@@ -36,7 +36,7 @@ from citywatch.domain.records import RequestKind, SightingInfo
 from citywatch.media.images import encode_jpeg, read_image
 from citywatch.media.video import video_frames
 from citywatch.requests.records import NewRequest, RequestInfo, SubjectFindings
-from citywatch.requests.store import RequestStore, check_known, check_request
+from citywatch.requests.service import RequestService, check_known, check_request
 from citywatch.retention.segments import FootageStore
 from citywatch.search.photo import rank
 from citywatch.sightings.store import SightingStore
@@ -54,7 +54,7 @@ PHOTO_JPEG_QUALITY = 95
 class SubjectAccess:
     """What filing and fulfilling a subject-access request draw on."""
 
-    requests: RequestStore
+    requests: RequestService
     sightings: SightingStore
     footage: FootageStore
     blobs: BlobStore

@@ -26,7 +26,7 @@ from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied, Un
 from citywatch.domain.footage import Segment
 from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, ProcessingMode, mode_for
 from citywatch.governance.policy import PolicyService
-from citywatch.governance.store import GovernanceStore
+from citywatch.governance.service import GovernanceService
 from citywatch.media.clips import ClipPart, write_clip
 from citywatch.media.redaction import obscure
 from citywatch.media.video import rewrite_video
@@ -47,7 +47,7 @@ class Clips:
     """The policy on record, asked whether a camera identified throughout a window."""
     audit_log: AuditLog
     """Where the cameras' mode changes were recorded when they happened (`camera.mode`)."""
-    governance: GovernanceStore
+    governance: GovernanceService
     """The authorisations a clip opened for a case names."""
     audit: Audit
     """Records a refused clip as the person asking."""

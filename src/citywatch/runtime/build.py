@@ -25,7 +25,7 @@ from citywatch.alerts.store import AlertStore
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
 from citywatch.audit.witness import WitnessFile
-from citywatch.changes.store import ChangeStore
+from citywatch.changes.service import ChangeService
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
@@ -36,23 +36,23 @@ from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, m
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import RequestKind
 from citywatch.governance.policy import PolicyService, mode_changed
-from citywatch.governance.store import GovernanceStore
+from citywatch.governance.service import GovernanceService
 from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.open import open_source
 from citywatch.ingest.recorder import Recorder
 from citywatch.ingest.stream import StreamSource
-from citywatch.orders.checks import OrderService
-from citywatch.orders.store import OrderStore
+from citywatch.orders.checks import OrderChecks
+from citywatch.orders.service import OrderService
 from citywatch.pipeline.camera import CameraPipeline, PipelineStats, TrackOutcome
 from citywatch.pipeline.live import LiveCameras
 from citywatch.pipeline.worker import CameraWorker
 from citywatch.requests.export_store import EXPORTS_FOLDER, clean_orphan_exports
-from citywatch.requests.store import RequestStore, clean_work_folder
+from citywatch.requests.service import RequestService, clean_work_folder
+from citywatch.retention.holds import HoldService
 from citywatch.retention.orphans import Orphans
 from citywatch.retention.purge import Purger
 from citywatch.retention.scheduled import ScheduledPurge
 from citywatch.retention.segments import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
-from citywatch.retention.store import RetentionStore
 from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
@@ -64,11 +64,11 @@ from citywatch.store.private import make_private
 from citywatch.store.sighting_tables import Alert
 from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
 from citywatch.track.tracker import Tracker
-from citywatch.users.store import UserStore
+from citywatch.users.service import UserService
 from citywatch.vision.factory import build_detector, build_embedder
 from citywatch.vision.quality import QualityGate
 from citywatch.watchlists.gallery import Gallery
-from citywatch.watchlists.store import WatchlistStore
+from citywatch.watchlists.service import WatchlistService
 
 log = logging.getLogger(__name__)
 
@@ -164,13 +164,13 @@ class Runtime:
         return BlobStore(self.settings.data_dir / "blobs")
 
     @cached_property
-    def watchlists(self) -> WatchlistStore:
+    def watchlists(self) -> WatchlistService:
         return self.watchlists_as(self.actor)
 
-    def watchlists_as(self, actor: Actor) -> WatchlistStore:
+    def watchlists_as(self, actor: Actor) -> WatchlistService:
         """The watchlists, auditing what they change as `actor` (the API's signed-in caller)
         rather than whom the runtime acts for."""
-        return WatchlistStore(
+        return WatchlistService(
             self.database, self.blobs, audit=lambda session, event: self._audit_as(session, actor, event)
         )
 
@@ -227,10 +227,10 @@ class Runtime:
         )
 
     @cached_property
-    def retention(self) -> RetentionStore:
+    def retention(self) -> HoldService:
         """Holds, the purge and its receipts, under the configured retention policy; the
         purge also prunes audit records past `retention.audit_days` behind a signed anchor."""
-        return RetentionStore(
+        return HoldService(
             self.database,
             policy=self.settings.retention.policy(),
             clock=utc_now,
@@ -248,9 +248,9 @@ class Runtime:
         return self.retention.purger
 
     @cached_property
-    def requests(self) -> RequestStore:
+    def requests(self) -> RequestService:
         r = self.settings.requests
-        return RequestStore(
+        return RequestService(
             self.database,
             self.retention,
             deadlines={
@@ -295,8 +295,8 @@ class Runtime:
         return FootageStore(self.database, self.settings.data_dir / FOOTAGE_FOLDER)
 
     @cached_property
-    def governance(self) -> GovernanceStore:
-        return GovernanceStore(
+    def governance(self) -> GovernanceService:
+        return GovernanceService(
             self.database,
             self.blobs,
             clock=utc_now,
@@ -315,39 +315,39 @@ class Runtime:
         self.audit(mode_changed(camera_id, new, old), actor=SYSTEM)
 
     @cached_property
-    def orders(self) -> OrderStore:
+    def orders(self) -> OrderService:
         """Stay-at-home orders and the notes (notice, appeal) recorded on alerts."""
-        return OrderStore(
+        return OrderService(
             self.database, clock=utc_now, audit=self._audit_as, remove_blob=self._remove_quietly
         )
 
     @cached_property
-    def order_checks(self) -> OrderService:
+    def order_checks(self) -> OrderChecks:
         """The orders as cameras ask them (cached; ended ones enforced on refresh)."""
-        return OrderService(self.orders, refresh_s=self.settings.policy.refresh_s)
+        return OrderChecks(self.orders, refresh_s=self.settings.policy.refresh_s)
 
     @cached_property
-    def users(self) -> UserStore:
-        return UserStore(
+    def users(self) -> UserService:
+        return UserService(
             self.database,
             audit=self._audit_in,
             sign_in_audit=lambda session, who, event: self._audit_as(session, who or self.actor, event),
         )
 
-    def users_as(self, actor: Actor) -> UserStore:
+    def users_as(self, actor: Actor) -> UserService:
         """The users store, auditing what it changes as `actor` (the API's signed-in caller, or
         the public while nobody is signed in). A sign-in is recorded as the person signing in;
         a failed one as `actor`."""
-        return UserStore(
+        return UserService(
             self.database,
             audit=lambda session, event: self._audit_as(session, actor, event),
             sign_in_audit=lambda session, who, event: self._audit_as(session, who or actor, event),
         )
 
     @cached_property
-    def changes(self) -> ChangeStore:
+    def changes(self) -> ChangeService:
         """Changes waiting for a second person (two-person rule)."""
-        return ChangeStore(
+        return ChangeService(
             self.database,
             self.blobs,
             audit=self._audit_as,

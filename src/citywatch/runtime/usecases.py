@@ -12,6 +12,7 @@ from citywatch.requests.subject_access import SubjectAccess
 from citywatch.retention.footage import Clips
 from citywatch.runtime.build import Runtime
 from citywatch.search.cases import CaseSearcher
+from citywatch.sightings.views import SightingViews
 
 
 def audit_of(rt: Runtime) -> Audit:
@@ -26,6 +27,10 @@ def audit_of(rt: Runtime) -> Audit:
 
 def alert_views(rt: Runtime) -> AlertViews:
     return AlertViews(rt.alerts, rt.governance, audit_of(rt))
+
+
+def sighting_views(rt: Runtime) -> SightingViews:
+    return SightingViews(rt.sightings, rt.blobs, rt.governance, audit_of(rt))
 
 
 def case_searcher(rt: Runtime) -> CaseSearcher:

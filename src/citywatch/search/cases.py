@@ -18,7 +18,7 @@ from citywatch.config.vision import QualitySettings
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.ports import Detector, Embedder
-from citywatch.governance.store import GovernanceStore
+from citywatch.governance.service import GovernanceService
 from citywatch.search.photo import CaseScope, SearchHit, find_authorisation, scope_problem, search_by_photo
 from citywatch.sightings.store import SightingStore
 
@@ -29,7 +29,7 @@ class CaseSearcher:
 
     sightings: SightingStore
     """The stored sightings searched."""
-    governance: GovernanceStore
+    governance: GovernanceService
     """Authorisations (enforced before each search, so what a lapsed one derived is gone)."""
     load_detector: Callable[[], Detector]
     load_embedder: Callable[[], Embedder]

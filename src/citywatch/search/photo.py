@@ -14,7 +14,7 @@ from citywatch.domain.matching import Template
 from citywatch.domain.policy import Authorisation, AuthorisationStatus, Window
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import SearchCandidate
-from citywatch.governance.store import GovernanceStore
+from citywatch.governance.service import GovernanceService
 from citywatch.sightings.store import SightingStore
 from citywatch.vision.photo import one_face
 
@@ -63,7 +63,7 @@ def scope_problem(scope: CaseScope, *, max_window: timedelta, now: datetime) -> 
     return authorisation_problem(scope.authorisation, scope.cameras, Window(scope.since, until), now)
 
 
-def find_authorisation(governance: GovernanceStore, reference: str) -> Authorisation | None:
+def find_authorisation(governance: GovernanceService, reference: str) -> Authorisation | None:
     """The authorisation on record as `reference`; None when none is named or none is on
     record. Case search and clips opened for a case both look authorisations up here."""
     if not reference:

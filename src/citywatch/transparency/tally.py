@@ -17,7 +17,7 @@ from citywatch.store.db import Database
 from citywatch.store.retention_tables import HoldRow, ReceiptRow, RequestRow
 
 REQUEST_HOLD_PREFIX = "request:"
-"""How the hold a request places names it (requests.store); any other reference is a case."""
+"""How the hold a request places names it (requests.service); any other reference is a case."""
 
 
 def receipt_totals(

@@ -12,12 +12,12 @@ from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import NewReference, PersonInfo
 from citywatch.domain.watchlists import WatchlistCategory
 from citywatch.vision.photo import one_face
-from citywatch.watchlists.store import WatchlistStore
+from citywatch.watchlists.service import WatchlistService
 
 
 class Enrolment:
     def __init__(
-        self, *, store: WatchlistStore, detector: Detector, embedder: Embedder, quality: QualitySettings
+        self, *, store: WatchlistService, detector: Detector, embedder: Embedder, quality: QualitySettings
     ) -> None:
         self._store = store
         self._detector = detector

@@ -15,7 +15,7 @@ from citywatch.domain.errors import Unavailable
 from citywatch.domain.matching import GalleryEntry, NonMatch
 from citywatch.domain.ports import Embedder
 from citywatch.match.index import WatchlistIndex
-from citywatch.watchlists.store import WatchlistStore
+from citywatch.watchlists.service import WatchlistService
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class Gallery:
 
     def __init__(
         self,
-        watchlists: WatchlistStore,
+        watchlists: WatchlistService,
         embedder: Callable[[], Embedder],
         matching: MatchingSettings,
         *,

@@ -13,14 +13,14 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import NotFound
 from citywatch.domain.records import ChangeInfo, PersonInfo
 from citywatch.store.blobs import BlobStore
-from citywatch.watchlists.store import WatchlistStore
+from citywatch.watchlists.service import WatchlistService
 
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 """What enrolment stores (api.people checks uploads are JPEG or PNG)."""
 
 
 class MoveProposals(Protocol):
-    """Where a move onto another watchlist is proposed to a second person (changes.store)."""
+    """Where a move onto another watchlist is proposed to a second person (changes.service)."""
 
     def move_person(self, person_id: int, watchlist: str, actor: Actor) -> ChangeInfo | None: ...
 
@@ -35,7 +35,7 @@ class PersonUpdate:
 
 
 def update_person(
-    store: WatchlistStore,
+    store: WatchlistService,
     changes: MoveProposals,
     person_id: int,
     *,
@@ -62,7 +62,7 @@ class ReferenceImage:
 
 
 def view_reference(
-    watchlists: WatchlistStore, blobs: BlobStore, audit: Audit, person_id: int, index: int, *, by: Actor
+    watchlists: WatchlistService, blobs: BlobStore, audit: Audit, person_id: int, index: int, *, by: Actor
 ) -> ReferenceImage:
     """A person's `index`th reference image (oldest first, read from `blobs`): biometric data,
     so the read is audited (`person.reference_view` as `by`, with the image's SHA-256 and

@@ -18,7 +18,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.orders import CircleArea
 from citywatch.domain.policy import GeoPoint, Window
 from citywatch.domain.records import NewReference
-from citywatch.orders.store import NewOrder
+from citywatch.orders.service import NewOrder
 from tests.alerts.test_views import refused_alert
 from tests.store.helpers import JPEG_STUB, MODEL, a_match, sighting
 from tests.web.console.pages_harness import GATE, Console, console_settings, open_console

@@ -19,7 +19,7 @@ from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, PermissionDenied
 from citywatch.runtime.build import Runtime
-from citywatch.users.store import UserStore
+from citywatch.users.service import UserService
 from citywatch.web.api.auth import Caller, requires, runtime_of, sign_ins
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
@@ -83,7 +83,7 @@ def stream_alerts(
 
 
 async def _events(
-    rt: Runtime, users: UserStore, caller: Caller, after: int | None
+    rt: Runtime, users: UserService, caller: Caller, after: int | None
 ) -> AsyncIterator[ServerSentEvent]:
     """Subscribe first, then replay from the store, then follow the feed: nothing stored in
     between is missed, and what both give is sent once."""
@@ -131,7 +131,7 @@ def _missed(rt: Runtime, actor: Actor, after: int) -> list[AlertMessage]:
         after = page[-1].id
 
 
-def _still_signed_in(users: UserStore, caller: Caller) -> bool:
+def _still_signed_in(users: UserService, caller: Caller) -> bool:
     """The token still signs in the same actor (not revoked, user active, same role and scope)."""
     try:
         now = users.actor_for_token(caller.token)

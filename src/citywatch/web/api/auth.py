@@ -26,7 +26,7 @@ from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import PermissionDenied
 from citywatch.runtime.build import Runtime
 from citywatch.users.records import TokenRefused
-from citywatch.users.store import UserStore
+from citywatch.users.service import UserService
 from citywatch.web.api.uploads import Failure, RateLimit
 
 ANONYMOUS = Actor("anonymous", "public")
@@ -35,7 +35,7 @@ ANONYMOUS = Actor("anonymous", "public")
 _bearer = HTTPBearer(auto_error=False, description="An API token: `citywatch user token issue`.")
 
 SESSION_COOKIE = "citywatch_session"
-"""The console's sign-in: an expiring token (`UserStore.open_session`), HttpOnly, SameSite=Strict."""
+"""The console's sign-in: an expiring token (`UserService.open_session`), HttpOnly, SameSite=Strict."""
 
 LOGIN_PAGE = "/login"
 MACHINE_PATHS = ("/api/", "/metrics")
@@ -64,10 +64,10 @@ def runtime_of(request: Request) -> Runtime:
     return cast(Runtime, request.app.state.runtime)
 
 
-def sign_ins(request: Request) -> UserStore:
+def sign_ins(request: Request) -> UserService:
     """The users store that signs callers in: a sign-in is recorded as the person signing in,
     a failed one as the public (never as the account the server runs under)."""
-    store: UserStore = request.app.state.sign_ins
+    store: UserService = request.app.state.sign_ins
     return store
 
 

@@ -17,7 +17,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.orders import Area, CircleArea, OrderStatus, PolygonArea
 from citywatch.domain.policy import GeoPoint, Window
 from citywatch.orders.checks import coverage_of
-from citywatch.orders.store import AlertNote, NewOrder, OrderInfo
+from citywatch.orders.service import AlertNote, NewOrder, OrderInfo
 from citywatch.runtime.build import Runtime
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.governance import Point

@@ -11,12 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.alerts import views as alerts
 from citywatch.alerts.review import CONFIRMATIONS_NEEDED
-from citywatch.alerts.views import require_camera, viewed
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.records import AlertInfo, SightingInfo
 from citywatch.domain.watchlists import AlertStatus, Severity
-from citywatch.runtime.usecases import alert_views, audit_of
+from citywatch.runtime.usecases import alert_views, sighting_views
+from citywatch.sightings import views as sightings
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.errors import ERROR_RESPONSES
 from citywatch.web.api.paging import PAGE_DEFAULT, BeforeId, Limit
@@ -264,15 +263,10 @@ def list_sightings(
     camera: CameraFilter = None,
 ) -> SightingList:
     """The sightings the caller may see, newest stored first. Audited (`sighting.view`)."""
-    rt = runtime_of(request)
-    if camera is not None:
-        require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
-    rt.governance.enforce()
-    rows = rt.sightings.sightings_page(
-        limit, before_id=before_id, camera_id=camera, camera_ids=caller.actor.cameras
+    views = sighting_views(runtime_of(request))
+    rows = sightings.view_page(
+        views, caller.actor, limit=limit, before_id=before_id, camera=camera, path=request.url.path
     )
-    params = {"camera": camera, "limit": limit, "before_id": before_id}
-    rt.audit(viewed(Action.SIGHTING_VIEW, "sightings", [s.id for s in rows], params), actor=caller.actor)
     return SightingList(items=[SightingPublic.of(s) for s in rows], next_before_id=_next(rows, limit))
 
 
@@ -280,24 +274,8 @@ def sighting_crop(
     request: Request, caller: Annotated[Caller, requires(Permission.SIGHTINGS_READ)], sighting_id: SightingId
 ) -> Response:
     """The sighting's face crop (JPEG): biometric data, so every read is audited (`sighting.crop`)."""
-    rt = runtime_of(request)
-    sighting = rt.sightings.get_sighting(sighting_id)
-    require_camera(
-        audit_of(rt),
-        caller.actor,
-        Permission.SIGHTINGS_READ,
-        sighting.camera_id,
-        request.url.path,
-        unseen=f"no sighting with id {sighting_id}",  # as the store answers one that does not exist
-    )
-    data = rt.blobs.read(sighting.crop_path)
-    event = AuditEvent(
-        Action.SIGHTING_CROP,
-        f"sighting:{sighting.id}",
-        params={"camera": sighting.camera_id, "crop_sha256": sighting.crop_sha256},
-        result_count=1,
-    )
-    rt.audit(event, actor=caller.actor)
+    views = sighting_views(runtime_of(request))
+    data = sightings.view_crop(views, caller.actor, sighting_id, path=request.url.path)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 

@@ -18,7 +18,7 @@ from citywatch.domain.orders import CircleArea, OrderStatus
 from citywatch.domain.policy import GeoPoint
 from citywatch.domain.records import AlertInfo, WatchlistCategory
 from citywatch.orders.checks import coverage_of
-from citywatch.orders.store import AlertNote, OrderInfo
+from citywatch.orders.service import AlertNote, OrderInfo
 from citywatch.runtime.build import Runtime
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.console.render import add_page, render

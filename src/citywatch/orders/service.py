@@ -69,7 +69,7 @@ class AlertNote:
     at: datetime
 
 
-class OrderStore:
+class OrderService:
     def __init__(
         self,
         db: Database,

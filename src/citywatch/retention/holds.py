@@ -7,7 +7,7 @@ lie wholly within that scope (citywatch.domain.access.within_scope); anything el
 refused here, audited as `access.refused`, whoever calls (API, console, CLI).
 
 Holds protect what they are for (docs/security.md): a hold a request placed is
-released only by that request's decision (requests.store), never directly; releasing a
+released only by that request's decision (requests.service), never directly; releasing a
 hold needs a reason, and another person's hold is released only once a second person
 approves (a `hold.release` change, governance.changes); a hold's cameras must be known and its
 window bounded (domain.retention.hold_reach), and a city-wide or long hold waits for a
@@ -83,7 +83,7 @@ log = logging.getLogger(__name__)
 ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
 
 
-class RetentionStore:
+class HoldService:
     def __init__(
         self,
         db: Database,

@@ -18,7 +18,7 @@ from citywatch.domain.policy import Window
 from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.domain.retention import ItemRef
 from citywatch.requests.records import NewRequest, SubjectFindings
-from citywatch.requests.store import clean_work_folder
+from citywatch.requests.service import clean_work_folder
 from citywatch.retention.segments import ORPHAN_GRACE_S
 from citywatch.runtime.build import Runtime
 from citywatch.store import watchlist_queries

@@ -1,4 +1,4 @@
-"""UserStore: argon2id passwords, hashed tokens, sign-in, validation, and the audit of each."""
+"""UserService: argon2id passwords, hashed tokens, sign-in, validation, and the audit of each."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from citywatch.domain.audit import Actor, AuditEvent
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from citywatch.store.db import Database, open_database
 from citywatch.store.governance_tables import ApiTokenRow, UserRow
-from citywatch.users.store import LOGIN_FAILED, UserStore
+from citywatch.users.service import LOGIN_FAILED, UserService
 from tests.fakes.accounts import owner
 from tests.store.helpers import T0, db_url
 
@@ -38,7 +38,7 @@ class Env:
     db: Database
     log: AuditLog
     folder: Path
-    users: UserStore = field(init=False)
+    users: UserService = field(init=False)
 
     def __post_init__(self) -> None:
         self.users = self.store()
@@ -49,8 +49,8 @@ class Env:
     def last(self) -> AuditEntry:
         return self.entries()[-1]
 
-    def store(self, hasher: PasswordHasher | None = CHEAP) -> UserStore:
-        return UserStore(self.db, self.hook, lambda: T0, hasher=hasher)
+    def store(self, hasher: PasswordHasher | None = CHEAP) -> UserService:
+        return UserService(self.db, self.hook, lambda: T0, hasher=hasher)
 
     def hook(self, session: Session, event: AuditEvent) -> None:
         self.log.append(

@@ -59,7 +59,7 @@ ActorAuditHook = Callable[[Session, Actor, AuditEvent], None]
 """Writes an audit record for `actor` inside the session of the action it records."""
 
 
-class GovernanceStore:
+class GovernanceService:
     def __init__(
         self,
         db: Database,

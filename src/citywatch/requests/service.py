@@ -36,8 +36,8 @@ from citywatch.domain.policy import Window
 from citywatch.domain.records import RequestKind, RequestStatus
 from citywatch.requests.records import NewRequest, RequestInfo, SubjectFindings
 from citywatch.retention.hold_records import NewHold
+from citywatch.retention.holds import HoldService
 from citywatch.retention.scope import refused_outside_scope
-from citywatch.retention.store import RetentionStore
 from citywatch.store.db import Database
 from citywatch.store.retention_tables import ExportRow, HoldRow, RecordingRow, RequestRow
 from citywatch.store.sighting_tables import Sighting
@@ -61,11 +61,11 @@ _NEXT: dict[RequestStatus, frozenset[RequestStatus]] = {
 """The only moves a request can make; anything else is a Conflict naming the state."""
 
 
-class RequestStore:
+class RequestService:
     def __init__(
         self,
         db: Database,
-        retention: RetentionStore,
+        retention: HoldService,
         *,
         deadlines: dict[RequestKind, timedelta],
         clock: Clock,

@@ -16,7 +16,7 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from citywatch.domain.policy import AuthorisationStatus, GeoPoint, ProcessingMode, Window
 from citywatch.domain.records import NewReference
 from citywatch.governance.records import NewAuthorisation
-from citywatch.governance.store import GovernanceStore
+from citywatch.governance.service import GovernanceService
 from citywatch.runtime.build import Runtime
 from tests.store.helpers import JPEG_STUB, MODEL, T0, Clock, a_match, files_under, sighting, vector
 
@@ -40,8 +40,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def gov(rt: Runtime, clock: Clock) -> GovernanceStore:
-    return GovernanceStore(rt.database, rt.blobs, clock=clock, audit=rt._audit_as)
+def gov(rt: Runtime, clock: Clock) -> GovernanceService:
+    return GovernanceService(rt.database, rt.blobs, clock=clock, audit=rt._audit_as)
 
 
 def actions(rt: Runtime) -> list[str]:
@@ -61,7 +61,7 @@ def new_auth(ref: str = "W-1", **kw: object) -> NewAuthorisation:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def test_zones_events_and_rules_are_recorded_and_audited(rt: Runtime, gov: GovernanceStore) -> None:
+def test_zones_events_and_rules_are_recorded_and_audited(rt: Runtime, gov: GovernanceService) -> None:
     gov.add_zone("square", polygon=SQUARE, cameras=[], protected=True, by=ANN)
     gov.add_event("assembly", zone="square", starts_at=T0, ends_at=T0 + timedelta(hours=2), by=ANN)
     rule = gov.add_rule(ProcessingMode.DETECT, camera="cam-1", by=ANN)
@@ -140,14 +140,14 @@ def test_zones_events_and_rules_are_recorded_and_audited(rt: Runtime, gov: Gover
     ],
 )
 def test_bad_records_are_refused_clearly(
-    gov: GovernanceStore, call: object, error: type, message: str
+    gov: GovernanceService, call: object, error: type, message: str
 ) -> None:
     with pytest.raises(error, match=message):
         call(gov)  # type: ignore[operator]
 
 
 def test_an_authorisation_is_decided_by_someone_other_than_who_recorded_it(
-    rt: Runtime, gov: GovernanceStore
+    rt: Runtime, gov: GovernanceService
 ) -> None:
     info = gov.request(new_auth(), by=ANN, urgent_deadline=DEADLINE)
     assert info.authorisation.status is AuthorisationStatus.PENDING
@@ -164,7 +164,7 @@ def test_an_authorisation_is_decided_by_someone_other_than_who_recorded_it(
     assert records["authorisation.request"].params["cameras"] == ["cam-1"]
 
 
-def _enrol_and_sight(rt: Runtime, gov: GovernanceStore, ref: str) -> tuple[int, int]:
+def _enrol_and_sight(rt: Runtime, gov: GovernanceService, ref: str) -> tuple[int, int]:
     rt.watchlists.create_watchlist("missing")
     gov.bind_watchlist("missing", ref, by=ANN)
     person = rt.watchlists.enroll(
@@ -186,7 +186,7 @@ def _enrol_and_sight(rt: Runtime, gov: GovernanceStore, ref: str) -> tuple[int, 
 
 
 def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_it(
-    rt: Runtime, gov: GovernanceStore, clock: Clock, tmp_path: Path
+    rt: Runtime, gov: GovernanceService, clock: Clock, tmp_path: Path
 ) -> None:
     gov.request(new_auth("U-1", urgent=True), by=ANN, urgent_deadline=DEADLINE)
     assert gov.authorisation("U-1").authorisation.in_force(T0)  # urgent: at once
@@ -216,7 +216,7 @@ def test_an_urgent_authorisation_not_approved_in_time_takes_its_artefacts_with_i
     assert last.params["crop_sha256s"] and rt.audit_log.verify().ok
 
 
-def test_refusing_an_urgent_authorisation_deletes_at_once(rt: Runtime, gov: GovernanceStore) -> None:
+def test_refusing_an_urgent_authorisation_deletes_at_once(rt: Runtime, gov: GovernanceService) -> None:
     gov.request(new_auth("U-2", urgent=True), by=ANN, urgent_deadline=DEADLINE)
     _, sighting_id = _enrol_and_sight(rt, gov, "U-2")
     (alert,) = [a for a in rt.alerts.list_alerts() if a.sighting_id == sighting_id]
@@ -231,7 +231,7 @@ def test_refusing_an_urgent_authorisation_deletes_at_once(rt: Runtime, gov: Gove
 
 
 def test_an_authorisations_receipt_is_shown_only_within_the_cameras_it_named(
-    rt: Runtime, gov: GovernanceStore
+    rt: Runtime, gov: GovernanceService
 ) -> None:
     gov.request(new_auth("U-3", urgent=True), by=ANN, urgent_deadline=DEADLINE)
     _enrol_and_sight(rt, gov, "U-3")
@@ -247,7 +247,7 @@ def test_an_authorisations_receipt_is_shown_only_within_the_cameras_it_named(
 
 
 def test_an_ended_authorisation_deletes_its_watchlists_templates_but_not_lawful_sightings(
-    rt: Runtime, gov: GovernanceStore, clock: Clock
+    rt: Runtime, gov: GovernanceService, clock: Clock
 ) -> None:
     gov.request(new_auth("W-2", ends_at=T0 + timedelta(hours=3)), by=ANN, urgent_deadline=DEADLINE)
     gov.decide("W-2", AuthorisationStatus.APPROVED, by=SAM)
@@ -261,7 +261,7 @@ def test_an_ended_authorisation_deletes_its_watchlists_templates_but_not_lawful_
         gov.bind_watchlist("missing", "W-2", by=ANN)
 
 
-def test_a_snapshot_holds_only_open_authorisations(gov: GovernanceStore, clock: Clock) -> None:
+def test_a_snapshot_holds_only_open_authorisations(gov: GovernanceService, clock: Clock) -> None:
     gov.request(new_auth("W-3", ends_at=T0 + timedelta(hours=1)), by=ANN, urgent_deadline=DEADLINE)
     gov.request(new_auth("W-4"), by=ANN, urgent_deadline=DEADLINE)
     clock.now = T0 + timedelta(hours=2)
@@ -270,7 +270,7 @@ def test_a_snapshot_holds_only_open_authorisations(gov: GovernanceStore, clock: 
     assert gov.authorisation("W-3").closed_at == clock.now
 
 
-def test_window_of_a_rule_is_kept(gov: GovernanceStore) -> None:
+def test_window_of_a_rule_is_kept(gov: GovernanceService) -> None:
     rule = gov.add_rule(ProcessingMode.OFF, camera="cam-1", window=Window(T0, T0 + DEADLINE), by=ANN)
     assert gov.rules() == [rule]
 
@@ -285,7 +285,7 @@ def test_window_of_a_rule_is_kept(gov: GovernanceStore) -> None:
     ],
 )
 def test_who_may_not_decide_an_authorisation(
-    rt: Runtime, gov: GovernanceStore, decider: Actor, message: str
+    rt: Runtime, gov: GovernanceService, decider: Actor, message: str
 ) -> None:
     gov.request(new_auth(), by=ANN, urgent_deadline=DEADLINE)
     with pytest.raises(PermissionDenied, match=message):
@@ -296,7 +296,7 @@ def test_who_may_not_decide_an_authorisation(
     assert (refused.actor, refused.authorisation) == (decider.name, "W-1")
 
 
-def test_audit_records_name_who_acted(rt: Runtime, gov: GovernanceStore, clock: Clock) -> None:
+def test_audit_records_name_who_acted(rt: Runtime, gov: GovernanceService, clock: Clock) -> None:
     gov.request(new_auth(ends_at=T0 + timedelta(hours=1)), by=ANN, urgent_deadline=DEADLINE)
     gov.decide("W-1", AuthorisationStatus.APPROVED, by=SAM)
     clock.now = T0 + timedelta(hours=2)
@@ -309,7 +309,7 @@ def test_audit_records_name_who_acted(rt: Runtime, gov: GovernanceStore, clock: 
 
 
 def test_an_unapproved_authorisation_cannot_take_over_a_bound_watchlist(
-    rt: Runtime, gov: GovernanceStore
+    rt: Runtime, gov: GovernanceService
 ) -> None:
     rt.watchlists.create_watchlist("missing")
     gov.request(new_auth("W-1", watchlists=["missing"]), by=ANN, urgent_deadline=DEADLINE)
@@ -329,7 +329,7 @@ def test_an_unapproved_authorisation_cannot_take_over_a_bound_watchlist(
 
 
 def test_withdrawing_an_urgent_authorisation_before_approval_deletes_what_it_derived(
-    rt: Runtime, gov: GovernanceStore
+    rt: Runtime, gov: GovernanceService
 ) -> None:
     gov.request(new_auth("U-3", urgent=True), by=ANN, urgent_deadline=DEADLINE)
     _enrol_and_sight(rt, gov, "U-3")
@@ -339,7 +339,7 @@ def test_withdrawing_an_urgent_authorisation_before_approval_deletes_what_it_der
 
 
 def test_an_urgent_authorisation_whose_window_ends_unapproved_lapses(
-    rt: Runtime, gov: GovernanceStore, clock: Clock
+    rt: Runtime, gov: GovernanceService, clock: Clock
 ) -> None:
     gov.request(
         new_auth("U-4", urgent=True, ends_at=T0 + timedelta(hours=2)), by=ANN, urgent_deadline=DEADLINE
@@ -350,7 +350,7 @@ def test_an_urgent_authorisation_whose_window_ends_unapproved_lapses(
     assert receipt.sightings == 1
 
 
-def test_no_sighting_is_stored_under_a_closed_authorisation(rt: Runtime, gov: GovernanceStore) -> None:
+def test_no_sighting_is_stored_under_a_closed_authorisation(rt: Runtime, gov: GovernanceService) -> None:
     gov.request(new_auth("U-5", urgent=True), by=ANN, urgent_deadline=DEADLINE)
     gov.decide("U-5", AuthorisationStatus.REFUSED, by=SAM)
     gov.enforce()
@@ -362,7 +362,7 @@ def test_no_sighting_is_stored_under_a_closed_authorisation(rt: Runtime, gov: Go
 
 
 def test_templates_enrolled_after_the_close_are_swept_with_a_receipt(
-    rt: Runtime, gov: GovernanceStore, clock: Clock
+    rt: Runtime, gov: GovernanceService, clock: Clock
 ) -> None:
     gov.request(new_auth("W-5", ends_at=T0 + timedelta(hours=1)), by=ANN, urgent_deadline=DEADLINE)
     gov.decide("W-5", AuthorisationStatus.APPROVED, by=SAM)

@@ -106,7 +106,7 @@ def test_add_find_update_and_list_persons(store: Stores) -> None:
     renamed = store.watchlists.update_person(ann.id, display_name="Ann E.")
     assert (renamed.display_name, renamed.watchlist_name, renamed.notes) == (
         "Ann E.",
-        "wanted",  # a move waits for a second person: ChangeStore.move_person (test_changes)
+        "wanted",  # a move waits for a second person: ChangeService.move_person (test_changes)
         "seen near the station",
     )
     assert renamed.updated_at >= ann.updated_at

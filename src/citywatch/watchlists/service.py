@@ -39,7 +39,7 @@ from citywatch.watchlists.records import checked_reference, person_info, watchli
 log = logging.getLogger(__name__)
 
 
-class WatchlistStore:
+class WatchlistService:
     """Watchlists, persons, reference images and templates; every change audited through
     `audit` in its own transaction."""
 
@@ -172,7 +172,7 @@ class WatchlistStore:
         self, person_id: int, *, display_name: str | None = None, notes: str | None = None
     ) -> PersonInfo:
         """Change a person's name or notes, at once. Moving them onto another watchlist changes
-        what that list matches, so it waits for a second person: ChangeStore.move_person."""
+        what that list matches, so it waits for a second person: ChangeService.move_person."""
         with self._db.session() as session:
             person = _require_person(session, person_id)
             changed = False
@@ -296,7 +296,7 @@ class WatchlistStore:
         person (two-person rule): a new person is stored `pending`, new references on an
         existing person are held back, and a change (`person.add` or `person.reference`) is
         proposed in the same transaction; nothing of it is matched until that change is
-        approved (see citywatch.changes.store). Without a proposer everything is active at
+        approved (see citywatch.changes.service). Without a proposer everything is active at
         once: for throwaway stores (benchmarks) and tests only.
         """
         if not references:

@@ -1,4 +1,4 @@
-"""UserStore: accounts, argon2id passwords, hashed API tokens and sign-in. One transaction
+"""UserService: accounts, argon2id passwords, hashed API tokens and sign-in. One transaction
 per action with its audit record; plain records out, never ORM objects; never a password or
 a token in a record, a log line or a message.
 """
@@ -56,7 +56,7 @@ LOGIN_FAILED = "sign-in failed: unknown user name or wrong password"
 """The same words whether the name exists or not."""
 
 
-class UserStore:
+class UserService:
     """Users, roles, camera scopes, passwords and API tokens."""
 
     def __init__(

@@ -16,7 +16,7 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, OutOfScope
 from citywatch.domain.orders import CircleArea, OrderStatus
 from citywatch.domain.policy import GeoPoint, Window
 from citywatch.domain.records import NewReference
-from citywatch.orders.store import NewOrder, OrderStore
+from citywatch.orders.service import NewOrder, OrderService
 from citywatch.runtime.build import Runtime
 from citywatch.store.watchlist_tables import FaceTemplate, NonMatchRow, ReferenceImage
 from tests.store.helpers import JPEG_STUB, MODEL, T0, Clock, a_match, sighting, vector
@@ -29,7 +29,7 @@ HOME = CircleArea(GeoPoint(51.5007, -0.1246), 150)
 def rt(tmp_path: Path) -> Iterator[Runtime]:
     runtime = Runtime(Settings(data_dir=tmp_path / "data"))
     clock = Clock(T0)
-    runtime.__dict__["orders"] = OrderStore(
+    runtime.__dict__["orders"] = OrderService(
         runtime.database, clock=clock, audit=runtime._audit_as, remove_blob=runtime._remove_quietly
     )
     runtime.__dict__["clock"] = clock

@@ -1,12 +1,12 @@
-"""ChangeStore: changes that widen what is matched wait for a second person (two-person rule).
+"""ChangeService: changes that widen what is matched wait for a second person (two-person rule).
 
-What waits: a new person or new reference images (WatchlistStore.enroll with a proposer), a
+What waits: a new person or new reference images (WatchlistService.enroll with a proposer), a
 person moved onto another watchlist, a threshold raised or a margin lowered, including on a
 new watchlist; a city-wide or long legal hold, and the release of a hold another person
-placed (proposed by retention.store, applied through it: `retention=`). Proposing,
+placed (proposed by retention.holds, applied through it: `retention=`). Proposing,
 approving and refusing are each one transaction with their audit record. A change is
 applied in the transaction that approves it. Stricter settings apply at once; erasure
-never waits (WatchlistStore.remove_person withdraws the person's pending changes). A pending
+never waits (WatchlistService.remove_person withdraws the person's pending changes). A pending
 change is refused by a holder of `changes.approve`, or withdrawn by its proposer.
 The approver must be independent of the proposer (not given their account, password or
 token by them: citywatch.audit.two_person.independence_problem).
@@ -37,10 +37,10 @@ from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
 from citywatch.store.governance_tables import ChangeRow
 from citywatch.store.watchlist_tables import Person, Watchlist
-from citywatch.watchlists.store import WatchlistStore
+from citywatch.watchlists.service import WatchlistService
 
 if TYPE_CHECKING:
-    from citywatch.retention.store import RetentionStore
+    from citywatch.retention.holds import HoldService
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ APPROVE_HINT = "needs a second person (supervisor) to approve: citywatch changes
 MAX_LIST = 10_000
 
 
-class ChangeStore:
+class ChangeService:
     """Pending changes: list, approve (by a second person, applied at once), refuse."""
 
     def __init__(
@@ -61,7 +61,7 @@ class ChangeStore:
         *,
         audit: ActorAuditHook | None = None,
         clock: Clock = utc_now,
-        retention: RetentionStore | None = None,
+        retention: HoldService | None = None,
         independence: timedelta = DEFAULT_INDEPENDENCE,
     ) -> None:
         """`retention`: applies the changes on legal holds (without it, they cannot be decided).
@@ -82,7 +82,7 @@ class ChangeStore:
 
     def create_watchlist(
         self,
-        store: WatchlistStore,
+        store: WatchlistService,
         name: str,
         actor: Actor,
         *,
@@ -163,7 +163,7 @@ class ChangeStore:
         """Propose moving a person onto `watchlist`. That adds a member to the list (matched
         under its threshold and the authorisations bound to it), so it waits for a second
         person like an enrolment; the person stays where they are until then. None when the
-        person is on `watchlist` already. Names and notes change at once (WatchlistStore.update_person)."""
+        person is on `watchlist` already. Names and notes change at once (WatchlistService.update_person)."""
         with self._db.session() as session:
             person = session.get(Person, person_id)
             if person is None:
@@ -400,9 +400,9 @@ class ChangeStore:
     def _now(self) -> datetime:
         return self._clock()
 
-    def _holds(self) -> RetentionStore:
+    def _holds(self) -> HoldService:
         if self._retention is None:
-            raise Unavailable("changes on legal holds need the retention store (ChangeStore(retention=))")
+            raise Unavailable("changes on legal holds need the retention store (ChangeService(retention=))")
         return self._retention
 
 

@@ -18,7 +18,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.errors import Conflict, InvalidInput, NotFound
 from citywatch.domain.policy import Window
 from citywatch.retention.hold_records import NewHold
-from citywatch.retention.store import RetentionStore
+from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
 from citywatch.store.retention_tables import ExportRow
 from tests.store.helpers import T0, Clock, a_match, files_under, sighting, vector
@@ -40,8 +40,8 @@ def clock() -> Clock:
     return Clock(T0 + DAY)
 
 
-def store(rt: Runtime, clock: Clock, **days: float) -> RetentionStore:
-    return RetentionStore(
+def store(rt: Runtime, clock: Clock, **days: float) -> HoldService:
+    return HoldService(
         rt.database,
         policy=RetentionSettings(**days).policy(),
         clock=clock,

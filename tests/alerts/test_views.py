@@ -85,13 +85,13 @@ def refused_alert(
 def test_one_alert_is_not_shown_once_its_authorisation_was_refused(rt: Runtime) -> None:
     alert_id = refused_alert(rt)
     with pytest.raises(NotFound):
-        view_one(alert_views(rt), OLGA, alert_id, path=f"/api/alerts/{alert_id}")
+        view_one(alert_views(rt), OLGA, alert_id, asked=f"api:/api/alerts/{alert_id}")
     assert not [e for e in rt.audit_log.entries() if e.action == "alert.view"]
 
 
 def test_a_page_of_alerts_leaves_out_what_a_refused_authorisation_derived(rt: Runtime) -> None:
     refused_alert(rt)
-    assert view_page(alert_views(rt), OLGA, limit=10, path="/api/alerts") == []
+    assert view_page(alert_views(rt), OLGA, limit=10, asked="api:/api/alerts") == []
 
 
 def test_the_live_streams_replay_leaves_out_what_a_refused_authorisation_derived(rt: Runtime) -> None:

@@ -14,7 +14,7 @@ audited as `non_match.record`): matching then vetoes a face nearer to it than to
 person's own templates (citywatch.match.index.unless_dismissed). Matched sightings keep
 their template in every processing mode, so there is a face to remember unless its
 retention has passed or the person has been removed; the review then says why nothing was
-remembered. Non-matches expire with the templates' retention (citywatch.retention.holds).
+remembered. Non-matches expire with the templates' retention (citywatch.retention.purge).
 """
 
 from __future__ import annotations

@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from citywatch.alerts.store import AlertStore
 from citywatch.audit.hooks import Audit
-from citywatch.domain.access import Permission, can
+from citywatch.audit.looks import require_camera, viewed
+from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, Actor, AuditEvent
-from citywatch.domain.errors import OutOfScope, PermissionDenied
 from citywatch.domain.records import AlertInfo
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.governance.service import GovernanceService
@@ -36,12 +35,12 @@ def view_page(
     before_id: int | None = None,
     status: AlertStatus | None = None,
     camera: str | None = None,
-    path: str,
+    asked: str,
 ) -> list[AlertInfo]:
     """A page of the alerts `actor` may see, newest first (only `camera`'s when given, which
     must be within their scope: refused and audited otherwise). Audited (`alert.view`)."""
     if camera is not None:
-        require_camera(views.audit, actor, Permission.ALERTS_READ, camera, path)
+        require_camera(views.audit, actor, Permission.ALERTS_READ, camera, asked)
     views.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
     rows = views.alerts.alerts_page(
         limit, before_id=before_id, status=status, camera_id=camera, camera_ids=actor.cameras
@@ -51,14 +50,14 @@ def view_page(
     return rows
 
 
-def view_one(views: AlertViews, actor: Actor, alert_id: int, *, path: str) -> AlertInfo:
+def view_one(views: AlertViews, actor: Actor, alert_id: int, *, asked: str) -> AlertInfo:
     """One alert, if its camera is within `actor`'s scope (refused and audited otherwise).
     Audited (`alert.view`). NotFound when there is none, or none any longer once what a
     lapsed authorisation derived is gone."""
     views.governance.enforce()  # what a lapsed authorisation derived is gone before anyone looks
     alert = views.alerts.get_alert(alert_id)
     require_camera(
-        views.audit, actor, Permission.ALERTS_READ, alert.camera_id, path, unseen=no_alert(alert_id)
+        views.audit, actor, Permission.ALERTS_READ, alert.camera_id, asked, unseen=no_alert(alert_id)
     )
     views.audit(
         AuditEvent(Action.ALERT_VIEW, f"alert:{alert.id}", params={"ids": [alert.id]}, result_count=1), actor
@@ -71,28 +70,22 @@ def no_alert(alert_id: int) -> str:
     return f"no alert with id {alert_id}"
 
 
-def require_camera(
-    audit: Audit, actor: Actor, permission: Permission, camera: str, path: str, *, unseen: str | None = None
-) -> None:
-    """Refuse, audited, what lies outside the caller's camera scope: the audit record names the
-    camera, never the person. A role without `permission` is refused (PermissionDenied); a
-    camera outside the scope is answered as what does not exist (OutOfScope, a NotFound):
-    `unseen` is the message an object that does not exist gets (default: no such camera).
-    `audit` records the refusal as `actor`."""
-    if can(actor, permission, camera):
-        return
-    params = {"permission": str(permission), "cameras": [camera]}
-    audit(AuditEvent(Action.ACCESS_REFUSED, f"api:{path}", params=params), actor)
-    if not can(actor, permission):
-        raise PermissionDenied(f"{actor.name} ({actor.role}) lacks {permission}")
-    raise OutOfScope(unseen or f"no camera {camera!r} within your scope")
+def missed(views: AlertViews, actor: Actor, after_id: int, *, page: int) -> list[AlertInfo]:
+    """The alerts after `after_id` within `actor`'s camera scope, oldest first, every page of
+    them: the live stream's replay, whose opening is what is audited (`alerts.stream`). What a
+    lapsed authorisation derived is gone first, as for every other read of alerts."""
+    views.governance.enforce()
+    found: list[AlertInfo] = []
+    while True:
+        rows = views.alerts.alerts_after(after_id, page, camera_ids=actor.cameras)
+        found.extend(rows)
+        if len(rows) < page:
+            return found
+        after_id = rows[-1].id
 
 
-def viewed(action: Action, what: str, ids: list[int], params: Mapping[str, object]) -> AuditEvent:
-    """Looking at sightings or alerts is itself a sensitive act: which ones, by whom."""
-    return AuditEvent(
-        action,
-        f"{what}:{min(ids)}-{max(ids)}" if ids else f"{what}:none",
-        params={**{k: v for k, v in params.items() if v is not None}, "ids": ids},
-        result_count=len(ids),
-    )
+def of_order(views: AlertViews, actor: Actor, order_id: int, *, limit: int) -> list[AlertInfo]:
+    """The latest alerts about stay-at-home order `order_id` within `actor`'s camera scope
+    (the order's violations). The page that shows them records the view (`alert.view`), once
+    for all the orders it lists; the caller enforces the authorisations before."""
+    return views.alerts.alerts_page(limit, order_id=order_id, camera_ids=actor.cameras)

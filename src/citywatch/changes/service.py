@@ -402,7 +402,7 @@ class ChangeService:
 
     def _holds(self) -> HoldService:
         if self._retention is None:
-            raise Unavailable("changes on legal holds need the retention store (ChangeService(retention=))")
+            raise Unavailable("changes on legal holds need the holds' service (ChangeService(retention=))")
         return self._retention
 
 

@@ -11,6 +11,7 @@ import typer
 
 from citywatch.alerts import views as alerts
 from citywatch.alerts.review import CONFIRMATIONS_NEEDED
+from citywatch.audit.looks import command
 from citywatch.cli.context import runtime
 from citywatch.cli.output import emit_json, out, table, when
 from citywatch.cli.permissions import require_cameras, requires
@@ -142,8 +143,8 @@ def sightings_list(
     rt = runtime(ctx)
     if camera is not None:
         require_cameras(rt, Permission.SIGHTINGS_READ, [camera], ctx.command_path)
-    rows = sightings.view_page(
-        sighting_views(rt), rt.actor, limit=limit, camera=camera, path=ctx.command_path
+    rows = sightings.view_latest(
+        sighting_views(rt), rt.actor, limit=limit, camera=camera, asked=command(ctx.command_path)
     )
     table(
         f"{len(rows)} sighting(s)",
@@ -176,7 +177,9 @@ def alerts_list(
 ) -> None:
     """List the latest alerts."""
     rt = runtime(ctx)
-    rows = alerts.view_page(alert_views(rt), rt.actor, limit=limit, status=status, path=ctx.command_path)
+    rows = alerts.view_page(
+        alert_views(rt), rt.actor, limit=limit, status=status, asked=command(ctx.command_path)
+    )
     if as_json:
         for a in rows:
             emit_json("alert", a)

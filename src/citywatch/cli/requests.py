@@ -80,7 +80,7 @@ def request_file(
     info = rt.requests.file(
         NewRequest(RequestKind.LAW_ENFORCEMENT, reference, requester, contact, camera, Window(since, until)),
         by=rt.actor,
-        known_cameras={c.id for c in rt.settings.cameras} | {c for c in camera if rt.footage.has_footage(c)},
+        known_cameras=rt.known_cameras(camera),
     )
     out.print(
         f"request {info.id} filed ({info.reference}): {', '.join(info.cameras)} from {when(since)} to "

@@ -1,7 +1,7 @@
 """How long each class of data is kept, and what a legal hold keeps longer: pure rules.
 
 `is_expired` says whether one item has outlived its class's retention; `held` whether a
-hold in force keeps it anyway. The purge query in citywatch.retention.holds is built from
+hold in force keeps it anyway. The purge query in citywatch.retention.purge is built from
 the same holds, so what it selects is exactly what these functions would let go.
 """
 

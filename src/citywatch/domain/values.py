@@ -4,6 +4,7 @@ raising InvalidInput that says what was wrong; pure."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
@@ -12,6 +13,7 @@ from citywatch.domain.errors import InvalidInput
 from citywatch.domain.watchlists import AlertStatus, Severity, WatchlistCategory
 
 E = TypeVar("E", bound=StrEnum)
+P = TypeVar("P")
 
 MAX_LIST = 10_000
 """The most records one list or page returns."""
@@ -67,3 +69,13 @@ def optional_bound(value: float | None, what: str, *, low: float, strict: bool) 
 def list_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIST:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST}, got {limit}")
+
+
+def page_of(
+    items: Iterable[P], id_of: Callable[[P], int], *, limit: int, before_id: int | None
+) -> tuple[list[P], int | None]:
+    """One page of `items` by descending id below `before_id`, and the next page's cursor
+    (None on the last page)."""
+    ordered = sorted((i for i in items if before_id is None or id_of(i) < before_id), key=id_of, reverse=True)
+    page = ordered[:limit]
+    return page, (id_of(page[-1]) if len(ordered) > limit else None)

@@ -1,5 +1,5 @@
 """Authorisations, zones, events and rules as records, and the checks and audit events
-the governance store builds them with."""
+the governance service builds them with."""
 
 from __future__ import annotations
 

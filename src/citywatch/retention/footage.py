@@ -20,11 +20,14 @@ from pathlib import Path
 
 from citywatch.audit.hooks import Audit
 from citywatch.audit.log import AuditLog
+from citywatch.audit.looks import require_camera
 from citywatch.config.ingest import CameraSettings
+from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
 from citywatch.domain.footage import Segment
 from citywatch.domain.policy import ALWAYS, CameraPlace, PolicySnapshot, ProcessingMode, mode_for
+from citywatch.domain.values import page_of
 from citywatch.governance.policy import PolicyService
 from citywatch.governance.service import GovernanceService
 from citywatch.media.clips import ClipPart, write_clip
@@ -362,3 +365,31 @@ def clip_event(
         },
         result_count=len(export.segment_ids),
     )
+
+
+def view_recordings(
+    clips: Clips,
+    actor: Actor,
+    camera: str,
+    since: datetime,
+    until: datetime,
+    *,
+    limit: int,
+    before_id: int | None,
+    asked: str,
+) -> tuple[list[Segment], int | None]:
+    """A page of `camera`'s footage segments that overlap [since, until), newest first, and
+    the next page's cursor: the camera within `actor`'s scope (refused and audited otherwise).
+    Audited (`recording.view`): which segments, by whom."""
+    require_camera(clips.audit, actor, Permission.SIGHTINGS_READ, camera, asked)
+    if since >= until:
+        raise InvalidInput("the window must start before it ends")
+    rows, next_before = page_of(
+        clips.footage.segments(camera, since, until), lambda s: s.id, limit=limit, before_id=before_id
+    )
+    ids = [s.id for s in rows]
+    params = {"since": since.isoformat(), "until": until.isoformat(), "ids": ids}
+    clips.audit(
+        AuditEvent(Action.RECORDING_VIEW, f"camera:{camera}", params=params, result_count=len(ids)), actor
+    )
+    return rows, next_before

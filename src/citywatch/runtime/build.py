@@ -5,8 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import pwd
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -64,6 +63,7 @@ from citywatch.store.private import make_private
 from citywatch.store.sighting_tables import Alert
 from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
 from citywatch.track.tracker import Tracker
+from citywatch.users.local import local_actor
 from citywatch.users.service import UserService
 from citywatch.vision.factory import build_detector, build_embedder
 from citywatch.vision.quality import QualityGate
@@ -71,16 +71,6 @@ from citywatch.watchlists.gallery import Gallery
 from citywatch.watchlists.service import WatchlistService
 
 log = logging.getLogger(__name__)
-
-
-def local_actor() -> Actor:
-    """The Unix account running the command (from the process's uid, not $USER, which anyone
-    can set), in the `local` role."""
-    try:
-        name = pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        name = f"uid{os.getuid()}"
-    return Actor(f"{name}@local", "local")
 
 
 @dataclass
@@ -289,6 +279,11 @@ class Runtime:
             purged=self.metrics.purged,
         )
 
+    def known_cameras(self, wanted: Iterable[str]) -> set[str]:
+        """The cameras a request may name among `wanted`: those configured, and those no longer
+        configured whose footage is still kept."""
+        return {c.id for c in self.settings.cameras} | {c for c in wanted if self.footage.has_footage(c)}
+
     @cached_property
     def footage(self) -> FootageStore:
         """Recorded footage segments under <data_dir>/footage, indexed in the database."""
@@ -335,7 +330,7 @@ class Runtime:
         )
 
     def users_as(self, actor: Actor) -> UserService:
-        """The users store, auditing what it changes as `actor` (the API's signed-in caller, or
+        """The users' service, auditing what it changes as `actor` (the API's signed-in caller, or
         the public while nobody is signed in). A sign-in is recorded as the person signing in;
         a failed one as `actor`."""
         return UserService(

@@ -3,7 +3,7 @@ verification, and the public transparency report (requests for footage: api.requ
 
 Thin: each route parses, is authorised by its one declared permission and calls the store
 or service that does the work and writes the audit record (a hold is a record written by
-the retention store, never a flag set here).
+the holds' service, never a flag set here).
 """
 
 from __future__ import annotations

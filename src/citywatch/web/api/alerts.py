@@ -13,12 +13,14 @@ import anyio.to_thread
 from fastapi import FastAPI, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from citywatch.alerts import views as alerts
 from citywatch.alerts.delivery.feed import FeedClosed
 from citywatch.alerts.delivery.message import AlertMessage, alert_message, message_of
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor, AuditEvent
 from citywatch.domain.errors import InvalidInput, PermissionDenied
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import alert_views
 from citywatch.users.service import UserService
 from citywatch.web.api.auth import Caller, requires, runtime_of, sign_ins
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
@@ -118,17 +120,10 @@ def _visible(actor: Actor, message: AlertMessage) -> bool:
 
 
 def _missed(rt: Runtime, actor: Actor, after: int) -> list[AlertMessage]:
-    """The alerts after `after` that `actor` may see, oldest first, every page of them; what a
-    lapsed authorisation derived is gone first, as for every other read of alerts."""
-    rt.governance.enforce()
+    """The alerts after `after` that `actor` may see, oldest first, every page of them."""
     base_url = rt.settings.delivery.base_url
-    found: list[AlertMessage] = []
-    while True:
-        page = rt.alerts.alerts_after(after, REPLAY_PAGE, camera_ids=actor.cameras)
-        found.extend(m for m in (message_of(a, base_url) for a in page) if _visible(actor, m))
-        if len(page) < REPLAY_PAGE:
-            return found
-        after = page[-1].id
+    missed = alerts.missed(alert_views(rt), actor, after, page=REPLAY_PAGE)
+    return [m for m in (message_of(a, base_url) for a in missed) if _visible(actor, m)]
 
 
 def _still_signed_in(users: UserService, caller: Caller) -> bool:

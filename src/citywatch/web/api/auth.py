@@ -1,5 +1,5 @@
 """Who calls: bearer tokens (machines) or the console's session cookie (browsers), both from
-the users store, and each route's one declared permission.
+the users' service, and each route's one declared permission.
 
 A cookie signs in only same-site requests: it is `SameSite=Strict`, and a state-changing
 request that carries it from another origin is refused (cross-site request forgery). A browser
@@ -65,7 +65,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def sign_ins(request: Request) -> UserService:
-    """The users store that signs callers in: a sign-in is recorded as the person signing in,
+    """The users' service that signs callers in: a sign-in is recorded as the person signing in,
     a failed one as the public (never as the account the server runs under)."""
     store: UserService = request.app.state.sign_ins
     return store

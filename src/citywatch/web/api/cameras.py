@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import FastAPI, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from citywatch.alerts.views import require_camera
+from citywatch.audit.looks import api, require_camera
 from citywatch.config.ingest import CameraSettings
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, AuditEvent
@@ -119,7 +119,7 @@ def camera_snapshot(
     never sees people), within the caller's camera scope, and every read audited
     (`camera.snapshot`). Only the latest frame is kept, in memory."""
     rt = runtime_of(request)
-    require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera_id, request.url.path)
+    require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera_id, api(request.url.path))
     camera = configured(rt, camera_id)
     place = CameraPlace(camera.id, camera.mode, camera.geo)
     now_mode = mode_for(place, rt.policy.snapshot(), datetime.now(UTC)).mode

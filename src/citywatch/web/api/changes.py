@@ -1,6 +1,6 @@
 """Change routes: what waits for a second person (new persons and reference images, moves
 onto another watchlist, looser thresholds and margins), approved or refused through the
-change store, which applies the two-person rule and audits each decision (a refusal of the
+changes' service, which applies the two-person rule and audits each decision (a refusal of the
 rule is audited too and surfaces as 403; a change no longer pending as 409)."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.domain.access import Permission
 from citywatch.domain.records import ChangeKind, ChangeStatus
+from citywatch.domain.values import page_of
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
+from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 ChangeId = Annotated[int, Path(ge=1, description="The change's id.")]

@@ -19,14 +19,20 @@ from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
-from citywatch.alerts.views import require_camera
+from citywatch.audit.looks import api, require_camera
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import Action, AuditEvent
 from citywatch.domain.errors import InvalidInput
-from citywatch.retention.footage import ClipExport, clip_basis, clip_event, clip_in_clear, cut_clip
+from citywatch.retention.footage import (
+    ClipExport,
+    clip_basis,
+    clip_event,
+    clip_in_clear,
+    cut_clip,
+    view_recordings,
+)
 from citywatch.runtime.usecases import audit_of, clips
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
+from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 Camera = Annotated[
@@ -122,18 +128,15 @@ def list_recordings(
 ) -> SegmentList:
     """The camera's footage segments that overlap the window, newest first. Audited
     (`recording.view`): which segments, by whom."""
-    rt = runtime_of(request)
-    require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
-    if since >= until:
-        raise InvalidInput("the window must start before it ends")
-    rows, next_before = page_of(
-        rt.footage.segments(camera, since, until), lambda s: s.id, limit=limit, before_id=before_id
-    )
-    ids = [s.id for s in rows]
-    params = {"since": since.isoformat(), "until": until.isoformat(), "ids": ids}
-    rt.audit(
-        AuditEvent(Action.RECORDING_VIEW, f"camera:{camera}", params=params, result_count=len(ids)),
-        actor=caller.actor,
+    rows, next_before = view_recordings(
+        clips(runtime_of(request)),
+        caller.actor,
+        camera,
+        since,
+        until,
+        limit=limit,
+        before_id=before_id,
+        asked=api(request.url.path),
     )
     return SegmentList(items=[SegmentPublic.model_validate(s) for s in rows], next_before_id=next_before)
 
@@ -158,7 +161,7 @@ def clip(
     throughout the window; any other clip has every frame obscured whole, re-encoded
     (`X-Citywatch-Blurred: yes`, and `blurred` in its audit record)."""
     rt = runtime_of(request)
-    require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera, request.url.path)
+    require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera, api(request.url.path))
     cutting = clips(rt)
     clip_basis(
         cutting, camera, since, until, case=case or "", authorisation=authorisation or "", by=caller.actor

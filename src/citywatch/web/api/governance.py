@@ -1,7 +1,7 @@
 """Governance routes: authorisations (request, approve, refuse, revoke), zones and events.
 
 Thin: each route parses, is authorised by its one declared permission, calls the
-governance store (which enforces who may decide and writes the audit record) and returns
+governance service (which enforces who may decide and writes the audit record) and returns
 a schema. The two-person rule is the store's: a refusal surfaces as 403, a stale state as 409.
 """
 

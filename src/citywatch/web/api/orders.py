@@ -1,4 +1,4 @@
-"""Stay-at-home order routes: list, create, end, revoke (the order store, which audits each
+"""Stay-at-home order routes: list, create, end, revoke (the orders' service, which audits each
 step and deletes the person's templates with a receipt when an order ends), the cameras that
 check an order (services.orders.coverage_of), and the notes recorded on an alert (notice to
 the subject, appeal, outcome), within the caller's camera scope."""
@@ -16,12 +16,13 @@ from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.orders import Area, CircleArea, OrderStatus, PolygonArea
 from citywatch.domain.policy import GeoPoint, Window
+from citywatch.domain.values import page_of
 from citywatch.orders.checks import coverage_of
 from citywatch.orders.service import AlertNote, NewOrder, OrderInfo
 from citywatch.runtime.build import Runtime
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.governance import Point
-from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
+from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit
 from citywatch.web.api.schemas.accountability import ReceiptPublic
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
 

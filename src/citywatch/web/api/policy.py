@@ -1,6 +1,6 @@
 """Policy routes: the rules and the mode each camera is in at a moment, with the reasons
 (`citywatch policy show`: domain.policy.mode_for over the governance snapshot), and adding
-or removing a rule through the governance store, which audits it."""
+or removing a rule through the governance service, which audits it."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from citywatch.alerts import views as alerts
 from citywatch.alerts.review import CONFIRMATIONS_NEEDED
+from citywatch.audit.looks import api
 from citywatch.domain.access import Permission
 from citywatch.domain.records import AlertInfo, SightingInfo
 from citywatch.domain.watchlists import AlertStatus, Severity
@@ -209,7 +210,7 @@ def list_alerts(
         before_id=before_id,
         status=status,
         camera=camera,
-        path=request.url.path,
+        asked=api(request.url.path),
     )
     return AlertList(items=[AlertPublic.model_validate(a) for a in rows], next_before_id=_next(rows, limit))
 
@@ -219,7 +220,9 @@ def get_alert(
 ) -> AlertPublic:
     """One alert, if its camera is within the caller's scope. Audited (`alert.view`)."""
     views = alert_views(runtime_of(request))
-    return AlertPublic.model_validate(alerts.view_one(views, caller.actor, alert_id, path=request.url.path))
+    return AlertPublic.model_validate(
+        alerts.view_one(views, caller.actor, alert_id, asked=api(request.url.path))
+    )
 
 
 def acknowledge(
@@ -265,7 +268,7 @@ def list_sightings(
     """The sightings the caller may see, newest stored first. Audited (`sighting.view`)."""
     views = sighting_views(runtime_of(request))
     rows = sightings.view_page(
-        views, caller.actor, limit=limit, before_id=before_id, camera=camera, path=request.url.path
+        views, caller.actor, limit=limit, before_id=before_id, camera=camera, asked=api(request.url.path)
     )
     return SightingList(items=[SightingPublic.of(s) for s in rows], next_before_id=_next(rows, limit))
 
@@ -275,7 +278,7 @@ def sighting_crop(
 ) -> Response:
     """The sighting's face crop (JPEG): biometric data, so every read is audited (`sighting.crop`)."""
     views = sighting_views(runtime_of(request))
-    data = sightings.view_crop(views, caller.actor, sighting_id, path=request.url.path)
+    data = sightings.view_crop(views, caller.actor, sighting_id, asked=api(request.url.path))
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 

@@ -261,8 +261,7 @@ def file_request(
             Window(body.starts_at, body.ends_at),
         ),
         by=caller.actor,
-        known_cameras={c.id for c in rt.settings.cameras}
-        | {c for c in body.cameras if rt.footage.has_footage(c)},
+        known_cameras=rt.known_cameras(body.cameras),
     )
     return RequestPublic.model_validate(info)
 

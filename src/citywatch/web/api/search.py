@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from citywatch.alerts.views import require_camera
+from citywatch.audit.looks import api, require_camera
 from citywatch.domain.access import Permission
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
@@ -141,7 +141,7 @@ async def search(
     form = await read_form(request, max_bytes=per_image + FORM_OVERHEAD)
     fields = _fields_of(form)
     for camera in fields.cameras:
-        require_camera(audit_of(rt), caller.actor, Permission.CASE_SEARCH, camera, request.url.path)
+        require_camera(audit_of(rt), caller.actor, Permission.CASE_SEARCH, camera, api(request.url.path))
     upload = form.one_file(PHOTO_FIELD)
     if upload is None:
         raise InvalidInput(f"send the photo to search for as the form's {PHOTO_FIELD!r} file")

@@ -1,5 +1,5 @@
 """User and API token routes: accounts, roles, camera scopes, passwords, disabling, and
-tokens (issued once, listed without the secret, revoked). Thin over the users store (as
+tokens (issued once, listed without the secret, revoked). Thin over the users' service (as
 `citywatch user …`), which validates and audits each change, here as the signed-in caller
 (`Runtime.users_as`). Never a password or a token in a response but the one issued."""
 
@@ -13,9 +13,10 @@ from fastapi import Body, FastAPI, Path, Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from citywatch.domain.access import ACCOUNT_ROLES, Permission
+from citywatch.domain.values import page_of
 from citywatch.users.records import MAX_LABEL, MAX_PASSWORD, TokenInfo
 from citywatch.web.api.auth import Caller, requires, runtime_of
-from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit, page_of
+from citywatch.web.api.paging import NEXT_BEFORE_ID, PAGE_DEFAULT, BeforeId, Limit
 from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,100}$", description="The user's name.")]

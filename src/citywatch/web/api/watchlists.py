@@ -1,5 +1,5 @@
 """Watchlist routes that change one: create, and tune its threshold, margin and severity,
-through the change store (`rt.changes`) as `citywatch watchlists create|set-*` does. A looser
+through the changes' service (`rt.changes`) as `citywatch watchlists create|set-*` does. A looser
 threshold or margin (more faces would match) waits for a second person; stricter values and
 severity apply at once. Each change is audited as the caller."""
 

@@ -14,13 +14,15 @@ from fastapi import FastAPI, Path, Query, Request, Response
 
 from citywatch.alerts import views as alerts
 from citywatch.alerts.review import CONFIRMATIONS_NEEDED
+from citywatch.audit.looks import api
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.records import AlertInfo
 from citywatch.domain.watchlists import AlertStatus
 from citywatch.runtime.build import Runtime
-from citywatch.runtime.usecases import alert_views
+from citywatch.runtime.usecases import alert_views, sighting_views
+from citywatch.sightings import views as sightings
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.paging import BeforeId, Limit
 from citywatch.web.api.schemas.common import PAGE_DEFAULT
@@ -91,7 +93,7 @@ def alerts_page(
         before_id=before_id,
         status=status,
         camera=camera,
-        path=request.url.path,
+        asked=api(request.url.path),
     )
     return render(
         request,
@@ -117,7 +119,7 @@ def alert_card(
     """One alert's card (an HTML fragment): the feed adds it as the alert arrives, and puts
     it back after a review step. Audited (`alert.view`)."""
     rt = runtime_of(request)
-    alert = alerts.view_one(alert_views(rt), caller.actor, alert_id, path=request.url.path)
+    alert = alerts.view_one(alert_views(rt), caller.actor, alert_id, asked=api(request.url.path))
     return render(
         request,
         "alert_card.html",
@@ -145,7 +147,7 @@ def cards_of(rt: Runtime, rows: list[AlertInfo]) -> list[AlertCard]:
     watchlists = {w.id: w for w in rt.watchlists.list_watchlists()}
     names = {c.id: c.name for c in rt.settings.cameras}
     confirmed = rt.alert_reviews.confirmed_by([a.id for a in rows])
-    margins = rt.sightings.sighting_margins([a.sighting_id for a in rows])
+    margins = sightings.margins_of(sighting_views(rt), [a.sighting_id for a in rows])
     cards = []
     for a in rows:
         wl = watchlists.get(a.watchlist_id) if a.watchlist_id is not None else None

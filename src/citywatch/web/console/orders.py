@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request, Response
 
-from citywatch.alerts.views import viewed
+from citywatch.alerts import views as alerts
+from citywatch.audit.looks import viewed
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, Actor
 from citywatch.domain.orders import CircleArea, OrderStatus
@@ -20,6 +21,7 @@ from citywatch.domain.records import AlertInfo, WatchlistCategory
 from citywatch.orders.checks import coverage_of
 from citywatch.orders.service import AlertNote, OrderInfo
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.usecases import alert_views
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.console.render import add_page, render
 
@@ -97,8 +99,8 @@ def _row(rt: Runtime, actor: Actor, info: OrderInfo, *, with_violations: bool) -
     places = [(c.id, c.geo) for c in rt.settings.cameras if c.geo is not None]
     violations: list[Violation] = []
     if with_violations:
-        alerts = rt.alerts.alerts_page(VIOLATIONS_SHOWN, order_id=info.order.id, camera_ids=actor.cameras)
-        violations = [Violation(a, rt.orders.notes(a.id, by=actor)) for a in alerts]
+        shown = alerts.of_order(alert_views(rt), actor, info.order.id, limit=VIOLATIONS_SHOWN)
+        violations = [Violation(a, rt.orders.notes(a.id, by=actor)) for a in shown]
     return OrderRow(
         info=info,
         watchlist=None if coverage is None else coverage.watchlist,

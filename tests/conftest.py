@@ -13,10 +13,32 @@ from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.store.blobs import BlobStore
 from citywatch.store.db import open_database
+from tests.databases import fresh_postgresql, on_postgresql
 from tests.fakes.stores import Stores
 from tests.store.helpers import db_url
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, the tests of SQLite's own behaviour do not apply."""
+    if on_postgresql():
+        skip = pytest.mark.skip(reason="about SQLite itself; this run is on PostgreSQL")
+        for item in items:
+            if item.get_closest_marker("sqlite") is not None:
+                item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def metadata_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Under CITYWATCH_TEST_DATABASE=postgresql, every settings built without a database URL
+    (and every store test's `db_url`) gets a fresh PostgreSQL database, dropped after."""
+    if not on_postgresql():
+        yield
+        return
+    with fresh_postgresql() as url:
+        monkeypatch.setenv("CITYWATCH_DATABASE_URL", url)
+        yield
 
 
 def shared_data_dir() -> Path:

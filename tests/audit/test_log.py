@@ -14,11 +14,12 @@ from citywatch.audit.keys import load_or_create, load_public, public_pem
 from citywatch.audit.log import CHECKPOINT_EVERY, AuditLog
 from citywatch.store.audit_tables import AuditCheckpoint, AuditRecord
 from citywatch.store.db import Database, open_database
+from tests.store.helpers import db_url
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    database = open_database(db_url(tmp_path / "a.db"))
     yield database
     database.close()
 

@@ -4,7 +4,6 @@ CLI say so."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import AuditEvent
 from citywatch.runtime import build
 from citywatch.runtime.build import Runtime
+from tests.databases import stray_settings
 from tests.store.helpers import Clock
 
 DAY = timedelta(days=1)
@@ -87,6 +87,7 @@ def test_the_purge_prunes_after_400_days_not_before(rt: Runtime, clock: Clock) -
     assert rt.purge() is None
 
 
+@pytest.mark.sqlite
 def test_pruned_records_are_gone_from_every_file(rt: Runtime, clock: Clock, tmp_path: Path) -> None:
     old_records(rt, 3, age=500 * DAY, marker="CANARY-AUDIT-")
     rt.audit(AuditEvent("camera.start", "camera:recent"))
@@ -107,7 +108,7 @@ def test_the_cli_dry_run_counts_and_verify_reports_the_anchor(
     old_records(rt, 4, age=420 * DAY)
     rt.audit(AuditEvent("camera.start", "camera:recent"))
     rt.close()
-    for key in [k for k in os.environ if k.startswith("CITYWATCH_")]:
+    for key in stray_settings():
         monkeypatch.delenv(key)
     env = {"CITYWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
     runner = CliRunner()

@@ -22,6 +22,7 @@ from citywatch.domain.audit import Actor
 from citywatch.domain.policy import AuthorisationStatus
 from citywatch.governance.records import NewAuthorisation
 from citywatch.runtime.build import build_runtime
+from tests.databases import stray_settings
 
 
 @dataclass
@@ -38,7 +39,7 @@ SUBPROCESS = os.environ.get("CITYWATCH_TEST_SUBPROCESS") == "1"
 
 
 def cli_env(workdir: Path, data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYWATCH_")}
+    env = {k: v for k, v in os.environ.items() if k not in stray_settings()}
     env.update(
         CITYWATCH_DATA_DIR=str(workdir / "data"),
         CITYWATCH_MODELS_DIR=str(data / "models"),
@@ -92,7 +93,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 def _in_process(workdir: Path, args: tuple[str, ...], env: dict[str, str], stdin: str | None) -> Result:
     """The command in this process, in `workdir`, with exactly `env`'s CITYWATCH_ variables;
     an error citywatch expects ends it as the entry point would (message, exit code)."""
-    changes: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CITYWATCH_")}
+    changes: dict[str, str | None] = {k: None for k in stray_settings()}
     changes.update(env)
     previous = Path.cwd()
     os.chdir(workdir)

@@ -5,7 +5,6 @@ that face, and says why. On the way: one alert per camera episode (the cooldown)
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 
 from citywatch.cli.main import app
 from citywatch.domain.matching import MatchDecision
+from tests.databases import stray_settings
 from tests.integration.cli_helpers import approve_pending, authorise, cli_env
 
 LIN = "Lin-Manuel Miranda"
@@ -23,7 +23,7 @@ LIN = "Lin-Manuel Miranda"
 @pytest.fixture
 def env(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     wanted = cli_env(tmp_path, shared_data)
-    for key in [k for k in os.environ if k.startswith("CITYWATCH_") and k not in wanted]:
+    for key in [k for k in stray_settings() if k not in wanted]:
         monkeypatch.delenv(key)
     for key, value in wanted.items():
         monkeypatch.setenv(key, value)

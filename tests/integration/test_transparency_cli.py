@@ -4,7 +4,6 @@ one JSON object, over a period given by dates."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from citywatch.config.settings import Settings
 from citywatch.domain.audit import Actor
 from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
+from tests.databases import stray_settings
 from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import invoke as run
 from tests.store.helpers import Clock, sighting
@@ -25,7 +25,7 @@ PURGED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    for key in [k for k in os.environ if k.startswith("CITYWATCH_")]:
+    for key in stray_settings():
         monkeypatch.delenv(key)
     monkeypatch.setenv("CITYWATCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COLUMNS", "200")

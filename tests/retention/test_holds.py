@@ -203,6 +203,7 @@ def test_holds_only_extend_and_release_once(rt: Runtime, clock: Clock) -> None:
     assert ret.holds() == [] and len(ret.holds(include_released=True)) == 1
 
 
+@pytest.mark.sqlite
 def test_canary_bytes_are_gone_from_every_file_after_the_purge(
     rt: Runtime, clock: Clock, tmp_path: Path
 ) -> None:
@@ -285,6 +286,7 @@ def test_remembered_non_matches_go_with_the_templates_retention(rt: Runtime, clo
     assert [n.vector.tolist() for n in rt.watchlists.non_matches("test-model")] == [vector(2).tolist()]
 
 
+@pytest.mark.sqlite
 def test_canary_a_remembered_face_leaves_no_trace_after_the_purge(
     rt: Runtime, clock: Clock, tmp_path: Path
 ) -> None:

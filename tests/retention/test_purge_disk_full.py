@@ -25,6 +25,7 @@ from citywatch.domain.errors import Unavailable
 from citywatch.retention import purge as retention_module
 from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
+from tests.databases import stray_settings
 from tests.store.helpers import T0, Clock, files_under, sighting, vector
 
 SYSTEM = Actor("citywatch@system", "system", service=True)
@@ -121,7 +122,7 @@ def test_the_cli_says_so_with_exit_code_4(
     seed(rt)  # T0 has long passed by the real clock the command purges with
     before = state(rt)
     database_full(monkeypatch, rt)
-    for key in [k for k in os.environ if k.startswith("CITYWATCH_")]:
+    for key in stray_settings():
         monkeypatch.delenv(key)
     monkeypatch.setenv("CITYWATCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)

@@ -8,7 +8,6 @@ witness, every one of these verified "intact"."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from citywatch.cli.main import app
 from citywatch.config.pipeline import RetentionSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
+from tests.databases import stray_settings
 
 RECORDS = 12
 BIG = CHECKPOINT_EVERY + 3
@@ -86,7 +86,7 @@ def honest(data: Path, n: int, *, per_commit: int = 1, age: timedelta | None = N
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    for key in [k for k in os.environ if k.startswith("CITYWATCH_")]:
+    for key in stray_settings():
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "data"

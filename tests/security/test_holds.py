@@ -7,7 +7,6 @@ a city-wide or long hold waits for a second person (and protects meanwhile, for 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
 from citywatch.store.retention_tables import RecordingRow
+from tests.databases import stray_settings
 from tests.fakes.accounts import own_token
 from tests.integration.cli_helpers import cli_env
 from tests.integration.cli_helpers import invoke as run
@@ -252,7 +252,7 @@ def test_a_hold_on_an_unknown_camera_is_refused(api: Api, cameras: list[str], un
 
 @pytest.fixture
 def cli(tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    for key in [k for k in os.environ if k.startswith("CITYWATCH_")]:
+    for key in stray_settings():
         monkeypatch.delenv(key)
     for key, value in cli_env(tmp_path, shared_data).items():
         monkeypatch.setenv(key, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,9 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def db_url(path: Path) -> str:
-    return f"sqlite:///{path}"
+    """The test's metadata database: SQLite at `path`, or under CITYWATCH_TEST_DATABASE=postgresql
+    the fresh PostgreSQL database the test was given (tests/conftest.py)."""
+    return os.environ.get("CITYWATCH_DATABASE_URL") or f"sqlite:///{path}"
 
 
 def vector(seed: int) -> np.ndarray:

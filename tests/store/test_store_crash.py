@@ -89,6 +89,7 @@ def _check(db_path: Path, blob_root: Path, committed_before: int, reported: int)
         store.close()
 
 
+@pytest.mark.sqlite
 def test_sigkill_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
     db_path = tmp_path / "citywatch.db"
     blob_root = tmp_path / "blobs"

@@ -20,6 +20,7 @@ from tests.store.helpers import db_url
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
+@pytest.mark.sqlite
 @pytest.mark.parametrize(
     ("pragma", "expected"),
     [
@@ -41,12 +42,14 @@ def test_every_connection_has_the_pragmas(tmp_path: Path, pragma: str, expected:
         db.close()
 
 
+@pytest.mark.sqlite
 def test_the_parent_folder_is_created(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "citywatch.db"
     open_database(db_url(path)).close()
     assert path.is_file()
 
 
+@pytest.mark.sqlite
 @pytest.mark.parametrize(
     ("content", "error", "message"),
     [
@@ -70,6 +73,7 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(
     assert path.read_bytes() == content  # untouched
 
 
+@pytest.mark.sqlite
 def test_a_folder_in_place_of_the_database_is_unavailable(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     path.mkdir()
@@ -132,6 +136,7 @@ def test_datetimes_come_back_aware_in_utc(tmp_path: Path) -> None:
     assert stored.hour == 12
 
 
+@pytest.mark.sqlite
 def test_a_locked_database_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         db_module,

@@ -102,6 +102,7 @@ def _describe(engine: Engine) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.sqlite
 def test_migrated_schema_equals_models_in_detail(tmp_path: Path) -> None:
     db = open_database(db_url(tmp_path / "migrated.db"))
     created = create_engine(db_url(tmp_path / "created.db"))
@@ -158,6 +159,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
         db.close()
 
 
+@pytest.mark.sqlite
 def test_a_foreign_sqlite_database_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
@@ -171,6 +173,7 @@ def test_a_foreign_sqlite_database_is_left_alone(tmp_path: Path) -> None:
     assert tables == {"invoices"}
 
 
+@pytest.mark.sqlite
 def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     url = db_url(tmp_path / "a.db")
     open_database(url).close()

@@ -96,6 +96,7 @@ def test_no_password_means_no_hash(env: Env) -> None:
     assert user_row(env, "robot").password_hash is None
 
 
+@pytest.mark.sqlite
 def test_the_plaintext_token_and_password_are_nowhere_in_the_database(env: Env) -> None:
     env.users.add_user("alice", "supervisor", None, PASSWORD)
     issued = env.users.issue_token("alice", "laptop", service=False, by=owner(env.users, "alice"))

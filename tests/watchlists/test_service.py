@@ -535,6 +535,7 @@ def test_records_are_plain_dataclasses_usable_after_the_session(store: Stores, t
     assert not hasattr(person, "_sa_instance_state")
 
 
+@pytest.mark.sqlite
 def test_removed_templates_leave_no_copy_in_the_database_files(tmp_path: Path) -> None:
     db_path = tmp_path / "citywatch.db"
     store = Stores(open_database(db_url(db_path)), BlobStore(tmp_path / "blobs"))

@@ -35,11 +35,13 @@ from citywatch.audit.witness import WitnessFile, read_witness
 from citywatch.domain.audit import Action
 from citywatch.domain.errors import Unavailable
 from citywatch.store.audit_tables import AuditAnchor, AuditCheckpoint, AuditRecord
-from citywatch.store.db import Database
+from citywatch.store.db import Database, serialise
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 100
+CHAIN_LOCK = 0x6377_6175
+"""The key the chain's appenders queue on (`store.db.serialise`): one chain, one lock."""
 """A signed checkpoint is written with every this-many records (and on demand)."""
 
 PRUNE_ACTION = Action.AUDIT_PRUNE
@@ -114,10 +116,13 @@ class AuditLog:
         at: datetime | None = None,
     ) -> AuditEntry:
         """Add a record in `session`: it commits or rolls back with the action it records.
-        The caller's write transaction serialises appends, so sequence numbers never clash.
+        Appends queue for the chain (`store.db.serialise`), so sequence numbers never clash
+        and each record names the hash of the one committed before it, however many
+        processes write at once.
 
         `action`: one of the catalogue's (`citywatch.domain.audit`), checked where the code
         builds its AuditEvent; the chain itself stores and verifies any string."""
+        serialise(session, CHAIN_LOCK)
         last = session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
         entry = sealed(
             AuditEntry(
@@ -182,6 +187,7 @@ class AuditLog:
         """Sign the current head of the chain, as a checkpoint and in the witness (None when
         the log is empty). A log written before the witness existed starts its witness so."""
         with self._db.session() as session:
+            serialise(session, CHAIN_LOCK)
             last = session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).first()
             if last is None:
                 return None

@@ -126,6 +126,16 @@ class Database:
         self._engine.dispose()
 
 
+def serialise(session: Session, key: int) -> None:
+    """Queue the writers of something built one after another (the audit chain: each record
+    names the last one's hash) until `session`'s transaction ends. On SQLite every write
+    transaction already holds the database's one write lock (`BEGIN IMMEDIATE`); on
+    PostgreSQL, where writers run side by side, a transaction-scoped advisory lock on `key`,
+    taken before the last one is read and released at commit or rollback."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 @functools.cache
 def head_revision() -> str:
     """The newest migration this citywatch ships: what `open_database` migrates to."""

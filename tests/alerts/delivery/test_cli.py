@@ -13,6 +13,7 @@ from citywatch.alerts.delivery.outbox import OutboxStatus
 from citywatch.config.load import load
 from citywatch.runtime.build import Runtime
 from tests.alerts.delivery.conftest import SECRET, Broker, Receiver, free_port, raise_alerts
+from tests.databases import stray_settings
 from tests.integration.cli_helpers import invoke
 
 
@@ -22,7 +23,7 @@ def run(config: Path, *args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def config(tmp_path: Path, broker: Broker, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in [k for k in __import__("os").environ if k.startswith("CITYWATCH_")]:
+    for key in stray_settings():
         monkeypatch.delenv(key)
     path = tmp_path / "citywatch.yaml"
     sinks = [

@@ -1,0 +1,66 @@
+"""Which metadata database the tests run on: SQLite in a temporary folder (the default), or a
+fresh PostgreSQL database per test (`CITYWATCH_TEST_DATABASE=postgresql`, on the server at
+`CITYWATCH_TEST_POSTGRES`, default the local one), created before the test and dropped after."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+BACKEND = os.environ.get("CITYWATCH_TEST_DATABASE", "sqlite")
+SERVER = os.environ.get("CITYWATCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+"""The server's URL without a database (SQLAlchemy's form)."""
+
+
+def on_postgresql() -> bool:
+    if BACKEND not in {"sqlite", "postgresql"}:
+        raise ValueError(f"CITYWATCH_TEST_DATABASE={BACKEND!r}: sqlite or postgresql")
+    return BACKEND == "postgresql"
+
+
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(
+        SERVER.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True
+    )
+
+
+@contextmanager
+def fresh_postgresql() -> Iterator[str]:
+    """A new, empty database on the test server, its SQLAlchemy URL; dropped afterwards (its
+    connections ended first)."""
+    name = f"citywatch_test_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        with _admin() as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def main() -> int:
+    """Exit 0 when the PostgreSQL test server answers (the Makefile's check before its
+    PostgreSQL leg), 1 with why when it does not."""
+    try:
+        with _admin() as admin:
+            admin.execute("SELECT 1")
+    except psycopg.Error as exc:
+        print(f"no PostgreSQL test server at {SERVER}: {exc}".strip())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def stray_settings() -> list[str]:
+    """The CITYWATCH_ variables of this process that a test clears before it runs a command on
+    settings of its own: every one but the test's database (`CITYWATCH_DATABASE_URL`, set per
+    test on PostgreSQL)."""
+    return [k for k in os.environ if k.startswith("CITYWATCH_") and k != "CITYWATCH_DATABASE_URL"]

@@ -5,7 +5,11 @@ violated), at which severity (its watchlist's, as it is when raised), and who is
 delivery outbox and the live feed, in the same transaction).
 
 It runs inside the sighting's transaction (SightingStore.add_sighting): the sighting, its
-alert and the alert's outbox rows commit together or not at all."""
+alert and the alert's outbox rows commit together or not at all. Transactions that may raise
+one queue (`store.db.serialise`) from the cooldown check to their commit, so that two
+sightings of one person stored at once raise one alert, and alerts commit in the order of
+their ids: a reader that has seen alert N (the live feed's replay from `Last-Event-ID`) never
+misses an alert below N committed after it."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from citywatch.alerts import memory
 from citywatch.domain.matching import Candidate
 from citywatch.domain.watchlists import AlertStatus, Severity
 from citywatch.store import sighting_queries
+from citywatch.store.db import serialise
 from citywatch.store.sighting_tables import Alert, Sighting
 from citywatch.store.watchlist_tables import Watchlist
 
@@ -26,6 +31,8 @@ AlertHook = Callable[[Session, Alert], None]
 live feed stages it for after the commit)."""
 
 MATCH, ORDER_VIOLATION = "match", "order_violation"
+RAISING_LOCK = 0x6377_616C
+"""The key the transactions that may raise an alert queue on."""
 
 
 def alert_kind(order_id: int | None) -> str:
@@ -49,7 +56,9 @@ class AlertRaising:
 
     def cooldown_of(self, session: Session, sighting: Sighting, order_id: int | None) -> int | None:
         """The earlier alert whose episode the (not yet stored) sighting belongs to; its
-        decision then says that no alert was raised, and why."""
+        decision then says that no alert was raised, and why. From here to the commit the
+        transaction holds the raising queue."""
+        serialise(session, RAISING_LOCK)
         if sighting.person_id is None:  # the person was removed meanwhile: nothing to merge with
             return None
         earlier = memory.cooldown_alert(
@@ -68,6 +77,7 @@ class AlertRaising:
         self, session: Session, sighting: Sighting, matched: Candidate, order_id: int | None
     ) -> int:
         """The alert of a stored sighting that raises one; its hook told in the transaction."""
+        serialise(session, RAISING_LOCK)  # held already when cooldown_of ran: a no-op then
         watchlist = None if sighting.watchlist_id is None else session.get(Watchlist, sighting.watchlist_id)
         alert = Alert(
             camera_id=sighting.camera_id,

@@ -4,6 +4,7 @@ fresh PostgreSQL database per test (`CITYWATCH_TEST_DATABASE=postgresql`, on the
 
 from __future__ import annotations
 
+import atexit
 import os
 import uuid
 from collections.abc import Iterator
@@ -29,18 +30,44 @@ def _admin() -> psycopg.Connection[tuple[object, ...]]:
     )
 
 
+_TEMPLATE: list[str] = []
+"""The migrated database this process copies for each test (made on first use)."""
+
+
+def _template() -> str:
+    """A database migrated to the head, made once per process: each test's database is a copy
+    of it (`CREATE DATABASE … TEMPLATE`), so no test waits for the migrations."""
+    if not _TEMPLATE:
+        from citywatch.store.db import open_database  # noqa: PLC0415  (only on PostgreSQL)
+
+        name = f"citywatch_template_{uuid.uuid4().hex[:12]}"
+        with _admin() as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        open_database(f"{SERVER}/{name}").close()
+        atexit.register(_drop, name)
+        _TEMPLATE.append(name)
+    return _TEMPLATE[0]
+
+
+def _drop(name: str) -> None:
+    with _admin() as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @contextmanager
 def fresh_postgresql() -> Iterator[str]:
-    """A new, empty database on the test server, its SQLAlchemy URL; dropped afterwards (its
+    """A new database on the test server, migrated, its SQLAlchemy URL; dropped afterwards (its
     connections ended first)."""
+    template = _template()
     name = f"citywatch_test_{uuid.uuid4().hex[:12]}"
     with _admin() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        )
     try:
         yield f"{SERVER}/{name}"
     finally:
-        with _admin() as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        _drop(name)
 
 
 def main() -> int:

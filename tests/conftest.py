@@ -30,14 +30,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def metadata_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def metadata_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Under CITYWATCH_TEST_DATABASE=postgresql, every settings built without a database URL
     (and every store test's `db_url`) gets a fresh PostgreSQL database, dropped after."""
-    if not on_postgresql():
+    if not on_postgresql() or "module_database" in request.fixturenames:
         yield
         return
     with fresh_postgresql() as url:
         monkeypatch.setenv("CITYWATCH_DATABASE_URL", url)
+        yield
+
+
+@pytest.fixture(scope="module")
+def module_database() -> Iterator[None]:
+    """For a module whose module-scoped fixtures store what its tests then read: one database
+    for the module's data on PostgreSQL, which the tests that use that data read (any other
+    test gets a database of its own); nothing on SQLite, where the data folder holds it."""
+    if not on_postgresql():
+        yield
+        return
+    with fresh_postgresql() as url, pytest.MonkeyPatch.context() as env:
+        env.setenv("CITYWATCH_DATABASE_URL", url)
         yield
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -91,3 +94,44 @@ def stray_settings() -> list[str]:
     settings of its own: every one but the test's database (`CITYWATCH_DATABASE_URL`, set per
     test on PostgreSQL)."""
     return [k for k in os.environ if k.startswith("CITYWATCH_") and k != "CITYWATCH_DATABASE_URL"]
+
+
+class _PostgresSql:
+    """A psycopg connection that takes SQLite's `?` placeholders, for the tests' own queries."""
+
+    def __init__(self, url: str) -> None:
+        self._conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+
+    def execute(self, query: str, params: tuple[object, ...] = ()) -> psycopg.Cursor[tuple[Any, ...]]:
+        return self._conn.execute(query.replace("?", "%s"), params)  # type: ignore[arg-type]
+
+    def __enter__(self) -> _PostgresSql:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Each statement committed already (autocommit), as `with sqlite3.connect(…)` commits."""
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def metadata_sql(data_dir: Path) -> Any:
+    """A plain connection to the metadata database a command run on `data_dir` uses, for a test
+    to read (or tamper with) its rows: the SQLite file (which must exist), or the test's
+    PostgreSQL database. Queries take `?` placeholders on both."""
+    url = os.environ.get("CITYWATCH_DATABASE_URL")
+    if url:
+        return _PostgresSql(url)
+    return sqlite3.connect(f"file:{data_dir / 'citywatch.db'}?mode=rw", uri=True)
+
+
+def integrity_ok(db: Any) -> bool:
+    """SQLite's own check of its file after a kill; PostgreSQL's write-ahead log is the
+    server's business, so there a kill leaves nothing to check here."""
+    if isinstance(db, sqlite3.Connection):
+        return bool(db.execute("pragma integrity_check").fetchone() == ("ok",))
+    return True
+
+
+DATABASE_ERRORS = (sqlite3.Error, psycopg.Error)
+"""What reading a database that is still being created may raise."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests.databases import metadata_sql
 from tests.integration.cli_helpers import authorise, citywatch, enroll
 
 
@@ -87,7 +87,7 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
     ok = citywatch(tmp_path, shared_data, "audit", "verify")
     assert ok.code == 0 and "records 1–13 (13)" in ok.stdout
 
-    db = sqlite3.connect(tmp_path / "data/citywatch.db")
+    db = metadata_sql(tmp_path / "data")
     with db:
         db.execute("UPDATE audit_records SET actor = 'nobody' WHERE seq = 3")
     bad = citywatch(tmp_path, shared_data, "audit", "verify")
@@ -99,7 +99,7 @@ def test_actions_are_audited_and_tampering_is_found(tmp_path: Path, shared_data:
 def test_the_audit_log_holds_no_template(tmp_path: Path, shared_data: Path) -> None:
     ex = shared_data / "face_recognition/examples"
     assert enroll(tmp_path, shared_data, "Lin-Manuel Miranda", ex / "lin-manuel-miranda.png").code == 0
-    db = sqlite3.connect(tmp_path / "data/citywatch.db")
+    db = metadata_sql(tmp_path / "data")
     (template,) = db.execute("SELECT vector FROM templates").fetchone()
     rows = db.execute("SELECT * FROM audit_records").fetchall()
     text = repr(rows).encode()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.databases import integrity_ok, metadata_sql
 from tests.integration.cli_helpers import authorise, citywatch, cli_env, enroll
 
 LIN = "Lin-Manuel Miranda"
@@ -27,7 +27,7 @@ def enrolled(tmp_path: Path, shared_data: Path) -> Path:
 
 
 def persons(work: Path) -> list[tuple[int, str]]:
-    db = sqlite3.connect(work / "data/citywatch.db")
+    db = metadata_sql(work / "data")
     return db.execute(
         "select p.id, p.display_name from persons p join templates t on t.person_id = p.id"
     ).fetchall()
@@ -160,7 +160,7 @@ def test_sigkill_during_watch_leaves_only_whole_sightings(tmp_path: Path, shared
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        count = sqlite3.connect(db_path).execute("select count(*) from sightings").fetchone()[0]
+        count = metadata_sql(db_path.parent).execute("select count(*) from sightings").fetchone()[0]
         if count >= 1:
             break
         time.sleep(0.02)
@@ -168,8 +168,8 @@ def test_sigkill_during_watch_leaves_only_whole_sightings(tmp_path: Path, shared
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
-    db = sqlite3.connect(db_path)
-    assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+    db = metadata_sql(db_path.parent)
+    assert integrity_ok(db)
     rows = db.execute("select id, crop_path, crop_sha256, template, ended_at from sightings").fetchall()
     assert rows
     for _, crop, sha, template, ended in rows:

@@ -19,7 +19,9 @@ SEGMENT_S = {"CITYWATCH_RECORDING__SEGMENT_S": "3"}
 
 
 @pytest.fixture(scope="module")
-def watched(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> tuple[Path, list[Segment]]:
+def watched(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path, module_database: None
+) -> tuple[Path, list[Segment]]:
     """The Hamilton clip watched in detect mode as camera `gate`, recorded in 3 s segments."""
     work = tmp_path_factory.mktemp("clip")
     clip = shared_data / "face_recognition/examples/short_hamilton_clip.mp4"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
+from tests.databases import metadata_sql
 from tests.integration.cli_helpers import citywatch, enroll
 
 
@@ -26,7 +26,7 @@ def test_person_lifecycle(tmp_path: Path, shared_data: Path) -> None:
         "test",
     )
     assert more.code == 0, more.stderr
-    db = sqlite3.connect(tmp_path / "data/citywatch.db")
+    db = metadata_sql(tmp_path / "data")
     refs = [r[0] for r in db.execute("select blob_path from reference_images")]
     assert len(refs) == 2 and all((tmp_path / "data/blobs" / r).is_file() for r in refs)
     assert db.execute("select count(*) from templates where person_id = 1").fetchone() == (2,)
@@ -40,7 +40,7 @@ def test_person_lifecycle(tmp_path: Path, shared_data: Path) -> None:
     gone = citywatch(tmp_path, shared_data, "persons", "remove", "1", "--yes")
     assert gone.code == 0, gone.stderr
     assert "2 template(s)" in gone.stdout
-    db = sqlite3.connect(tmp_path / "data/citywatch.db")
+    db = metadata_sql(tmp_path / "data")
     assert db.execute("select count(*) from templates").fetchone() == (0,)
     assert db.execute("select count(*) from reference_images").fetchone() == (0,)
     assert not any((tmp_path / "data/blobs" / r).exists() for r in refs)

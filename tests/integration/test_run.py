@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import DATABASE_ERRORS, metadata_sql
 from tests.integration.cli_helpers import authorise, cli_env, enroll
 
 LIN = "Lin-Manuel Miranda"
@@ -65,7 +65,7 @@ def camera_lines(stdout: str) -> dict[str, dict[str, str]]:
 
 
 def stored(work: Path) -> dict[str, int]:
-    db = sqlite3.connect(work / "data/citywatch.db")
+    db = metadata_sql(work / "data")
     return dict(db.execute("select camera_id, count(*) from sightings group by camera_id").fetchall())
 
 
@@ -118,13 +118,12 @@ def test_sigint_stops_cleanly_and_stores_open_tracks(tmp_path: Path, shared_data
         stderr=subprocess.PIPE,
         text=True,
     )
-    db = tmp_path / "data/citywatch.db"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if db.exists() and sum(stored(tmp_path).values()) >= 1:
+            if sum(stored(tmp_path).values()) >= 1:
                 break
-        except sqlite3.OperationalError:  # the schema is still being created
+        except DATABASE_ERRORS:  # the database or its schema is still being created
             pass
         time.sleep(0.02)
     assert proc.poll() is None, "run ended before it could be interrupted"

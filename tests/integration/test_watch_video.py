@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests.databases import metadata_sql
 from tests.integration.cli_helpers import authorise, citywatch, enroll
 
 LIN = "Lin-Manuel Miranda"
@@ -16,7 +16,7 @@ ALEX = "Alex Lacamoire"
 
 @pytest.fixture(scope="module")
 def hamilton(
-    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path, module_database: None
 ) -> tuple[Path, list[dict[str, object]]]:
     work = tmp_path_factory.mktemp("hamilton")
     ex = shared_data / "face_recognition/examples"
@@ -50,7 +50,7 @@ def test_lin_manuel_is_seen_and_alerted(hamilton: tuple[Path, list[dict[str, obj
     assert (summary["alerts"], summary["alerts_in_cooldown"]) == (1, len(lin) - 1)
     assert summary["embeddings"] <= 2 * summary["tracks"]  # per track, not per frame
 
-    db = sqlite3.connect(work / "data/citywatch.db")
+    db = metadata_sql(work / "data")
     stored = db.execute(
         "select person_name, crop_path from sightings where person_name is not null"
     ).fetchall()
@@ -159,7 +159,7 @@ def test_watchlist_mode_keeps_nothing_of_unmatched_faces(tmp_path: Path, shared_
     summary = res.json_lines()[-1]
     assert summary["mode"] == "watchlist"
     assert summary["tracks"] > 0 and summary["sightings"] == 0 and summary["discarded"] == summary["tracks"]
-    db = sqlite3.connect(tmp_path / "data/citywatch.db")
+    db = metadata_sql(tmp_path / "data")
     assert db.execute("select count(*) from sightings").fetchone() == (0,)
     assert not list((tmp_path / "data/blobs").glob("crops/**/*.jpg"))
 

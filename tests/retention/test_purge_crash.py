@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
+from tests.databases import integrity_ok, metadata_sql
 from tests.store.helpers import sighting, vector
 
 RUNNER = Path(__file__).with_name("purge_runner.py")
@@ -45,9 +45,9 @@ def kill_during_purge(data: Path, delay_s: float) -> str:
 
 
 def consistent(data: Path) -> tuple[int, int]:
-    db = sqlite3.connect(data / "citywatch.db")
+    db = metadata_sql(data)
     try:
-        assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+        assert integrity_ok(db)
         rows = {Path(p).name for (p,) in db.execute("select crop_path from sightings")}
         receipts = db.execute("select count(*) from receipts where kind = 'purge'").fetchone()[0]
         audited = db.execute("select count(*) from audit_records where action = 'receipt.purge'").fetchone()[

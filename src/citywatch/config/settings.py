@@ -50,7 +50,11 @@ class Settings(BaseSettings):
         Path("models"), description="Folder holding model files such as the YuNet ONNX file."
     )
     database_url: str = Field(
-        "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/citywatch.db."
+        "",
+        description=(
+            "SQLAlchemy URL; empty means SQLite at <data_dir>/citywatch.db. PostgreSQL: "
+            "postgresql+psycopg://user@host:5432/citywatch (migrated on first use, like SQLite)."
+        ),
     )
     detector: DetectorSettings = Field(default_factory=lambda: YuNetSettings())  # noqa: PLW0108
     quality: QualitySettings = Field(default_factory=QualitySettings)

@@ -73,6 +73,26 @@ def fresh_postgresql() -> Iterator[str]:
         _drop(name)
 
 
+@contextmanager
+def own_database() -> Iterator[None]:
+    """A database of its own for what runs inside (one example of a state machine, one round
+    of a loop over data folders): on PostgreSQL a fresh one, named by CITYWATCH_DATABASE_URL
+    while inside and dropped after; nothing on SQLite, where each data folder holds its own."""
+    if not on_postgresql():
+        yield
+        return
+    before = os.environ.get("CITYWATCH_DATABASE_URL")
+    with fresh_postgresql() as url:
+        os.environ["CITYWATCH_DATABASE_URL"] = url
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ["CITYWATCH_DATABASE_URL"]
+            else:
+                os.environ["CITYWATCH_DATABASE_URL"] = before
+
+
 def main() -> int:
     """Exit 0 when the PostgreSQL test server answers (the Makefile's check before its
     PostgreSQL leg), 1 with why when it does not."""

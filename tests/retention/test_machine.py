@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from citywatch.domain.retention import DataClass, Hold, HoldBounds, ItemRef, hel
 from citywatch.retention.hold_records import NewHold
 from citywatch.retention.holds import HoldService
 from citywatch.runtime.build import Runtime
+from tests.databases import own_database
 from tests.store.helpers import T0, Clock, sighting
 
 ANN = Actor("ann", "supervisor")
@@ -39,6 +41,8 @@ class RetentionMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="retention-sm-"))
+        self.database = ExitStack()
+        self.database.enter_context(own_database())  # each example starts from an empty store
         self.rt = Runtime(Settings(data_dir=self.tmp / "data"))
         self.clock = Clock(T0)
         self.policy = RetentionSettings(sightings_days=2, templates_days=2, alerts_days=2).policy()
@@ -51,6 +55,7 @@ class RetentionMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.rt.close()
+        self.database.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def store(self) -> HoldService:

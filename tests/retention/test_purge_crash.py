@@ -13,7 +13,7 @@ from pathlib import Path
 
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime
-from tests.databases import integrity_ok, metadata_sql
+from tests.databases import integrity_ok, metadata_sql, own_database
 from tests.store.helpers import sighting, vector
 
 RUNNER = Path(__file__).with_name("purge_runner.py")
@@ -67,14 +67,15 @@ def test_sigkill_inside_a_purge_then_a_normal_purge(tmp_path: Path) -> None:
     outcomes = set()
     for i, delay in enumerate(delays):
         data = tmp_path / f"run{i}"
-        seed(data)
-        printed = kill_during_purge(data, delay)
-        rows, orphans = consistent(data)
-        assert rows in {1, ROWS + 1}, "the purge's rows go all together or not at all"
-        outcomes.add((rows == 1, orphans > 0, "done" in printed))
-        rt = Runtime(Settings(data_dir=data))
-        rt.purge()  # the normal purge: finishes what was interrupted
-        rt.close()
-        assert consistent(data) == (1, 0)
+        with own_database():  # each round from an empty store
+            seed(data)
+            printed = kill_during_purge(data, delay)
+            rows, orphans = consistent(data)
+            assert rows in {1, ROWS + 1}, "the purge's rows go all together or not at all"
+            outcomes.add((rows == 1, orphans > 0, "done" in printed))
+            rt = Runtime(Settings(data_dir=data))
+            rt.purge()  # the normal purge: finishes what was interrupted
+            rt.close()
+            assert consistent(data) == (1, 0)
     # killed before the commit (nothing changed) and after it (files left to clean) both happened
     assert {committed for committed, _, _ in outcomes} == {False, True}, outcomes

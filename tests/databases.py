@@ -27,10 +27,13 @@ def on_postgresql() -> bool:
     return BACKEND == "postgresql"
 
 
+def _libpq(url: str) -> str:
+    """A SQLAlchemy URL (`postgresql+psycopg://…`) as psycopg takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
 def _admin() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(
-        SERVER.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True
-    )
+    return psycopg.connect(_libpq(SERVER) + "/postgres", autocommit=True)
 
 
 _TEMPLATE: list[str] = []
@@ -120,7 +123,7 @@ class _PostgresSql:
     """A psycopg connection that takes SQLite's `?` placeholders, for the tests' own queries."""
 
     def __init__(self, url: str) -> None:
-        self._conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        self._conn = psycopg.connect(_libpq(url), autocommit=True)
 
     def execute(self, query: str, params: tuple[object, ...] = ()) -> psycopg.Cursor[tuple[Any, ...]]:
         return self._conn.execute(query.replace("?", "%s"), params)  # type: ignore[arg-type]

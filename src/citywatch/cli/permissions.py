@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
+from citywatch.audit.looks import command as command_asked
 from citywatch.cli.context import CliContext
 from citywatch.domain.access import Permission, can
 from citywatch.domain.audit import Action, AuditEvent
@@ -48,7 +49,9 @@ def require_permission(rt: Runtime, permission: Permission, command: str) -> Non
     command that needs more than the command itself, e.g. binding watchlists)."""
     if can(rt.actor, permission):
         return
-    rt.audit(AuditEvent(Action.ACCESS_REFUSED, f"command:{command}", params={"permission": str(permission)}))
+    rt.audit(
+        AuditEvent(Action.ACCESS_REFUSED, command_asked(command), params={"permission": str(permission)})
+    )
     raise PermissionDenied(f"{command} needs the {permission} permission, which role {rt.actor.role} lacks")
 
 
@@ -67,5 +70,5 @@ def require_cameras(rt: Runtime, permission: Permission, cameras: Iterable[str],
         scope = ", ".join(sorted(actor.cameras or ())) or "none"
         message = f"{command}: {actor.name} may not use camera(s) {', '.join(outside)} (limited to: {scope})"
     params = {"permission": str(permission), "cameras": outside}
-    rt.audit(AuditEvent(Action.ACCESS_REFUSED, f"command:{command}", params=params))
+    rt.audit(AuditEvent(Action.ACCESS_REFUSED, command_asked(command), params=params))
     raise PermissionDenied(message)

@@ -18,6 +18,7 @@ from tests.fakes.stores import Stores
 from tests.store.helpers import db_url
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.services"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

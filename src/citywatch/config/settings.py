@@ -56,6 +56,25 @@ class Settings(BaseSettings):
             "postgresql+psycopg://user@host:5432/citywatch (migrated on first use, like SQLite)."
         ),
     )
+    storage: str = Field(
+        "",
+        description=(
+            "Where footage, crops, reference images and export packages are kept: empty for "
+            "folders under data_dir; s3://bucket/prefix for S3-compatible object storage (its "
+            "endpoint and credentials from boto3's environment: AWS_ENDPOINT_URL_S3, "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)."
+        ),
+        pattern=r"^$|^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9_.-]+)*/?$",
+    )
+    bus: str = Field(
+        "",
+        description=(
+            "How the processes of a city talk: empty for one process tree on one machine; "
+            "nats://host:4222 (comma-separated for a cluster) for NATS JetStream, which also "
+            "holds the camera and singleton leases."
+        ),
+        pattern=r"^$|^nats://[^\s,]+(,nats://[^\s,]+)*$",
+    )
     detector: DetectorSettings = Field(default_factory=lambda: YuNetSettings())  # noqa: PLW0108
     quality: QualitySettings = Field(default_factory=QualitySettings)
     embedder: EmbedderSettings = Field(default_factory=lambda: DlibResNetSettings())  # noqa: PLW0108

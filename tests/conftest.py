@@ -11,7 +11,7 @@ import pytest
 
 from citywatch.config.settings import Settings
 from citywatch.runtime.build import Runtime, build_runtime
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import open_database
 from tests.databases import fresh_postgresql, on_postgresql
 from tests.fakes.stores import Stores
@@ -89,6 +89,6 @@ def rt(settings: Settings) -> Iterator[Runtime]:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Stores]:
     """A migrated database and a blob store in tmp_path, behind the store's facade."""
-    meta = Stores(open_database(db_url(tmp_path / "db" / "citywatch.db")), BlobStore(tmp_path / "blobs"))
+    meta = Stores(open_database(db_url(tmp_path / "db" / "citywatch.db")), LocalBlobStore(tmp_path / "blobs"))
     yield meta
     meta.close()

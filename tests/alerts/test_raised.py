@@ -11,7 +11,7 @@ import pytest
 
 from citywatch.domain.errors import InvalidInput
 from citywatch.domain.records import Severity
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from tests.fakes.stores import Stores
 from tests.fakes.two_person_env import ANN, TwoPersonEnv, two_person_env
 from tests.store.helpers import T0, a_match, sighting, vector
@@ -32,7 +32,7 @@ def env(tmp_path: Path) -> Iterator[TwoPersonEnv]:
 @pytest.fixture
 def store(env: TwoPersonEnv, tmp_path: Path) -> Stores:
     """The env's database, with the configured default cooldown."""
-    return Stores(env.db, BlobStore(tmp_path / "blobs"), alert_cooldown_s=COOLDOWN_S)
+    return Stores(env.db, LocalBlobStore(tmp_path / "blobs"), alert_cooldown_s=COOLDOWN_S)
 
 
 S = timedelta(seconds=1)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from citywatch.alerts import raising
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.sighting_tables import Alert
 from tests.databases import on_postgresql
 from tests.fakes.stores import Stores
@@ -44,7 +44,7 @@ def _race(env: TwoPersonEnv, tmp_path: Path) -> list[tuple[str, int]]:
             # the second writer either waits for this commit (as it must) or commits meanwhile
             second.join(timeout=2)
 
-    store = Stores(env.db, BlobStore(tmp_path / "blobs"), on_alert=hold_the_first)
+    store = Stores(env.db, LocalBlobStore(tmp_path / "blobs"), on_alert=hold_the_first)
 
     def add(camera: str, person: int) -> None:
         saved = store.sightings.add_sighting(sighting(camera_id=camera, match=a_match(person, 1), start=T0))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from citywatch.bench.store import DAY0, case_search, fill, plant, write_rate
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import open_database
 from citywatch.store.sighting_tables import Sighting
 from tests.fakes.stores import Stores
@@ -19,7 +19,7 @@ from tests.fakes.stores import Stores
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Stores]:
-    meta = Stores(open_database(f"sqlite:///{tmp_path / 'db.sqlite'}"), BlobStore(tmp_path / "blobs"))
+    meta = Stores(open_database(f"sqlite:///{tmp_path / 'db.sqlite'}"), LocalBlobStore(tmp_path / "blobs"))
     yield meta
     meta.close()
 

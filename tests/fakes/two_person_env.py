@@ -13,7 +13,7 @@ from citywatch.audit.chain import AuditEntry
 from citywatch.audit.log import AuditLog
 from citywatch.changes.service import ChangeService
 from citywatch.domain.audit import Actor, AuditEvent
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import Database, open_database
 from tests.fakes.stores import Stores
 from tests.store.helpers import db_url
@@ -42,7 +42,7 @@ class TwoPersonEnv:
 
 def two_person_env(root: Path) -> TwoPersonEnv:
     db = open_database(db_url(root / "db" / "citywatch.db"))
-    blobs = BlobStore(root / "blobs")
+    blobs = LocalBlobStore(root / "blobs")
     log = AuditLog(db, Ed25519PrivateKey.generate())
 
     def audit_as(session: Session, actor: Actor, event: AuditEvent) -> None:

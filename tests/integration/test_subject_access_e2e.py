@@ -26,12 +26,13 @@ from citywatch.domain.audit import SYSTEM, Actor
 from citywatch.domain.errors import NoFace, NotFound, SeveralFaces, Unavailable
 from citywatch.domain.policy import ProcessingMode, Window
 from citywatch.domain.records import RequestKind, RequestStatus
+from citywatch.media.images import read_image
 from citywatch.media.video import video_frames
 from citywatch.requests.export_store import EXPORTS_FOLDER
 from citywatch.requests.fulfil import fulfil
 from citywatch.requests.package import verify_package
 from citywatch.requests.records import RequestInfo
-from citywatch.requests.subject_access import SubjectSearch, file_subject_access, requester_template
+from citywatch.requests.subject_access import SubjectSearch, file_subject_access, requester_face
 from citywatch.retention.footage import export_clip
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import fulfilment, subject_access
@@ -160,7 +161,7 @@ def test_the_requester_is_found_held_and_exported_with_every_other_face_blurred(
     clips = sorted((out / "clips").glob("*.mp4"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
     assert len(clips) == len(found.appearances) == len(described)
 
-    lin = requester_template(subject_access(rt), lin_photo)
+    lin = requester_face(subject_access(rt), read_image(lin_photo), lin_photo.name)
     threshold = rt.settings.matching.search_threshold
     lin_visible = bystanders = 0
     for n, (clip, appearance, about) in enumerate(zip(clips, found.appearances, described, strict=True)):

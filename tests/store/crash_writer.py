@@ -15,7 +15,7 @@ import numpy as np
 from citywatch.domain.matching import Candidate, MatchDecision, MatchResult
 from citywatch.domain.records import SightingRecord
 from citywatch.sightings.store import SightingStore
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import open_database
 
 
@@ -26,7 +26,7 @@ def main() -> None:
         int(sys.argv[3]),
         int(sys.argv[4]),
     )
-    sightings = SightingStore(open_database(f"sqlite:///{db_path}"), BlobStore(blob_root))
+    sightings = SightingStore(open_database(f"sqlite:///{db_path}"), LocalBlobStore(blob_root))
     rng = np.random.default_rng(os.getpid())
     start = datetime(2026, 3, 1, tzinfo=UTC)
     matched = Candidate(person_id, "Ann", watchlist_id, "wanted", 0.3)

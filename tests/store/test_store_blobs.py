@@ -13,12 +13,12 @@ import pytest
 
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.store import blobs as blobs_module
-from citywatch.store.blobs import TMP_SUFFIX, BlobStore
+from citywatch.store.blobs import TMP_SUFFIX, LocalBlobStore
 from tests.store.helpers import files_under
 
 
 def test_put_then_read_round_trips(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path / "blobs")
+    store = LocalBlobStore(tmp_path / "blobs")
     data = os.urandom(10_000)
     ref = store.put(data, folder="crops/2026-03-01", suffix=".jpg")
     assert ref.path.startswith("crops/2026-03-01/")
@@ -30,7 +30,7 @@ def test_put_then_read_round_trips(tmp_path: Path) -> None:
 
 
 def test_put_leaves_no_temporary_file_and_private_permissions(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     refs = [store.put(b"x" * n, folder="references", suffix="png") for n in range(1, 6)]
     files = files_under(tmp_path)
     assert [f.name for f in files] == sorted(Path(r.path).name for r in refs)
@@ -39,7 +39,7 @@ def test_put_leaves_no_temporary_file_and_private_permissions(tmp_path: Path) ->
 
 
 def test_equal_content_gets_distinct_files(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     a = store.put(b"same", folder="crops", suffix=".jpg")
     b = store.put(b"same", folder="crops", suffix=".jpg")
     assert a.path != b.path
@@ -62,20 +62,20 @@ def test_equal_content_gets_distinct_files(tmp_path: Path) -> None:
 )
 def test_unsafe_folders_and_suffixes_are_refused(tmp_path: Path, folder: str, suffix: str) -> None:
     with pytest.raises(InvalidInput):
-        BlobStore(tmp_path / "blobs").put(b"data", folder=folder, suffix=suffix)
+        LocalBlobStore(tmp_path / "blobs").put(b"data", folder=folder, suffix=suffix)
     assert files_under(tmp_path) == []
 
 
 @pytest.mark.parametrize("path", ["../x.jpg", "/etc/passwd", "crops/../../x", "", "crops/.."])
 def test_paths_outside_the_root_are_refused(tmp_path: Path, path: str) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     for call in (store.absolute, store.read, store.delete):
         with pytest.raises(InvalidInput):
             call(path)
 
 
 def test_read_missing_is_not_found_and_delete_missing_is_fine(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     with pytest.raises(NotFound):
         store.read("crops/nothing.jpg")
     assert store.delete("crops/nothing.jpg") is False
@@ -88,7 +88,7 @@ def test_read_missing_is_not_found_and_delete_missing_is_fine(tmp_path: Path) ->
 def test_disk_full_is_unavailable_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
 
     def full(fd: int, data: bytes) -> None:
         os.write(fd, data[:3])  # a partial write happened before the disk filled
@@ -101,7 +101,7 @@ def test_disk_full_is_unavailable_and_leaves_nothing(
 
 
 def test_a_failed_rename_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
 
     def refuse(src: object, dst: object) -> None:
         raise OSError(errno.EIO, "Input/output error")
@@ -114,7 +114,7 @@ def test_a_failed_rename_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_orphans_are_unreferenced_files_including_temporaries(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     kept = store.put(b"a", folder="crops/2026-03-01", suffix=".jpg")
     lost = store.put(b"b", folder="crops/2026-03-02", suffix=".jpg")
     other = store.put(b"c", folder="references", suffix=".jpg")
@@ -130,7 +130,7 @@ def test_orphans_are_unreferenced_files_including_temporaries(tmp_path: Path) ->
 
 
 def test_orphans_spare_recent_files(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     old = store.put(b"old", folder="crops", suffix=".jpg")
     new = store.put(b"new", folder="crops", suffix=".jpg")
     an_hour_ago = time.time() - 3600
@@ -140,4 +140,4 @@ def test_orphans_spare_recent_files(tmp_path: Path) -> None:
 
 
 def test_orphans_of_a_missing_folder_is_empty(tmp_path: Path) -> None:
-    assert BlobStore(tmp_path / "none").orphans(set(), folder="crops") == []
+    assert LocalBlobStore(tmp_path / "none").orphans(set(), folder="crops") == []

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import open_database
 from citywatch.store.sighting_tables import Alert, Sighting
 from tests.fakes.stores import Stores
@@ -65,7 +65,7 @@ def _run_and_kill(db_path: Path, blob_root: Path, person_id: int, watchlist_id: 
 
 
 def _check(db_path: Path, blob_root: Path, committed_before: int, reported: int) -> int:
-    store = Stores(open_database(db_url(db_path)), BlobStore(blob_root))
+    store = Stores(open_database(db_url(db_path)), LocalBlobStore(blob_root))
     try:
         with store.db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalars().all() == ["ok"]
@@ -93,7 +93,7 @@ def _check(db_path: Path, blob_root: Path, committed_before: int, reported: int)
 def test_sigkill_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
     db_path = tmp_path / "citywatch.db"
     blob_root = tmp_path / "blobs"
-    store = Stores(open_database(db_url(db_path)), BlobStore(blob_root))
+    store = Stores(open_database(db_url(db_path)), LocalBlobStore(blob_root))
     watchlist = store.watchlists.create_watchlist("wanted")
     person = store.watchlists.add_person("wanted", "Ann")
     store.watchlists.add_reference(person.id, JPEG_STUB, ".jpg", "src", "basis", MODEL, vector(1))

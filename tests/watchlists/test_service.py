@@ -16,7 +16,7 @@ from citywatch.domain.errors import CitywatchError, Conflict, InvalidInput, NotF
 from citywatch.domain.matching import MatchDecision
 from citywatch.domain.records import AlertStatus, NewReference, WatchlistCategory
 from citywatch.store import sighting_queries, watchlist_queries
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import open_database
 from citywatch.store.sighting_tables import Sighting
 from citywatch.store.watchlist_tables import FaceTemplate, ReferenceImage, Watchlist
@@ -538,7 +538,7 @@ def test_records_are_plain_dataclasses_usable_after_the_session(store: Stores, t
 @pytest.mark.sqlite
 def test_removed_templates_leave_no_copy_in_the_database_files(tmp_path: Path) -> None:
     db_path = tmp_path / "citywatch.db"
-    store = Stores(open_database(db_url(db_path)), BlobStore(tmp_path / "blobs"))
+    store = Stores(open_database(db_url(db_path)), LocalBlobStore(tmp_path / "blobs"))
     try:
         secret = vector(77)
         store.watchlists.create_watchlist("wanted")
@@ -556,7 +556,7 @@ def test_removed_templates_leave_no_copy_in_the_database_files(tmp_path: Path) -
 
 
 def test_an_in_memory_database_works_across_threads() -> None:
-    store = Stores(open_database("sqlite://"), BlobStore(Path("/nonexistent-blobs")))
+    store = Stores(open_database("sqlite://"), LocalBlobStore(Path("/nonexistent-blobs")))
     try:
         thread = threading.Thread(target=store.watchlists.create_watchlist, args=("wanted",))
         thread.start()

@@ -25,7 +25,7 @@ from citywatch.domain.access import within_scope
 from citywatch.domain.audit import Actor
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.retention.segments import ORPHAN_GRACE_S
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import Database
 from citywatch.store.retention_tables import ExportRow, RequestRow
 
@@ -105,7 +105,7 @@ def clean_orphan_exports(db: Database, root: Path, *, older_than_s: float = ORPH
     `older_than_s` are spared: a package may be being built or recorded right now."""
     if not (older_than_s >= 0 and math.isfinite(older_than_s)):
         raise InvalidInput(f"older_than_s must be a non-negative number, got {older_than_s}")
-    files = BlobStore(root)
+    files = LocalBlobStore(root)
     # Files first, then rows: a package recorded meanwhile is in the rows.
     candidates = files.orphans(set(), older_than_s=older_than_s)
     if not candidates:

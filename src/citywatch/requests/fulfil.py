@@ -70,9 +70,7 @@ def fulfil_law_enforcement(fulfilment: Fulfilment, info: RequestInfo, *, by: Act
     with work_folder(fulfilment.data_dir, f"request-{info.id}-") as tmp:
         clips = _clips(fulfilment.footage, fulfilment.configured, info, tmp)
         entries = [Entry(f"clips/{c.camera_id}.mp4", source=c.path) for c in clips]
-        entries += [
-            Entry(f"crops/sighting-{s.id}.jpg", source=blobs.absolute(s.crop_path)) for s in sightings
-        ]
+        entries += [Entry(f"crops/sighting-{s.id}.jpg", blobs.read(s.crop_path)) for s in sightings]
         entries.append(Entry("sightings.json", json_bytes([sighting_record(s) for s in sightings])))
         entries.append(Entry("alerts.json", json_bytes([plain(asdict(a)) for a in alerts])))
         entries.append(Entry("request.json", json_bytes(_request(info, clips))))

@@ -33,7 +33,7 @@ from citywatch.domain.matching import Template
 from citywatch.domain.policy import Window
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import RequestKind, SightingInfo
-from citywatch.media.images import encode_jpeg, read_image
+from citywatch.media.images import decode_image, encode_jpeg, read_image
 from citywatch.media.video import video_frames
 from citywatch.requests.records import NewRequest, RequestInfo, SubjectFindings
 from citywatch.requests.service import RequestService, check_known, check_request
@@ -121,9 +121,14 @@ Progress = Callable[[int, int], None]
 """Called with (segments searched, segments in scope)."""
 
 
-def requester_template(access: SubjectAccess, photo: Path) -> Template:
-    """The requester's face in the photo file `photo` (see `requester_face`)."""
-    return requester_face(access, read_image(photo), photo.name)
+def requester_template(access: SubjectAccess, photo_path: str) -> Template:
+    """The requester's face in their kept photo, the blob `photo_path` (see `requester_face`)."""
+    return requester_face(access, stored_image(access.blobs, photo_path), photo_path.rpartition("/")[2])
+
+
+def stored_image(blobs: BlobStore, path: str) -> Image:
+    """A kept image (a crop, a requester's photo) decoded from the blob store."""
+    return decode_image(blobs.read(path), path)
 
 
 def requester_face(access: SubjectAccess, image: Image, name: str) -> Template:
@@ -293,7 +298,7 @@ def _matching_sightings(
             matched.append(s)
         elif not s.has_template:
             try:
-                distances = _distances(access, read_image(access.blobs.absolute(s.crop_path)), probe)
+                distances = _distances(access, stored_image(access.blobs, s.crop_path), probe)
             except CorruptMedia as exc:
                 log.warning("sighting %d's crop not searched: %s", s.id, exc)
                 continue

@@ -15,7 +15,7 @@ from citywatch.domain.footage import Segment
 from citywatch.domain.frames import Image
 from citywatch.domain.matching import Template
 from citywatch.domain.records import SightingInfo
-from citywatch.media.images import encode_jpeg, read_image
+from citywatch.media.images import encode_jpeg
 from citywatch.media.redaction import FaceRedactor, RedactionCounts, redact, spread
 from citywatch.media.video import rewrite_video, video_frames
 from citywatch.requests.exports import json_bytes, publish_export, request_record, work_folder
@@ -27,6 +27,7 @@ from citywatch.requests.subject_access import (
     SubjectSearch,
     requester_template,
     search_subject,
+    stored_image,
 )
 from citywatch.retention.footage import export_clip
 from citywatch.retention.segments import describe_os_error
@@ -43,7 +44,7 @@ def fulfil_subject_access(access: SubjectAccess, info: RequestInfo, *, by: Actor
     if info.photo_path is None:
         raise Conflict(f"request {info.id} no longer has the requester's photo; it cannot be fulfilled")
     _check_redaction_detector(access)
-    probe = requester_template(access, access.blobs.absolute(info.photo_path))
+    probe = requester_template(access, info.photo_path)
     found = search_subject(access, probe, info.cameras, info.window)
     if found.missing:
         raise Unavailable(
@@ -57,7 +58,7 @@ def fulfil_subject_access(access: SubjectAccess, info: RequestInfo, *, by: Actor
         own = [s for s in _in_window(access, info) if s.id in set(found.sightings)]
         for s in own:
             redactor = _redactor(access, probe)
-            image = read_image(access.blobs.absolute(s.crop_path))
+            image = stored_image(access.blobs, s.crop_path)
             crop = redact(image, redactor.boxes(image))
             counts.add(redactor.counts)
             entries.append(Entry(f"crops/sighting-{s.id}.jpg", encode_jpeg(crop)))

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from citywatch.retention.segments import ORPHAN_GRACE_S
-from citywatch.store.blobs import remove_empty_days
+from citywatch.store.blobs import BlobStore, remove_empty_days
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,9 @@ class Orphans:
     """Each removes one kind of file left without its row (crops, references, requester photos,
     footage, exports, working files) and says how many."""
     day_folders: Sequence[Path]
-    """Roots of per-day folders (footage, crops, exports) whose emptied days go."""
+    """Roots of per-day folders (footage, exports) whose emptied days go."""
+    blob_day_folders: Sequence[tuple[BlobStore, str]] = field(default=())
+    """Folders of per-day folders in a blob store (crops), swept by the store itself."""
 
     def recover(self, today: date) -> int:
         """Remove the orphan files, then the empty per-day folders; returns the files removed."""
@@ -32,6 +34,9 @@ class Orphans:
         keep = {today.isoformat()}
         folders = sum(
             remove_empty_days(root, keep=keep, older_than_s=ORPHAN_GRACE_S) for root in self.day_folders
+        ) + sum(
+            blobs.sweep_empty_days(folder, keep=keep, older_than_s=ORPHAN_GRACE_S)
+            for blobs, folder in self.blob_day_folders
         )
         if folders:
             log.info("removed %d empty per-day folder(s)", folders)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from citywatch.domain.clock import Clock, utc_now
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 from citywatch.domain.footage import PendingSegment, Segment
-from citywatch.store.blobs import TMP_SUFFIX, BlobStore, fsync_dir, make_dirs
+from citywatch.store.blobs import TMP_SUFFIX, LocalBlobStore, fsync_dir, make_dirs
 from citywatch.store.db import Database
 from citywatch.store.retention_tables import RecordingRow
 
@@ -78,7 +78,7 @@ class FootageStore:
 
     def __init__(self, db: Database, root: Path, *, clock: Clock = utc_now) -> None:
         self._db = db
-        self._files = BlobStore(root)
+        self._files = LocalBlobStore(root)
         self._clock = clock
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()

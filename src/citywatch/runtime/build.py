@@ -57,7 +57,7 @@ from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
 from citywatch.sightings.store import SightingStore
 from citywatch.store import watchlist_queries
-from citywatch.store.blobs import BlobStore, make_dirs
+from citywatch.store.blobs import BlobStore, LocalBlobStore, make_dirs, open_blobs
 from citywatch.store.db import Database, open_database
 from citywatch.store.private import make_private
 from citywatch.store.sighting_tables import Alert
@@ -150,8 +150,9 @@ class Runtime:
 
     @cached_property
     def blobs(self) -> BlobStore:
-        """Crops and reference images under <data_dir>/blobs."""
-        return BlobStore(self.settings.data_dir / "blobs")
+        """Crops, reference images and requesters' photos: under <data_dir>/blobs, or in the
+        object storage the `storage` setting names."""
+        return open_blobs(self.settings.storage, self.settings.data_dir / "blobs")
 
     @cached_property
     def watchlists(self) -> WatchlistService:
@@ -265,7 +266,7 @@ class Runtime:
         """Unlink a stored file of a data class (the purge calls this after its commit)."""
         if kind == "sightings":
             return self.blobs.delete(path)
-        return BlobStore(self.settings.data_dir / kind).delete(path)
+        return LocalBlobStore(self.settings.data_dir / kind).delete(path)
 
     @cached_property
     def purge(self) -> ScheduledPurge:
@@ -444,7 +445,8 @@ class Runtime:
                 lambda: clean_orphan_exports(self.database, exports),
                 lambda: clean_work_folder(self.settings.data_dir / WORK_FOLDER, older_than_s=ORPHAN_GRACE_S),
             ),
-            day_folders=(self.footage.root, self.blobs.root / CROPS_FOLDER, exports),
+            day_folders=(self.footage.root, exports),
+            blob_day_folders=((self.blobs, CROPS_FOLDER),),
         ).recover(utc_now().date())
 
     def camera_worker(

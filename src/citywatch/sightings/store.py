@@ -92,7 +92,7 @@ class SightingStore:
                     camera_id=row.camera_id,
                     started_at=row.started_at,
                     ended_at=row.ended_at,
-                    crop_path=str(self._blobs.absolute(row.crop_path)),
+                    crop_path=self._blobs.locator(row.crop_path),
                     quality=row.quality,
                     vector=vectors.decode(row.template),
                 )

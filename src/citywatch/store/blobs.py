@@ -1,8 +1,12 @@
-"""Local blob store for crops and reference images: atomic, durable writes under one root.
+"""The blob store for crops, reference images and requesters' photos: the seam
+(`BlobStore`) and its embedded adapter, files under one root (`LocalBlobStore`); the
+scale-out adapter is S3-compatible object storage (`store.s3`), chosen by the `storage`
+setting (`open_blobs`).
 
-A blob is written to a temporary file in its final folder, flushed and fsynced, renamed
+A local blob is written to a temporary file in its final folder, flushed and fsynced, renamed
 into place, and the folder fsynced; a crash leaves the old state or the whole new file,
-never a torn one. Paths handed out are relative to the root, with `/` separators.
+never a torn one. Paths handed out are relative to the store's root, with `/` separators,
+the same on every adapter: a row names its blob the same way wherever the blob lies.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 
@@ -24,7 +29,7 @@ log = logging.getLogger(__name__)
 
 TMP_SUFFIX = ".tmp"
 _SEGMENT = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.][A-Za-z0-9_.-]{0,119}$")
-_SUFFIX = re.compile(r"^\.?([A-Za-z0-9]{1,10})$")
+SUFFIX = re.compile(r"^\.?([A-Za-z0-9]{1,10})$")
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -37,7 +42,39 @@ class BlobRef:
     size: int
 
 
-class BlobStore:
+class BlobStore(Protocol):
+    """Where blobs lie: written whole and durably before `put` returns, read back, deleted
+    with every old version, listed for orphans. Raises `InvalidInput` for a bad path,
+    `NotFound` for a missing blob, `Unavailable` when the storage cannot be reached or is full."""
+
+    def put(self, data: bytes, *, folder: str, suffix: str) -> BlobRef:
+        """Write `data` to a new blob in `folder` (a unique name) and return where it lies."""
+        ...
+
+    def read(self, path: str) -> bytes: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def delete(self, path: str) -> bool:
+        """Delete a blob physically, with every version the storage keeps; False when it was
+        already gone."""
+        ...
+
+    def orphans(self, referenced: set[str], *, folder: str = "", older_than_s: float = 0.0) -> list[str]:
+        """Blobs under `folder` not in `referenced` and older than `older_than_s`, sorted."""
+        ...
+
+    def locator(self, path: str) -> str:
+        """Where a person finds the blob: a file's absolute path, or an object's URL."""
+        ...
+
+    def sweep_empty_days(self, folder: str, *, keep: Collection[str], older_than_s: float) -> int:
+        """Remove the per-day folders under `folder` that a purge emptied (none on object
+        storage, which has no folders); returns how many went."""
+        ...
+
+
+class LocalBlobStore:
     """Files under `root`; folders are created on first use."""
 
     def __init__(self, root: Path) -> None:
@@ -49,13 +86,8 @@ class BlobStore:
 
     def put(self, data: bytes, *, folder: str, suffix: str) -> BlobRef:
         """Write `data` durably to a new file in `folder` and return where it lies."""
-        rel_folder = _relative(folder, what="folder")
-        match = _SUFFIX.match(suffix)
-        if match is None:
-            raise InvalidInput(f"blob suffix {suffix!r} is not a short alphanumeric extension")
+        rel_folder, name, digest = new_blob(data, folder=folder, suffix=suffix)
         directory = self._root.joinpath(*rel_folder.parts)
-        digest = hashlib.sha256(data).hexdigest()
-        name = f"{digest[:16]}-{uuid.uuid4().hex[:16]}.{match.group(1).lower()}"
         rel = (rel_folder / name).as_posix()
         final = directory / name
         tmp = directory / f".{name}{TMP_SUFFIX}"
@@ -93,7 +125,17 @@ class BlobStore:
         """The file behind a relative blob path; paths leaving the root are refused."""
         if not path:
             raise InvalidInput("blob path is empty")
-        return self._root.joinpath(*_relative(path, what="path").parts)
+        return self._root.joinpath(*relative(path, what="path").parts)
+
+    def exists(self, path: str) -> bool:
+        return self.absolute(path).is_file()
+
+    def locator(self, path: str) -> str:
+        return str(self.absolute(path))
+
+    def sweep_empty_days(self, folder: str, *, keep: Collection[str], older_than_s: float) -> int:
+        base = self._root.joinpath(*relative(folder, what="folder").parts) if folder else self._root
+        return remove_empty_days(base, keep=keep, older_than_s=older_than_s)
 
     def delete(self, path: str) -> bool:
         """Unlink a blob (durably); False when it was already gone."""
@@ -116,7 +158,7 @@ class BlobStore:
         Left-over temporary files count as orphans. `older_than_s` spares files modified
         more recently, so a blob written just before its row is committed is not taken.
         """
-        base = self._root.joinpath(*_relative(folder, what="folder").parts) if folder else self._root
+        base = self._root.joinpath(*relative(folder, what="folder").parts) if folder else self._root
         if not base.is_dir():
             return []
         cutoff = time.time() - older_than_s
@@ -136,7 +178,17 @@ class BlobStore:
         return sorted(found)
 
 
-def _relative(path: str, *, what: str) -> PurePosixPath:
+def new_blob(data: bytes, *, folder: str, suffix: str) -> tuple[PurePosixPath, str, str]:
+    """A new blob's folder (checked), unique name and SHA-256, the same on every adapter."""
+    rel_folder = relative(folder, what="folder")
+    match = SUFFIX.match(suffix)
+    if match is None:
+        raise InvalidInput(f"blob suffix {suffix!r} is not a short alphanumeric extension")
+    digest = hashlib.sha256(data).hexdigest()
+    return rel_folder, f"{digest[:16]}-{uuid.uuid4().hex[:16]}.{match.group(1).lower()}", digest
+
+
+def relative(path: str, *, what: str) -> PurePosixPath:
     pure = PurePosixPath(path.replace("\\", "/"))
     if path and (pure.is_absolute() or not all(_SEGMENT.match(part) for part in pure.parts)):
         raise InvalidInput(f"blob {what} {path!r} must be relative, without '..' or unusual characters")
@@ -216,3 +268,13 @@ def _unlink_quietly(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError:
         log.warning("cannot remove %s", path, exc_info=True)
+
+
+def open_blobs(storage: str, local_root: Path) -> BlobStore:
+    """The blob store the `storage` setting names: files under `local_root` when it is
+    empty, else S3-compatible object storage (`s3://bucket/prefix`; boto3 is imported only then)."""
+    if not storage:
+        return LocalBlobStore(local_root)
+    from citywatch.store.s3 import S3BlobStore  # noqa: PLC0415  (boto3 only where S3 is used)
+
+    return S3BlobStore(storage)

@@ -25,7 +25,7 @@ from citywatch.alerts.delivery.outbox import Backoff, Outbox
 from citywatch.alerts.delivery.webhook import verify
 from citywatch.config.delivery import SinkSettings
 from citywatch.domain.audit import AuditEvent
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import open_database
 from tests.fakes.stores import Stores, StoresLike
 from tests.store.helpers import a_match, db_url, sighting
@@ -202,7 +202,7 @@ def deploy(tmp_path: Path, sinks: list[SinkSettings], backoff: Backoff) -> Deplo
         audited.append(event)
 
     outbox = Outbox(db, sinks, backoff=backoff, clock=lambda: datetime.now(UTC), audit=audit)
-    store = Stores(db, BlobStore(tmp_path / "blobs"), on_alert=outbox.write)
+    store = Stores(db, LocalBlobStore(tmp_path / "blobs"), on_alert=outbox.write)
     return Deployment(store, outbox, audited)
 
 

@@ -17,7 +17,7 @@ from citywatch.alerts.delivery.message import AlertMessage, alert_message
 from citywatch.alerts.delivery.outbox import Backoff, Outbox
 from citywatch.config.delivery import MqttSinkSettings
 from citywatch.domain.errors import Conflict
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import open_database
 from citywatch.store.sighting_tables import Alert
 from tests.fakes.stores import Stores, StoresLike
@@ -28,7 +28,7 @@ T = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 def store_with(tmp_path: Path, hook: object) -> Stores:
     db = open_database(db_url(tmp_path / "citywatch.db"))
-    return Stores(db, BlobStore(tmp_path / "blobs"), on_alert=hook)  # type: ignore[arg-type]
+    return Stores(db, LocalBlobStore(tmp_path / "blobs"), on_alert=hook)  # type: ignore[arg-type]
 
 
 def raise_alert(store: StoresLike, *, camera_id: str = "gate-1", track_id: int = 1) -> int:
@@ -113,7 +113,7 @@ def test_the_feed_sends_the_outboxs_payload(tmp_path: Path) -> None:
         feed.stage(session, alert)
 
     sub = feed.subscribe()
-    store = Stores(db, BlobStore(tmp_path / "blobs"), on_alert=hook)
+    store = Stores(db, LocalBlobStore(tmp_path / "blobs"), on_alert=hook)
     raise_alert(store)
     got = sub.get(timeout_s=1)
     assert got is not None

@@ -17,7 +17,7 @@ from citywatch.alerts.delivery.outbox import Backoff, Outbox, OutboxStatus
 from citywatch.alerts.delivery.sink import DeliveryFailed
 from citywatch.config.delivery import MqttSinkSettings, WebhookSinkSettings
 from citywatch.domain.errors import Conflict, NotFound
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.sighting_tables import Alert, OutboxRow, Sighting
 from tests.alerts.delivery.conftest import SECRET, deploy, raise_alerts
 from tests.fakes.stores import Stores
@@ -94,7 +94,7 @@ def test_a_rolled_back_alert_leaves_no_outbox_row(tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 4  # written, same session
         raise RuntimeError("the alert's transaction fails after the outbox rows were added")
 
-    failing = Stores(d.store.db, BlobStore(tmp_path / "blobs"), on_alert=write_then_fail)
+    failing = Stores(d.store.db, LocalBlobStore(tmp_path / "blobs"), on_alert=write_then_fail)
     with pytest.raises(RuntimeError):
         raise_alerts(failing, 1)
     with d.store.db.session(write=False) as session:

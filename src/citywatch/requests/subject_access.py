@@ -27,7 +27,7 @@ from citywatch.config.pipeline import MatchingSettings, RequestSettings
 from citywatch.config.vision import QualitySettings
 from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
-from citywatch.domain.errors import CorruptMedia, InvalidInput, NoFace, SeveralFaces
+from citywatch.domain.errors import CorruptMedia, InvalidInput, NoFace, NotFound, SeveralFaces
 from citywatch.domain.frames import Image
 from citywatch.domain.matching import Template
 from citywatch.domain.policy import Window
@@ -35,6 +35,7 @@ from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import RequestKind, SightingInfo
 from citywatch.media.images import decode_image, encode_jpeg, read_image
 from citywatch.media.video import video_frames
+from citywatch.requests.exports import work_folder
 from citywatch.requests.records import NewRequest, RequestInfo, SubjectFindings
 from citywatch.requests.service import RequestService, check_known, check_request
 from citywatch.retention.segments import FootageStore
@@ -243,20 +244,24 @@ def search_subject(
     every_s = 1.0 / access.rules.scan_fps
     missing: list[int] = []
     for done, (camera, segment) in enumerate(segments, start=1):
-        path = access.footage.absolute(segment.path)
         try:
-            if not path.is_file():
-                missing.append(segment.id)
-                raise CorruptMedia(f"{segment.path}: the file is missing")
-            for frame in video_frames(path, every_s=every_s):
-                at = segment.started_at + timedelta(seconds=frame.offset_s)
-                if not start <= at < end:
-                    continue
-                frames += 1
-                distances = _distances(access, frame.image, probe)
-                compared += len(distances)
-                if len(distances) and float(distances.min()) < threshold:
-                    seen[camera].append((at, at))
+            with (
+                work_folder(access.data_dir, "subject-search-") as work,
+                access.footage.local_file(segment, work) as path,
+            ):
+                for frame in video_frames(path, every_s=every_s):
+                    at = segment.started_at + timedelta(seconds=frame.offset_s)
+                    if not start <= at < end:
+                        continue
+                    frames += 1
+                    distances = _distances(access, frame.image, probe)
+                    compared += len(distances)
+                    if len(distances) and float(distances.min()) < threshold:
+                        seen[camera].append((at, at))
+        except NotFound as exc:
+            missing.append(segment.id)
+            unreadable += 1
+            log.warning("segment #%d of camera %s not searched: %s", segment.id, camera, exc)
         except CorruptMedia as exc:
             unreadable += 1
             log.warning("segment #%d of camera %s not searched: %s", segment.id, camera, exc)

@@ -198,7 +198,7 @@ def _redacted_clip(
 def _require_files(access: SubjectAccess, camera: str, segments: list[Segment]) -> list[Segment]:
     """`segments`, each with its file; a file gone is an error, never a stretch left out."""
     for segment in segments:
-        if not access.footage.absolute(segment.path).is_file():
+        if not access.footage.has_file(segment):
             raise Unavailable(
                 f"footage segment #{segment.id} of camera {camera} is held for this request but its "
                 f"file {segment.path} is missing; nothing was exported (the request stays approved)"

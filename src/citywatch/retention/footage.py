@@ -14,6 +14,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,10 +104,11 @@ def export_clip(
     """
     segments = _window_segments(footage, camera_id, since, until, configured=configured)
     target = _target(out, overwrite=overwrite)
-    parts, ids = _clip_parts(footage, camera_id, segments)
     temp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        span = write_clip(parts, since, until, temp)
+        with ExitStack() as files:
+            parts, ids = _clip_parts(footage, segments, files, work=target.parent)
+            span = write_clip(parts, since, until, temp)
         if span is None:
             raise NotFound(
                 f"no footage of camera {camera_id} between {since.isoformat()} and {until.isoformat()}"
@@ -154,15 +156,14 @@ def _window_segments(
 
 
 def _clip_parts(
-    footage: FootageStore, camera_id: str, segments: Sequence[Segment]
+    footage: FootageStore, segments: Sequence[Segment], files: ExitStack, *, work: Path
 ) -> tuple[list[ClipPart], dict[str, int]]:
-    """The segments' files as labelled clip parts, with each label's segment id; NotFound if one is gone."""
+    """The segments' files (copies from the archive in `work`, kept until `files` closes) as
+    labelled clip parts, with each label's segment id; NotFound if one is gone."""
     parts: list[ClipPart] = []
     ids: dict[str, int] = {}
     for segment in segments:
-        path = footage.absolute(segment.path)
-        if not path.is_file():
-            raise NotFound(f"segment #{segment.id} of camera {camera_id}: its file {segment.path} is missing")
+        path = files.enter_context(footage.local_file(segment, work))
         label = f"segment #{segment.id}"
         ids[label] = segment.id
         parts.append(ClipPart(path, segment.started_at, label))

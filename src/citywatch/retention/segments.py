@@ -17,9 +17,14 @@ import math
 import os
 import re
 import threading
-from collections.abc import Collection, Iterable
+import time
+import uuid
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -68,20 +73,58 @@ def unlink_quietly(path: Path) -> None:
         log.warning("cannot remove %s", path, exc_info=True)
 
 
+class FootageArchive(Protocol):
+    """Where placed segments are kept off this machine (S3-compatible object storage,
+    `store.s3`), under the same relative paths."""
+
+    url: str
+
+    def put_file(self, path: str, source: Path, *, sha256: str) -> None: ...
+
+    def download(self, path: str, target: Path) -> None: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def delete(self, path: str) -> bool: ...
+
+    def orphans(self, referenced: set[str], *, folder: str = "", older_than_s: float = 0.0) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Spool:
+    """Segments placed and indexed on this machine, not yet in the archive."""
+
+    segments: int = 0
+    bytes: int = 0
+    oldest_s: float = 0.0
+    """Age of the oldest, by its file's time."""
+    last_error: str | None = None
+    """Why the last upload failed, until one succeeds."""
+
+
 class FootageStore:
-    """Footage files under `root`, indexed in the `recordings` table.
+    """Footage files under `root`, indexed in the `recordings` table; with an `archive`,
+    `root` is a spool: `archive_spooled` moves each placed segment to the archive, and a
+    segment is read from wherever it lies (`local_file`).
 
     For the purge: `remove_rows` (inside the caller's transaction, with its receipt) and then
     `unlink` after the commit; or `delete_segments`, which does both. Either way a crash in
-    between leaves files without rows, which `clean_orphans` deletes.
+    between leaves files without rows, which `clean_orphans` deletes (in the archive too).
     """
 
-    def __init__(self, db: Database, root: Path, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, db: Database, root: Path, *, clock: Clock = utc_now, archive: FootageArchive | None = None
+    ) -> None:
         self._db = db
         self._files = LocalBlobStore(root)
         self._clock = clock
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()
+        self._archive = archive
+        self._moving = threading.Lock()
+        """Held while one segment moves to the archive, and while segments are unlinked: a
+        purge never races an upload into leaving an object behind."""
+        self._archive_error: str | None = None
 
     @property
     def root(self) -> Path:
@@ -224,14 +267,18 @@ class FootageStore:
         return sorted(removed, key=lambda s: (s.started_at, s.id))
 
     def unlink(self, segments: Iterable[Segment]) -> int:
-        """Delete the segments' files physically (unlink, folder fsynced); returns how many
-        were there. A file that cannot be deleted now is logged and left for `clean_orphans`."""
+        """Delete the segments' files physically (unlink, folder fsynced; in the archive with
+        every version); returns how many were there. A file that cannot be deleted now is
+        logged and left for `clean_orphans`."""
         removed = 0
-        for segment in segments:
-            try:
-                removed += self._files.delete(segment.path)
-            except Unavailable:
-                log.exception("cannot unlink %s; clean_orphans will retry", segment.path)
+        with self._moving:
+            for segment in segments:
+                try:
+                    here = self._files.delete(segment.path)
+                    there = self._archive is not None and self._archive.delete(segment.path)
+                    removed += here or there
+                except Unavailable:
+                    log.exception("cannot delete %s; clean_orphans will retry", segment.path)
         return removed
 
     def delete_segments(self, segment_ids: Collection[int]) -> list[Segment]:
@@ -260,9 +307,104 @@ class FootageStore:
                 removed += self._files.delete(path)
             except Unavailable:
                 log.exception("cannot remove orphan footage file %s", path)
+        removed += self._clean_archive(keep, older_than_s)
         if removed:
             log.info("removed %d footage file(s) left without an index row", removed)
         return removed
+
+    def _clean_archive(self, keep: set[str], older_than_s: float) -> int:
+        if self._archive is None:
+            return 0
+        try:
+            with self._moving:
+                gone = [p for p in self._archive.orphans(keep, older_than_s=older_than_s) if p not in keep]
+                return sum(self._archive.delete(path) for path in gone)
+        except Unavailable:
+            log.exception("cannot clean the footage archive %s; the next round retries", self._archive.url)
+            return 0
+
+    # --- the archive ------------------------------------------------------------------------
+
+    def archive_spooled(self, *, limit: int = 100) -> int:
+        """Move up to `limit` placed and indexed segments from the spool to the archive,
+        oldest first, each removed here once the archive holds it whole; returns how many
+        moved. Stops at the first failure, remembered (`spool`) until an upload succeeds, so
+        that recording goes on into the spool while the archive is away."""
+        if self._archive is None:
+            return 0
+        moved = 0
+        for path in self._spooled()[:limit]:
+            with self._moving:
+                with self._db.session(write=False) as session:
+                    digest = session.scalars(
+                        select(RecordingRow.sha256).where(RecordingRow.path == path)
+                    ).first()
+                local = self.absolute(path)
+                if digest is None or not local.is_file():
+                    continue  # purged meanwhile, or not indexed yet
+                try:
+                    self._archive.put_file(path, local, sha256=digest)
+                except Unavailable as exc:
+                    self._archive_error = str(exc)
+                    log.warning("footage stays in the spool: %s", exc)
+                    return moved
+                unlink_quietly(local)
+            self._archive_error = None
+            moved += 1
+        return moved
+
+    def spool(self) -> Spool:
+        """What waits in the spool for the archive (nothing without an archive)."""
+        if self._archive is None:
+            return Spool()
+        now = time.time()
+        sizes, oldest = 0, now
+        paths = self._spooled()
+        for path in paths:
+            try:
+                stat = self.absolute(path).stat()
+            except FileNotFoundError:
+                continue
+            sizes += stat.st_size
+            oldest = min(oldest, stat.st_mtime)
+        return Spool(len(paths), sizes, max(0.0, now - oldest), self._archive_error)
+
+    def _spooled(self) -> list[str]:
+        """Placed segment files in the spool (not the temporary ones being written), oldest
+        name first (names are start times)."""
+        placed = [p for p in self._files.orphans(set()) if not p.rpartition("/")[2].startswith(".")]
+        return sorted(placed, key=lambda p: p.rpartition("/")[2])
+
+    def has_file(self, segment: Segment) -> bool:
+        """Whether the segment's file lies in the spool or the archive."""
+        if self.absolute(segment.path).is_file():
+            return True
+        return self._archive is not None and self._archive.exists(segment.path)
+
+    @contextmanager
+    def local_file(self, segment: Segment, work: Path) -> Iterator[Path]:
+        """The segment as a file to read: its own in the spool, else a copy from the archive
+        in the folder `work`, removed afterwards. `NotFound` when it lies in neither."""
+        here = self.absolute(segment.path)
+        if here.is_file() or self._archive is None:
+            if not here.is_file():
+                raise NotFound(
+                    f"segment #{segment.id} of camera {segment.camera_id}: its file {segment.path} is missing"
+                )
+            yield here
+            return
+        copy = work / f".segment-{segment.id}-{uuid.uuid4().hex[:8]}.mp4"
+        try:
+            try:
+                self._archive.download(segment.path, copy)
+            except NotFound:
+                raise NotFound(
+                    f"segment #{segment.id} of camera {segment.camera_id}: its file {segment.path} is "
+                    f"missing from the spool and from {self._archive.url}"
+                ) from None
+            yield copy
+        finally:
+            unlink_quietly(copy)
 
     def _release(self, pending: PendingSegment) -> None:
         with self._pending_lock:

@@ -57,7 +57,7 @@ from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
 from citywatch.sightings.store import SightingStore
 from citywatch.store import watchlist_queries
-from citywatch.store.blobs import BlobStore, LocalBlobStore, make_dirs, open_blobs
+from citywatch.store.blobs import BlobStore, LocalBlobStore, make_dirs, open_archive, open_blobs
 from citywatch.store.db import Database, open_database
 from citywatch.store.private import make_private
 from citywatch.store.sighting_tables import Alert
@@ -125,6 +125,7 @@ class Runtime:
                 + [CameraCounts(failed, PipelineStats()) for failed in self.live.failed()]
             ),
             self.supervised,
+            spool=lambda: self.footage.spool() if self.settings.storage else None,
         )
 
     def readiness(self) -> Readiness:
@@ -132,7 +133,12 @@ class Runtime:
         folder takes writes, every started camera worker is still at work (or being restarted),
         no camera failed to open, and every supervised service runs."""
         return readiness(
-            self.database, self.settings.data_dir, self.live.workers(), self.live.failed(), self.supervised()
+            self.database,
+            self.settings.data_dir,
+            self.live.workers(),
+            self.live.failed(),
+            self.supervised(),
+            spool=self.footage.spool() if self.settings.storage else None,
         )
 
     @cached_property
@@ -287,8 +293,10 @@ class Runtime:
 
     @cached_property
     def footage(self) -> FootageStore:
-        """Recorded footage segments under <data_dir>/footage, indexed in the database."""
-        return FootageStore(self.database, self.settings.data_dir / FOOTAGE_FOLDER)
+        """Recorded footage segments under <data_dir>/footage, indexed in the database; with
+        object storage (`storage`), that folder is a spool that the footage archive empties."""
+        archive = open_archive(self.settings.storage, FOOTAGE_FOLDER)
+        return FootageStore(self.database, self.settings.data_dir / FOOTAGE_FOLDER, archive=archive)
 
     @cached_property
     def governance(self) -> GovernanceService:

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from citywatch.domain.ports import SourceState
 from citywatch.pipeline.camera import PipelineStats
 from citywatch.pipeline.worker import CameraStatus
+from citywatch.retention.segments import Spool
 from citywatch.runtime.supervisor import ChildState, ChildStatus
 
 STAGE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -98,6 +99,33 @@ class _Supervised(Collector):
         yield up
 
 
+class _Spooled(Collector):
+    """Footage waiting in the spool for object storage (nothing on the embedded default)."""
+
+    def __init__(self, spool: Callable[[], Spool | None]) -> None:
+        self._spool = spool
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        spool = self._spool()
+        if spool is None:
+            return
+        yield GaugeMetricFamily(
+            "citywatch_footage_spooled_segments",
+            "Footage segments not yet in object storage.",
+            spool.segments,
+        )
+        yield GaugeMetricFamily(
+            "citywatch_footage_spooled_oldest_seconds",
+            "Age of the oldest footage segment not yet in object storage.",
+            spool.oldest_s,
+        )
+        yield GaugeMetricFamily(
+            "citywatch_footage_archive_failing",
+            "1 while uploads to object storage fail.",
+            int(spool.last_error is not None),
+        )
+
+
 class Metrics:
     """The runtime's metrics. `stage` and `purged` record; `cameras` and `supervised` are read
     on each scrape."""
@@ -106,6 +134,7 @@ class Metrics:
         self,
         cameras: Callable[[], Sequence[CameraCounts]] = tuple,
         supervised: Callable[[], Sequence[ChildStatus]] = tuple,
+        spool: Callable[[], Spool | None] = lambda: None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._stage = Histogram(
@@ -126,6 +155,7 @@ class Metrics:
         )
         self.registry.register(_Cameras(cameras))
         self.registry.register(_Supervised(supervised))
+        self.registry.register(_Spooled(spool))
 
     def stage(self, stage: str, seconds: float) -> None:
         """One call of a pipeline stage took `seconds` (all cameras together: a label per

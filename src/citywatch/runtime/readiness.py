@@ -15,6 +15,7 @@ from pathlib import Path
 
 from citywatch.domain.errors import CitywatchError
 from citywatch.pipeline.worker import CameraStatus, CameraWorker
+from citywatch.retention.segments import Spool
 from citywatch.runtime.supervisor import ChildState, ChildStatus
 from citywatch.store.db import Database, head_revision
 
@@ -52,10 +53,15 @@ def readiness(
     workers: Sequence[CameraWorker],
     failed: Sequence[CameraStatus] = (),
     supervised: Sequence[ChildStatus] = (),
+    *,
+    spool: Spool | None = None,
 ) -> Readiness:
     """`failed`: the cameras that could not even be opened (no worker), with their errors;
-    `supervised`: what the supervisor runs (restarts, cameras and services given up on)."""
+    `supervised`: what the supervisor runs (restarts, cameras and services given up on);
+    `spool`: footage waiting for object storage, where there is an archive."""
     checks = [*check_schema(database), check_writable(data_dir)]
+    if spool is not None:
+        checks.append(check_spool(spool))
     if workers or failed:
         checks.append(check_workers(workers, failed, supervised))
     services = [s for s in supervised if s.camera_id is None]
@@ -131,3 +137,17 @@ def check_services(services: Sequence[ChildStatus]) -> Check:
     if down:
         return Check("services", False, "services not running: " + ", ".join(down), critical=False)
     return Check("services", True, f"{len(services)} service(s) running", critical=False)
+
+
+SPOOL_ALARM_S = 300.0
+"""Footage older than this still in the spool raises the alarm: the archive is away or slow."""
+
+
+def check_spool(spool: Spool) -> Check:
+    """Footage goes on being recorded into the spool while object storage is away; the
+    alarm says so, with why, before the spool's disk fills."""
+    waiting = f"{spool.segments} segment(s), {spool.bytes / 1e6:.1f} MB, oldest {spool.oldest_s:.0f} s"
+    if spool.last_error is not None or spool.oldest_s > SPOOL_ALARM_S:
+        why = spool.last_error or "the archive is behind"
+        return Check("footage archive", False, f"footage spooled locally ({waiting}): {why}", critical=False)
+    return Check("footage archive", True, f"in object storage; spooled: {waiting}", critical=False)

@@ -24,6 +24,8 @@ PRODUCERS, CONSUMERS = 0, 1
 ORDER_ENFORCE_S = 10.0
 """How often `run` ends the orders whose window has passed (their templates go at once;
 matching them stopped already, the gallery filtering by time)."""
+FOOTAGE_ARCHIVE_S = 5.0
+"""How often `run` moves placed footage segments from the spool to object storage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,12 @@ def supervise(rt: Runtime, on_outcome: Callable[[TrackOutcome], None] = lambda _
     )
     if rt.settings.delivery.sinks:
         supervisor.add(SERVICE + "delivery", _dispatcher(rt), tier=CONSUMERS)
+    if rt.settings.storage:
+        supervisor.add(
+            SERVICE + "footage-archive",
+            lambda: Scheduled("footage archive", rt.footage.archive_spooled, FOOTAGE_ARCHIVE_S),
+            tier=CONSUMERS,
+        )
     rt.supervisor = supervisor
     return supervisor
 

@@ -21,7 +21,10 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from citywatch.store.s3 import S3BlobStore
 
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
 
@@ -278,3 +281,13 @@ def open_blobs(storage: str, local_root: Path) -> BlobStore:
     from citywatch.store.s3 import S3BlobStore  # noqa: PLC0415  (boto3 only where S3 is used)
 
     return S3BlobStore(storage)
+
+
+def open_archive(storage: str, folder: str) -> S3BlobStore | None:
+    """Object storage for `folder` (footage) under the `storage` setting's prefix; None on
+    the embedded default, where the files stay where they were written."""
+    if not storage:
+        return None
+    from citywatch.store.s3 import S3BlobStore  # noqa: PLC0415  (boto3 only where S3 is used)
+
+    return S3BlobStore(f"{storage.rstrip('/')}/{relative(folder, what='folder').as_posix()}")

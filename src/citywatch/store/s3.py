@@ -20,6 +20,7 @@ import base64
 import hashlib
 import time
 from collections.abc import Collection, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -137,6 +138,26 @@ class S3BlobStore:
 
     def locator(self, path: str) -> str:
         return f"s3://{self._bucket}/{self.key(path)}"
+
+    def put_file(self, path: str, source: Path, *, sha256: str) -> None:
+        """Upload the file `source` whole as the blob `path` (a footage segment, named by its
+        camera and time), its SHA-256 (`sha256`, hex) checked by the server on arrival."""
+        key = self.key(path)
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
+        with source.open("rb") as body:
+            self._call(
+                "write",
+                path,
+                lambda: self._client.put_object(
+                    Bucket=self._bucket, Key=key, Body=body, ChecksumSHA256=checksum
+                ),
+            )
+
+    def download(self, path: str, target: Path) -> None:
+        """The blob `path` into the file `target` (`NotFound` when there is none)."""
+        key = self.key(path)
+        self._call("look up", path, lambda: self._client.head_object(Bucket=self._bucket, Key=key))
+        self._call("read", path, lambda: self._client.download_file(self._bucket, key, str(target)))
 
     def sweep_empty_days(self, folder: str, *, keep: Collection[str], older_than_s: float) -> int:
         return 0  # object storage has no folders to leave behind

@@ -271,15 +271,20 @@ class FootageStore:
         every version); returns how many were there. A file that cannot be deleted now is
         logged and left for `clean_orphans`."""
         removed = 0
-        with self._moving:
-            for segment in segments:
-                try:
-                    here = self._files.delete(segment.path)
-                    there = self._archive is not None and self._archive.delete(segment.path)
-                    removed += here or there
-                except Unavailable:
-                    log.exception("cannot delete %s; clean_orphans will retry", segment.path)
+        for segment in segments:
+            try:
+                removed += self.delete_file(segment.path)
+            except Unavailable:
+                log.exception("cannot delete %s; clean_orphans will retry", segment.path)
         return removed
+
+    def delete_file(self, path: str) -> bool:
+        """Delete one segment's file wherever it lies (the spool, the archive with every
+        version); False when it was nowhere. `Unavailable` when it cannot be deleted now."""
+        with self._moving:
+            here = self._files.delete(path)
+            there = self._archive is not None and self._archive.delete(path)
+        return here or there
 
     def delete_segments(self, segment_ids: Collection[int]) -> list[Segment]:
         """Delete rows, then files, of `segment_ids`; returns the segments deleted."""

@@ -272,6 +272,8 @@ class Runtime:
         """Unlink a stored file of a data class (the purge calls this after its commit)."""
         if kind == "sightings":
             return self.blobs.delete(path)
+        if kind == "footage":
+            return self.footage.delete_file(path)
         return LocalBlobStore(self.settings.data_dir / kind).delete(path)
 
     @cached_property

@@ -27,6 +27,7 @@ EXPECTED: dict[str, frozenset[Permission]] = {
             P.POLICY_READ,
             P.POLICY_MANAGE,
             P.CAMERAS_RUN,
+            P.CAMERAS_MANAGE,
             P.WATCHLISTS_READ,
             P.WATCHLISTS_MANAGE,
             P.AUTHORISATIONS_READ,

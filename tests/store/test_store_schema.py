@@ -17,6 +17,7 @@ from citywatch.store.schema import metadata
 from tests.store.helpers import db_url
 
 TABLES = {
+    "cameras",
     "watchlists",
     "persons",
     "reference_images",
@@ -154,7 +155,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
     db = open_database(url)
     try:
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0008"]
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0009"]
     finally:
         db.close()
 

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from citywatch.config.base import Section
 from citywatch.domain.policy import DEFAULT_MODE, GeoPoint, ProcessingMode
 
-__all__ = ["CameraSettings", "ProcessingMode", "SourceSettings"]
+__all__ = ["CAMERA_ID_PATTERN", "CameraSettings", "ProcessingMode", "SourceSettings"]
 
 
 class SourceSettings(Section):
@@ -38,11 +38,14 @@ class SourceSettings(Section):
         return self
 
 
-CameraId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""A camera id: letters, digits, `_ . -`, starting with a letter or digit, so that no id is `.`,
+`..` or a hidden name where it names a folder (footage, crops)."""
+CameraId = Annotated[str, Field(pattern=CAMERA_ID_PATTERN)]
 
 
 class CameraSettings(Section):
-    id: CameraId = Field(description="Stable camera id (letters, digits, _ . -).")
+    id: CameraId = Field(description="Stable camera id (letters, digits, _ . -; a letter or digit first).")
     name: str = Field("", max_length=200, description="Human-readable name.")
     url: str = Field(min_length=1, description="Video file, image folder, or rtsp:// / http(s):// stream.")
     mode: ProcessingMode = Field(

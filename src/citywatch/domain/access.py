@@ -36,6 +36,9 @@ class Permission(StrEnum):
     POLICY_MANAGE = "policy.manage"
     """Zones, events and policy rules."""
     CAMERAS_RUN = "cameras.run"
+    CAMERAS_MANAGE = "cameras.manage"
+    """Add, change and remove camera records (`citywatch cameras`, `/api/cameras`): what the
+    city runs, and where its streams' credentials are kept."""
     WATCHLISTS_READ = "watchlists.read"
     WATCHLISTS_MANAGE = "watchlists.manage"
     CHANGES_APPROVE = "changes.approve"
@@ -78,6 +81,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.POLICY_READ,
             Permission.POLICY_MANAGE,
             Permission.CAMERAS_RUN,
+            Permission.CAMERAS_MANAGE,
             Permission.WATCHLISTS_READ,
             Permission.WATCHLISTS_MANAGE,
             Permission.AUTHORISATIONS_READ,

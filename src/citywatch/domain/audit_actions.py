@@ -131,6 +131,14 @@ class Action(StrEnum):
     WORKER_FAILED = "worker.failed"
     """The supervisor gave up on a camera worker or service: it could not be opened, cannot be
     helped by a restart, or died once more with its restart budget spent."""
+    CAMERA_ADD = "camera.add"
+    """A camera record was added (its source without credentials, its mode, its version)."""
+    CAMERA_CHANGE = "camera.change"
+    """A camera record changed: which fields, from and to (a source without credentials), the
+    new version."""
+    CAMERA_REMOVE = "camera.remove"
+    """A camera record was removed (its last version, whether footage of it is still kept:
+    footage stays until its retention ends)."""
     CAMERA_SNAPSHOT = "camera.snapshot"
     """Someone looked at a camera's live frame (its mode, whether blurred, the faces)."""
     RECORDING_VIEW = "recording.view"

@@ -92,7 +92,9 @@ its proposer too."""
 CATALOGUE: Mapping[Action, EventSpec] = MappingProxyType(
     {
         Action.ACCESS_REFUSED: _spec(
-            "api command export alert request requests hold holds", "cameras action", needs="permission"
+            "api command export alert request requests hold holds camera",
+            "cameras action",
+            needs="permission",
         ),
         Action.AUTH_RATE_LIMITED: _spec("address user", needs="failures window_s"),
         Action.USER_LOGIN: _spec("user", needs="method role"),
@@ -143,6 +145,9 @@ CATALOGUE: Mapping[Action, EventSpec] = MappingProxyType(
         Action.CAMERA_MODE: _spec("camera", "watchlists", needs="mode requested previous reasons"),
         Action.WORKER_RESTART: _spec("camera service", needs="restarts reason"),
         Action.WORKER_FAILED: _spec("camera service", needs="restarts reason"),
+        Action.CAMERA_ADD: _spec("camera", "name location", needs="source mode version"),
+        Action.CAMERA_CHANGE: _spec("camera", needs="fields from to version"),
+        Action.CAMERA_REMOVE: _spec("camera", "source mode", needs="version footage_kept"),
         Action.CAMERA_SNAPSHOT: _spec("camera", "mode_now faces captured_at", needs="mode blurred"),
         Action.RECORDING_VIEW: _spec("camera", needs="since until ids"),
         Action.CLIP_EXPORT: _spec(

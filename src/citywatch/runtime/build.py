@@ -24,6 +24,7 @@ from citywatch.alerts.store import AlertStore
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
 from citywatch.audit.witness import WitnessFile
+from citywatch.cameras.service import CameraService
 from citywatch.changes.service import ChangeService
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
@@ -235,7 +236,7 @@ class Runtime:
             remove_file=self._remove_file,
             audit_log=self.audit_log,
             bounds=self.settings.retention.hold_bounds(),
-            cameras=lambda: [c.id for c in self.settings.cameras],
+            cameras=lambda: [c.id for c in self.cameras()],
         )
 
     @property
@@ -289,9 +290,24 @@ class Runtime:
         )
 
     def known_cameras(self, wanted: Iterable[str]) -> set[str]:
-        """The cameras a request may name among `wanted`: those configured, and those no longer
-        configured whose footage is still kept."""
-        return {c.id for c in self.settings.cameras} | {c for c in wanted if self.footage.has_footage(c)}
+        """The cameras a request may name among `wanted`: those of the city now, and those no
+        longer whose footage is still kept."""
+        return {c.id for c in self.cameras()} | {c for c in wanted if self.footage.has_footage(c)}
+
+    @cached_property
+    def camera_records(self) -> CameraService:
+        """The cameras of the city: the configuration file's and the records' (`cameras`)."""
+        return CameraService(
+            self.database,
+            configured=self.settings.cameras,
+            clock=utc_now,
+            audit=self._audit_as,
+            has_footage=lambda camera_id: self.footage.has_footage(camera_id),  # noqa: PLW0108 (built when asked)
+        )
+
+    def cameras(self) -> list[CameraSettings]:
+        """The cameras the city runs now (read at each call): the file's, then the records'."""
+        return [r.settings for r in self.camera_records.cameras()]
 
     @cached_property
     def footage(self) -> FootageStore:

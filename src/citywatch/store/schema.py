@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from citywatch.store import (
     audit_tables,
+    camera_tables,
     governance_tables,
     retention_tables,
     sighting_tables,
@@ -15,7 +16,14 @@ from citywatch.store import (
 )
 from citywatch.store.base import Base
 
-TABLE_MODULES = (audit_tables, governance_tables, retention_tables, sighting_tables, watchlist_tables)
+TABLE_MODULES = (
+    audit_tables,
+    camera_tables,
+    governance_tables,
+    retention_tables,
+    sighting_tables,
+    watchlist_tables,
+)
 """Every module that declares tables: importing them registers their tables on `metadata`."""
 
 metadata = Base.metadata

@@ -127,6 +127,7 @@ def test_a_camera_out_of_restarts_fails_and_the_city_runs_on_degraded(city: Api)
         wait_for(lambda: frames_of(sup, "camera:gate-1") > before)  # the rest of the city runs on
         assert state(sup, "camera:gate-1") == (ChildState.RUNNING, 0)
         assert {s.name: s.state for s in sup.status() if s.name.startswith("service:")} == {
+            "service:camera-sync": ChildState.RUNNING,
             "service:purge": ChildState.RUNNING,
             "service:orders": ChildState.RUNNING,
         }

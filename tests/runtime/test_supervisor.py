@@ -189,3 +189,48 @@ def test_stop_stops_tier_by_tier_and_nothing_is_restarted_after(heard: Heard) ->
     assert cameras.built[0].stopped < delivery.built[0].stopped  # producers first
     assert {s.state for s in sup.status()} == {ChildState.STOPPED}
     assert heard.restarts == [] and len(cameras.built) == 1
+
+
+def test_a_child_added_while_it_runs_starts_at_once_and_one_removed_stops_for_good(heard: Heard) -> None:
+    first, later = Jobs(), Jobs()
+    sup = Supervisor(FAST, heard, tick_s=0.01)
+    sup.add("camera:a", first, spec="settings a")
+    assert not first.built[0].done and first.built[0]._thread.ident is None  # built, not started
+    sup.start()
+    sup.add("camera:b", later, spec="settings b")
+    wait_for(later.built[0]._thread.is_alive)  # started at once: the supervisor runs
+    assert (sup.spec("camera:a"), sup.spec("camera:b"), sup.spec("camera:none")) == (
+        "settings a",
+        "settings b",
+        None,
+    )
+    assert sup.remove("camera:b", 5) and later.built[0].done
+    assert [s.name for s in sup.status()] == ["camera:a"] and sup.spec("camera:b") is None
+    time.sleep(0.1)
+    assert len(later.built) == 1 and heard.restarts == []  # removed: never restarted
+    assert not sup.remove("camera:b")  # no such child any more
+    assert sup.stop(5) == []
+
+
+def test_a_child_removed_while_it_waits_for_its_restart_is_not_rebuilt(heard: Heard) -> None:
+    jobs = Jobs()
+    slow = RestartPolicy(budget=5, window_s=60, backoff_initial_s=0.3, backoff_max_s=0.3)
+    sup = Supervisor(slow, heard, tick_s=0.01)
+    sup.add("camera:a", jobs)
+    sup.start()
+    jobs.built[0].die("stream lost")
+    wait_for(lambda: sup.status()[0].state is ChildState.RESTARTING)
+    assert sup.remove("camera:a", 5)
+    time.sleep(0.5)
+    assert len(jobs.built) == 1 and sup.status() == [] and heard.restarts == []
+    assert sup.stop(5) == []
+
+
+def test_a_child_added_after_the_stop_began_is_not_started(heard: Heard) -> None:
+    jobs = Jobs()
+    sup = Supervisor(FAST, heard, tick_s=0.01)
+    sup.start()
+    assert sup.stop(5) == []
+    sup.add("camera:late", jobs)
+    assert jobs.built[0]._thread.ident is None
+    assert sup.remove("camera:late", 1)  # stopped without a join of what never started

@@ -21,13 +21,13 @@ from citywatch.cli.output import emit_json, err, out, table
 from citywatch.cli.permissions import require_cameras, requires
 from citywatch.config.ingest import CameraSettings, ProcessingMode
 from citywatch.domain.access import Permission
-from citywatch.domain.audit import Action, AuditEvent
+from citywatch.domain.audit import Action
 from citywatch.domain.errors import Unavailable
-from citywatch.ingest.stream import redact
 from citywatch.pipeline.camera import TrackOutcome
 from citywatch.pipeline.worker import CameraStatus, CameraWorker
 from citywatch.runtime.build import Runtime
-from citywatch.runtime.supervised import CAMERA, data_folder_lock, supervise
+from citywatch.runtime.camera_sync import CAMERA, camera_event, camera_of
+from citywatch.runtime.supervised import data_folder_lock, supervise
 from citywatch.runtime.supervisor import ChildState, Supervisor
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,8 @@ def watch(
     source_settings = rt.settings.source
     if detect_fps is not None:
         source_settings = source_settings.model_copy(update={"detect_fps": detect_fps})
-    # a configured camera's place comes with its id: the zones it stands in still apply
-    configured = next((c for c in rt.settings.cameras if c.id == camera_id), None)
+    # a camera's place comes with its id: the zones it stands in still apply
+    configured = next((c for c in rt.cameras() if c.id == camera_id), None)
     location = None if configured is None else configured.location
     camera = CameraSettings(id=camera_id, url=source, mode=mode, source=source_settings, location=location)
     if mode is ProcessingMode.INVESTIGATE:
@@ -135,7 +135,7 @@ def watch(
         )
     worker = rt.camera_worker(camera, lambda o: _print_outcome(o, as_json))
     start_delivery(ctx, rt)
-    rt.audit(_camera_event(Action.CAMERA_START, camera))
+    rt.audit(camera_event(Action.CAMERA_START, camera))
     started = time.perf_counter()
     stop_on_signals(worker.stop)  # Ctrl-C: stop reading, store open tracks, print the summary
     worker.start()
@@ -149,7 +149,7 @@ def watch(
                 s = worker.status()
                 spinner.update(f"{s.state}: {s.frames} frames, {s.fps:.1f} fps, {s.sightings} sightings")
     _summary(worker, time.perf_counter() - started, as_json)
-    rt.audit(_camera_event(Action.CAMERA_STOP, camera, worker))
+    rt.audit(camera_event(Action.CAMERA_STOP, camera, worker))
     if worker.failure is not None:
         raise worker.failure
     if worker.pipeline_error is not None:
@@ -211,30 +211,32 @@ def _fmt(value: object) -> str:
 
 @requires(Permission.CAMERAS_RUN)
 def run(ctx: typer.Context) -> None:
-    """Watch every configured camera at once, with a live status view, until Ctrl-C. A camera
-    worker or service that dies is restarted (`restarts:` in the configuration)."""
+    """Watch every camera of the city at once (the configuration file's and the camera
+    records'), with a live status view, until Ctrl-C or until every camera has ended. A camera
+    added, changed or removed meanwhile (`citywatch cameras`) is picked up within seconds; a
+    camera worker or service that dies is restarted (`restarts:` in the configuration)."""
     rt = runtime(ctx)
-    if not rt.settings.cameras:
-        raise typer.BadParameter("no cameras configured: add them under `cameras:` (see `citywatch init`)")
-    require_cameras(rt, Permission.CAMERAS_RUN, [c.id for c in rt.settings.cameras], ctx.command_path)
+    cameras = rt.cameras()
+    if not cameras:
+        raise typer.BadParameter(
+            "no cameras: add them under `cameras:` (see `citywatch init`) or with `citywatch cameras add`"
+        )
+    require_cameras(rt, Permission.CAMERAS_RUN, [c.id for c in cameras], ctx.command_path)
     own_data_folder(ctx, rt, "citywatch run")  # before recover(), which tidies what a writer left
     rt.recover()
     stop = threading.Event()
     stop_on_signals(stop.set)
     supervisor = supervise(rt)
-    cameras = {c.id: c for c in rt.settings.cameras}
-    for worker in _workers(supervisor):
-        rt.audit(_camera_event(Action.CAMERA_START, cameras[worker.source.camera_id]))
+    _audit_cameras(rt, supervisor, Action.CAMERA_START)
     start_api(ctx, rt)
     supervisor.start()
     with Live(_status_table(camera_statuses(supervisor)), console=err, refresh_per_second=2) as live:
-        while not stop.wait(0.5) and not supervisor.settled(CAMERA):
+        while not stop.wait(0.5) and not _cameras_ended(supervisor):
             live.update(_status_table(camera_statuses(supervisor)))
         for name in supervisor.stop(SHUTDOWN_S):
             log.error("%s did not stop within %.0f s", name, SHUTDOWN_S)
         live.update(_status_table(camera_statuses(supervisor)))
-    for worker in _workers(supervisor):
-        rt.audit(_camera_event(Action.CAMERA_STOP, cameras[worker.source.camera_id], worker))
+    _audit_cameras(rt, supervisor, Action.CAMERA_STOP)
     statuses = camera_statuses(supervisor)
     for s in statuses:
         restarts = f", {s.restarts} restart(s)" if s.restarts else ""
@@ -247,6 +249,22 @@ def run(ctx: typer.Context) -> None:
 
 def _workers(supervisor: Supervisor) -> list[CameraWorker]:
     return [w for w in supervisor.children(CAMERA) if isinstance(w, CameraWorker)]
+
+
+def _audit_cameras(rt: Runtime, supervisor: Supervisor, action: Action) -> None:
+    """Each camera worker's start (before the supervisor starts them) or stop (after)."""
+    for worker in _workers(supervisor):
+        camera = camera_of(supervisor, worker)
+        if camera is not None:
+            stopping = action is Action.CAMERA_STOP
+            rt.audit(camera_event(action, camera, worker if stopping else None))
+
+
+def _cameras_ended(supervisor: Supervisor) -> bool:
+    """Every camera has ended for good (files read to their end, cameras failed); a city whose
+    cameras were all removed waits for new ones instead."""
+    cameras = [s for s in supervisor.status() if s.camera_id is not None]
+    return bool(cameras) and supervisor.settled(CAMERA)
 
 
 def camera_statuses(supervisor: Supervisor) -> list[CameraStatus]:
@@ -300,17 +318,6 @@ def start_api(ctx: typer.Context, rt: Runtime) -> None:
     server.start()
     ctx.call_on_close(server.stop)
     err.print(f"API on {server.url} (live alerts: {server.url}/api/alerts/stream)")
-
-
-def _camera_event(action: Action, camera: CameraSettings, worker: CameraWorker | None = None) -> AuditEvent:
-    """A live deployment starting or stopping, for the audit log (no credentials in the URL)."""
-    params: dict[str, object] = {"source": redact(camera.url), "requested_mode": str(camera.mode)}
-    result = None
-    if worker is not None:
-        stats = worker.pipeline.stats
-        params |= {"frames": stats.frames, "tracks": stats.tracks, "alerts": stats.alerts}
-        result = stats.sightings
-    return AuditEvent(action, f"camera:{camera.id}", params=params, result_count=result)
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:

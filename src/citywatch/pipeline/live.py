@@ -78,6 +78,12 @@ class LiveCameras:
             self._workers.pop(camera_id, None)
             self._failed[camera_id] = error
 
+    def remove(self, camera_id: str) -> None:
+        """The camera was taken out of the city: it is `not running` here from now on."""
+        with self._lock:
+            self._workers.pop(camera_id, None)
+            self._failed.pop(camera_id, None)
+
     def workers(self) -> list[CameraWorker]:
         """The newest worker of each camera, in the order the cameras were first added."""
         with self._lock:

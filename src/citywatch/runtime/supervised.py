@@ -1,11 +1,11 @@
-"""What `citywatch run` hands to the supervisor (every configured camera, the retention purge,
+"""What `citywatch run` hands to the supervisor (every camera of the city, kept in step with
+the camera records by the camera sync, the retention purge,
 order enforcement, alert delivery) and what the supervisor's news does: each restart and each
 child given up on is recorded in the audit log as the system; a camera that cannot even be
 opened is shown failed in the live registry (the console, readiness, metrics)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,12 +13,14 @@ from citywatch.domain.audit import SYSTEM, Action, AuditEvent
 from citywatch.domain.lifecycle import Child
 from citywatch.pipeline.camera import TrackOutcome
 from citywatch.runtime.build import Runtime
+from citywatch.runtime.camera_sync import CAMERA_SYNC_S, CameraSync
 from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.supervisor import RestartPolicy, Supervisor
 from citywatch.store.lock import DataFolderLock
 
-CAMERA = "camera:"
 SERVICE = "service:"
+SYNC = -1
+"""The camera sync's stop tier: it stops first, so that it starts no camera while they stop."""
 PRODUCERS, CONSUMERS = 0, 1
 """Stop tiers: the cameras stop (storing their open tracks) before delivery's last round."""
 ORDER_ENFORCE_S = 10.0
@@ -46,15 +48,21 @@ def restart_policy(rt: Runtime) -> RestartPolicy:
     return RestartPolicy(r.budget, r.window_s, r.backoff_initial_s, r.backoff_max_s)
 
 
-def supervise(rt: Runtime, on_outcome: Callable[[TrackOutcome], None] = lambda _: None) -> Supervisor:
+def supervise(
+    rt: Runtime,
+    on_outcome: Callable[[TrackOutcome], None] = lambda _: None,
+    *,
+    camera_sync_s: float = CAMERA_SYNC_S,
+) -> Supervisor:
     """A supervisor holding everything `run` runs, built (a camera that cannot be opened is
-    failed at once, with why) but not started; `rt.supervisor` from then on."""
+    failed at once, with why) but not started; `rt.supervisor` from then on. The camera sync
+    (`runtime.camera_sync`) keeps its cameras those of the city while it runs."""
     supervisor = Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
-    for cam in rt.settings.cameras:
-        name = CAMERA + cam.id
-        if supervisor.add(name, functools.partial(rt.camera_worker, cam, on_outcome), tier=PRODUCERS) is None:
-            error = next(s.error for s in supervisor.status() if s.name == name)
-            rt.live.fail(cam.id, error or "could not be opened")
+    sync = CameraSync(rt, supervisor, tier=PRODUCERS, on_outcome=on_outcome)
+    sync.add_all()
+    supervisor.add(
+        SERVICE + "camera-sync", lambda: Scheduled("camera sync", sync.poll, camera_sync_s), tier=SYNC
+    )
     every_s = rt.settings.retention.purge_every_min * 60
     supervisor.add(SERVICE + "purge", lambda: Scheduled("retention purge", rt.purge, every_s), tier=CONSUMERS)
     supervisor.add(

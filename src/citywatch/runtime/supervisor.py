@@ -95,14 +95,19 @@ class _Slot:
     tier: int = 0
     due: float = 0.0
     restarts_total: int = 0
+    spec: object = None
+    """What the child was built from (a camera's settings), for whoever keeps it in step."""
+    started: bool = False
+    """Its child was started (a child built but never started is not joined)."""
 
     def __post_init__(self) -> None:
         self.restarts: deque[float] = deque(maxlen=1000)
 
 
 class Supervisor:
-    """Add children (`add`), `start` them and the watching thread, `stop` them all. Thread-safe
-    to read (`status`) from the API while it runs."""
+    """Add children (`add`), `start` them and the watching thread, `stop` them all; while it
+    runs, a child added is started at once and one can be `remove`d (a camera taken out of a
+    running city). Thread-safe to read (`status`) from the API while it runs."""
 
     def __init__(
         self,
@@ -121,26 +126,54 @@ class Supervisor:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
 
-    def add(self, name: str, factory: Callable[[], Child], *, tier: int = 0) -> Child | None:
-        """Build the child `name` now (not started); a factory that fails at once (a camera that
-        cannot be opened: a bad setting, a missing file) leaves it failed, with why. `stop`
-        stops the children tier by tier, the lowest first (the producers before what consumes
-        their output)."""
+    def add(
+        self, name: str, factory: Callable[[], Child], *, tier: int = 0, spec: object = None
+    ) -> Child | None:
+        """Build the child `name` now, started only if the supervisor runs already; a factory
+        that fails at once (a camera that cannot be opened: a bad setting, a missing file)
+        leaves it failed, with why. `stop` stops the children tier by tier, the lowest first
+        (the producers before what consumes their output). `spec`: what it is built from
+        (`spec(name)` tells it)."""
         try:
             child: Child | None = factory()
-            slot = _Slot(name, factory, child, ChildState.RUNNING, tier=tier)
+            slot = _Slot(name, factory, child, ChildState.RUNNING, tier=tier, spec=spec)
         except CitywatchError as exc:
             child = None
-            slot = _Slot(name, factory, None, ChildState.FAILED, tier=tier, error=str(exc))
+            slot = _Slot(name, factory, None, ChildState.FAILED, tier=tier, error=str(exc), spec=spec)
             self._events.failed(name, 0, str(exc))
         with self._lock:
             self._slots[name] = slot
+            slot.started = (
+                child is not None and self._thread.ident is not None and not self._stopping.is_set()
+            )
+        if slot.started and child is not None:
+            child.start()
         return child
+
+    def remove(self, name: str, timeout_s: float = 30.0) -> bool:
+        """Take the child `name` out: it is no longer watched or restarted, and is stopped,
+        waiting up to `timeout_s`; False when it did not stop in time (or there was none)."""
+        with self._lock:
+            slot = self._slots.pop(name, None)
+        if slot is None:
+            return False
+        slot.state = ChildState.STOPPED
+        if slot.child is None:
+            return True
+        slot.child.stop()
+        return slot.child.join(timeout_s) if slot.started else True
+
+    def spec(self, name: str) -> object:
+        """What the child `name` was built from (None: nothing said, or no such child)."""
+        with self._lock:
+            slot = self._slots.get(name)
+            return None if slot is None else slot.spec
 
     def start(self) -> None:
         """Start every child built so far, then the thread that watches them."""
         for slot in self._snapshot():
             if slot.child is not None:
+                slot.started = True
                 slot.child.start()
         self._thread.start()
 
@@ -161,7 +194,7 @@ class Supervisor:
             deadline = time.monotonic() + timeout_s
             for slot in group:
                 assert slot.child is not None
-                if not slot.child.join(max(deadline - time.monotonic(), 0)):
+                if slot.started and not slot.child.join(max(deadline - time.monotonic(), 0)):
                     late.append(slot.name)
         with self._lock:
             for slot in slots:
@@ -257,7 +290,12 @@ class Supervisor:
             self._died(slot, Death(str(exc)), now)
             return
         with self._lock:
-            slot.child, slot.state = child, ChildState.RUNNING
+            removed = self._slots.get(slot.name) is not slot  # taken out while it was rebuilt
+            if not removed:
+                slot.child, slot.state, slot.started = child, ChildState.RUNNING, True
+        if removed:
+            child.stop()
+            return
         child.start()
         log.info("%s restarted (restart %d)", slot.name, slot.restarts_total)
         self._events.restarted(slot.name, slot.restarts_total, reason)

@@ -59,7 +59,7 @@ def subject_access(rt: Runtime) -> SubjectAccess:
         load_detector=lambda: rt.detector,
         load_embedder=lambda: rt.embedder,
         redaction_detector=lambda: rt.redaction_detector,
-        configured=frozenset(c.id for c in s.cameras),
+        configured=frozenset(c.id for c in rt.cameras()),
         quality=s.quality,
         matching=s.matching,
         rules=s.requests,
@@ -75,7 +75,7 @@ def fulfilment(rt: Runtime) -> Fulfilment:
         sightings=rt.sightings,
         blobs=rt.blobs,
         footage=rt.footage,
-        configured=frozenset(c.id for c in rt.settings.cameras),
+        configured=frozenset(c.id for c in rt.cameras()),
         data_dir=rt.settings.data_dir,
         subject_access=lambda: subject_access(rt),
     )
@@ -84,7 +84,7 @@ def fulfilment(rt: Runtime) -> Fulfilment:
 def clips(rt: Runtime) -> Clips:
     return Clips(
         footage=rt.footage,
-        cameras=rt.settings.cameras,
+        cameras=rt.cameras(),
         policy=rt.policy,
         audit_log=rt.audit_log,
         governance=rt.governance,

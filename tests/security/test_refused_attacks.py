@@ -1,7 +1,8 @@
 """Attacks that were already refused when issue 13 was filed, replayed against the real
 server (uvicorn on a free port, plain HTTP, no browser), so that a regression fails CI:
 login CSRF, session fixation, a cross-site change with a cookie, path traversal, malformed
-JSON, role and sign-in on a sample of routes."""
+JSON, role and sign-in on a sample of routes; and, since cameras became records, an operator
+adding a camera, a camera id that climbs out of its folder, a stream's credentials echoed."""
 
 from __future__ import annotations
 
@@ -129,3 +130,62 @@ def test_role_and_sign_in_on_the_real_server(
     origin = {"Origin": server.url}
     answer = client.request(method, path, headers=origin, json={} if method == "POST" else None)
     assert answer.status_code == expected, (user, path, answer.text)
+
+
+# --- camera records --------------------------------------------------------------------------
+
+STREAM_PASSWORD = "pa55-for-the-stream"
+
+
+@pytest.fixture(scope="module")
+def ada(server: Server) -> httpx.Client:
+    """The admin, signed in once for the camera tests (sign-ins per address are limited)."""
+    return server.sign_in("ada")
+
+
+def test_an_operator_adding_a_camera_is_refused_and_audited(server: Server, ada: httpx.Client) -> None:
+    olga = server.sign_in("olga")
+    body = {"id": "rogue", "url": "rtsp://evil.example/stream"}
+    answer = olga.post("/api/cameras", json=body, headers={"Origin": server.url})
+    assert answer.status_code == 403 and "cameras.manage" in answer.json()["detail"]
+    assert ada.get("/api/cameras/rogue").status_code == 404
+    refusals = ada.get("/api/audit", params={"action": "access.refused", "actor": "olga"}).json()["items"]
+    assert any(
+        r["object"] == "api:/api/cameras" and r["params"]["permission"] == "cameras.manage" for r in refusals
+    )
+
+
+@pytest.mark.parametrize("camera_id", ["..", "../../etc", "..%2f..%2fetc", ".ssh", "a/../../b"])
+def test_a_camera_id_with_path_traversal_is_refused(
+    server: Server, ada: httpx.Client, camera_id: str
+) -> None:
+    origin = {"Origin": server.url}
+    added = ada.post("/api/cameras", json={"id": camera_id, "url": "/srv/clip.mp4"}, headers=origin)
+    assert added.status_code == 422, added.text
+    for method in ("GET", "PATCH", "DELETE"):
+        answer = ada.request(
+            method, f"/api/cameras/{camera_id}", json={} if method == "PATCH" else None, headers=origin
+        )
+        assert answer.status_code in {404, 405, 422}, (method, camera_id, answer.status_code)
+    assert all(".." not in c["id"] for c in ada.get("/api/cameras").json()["items"])
+
+
+def test_a_stream_url_with_credentials_is_never_echoed(server: Server, ada: httpx.Client) -> None:
+    origin = {"Origin": server.url}
+    url = f"rtsp://viewer:{STREAM_PASSWORD}@10.0.4.22:554/live?token={STREAM_PASSWORD}"
+    answers = [ada.post("/api/cameras", json={"id": "dock-9", "url": url}, headers=origin)]
+    answers.append(ada.patch("/api/cameras/dock-9", json={"url": url + "2"}, headers=origin))
+    answers.append(ada.get("/api/cameras/dock-9"))
+    answers.append(ada.get("/api/cameras"))
+    answers.append(ada.post("/api/cameras", json={"id": "dock-9", "url": url}, headers=origin))  # 409
+    answers.append(
+        ada.post(
+            "/api/cameras", json={"id": "dock-x", "url": "ftp://u:" + STREAM_PASSWORD + "@h/"}, headers=origin
+        )
+    )
+    answers.append(ada.get("/api/audit", params={"object": "camera:dock-9"}))
+    answers.append(ada.delete("/api/cameras/dock-9", headers=origin))
+    assert [a.status_code for a in answers] == [201, 200, 200, 200, 409, 422, 200, 200]
+    assert answers[2].json()["source_url"] == "rtsp://***@10.0.4.22:554/live?token=***"
+    for answer in answers:
+        assert STREAM_PASSWORD not in answer.text, answer.request.url

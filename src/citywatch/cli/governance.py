@@ -40,7 +40,7 @@ Cameras = Annotated[list[str], typer.Option("--camera", "-c", help="Camera id (r
 
 def _warn_unconfigured(rt: Runtime, cameras: list[str]) -> None:
     """A camera id nobody configured is most often a typo that quietly removes a protection."""
-    known = {c.id for c in rt.settings.cameras}
+    known = {c.id for c in rt.cameras()}
     if unknown := sorted(set(cameras) - known):
         err.print(
             f"[yellow]warning:[/] camera(s) {', '.join(unknown)} not in the configuration "
@@ -94,7 +94,7 @@ def zones_add(
 def zones_list(ctx: typer.Context) -> None:
     """List zones and the configured cameras each covers."""
     rt = runtime(ctx)
-    places = [_place(c) for c in rt.settings.cameras]
+    places = [_place(c) for c in rt.cameras()]
     table(
         "zones",
         ["name", "protected", "corners", "cameras (named or inside)"],
@@ -216,7 +216,7 @@ def policy_show(
     rt = runtime(ctx)
     moment = parse_when(at) or datetime.now(UTC)
     snapshot = rt.governance.snapshot()
-    places = [_place(c) for c in rt.settings.cameras]
+    places = [_place(c) for c in rt.cameras()]
     places += [CameraPlace(c) for c in camera or [] if c not in {p.id for p in places}]
     rows = []
     for place in places:

@@ -13,6 +13,7 @@ from citywatch import __version__
 from citywatch.cli import (
     audit,
     bench,
+    cameras,
     changes,
     delivery,
     footage,
@@ -144,6 +145,7 @@ records.alerts_app.command("replay")(delivery.replay)
 app.command()(footage.clip)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(cameras.cameras_app, name="cameras")
 app.add_typer(governance.zones_app, name="zones")
 app.add_typer(governance.events_app, name="events")
 app.add_typer(governance.policy_app, name="policy")

@@ -153,7 +153,7 @@ def _ended(info: OrderInfo, receipt: ReceiptInfo | None) -> None:
 def _say_who_checks(rt: Runtime, info: OrderInfo) -> None:
     """Which cameras check the order now: an order no camera checks does nothing, and that
     must not go unnoticed."""
-    coverage = coverage_of(rt.watchlists, rt.policy, rt.settings.cameras, info)
+    coverage = coverage_of(rt.watchlists, rt.policy, rt.cameras(), info)
     if coverage is None:
         return
     order_id, watchlist = info.order.id, coverage.watchlist

@@ -38,7 +38,7 @@ def transparency(
     if until is not None and end is not None and _DATE.match(until.strip()):
         end += timedelta(days=1)  # a date names the whole day
     rt = runtime(ctx)
-    report = transparency_report(rt.database, rt.policy, rt.settings.cameras, start, end)
+    report = transparency_report(rt.database, rt.policy, rt.cameras(), start, end)
     if as_json:
         emit_json("transparency_report", report)
         return

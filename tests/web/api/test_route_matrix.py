@@ -53,6 +53,10 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("POST", "/api/changes/{change_id}/refuse"): P.WATCHLISTS_MANAGE,
     # cameras, policy, zones, events
     ("GET", "/api/cameras"): P.POLICY_READ,
+    ("POST", "/api/cameras"): P.CAMERAS_MANAGE,
+    ("GET", "/api/cameras/{camera_id}"): P.POLICY_READ,
+    ("PATCH", "/api/cameras/{camera_id}"): P.CAMERAS_MANAGE,
+    ("DELETE", "/api/cameras/{camera_id}"): P.CAMERAS_MANAGE,
     ("GET", "/api/cameras/{camera_id}/snapshot"): P.SIGHTINGS_READ,
     ("GET", "/api/policy"): P.POLICY_READ,
     ("POST", "/api/policy/rules"): P.POLICY_MANAGE,

@@ -258,7 +258,7 @@ def transparency(
     """The public transparency report: deletions, holds, requests, cameras identifying and
     authorisations in force, as counts only."""
     rt = runtime_of(request)
-    report = transparency_report(rt.database, rt.policy, rt.settings.cameras, since, until)
+    report = transparency_report(rt.database, rt.policy, rt.cameras(), since, until)
     return TransparencyPublic.model_validate(report)
 
 

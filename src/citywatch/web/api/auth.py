@@ -121,10 +121,13 @@ class Authorize:
     """The dependency each route declares once: the caller, signed in by bearer token or
     session cookie and allowed `permission` (401 without a valid token, 403 without the
     permission). A valid token always signs in; only failures are limited, per address
-    (`failed_token_sign_ins_per_15min`, then 429) and, for their audit records, across all."""
+    (`failed_token_sign_ins_per_15min`, then 429) and, for their audit records, across all.
+    `audited`: a signed-in caller refused for want of the permission is recorded
+    (`access.refused`, naming the route), as the command line records every refusal."""
 
-    def __init__(self, permission: Permission) -> None:
+    def __init__(self, permission: Permission, *, audited: bool = False) -> None:
         self.permission = permission
+        self.audited = audited
 
     def __call__(
         self,
@@ -140,6 +143,10 @@ class Authorize:
             raise _sign_in_needed(request, "sign in with an API token (Authorization: Bearer …)")
         actor = _sign_in(request, token)
         if not can(actor, self.permission):
+            if self.audited:
+                params = {"permission": self.permission.value}
+                event = AuditEvent(Action.ACCESS_REFUSED, f"api:{request.url.path}", params=params)
+                runtime_of(request).audit(event, actor=actor)
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"{actor.name} ({actor.role}) may not do this: it needs {self.permission.value}",
@@ -184,9 +191,10 @@ def _pseudonym(request: Request, key: str) -> str:
     return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def requires(permission: Permission) -> Any:
-    """`caller: Annotated[Caller, requires(Permission.X)]`: a route's declared permission."""
-    return Depends(Authorize(permission))
+def requires(permission: Permission, *, audited: bool = False) -> Any:
+    """`caller: Annotated[Caller, requires(Permission.X)]`: a route's declared permission;
+    `audited`: its refusals recorded (see `Authorize`)."""
+    return Depends(Authorize(permission, audited=audited))
 
 
 def permissions_of(route: APIRoute) -> list[Permission]:

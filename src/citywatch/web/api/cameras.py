@@ -1,86 +1,89 @@
-"""Camera routes: the configured cameras within the caller's scope, each with the mode the
-policy gives it now and why (citywatch.domain.policy.mode_for over the policy snapshot), its
-state in this process, and its latest frame (faces blurred unless the mode identifies; audited)."""
+"""Camera routes: the cameras of the city within the caller's scope (the configuration file's
+and the camera records'), each with the mode the policy gives it now and why
+(citywatch.domain.policy.mode_for over the policy snapshot), its state in this process, and its
+latest frame (faces blurred unless the mode identifies; audited); and the records themselves,
+added, changed and removed by whoever may manage cameras (`cameras.manage`, an admin: each
+refusal audited), which a running city picks up within seconds (runtime.camera_sync). A source
+is never shown with its credentials."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Annotated
 
-from fastapi import FastAPI, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Body, FastAPI, Path, Request, Response, status
 
 from citywatch.audit.looks import api, require_camera
-from citywatch.config.ingest import CameraSettings
-from citywatch.domain.access import Permission, can
+from citywatch.cameras.records import CameraRecord, new_camera, shown_url
+from citywatch.config.ingest import CAMERA_ID_PATTERN
+from citywatch.domain.access import Permission
 from citywatch.domain.audit import Action, AuditEvent
-from citywatch.domain.errors import NotFound
-from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, ProcessingMode, mode_for
+from citywatch.domain.policy import CameraPlace, ModeDecision, PolicySnapshot, mode_for
 from citywatch.media.images import encode_jpeg, fit_within, outline_boxes
 from citywatch.pipeline.live import LiveState
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.usecases import audit_of
 from citywatch.web.api.auth import Caller, requires, runtime_of
 from citywatch.web.api.errors import ERROR_RESPONSES, ErrorBody
+from citywatch.web.api.schemas.cameras import (
+    CameraCreate,
+    CameraList,
+    CameraPublic,
+    CameraRemoved,
+    CameraUpdate,
+)
+from citywatch.web.api.schemas.common import SIGNED_IN, problems
 
 SNAPSHOT_MAX_SIDE = 960
 """A snapshot is for seeing the scene, not for study: its longer side at most this."""
 
 CameraId = Annotated[str, Path(min_length=1, max_length=200, description="The camera's id.")]
+RecordId = Annotated[str, Path(pattern=CAMERA_ID_PATTERN, description="The camera's id.")]
+"""A camera id as records take them (no `..`, no `/`): anything else is refused (422)."""
 
-
-class CameraPublic(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "gate-1",
-                    "name": "North gate",
-                    "location": [51.5007, -0.1246],
-                    "configured_mode": "watchlist",
-                    "requested_mode": "watchlist",
-                    "mode": "detect",
-                    "reasons": ["no authorisation in force names camera gate-1"],
-                    "authorisations": [],
-                    "watchlists": [],
-                    "state": "live",
-                }
-            ]
-        }
-    )
-
-    id: str
-    name: str
-    location: tuple[float, float] | None = Field(description="[latitude, longitude], if configured.")
-    configured_mode: ProcessingMode = Field(description="The mode its configuration asks for.")
-    requested_mode: ProcessingMode = Field(description="What configuration and policy rules ask for now.")
-    mode: ProcessingMode = Field(description="What holds now, after authorisations, zones and events.")
-    reasons: list[str] = Field(description="Why the mode is lower than requested, if it is.")
-    authorisations: list[str] = Field(
-        description="References of the authorisations identification runs under."
-    )
-    watchlists: list[str] = Field(description="The watchlists this camera may match against now.")
-    state: LiveState = Field(
-        LiveState.NOT_RUNNING,
-        description="Its worker in this process: live, stalled, reconnecting, stopped, failed, "
-        "opening, or `not running`.",
-    )
-
-
-class CameraList(BaseModel):
-    items: list[CameraPublic]
+__all__ = ["CameraList", "CameraPublic", "add_routes", "camera_public"]
 
 
 def add_routes(app: FastAPI) -> None:
     """Declared on the app itself (not an included router), so that `app.routes` lists them."""
-    app.add_api_route(
-        "/api/cameras", list_cameras, methods=["GET"], tags=["cameras"], responses=ERROR_RESPONSES
+    route = app.add_api_route
+    tags: list[str | Enum] = ["cameras"]
+    route("/api/cameras", list_cameras, methods=["GET"], tags=tags, responses=ERROR_RESPONSES)
+    route(
+        "/api/cameras",
+        add_camera,
+        methods=["POST"],
+        tags=tags,
+        status_code=status.HTTP_201_CREATED,
+        responses=problems(*SIGNED_IN, 409),
     )
-    app.add_api_route(
+    route(
+        "/api/cameras/{camera_id}",
+        get_camera,
+        methods=["GET"],
+        tags=tags,
+        responses=problems(*SIGNED_IN, 404),
+    )
+    route(
+        "/api/cameras/{camera_id}",
+        change_camera,
+        methods=["PATCH"],
+        tags=tags,
+        responses=problems(*SIGNED_IN, 404, 409),
+    )
+    route(
+        "/api/cameras/{camera_id}",
+        remove_camera,
+        methods=["DELETE"],
+        tags=tags,
+        responses=problems(*SIGNED_IN, 404, 409),
+    )
+    route(
         "/api/cameras/{camera_id}/snapshot",
         camera_snapshot,
         methods=["GET"],
-        tags=["cameras"],
+        tags=tags,
         response_class=Response,
         responses={
             200: {"content": {"image/jpeg": {}}, "description": "The latest frame, faces outlined."},
@@ -95,16 +98,60 @@ def add_routes(app: FastAPI) -> None:
 
 
 def list_cameras(request: Request, caller: Annotated[Caller, requires(Permission.POLICY_READ)]) -> CameraList:
-    """The configured cameras the caller may see, with their mode now and the reasons for it."""
+    """The cameras of the city the caller may see, with their mode now and the reasons for it."""
     rt = runtime_of(request)
-    snapshot = rt.policy.snapshot()
-    now = datetime.now(UTC)
+    snapshot, now = rt.policy.snapshot(), datetime.now(UTC)
     return CameraList(
         items=[
-            camera_public(camera, snapshot, now, rt.live.status(camera.id).state)
-            for camera in rt.settings.cameras
-            if can(caller.actor, Permission.POLICY_READ, camera.id)
+            camera_public(record, snapshot, now, rt.live.status(record.id).state)
+            for record in rt.camera_records.cameras(seen_by=caller.actor)
         ]
+    )
+
+
+def get_camera(
+    request: Request, caller: Annotated[Caller, requires(Permission.POLICY_READ)], camera_id: RecordId
+) -> CameraPublic:
+    """One camera: its record, and its mode now and why (404: none within the caller's scope)."""
+    rt = runtime_of(request)
+    return _shown(rt, rt.camera_records.get(camera_id, seen_by=caller.actor))
+
+
+def add_camera(
+    request: Request,
+    caller: Annotated[Caller, requires(Permission.CAMERAS_MANAGE, audited=True)],
+    body: Annotated[CameraCreate, Body()],
+) -> CameraPublic:
+    """Add a camera record (audited `camera.add`); a running city starts it within seconds.
+    An id the configuration file declares is refused (409): the file wins for its cameras."""
+    rt = runtime_of(request)
+    record = rt.camera_records.add(new_camera(body.model_dump()), by=caller.actor)
+    return _shown(rt, record)
+
+
+def change_camera(
+    request: Request,
+    caller: Annotated[Caller, requires(Permission.CAMERAS_MANAGE, audited=True)],
+    camera_id: RecordId,
+    body: Annotated[CameraUpdate, Body()],
+) -> CameraPublic:
+    """Change a camera record (audited `camera.change`, its version one more); a running city
+    restarts it within seconds. `version` guards against a change made meanwhile (409)."""
+    rt = runtime_of(request)
+    record = rt.camera_records.change(camera_id, body.change(), by=caller.actor, version=body.version)
+    return _shown(rt, record)
+
+
+def remove_camera(
+    request: Request,
+    caller: Annotated[Caller, requires(Permission.CAMERAS_MANAGE, audited=True)],
+    camera_id: RecordId,
+) -> CameraRemoved:
+    """Remove a camera record (audited `camera.remove`); a running city stops it within
+    seconds. Its footage, sightings and alerts stay until their retention ends."""
+    removed = runtime_of(request).camera_records.remove(camera_id, by=caller.actor)
+    return CameraRemoved(
+        id=removed.record.id, version=removed.record.version, footage_kept=removed.footage_kept
     )
 
 
@@ -120,7 +167,7 @@ def camera_snapshot(
     (`camera.snapshot`). Only the latest frame is kept, in memory."""
     rt = runtime_of(request)
     require_camera(audit_of(rt), caller.actor, Permission.SIGHTINGS_READ, camera_id, api(request.url.path))
-    camera = configured(rt, camera_id)
+    camera = rt.camera_records.get(camera_id).settings
     place = CameraPlace(camera.id, camera.mode, camera.geo)
     now_mode = mode_for(place, rt.policy.snapshot(), datetime.now(UTC)).mode
     view = rt.live.frame(camera_id, identifies_now=now_mode.identifies)
@@ -146,17 +193,15 @@ def camera_snapshot(
     )
 
 
-def configured(rt: Runtime, camera_id: str) -> CameraSettings:
-    for camera in rt.settings.cameras:
-        if camera.id == camera_id:
-            return camera
-    raise NotFound(f"no camera {camera_id!r} is configured")
+def _shown(rt: Runtime, record: CameraRecord) -> CameraPublic:
+    return camera_public(record, rt.policy.snapshot(), datetime.now(UTC), rt.live.status(record.id).state)
 
 
 def camera_public(
-    camera: CameraSettings, snapshot: PolicySnapshot, now: datetime, state: LiveState = LiveState.NOT_RUNNING
+    record: CameraRecord, snapshot: PolicySnapshot, now: datetime, state: LiveState = LiveState.NOT_RUNNING
 ) -> CameraPublic:
-    """A camera as shown: its mode now under `snapshot`, and why."""
+    """A camera as shown: its mode now under `snapshot`, and why; its source without credentials."""
+    camera = record.settings
     decision: ModeDecision = mode_for(CameraPlace(camera.id, camera.mode, camera.geo), snapshot, now)
     return CameraPublic(
         id=camera.id,
@@ -169,4 +214,11 @@ def camera_public(
         authorisations=sorted(a.reference for a in decision.authorisations),
         watchlists=sorted(decision.watchlists),
         state=state,
+        source_url=shown_url(camera.url),
+        source=camera.source,
+        from_config=record.from_config,
+        version=record.version,
+        created_by=record.created_by,
+        changed_by=record.changed_by,
+        changed_at=record.changed_at,
     )

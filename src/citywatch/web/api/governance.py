@@ -430,7 +430,7 @@ def _decide(
 def list_zones(request: Request, _: Annotated[Caller, requires(Permission.POLICY_READ)]) -> ZoneList:
     """Zones, and the configured cameras each covers."""
     rt = runtime_of(request)
-    places = [CameraPlace(c.id, c.mode, c.geo) for c in rt.settings.cameras]
+    places = [CameraPlace(c.id, c.mode, c.geo) for c in rt.cameras()]
     return ZoneList(items=[ZonePublic.of(z, places) for z in rt.governance.zones()])
 
 
@@ -446,7 +446,7 @@ def add_zone(
         protected=body.protected,
         by=caller.actor,
     )
-    return ZonePublic.of(zone, [CameraPlace(c.id, c.mode, c.geo) for c in rt.settings.cameras])
+    return ZonePublic.of(zone, [CameraPlace(c.id, c.mode, c.geo) for c in rt.cameras()])
 
 
 def list_events(request: Request, _: Annotated[Caller, requires(Permission.POLICY_READ)]) -> EventList:

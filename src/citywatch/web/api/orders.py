@@ -148,7 +148,7 @@ class OrderPublic(BaseModel):
     def of(cls, info: OrderInfo, rt: Runtime) -> OrderPublic:
         o = info.order
         active = o.status is OrderStatus.ACTIVE
-        coverage = coverage_of(rt.watchlists, rt.policy, rt.settings.cameras, info) if active else None
+        coverage = coverage_of(rt.watchlists, rt.policy, rt.cameras(), info) if active else None
         return cls(
             id=o.id,
             person_id=o.person_id,

@@ -142,7 +142,7 @@ def show_policy(
     rt = runtime_of(request)
     moment = at or datetime.now(UTC)
     snapshot = rt.governance.snapshot()
-    places = [(CameraPlace(c.id, c.mode, c.geo), True) for c in rt.settings.cameras]
+    places = [(CameraPlace(c.id, c.mode, c.geo), True) for c in rt.cameras()]
     known = {p.id for p, _ in places}
     places += [(CameraPlace(c), False) for c in dict.fromkeys(camera or []) if c not in known]
     cameras = []

@@ -72,7 +72,7 @@ def holds_page(
         rows=rows,
         show=show,
         can_read_receipts=can(caller.actor, Permission.RECEIPTS_READ),
-        cameras=[c.id for c in rt.settings.cameras if can(caller.actor, Permission.HOLDS_MANAGE, c.id)],
+        cameras=[c.id for c in rt.cameras() if can(caller.actor, Permission.HOLDS_MANAGE, c.id)],
     )
 
 

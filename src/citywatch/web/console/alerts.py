@@ -101,7 +101,7 @@ def alerts_page(
         caller,
         cards=cards_of(rt, rows),
         allowed=Allowed.of(actor),
-        cameras=[c for c in rt.settings.cameras if can(actor, Permission.ALERTS_READ, c.id)],
+        cameras=[c for c in rt.cameras() if can(actor, Permission.ALERTS_READ, c.id)],
         statuses=list(AlertStatus),
         camera=camera or "",
         status=status or "",
@@ -145,7 +145,7 @@ def cards_of(rt: Runtime, rows: list[AlertInfo]) -> list[AlertCard]:
     """The cards of `rows`, with a fixed number of queries however many there are."""
     matching = rt.settings.matching
     watchlists = {w.id: w for w in rt.watchlists.list_watchlists()}
-    names = {c.id: c.name for c in rt.settings.cameras}
+    names = {c.id: c.name for c in rt.cameras()}
     confirmed = rt.alert_reviews.confirmed_by([a.id for a in rows])
     margins = sightings.margins_of(sighting_views(rt), [a.sighting_id for a in rows])
     cards = []

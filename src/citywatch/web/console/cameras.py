@@ -54,11 +54,10 @@ def cameras_page(request: Request, caller: Annotated[Caller, requires(Permission
     now = datetime.now(UTC)
     zones = list(policy.zones)
     rows = []
-    for camera in rt.settings.cameras:
-        if not can(actor, Permission.POLICY_READ, camera.id):
-            continue
+    for record in rt.camera_records.cameras(seen_by=actor):
+        camera = record.settings
         status = rt.live.status(camera.id)
-        public = camera_public(camera, policy, now, status.state)
+        public = camera_public(record, policy, now, status.state)
         place = CameraPlace(camera.id, camera.mode, camera.geo)
         covered = tuple(z for z in zones if z.covers(place))
         rows.append(CameraRow(camera, public, status, covered, running=rt.live.worker(camera.id) is not None))

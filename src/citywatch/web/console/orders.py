@@ -94,9 +94,9 @@ def orders_page(
 
 def _row(rt: Runtime, actor: Actor, info: OrderInfo, *, with_violations: bool) -> OrderRow:
     active = info.order.status is OrderStatus.ACTIVE
-    coverage = coverage_of(rt.watchlists, rt.policy, rt.settings.cameras, info) if active else None
+    coverage = coverage_of(rt.watchlists, rt.policy, rt.cameras(), info) if active else None
     checking = set() if coverage is None else set(coverage.checking)
-    places = [(c.id, c.geo) for c in rt.settings.cameras if c.geo is not None]
+    places = [(c.id, c.geo) for c in rt.cameras() if c.geo is not None]
     violations: list[Violation] = []
     if with_violations:
         shown = alerts.of_order(alert_views(rt), actor, info.order.id, limit=VIOLATIONS_SHOWN)

@@ -67,10 +67,10 @@ def transparency_page(
     error = ""
     rt = runtime_of(request)
     try:
-        report = transparency_report(rt.database, rt.policy, rt.settings.cameras, start, end)
+        report = transparency_report(rt.database, rt.policy, rt.cameras(), start, end)
     except InvalidInput as exc:
         error = str(exc)
-        report = transparency_report(rt.database, rt.policy, rt.settings.cameras)
+        report = transparency_report(rt.database, rt.policy, rt.cameras())
     return render_public(
         request,
         "transparency.html",
@@ -105,11 +105,12 @@ def charts(report: TransparencyReport) -> Charts:
 def request_form_page(request: Request, _: Annotated[Caller, requires(Permission.PUBLIC)]) -> Response:
     """The subject-access request form: who you are, how to reach you, a photo of yourself,
     and where and when you think you were filmed."""
-    settings = runtime_of(request).settings
+    rt = runtime_of(request)
+    settings = rt.settings
     return render_public(
         request,
         "public_request.html",
-        cameras=[(c.id, c.name or c.id) for c in settings.cameras],
+        cameras=[(c.id, c.name or c.id) for c in rt.cameras()],
         photo_max_mb=settings.api.public_photo_max_mb,
         per_hour=settings.api.public_requests_per_hour,
         deadline_days=settings.requests.subject_access_deadline_days,

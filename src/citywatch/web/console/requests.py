@@ -89,7 +89,7 @@ def requests_page(
         kinds=list(RequestKind),
         can_file=can(caller.actor, Permission.REQUESTS_FILE),
         can_decide=can(caller.actor, Permission.REQUESTS_DECIDE),
-        cameras=[c.id for c in rt.settings.cameras if can(caller.actor, Permission.REQUESTS_FILE, c.id)],
+        cameras=[c.id for c in rt.cameras() if can(caller.actor, Permission.REQUESTS_FILE, c.id)],
     )
 
 

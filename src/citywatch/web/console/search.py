@@ -44,7 +44,7 @@ def search_page(request: Request, caller: Annotated[Caller, requires(Permission.
     rt = runtime_of(request)
     now = datetime.now(UTC)
     cases = cases_for(rt, caller.actor, now)
-    names = {c.id: c.name for c in rt.settings.cameras}
+    names = {c.id: c.name for c in rt.cameras()}
     return render(
         request,
         "search.html",

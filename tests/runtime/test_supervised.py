@@ -128,6 +128,7 @@ def test_a_camera_out_of_restarts_fails_and_the_city_runs_on_degraded(city: Api)
         assert state(sup, "camera:gate-1") == (ChildState.RUNNING, 0)
         assert {s.name: s.state for s in sup.status() if s.name.startswith("service:")} == {
             "service:camera-sync": ChildState.RUNNING,
+            "service:leases": ChildState.RUNNING,
             "service:purge": ChildState.RUNNING,
             "service:orders": ChildState.RUNNING,
         }
@@ -147,6 +148,7 @@ def test_a_camera_out_of_restarts_fails_and_the_city_runs_on_degraded(city: Api)
         assert 'citywatch_child_up{child="camera:dead"} 0.0' in metrics
         assert 'citywatch_child_up{child="camera:gate-1"} 1.0' in metrics
         assert 'citywatch_restarts_total{child="camera:dead"} 2.0' in metrics
+        assert 'citywatch_singleton_held{singleton="retention"} 1.0' in metrics  # one process: its own
     finally:
         assert sup.stop(10) == []
     assert {s.name: s.state for s in sup.status()}["camera:dead"] is ChildState.FAILED

@@ -134,9 +134,27 @@ class NatsClient:
         self._stop_loop()
 
     def _stop_loop(self) -> None:
+        """Cancel what still runs on the loop (the subscriptions' readers), then stop and close
+        it: a task left pending would be destroyed with the loop, raising into whatever code
+        the garbage collector interrupts."""
+        if self._thread.is_alive():
+            try:
+                self._submit(_cancel_the_rest(), 5.0)
+            except Exception:  # closing: nothing left to tell the caller
+                log.debug("cancelling the tasks of the NATS client of %s", self.url, exc_info=True)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5.0)
+        if not self._thread.is_alive():
+            self._loop.close()
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
     return await awaitable
+
+
+async def _cancel_the_rest() -> None:
+    """Cancel every other task on this loop and wait until they have ended."""
+    rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)

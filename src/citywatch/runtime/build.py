@@ -32,6 +32,7 @@ from citywatch.config.vision import YuNetSettings
 from citywatch.domain.audit import SYSTEM, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import NotFound, Unavailable
+from citywatch.domain.leases import LeaseStore
 from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import RequestKind
@@ -41,6 +42,8 @@ from citywatch.ingest.folder import FolderSource
 from citywatch.ingest.open import open_source
 from citywatch.ingest.recorder import Recorder
 from citywatch.ingest.stream import StreamSource
+from citywatch.leases.connect import open_leases
+from citywatch.leases.keeper import LeaseKeeper, process_holder
 from citywatch.orders.checks import OrderChecks
 from citywatch.orders.service import OrderService
 from citywatch.pipeline.camera import CameraPipeline, PipelineStats, TrackOutcome
@@ -148,6 +151,16 @@ class Runtime:
         return LiveCameras()
 
     @cached_property
+    def leases(self) -> LeaseStore:
+        """Camera and singleton leases: in this process without a `bus`, else in NATS KV."""
+        return open_leases(self.settings.bus)
+
+    @cached_property
+    def lease_keeper(self) -> LeaseKeeper:
+        """This process's leases, renewed by a thread `run` supervises (`service:leases`)."""
+        return LeaseKeeper(self.leases, process_holder())
+
+    @cached_property
     def audit_log(self) -> AuditLog:
         return AuditLog(
             self.database,
@@ -214,14 +227,17 @@ class Runtime:
         known = ", ".join(s.name for s in self.settings.delivery.sinks) or "none configured"
         raise NotFound(f"no sink named {name!r} (sinks: {known})")
 
-    def dispatcher(self) -> Dispatcher | None:
+    def dispatcher(self, *, turn: Callable[[], bool] = lambda: True) -> Dispatcher | None:
         """The alert delivery thread for `run` and `watch` (None when no sink is configured);
-        not started."""
+        not started. `turn`: whether a round may run now (the relay's singleton lease)."""
         sinks = self.settings.delivery.sinks
         if not sinks:
             return None
         return Dispatcher(
-            self.outbox, {s.name: build_sink(s) for s in sinks}, poll_s=self.settings.delivery.poll_s
+            self.outbox,
+            {s.name: build_sink(s) for s in sinks},
+            poll_s=self.settings.delivery.poll_s,
+            turn=turn,
         )
 
     @cached_property
@@ -514,6 +530,10 @@ class Runtime:
         return Recorder(camera.id, self.footage, segment_s=settings.segment_s, allowed=allowed)
 
     def close(self) -> None:
+        if "lease_keeper" in self.__dict__:
+            self.lease_keeper.stop()  # its leases given back
+        if "leases" in self.__dict__:
+            self.leases.close()
         if "database" in self.__dict__:
             self.database.close()
 

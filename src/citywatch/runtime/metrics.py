@@ -126,6 +126,24 @@ class _Spooled(Collector):
         )
 
 
+class _Singletons(Collector):
+    """Which singleton jobs (the purge, delivery) this process holds the lease of, read at
+    scrape time: in a city, exactly one process shows 1 for each."""
+
+    def __init__(self, held: Callable[[], Mapping[str, bool]]) -> None:
+        self._held = held
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "citywatch_singleton_held",
+            "1 while this process holds the singleton job's lease (and so runs its rounds), else 0.",
+            labels=["singleton"],
+        )
+        for name, held in sorted(self._held().items()):
+            family.add_metric([name], 1.0 if held else 0.0)
+        yield family
+
+
 class Metrics:
     """The runtime's metrics. `stage` and `purged` record; `cameras` and `supervised` are read
     on each scrape."""
@@ -156,6 +174,7 @@ class Metrics:
         self.registry.register(_Cameras(cameras))
         self.registry.register(_Supervised(supervised))
         self.registry.register(_Spooled(spool))
+        self._singletons: _Singletons | None = None
 
     def stage(self, stage: str, seconds: float) -> None:
         """One call of a pipeline stage took `seconds` (all cameras together: a label per
@@ -167,6 +186,14 @@ class Metrics:
         self._purges.inc()
         for data_class, n in counts.items():
             self._purged.labels(data_class).inc(n)
+
+    def singletons(self, held: Callable[[], Mapping[str, bool]]) -> None:
+        """Read `held` (each singleton job this process asked for: whether it holds it) at
+        each scrape, instead of what was read before."""
+        if self._singletons is not None:
+            self.registry.unregister(self._singletons)
+        self._singletons = _Singletons(held)
+        self.registry.register(self._singletons)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of everything above."""

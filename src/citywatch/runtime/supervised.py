@@ -1,6 +1,7 @@
 """What `citywatch run` hands to the supervisor (every camera of the city, kept in step with
-the camera records by the camera sync, the retention purge,
-order enforcement, alert delivery) and what the supervisor's news does: each restart and each
+the camera records by the camera sync, the retention purge, order enforcement, alert
+delivery, the lease keeper: the purge, the orders and delivery run as singletons, in one
+process of a city at a time) and what the supervisor's news does: each restart and each
 child given up on is recorded in the audit log as the system; a camera that cannot even be
 opened is shown failed in the live registry (the console, readiness, metrics)."""
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from citywatch.domain.audit import SYSTEM, Action, AuditEvent
 from citywatch.domain.lifecycle import Child
+from citywatch.leases.singleton import Singleton, Singletons
 from citywatch.pipeline.camera import TrackOutcome
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.camera_sync import CAMERA_SYNC_S, CameraSync
@@ -21,8 +23,13 @@ from citywatch.store.lock import DataFolderLock
 SERVICE = "service:"
 SYNC = -1
 """The camera sync's stop tier: it stops first, so that it starts no camera while they stop."""
-PRODUCERS, CONSUMERS = 0, 1
-"""Stop tiers: the cameras stop (storing their open tracks) before delivery's last round."""
+PRODUCERS, CONSUMERS, LEASES = 0, 1, 2
+"""Stop tiers: the cameras stop (storing their open tracks) before delivery's last round, and
+the lease keeper gives the leases back last (the singletons' last rounds run under them)."""
+RETENTION, DELIVERY = "retention", "delivery"
+"""The singleton jobs, each run by one process of a city at a time (citywatch.leases.singleton):
+the purge and order enforcement share one lease (the purge ends orders too, first), the
+delivery outbox's relay has its own."""
 ORDER_ENFORCE_S = 10.0
 """How often `run` ends the orders whose window has passed (their templates go at once;
 matching them stopped already, the gallery filtering by time)."""
@@ -63,15 +70,26 @@ def supervise(
     supervisor.add(
         SERVICE + "camera-sync", lambda: Scheduled("camera sync", sync.poll, camera_sync_s), tier=SYNC
     )
+    keeper = rt.lease_keeper
+    singletons = Singletons(keeper)
+    rt.metrics.singletons(singletons.status)
+    supervisor.add(SERVICE + "leases", lambda: keeper, tier=LEASES)
+    retention = singletons.get(RETENTION)
     every_s = rt.settings.retention.purge_every_min * 60
-    supervisor.add(SERVICE + "purge", lambda: Scheduled("retention purge", rt.purge, every_s), tier=CONSUMERS)
+    supervisor.add(
+        SERVICE + "purge",
+        lambda: Scheduled("retention purge", retention.guard(rt.purge), every_s),
+        tier=CONSUMERS,
+    )
     supervisor.add(
         SERVICE + "orders",
-        lambda: Scheduled("stay-at-home order enforcement", rt.orders.enforce, ORDER_ENFORCE_S),
+        lambda: Scheduled(
+            "stay-at-home order enforcement", retention.guard(rt.orders.enforce), ORDER_ENFORCE_S
+        ),
         tier=CONSUMERS,
     )
     if rt.settings.delivery.sinks:
-        supervisor.add(SERVICE + "delivery", _dispatcher(rt), tier=CONSUMERS)
+        supervisor.add(SERVICE + "delivery", _dispatcher(rt, singletons.get(DELIVERY)), tier=CONSUMERS)
     if rt.settings.storage:
         supervisor.add(
             SERVICE + "footage-archive",
@@ -88,9 +106,9 @@ def data_folder_lock(rt: Runtime, command: str) -> DataFolderLock:
     return DataFolderLock(rt.settings.data_dir, command)
 
 
-def _dispatcher(rt: Runtime) -> Callable[[], Child]:
+def _dispatcher(rt: Runtime, singleton: Singleton) -> Callable[[], Child]:
     def build() -> Child:
-        dispatcher = rt.dispatcher()
+        dispatcher = rt.dispatcher(turn=singleton.claim)
         assert dispatcher is not None  # sinks are configured
         return dispatcher
 

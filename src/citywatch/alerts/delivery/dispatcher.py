@@ -28,7 +28,8 @@ Delivered = Callable[[OutboxEntry], None]
 
 class Dispatcher:
     """Delivers the outbox's due rows, one sink at a time; a sink that fails is not tried
-    again in the same round (its other rows wait for the same backoff)."""
+    again in the same round (its other rows wait for the same backoff). `turn` is asked before
+    each round: False skips it (another process holds the relay's singleton lease)."""
 
     def __init__(
         self,
@@ -38,12 +39,14 @@ class Dispatcher:
         poll_s: float = 1.0,
         batch: int = BATCH,
         on_delivered: Delivered | None = None,
+        turn: Callable[[], bool] = lambda: True,
     ) -> None:
         self._outbox = outbox
         self._sinks = dict(sinks)
         self._poll_s = poll_s
         self._batch = batch
         self._on_delivered = on_delivered
+        self._turn = turn
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="alert-delivery", daemon=True)
@@ -112,7 +115,8 @@ class Dispatcher:
 
     def _round_safely(self) -> None:
         try:
-            self.run_once()
+            if self._turn():
+                self.run_once()
         except CitywatchError as exc:  # the database is busy or gone: the rows wait
             self.counts["errors"] += 1
             log.error("alert delivery: cannot read the outbox (%s); retrying in %.1f s", exc, self._poll_s)

@@ -14,8 +14,9 @@ import pytest
 
 from citywatch.cluster.servers import SeaweedServer
 from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
-from citywatch.store.blobs import BlobStore, LocalBlobStore, open_blobs
+from citywatch.store.blobs import BlobStore, LocalBlobStore
 from citywatch.store.s3 import S3BlobStore
+from citywatch.store.storage import open_blobs
 
 
 def _client(server: SeaweedServer):  # type: ignore[no-untyped-def]

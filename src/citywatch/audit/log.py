@@ -35,7 +35,7 @@ from citywatch.audit.witness import WitnessFile, read_witness
 from citywatch.domain.audit import Action
 from citywatch.domain.errors import Unavailable
 from citywatch.store.audit_tables import AuditAnchor, AuditCheckpoint, AuditRecord
-from citywatch.store.db import Database, serialise
+from citywatch.store.db import AUDIT_TABLES, Database, serialise
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ class AuditLog:
             done = self.prune_in(session, before=before, now=now, actor=actor, role=role, settings=settings)
         if done is not None:
             try:
-                self._db.checkpoint()
+                self._db.checkpoint(erase=AUDIT_TABLES)
             except Unavailable:
                 log.warning("audit prune committed, but the WAL checkpoint failed; the next one completes it")
         return done

@@ -34,7 +34,7 @@ from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from citywatch.domain.records import ChangeInfo, ChangeKind, ChangeStatus, NewWatchlist, TuningResult
 from citywatch.store import change_queries, watchlist_queries
 from citywatch.store.blobs import BlobStore
-from citywatch.store.db import Database
+from citywatch.store.db import WATCHLIST_TABLES, Database
 from citywatch.store.governance_tables import ChangeRow
 from citywatch.store.watchlist_tables import Person, Watchlist
 from citywatch.watchlists.service import WatchlistService
@@ -388,7 +388,7 @@ class ChangeService:
 
     def _erase_files(self, paths: list[str]) -> None:
         try:
-            self._db.checkpoint()  # no copy of the deleted templates stays behind in the WAL
+            self._db.checkpoint(erase=WATCHLIST_TABLES)  # no copy of the deleted templates stays behind
         except Unavailable:
             log.warning("refused change erased, but the WAL checkpoint failed; the next one completes it")
         for path in paths:

@@ -49,7 +49,7 @@ from citywatch.governance.records import (
     zone_of,
 )
 from citywatch.store.blobs import BlobStore
-from citywatch.store.db import Database
+from citywatch.store.db import SIGHTING_TABLES, WATCHLIST_TABLES, Database
 from citywatch.store.governance_tables import AuthorisationRow, EventRow, PolicyRuleRow, ZoneRow
 from citywatch.store.watchlist_tables import Watchlist
 
@@ -419,7 +419,7 @@ class GovernanceService:
             if receipt is None:
                 continue
             try:
-                self._db.checkpoint()  # no copy of the deleted rows stays in the WAL
+                self._db.checkpoint(erase=SIGHTING_TABLES | WATCHLIST_TABLES)  # no copy stays behind
             except Unavailable:
                 log.warning("authorisation %s closed, but the WAL checkpoint failed", reference)
             unlinked = sum(1 for path in crops if self._unlink(path))

@@ -40,10 +40,11 @@ from citywatch.domain.errors import Unavailable
 from citywatch.domain.retention import DataClass, Hold, RetentionPolicy
 from citywatch.retention.scope import HOLDABLE, hold_cameras, hold_of
 from citywatch.retention.segments import describe_os_error
+from citywatch.store.audit_tables import AuditRecord
 from citywatch.store.db import Database
 from citywatch.store.governance_tables import AuthorisationRow
 from citywatch.store.retention_tables import ExportRow, HoldRow, ReceiptRow, RecordingRow
-from citywatch.store.sighting_tables import Alert, Sighting
+from citywatch.store.sighting_tables import Alert, AlertConfirmationRow, AlertNoteRow, OutboxRow, Sighting
 from citywatch.store.watchlist_tables import NonMatchRow
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ class Purger:
         left = orphans()
         if left:
             log.info("removed %d file(s) an interrupted purge left behind", left)
+        if self._db.unerased:  # deleted rows an earlier rewrite could not yet remove
+            self._db.checkpoint(erase=())
         now = self._clock()
         try:
             with self._db.session() as session:
@@ -156,7 +159,7 @@ class Purger:
         except OSError as exc:  # e.g. ENOSPC from the audit log's key file
             raise Unavailable(f"purge not done, nothing deleted: {describe_os_error(exc)}") from exc
         try:
-            self._db.checkpoint()
+            self._db.checkpoint(erase=_touched(plan))
         except Unavailable:
             log.warning("purge committed, but the WAL checkpoint failed; the next one completes it")
         gone = sum(1 for kind, path, _sha in plan.files if self._unlink(kind, path))
@@ -444,3 +447,20 @@ def receipt_within_scope(session: Session, actor: Actor, receipt: ReceiptInfo) -
     else:
         return True
     return within_scope(actor, cameras)
+
+
+def _touched(plan: PurgePlan) -> set[str]:
+    """The tables a purge deleted from (or cleared templates in): those to rewrite."""
+    alerts = bool(plan.alerts or plan.sightings)  # a sighting's alerts go with it (cascade)
+    touched = {
+        Alert.__tablename__: alerts,
+        AlertConfirmationRow.__tablename__: alerts,
+        AlertNoteRow.__tablename__: alerts,
+        OutboxRow.__tablename__: alerts,
+        Sighting.__tablename__: plan.sightings or plan.templates,
+        RecordingRow.__tablename__: plan.recordings,
+        ExportRow.__tablename__: plan.exports,
+        NonMatchRow.__tablename__: plan.non_matches,
+        AuditRecord.__tablename__: plan.audit is not None,
+    }
+    return {table for table, any_rows in touched.items() if any_rows}

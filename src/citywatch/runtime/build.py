@@ -61,11 +61,12 @@ from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
 from citywatch.sightings.store import SightingStore
 from citywatch.store import watchlist_queries
-from citywatch.store.blobs import BlobStore, LocalBlobStore, make_dirs, open_archive, open_blobs
+from citywatch.store.blobs import BlobStore, LocalBlobStore, make_dirs
 from citywatch.store.db import Database, open_database
 from citywatch.store.private import make_private
 from citywatch.store.sighting_tables import Alert
 from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
+from citywatch.store.storage import open_archive, open_blobs
 from citywatch.track.tracker import Tracker
 from citywatch.users.local import local_actor
 from citywatch.users.service import UserService

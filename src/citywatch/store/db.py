@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,36 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys = ON",
     "PRAGMA secure_delete = ON",
 )
+PERSONAL_TABLES = frozenset(
+    {
+        "sightings",
+        "alerts",
+        "alert_notes",
+        "alert_confirmations",
+        "outbox",
+        "non_matches",
+        "templates",
+        "reference_images",
+        "persons",
+        "recordings",
+        "exports",
+        "requests",
+        "audit_records",
+    }
+)
+"""The tables whose deleted rows must leave no bytes behind (biometric and personal data,
+and the audit records that name people): what `checkpoint` rewrites on PostgreSQL."""
+SIGHTING_TABLES = frozenset(
+    {"sightings", "alerts", "alert_notes", "alert_confirmations", "outbox", "non_matches"}
+)
+"""What a sighting's deletion reaches (its alerts and what hangs on them cascade)."""
+WATCHLIST_TABLES = frozenset({"persons", "reference_images", "templates", "non_matches"})
+"""What a person's or a reference image's deletion reaches."""
+AUDIT_TABLES = frozenset({"audit_records"})
+ERASE_LOCK_TIMEOUT_MS = 5_000
+"""How long a rewrite waits for its table's lock before leaving it for the next checkpoint."""
+_KEPT_DEAD = re.compile(r"\b[1-9]\d* dead row versions cannot be removed yet")
+_LOCK_NOT_AVAILABLE = "55P03"
 _BEGIN_OPTION = "citywatch_begin"
 _BEGIN = {"deferred": "BEGIN DEFERRED", "immediate": "BEGIN IMMEDIATE"}
 
@@ -53,6 +84,7 @@ class Database:
     def __init__(self, engine: Engine, label: str) -> None:
         self._engine = engine
         self._label = label
+        self._unerased: set[str] = set()
         self._writer = sessionmaker(
             bind=engine.execution_options(**{_BEGIN_OPTION: "immediate"}), expire_on_commit=False
         )
@@ -93,10 +125,20 @@ class Database:
         finally:
             session.close()
 
-    def checkpoint(self) -> bool:
-        """Copy the WAL into the database file and truncate it, so that rows deleted with
-        `secure_delete` leave no old copy in the WAL. True when complete; False when readers
-        held part of it back (the next checkpoint finishes it). A no-op beyond SQLite."""
+    def checkpoint(self, *, erase: Collection[str] = PERSONAL_TABLES) -> bool:
+        """Leave no copy of deleted rows behind, after a deletion of personal data commits.
+
+        SQLite: copy the WAL into the database file and truncate it, so that rows deleted
+        with `secure_delete` (zeroed in their pages) leave no old copy in the WAL. True when
+        complete; False when readers held part of it back (the next checkpoint finishes it).
+
+        PostgreSQL has no `secure_delete`: a `VACUUM` frees a deleted row's space but leaves
+        its bytes in the page and in the index pages until overwritten. The tables in `erase`
+        (those the deletion touched) are rewritten (`VACUUM FULL`: the table, its TOAST and
+        its indexes into new files, the old files unlinked; writers wait meanwhile), then a
+        `CHECKPOINT` lets the WAL segments that still hold the rows be recycled."""
+        if self._engine.dialect.name == "postgresql":
+            return self._rewrite(erase)
         if self._engine.dialect.name != "sqlite":
             return True
         try:
@@ -115,6 +157,48 @@ class Database:
         if busy:
             log.warning("%s: WAL checkpoint incomplete, readers are active", self._label)
         return not busy
+
+    @property
+    def unerased(self) -> frozenset[str]:
+        """Tables whose deleted rows a rewrite could not yet remove (PostgreSQL): the next
+        `checkpoint` rewrites them again."""
+        return frozenset(self._unerased)
+
+    def _rewrite(self, tables: Collection[str]) -> bool:
+        """`VACUUM (FULL)` each table, waiting at most ERASE_LOCK_TIMEOUT for its lock (never
+        stalling every reader behind a long transaction). A table whose lock was not granted,
+        or whose deleted rows an older snapshot may still see (the rewrite copies those), is
+        remembered for the next checkpoint; False then."""
+        unknown = set(tables) - PERSONAL_TABLES
+        if unknown:
+            raise InvalidInput(f"not tables of personal data: {sorted(unknown)}")
+        wanted = sorted(set(tables) | self._unerased)
+        left: set[str] = set()
+        try:
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                notes: list[str] = []
+                conn.connection.driver_connection.add_notice_handler(  # type: ignore[union-attr]
+                    lambda diag: notes.append(diag.message_detail or "")
+                )
+                conn.execute(text(f"SET lock_timeout = {ERASE_LOCK_TIMEOUT_MS}"))
+                for table in wanted:  # names from the fixed set above
+                    notes.clear()
+                    if not _vacuum_full(conn, table) or any(_KEPT_DEAD.search(n) for n in notes):
+                        left.add(table)
+                conn.execute(text("CHECKPOINT"))
+        except SQLAlchemyError as exc:
+            translated = translate_error(exc, self._label)
+            if translated is None:
+                raise
+            raise translated from exc
+        self._unerased = left
+        if left:
+            log.warning(
+                "%s: deleted rows of %s not yet erased; the next checkpoint retries",
+                self._label,
+                sorted(left),
+            )
+        return not left
 
     def schema_revision(self) -> str | None:
         """The schema's migration revision, read from the database now (a cheap query that
@@ -275,3 +359,14 @@ def _rollback_quietly(session: Session) -> None:
         session.rollback()
     except SQLAlchemyError:
         log.warning("rollback failed; the connection is discarded", exc_info=True)
+
+
+def _vacuum_full(conn: Connection, table: str) -> bool:
+    """Rewrite `table`; False when its lock was not granted in time."""
+    try:
+        conn.execute(text(f'VACUUM (FULL, VERBOSE) "{table}"'))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+            return False
+        raise
+    return True

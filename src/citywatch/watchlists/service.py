@@ -31,7 +31,7 @@ from citywatch.domain.records import (
 )
 from citywatch.store import change_queries, vectors, watchlist_queries
 from citywatch.store.blobs import BlobRef, BlobStore
-from citywatch.store.db import Database
+from citywatch.store.db import WATCHLIST_TABLES, Database
 from citywatch.store.staging import ORPHAN_GRACE_S, REFERENCES_FOLDER, Staging
 from citywatch.store.watchlist_tables import Person, Watchlist
 from citywatch.watchlists.records import checked_reference, person_info, watchlist_created, watchlist_info
@@ -214,7 +214,7 @@ class WatchlistService:
                 ),
             )
         try:
-            self._db.checkpoint()  # no copy of the deleted templates stays behind in the WAL
+            self._db.checkpoint(erase=WATCHLIST_TABLES)  # no copy of the deleted templates stays behind
         except Unavailable:
             log.warning(
                 "person %d removed, but the WAL checkpoint failed; the next one completes it", person_id

@@ -119,7 +119,7 @@ class CameraPipeline:
         tracker: Tracker,
         embedder: Embedder,
         index: Callable[[frozenset[str]], WatchlistIndex],
-        save: Callable[[SightingRecord], SightingSaved],
+        save: Callable[[SightingRecord], SightingSaved | None],
         embed_shots: int,
         still_images: bool = False,
         orders: Callable[[int, datetime], OrderCheck] = lambda _p, _at: NOT_UNDER_ORDER,
@@ -288,8 +288,9 @@ class CameraPipeline:
             self._unsaved.append(record)
             return None
         self.stats.sightings += 1
-        self.stats.alerts += saved.alert_id is not None
-        self.stats.in_cooldown += saved.cooldown_of is not None
+        if saved is not None:  # None: handed on (to the bus), stored elsewhere
+            self.stats.alerts += saved.alert_id is not None
+            self.stats.in_cooldown += saved.cooldown_of is not None
         return saved
 
     def _retry_unsaved(self) -> None:

@@ -28,6 +28,7 @@ from citywatch.config.vision import QualitySettings
 from citywatch.domain.audit import SYSTEM, Action, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import CorruptMedia, InvalidInput, NoFace, NotFound, SeveralFaces
+from citywatch.domain.footage import Segment
 from citywatch.domain.frames import Image
 from citywatch.domain.matching import Template
 from citywatch.domain.policy import Window
@@ -241,23 +242,13 @@ def search_subject(
         seen[s.camera_id].append((s.started_at, s.ended_at))
     segments = [(c, s) for c in cameras for s in access.footage.segments(c, start, end)]
     frames = compared = unreadable = 0
-    every_s = 1.0 / access.rules.scan_fps
     missing: list[int] = []
     for done, (camera, segment) in enumerate(segments, start=1):
         try:
-            with (
-                work_folder(access.data_dir, "subject-search-") as work,
-                access.footage.local_file(segment, work) as path,
-            ):
-                for frame in video_frames(path, every_s=every_s):
-                    at = segment.started_at + timedelta(seconds=frame.offset_s)
-                    if not start <= at < end:
-                        continue
-                    frames += 1
-                    distances = _distances(access, frame.image, probe)
-                    compared += len(distances)
-                    if len(distances) and float(distances.min()) < threshold:
-                        seen[camera].append((at, at))
+            found, scanned, faces = _scan_segment(access, segment, probe, (start, end), threshold)
+            seen[camera].extend((at, at) for at in found)
+            frames += scanned
+            compared += faces
         except NotFound as exc:
             missing.append(segment.id)
             unreadable += 1
@@ -283,6 +274,35 @@ def search_subject(
         unreadable=unreadable,
         missing=missing,
     )
+
+
+def _scan_segment(
+    access: SubjectAccess,
+    segment: Segment,
+    probe: Template,
+    window: tuple[datetime, datetime],
+    threshold: float,
+) -> tuple[list[datetime], int, int]:
+    """The times in `window` at which `probe` appears in the segment's frames sampled at
+    `requests.scan_fps`, with the frames scanned and the faces compared. `NotFound` when its
+    file lies nowhere, `CorruptMedia` when it does not decode."""
+    start, end = window
+    found: list[datetime] = []
+    frames = compared = 0
+    with (
+        work_folder(access.data_dir, "subject-search-") as work,
+        access.footage.local_file(segment, work) as path,
+    ):
+        for frame in video_frames(path, every_s=1.0 / access.rules.scan_fps):
+            at = segment.started_at + timedelta(seconds=frame.offset_s)
+            if not start <= at < end:
+                continue
+            frames += 1
+            distances = _distances(access, frame.image, probe)
+            compared += len(distances)
+            if len(distances) and float(distances.min()) < threshold:
+                found.append(at)
+    return found, frames, compared
 
 
 def _matching_sightings(

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from citywatch.alerts.delivery.dispatcher import Dispatcher
-from citywatch.alerts.delivery.factory import build_sink
+from citywatch.alerts.delivery.factory import build_dispatcher, sink_named
 from citywatch.alerts.delivery.feed import AlertFeed
 from citywatch.alerts.delivery.outbox import Backoff, Outbox
 from citywatch.alerts.delivery.sink import Sink
@@ -31,17 +30,14 @@ from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
 from citywatch.domain.audit import SYSTEM, Actor, AuditEvent
 from citywatch.domain.clock import utc_now
-from citywatch.domain.errors import NotFound, Unavailable
+from citywatch.domain.errors import Unavailable
 from citywatch.domain.leases import LeaseStore
-from citywatch.domain.policy import CameraPlace, ModeDecision, ProcessingMode, mode_for
+from citywatch.domain.policy import ModeDecision
 from citywatch.domain.ports import Detector, Embedder
 from citywatch.domain.records import RequestKind
 from citywatch.governance.policy import PolicyService, mode_changed
 from citywatch.governance.service import GovernanceService
-from citywatch.ingest.folder import FolderSource
-from citywatch.ingest.open import open_source
 from citywatch.ingest.recorder import Recorder
-from citywatch.ingest.stream import StreamSource
 from citywatch.leases.connect import open_leases
 from citywatch.leases.keeper import LeaseKeeper, process_holder
 from citywatch.orders.checks import OrderChecks
@@ -56,6 +52,7 @@ from citywatch.retention.orphans import Orphans
 from citywatch.retention.purge import Purger
 from citywatch.retention.scheduled import ScheduledPurge
 from citywatch.retention.segments import FOOTAGE_FOLDER, ORPHAN_GRACE_S, FootageStore
+from citywatch.runtime.camera_machinery import CameraMachinery
 from citywatch.runtime.metrics import CameraCounts, Metrics
 from citywatch.runtime.readiness import Readiness, readiness
 from citywatch.runtime.supervisor import ChildStatus, Supervisor
@@ -67,11 +64,9 @@ from citywatch.store.private import make_private
 from citywatch.store.sighting_tables import Alert
 from citywatch.store.staging import CROPS_FOLDER, REQUEST_PHOTOS_FOLDER, WORK_FOLDER, Staging
 from citywatch.store.storage import open_archive, open_blobs
-from citywatch.track.tracker import Tracker
 from citywatch.users.local import local_actor
 from citywatch.users.service import UserService
 from citywatch.vision.factory import build_detector, build_embedder
-from citywatch.vision.quality import QualityGate
 from citywatch.watchlists.gallery import Gallery
 from citywatch.watchlists.service import WatchlistService
 
@@ -221,25 +216,10 @@ class Runtime:
         self.feed.stage(session, alert)
 
     def sink(self, name: str) -> Sink:
-        """The configured sink `name`, built (not connected yet)."""
-        for settings in self.settings.delivery.sinks:
-            if settings.name == name:
-                return build_sink(settings)
-        known = ", ".join(s.name for s in self.settings.delivery.sinks) or "none configured"
-        raise NotFound(f"no sink named {name!r} (sinks: {known})")
+        return sink_named(self.settings.delivery, name)
 
     def dispatcher(self, *, turn: Callable[[], bool] = lambda: True) -> Dispatcher | None:
-        """The alert delivery thread for `run` and `watch` (None when no sink is configured);
-        not started. `turn`: whether a round may run now (the relay's singleton lease)."""
-        sinks = self.settings.delivery.sinks
-        if not sinks:
-            return None
-        return Dispatcher(
-            self.outbox,
-            {s.name: build_sink(s) for s in sinks},
-            poll_s=self.settings.delivery.poll_s,
-            turn=turn,
-        )
+        return build_dispatcher(self.outbox, self.settings.delivery, turn)
 
     @cached_property
     def retention(self) -> HoldService:
@@ -450,26 +430,24 @@ class Runtime:
         """The watchlists' templates in memory, as the cameras match against them."""
         return Gallery(self.watchlists, lambda: self.embedder, self.settings.matching)
 
-    def pipeline(self, camera: CameraSettings, *, still_images: bool = False) -> CameraPipeline:
-        """A camera's pipeline, asking the policy in force about every frame and track."""
-        decide = functools.partial(self.policy.decide, CameraPlace(camera.id, camera.mode, camera.geo))
-        tracker_settings = self.settings.tracker
-        if still_images:  # a still image is one moment: a single detection is a whole track
-            tracker_settings = tracker_settings.model_copy(update={"min_detections": 1})
-        return CameraPipeline(
-            camera_id=camera.id,
-            policy=decide,
+    @cached_property
+    def machinery(self) -> CameraMachinery:
+        """What this process's cameras are built from: sightings stored here, footage indexed."""
+        return CameraMachinery(
+            settings=self.settings,
             detector=self.detector,
-            gate=QualityGate(self.settings.quality),
-            tracker=Tracker(tracker_settings, camera.id),
             embedder=self.embedder,
-            index=self.gallery.index,
+            gallery=self.gallery,
+            policy=self.policy,
+            orders=lambda person, camera, at: self.order_checks.check(person, camera.geo, at),
             save=self.sightings.add_sighting,
-            embed_shots=self.settings.tracker.embed_shots,
-            still_images=still_images,
-            orders=lambda person, at: self.order_checks.check(person, camera.geo, at),
+            segments=self.footage,
             on_stage=self.metrics.stage,
+            live=self.live,
         )
+
+    def pipeline(self, camera: CameraSettings, *, still_images: bool = False) -> CameraPipeline:
+        return self.machinery.pipeline(camera, still_images=still_images)
 
     def recover(self) -> int:
         """Remove crop, reference, request photo, footage and export files a crash left
@@ -493,42 +471,12 @@ class Runtime:
         ).recover(utc_now().date())
 
     def camera_worker(
-        self,
-        camera: CameraSettings,
-        on_outcome: Callable[[TrackOutcome], None] = lambda _: None,
+        self, camera: CameraSettings, on_outcome: Callable[[TrackOutcome], None] = lambda _: None
     ) -> CameraWorker:
-        """A camera's source, recorder, pipeline and threads; models and gallery loaded before
-        it starts."""
-        recorder = self.recorder(camera)
-        source = open_source(camera.id, camera.url, camera.source, tap=recorder)
-        still_images = isinstance(source, FolderSource)
-        pipeline = self.pipeline(camera, still_images=still_images)
-        self.gallery.index()
-        live = isinstance(source, StreamSource) or camera.source.replay
-        worker = CameraWorker(
-            source,
-            pipeline,
-            live=live,
-            on_outcome=on_outcome,
-            recorder=None if still_images else recorder,
-        )
-        self.live.add(worker)
-        return worker
+        return self.machinery.camera_worker(camera, on_outcome)
 
     def recorder(self, camera: CameraSettings) -> Recorder | None:
-        """The camera's footage recorder (None when recording is disabled). It asks the policy
-        itself, on the reader thread, whether the camera's mode is `off` at each packet's time:
-        a pure decision on the policy's cached snapshot, with no audit of its own (the
-        pipeline records mode changes)."""
-        settings = self.settings.recording
-        if not settings.enabled:
-            return None
-        place = CameraPlace(camera.id, camera.mode, camera.geo)
-
-        def allowed(at: datetime) -> bool:
-            return mode_for(place, self.policy.snapshot(), at).mode is not ProcessingMode.OFF
-
-        return Recorder(camera.id, self.footage, segment_s=settings.segment_s, allowed=allowed)
+        return self.machinery.recorder(camera)
 
     def close(self) -> None:
         if "lease_keeper" in self.__dict__:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
@@ -68,7 +69,7 @@ class NatsClient:
 
         try:
             return await nats.connect(
-                self.url,
+                servers=[server.strip() for server in self.url.split(",") if server.strip()],
                 name=name,
                 connect_timeout=timeout_s,
                 allow_reconnect=True,
@@ -111,15 +112,18 @@ class NatsClient:
                 raise
             raise Unavailable(f"NATS at {self.url}: {exc or type(exc).__name__}") from exc
 
-    def spawn(self, coroutine: Awaitable[Any]) -> asyncio.Future[Any]:
-        """Start a long-running coroutine (a subscription's loop) on the client's loop."""
-        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_awaited(coroutine), self._loop))
+    def spawn(self, coroutine: Awaitable[Any]) -> Future[Any]:
+        """Start a long-running coroutine (a subscription's loop) on the client's loop; its
+        future may be waited for or cancelled from any thread."""
+        return asyncio.run_coroutine_threadsafe(_awaited(coroutine), self._loop)
 
     def _submit(self, coroutine: Awaitable[T], timeout_s: float) -> T:
         future = asyncio.run_coroutine_threadsafe(_awaited(coroutine), self._loop)
         try:
             return future.result(timeout_s)
         except FutureTimeout as exc:
+            if future.done():  # the coroutine's own timeout (asyncio's is the same class): its own
+                raise
             future.cancel()
             raise Unavailable(f"NATS at {self.url} did not answer within {timeout_s:.1f} s") from exc
 

@@ -18,6 +18,7 @@ from tests.store.helpers import db_url
 
 TABLES = {
     "cameras",
+    "camera_fences",
     "watchlists",
     "persons",
     "reference_images",
@@ -115,8 +116,10 @@ def test_migrated_schema_equals_models_in_detail(tmp_path: Path) -> None:
         created.dispose()
     for table in sorted(TABLES):
         assert migrated[table] == from_models[table], table
-    # ids are never reused; audit records number themselves (seq is part of the chain)
-    assert all(t["autoincrement"] for name, t in migrated.items() if not name.startswith("audit_"))
+    # ids are never reused; audit records number themselves (seq is part of the chain), fences
+    # are keyed by their camera
+    numbered = [t for name, t in migrated.items() if not name.startswith("audit_") and name != "camera_fences"]
+    assert all(t["autoincrement"] for t in numbered)
     assert ("ck_reference_images_legal_basis_not_blank", "length(trim(legal_basis)) > 0") in migrated[
         "reference_images"
     ]["checks"]
@@ -155,7 +158,7 @@ def test_reopening_keeps_the_data_and_the_revision(tmp_path: Path) -> None:
     db = open_database(url)
     try:
         with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0009"]
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == ["0010"]
     finally:
         db.close()
 

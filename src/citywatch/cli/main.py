@@ -15,6 +15,7 @@ from citywatch.cli import (
     bench,
     cameras,
     changes,
+    city,
     delivery,
     footage,
     governance,
@@ -135,6 +136,9 @@ app.add_typer(people.watchlists_app, name="watchlists")
 app.add_typer(changes.changes_app, name="changes")
 app.command()(watching.watch)
 app.command()(watching.run)
+app.command()(city.worker)
+app.command()(city.store)
+app.command()(city.serve)
 app.command()(records.search)
 app.command()(records.verify)
 app.add_typer(records.sightings_app, name="sightings")

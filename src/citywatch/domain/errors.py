@@ -23,6 +23,11 @@ class Conflict(CitywatchError):
     """The action clashes with what is stored (a duplicate name, a stale state)."""
 
 
+class Fenced(Conflict):
+    """A write made under a camera lease that a later holder has taken since (fencing): the
+    writer lost the camera and must stop."""
+
+
 class Unavailable(CitywatchError):
     """A source, model or service cannot be reached or read right now."""
 

@@ -109,6 +109,15 @@ class SightingRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SightingOrigin:
+    """Where a sighting handed over the bus was made: its key (the same sighting delivered
+    twice is stored once) and the fencing token of the camera lease it was made under."""
+
+    key: str
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
 class SightingSaved:
     sighting_id: int
     alert_id: int | None
@@ -117,6 +126,8 @@ class SightingSaved:
     cooldown_of: int | None = None
     """A match that raised no alert because it fell within this earlier alert's cooldown
     (the same person on the same camera: one alert per episode)."""
+    duplicate: bool = False
+    """Stored already, under the same source key (a second delivery from the bus)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from citywatch.domain.errors import CitywatchError, PermissionDenied, Unavailable
+from citywatch.domain.errors import CitywatchError, Fenced, PermissionDenied, Unavailable
 from citywatch.domain.faces import FaceDetections
 from citywatch.domain.frames import Frame, Image
 from citywatch.domain.matching import MatchDecision, MatchResult, Template
@@ -275,7 +275,7 @@ class CameraPipeline:
     def _store(self, record: SightingRecord) -> SightingSaved | None:
         try:
             saved = self._save(record)
-        except PermissionDenied as exc:  # its authorisation ended meanwhile: never to be stored
+        except (PermissionDenied, Fenced) as exc:  # its authorisation ended, its camera's lease was lost
             log.warning("camera %s: %s", self.camera_id, exc)
             self.stats.withheld += 1
             return None

@@ -23,12 +23,14 @@ from citywatch.alerts.store import AlertStore
 from citywatch.audit.keys import load_or_create
 from citywatch.audit.log import AuditLog
 from citywatch.audit.witness import WitnessFile
+from citywatch.bus.connect import connect_bus
 from citywatch.cameras.service import CameraService
 from citywatch.changes.service import ChangeService
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
 from citywatch.domain.audit import SYSTEM, Actor, AuditEvent
+from citywatch.domain.bus import EventBus
 from citywatch.domain.clock import utc_now
 from citywatch.domain.errors import Unavailable
 from citywatch.domain.leases import LeaseStore
@@ -150,6 +152,11 @@ class Runtime:
     def leases(self) -> LeaseStore:
         """Camera and singleton leases: in this process without a `bus`, else in NATS KV."""
         return open_leases(self.settings.bus)
+
+    @cached_property
+    def bus(self) -> EventBus:
+        """Between the processes of a city: in this process without a `bus`, else JetStream."""
+        return connect_bus(self.settings.bus, name=f"citywatch-{os.getpid()}")
 
     @cached_property
     def lease_keeper(self) -> LeaseKeeper:
@@ -479,6 +486,8 @@ class Runtime:
         return self.machinery.recorder(camera)
 
     def close(self) -> None:
+        if "bus" in self.__dict__:
+            self.bus.close()
         if "lease_keeper" in self.__dict__:
             self.lease_keeper.stop()  # its leases given back
         if "leases" in self.__dict__:

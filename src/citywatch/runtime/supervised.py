@@ -70,6 +70,15 @@ def supervise(
     supervisor.add(
         SERVICE + "camera-sync", lambda: Scheduled("camera sync", sync.poll, camera_sync_s), tier=SYNC
     )
+    add_services(rt, supervisor)
+    rt.supervisor = supervisor
+    return supervisor
+
+
+def add_services(rt: Runtime, supervisor: Supervisor) -> None:
+    """What runs beside the cameras in `run`, and in a city's store process: this process's
+    leases, the singletons under them (purge and order enforcement, alert delivery), and
+    the footage archive where there is object storage."""
     keeper = rt.lease_keeper
     singletons = Singletons(keeper)
     rt.metrics.singletons(singletons.status)
@@ -96,8 +105,6 @@ def supervise(
             lambda: Scheduled("footage archive", rt.footage.archive_spooled, FOOTAGE_ARCHIVE_S),
             tier=CONSUMERS,
         )
-    rt.supervisor = supervisor
-    return supervisor
 
 
 def data_folder_lock(rt: Runtime, command: str) -> DataFolderLock:

@@ -12,12 +12,19 @@ from sqlalchemy.orm import Session
 from citywatch.alerts.raising import AlertRaising
 from citywatch.alerts.store import alert_info
 from citywatch.domain.clock import Clock, utc_now
-from citywatch.domain.errors import InvalidInput, NotFound, PermissionDenied
+from citywatch.domain.errors import Conflict, Fenced, InvalidInput, NotFound, PermissionDenied
 from citywatch.domain.matching import Candidate
-from citywatch.domain.records import AlertInfo, SearchCandidate, SightingInfo, SightingRecord, SightingSaved
+from citywatch.domain.records import (
+    AlertInfo,
+    SearchCandidate,
+    SightingInfo,
+    SightingOrigin,
+    SightingRecord,
+    SightingSaved,
+)
 from citywatch.domain.values import aware, list_limit, required_text
 from citywatch.store import sighting_queries, vectors, watchlist_queries
-from citywatch.store.blobs import BlobStore
+from citywatch.store.blobs import BlobRef, BlobStore
 from citywatch.store.db import Database
 from citywatch.store.governance_tables import AuthorisationRow
 from citywatch.store.sighting_tables import Sighting
@@ -35,18 +42,60 @@ class SightingStore:
         self._clock = clock
         self._staging = Staging(db, blobs)
 
-    def add_sighting(self, record: SightingRecord) -> SightingSaved:
+    def add_sighting(self, record: SightingRecord, origin: SightingOrigin | None = None) -> SightingSaved:
         """Write the crop, then the sighting (and its alert when it matched: alerts.raising)
         in one transaction.
 
         A sighting derived under an authorisation that has been closed, refused or revoked
         meanwhile is refused (PermissionDenied) in that same transaction: the camera's view
-        of the policy may be seconds old, the database's is not."""
+        of the policy may be seconds old, the database's is not.
+
+        With an `origin` (a sighting from a worker, over the bus): one already stored under
+        its key is not stored again (what was saved is returned), and one made under a lease
+        token lower than the camera's latest is refused (`Fenced`) in the same transaction."""
         row, matched = self._sighting_row(record)
+        if origin is not None:
+            row.source_key = required_text(origin.key, "source key", max_len=200)
+            stored = self._stored(origin.key)
+            if stored is not None:
+                return stored
         blob = self._blobs.put(record.crop_jpeg, folder=f"{CROPS_FOLDER}/{row.day}", suffix=".jpg")
         row.crop_path = blob.path
         row.crop_sha256 = blob.sha256
+        try:
+            return self._insert(row, matched, blob, record.order_id, origin)
+        except Conflict:
+            stored = None if origin is None else self._stored(origin.key)
+            if stored is None:  # not a second delivery stored meanwhile by another consumer
+                raise
+            return stored
+
+    def _stored(self, key: str) -> SightingSaved | None:
+        """What was saved of the sighting with source key `key`, if it is stored."""
+        with self._db.session(write=False) as session:
+            row = sighting_queries.sighting_by_source(session, key)
+            if row is None:
+                return None
+            alert_id = sighting_queries.alert_of_sighting(session, row.id)
+            return SightingSaved(row.id, alert_id, row.crop_path, duplicate=True)
+
+    def _insert(
+        self,
+        row: Sighting,
+        matched: Candidate | None,
+        blob: BlobRef,
+        order_id: int | None,
+        origin: SightingOrigin | None,
+    ) -> SightingSaved:
         with self._staging.staged(blob), self._db.session() as session:
+            now = aware(self._clock(), "clock")
+            if origin is not None and not sighting_queries.pass_fence(
+                session, row.camera_id, origin.token, now
+            ):
+                raise Fenced(
+                    f"camera {row.camera_id}: sighting made under a lease token that a "
+                    "later holder of the camera has superseded"
+                )
             # The person or watchlist may have been removed since the gallery was loaded:
             # keep the sighting with its name snapshots rather than lose it.
             if row.person_id is not None and watchlist_queries.person_by_id(session, row.person_id) is None:
@@ -57,11 +106,11 @@ class SightingStore:
                 _require_open_authorisation(session, row.authorisation_id)
             cooldown_of = None
             if matched is not None:
-                cooldown_of = self._raising.cooldown_of(session, row, record.order_id)
+                cooldown_of = self._raising.cooldown_of(session, row, order_id)
             sighting_queries.insert_sighting(session, row)
             alert_id = None
             if matched is not None and cooldown_of is None:
-                alert_id = self._raising.raise_for(session, row, matched, record.order_id)
+                alert_id = self._raising.raise_for(session, row, matched, order_id)
             return SightingSaved(
                 sighting_id=row.id, alert_id=alert_id, crop_path=blob.path, cooldown_of=cooldown_of
             )

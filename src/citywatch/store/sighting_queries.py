@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citywatch.store.sighting_tables import Alert, AlertConfirmationRow, Sighting
+from citywatch.store.sighting_tables import Alert, AlertConfirmationRow, CameraFence, Sighting
 
 # --- sightings and alerts -----------------------------------------------------------------
 
@@ -170,3 +170,26 @@ def insert_confirmation(
     session.add(row)
     session.flush()
     return row
+
+
+def pass_fence(session: Session, camera_id: str, token: int, now: datetime) -> bool:
+    """Whether a write under lease token `token` may go in for `camera_id` (no later holder
+    has written since); the camera's fence is raised to `token`. Rows locked until commit."""
+    fence = session.get(CameraFence, camera_id, with_for_update=True)
+    if fence is None:
+        session.add(CameraFence(camera_id=camera_id, token=token, updated_at=now))
+        session.flush()
+        return True
+    if token < fence.token:
+        return False
+    if token > fence.token:
+        fence.token, fence.updated_at = token, now
+    return True
+
+
+def sighting_by_source(session: Session, key: str) -> Sighting | None:
+    return session.scalars(select(Sighting).where(Sighting.source_key == key)).first()
+
+
+def alert_of_sighting(session: Session, sighting_id: int) -> int | None:
+    return session.scalars(select(Alert.id).where(Alert.sighting_id == sighting_id).limit(1)).first()

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citywatch.store.base import SQLITE_AUTOINCREMENT, Base, one_of
@@ -48,6 +57,9 @@ class Sighting(Base):
     created_at: Mapped[datetime]
     authorisation_id: Mapped[int | None] = mapped_column(index=True)
     """The authorisation the sighting was derived under: its artefacts go when it lapses."""
+    source_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    """Where a sighting that came over the bus was made (camera, lease token, track): the
+    same message delivered twice is stored once."""
 
 
 class Alert(Base):
@@ -137,3 +149,14 @@ class AlertNoteRow(Base):
     text: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime]
+
+
+class CameraFence(Base):
+    """The highest lease token a camera's writes have come under: a write under a lower one
+    comes from a worker that lost the camera's lease (fencing)."""
+
+    __tablename__ = "camera_fences"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]

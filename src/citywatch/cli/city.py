@@ -1,0 +1,114 @@
+"""The processes of a city (`bus: nats://…`), each as many times as the load needs, on as many
+machines: `citywatch worker` runs cameras, `citywatch store` stores what they see and runs
+the singletons, `citywatch serve` serves the API and console. On the embedded default
+(`bus` empty) `citywatch run` does all of it in one process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from citywatch.cli.context import runtime
+from citywatch.cli.output import err
+from citywatch.cli.permissions import requires
+from citywatch.cli.watching import SHUTDOWN_S, stop_on_signals
+from citywatch.domain.access import Permission
+from citywatch.domain.errors import InvalidInput
+from citywatch.runtime.build import Runtime
+from citywatch.runtime.city import feed_from_bus, supervise_store, supervise_worker
+from citywatch.runtime.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+REPORT_S = 10.0
+"""How often a process of the city logs what it does."""
+
+
+def _city(ctx: typer.Context, command: str) -> Runtime:
+    rt = runtime(ctx)
+    if not rt.settings.bus:
+        raise InvalidInput(
+            f"`citywatch {command}` is a process of a city: set `bus: nats://host:4222` (and a "
+            "PostgreSQL `database_url`); on one machine `citywatch run` does all of it"
+        )
+    return rt
+
+
+def _until_stopped(supervisor: Supervisor) -> None:
+    stop = threading.Event()
+    stop_on_signals(stop.set)
+    supervisor.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for name in supervisor.stop(SHUTDOWN_S):
+            log.error("%s did not stop within %.0f s", name, SHUTDOWN_S)
+
+
+@requires(Permission.CAMERAS_RUN)
+def worker(
+    ctx: typer.Context,
+    capacity: Annotated[int, typer.Option(help="The most cameras this worker runs at once.", min=1)] = 8,
+) -> None:
+    """Run cameras of a city: take cameras nobody holds by lease (NATS KV), up to CAPACITY,
+    and run each (decode, detect, track, embed, match here); sightings go out on the bus. A
+    camera whose lease this worker loses stops at once. Until SIGTERM or Ctrl-C."""
+    rt = _city(ctx, "worker")
+    supervisor, city = supervise_worker(rt, rt.bus, capacity=capacity)
+    err.print(f"worker {rt.lease_keeper.holder}: up to {capacity} camera(s) from {rt.settings.bus}")
+    reporter = _reporter(lambda: f"worker: cameras {sorted(city.running())}")
+    reporter.start()
+    _until_stopped(supervisor)
+
+
+@requires(Permission.CAMERAS_RUN)
+def store(ctx: typer.Context) -> None:
+    """Store what a city's workers see: consume sightings from the bus into the database and
+    the blob store (each exactly once), relay committed alerts to the API replicas, and run
+    the singletons under their leases (purge and order enforcement, alert delivery). Until
+    SIGTERM or Ctrl-C."""
+    rt = _city(ctx, "store")
+    rt.recover()
+    supervisor, consumer = supervise_store(rt, rt.bus)
+    err.print(f"store consumer {rt.lease_keeper.holder} on {rt.settings.bus}")
+    reporter = _reporter(lambda: f"store: {consumer.counts}")
+    reporter.start()
+    _until_stopped(supervisor)
+
+
+@requires(Permission.CAMERAS_RUN)
+def serve(ctx: typer.Context) -> None:
+    """Serve the API and the console of a city (stateless: run as many behind a proxy as
+    needed); the live feed delivers every alert any store process commits. Until SIGTERM
+    or Ctrl-C."""
+    rt = _city(ctx, "serve")
+    from citywatch.web.api.server import ApiServer  # noqa: PLC0415  (only a command that serves)
+    from citywatch.web.app import create_app  # noqa: PLC0415
+
+    subscription = feed_from_bus(rt, rt.bus)
+    server = ApiServer(create_app(rt), rt.settings.api, rt.feed)
+    server.start()
+    err.print(f"API on {server.url} (live alerts: {server.url}/api/alerts/stream)")
+    stop = threading.Event()
+    stop_on_signals(stop.set)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        subscription.close()
+
+
+def _reporter(line: Callable[[], str]) -> threading.Thread:
+    def report() -> None:
+        while True:
+            time.sleep(REPORT_S)
+            log.info("%s", line())
+
+    return threading.Thread(target=report, name="report", daemon=True)

@@ -1,0 +1,192 @@
+"""The processes of a city (each one `citywatch` subcommand, each run as many times as the
+load needs), composed from the same parts as `run`:
+
+- `worker`: takes cameras by lease and runs them, matching on the worker; sightings go out on
+  the bus (the worker goes on through a database outage: the bus holds them), footage
+  segments straight to the stores (the spool and object storage, their rows in the
+  database), both under the camera lease's fencing token.
+- `store`: the store consumer (`cluster.consumer`), the singletons under their leases (purge
+  and order enforcement, alert delivery), and the relay of committed alerts to the bus.
+- `serve`: the API and console; each replica's live feed is fed from the bus, so every
+  replica delivers every alert.
+
+See docs/scale/design.md for why each piece travels the way it does.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from citywatch.cluster.consumer import SightingConsumer
+from citywatch.cluster.messages import (
+    ALERTS,
+    decode_alert,
+    encode_alert,
+    encode_sighting,
+    origin_of,
+    sighting_subject,
+)
+from citywatch.config.ingest import CameraSettings
+from citywatch.domain.audit import SYSTEM
+from citywatch.domain.bus import BusMessage, EventBus, Subscription
+from citywatch.domain.errors import Fenced, InvalidInput
+from citywatch.domain.leases import CAMERA, camera_key, key_name
+from citywatch.domain.records import SightingRecord, SightingSaved
+from citywatch.runtime.build import Runtime
+from citywatch.runtime.housekeeping import Scheduled
+from citywatch.runtime.supervised import (
+    CONSUMERS,
+    PRODUCERS,
+    SERVICE,
+    AuditedEvents,
+    add_services,
+    restart_policy,
+)
+from citywatch.runtime.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+CAMERA_CHILD = "camera:"
+ASSIGN_S = 1.0
+"""How often a worker looks for cameras nobody holds."""
+
+
+class CityWorker:
+    """Which cameras this worker runs: those whose lease it holds (up to `capacity`). Each
+    camera's sightings are published under the token of the lease it was taken with; a lost
+    lease stops the camera at once, and anything it still hands over is refused (`Fenced`)."""
+
+    def __init__(self, rt: Runtime, bus: EventBus, supervisor: Supervisor, *, capacity: int) -> None:
+        if capacity < 1:
+            raise InvalidInput(f"a worker's capacity is at least one camera, got {capacity}")
+        self._rt = rt
+        self._bus = bus
+        self._supervisor = supervisor
+        self._capacity = capacity
+        self._keeper = rt.lease_keeper
+        self._keeper.add_on_lost(self._lost)
+        self._running: dict[str, int] = {}
+        """Camera id → the lease token its worker publishes under."""
+        self._lock = threading.Lock()
+
+    def running(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._running)
+
+    def assign(self) -> None:
+        """Stop the cameras the city no longer has; take free ones up to the capacity."""
+        wanted = {c.id: c for c in self._rt.cameras()}
+        for camera_id in set(self.running()) - set(wanted):
+            self._stop(camera_id)
+            self._keeper.release(camera_key(camera_id))
+        free = self._capacity - len(self.running())
+        if free <= 0:
+            return
+        candidates = [camera_key(c) for c in wanted if c not in self.running()]
+        random.shuffle(candidates)  # workers starting together spread the cameras between them
+        for lease in self._keeper.take(candidates, limit=free):
+            self._start(wanted[key_name(lease.key)], lease.token)
+
+    def _start(self, camera: CameraSettings, token: int) -> None:
+        machinery = replace(self._rt.machinery, save=self._publisher(camera.id, token))
+        with self._lock:
+            self._running[camera.id] = token
+        log.info("camera %s: taken (lease token %d)", camera.id, token)
+        self._supervisor.add(
+            CAMERA_CHILD + camera.id, lambda: machinery.camera_worker(camera), tier=PRODUCERS
+        )
+
+    def _publisher(self, camera_id: str, token: int) -> Callable[[SightingRecord], SightingSaved | None]:
+        key = camera_key(camera_id)
+
+        def publish(record: SightingRecord) -> SightingSaved | None:
+            lease = self._keeper.lease(key)
+            if lease is None or lease.token != token:
+                raise Fenced(f"camera {camera_id}: this worker lost its lease; nothing more goes out")
+            origin = origin_of(record, token)
+            self._bus.publish(sighting_subject(camera_id), encode_sighting(record, origin), msg_id=origin.key)
+            return None
+
+        return publish
+
+    def _lost(self, key: str) -> None:
+        if key.startswith(f"{CAMERA}."):
+            self._stop(key_name(key))
+
+    def _stop(self, camera_id: str) -> None:
+        with self._lock:
+            if self._running.pop(camera_id, None) is None:
+                return
+        log.warning("camera %s: stopped here (its lease is gone or it was removed)", camera_id)
+        threading.Thread(  # from the keeper's thread: never wait for a camera there
+            target=self._supervisor.remove, args=(CAMERA_CHILD + camera_id,), daemon=True
+        ).start()
+
+
+def supervise_worker(rt: Runtime, bus: EventBus, *, capacity: int) -> tuple[Supervisor, CityWorker]:
+    """A worker process's supervisor: its leases, the camera assignment and the cameras it
+    takes, and the footage archive where there is object storage."""
+    supervisor = Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
+    worker = CityWorker(rt, bus, supervisor, capacity=capacity)
+    supervisor.add(SERVICE + "leases", lambda: rt.lease_keeper, tier=CONSUMERS + 1)
+    supervisor.add(
+        SERVICE + "cameras", lambda: Scheduled("camera assignment", worker.assign, ASSIGN_S), tier=CONSUMERS
+    )
+    if rt.settings.storage:
+        supervisor.add(
+            SERVICE + "footage-archive",
+            lambda: Scheduled("footage archive", rt.footage.archive_spooled, 5.0),
+            tier=CONSUMERS,
+        )
+    rt.supervisor = supervisor
+    return supervisor, worker
+
+
+def supervise_store(rt: Runtime, bus: EventBus) -> tuple[Supervisor, SightingConsumer]:
+    """A store process's supervisor: the consumer of sightings, the services of `run` under
+    their leases, and the relay of the alerts it commits to every API replica."""
+    supervisor = Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
+    consumer = SightingConsumer(bus, rt.sightings)
+    supervisor.add(SERVICE + "store", lambda: consumer, tier=PRODUCERS)
+    add_services(rt, supervisor)
+    relay_alerts(rt, bus)
+    rt.supervisor = supervisor
+    return supervisor, consumer
+
+
+def relay_alerts(rt: Runtime, bus: EventBus) -> threading.Thread:
+    """Publish each alert this process commits (its live feed) on the bus, for the API
+    replicas. A relay that cannot publish logs it; a replica's console replays from the
+    store on reconnection, so nothing is lost there, only late."""
+    subscription = rt.feed.subscribe(name="bus relay")
+
+    def relay() -> None:
+        while subscription.closed is None:
+            message = subscription.get(timeout_s=1.0)
+            if message is None:
+                continue
+            try:
+                bus.publish(ALERTS, encode_alert(message), msg_id=f"alert-{message.id}")
+            except Exception:
+                log.exception("alert %d not relayed to the API replicas", message.id)
+
+    thread = threading.Thread(target=relay, name="alert-relay", daemon=True)
+    thread.start()
+    return thread
+
+
+def feed_from_bus(rt: Runtime, bus: EventBus) -> Subscription:
+    """An API replica's live feed, fed with every alert any store process commits."""
+
+    def deliver(message: BusMessage) -> None:
+        try:
+            rt.feed.publish(decode_alert(message.payload))
+        except InvalidInput:
+            log.exception("alert message %s dropped", message.msg_id)
+        message.ack()
+
+    return bus.listen([ALERTS], deliver)

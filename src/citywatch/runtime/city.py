@@ -33,7 +33,7 @@ from citywatch.cluster.messages import (
 from citywatch.config.ingest import CameraSettings
 from citywatch.domain.audit import SYSTEM
 from citywatch.domain.bus import BusMessage, EventBus, Subscription
-from citywatch.domain.errors import Fenced, InvalidInput
+from citywatch.domain.errors import CitywatchError, Fenced, InvalidInput
 from citywatch.domain.leases import CAMERA, camera_key, key_name
 from citywatch.domain.records import SightingRecord, SightingSaved
 from citywatch.runtime.build import Runtime
@@ -92,6 +92,16 @@ class CityWorker:
             self._start(wanted[key_name(lease.key)], lease.token)
 
     def _start(self, camera: CameraSettings, token: int) -> None:
+        """Raise the camera's fence to the new token first (so that its last holder's writes
+        are refused from now on, even before this worker writes any), then run it."""
+        try:
+            fenced_in = self._rt.sightings.raise_fence(camera.id, token)
+        except CitywatchError as exc:
+            log.warning("camera %s: not started, its fence cannot be raised (%s)", camera.id, exc)
+            fenced_in = False
+        if not fenced_in:
+            self._keeper.release(camera_key(camera.id))
+            return
         machinery = replace(self._rt.machinery, save=self._publisher(camera.id, token))
         with self._lock:
             self._running[camera.id] = token

@@ -70,6 +70,13 @@ class SightingStore:
                 raise
             return stored
 
+    def raise_fence(self, camera_id: str, token: int) -> bool:
+        """A worker took `camera_id` under lease token `token`: from now on a sighting made
+        under an earlier token is refused. False when a later token is there already (the
+        lease was lost again meanwhile)."""
+        with self._db.session() as session:
+            return sighting_queries.pass_fence(session, camera_id, token, aware(self._clock(), "clock"))
+
     def _stored(self, key: str) -> SightingSaved | None:
         """What was saved of the sighting with source key `key`, if it is stored."""
         with self._db.session(write=False) as session:

@@ -17,17 +17,21 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
+from citywatch.bus.connect import connect_bus
+from citywatch.cluster.messages import encode_sighting, origin_of, sighting_subject
 from citywatch.cluster.nats import NatsClient
 from citywatch.cluster.servers import NatsServer
 from citywatch.domain.leases import DEFAULT_TTL_S, Lease, camera_key
 from citywatch.leases.nats_kv import NatsLeases
 from tests.databases import fresh_postgresql, metadata_sql
 from tests.integration.cli_helpers import authorise, cli_env, enroll
+from tests.store.helpers import sighting
 
 LIN = "Lin-Manuel Miranda"
 CAMERAS = ("north", "south")
@@ -171,3 +175,28 @@ def test_workers_share_the_cameras_and_take_over_a_paused_or_killed_ones(city: C
     assert {token_of(k) for c, k in sightings(city)} <= set(first.values()) | set(second.values()) | set(
         third.values()
     )
+
+
+def test_a_store_consumer_killed_mid_batch_stores_every_sighting_once(city: City) -> None:
+    bus = connect_bus(city.nats.url)
+    try:
+        sent = []
+        now = datetime.now(UTC)  # recent: the store's purge, which runs at its start, keeps them
+        for n in range(1000):
+            record = sighting(camera_id="north", track_id=n, start=now - timedelta(seconds=n))
+            origin = origin_of(record, 1)
+            bus.publish(sighting_subject("north"), encode_sighting(record, origin), msg_id=origin.key)
+            sent.append(origin.key)
+    finally:
+        bus.close()
+    city.start("store", "store", "--ack-wait", "2")
+    wait_for("the first sightings stored", lambda: len(sightings(city)) >= 40, city)
+    city.processes["store"].kill()  # mid-batch: some stored and acknowledged, one perhaps stored only
+    city.processes["store"].wait()
+    partial = len(sightings(city))
+    assert partial < len(sent)
+    city.start("store-again", "store", "--ack-wait", "2")
+    wait_for("every sighting stored", lambda: len(sightings(city)) >= len(sent), city)
+    time.sleep(3)  # anything redelivered meanwhile has landed too
+    keys = [k for _c, k in sightings(city)]
+    assert sorted(keys) == sorted(sent)  # each exactly once

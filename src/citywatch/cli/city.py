@@ -20,7 +20,7 @@ from citywatch.cli.watching import SHUTDOWN_S, stop_on_signals
 from citywatch.domain.access import Permission
 from citywatch.domain.errors import InvalidInput
 from citywatch.runtime.build import Runtime
-from citywatch.runtime.city import feed_from_bus, supervise_store, supervise_worker
+from citywatch.runtime.city import ACK_WAIT_S, feed_from_bus, supervise_store, supervise_worker
 from citywatch.runtime.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -68,14 +68,22 @@ def worker(
 
 
 @requires(Permission.CAMERAS_RUN)
-def store(ctx: typer.Context) -> None:
+def store(
+    ctx: typer.Context,
+    ack_wait: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a sighting handed to this process waits for it before another gets it.", min=1
+        ),
+    ] = ACK_WAIT_S,
+) -> None:
     """Store what a city's workers see: consume sightings from the bus into the database and
     the blob store (each exactly once), relay committed alerts to the API replicas, and run
     the singletons under their leases (purge and order enforcement, alert delivery). Until
     SIGTERM or Ctrl-C."""
     rt = _city(ctx, "store")
     rt.recover()
-    supervisor, consumer = supervise_store(rt, rt.bus)
+    supervisor, consumer = supervise_store(rt, rt.bus, ack_wait_s=ack_wait)
     err.print(f"store consumer {rt.lease_keeper.holder} on {rt.settings.bus}")
     reporter = _reporter(lambda: f"store: {consumer.counts}")
     reporter.start()

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 CAMERA_CHILD = "camera:"
 ASSIGN_S = 1.0
 """How often a worker looks for cameras nobody holds."""
+ACK_WAIT_S = 30.0
+"""How long a sighting handed to a store process waits for it before another gets it."""
 
 
 class CityWorker:
@@ -156,11 +158,13 @@ def supervise_worker(rt: Runtime, bus: EventBus, *, capacity: int) -> tuple[Supe
     return supervisor, worker
 
 
-def supervise_store(rt: Runtime, bus: EventBus) -> tuple[Supervisor, SightingConsumer]:
+def supervise_store(
+    rt: Runtime, bus: EventBus, *, ack_wait_s: float = ACK_WAIT_S
+) -> tuple[Supervisor, SightingConsumer]:
     """A store process's supervisor: the consumer of sightings, the services of `run` under
     their leases, and the relay of the alerts it commits to every API replica."""
     supervisor = Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
-    consumer = SightingConsumer(bus, rt.sightings)
+    consumer = SightingConsumer(bus, rt.sightings, ack_wait_s=ack_wait_s)
     supervisor.add(SERVICE + "store", lambda: consumer, tier=PRODUCERS)
     add_services(rt, supervisor)
     relay_alerts(rt, bus)

@@ -241,7 +241,9 @@ def open_database(url: str) -> Database:
     label = _label(parsed)
     if is_sqlite:
         _make_parent_folder(parsed, label)
-    options: dict[str, Any] = {}
+    # A pooled connection the server ended (a restart, pg_terminate_backend, a failover) is
+    # found at checkout and replaced, instead of failing the next write.
+    options: dict[str, Any] = {} if is_sqlite else {"pool_pre_ping": True}
     if is_sqlite and label == ":memory:":
         # One shared connection, or every connection would see its own empty database.
         options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}

@@ -8,7 +8,7 @@ PORT ?= 8080
 CHROMIUM := /usr/bin/chromium
 export CITYWATCH_TEST_DATA := $(DATA)
 
-.PHONY: install demo console test test-postgresql lint fuzz bench accuracy speed live screenshots clean
+.PHONY: install demo console city test test-postgresql lint fuzz bench accuracy speed live screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ demo: install
 # per role (the password is printed), a watchlist and an authorisation; http://127.0.0.1:8080/
 console: install
 	scripts/console.sh $(VENV)/bin/citywatch $(DATA) var/console $(PORT)
+
+# A city on this machine (PostgreSQL and NATS as they run here, SeaweedFS started for it): two
+# workers, a store consumer and two API replicas on four replayed cameras; Ctrl-C stops it.
+city: install
+	scripts/city.sh $(VENV)/bin/citywatch $(DATA) var/city $(PORT)
 
 test: install
 	$(PY) -m pytest

@@ -19,8 +19,11 @@ add_person() {
 
 # Ada enrols Lin-Manuel Miranda and Alex Lacamoire (each waits for a second person:
 # two-person rule), Sam approves both; Ada requests an authorisation for the stage camera
-# bound to the default watchlist, and Sam approves it. $1: the authorisation's objective.
+# bound to the default watchlist, and Sam approves it. $1: the authorisation's objective;
+# $2: the cameras it covers (default: stage).
 seed_watchlist_and_authorisation() {
+  local cameras=() camera
+  for camera in ${2:-stage}; do cameras+=(--camera "$camera"); done
   echo "== Ada enrols two people (each waits for a second person: two-person rule)"
   as_proposer enroll "$ex/lin-manuel-miranda.png" --name "Lin-Manuel Miranda" \
     --source "face_recognition example image" --legal-basis "demonstration"
@@ -34,6 +37,6 @@ seed_watchlist_and_authorisation() {
   echo "== Ada requests an authorisation for the stage camera, Sam approves it"
   as_proposer authorisations request DEMO-1 --issuer "citywatch demo" \
     --legal-basis "demonstration on public sample images" --objective "$1" \
-    --camera stage --watchlist default --until +1d
+    "${cameras[@]}" --watchlist default --until +1d
   as_supervisor authorisations approve DEMO-1
 }

@@ -18,8 +18,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
@@ -145,7 +146,7 @@ class FanOut:
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=self._next_seq,
             ack_policy=AckPolicy.NONE,
-            filter_subjects=list(self._subjects),
+            **filters(self._subjects),
             idle_heartbeat=self._heartbeat_s,
             inactive_threshold=max(30.0, 10 * self._heartbeat_s),
             mem_storage=True,
@@ -222,3 +223,12 @@ class FanOut:
         if self._forget is not None:
             with contextlib.suppress(ValueError):
                 self._forget(self)
+
+
+def filters(subjects: Sequence[str]) -> dict[str, Any]:
+    """A consumer's subject filter: one subject as `filter_subject`, which every JetStream
+    server honours; several as `filter_subjects`, which a server before 2.10 ignores (it
+    would deliver the whole stream)."""
+    if len(subjects) == 1:
+        return {"filter_subject": subjects[0]}
+    return {"filter_subjects": list(subjects)}

@@ -54,7 +54,7 @@ from nats.js.api import (
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from citywatch.bus.fanout import FanOut, headers_of
+from citywatch.bus.fanout import FanOut, filters, headers_of
 from citywatch.cluster.nats import NatsClient
 from citywatch.domain.bus import (
     DUPLICATE_WINDOW_S,
@@ -180,7 +180,7 @@ class JetStreamBus:
         config = ConsumerConfig(
             name=durable,
             durable_name=durable,
-            filter_subjects=patterns,
+            **filters(patterns),
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=ack_wait_s,

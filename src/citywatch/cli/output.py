@@ -31,7 +31,7 @@ def setup_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=err, show_path=False, show_time=False, markup=False)],
         force=True,
     )
-    for noisy in ("alembic", "sqlalchemy", "libav", "faiss", "faiss.loader"):
+    for noisy in ("alembic", "sqlalchemy", "libav", "faiss", "faiss.loader", "botocore", "boto3", "nats"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

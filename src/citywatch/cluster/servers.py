@@ -305,3 +305,34 @@ class SeaweedServer(_Server):
                 f"weed shell volume.vacuum failed: {done.stderr.decode(errors='replace')[-500:]}"
             )
         return done.stdout.decode(errors="replace")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m citywatch.cluster.servers seaweedfs FOLDER`: run SeaweedFS for `make city`,
+    print the environment that reaches it (`export NAME=value` lines), and stop it cleanly on
+    SIGTERM or SIGINT."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "seaweedfs":
+        sys.stderr.write("usage: python -m citywatch.cluster.servers seaweedfs FOLDER\n")
+        return 2
+    server = SeaweedServer(Path(args[1]), grace_s=20.0).start()
+    exports = [*server.environment.items(), ("CITYWATCH_STORAGE", server.storage_url)]
+    sys.stdout.write("".join(f"export {name}={value}\n" for name, value in exports))
+    sys.stdout.flush()
+    stopping = {"asked": False}
+
+    def stop(signum: int, frame: object) -> None:
+        stopping["asked"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping["asked"] and server.process is not None and server.process.poll() is None:
+            time.sleep(0.5)
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -21,6 +21,24 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+echo "== the local NATS: a fresh citywatch stream and lease bucket (an earlier city's go)"
+"$py" - <<'PY'
+import asyncio
+import nats
+
+async def fresh() -> None:
+    client = await nats.connect("nats://127.0.0.1:4222")
+    js = client.jetstream()
+    for gone in (js.delete_stream("CITYWATCH"), js.delete_key_value("citywatch_leases")):
+        try:
+            await gone
+        except Exception:  # not there yet
+            pass
+    await client.close()
+
+asyncio.run(fresh())
+PY
+
 echo "== PostgreSQL database $db; SeaweedFS (S3) under $work/seaweedfs"
 createdb -h 127.0.0.1 -U postgres "$db"
 "$py" -m citywatch.cluster.servers seaweedfs "$PWD/seaweedfs" > seaweedfs.env &

@@ -35,6 +35,7 @@ from tests.store.helpers import sighting
 
 LIN = "Lin-Manuel Miranda"
 CAMERAS = ("north", "south")
+MODES = {"north": "watchlist", "south": "investigate"}
 FAILOVER_S = DEFAULT_TTL_S + 5
 
 
@@ -114,7 +115,7 @@ def city(
                     "bus": nats_server.url,
                     "recording": {"enabled": False},
                     "cameras": [
-                        {"id": c, "url": str(clip), "mode": "investigate", "source": {"replay": True}}
+                        {"id": c, "url": str(clip), "mode": MODES[c], "source": {"replay": True}}
                         for c in CAMERAS
                     ],
                 }

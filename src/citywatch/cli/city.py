@@ -40,15 +40,20 @@ def _city(ctx: typer.Context, command: str) -> Runtime:
 
 
 def _until_stopped(supervisor: Supervisor) -> None:
-    stop = threading.Event()
-    stop_on_signals(stop.set)
     supervisor.start()
     try:
-        while not stop.wait(0.5):
-            pass
+        _wait_for_a_signal()
     finally:
         for name in supervisor.stop(SHUTDOWN_S):
             log.error("%s did not stop within %.0f s", name, SHUTDOWN_S)
+
+
+def _wait_for_a_signal() -> None:
+    """Until SIGTERM or SIGINT (Ctrl-C)."""
+    stop = threading.Event()
+    stop_on_signals(stop.set)
+    while not stop.wait(0.5):
+        pass
 
 
 @requires(Permission.CAMERAS_RUN)
@@ -103,11 +108,8 @@ def serve(ctx: typer.Context) -> None:
     server = ApiServer(create_app(rt), rt.settings.api, rt.feed)
     server.start()
     err.print(f"API on {server.url} (live alerts: {server.url}/api/alerts/stream)")
-    stop = threading.Event()
-    stop_on_signals(stop.set)
     try:
-        while not stop.wait(0.5):
-            pass
+        _wait_for_a_signal()
     finally:
         server.stop()
         subscription.close()

@@ -48,7 +48,7 @@ test: install
 # database per test (CITYWATCH_TEST_POSTGRES, default the local server); tests of SQLite
 # itself (marked `sqlite`) skip. The integration suite passes there too (make test-postgresql
 # PG_SUITES=tests/integration); it waits for a faster per-test database to join the default.
-PG_SUITES ?= tests/store tests/audit tests/cameras tests/alerts tests/sightings tests/governance tests/changes tests/requests tests/orders tests/watchlists tests/users tests/retention
+PG_SUITES ?= tests/store tests/audit tests/cameras tests/cluster tests/alerts tests/sightings tests/governance tests/changes tests/requests tests/orders tests/watchlists tests/users tests/retention
 test-postgresql: install
 	CITYWATCH_TEST_DATABASE=postgresql $(PY) -m pytest -q $(PG_SUITES)
 

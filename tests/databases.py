@@ -112,6 +112,20 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
+def require_postgresql() -> None:
+    """For a test that runs processes of a city, which need PostgreSQL whatever the leg: skip
+    it where no test server answers, except under CI (CI=true), where that is a failure."""
+    import pytest  # noqa: PLC0415  (this module also runs as a script, without pytest)
+
+    try:
+        with _admin() as admin:
+            admin.execute("SELECT 1")
+    except psycopg.Error as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs the PostgreSQL test server at {SERVER}: {exc}")
+        pytest.skip(f"no PostgreSQL test server at {SERVER} (set CITYWATCH_TEST_POSTGRES)")
+
+
 def stray_settings() -> list[str]:
     """The CITYWATCH_ variables of this process that a test clears before it runs a command on
     settings of its own: every one but the test's database (`CITYWATCH_DATABASE_URL`, set per

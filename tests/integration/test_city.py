@@ -29,7 +29,7 @@ from citywatch.cluster.nats import NatsClient
 from citywatch.cluster.servers import NatsServer
 from citywatch.domain.leases import DEFAULT_TTL_S, Lease, camera_key
 from citywatch.leases.nats_kv import NatsLeases
-from tests.databases import fresh_postgresql, metadata_sql
+from tests.databases import fresh_postgresql, metadata_sql, require_postgresql
 from tests.integration.cli_helpers import authorise, cli_env, enroll
 from tests.store.helpers import sighting
 

@@ -98,15 +98,12 @@ def wait_for(what: str, condition: Callable[[], bool], city: City, timeout_s: fl
 def city(
     tmp_path: Path, shared_data: Path, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[City]:
-    clip = shared_data / "face_recognition/examples/short_hamilton_clip.mp4"
+    examples = shared_data / "face_recognition/examples"
+    clip = examples / "short_hamilton_clip.mp4"
+    require_postgresql()
     with fresh_postgresql() as url:
         monkeypatch.setenv("CITYWATCH_DATABASE_URL", url)
-        assert (
-            enroll(
-                tmp_path, shared_data, LIN, shared_data / "face_recognition/examples/lin-manuel-miranda.png"
-            ).code
-            == 0
-        )
+        assert enroll(tmp_path, shared_data, LIN, examples / "lin-manuel-miranda.png").code == 0
         authorise(tmp_path, list(CAMERAS))
         config = tmp_path / "city.yaml"
         config.write_text(

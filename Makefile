@@ -38,8 +38,10 @@ console: install
 city: install
 	scripts/city.sh $(VENV)/bin/citywatch $(DATA) var/city $(PORT)
 
+# The suites run on every core (pytest-xdist): each test process has its own SeaweedFS, each
+# test its own NATS server and database where it needs one.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 	@if $(PY) -m tests.databases; then $(MAKE) --no-print-directory test-postgresql; \
 	elif [ "$$CI" = true ]; then echo "CI needs the PostgreSQL test server (CITYWATCH_TEST_POSTGRES)"; exit 1; \
 	else echo "PostgreSQL leg skipped: no test server"; fi
@@ -50,7 +52,7 @@ test: install
 # PG_SUITES=tests/integration); it waits for a faster per-test database to join the default.
 PG_SUITES ?= tests/store tests/audit tests/cameras tests/cluster tests/alerts tests/sightings tests/governance tests/changes tests/requests tests/orders tests/watchlists tests/users tests/retention
 test-postgresql: install
-	CITYWATCH_TEST_DATABASE=postgresql $(PY) -m pytest -q $(PG_SUITES)
+	CITYWATCH_TEST_DATABASE=postgresql $(PY) -m pytest -q -n auto $(PG_SUITES)
 
 lint: install
 	$(VENV)/bin/ruff check src tests scripts

@@ -31,6 +31,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def console_width() -> Iterator[None]:
+    """The command line's consoles are made once per process, and a width fixed on them by
+    one test (or taken from its environment) would outlive it under pytest-xdist: every test
+    sees them 200 columns wide, as the tests' COLUMNS says."""
+    from citywatch.cli import output  # noqa: PLC0415
+
+    saved = (output.out._width, output.err._width)
+    output.out._width = output.err._width = 200
+    yield
+    output.out._width, output.err._width = saved
+
+
+@pytest.fixture(autouse=True)
 def metadata_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Under CITYWATCH_TEST_DATABASE=postgresql, every settings built without a database URL
     (and every store test's `db_url`) gets a fresh PostgreSQL database, dropped after."""

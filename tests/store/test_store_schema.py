@@ -118,7 +118,7 @@ def test_migrated_schema_equals_models_in_detail(tmp_path: Path) -> None:
         assert migrated[table] == from_models[table], table
     # ids are never reused; audit records number themselves (seq is part of the chain), fences
     # are keyed by their camera
-    numbered = [t for name, t in migrated.items() if not name.startswith("audit_") and name != "camera_fences"]
+    numbered = [t for n, t in migrated.items() if not n.startswith("audit_") and n != "camera_fences"]
     assert all(t["autoincrement"] for t in numbered)
     assert ("ck_reference_images_legal_basis_not_blank", "length(trim(legal_basis)) > 0") in migrated[
         "reference_images"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from citywatch.domain.errors import Conflict, Fenced, InvalidInput, NotFound, Unavailable
 from citywatch.domain.footage import PendingSegment, Segment
 from citywatch.retention import segments as footage_module
-from citywatch.retention.segments import FootageStore
+from citywatch.retention.segments import FencedSegments, FootageStore
 from citywatch.store.db import Database, open_database
 from citywatch.store.retention_tables import RecordingRow
 from tests.store.helpers import db_url
@@ -190,3 +190,16 @@ def test_files_being_written_are_not_taken_for_orphans(footage: FootageStore, db
     assert files_under(footage.root) == [f"cam/2026-11-27/{fresh.temp.name}"]
     footage.discard(fresh)
     footage.discard(writing)
+
+
+def test_a_segment_under_a_superseded_lease_is_refused_and_leaves_nothing(footage: FootageStore) -> None:
+    new, old = FencedSegments(footage, token=9), FencedSegments(footage, token=4)
+    kept = new.begin_segment("cam", T0)
+    kept.temp.write_bytes(b"the camera's holder")
+    segment = new.add_segment(kept, T0 + timedelta(seconds=60))
+    late = old.begin_segment("cam", T0 + timedelta(minutes=1))  # its last holder, still recording
+    late.temp.write_bytes(b"written after it lost the camera")
+    with pytest.raises(Fenced, match="superseded"):
+        old.add_segment(late, T0 + timedelta(minutes=2))
+    assert footage.segments("cam", T0, T0 + timedelta(hours=1)) == [segment]
+    assert files_under(footage.root) == [segment.path]

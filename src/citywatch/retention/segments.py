@@ -30,11 +30,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from citywatch.domain.clock import Clock, utc_now
-from citywatch.domain.errors import InvalidInput, NotFound, Unavailable
+from citywatch.domain.errors import Fenced, InvalidInput, NotFound, Unavailable
 from citywatch.domain.footage import PendingSegment, Segment
 from citywatch.store.blobs import TMP_SUFFIX, LocalBlobStore, fsync_dir, make_dirs
 from citywatch.store.db import Database
 from citywatch.store.retention_tables import RecordingRow
+from citywatch.store.sighting_queries import pass_fence
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +171,14 @@ class FootageStore:
             ) from exc
         return PendingSegment(camera_id=camera, started_at=started, path=path, temp=temp)
 
-    def add_segment(self, pending: PendingSegment, ended_at: datetime) -> Segment:
+    def add_segment(
+        self, pending: PendingSegment, ended_at: datetime, *, token: int | None = None
+    ) -> Segment:
         """fsync the written temporary file, hash it, rename it into place, fsync its folder,
         and index it. On failure both files are removed, no row is written, and `Unavailable`
-        (disk full, I/O error, database error) or `InvalidInput` is raised."""
+        (disk full, I/O error, database error) or `InvalidInput` is raised. With a camera
+        lease's `token` (a city's worker), a segment made under a superseded token is refused
+        in the index's transaction (`Fenced`), and its files removed."""
         final = self.absolute(pending.path)
         placed = False
         try:
@@ -193,6 +198,8 @@ class FootageStore:
                     f"{describe_os_error(exc)} while writing footage {pending.path} under {self.root}"
                 ) from exc
             with self._db.session() as session:
+                if token is not None and not pass_fence(session, pending.camera_id, token, self._clock()):
+                    raise Fenced(f"camera {pending.camera_id}: segment made under a superseded lease")
                 row = RecordingRow(
                     camera_id=pending.camera_id,
                     day=pending.started_at.strftime("%Y-%m-%d"),
@@ -448,3 +455,20 @@ def _segment(row: RecordingRow) -> Segment:
         sha256=row.sha256,
         created_at=row.created_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FencedSegments:
+    """A city worker's recorder sink: each segment indexed under the camera lease's token."""
+
+    footage: FootageStore
+    token: int
+
+    def begin_segment(self, camera_id: str, started_at: datetime) -> PendingSegment:
+        return self.footage.begin_segment(camera_id, started_at)
+
+    def add_segment(self, pending: PendingSegment, ended_at: datetime) -> Segment:
+        return self.footage.add_segment(pending, ended_at, token=self.token)
+
+    def discard(self, pending: PendingSegment) -> None:
+        self.footage.discard(pending)

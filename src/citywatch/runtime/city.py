@@ -36,6 +36,7 @@ from citywatch.domain.bus import BusMessage, EventBus, Subscription
 from citywatch.domain.errors import CitywatchError, Fenced, InvalidInput
 from citywatch.domain.leases import CAMERA, camera_key, key_name
 from citywatch.domain.records import SightingRecord, SightingSaved
+from citywatch.retention.segments import FencedSegments
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.supervised import (
@@ -104,7 +105,11 @@ class CityWorker:
         if not fenced_in:
             self._keeper.release(camera_key(camera.id))
             return
-        machinery = replace(self._rt.machinery, save=self._publisher(camera.id, token))
+        machinery = replace(
+            self._rt.machinery,
+            save=self._publisher(camera.id, token),
+            segments=FencedSegments(self._rt.footage, token),
+        )
         with self._lock:
             self._running[camera.id] = token
         log.info("camera %s: taken (lease token %d)", camera.id, token)

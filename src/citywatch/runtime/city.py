@@ -89,7 +89,8 @@ class CityWorker:
         free = self._capacity - len(self.running())
         if free <= 0:
             return
-        candidates = [camera_key(c) for c in wanted if c not in self.running()]
+        taken = set(self._keeper.store.holders(f"{CAMERA}."))  # one read, not a try per camera
+        candidates = [camera_key(c) for c in wanted if c not in self.running() and camera_key(c) not in taken]
         random.shuffle(candidates)  # workers starting together spread the cameras between them
         for lease in self._keeper.take(candidates, limit=free):
             self._start(wanted[key_name(lease.key)], lease.token)

@@ -15,9 +15,14 @@ db="citywatch_city_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  dropdb -h 127.0.0.1 -U postgres --if-exists --force "$db" 2>/dev/null || true
+  set +e
+  echo "== stopping the city" >&2
+  kill "${pids[@]}" 2>/dev/null
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null
+  done
+  dropdb -h 127.0.0.1 -U postgres --if-exists --force "$db" && echo "== dropped the database $db" >&2
 }
 trap cleanup EXIT INT TERM
 
@@ -68,11 +73,11 @@ password="city-demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 echo "$password" | cw user add olga --role operator --password-stdin
 
 echo "== the processes of the city (logs in $work/*.log)"
-cw store > store.log 2>&1 & pids+=($!)
-cw worker --capacity 2 > worker-1.log 2>&1 & pids+=($!)
-cw worker --capacity 2 > worker-2.log 2>&1 & pids+=($!)
-cw serve > serve-1.log 2>&1 & pids+=($!)
-CITYWATCH_API__PORT=$((port + 1)) cw serve > serve-2.log 2>&1 & pids+=($!)
+"$cw_bin" store > store.log 2>&1 & pids+=($!)
+"$cw_bin" worker --capacity 2 > worker-1.log 2>&1 & pids+=($!)
+"$cw_bin" worker --capacity 2 > worker-2.log 2>&1 & pids+=($!)
+"$cw_bin" serve > serve-1.log 2>&1 & pids+=($!)
+CITYWATCH_API__PORT=$((port + 1)) "$cw_bin" serve > serve-2.log 2>&1 & pids+=($!)
 echo
 echo "== console: http://127.0.0.1:$port/ and http://127.0.0.1:$((port + 1))/ (two replicas;"
 echo "   sign in as olga, password $password). Ctrl-C stops the city."

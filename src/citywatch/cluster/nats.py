@@ -48,6 +48,12 @@ class NatsClient:
             self._client: Client = self._submit(
                 self._connect(name, connect_timeout_s), connect_timeout_s + 1.0
             )
+        except Unavailable as exc:
+            self._stop_loop()
+            raise Unavailable(
+                f"cannot connect to NATS at {url} within {connect_timeout_s:.0f} s: is the server "
+                "running, and is the `bus` setting right?"
+            ) from exc
         except BaseException:
             self._stop_loop()
             raise

@@ -93,7 +93,7 @@ class SightingConsumer:
             self.counts.malformed += 1
             log.error("sighting %s dropped, it can never be stored: %s", message.msg_id, exc)
             message.term()
-        except (Unavailable, CitywatchError) as exc:
+        except CitywatchError as exc:  # Unavailable (the database, the blob store), a conflict
             self.counts.retried += 1
             log.warning(
                 "sighting %s not stored yet (%s); delivered again in %.0f s", message.msg_id, exc, RETRY_S

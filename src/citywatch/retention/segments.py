@@ -329,7 +329,7 @@ class FootageStore:
             return 0
         try:
             with self._moving:
-                gone = [p for p in self._archive.orphans(keep, older_than_s=older_than_s) if p not in keep]
+                gone = self._archive.orphans(keep, older_than_s=older_than_s)
                 return sum(self._archive.delete(path) for path in gone)
         except Unavailable:
             log.exception("cannot clean the footage archive %s; the next round retries", self._archive.url)
@@ -365,10 +365,10 @@ class FootageStore:
             moved += 1
         return moved
 
-    def spool(self) -> Spool:
-        """What waits in the spool for the archive (nothing without an archive)."""
+    def spool(self) -> Spool | None:
+        """What waits in the spool for the archive; None without an archive (no spool)."""
         if self._archive is None:
-            return Spool()
+            return None
         now = time.time()
         sizes, oldest = 0, now
         paths = self._spooled()
@@ -398,13 +398,13 @@ class FootageStore:
         """The segment as a file to read: its own in the spool, else a copy from the archive
         in the folder `work`, removed afterwards. `NotFound` when it lies in neither."""
         here = self.absolute(segment.path)
-        if here.is_file() or self._archive is None:
-            if not here.is_file():
-                raise NotFound(
-                    f"segment #{segment.id} of camera {segment.camera_id}: its file {segment.path} is missing"
-                )
+        if here.is_file():
             yield here
             return
+        if self._archive is None:
+            raise NotFound(
+                f"segment #{segment.id} of camera {segment.camera_id}: its file {segment.path} is missing"
+            )
         copy = work / f".segment-{segment.id}-{uuid.uuid4().hex[:8]}.mp4"
         try:
             try:

@@ -127,7 +127,7 @@ class Runtime:
                 + [CameraCounts(failed, PipelineStats()) for failed in self.live.failed()]
             ),
             self.supervised,
-            spool=lambda: self.footage.spool() if self.settings.storage else None,
+            spool=lambda: self.footage.spool(),  # noqa: PLW0108 (the footage store built when asked)
         )
 
     def readiness(self) -> Readiness:
@@ -140,7 +140,7 @@ class Runtime:
             self.live.workers(),
             self.live.failed(),
             self.supervised(),
-            spool=self.footage.spool() if self.settings.storage else None,
+            spool=self.footage.spool(),
         )
 
     @cached_property

@@ -31,7 +31,6 @@ from citywatch.cluster.messages import (
     sighting_subject,
 )
 from citywatch.config.ingest import CameraSettings
-from citywatch.domain.audit import SYSTEM
 from citywatch.domain.bus import BusMessage, EventBus, Subscription
 from citywatch.domain.errors import CitywatchError, Fenced, InvalidInput
 from citywatch.domain.leases import CAMERA, camera_key, key_name
@@ -40,12 +39,13 @@ from citywatch.retention.segments import FencedSegments
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.supervised import (
-    CONSUMERS,
+    LEASES,
     PRODUCERS,
     SERVICE,
-    AuditedEvents,
+    SYNC,
+    add_footage_archive,
     add_services,
-    restart_policy,
+    new_supervisor,
 )
 from citywatch.runtime.supervisor import Supervisor
 
@@ -86,11 +86,12 @@ class CityWorker:
         for camera_id in set(self.running()) - set(wanted):
             self._stop(camera_id)
             self._keeper.release(camera_key(camera_id))
-        free = self._capacity - len(self.running())
+        running = self.running()
+        free = self._capacity - len(running)
         if free <= 0:
             return
         taken = set(self._keeper.store.holders(f"{CAMERA}."))  # one read, not a try per camera
-        candidates = [camera_key(c) for c in wanted if c not in self.running() and camera_key(c) not in taken]
+        candidates = [camera_key(c) for c in wanted if c not in running and camera_key(c) not in taken]
         random.shuffle(candidates)  # workers starting together spread the cameras between them
         for lease in self._keeper.take(candidates, limit=free):
             self._start(wanted[key_name(lease.key)], lease.token)
@@ -148,18 +149,14 @@ class CityWorker:
 def supervise_worker(rt: Runtime, bus: EventBus, *, capacity: int) -> tuple[Supervisor, CityWorker]:
     """A worker process's supervisor: its leases, the camera assignment and the cameras it
     takes, and the footage archive where there is object storage."""
-    supervisor = Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
+    supervisor = new_supervisor(rt)
     worker = CityWorker(rt, bus, supervisor, capacity=capacity)
-    supervisor.add(SERVICE + "leases", lambda: rt.lease_keeper, tier=CONSUMERS + 1)
+    supervisor.add(SERVICE + "leases", lambda: rt.lease_keeper, tier=LEASES)
+    # the assignment stops first, so that it takes no camera while the cameras stop
     supervisor.add(
-        SERVICE + "cameras", lambda: Scheduled("camera assignment", worker.assign, ASSIGN_S), tier=CONSUMERS
+        SERVICE + "cameras", lambda: Scheduled("camera assignment", worker.assign, ASSIGN_S), tier=SYNC
     )
-    if rt.settings.storage:
-        supervisor.add(
-            SERVICE + "footage-archive",
-            lambda: Scheduled("footage archive", rt.footage.archive_spooled, 5.0),
-            tier=CONSUMERS,
-        )
+    add_footage_archive(rt, supervisor)
     rt.supervisor = supervisor
     return supervisor, worker
 
@@ -169,7 +166,7 @@ def supervise_store(
 ) -> tuple[Supervisor, SightingConsumer]:
     """A store process's supervisor: the consumer of sightings, the services of `run` under
     their leases, and the relay of the alerts it commits to every API replica."""
-    supervisor = Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
+    supervisor = new_supervisor(rt)
     consumer = SightingConsumer(bus, rt.sightings, ack_wait_s=ack_wait_s)
     supervisor.add(SERVICE + "store", lambda: consumer, tier=PRODUCERS)
     add_services(rt, supervisor)

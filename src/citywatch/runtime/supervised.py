@@ -64,7 +64,7 @@ def supervise(
     """A supervisor holding everything `run` runs, built (a camera that cannot be opened is
     failed at once, with why) but not started; `rt.supervisor` from then on. The camera sync
     (`runtime.camera_sync`) keeps its cameras those of the city while it runs."""
-    supervisor = Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
+    supervisor = new_supervisor(rt)
     sync = CameraSync(rt, supervisor, tier=PRODUCERS, on_outcome=on_outcome)
     sync.add_all()
     supervisor.add(
@@ -73,6 +73,21 @@ def supervise(
     add_services(rt, supervisor)
     rt.supervisor = supervisor
     return supervisor
+
+
+def new_supervisor(rt: Runtime) -> Supervisor:
+    """An empty supervisor under the configured restart policy, its news audited as the system."""
+    return Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
+
+
+def add_footage_archive(rt: Runtime, supervisor: Supervisor) -> None:
+    """Where there is object storage: the service that moves placed footage out of the spool."""
+    if rt.settings.storage:
+        supervisor.add(
+            SERVICE + "footage-archive",
+            lambda: Scheduled("footage archive", rt.footage.archive_spooled, FOOTAGE_ARCHIVE_S),
+            tier=CONSUMERS,
+        )
 
 
 def add_services(rt: Runtime, supervisor: Supervisor) -> None:
@@ -99,12 +114,7 @@ def add_services(rt: Runtime, supervisor: Supervisor) -> None:
     )
     if rt.settings.delivery.sinks:
         supervisor.add(SERVICE + "delivery", _dispatcher(rt, singletons.get(DELIVERY)), tier=CONSUMERS)
-    if rt.settings.storage:
-        supervisor.add(
-            SERVICE + "footage-archive",
-            lambda: Scheduled("footage archive", rt.footage.archive_spooled, FOOTAGE_ARCHIVE_S),
-            tier=CONSUMERS,
-        )
+    add_footage_archive(rt, supervisor)
 
 
 def data_folder_lock(rt: Runtime, command: str) -> DataFolderLock:

@@ -17,7 +17,6 @@ profile), never from the settings file.
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -79,7 +78,7 @@ class S3BlobStore:
     def put(self, data: bytes, *, folder: str, suffix: str) -> BlobRef:
         rel_folder, name, digest = new_blob(data, folder=folder, suffix=suffix)
         path = (rel_folder / name).as_posix()
-        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        checksum = _checksum(digest)
         self._call(
             "write",
             path,
@@ -127,14 +126,16 @@ class S3BlobStore:
     def orphans(self, referenced: set[str], *, folder: str = "", older_than_s: float = 0.0) -> list[str]:
         prefix = self._folder_key(folder)
         cutoff = time.time() - older_than_s
-        found: set[str] = set()
         strip = len(f"{self._prefix}/") if self._prefix else 0
-        for key, modified in self._keys_with_any_version(prefix):
-            path = key[strip:]
-            if path in referenced or (older_than_s > 0 and modified > cutoff):
-                continue
-            found.add(path)
-        return sorted(found)
+        found = (
+            (key[strip:], modified)
+            for key, modified in self._keys_with_any_version(prefix)  # each key once
+        )
+        return sorted(
+            path
+            for path, modified in found
+            if path not in referenced and not (older_than_s > 0 and modified > cutoff)
+        )
 
     def locator(self, path: str) -> str:
         return f"s3://{self._bucket}/{self.key(path)}"
@@ -143,7 +144,7 @@ class S3BlobStore:
         """Upload the file `source` whole as the blob `path` (a footage segment, named by its
         camera and time), its SHA-256 (`sha256`, hex) checked by the server on arrival."""
         key = self.key(path)
-        checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
+        checksum = _checksum(sha256)
         with source.open("rb") as body:
             self._call(
                 "write",
@@ -204,3 +205,8 @@ class S3BlobStore:
             raise Unavailable(f"cannot {what} blob {path} in {self.url}: {code}: {message}") from exc
         except BotoCoreError as exc:
             raise Unavailable(f"cannot {what} blob {path} in {self.url}: {exc}") from exc
+
+
+def _checksum(sha256_hex: str) -> str:
+    """A SHA-256 as S3's `ChecksumSHA256` takes it (base64 of the digest's bytes)."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()

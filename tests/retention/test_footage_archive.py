@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,9 +20,8 @@ from citywatch.domain.footage import Segment
 from citywatch.retention.segments import FootageStore
 from citywatch.runtime.metrics import Metrics
 from citywatch.runtime.readiness import check_spool
-from citywatch.store.db import Database, open_database
+from citywatch.store.db import Database
 from citywatch.store.s3 import S3BlobStore
-from tests.store.helpers import db_url
 
 T0 = datetime(2026, 12, 7, 8, tzinfo=UTC)
 
@@ -37,13 +35,6 @@ def s3_client(endpoint: str, key: str, secret: str) -> object:
         region_name="us-east-1",
         config=Config(connect_timeout=1, retries={"max_attempts": 1}),
     )
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(db_url(tmp_path / "db" / "citywatch.db"))
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import errno
 import hashlib
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,18 +16,10 @@ from citywatch.domain.errors import Conflict, Fenced, InvalidInput, NotFound, Un
 from citywatch.domain.footage import PendingSegment, Segment
 from citywatch.retention import segments as footage_module
 from citywatch.retention.segments import FencedSegments, FootageStore
-from citywatch.store.db import Database, open_database
+from citywatch.store.db import Database
 from citywatch.store.retention_tables import RecordingRow
-from tests.store.helpers import db_url
 
 T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(db_url(tmp_path / "db" / "citywatch.db"))
-    yield database
-    database.close()
 
 
 @pytest.fixture

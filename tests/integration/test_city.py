@@ -10,125 +10,27 @@ holders' tokens only, each from the moment that holder took it."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
 from citywatch.bus.connect import connect_bus
 from citywatch.cluster.messages import encode_sighting, origin_of, sighting_subject
-from citywatch.cluster.nats import NatsClient
 from citywatch.cluster.servers import NatsServer
-from citywatch.domain.leases import DEFAULT_TTL_S, Lease, camera_key
-from citywatch.leases.nats_kv import NatsLeases
-from tests.databases import fresh_postgresql, metadata_sql, require_postgresql
-from tests.integration.cli_helpers import authorise, cli_env, enroll
+from tests.integration.city_helpers import CAMERAS, FAILOVER_S, City, city_on, sightings, token_of, wait_for
 from tests.store.helpers import sighting
-
-LIN = "Lin-Manuel Miranda"
-CAMERAS = ("north", "south")
-MODES = {"north": "watchlist", "south": "investigate"}
-FAILOVER_S = DEFAULT_TTL_S + 5
-
-
-@dataclass
-class City:
-    work: Path
-    data: Path
-    nats: NatsServer
-    config: Path
-    leases: NatsLeases
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.work / f"{name}.log").open("wb")
-        env = {
-            **cli_env(self.work, self.data),
-            "CITYWATCH_DATABASE_URL": os.environ["CITYWATCH_DATABASE_URL"],
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "citywatch", "--config", str(self.config), *args],
-            cwd=self.work,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.processes[name] = process
-        return process
-
-    def holders(self) -> dict[str, Lease]:
-        return {c: lease for c in CAMERAS if (lease := self.leases.holder(camera_key(c))) is not None}
-
-    def held_by(self, name: str) -> set[str]:
-        pid = str(self.processes[name].pid)
-        return {c for c, lease in self.holders().items() if lease.holder.split(":")[1] == pid}
-
-    def log(self, name: str) -> str:
-        return (self.work / f"{name}.log").read_text(errors="replace")[-3000:]
-
-
-def sightings(city: City) -> list[tuple[str, str]]:
-    db = metadata_sql(city.work / "data")
-    return [(str(c), str(k)) for c, k in db.execute("select camera_id, source_key from sightings").fetchall()]
-
-
-def token_of(source_key: str) -> int:
-    return int(source_key.split(":")[1])
-
-
-def wait_for(what: str, condition: Callable[[], bool], city: City, timeout_s: float = 120.0) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout_s:
-            logs = "\n".join(f"--- {name}\n{city.log(name)}" for name in city.processes)
-            pytest.fail(f"timed out waiting for {what}\n{logs}")
-        time.sleep(0.2)
-    return time.monotonic() - started
 
 
 @pytest.fixture
 def city(
     tmp_path: Path, shared_data: Path, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[City]:
-    examples = shared_data / "face_recognition/examples"
-    clip = examples / "short_hamilton_clip.mp4"
-    require_postgresql()
-    with fresh_postgresql() as url:
-        monkeypatch.setenv("CITYWATCH_DATABASE_URL", url)
-        assert enroll(tmp_path, shared_data, LIN, examples / "lin-manuel-miranda.png").code == 0
-        authorise(tmp_path, list(CAMERAS))
-        config = tmp_path / "city.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "bus": nats_server.url,
-                    "recording": {"enabled": False},
-                    "cameras": [
-                        {"id": c, "url": str(clip), "mode": MODES[c], "source": {"replay": True}}
-                        for c in CAMERAS
-                    ],
-                }
-            )
-        )
-        client = NatsClient(nats_server.url)
-        town = City(tmp_path, shared_data, nats_server, config, NatsLeases(client))
-        try:
-            yield town
-        finally:
-            for process in town.processes.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGCONT)
-                    process.kill()
-                    process.wait()
-            client.close()
+    with city_on(tmp_path, shared_data, nats_server, monkeypatch) as town:
+        yield town
 
 
 @pytest.mark.slow

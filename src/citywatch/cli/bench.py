@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from citywatch.bench.accuracy import run_accuracy
 from citywatch.bench.api_report import ApiReport, write_api_report
@@ -25,7 +24,7 @@ from citywatch.bench.report import write_accuracy
 from citywatch.bench.speed import ClipSpeed, approximate_matching_speed, matching_speed, speed_json
 from citywatch.bench.speed_run import clip_speeds, store_speed, write_speed
 from citywatch.cli.context import runtime
-from citywatch.cli.output import err, out
+from citywatch.cli.output import err, out, stage_bars
 from citywatch.cli.permissions import requires
 from citywatch.config.api import ApiSettings
 from citywatch.config.audit import AuditSettings
@@ -70,16 +69,7 @@ def accuracy(
     (precision, recall) on the labelled data."""
     rt = runtime(ctx)
     folder = (data or default_data()).resolve()
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = int(bar.add_task(stage, total=total))
-            bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
-
+    with stage_bars() as progress:
         report = run_accuracy(
             folder,
             detector=rt.detector,
@@ -169,7 +159,7 @@ def speed(
                 store_result = store_speed(rt, store_writes, store_rows, on_progress(status.update))
         finally:
             rt.close()
-    meta = {**_meta(), "detect_fps": fps, "max_frames": max_frames}
+    meta = {**run_meta(), "detect_fps": fps, "max_frames": max_frames}
     write_speed(out_dir, speed_json(clips, matching, meta), store_result, approximate)
     _print_speed(clips, out_dir)
 
@@ -215,7 +205,7 @@ def live(
                 )
         finally:
             rt.close()
-    meta = _meta()
+    meta = run_meta()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "live.json").write_text(json.dumps({**meta, **report.as_json()}, indent=2) + "\n")
     (out_dir / "live.md").write_text(live_markdown(report, meta))
@@ -282,7 +272,7 @@ def api(
             for server in servers:
                 server.stop()
             rt.close()
-    meta = _meta()
+    meta = run_meta()
     write_api_report(report, meta, out_dir)
     _print_api(report, out_dir, searched=search_photo is not None)
 
@@ -352,7 +342,7 @@ def stall(
         finally:
             server.stop()
             rt.close()
-    stall_bench.write_stall(out_dir, report, attacks, _meta())
+    stall_bench.write_stall(out_dir, report, attacks, run_meta())
     h = report.health()
     out.print(
         f"/healthz while attacked: p50 {h['p50_ms']:.1f} ms, p95 {h['p95_ms']:.1f} ms, "
@@ -399,7 +389,7 @@ def _peer(python: Path, folder: Path) -> tuple[Path, Path] | None:
     return None
 
 
-def _meta() -> dict[str, str]:
+def run_meta() -> dict[str, str]:
     return {
         "command": "citywatch " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -5,11 +5,14 @@ the singletons, `citywatch serve` serves the API and console. On the embedded de
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Annotated
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -60,16 +63,48 @@ def _wait_for_a_signal() -> None:
 def worker(
     ctx: typer.Context,
     capacity: Annotated[int, typer.Option(help="The most cameras this worker runs at once.", min=1)] = 8,
+    probes: Annotated[
+        Path | None,
+        typer.Option(
+            help="A probe set (`citywatch sim` makes one): also run the simulated city's virtual "
+            "cameras (`virtual:` URLs), handing its faces to this worker's matching.",
+            dir_okay=False,
+            exists=True,
+        ),
+    ] = None,
+    faces_per_s: Annotated[
+        float, typer.Option(help="With --probes: faces per second at each virtual camera.", min=0.0001)
+    ] = 0.1,
+    enrolled_share: Annotated[
+        float, typer.Option(help="With --probes: the share of faces of enrolled people.", min=0.0, max=1.0)
+    ] = 0.02,
+    stats: Annotated[
+        Path | None,
+        typer.Option(help="With --probes: append what the virtual cameras did, a JSON line a second."),
+    ] = None,
 ) -> None:
     """Run cameras of a city: take cameras nobody holds by lease (NATS KV), up to CAPACITY,
     and run each (decode, detect, track, embed, match here); sightings go out on the bus. A
     camera whose lease this worker loses stops at once. Until SIGTERM or Ctrl-C."""
     rt = _city(ctx, "worker")
-    supervisor, city = supervise_worker(rt, rt.bus, capacity=capacity)
+    virtual = None
+    if probes is not None:
+        from citywatch.pipeline.virtual import ProbeSet, VirtualCameras  # noqa: PLC0415  (the sim only)
+
+        virtual = VirtualCameras(
+            ProbeSet.load(probes), faces_per_s=faces_per_s, enrolled_share=enrolled_share
+        )
+    supervisor, city = supervise_worker(rt, rt.bus, capacity=capacity, virtual=virtual)
     err.print(f"worker {rt.lease_keeper.holder}: up to {capacity} camera(s) from {rt.settings.bus}")
-    reporter = _reporter(lambda: f"worker: cameras {sorted(city.running())}")
+    reporter = _reporter(lambda: f"worker: {len(city.running())} camera(s)")
     reporter.start()
-    _until_stopped(supervisor)
+    if virtual is not None and stats is not None:
+        _stats_writer(stats, lambda: {"held": virtual.held(), **asdict(virtual.stats)}).start()
+    try:
+        _until_stopped(supervisor)
+    finally:
+        if virtual is not None:
+            virtual.close()
 
 
 @requires(Permission.CAMERAS_RUN)
@@ -113,6 +148,19 @@ def serve(ctx: typer.Context) -> None:
     finally:
         server.stop()
         subscription.close()
+
+
+def _stats_writer(path: Path, stats: Callable[[], dict[str, Any]]) -> threading.Thread:
+    """Append `stats()` with the time to `path`, a JSON line a second."""
+
+    def write() -> None:
+        with path.open("a", encoding="utf-8") as f:
+            while True:
+                time.sleep(1.0)
+                f.write(json.dumps({"t": time.time(), **stats()}) + "\n")
+                f.flush()
+
+    return threading.Thread(target=write, name="stats", daemon=True)
 
 
 def _reporter(line: Callable[[], str]) -> threading.Thread:

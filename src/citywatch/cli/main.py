@@ -24,6 +24,7 @@ from citywatch.cli import (
     records,
     requests,
     retention,
+    sim,
     transparency,
     users,
     watching,
@@ -139,6 +140,7 @@ app.command()(watching.run)
 app.command()(city.worker)
 app.command()(city.store)
 app.command()(city.serve)
+app.command()(sim.sim)
 app.command()(records.search)
 app.command()(records.verify)
 app.add_typer(records.sightings_app, name="sightings")

@@ -86,7 +86,9 @@ class NatsClient:
                 error_cb=error,
             )
         except NATS_ERRORS as exc:
-            raise Unavailable(f"cannot connect to NATS at {self.url}: {exc or type(exc).__name__}") from exc
+            raise Unavailable(
+                f"cannot connect to NATS at {self.url}: {str(exc) or type(exc).__name__}"
+            ) from exc
 
     @property
     def client(self) -> Client:
@@ -116,7 +118,7 @@ class NatsClient:
         except NATS_ERRORS as exc:
             if raw:
                 raise
-            raise Unavailable(f"NATS at {self.url}: {exc or type(exc).__name__}") from exc
+            raise Unavailable(f"NATS at {self.url}: {str(exc) or type(exc).__name__}") from exc
 
     def spawn(self, coroutine: Awaitable[Any]) -> Future[Any]:
         """Start a long-running coroutine (a subscription's loop) on the client's loop; its

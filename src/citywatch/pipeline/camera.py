@@ -213,15 +213,23 @@ class CameraPipeline:
         """Drop the latest frame (the camera stopped): nothing of it stays in memory."""
         self._last_view = None
 
-    def _finish(self, track: Track) -> TrackOutcome:
+    def finish_embedded(self, track: Track, template: Template) -> TrackOutcome:
+        """End a track whose template was made elsewhere, as a track of this camera ends:
+        the virtual cameras of the simulated city (`pipeline.virtual`) skip decoding,
+        detection and embedding, and nothing else."""
+        self._clock = max(self._clock, track.ended_at)
+        return self._finish(track, template)
+
+    def _finish(self, track: Track, template: Template | None = None) -> TrackOutcome:
         self.stats.tracks += 1
         decision = self._policy(max(track.ended_at, self._clock))
         if not decision.mode.identifies:
             # identification stopped while the track ran: nothing of it is embedded or kept
             self.stats.withheld += 1
             return TrackOutcome(track, _withheld(), None)
-        with self.stats.timed("embed"):
-            template = self._embed(track)
+        if template is None:
+            with self.stats.timed("embed"):
+                template = self._embed(track)
         with self.stats.timed("match"):
             match = self._index(decision.watchlists).match(template)
         self.stats.non_matches += match.decision is MatchDecision.UNKNOWN_NON_MATCH

@@ -30,15 +30,18 @@ from citywatch.cluster.messages import (
     origin_of,
     sighting_subject,
 )
+from citywatch.cluster.publisher import Publisher
 from citywatch.config.ingest import CameraSettings
-from citywatch.domain.bus import BusMessage, EventBus, Subscription
+from citywatch.domain.bus import BusMessage, EventBus, Outgoing, Subscription
 from citywatch.domain.errors import CitywatchError, Fenced, InvalidInput
 from citywatch.domain.leases import CAMERA, camera_key, key_name
 from citywatch.domain.records import SightingRecord, SightingSaved
+from citywatch.pipeline.virtual import VirtualCameras, is_virtual
 from citywatch.retention.segments import FencedSegments
 from citywatch.runtime.build import Runtime
 from citywatch.runtime.housekeeping import Scheduled
 from citywatch.runtime.supervised import (
+    CONSUMERS,
     LEASES,
     PRODUCERS,
     SERVICE,
@@ -61,15 +64,27 @@ ACK_WAIT_S = 30.0
 class CityWorker:
     """Which cameras this worker runs: those whose lease it holds (up to `capacity`). Each
     camera's sightings are published under the token of the lease it was taken with; a lost
-    lease stops the camera at once, and anything it still hands over is refused (`Fenced`)."""
+    lease stops the camera at once, and anything it still hands over is refused (`Fenced`).
+    Virtual cameras (the simulated city's) are taken only by a worker given `virtual`."""
 
-    def __init__(self, rt: Runtime, bus: EventBus, supervisor: Supervisor, *, capacity: int) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        bus: EventBus,
+        supervisor: Supervisor,
+        *,
+        capacity: int,
+        virtual: VirtualCameras | None = None,
+    ) -> None:
         if capacity < 1:
             raise InvalidInput(f"a worker's capacity is at least one camera, got {capacity}")
         self._rt = rt
         self._bus = bus
         self._supervisor = supervisor
         self._capacity = capacity
+        self._virtual = virtual
+        self.publisher = Publisher(bus)
+        """Sends the cameras' sightings in batches (started by `supervise_worker`)."""
         self._keeper = rt.lease_keeper
         self._keeper.add_on_lost(self._lost)
         self._running: dict[str, int] = {}
@@ -82,7 +97,7 @@ class CityWorker:
 
     def assign(self) -> None:
         """Stop the cameras the city no longer has; take free ones up to the capacity."""
-        wanted = {c.id: c for c in self._rt.cameras()}
+        wanted = {c.id: c for c in self._rt.cameras() if self._virtual is not None or not is_virtual(c.url)}
         for camera_id in set(self.running()) - set(wanted):
             self._stop(camera_id)
             self._keeper.release(camera_key(camera_id))
@@ -115,19 +130,29 @@ class CityWorker:
         with self._lock:
             self._running[camera.id] = token
         log.info("camera %s: taken (lease token %d)", camera.id, token)
-        self._supervisor.add(
-            CAMERA_CHILD + camera.id, lambda: machinery.camera_worker(camera), tier=PRODUCERS
-        )
+        virtual = self._virtual
+        if virtual is not None and is_virtual(camera.url):
+            self._supervisor.add(
+                CAMERA_CHILD + camera.id, lambda: virtual.camera(machinery.pipeline(camera)), tier=PRODUCERS
+            )
+        else:
+            self._supervisor.add(
+                CAMERA_CHILD + camera.id, lambda: machinery.camera_worker(camera), tier=PRODUCERS
+            )
 
     def _publisher(self, camera_id: str, token: int) -> Callable[[SightingRecord], SightingSaved | None]:
         key = camera_key(camera_id)
 
-        def publish(record: SightingRecord) -> SightingSaved | None:
+        def held() -> bool:
             lease = self._keeper.lease(key)
-            if lease is None or lease.token != token:
+            return lease is not None and lease.token == token
+
+        def publish(record: SightingRecord) -> SightingSaved | None:
+            if not held():
                 raise Fenced(f"camera {camera_id}: this worker lost its lease; nothing more goes out")
             origin = origin_of(record, token)
-            self._bus.publish(sighting_subject(camera_id), encode_sighting(record, origin), msg_id=origin.key)
+            message = Outgoing(sighting_subject(camera_id), encode_sighting(record, origin), origin.key)
+            self.publisher.put(message, valid=held)
             return None
 
         return publish
@@ -146,12 +171,16 @@ class CityWorker:
         ).start()
 
 
-def supervise_worker(rt: Runtime, bus: EventBus, *, capacity: int) -> tuple[Supervisor, CityWorker]:
+def supervise_worker(
+    rt: Runtime, bus: EventBus, *, capacity: int, virtual: VirtualCameras | None = None
+) -> tuple[Supervisor, CityWorker]:
     """A worker process's supervisor: its leases, the camera assignment and the cameras it
-    takes, and the footage archive where there is object storage."""
+    takes (virtual ones too, given `virtual`), and the footage archive where there is object
+    storage."""
     supervisor = new_supervisor(rt)
-    worker = CityWorker(rt, bus, supervisor, capacity=capacity)
+    worker = CityWorker(rt, bus, supervisor, capacity=capacity, virtual=virtual)
     supervisor.add(SERVICE + "leases", lambda: rt.lease_keeper, tier=LEASES)
+    supervisor.add(SERVICE + "publisher", lambda: worker.publisher, tier=CONSUMERS)  # after the cameras
     # the assignment stops first, so that it takes no camera while the cameras stop
     supervisor.add(
         SERVICE + "cameras", lambda: Scheduled("camera assignment", worker.assign, ASSIGN_S), tier=SYNC

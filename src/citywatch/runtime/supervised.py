@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from threadpoolctl import threadpool_limits
+
 from citywatch.domain.audit import SYSTEM, Action, AuditEvent
 from citywatch.domain.lifecycle import Child
 from citywatch.leases.singleton import Singleton, Singletons
@@ -76,7 +78,13 @@ def supervise(
 
 
 def new_supervisor(rt: Runtime) -> Supervisor:
-    """An empty supervisor under the configured restart policy, its news audited as the system."""
+    """An empty supervisor under the configured restart policy, its news audited as the system.
+
+    Its process does its linear algebra on one thread each (BLAS's own threads off): the
+    cameras' threads each multiply a probe by the gallery, a product too small to share out,
+    and BLAS threads spinning beside the cameras' and the other processes' on the same cores
+    made matching ten times slower under load (docs/scale/scale.md)."""
+    threadpool_limits(limits=1, user_api="blas")
     return Supervisor(restart_policy(rt), AuditedEvents(lambda event: rt.audit(event, actor=SYSTEM)))
 
 

@@ -231,6 +231,21 @@ def head_revision() -> str:
     return head
 
 
+POSTGRESQL_LINK = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+}
+"""libpq settings for a link that may die silently (a worker cut off from the database's
+host): a connection is refused within 5 s, and one whose peer stopped answering is given up
+within about 15 s (keepalives when idle, `tcp_user_timeout` with data unacknowledged), so a
+reader fails with `Unavailable` instead of waiting on the operating system's default of
+fifteen minutes and more."""
+
+
 def open_database(url: str) -> Database:
     """Open (creating if needed) the database at `url` and migrate it to the newest schema."""
     try:
@@ -243,7 +258,7 @@ def open_database(url: str) -> Database:
         _make_parent_folder(parsed, label)
     # A pooled connection the server ended (a restart, pg_terminate_backend, a failover) is
     # found at checkout and replaced, instead of failing the next write.
-    options: dict[str, Any] = {} if is_sqlite else {"pool_pre_ping": True}
+    options: dict[str, Any] = {} if is_sqlite else {"pool_pre_ping": True, "connect_args": POSTGRESQL_LINK}
     if is_sqlite and label == ":memory:":
         # One shared connection, or every connection would see its own empty database.
         options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from citywatch.domain.errors import NotFound
@@ -209,15 +210,26 @@ def template_dims(session: Session, model: str) -> set[int]:
     return set(session.scalars(select(FaceTemplate.dim).where(FaceTemplate.model == model).distinct()))
 
 
-def gallery_rows(
-    session: Session, *, model: str, now: datetime
-) -> list[tuple[FaceTemplate, Person, Watchlist]]:
+def gallery_rows(session: Session, *, model: str, now: datetime) -> list[Row[Any]]:
     """Templates matched against: approved (active) persons on active, unexpired watchlists,
     without the reference images still waiting for a second person; on a stay-at-home
-    watchlist, only persons under an order in force."""
+    watchlist, only persons under an order in force. Plain rows (`template_id`, `vector`,
+    `dim`, `person_id`, `person_name`, `watchlist_id`, `watchlist_name`, `threshold`,
+    `margin`), not ORM objects: a worker reloads tens of thousands of them."""
     held_back = pending_reference_ids(session)
     query = (
-        select(FaceTemplate, Person, Watchlist)
+        select(
+            FaceTemplate.id.label("template_id"),
+            FaceTemplate.vector,
+            FaceTemplate.dim,
+            FaceTemplate.reference_image_id,
+            Person.id.label("person_id"),
+            Person.display_name.label("person_name"),
+            Watchlist.id.label("watchlist_id"),
+            Watchlist.name.label("watchlist_name"),
+            Watchlist.threshold,
+            Watchlist.margin,
+        )
         .join(Person, FaceTemplate.person_id == Person.id)
         .join(Watchlist, Person.watchlist_id == Watchlist.id)
         .where(
@@ -237,11 +249,8 @@ def gallery_rows(
         )
         .order_by(FaceTemplate.id)
     )
-    return [
-        (template, person, watchlist)
-        for template, person, watchlist in session.execute(query)
-        if template.reference_image_id not in held_back
-    ]
+    rows: list[Row[Any]] = [r for r in session.execute(query) if r.reference_image_id not in held_back]  # type: ignore[misc]
+    return rows
 
 
 def all_reference_paths(session: Session) -> set[str]:

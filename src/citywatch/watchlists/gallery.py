@@ -45,6 +45,7 @@ class Gallery:
         self._entries: list[GalleryEntry] = []
         self._non_matches: list[NonMatch] = []
         self._restricted: dict[frozenset[str], WatchlistIndex] = {}
+        self._reloading = False
 
     def index(self, allowed: frozenset[str] | None = None) -> WatchlistIndex:
         """The gallery of the active watchlists (only those named in `allowed`, when given)."""
@@ -60,10 +61,21 @@ class Gallery:
             return index
 
     def _full(self) -> WatchlistIndex:
+        """The loaded index; the first call loads it, and once it is older than `refresh_s` a
+        thread of its own loads the next while the cameras go on matching against this one
+        (tens of thousands of templates take a while to read)."""
         with self._lock:
-            now = time.monotonic()
-            if self._index is not None and now - self._at <= self._refresh_s:
-                return self._index
+            index = self._index
+            if index is not None:
+                if time.monotonic() - self._at > self._refresh_s and not self._reloading:
+                    self._reloading = True
+                    threading.Thread(target=self._reload, name="gallery-reload", daemon=True).start()
+                return index
+        return self._reload()
+
+    def _reload(self) -> WatchlistIndex:
+        try:
+            started = time.monotonic()
             embedder = self._embedder()
             try:
                 entries = self._watchlists.gallery(
@@ -71,12 +83,17 @@ class Gallery:
                 )
                 non_matches = self._watchlists.non_matches(embedder.name)  # dismissed faces
             except Unavailable as exc:
-                if self._index is None:
-                    raise
-                log.warning("watchlists not reloaded (%s); matching against the loaded ones", exc)
-                return self._index
-            self._index = WatchlistIndex(entries, embedder.dim, non_matches)
-            self._entries, self._non_matches = entries, non_matches
-            self._at = now
-            self._restricted.clear()
-            return self._index
+                with self._lock:
+                    if self._index is None:
+                        raise
+                    log.warning("watchlists not reloaded (%s); matching against the loaded ones", exc)
+                    return self._index
+            index = WatchlistIndex(entries, embedder.dim, non_matches)
+            with self._lock:
+                self._index, self._entries, self._non_matches = index, entries, non_matches
+                self._at = started
+                self._restricted.clear()
+            return index
+        finally:
+            with self._lock:
+                self._reloading = False

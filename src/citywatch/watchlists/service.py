@@ -429,18 +429,16 @@ class WatchlistService:
         with self._db.session(write=False) as session:
             return [
                 GalleryEntry(
-                    template_id=template.id,
-                    person_id=person.id,
-                    person_name=person.display_name,
-                    watchlist_id=watchlist.id,
-                    watchlist_name=watchlist.name,
-                    threshold=default_threshold if watchlist.threshold is None else watchlist.threshold,
-                    margin=default_margin if watchlist.margin is None else watchlist.margin,
-                    vector=vectors.decode(template.vector, template.dim),
+                    template_id=row.template_id,
+                    person_id=row.person_id,
+                    person_name=row.person_name,
+                    watchlist_id=row.watchlist_id,
+                    watchlist_name=row.watchlist_name,
+                    threshold=default_threshold if row.threshold is None else row.threshold,
+                    margin=default_margin if row.margin is None else row.margin,
+                    vector=vectors.decode(row.vector, row.dim),
                 )
-                for template, person, watchlist in watchlist_queries.gallery_rows(
-                    session, model=model, now=now
-                )
+                for row in watchlist_queries.gallery_rows(session, model=model, now=now)
             ]
 
     def non_matches(self, model: str) -> list[NonMatch]:

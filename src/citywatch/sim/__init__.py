@@ -1,0 +1,1 @@
+"""`citywatch sim`: the simulated city (docs/scale/scale.md)."""

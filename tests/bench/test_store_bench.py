@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from citywatch.bench.store import DAY0, case_search, fill, plant, write_rate
+from citywatch.bench.store import DAY0, batch_write_rate, case_search, fill, plant, write_rate
 from citywatch.store.blobs import LocalBlobStore
 from citywatch.store.db import open_database
 from citywatch.store.sighting_tables import Sighting
@@ -43,3 +43,10 @@ def test_writes_and_case_search(store: Stores) -> None:
     assert candidates == expected and 50 < candidates < 1000  # about 2/10 cameras x 1/4 of the time
     assert seconds > 0
     assert hits >= 3  # each probe's three planted sightings are found
+
+
+def test_batched_writes_store_each_sighting_once_under_its_key(store: Stores) -> None:
+    assert batch_write_rate(store.sightings, 25, 10, b"\xff\xd8 jpeg \xff\xd9", dim=8) > 0
+    with store.db.session(write=False) as s:
+        keys = set(s.scalars(select(Sighting.source_key)))
+    assert keys == {f"write-test:1:0:{i}" for i in range(25)}  # three batches, the last of 5

@@ -1,14 +1,17 @@
 """The store consumer and its messages: each sighting over the bus is stored exactly once, a
 sighting under a superseded lease token is refused, a malformed message is dropped with why,
-and a store that is away leaves the message to be delivered again."""
+a store that is away leaves the message to be delivered again, and a fetched batch is stored
+in one transaction, each message settled by its own sighting's outcome after the commit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from citywatch.bus.embedded import EmbeddedBus
 from citywatch.cluster.consumer import SightingConsumer
@@ -16,7 +19,9 @@ from citywatch.cluster.messages import decode_sighting, encode_sighting, origin_
 from citywatch.config.settings import Settings
 from citywatch.domain.errors import Fenced, InvalidInput, Unavailable
 from citywatch.runtime.build import Runtime
+from citywatch.store import sighting_queries
 from tests.databases import metadata_sql
+from tests.sightings.helpers import crop_files, crop_paths, ended_authorisation
 from tests.store.helpers import a_match, sighting, vector
 
 ACK_WAIT_S = 0.5
@@ -132,7 +137,7 @@ def test_while_the_store_is_away_messages_wait_and_are_stored_later(
         raise Unavailable("database is locked")
 
     with monkeypatch.context() as patch:
-        patch.setattr(rt.sightings, "add_sighting", away)
+        patch.setattr(rt.sightings, "add_sightings", away)
         assert consumer.run_once() == 2
     assert rows(tmp_path) == [] and consumer.counts.retried == 2
     monkeypatch.setattr("citywatch.cluster.consumer.RETRY_S", 0.0)
@@ -141,3 +146,61 @@ def test_while_the_store_is_away_messages_wait_and_are_stored_later(
         consumer.run_once(timeout_s=0.2)
         deadline_rounds -= 1
     assert sorted(key for _c, key in rows(tmp_path)) == sorted([first, second])
+
+
+def test_one_batch_settles_each_message_by_its_own_outcome(
+    rt: Runtime, bus: EmbeddedBus, tmp_path: Path
+) -> None:
+    consumer = SightingConsumer(bus, rt.sightings, ack_wait_s=ACK_WAIT_S)
+    assert rt.sightings.raise_fence("cam-1", 5)
+    good = publish(bus, 5, track_id=1)
+    publish(bus, 4, track_id=2)  # the camera's previous holder: fenced
+    closed = replace(sighting(camera_id="cam-2", track_id=3), authorisation_id=ended_authorisation(rt))
+    bus.publish(sighting_subject("cam-2"), encode_sighting(closed, origin_of(closed, 1)), msg_id="closed")
+    bus.publish("citywatch.sightings.cam-1", b"{not json", msg_id="garbage")
+    record = sighting(track_id=1)  # the good one again, published twice by its worker
+    bus.publish(sighting_subject("cam-1"), encode_sighting(record, origin_of(record, 5)), msg_id="again")
+    matched = publish(bus, 1, camera_id="cam-2", track_id=4, match=a_match(1, 1), template=vector(1))
+
+    assert consumer.run_once() == 6
+
+    counts = consumer.counts
+    assert (counts.stored, counts.duplicates, counts.fenced, counts.withheld, counts.malformed) == (
+        2,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert counts.retried == 0 and consumer.consumer.lag().total == 0
+    assert rows(tmp_path) == [("cam-1", good), ("cam-2", matched)]
+    assert len(rt.alerts.list_alerts()) == 1
+    assert crop_files(rt) == crop_paths(rt) and len(crop_files(rt)) == 2  # none of the refused
+
+
+def test_a_batch_is_acknowledged_only_once_it_committed(
+    rt: Runtime, bus: EmbeddedBus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = SightingConsumer(bus, rt.sightings, ack_wait_s=ACK_WAIT_S)
+    keys = [publish(bus, 1, track_id=t) for t in range(1, 4)]
+    insert = sighting_queries.insert_sighting
+    inserted: list[int] = []
+
+    def away_at_the_third(session: object, row: object) -> object:
+        inserted.append(1)
+        if len(inserted) == 3:  # the first two are in the transaction already
+            raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+        return insert(session, row)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sighting_queries, "insert_sighting", away_at_the_third)
+        assert consumer.run_once() == 3
+    assert rows(tmp_path) == [] and consumer.counts.retried == 3 and consumer.counts.stored == 0
+    assert consumer.consumer.lag().total == 3  # none acknowledged: all delivered again
+    monkeypatch.setattr("citywatch.cluster.consumer.RETRY_S", 0.0)
+    rounds = 50
+    while consumer.consumer.lag().total and rounds:
+        consumer.run_once(timeout_s=0.2)
+        rounds -= 1
+    assert sorted(key for _c, key in rows(tmp_path)) == sorted(keys)
+    assert consumer.counts.stored == 3 and crop_files(rt) == crop_paths(rt)

@@ -1,5 +1,6 @@
-"""Store benchmarks: sightings written per second (crop file + transaction, as the pipeline
-writes them) and case search among many stored sightings."""
+"""Store benchmarks: sightings written per second (crop file + transaction, one at a time as
+the pipeline writes them, or in batches as the store consumer does) and case search among
+many stored sightings."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import numpy as np
 from sqlalchemy import insert
 
 from citywatch.bench.progress import Progress, quiet
+from citywatch.domain.errors import CitywatchError
 from citywatch.domain.matching import MatchDecision, MatchResult
-from citywatch.domain.records import SightingRecord
+from citywatch.domain.records import SightingOrigin, SightingRecord
 from citywatch.search.photo import rank
 from citywatch.sightings.store import SightingStore
 from citywatch.store import vectors
@@ -40,25 +42,41 @@ class StoreSpeed:
 def write_rate(sightings: SightingStore, n: int, crop_jpeg: bytes, dim: int, seed: int = 0) -> float:
     """Sightings per second through `add_sighting`: crop file fsynced, then one transaction."""
     rng = np.random.default_rng(seed)
-    unknown = MatchResult(MatchDecision.UNKNOWN_NO_GALLERY, None, None, 0.0, 0.0)
     started = time.perf_counter()
     for i in range(n):
-        t = DAY0 + timedelta(seconds=i)
-        sightings.add_sighting(
-            SightingRecord(
-                "write-test",
-                i,
-                t,
-                t + timedelta(seconds=2),
-                5,
-                0.8,
-                crop_jpeg,
-                MODEL,
-                rng.normal(0, 0.09, dim).astype(np.float32),
-                unknown,
-            )
-        )
+        sightings.add_sighting(_sighting(i, crop_jpeg, rng.normal(0, 0.09, dim).astype(np.float32)))
     return n / (time.perf_counter() - started)
+
+
+def batch_write_rate(
+    sightings: SightingStore, n: int, batch: int, crop_jpeg: bytes, dim: int, *, token: int = 1, seed: int = 0
+) -> float:
+    """Sightings per second through `add_sightings`, as the store consumer writes what it
+    fetched from the bus: `batch` at a time, each with its origin (a source key, the lease
+    token `token` of its camera), the crops put side by side, one transaction per batch."""
+    rng = np.random.default_rng(seed)
+    items = [
+        (
+            _sighting(i, crop_jpeg, rng.normal(0, 0.09, dim).astype(np.float32)),
+            SightingOrigin(key=f"write-test:{token}:{seed}:{i}", token=token),
+        )
+        for i in range(n)
+    ]
+    started = time.perf_counter()
+    for first in range(0, n, batch):
+        for outcome in sightings.add_sightings(items[first : first + batch]):
+            if isinstance(outcome, CitywatchError):
+                raise outcome
+    return n / (time.perf_counter() - started)
+
+
+def _sighting(i: int, crop_jpeg: bytes, template: np.ndarray) -> SightingRecord:
+    """The `i`th sighting a write benchmark stores: one camera, one second apart, no match."""
+    t = DAY0 + timedelta(seconds=i)
+    unknown = MatchResult(MatchDecision.UNKNOWN_NO_GALLERY, None, None, 0.0, 0.0)
+    return SightingRecord(
+        "write-test", i, t, t + timedelta(seconds=2), 5, 0.8, crop_jpeg, MODEL, template, unknown
+    )
 
 
 def fill(

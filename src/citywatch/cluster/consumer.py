@@ -3,12 +3,13 @@ the blob store, each exactly once, under the same rules as in one process.
 
 Every process running it shares one durable consumer (`store`): JetStream hands each message
 to one of them, and hands it again when it is not acknowledged within the ack wait (the
-process died, or the database was away). A message is acknowledged only after its sighting
-committed, so nothing acknowledged is lost; a second delivery finds the sighting stored
-under its source key and is acknowledged without a second row (`SightingStore.add_sighting`
-with an origin). The insert checks what it checks in one process: the authorisation still
-open (`PermissionDenied`: dropped, as the pipeline drops it), and, for the bus, the camera's
-lease (`Fenced`: a worker that lost its camera wrote it; dropped and counted).
+process died, or the database was away). A fetched batch is stored in one transaction
+(`SightingStore.add_sightings`: a savepoint per sighting, so that one refused leaves the
+others stored), and each message is acknowledged only after that commit, so nothing
+acknowledged is lost; a second delivery finds the sighting stored under its source key and is
+acknowledged without a second row. The insert checks what it checks in one process: the
+authorisation still open (`PermissionDenied`: dropped, as the pipeline drops it), and, for the
+bus, the camera's lease (`Fenced`: a worker that lost its camera wrote it; dropped and counted).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from citywatch.cluster.messages import SIGHTINGS, decode_sighting
 from citywatch.domain.bus import BusMessage, Consumer, EventBus
 from citywatch.domain.errors import CitywatchError, Fenced, InvalidInput, PermissionDenied, Unavailable
 from citywatch.domain.lifecycle import Death
+from citywatch.domain.records import SightingOrigin, SightingRecord, SightingSaved
+from citywatch.sightings.batch import Outcome
 from citywatch.sightings.store import SightingStore
 
 log = logging.getLogger(__name__)
@@ -65,48 +68,61 @@ class SightingConsumer:
         return self._consumer
 
     def run_once(self, timeout_s: float = 1.0) -> int:
-        """Fetch one batch and store it; returns how many messages were handled."""
+        """Fetch one batch and store it in one transaction (`SightingStore.add_sightings`),
+        then settle each message by its sighting's outcome; returns how many were handled."""
         messages = self._consumer.fetch(self._batch, timeout_s)
-        for i, message in enumerate(messages):
-            if not self._handle(message):  # the store is away: the rest wait too
-                for rest in messages[i + 1 :]:
-                    rest.nak(RETRY_S)
-                    self.counts.retried += 1
-                break
+        decoded: list[BusMessage] = []
+        items: list[tuple[SightingRecord, SightingOrigin]] = []
+        for message in messages:
+            try:
+                items.append(decode_sighting(message.payload))
+            except InvalidInput as exc:
+                self._settle(message, exc)
+            else:
+                decoded.append(message)
+        if not items:
+            return len(messages)
+        try:
+            outcomes = self._sightings.add_sightings(items)
+        except CitywatchError as exc:  # Unavailable (the database, the blob store): all wait
+            log.warning(
+                "%d sightings not stored yet (%s); delivered again in %.0f s", len(items), exc, RETRY_S
+            )
+            for message in decoded:
+                message.nak(RETRY_S)
+                self.counts.retried += 1
+            return len(messages)
+        for message, outcome in zip(decoded, outcomes, strict=True):  # after the commit
+            self._settle(message, outcome)
         return len(messages)
 
-    def _handle(self, message: BusMessage) -> bool:
-        """Store one message and acknowledge it; False when the store is unavailable (the
-        message is delivered again later)."""
-        try:
-            record, origin = decode_sighting(message.payload)
-            saved = self._sightings.add_sighting(record, origin)
-        except Fenced as exc:
-            self.counts.fenced += 1
-            log.warning("sighting %s refused: %s", message.msg_id, exc)
-            message.term()
-        except PermissionDenied as exc:
-            self.counts.withheld += 1
-            log.info("sighting %s not stored: %s", message.msg_id, exc)
-            message.term()
-        except InvalidInput as exc:
-            self.counts.malformed += 1
-            log.error("sighting %s dropped, it can never be stored: %s", message.msg_id, exc)
-            message.term()
-        except CitywatchError as exc:  # Unavailable (the database, the blob store), a conflict
-            self.counts.retried += 1
-            log.warning(
-                "sighting %s not stored yet (%s); delivered again in %.0f s", message.msg_id, exc, RETRY_S
-            )
-            message.nak(RETRY_S)
-            return False
-        else:
-            if saved.duplicate:
+    def _settle(self, message: BusMessage, outcome: Outcome) -> None:
+        """Acknowledge a message whose sighting committed (or was stored already); drop one
+        that can never be stored; leave one for a later delivery when the store was away."""
+        if isinstance(outcome, SightingSaved):
+            if outcome.duplicate:
                 self.counts.duplicates += 1
             else:
                 self.counts.stored += 1
             message.ack()
-        return True
+        elif isinstance(outcome, Fenced):
+            self.counts.fenced += 1
+            log.warning("sighting %s refused: %s", message.msg_id, outcome)
+            message.term()
+        elif isinstance(outcome, PermissionDenied):
+            self.counts.withheld += 1
+            log.info("sighting %s not stored: %s", message.msg_id, outcome)
+            message.term()
+        elif isinstance(outcome, InvalidInput):
+            self.counts.malformed += 1
+            log.error("sighting %s dropped, it can never be stored: %s", message.msg_id, outcome)
+            message.term()
+        else:  # a conflict not resolved as a duplicate (another consumer's, meanwhile)
+            self.counts.retried += 1
+            log.warning(
+                "sighting %s not stored yet (%s); delivered again in %.0f s", message.msg_id, outcome, RETRY_S
+            )
+            message.nak(RETRY_S)
 
     # --- supervised child --------------------------------------------------------------------
 

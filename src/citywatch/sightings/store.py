@@ -1,19 +1,16 @@
-"""The store of sightings: the crop written before the row, one transaction per sighting, the
-alert it raises in that same transaction (alerts.raising), plain records out, never ORM rows."""
+"""The store of sightings: the crop written before the row, one transaction per batch of
+sightings with a savepoint per sighting (sightings.batch), the alert each raises in that same
+transaction (alerts.raising), plain records out, never ORM rows."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
-
-from sqlalchemy.orm import Session
+from datetime import datetime
 
 from citywatch.alerts.raising import AlertRaising
 from citywatch.alerts.store import alert_info
 from citywatch.domain.clock import Clock, utc_now
-from citywatch.domain.errors import Conflict, Fenced, InvalidInput, NotFound, PermissionDenied
-from citywatch.domain.matching import Candidate
+from citywatch.domain.errors import CitywatchError, InvalidInput, NotFound
 from citywatch.domain.records import (
     AlertInfo,
     SearchCandidate,
@@ -22,14 +19,13 @@ from citywatch.domain.records import (
     SightingRecord,
     SightingSaved,
 )
-from citywatch.domain.values import aware, list_limit, required_text
-from citywatch.store import sighting_queries, vectors, watchlist_queries
-from citywatch.store.blobs import BlobRef, BlobStore
+from citywatch.domain.values import aware, list_limit
+from citywatch.sightings.batch import Outcome, SightingWriter
+from citywatch.store import sighting_queries, vectors
+from citywatch.store.blobs import BlobStore
 from citywatch.store.db import Database
-from citywatch.store.governance_tables import AuthorisationRow
 from citywatch.store.sighting_tables import Sighting
 from citywatch.store.staging import CROPS_FOLDER, ORPHAN_GRACE_S, Staging
-from citywatch.store.watchlist_tables import Watchlist
 
 
 class SightingStore:
@@ -38,13 +34,19 @@ class SightingStore:
     ) -> None:
         self._db = db
         self._blobs = blobs
-        self._raising = AlertRaising() if raising is None else raising
         self._clock = clock
         self._staging = Staging(db, blobs)
+        self._writer = SightingWriter(
+            db,
+            blobs,
+            raising=AlertRaising() if raising is None else raising,
+            clock=clock,
+            staging=self._staging,
+        )
 
     def add_sighting(self, record: SightingRecord, origin: SightingOrigin | None = None) -> SightingSaved:
         """Write the crop, then the sighting (and its alert when it matched: alerts.raising)
-        in one transaction.
+        in one transaction: the batch of one (`add_sightings`), its refusal raised.
 
         A sighting derived under an authorisation that has been closed, refused or revoked
         meanwhile is refused (PermissionDenied) in that same transaction: the camera's view
@@ -53,22 +55,19 @@ class SightingStore:
         With an `origin` (a sighting from a worker, over the bus): one already stored under
         its key is not stored again (what was saved is returned), and one made under a lease
         token lower than the camera's latest is refused (`Fenced`) in the same transaction."""
-        row, matched = self._sighting_row(record)
-        if origin is not None:
-            row.source_key = required_text(origin.key, "source key", max_len=200)
-            stored = self._stored(origin.key)
-            if stored is not None:
-                return stored
-        blob = self._blobs.put(record.crop_jpeg, folder=f"{CROPS_FOLDER}/{row.day}", suffix=".jpg")
-        row.crop_path = blob.path
-        row.crop_sha256 = blob.sha256
-        try:
-            return self._insert(row, matched, blob, record.order_id, origin)
-        except Conflict:
-            stored = None if origin is None else self._stored(origin.key)
-            if stored is None:  # not a second delivery stored meanwhile by another consumer
-                raise
-            return stored
+        (outcome,) = self._writer.add([(record, origin)])
+        if isinstance(outcome, CitywatchError):
+            raise outcome
+        return outcome
+
+    def add_sightings(self, items: Sequence[tuple[SightingRecord, SightingOrigin | None]]) -> list[Outcome]:
+        """Store a batch of sightings under add_sighting's rules, each sighting's outcome in
+        order: saved (`duplicate` when stored already under its key), or the error that
+        refused it (`Fenced`, `PermissionDenied`, `InvalidInput`, a `Conflict` not resolved
+        as a duplicate). The good ones commit in one transaction, each refused one rolled back
+        alone (a savepoint) with its crop deleted (sightings.batch). Raises, storing nothing,
+        when the database or the blob store is away (`Unavailable`)."""
+        return self._writer.add(items)
 
     def raise_fence(self, camera_id: str, token: int) -> bool:
         """A worker took `camera_id` under lease token `token`: from now on a sighting made
@@ -76,51 +75,6 @@ class SightingStore:
         lease was lost again meanwhile)."""
         with self._db.session() as session:
             return sighting_queries.pass_fence(session, camera_id, token, aware(self._clock(), "clock"))
-
-    def _stored(self, key: str) -> SightingSaved | None:
-        """What was saved of the sighting with source key `key`, if it is stored."""
-        with self._db.session(write=False) as session:
-            row = sighting_queries.sighting_by_source(session, key)
-            if row is None:
-                return None
-            alert_id = sighting_queries.alert_of_sighting(session, row.id)
-            return SightingSaved(row.id, alert_id, row.crop_path, duplicate=True)
-
-    def _insert(
-        self,
-        row: Sighting,
-        matched: Candidate | None,
-        blob: BlobRef,
-        order_id: int | None,
-        origin: SightingOrigin | None,
-    ) -> SightingSaved:
-        with self._staging.staged(blob), self._db.session() as session:
-            now = aware(self._clock(), "clock")
-            if origin is not None and not sighting_queries.pass_fence(
-                session, row.camera_id, origin.token, now
-            ):
-                raise Fenced(
-                    f"camera {row.camera_id}: sighting made under a lease token that a "
-                    "later holder of the camera has superseded"
-                )
-            # The person or watchlist may have been removed since the gallery was loaded:
-            # keep the sighting with its name snapshots rather than lose it.
-            if row.person_id is not None and watchlist_queries.person_by_id(session, row.person_id) is None:
-                row.person_id = None
-            if row.watchlist_id is not None and session.get(Watchlist, row.watchlist_id) is None:
-                row.watchlist_id = None
-            if row.authorisation_id is not None:
-                _require_open_authorisation(session, row.authorisation_id)
-            cooldown_of = None
-            if matched is not None:
-                cooldown_of = self._raising.cooldown_of(session, row, order_id)
-            sighting_queries.insert_sighting(session, row)
-            alert_id = None
-            if matched is not None and cooldown_of is None:
-                alert_id = self._raising.raise_for(session, row, matched, order_id)
-            return SightingSaved(
-                sighting_id=row.id, alert_id=alert_id, crop_path=blob.path, cooldown_of=cooldown_of
-            )
 
     def sightings_for_search(
         self,
@@ -216,60 +170,6 @@ class SightingStore:
     def clean_orphan_crops(self, *, older_than_s: float = ORPHAN_GRACE_S) -> int:
         """Delete crop files no sighting references (left by a crash before commit); returns the count."""
         return self._staging.clean_orphans(CROPS_FOLDER, sighting_queries.all_crop_paths, older_than_s)
-
-    def _sighting_row(self, record: SightingRecord) -> tuple[Sighting, Candidate | None]:
-        """The row of a sighting, checked, and the candidate it matched (None: no match)."""
-        camera_id = required_text(record.camera_id, "camera id", max_len=64)
-        model = required_text(record.model, "model name", max_len=100)
-        started = aware(record.started_at, "started_at")
-        ended = aware(record.ended_at, "ended_at")
-        if ended < started:
-            raise InvalidInput(
-                f"sighting ends ({ended.isoformat()}) before it starts ({started.isoformat()})"
-            )
-        if record.detections < 0:
-            raise InvalidInput(f"detections must not be negative, got {record.detections}")
-        if not math.isfinite(record.quality):
-            raise InvalidInput(f"quality must be a finite number, got {record.quality}")
-        if not record.crop_jpeg:
-            raise InvalidInput("the sighting's crop is empty")
-        template = None if record.template is None else vectors.encode(record.template)
-        match = record.match
-        best = match.best
-        if match.is_match and best is None:
-            raise InvalidInput("a match result without a best candidate")
-        matched = best if match.is_match else None
-        row = Sighting(
-            camera_id=camera_id,
-            track_id=int(record.track_id),
-            day=started.astimezone(UTC).date().isoformat(),
-            started_at=started,
-            ended_at=ended,
-            detections=int(record.detections),
-            quality=float(record.quality),
-            crop_path="",
-            crop_sha256="",
-            model=model,
-            template=template,
-            person_id=None if matched is None else matched.person_id,
-            person_name=None if matched is None else matched.person_name,
-            watchlist_id=None if matched is None else matched.watchlist_id,
-            distance=None if best is None else float(best.distance),
-            margin=None if match.margin is None else float(match.margin),
-            decision=match.decision.value,
-            created_at=aware(self._clock(), "clock"),
-            authorisation_id=record.authorisation_id,
-        )
-        return row, matched
-
-
-def _require_open_authorisation(session: Session, authorisation_id: int) -> None:
-    auth = session.get(AuthorisationRow, authorisation_id)
-    if auth is None or auth.closed_at is not None or auth.status in {"refused", "revoked"}:
-        reference = "?" if auth is None else auth.reference
-        raise PermissionDenied(
-            f"authorisation {reference} has ended: the sighting derived under it is not stored"
-        )
 
 
 def sighting_info(row: Sighting) -> SightingInfo:

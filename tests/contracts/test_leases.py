@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import pytest
@@ -78,6 +78,24 @@ def test_renewing_keeps_a_lease_past_its_ttl(leases: LeaseStore) -> None:
         assert leases.acquire("singleton.purge", "b") is None
         lease = renewed
     assert leases.holder("singleton.purge") == lease
+
+
+def test_many_leases_renew_in_one_call_each_answered_in_order(leases: LeaseStore) -> None:
+    held = [leases.acquire(f"camera.cam-{n}", "a") for n in range(30)]
+    assert all(lease is not None for lease in held)
+    mine = [lease for lease in held if lease is not None]
+    released = mine[7]
+    leases.release(released)
+    taken = leases.acquire(released.key, "b")  # lost meanwhile: its renewal answers None
+    assert taken is not None
+    renewed = leases.renew_many(mine)
+    assert renewed[7] is None
+    for before, after in zip(mine, renewed, strict=True):
+        if before is not released:
+            assert after is not None and (after.key, after.token) == (before.key, before.token)
+            assert after.revision > before.revision
+    assert leases.holder(released.key) == taken
+    assert leases.renew_many([]) == []
 
 
 def test_a_lapsed_lease_goes_to_the_next_holder_with_a_higher_token(leases: LeaseStore) -> None:
@@ -245,6 +263,10 @@ class Confirmed:
     def renew(self, lease: Lease) -> Lease | None:
         sent = time.monotonic()
         return self._note(sent, self.store.renew(lease))
+
+    def renew_many(self, leases: Sequence[Lease]) -> list[Lease | None]:
+        sent = time.monotonic()
+        return [self._note(sent, lease) for lease in self.store.renew_many(leases)]
 
     def release(self, lease: Lease) -> None:
         self.store.release(lease)

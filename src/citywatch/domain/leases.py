@@ -12,6 +12,7 @@ TTL passes, that it has lost the lease (`citywatch.leases.keeper`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,6 +67,11 @@ class LeaseStore(Protocol):
     def renew(self, lease: Lease) -> Lease | None:
         """The lease renewed for another TTL (same token, a new revision); None when it is
         lost: it lapsed, and perhaps another holds the key now."""
+        ...
+
+    def renew_many(self, leases: Sequence[Lease]) -> list[Lease | None]:
+        """`renew` of each lease, in one go (a process holding hundreds renews them together,
+        not one round trip after another); the answers in the same order."""
         ...
 
     def release(self, lease: Lease) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from citywatch.domain.errors import InvalidInput
@@ -57,6 +57,9 @@ class EmbeddedLeases:
             if entry is None or (entry.holder, entry.token) != (lease.holder, lease.token):
                 return None
             return self._write(lease.key, lease.holder, lease.token)
+
+    def renew_many(self, leases: Sequence[Lease]) -> list[Lease | None]:
+        return [self.renew(lease) for lease in leases]
 
     def release(self, lease: Lease) -> None:
         check_key(lease.key)

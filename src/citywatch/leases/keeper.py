@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 LostListener = Callable[[str], None]
 """Told the key of a lease this process lost (on a keeper thread: be quick, never block)."""
+RENEW_BATCH = 100
+"""Leases renewed in one call to the store (one round trip, however many the process holds)."""
 WAKE_S = 0.5
 """The longest a keeper thread sleeps before looking again (a stop wakes it at once)."""
 
@@ -215,26 +217,28 @@ class LeaseKeeper:
                     self._cond.wait(min(next_at - now, WAKE_S))
 
     def _renew_due(self) -> None:
-        """Renew every lease due, soonest deadline first; the first call the store does not
-        answer puts them all off by a short retry."""
+        """Renew every lease due, soonest deadline first, RENEW_BATCH at a time in one call to
+        the store; the first call the store does not answer puts them all off by a short retry."""
         now = self._clock()
         with self._cond:
             due = sorted((h for h in self._held.values() if h.renew_at <= now), key=lambda h: h.deadline)
-        for h in due:
+        for start in range(0, len(due), RENEW_BATCH):
             if self._stopping.is_set():
                 return
+            batch = due[start : start + RENEW_BATCH]
             sent = self._clock()
             try:
-                renewed = self._store.renew(h.lease)
+                renewed = self._store.renew_many([h.lease for h in batch])
             except Unavailable as exc:
                 self._store_away(exc)
                 retry_at = self._clock() + self._retry_s
                 with self._cond:
-                    for late in due:
+                    for late in due[start:]:
                         late.renew_at = retry_at
                 return
             self._store_back()
-            self._renewed(h, renewed, sent)
+            for h, lease in zip(batch, renewed, strict=True):
+                self._renewed(h, lease, sent)
 
     def _renewed(self, before: _Held, renewed: Lease | None, sent: float) -> None:
         key = before.lease.key

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from nats.js.api import KeyValueConfig, StorageType
@@ -83,6 +83,15 @@ class NatsLeases:
     def renew(self, lease: Lease) -> Lease | None:
         check_key(lease.key)
         return self._call(lambda: self._renew(lease))
+
+    def renew_many(self, leases: Sequence[Lease]) -> list[Lease | None]:
+        for lease in leases:
+            check_key(lease.key)
+
+        async def renew_all() -> list[Lease | None]:
+            return list(await asyncio.gather(*(self._renew(lease) for lease in leases)))
+
+        return self._call(renew_all)
 
     def release(self, lease: Lease) -> None:
         check_key(lease.key)

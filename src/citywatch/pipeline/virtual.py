@@ -95,6 +95,8 @@ class VirtualStats:
     enrolled: int = 0
     """Probes of enrolled people."""
     matched: int = 0
+    false_matches: int = 0
+    """Strangers' faces matched to an enrolled person (the model's false positives)."""
     handed_on: int = 0
     """Sightings handed to `save` (the bus)."""
     errors: int = 0
@@ -181,6 +183,7 @@ class VirtualCameras:
             self.stats.probes += 1
             self.stats.enrolled += enrolled
         self.stats.matched += outcome.match.is_match
+        self.stats.false_matches += outcome.match.is_match and not enrolled
         self.stats.handed_on += pipeline.stats.sightings - sent
 
     def _track(self, camera_id: str, i: int) -> Track:

@@ -43,6 +43,11 @@ def per_second(lines: Sequence[Mapping[str, Any]], key: str, started: float) -> 
     return out
 
 
+def _share(lines: Sequence[Mapping[str, Any]], part: str, whole: str, started: float, ended: float) -> float:
+    whole_rate = window_rate(lines, whole, started, ended)
+    return window_rate(lines, part, started, ended) / whole_rate if whole_rate else 0.0
+
+
 def processes(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
     """Each process's peak resident memory (MiB) and mean CPU (cores) over the samples."""
     if len(samples) < 2:
@@ -99,6 +104,7 @@ def city(  # noqa: PLR0917 (one call site, named by position there)
             "probes_per_s": window_rate(lines, "probes", started, ended),
             "offered_per_s": (lines[-1]["held"] if lines else 0) * faces_per_s,
             "handed_on_per_s": window_rate(lines, "handed_on", started, ended),
+            "false_match_share": _share(lines, "false_matches", "probes", started, ended),
             "busy_share": window_rate(lines, "busy_s", started, ended),
             "behind_s_max": max((line["behind_s"] for line in lines if line["t"] >= started), default=0.0),
         }

@@ -23,7 +23,9 @@ from citywatch.domain.ports import Detector, Embedder
 from citywatch.pipeline.virtual import ProbeSet
 from citywatch.vision.photo import PhotoFace, one_face
 
-SETS = ("deepface", "face-api.js", "johns")
+SETS = ("deepface", "face-api.js")
+"""The identity sets of photos of people (dlib's `johns`, small low-quality crops of five lookalike
+identities, would make the city's strangers mostly false matches)."""
 CROP = 96
 """Side of the square face crop a probe carries (the sighting's picture)."""
 

@@ -161,13 +161,14 @@ def _city_section(c: dict[str, Any], o: dict[str, Any]) -> list[str]:
         "",
         "![load](load.png)",
         "",
-        "| worker | cameras | probes/s | offered/s | sightings out/s | busy | most behind (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| worker | cameras | probes/s | offered/s | sightings out/s | false matches | busy | behind (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, w in c["workers"].items():
         lines.append(
             f"| {name} | {w['cameras']} | {w['probes_per_s']:.1f} | {w['offered_per_s']:.1f} | "
-            f"{w['handed_on_per_s']:.1f} | {100 * w['busy_share']:.1f} % | {w['behind_s_max']:.2f} |"
+            f"{w['handed_on_per_s']:.1f} | {100 * w['false_match_share']:.2f} % of faces | "
+            f"{100 * w['busy_share']:.1f} % | {w['behind_s_max']:.2f} |"
         )
     db = c["database"]
     lines += [

@@ -194,6 +194,7 @@ def test_a_batch_is_acknowledged_only_once_it_committed(
 
     with monkeypatch.context() as patch:
         patch.setattr(sighting_queries, "insert_sighting", away_at_the_third)
+        patch.setattr(sighting_queries, "insert_sightings", away_mid_insert)  # the batch in one insert
         assert consumer.run_once() == 3
     assert rows(tmp_path) == [] and consumer.counts.retried == 3 and consumer.counts.stored == 0
     assert consumer.consumer.lag().total == 3  # none acknowledged: all delivered again
@@ -204,3 +205,8 @@ def test_a_batch_is_acknowledged_only_once_it_committed(
         rounds -= 1
     assert sorted(key for _c, key in rows(tmp_path)) == sorted(keys)
     assert consumer.counts.stored == 3 and crop_files(rt) == crop_paths(rt)
+
+
+def away_mid_insert(session: object, rows: object) -> list[int]:
+    """The batch's one insert, cut off by a server that closed the connection."""
+    raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))

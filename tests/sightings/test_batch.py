@@ -153,6 +153,7 @@ def test_a_database_away_mid_batch_stores_nothing_of_it(rt: Runtime, monkeypatch
         return insert(session, row)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sighting_queries, "insert_sighting", fail_the_third)
+    monkeypatch.setattr(sighting_queries, "insert_sightings", away_mid_insert)  # the batch in one insert
     with pytest.raises(Unavailable):
         rt.sightings.add_sightings(batch)
     assert stored_keys(rt) == [] and crop_files(rt) == set()
@@ -182,3 +183,8 @@ def test_a_crop_that_cannot_be_written_stores_nothing_of_the_batch(rt: Runtime) 
     with pytest.raises(Unavailable, match="blob store is away"):
         store.add_sightings(batch)
     assert stored_keys(rt) == [] and crop_files(rt) == set()  # the crops written went again
+
+
+def away_mid_insert(session: object, rows: object) -> list[int]:
+    """The batch's one insert, cut off by a server that closed the connection."""
+    raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))

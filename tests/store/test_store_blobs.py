@@ -7,6 +7,7 @@ import hashlib
 import os
 import stat
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,27 @@ def test_orphans_spare_recent_files(tmp_path: Path) -> None:
 
 def test_orphans_of_a_missing_folder_is_empty(tmp_path: Path) -> None:
     assert LocalBlobStore(tmp_path / "none").orphans(set(), folder="crops") == []
+
+
+def test_puts_side_by_side_share_folder_fsyncs_and_each_is_covered_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A put returns only once an fsync of its folder that started after its rename has ended;
+    puts running together share such fsyncs instead of queueing for one each."""
+    store = LocalBlobStore(tmp_path / "blobs")
+    synced: list[int] = []
+    real = blobs_module.fsync_dir
+
+    def counted(directory: Path) -> None:
+        synced.append(len(list(directory.glob("*.jpg"))))  # the renames this fsync covers
+        time.sleep(0.01)  # a disk's flush takes a while: others rename meanwhile
+        real(directory)
+
+    monkeypatch.setattr(blobs_module, "fsync_dir", counted)
+    with ThreadPoolExecutor(16) as pool:
+        refs = list(
+            pool.map(lambda n: store.put(f"crop {n}".encode(), folder="crops/d", suffix=".jpg"), range(64))
+        )
+    assert all(store.read(ref.path) == f"crop {n}".encode() for n, ref in enumerate(refs))
+    assert 0 < len(synced) < 64
+    assert synced[-1] == 64  # the last fsync came after the last rename

@@ -51,7 +51,7 @@ class SightingConsumer:
         bus: EventBus,
         sightings: SightingStore,
         *,
-        batch: int = 100,
+        batch: int = 250,
         ack_wait_s: float = 30.0,
         durable: str = DURABLE,
     ) -> None:

@@ -65,7 +65,8 @@ class NatsClient:
 
     async def _connect(self, name: str, timeout_s: float) -> Client:
         async def disconnected() -> None:
-            log.warning("NATS %s: disconnected; reconnecting", self.url)
+            if not self._closed:  # closing disconnects too: nothing to warn about
+                log.warning("NATS %s: disconnected; reconnecting", self.url)
 
         async def reconnected() -> None:
             log.info("NATS %s: reconnected", self.url)

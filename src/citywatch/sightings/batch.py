@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from citywatch.alerts.raising import AlertRaising
 from citywatch.domain.clock import Clock
-from citywatch.domain.errors import CitywatchError, Conflict, Fenced, InvalidInput, PermissionDenied
+from citywatch.domain.errors import (
+    CitywatchError,
+    Conflict,
+    Fenced,
+    InvalidInput,
+    PermissionDenied,
+    Unavailable,
+)
 from citywatch.domain.matching import Candidate
 from citywatch.domain.records import SightingOrigin, SightingRecord, SightingSaved
 from citywatch.domain.values import aware, required_text
@@ -61,6 +69,8 @@ class SightingWriter:
         self._raising = raising
         self._clock = clock
         self._staging = staging
+        self._pool = ThreadPoolExecutor(PUT_WORKERS, thread_name_prefix="crop-put")
+        """Kept for the writer's life: its threads idle between batches."""
 
     def add(self, items: Sequence[tuple[SightingRecord, SightingOrigin | None]]) -> list[Outcome]:
         """Each item's outcome, in order; raises (storing nothing) only when the database or
@@ -139,8 +149,8 @@ class SightingWriter:
             for item in items:
                 item.blob = put(item)
             return
-        with ThreadPoolExecutor(min(PUT_WORKERS, len(items)), thread_name_prefix="crop-put") as pool:
-            futures = [pool.submit(put, item) for item in items]
+        futures = [self._pool.submit(put, item) for item in items]
+        wait(futures)
         failures: list[BaseException] = []
         for item, future in zip(items, futures, strict=True):
             error = future.exception()
@@ -155,16 +165,14 @@ class SightingWriter:
             raise failures[0]
 
     def _commit(self, items: dict[int, _Item]) -> dict[int, Outcome]:
-        """One transaction for `items`, each in a savepoint: their outcomes by index."""
+        """One transaction for `items`: all together when none is refused (the common case:
+        each check once per camera and authorisation, the rows in one insert); otherwise again,
+        each in a savepoint. Their outcomes by index."""
         if not items:
             return {}
-        outcomes: dict[int, Outcome] = {}
-        with self._staged(items.values()), self._db.session() as session:
-            now = aware(self._clock(), "clock")
-            _lock_fences(session, items.values())
-            fences: dict[str, int] = {}
-            for i, item in items.items():
-                outcomes[i] = self._savepoint(session, item, now, fences)
+        with self._staged(items.values()):
+            together = self._commit_together(items)
+            outcomes = together if together is not None else self._commit_each(items)
         refused = {i: items[i] for i, outcome in outcomes.items() if isinstance(outcome, CitywatchError)}
         for item in refused.values():  # rolled back with its savepoint: no row names its crop
             if item.blob is not None:
@@ -176,6 +184,39 @@ class SightingWriter:
             if key in stored:
                 outcomes[i] = stored[key]
         return outcomes
+
+    def _commit_together(self, items: dict[int, _Item]) -> dict[int, Outcome] | None:
+        """The batch in one transaction with no savepoint; None (and nothing stored) when any
+        sighting is refused or clashes, for `_commit_each` to sort out which."""
+        try:
+            with self._db.session() as session:
+                now = aware(self._clock(), "clock")
+                _lock_fences(session, items.values())
+                _require_fences(session, items.values(), now)
+                authorisations = {i.row.authorisation_id for i in items.values()}
+                for authorisation_id in sorted(a for a in authorisations if a is not None):
+                    _require_open_authorisation(session, authorisation_id)
+                plain = {i: item for i, item in items.items() if item.matched is None}
+                outcomes: dict[int, Outcome] = dict(
+                    zip(plain, _insert_rows(session, plain.values()), strict=True)
+                )
+                fences = {item.row.camera_id: item.origin.token for item in items.values() if item.origin}
+                for i, item in items.items():
+                    if i not in plain:  # a match: the alert rules, as one at a time
+                        outcomes[i] = self._insert(session, item, now, fences)
+                return outcomes
+        except Unavailable:
+            raise
+        except (CitywatchError, IntegrityError, DataError, OverflowError):
+            return None
+
+    def _commit_each(self, items: dict[int, _Item]) -> dict[int, Outcome]:
+        """One transaction for `items`, each in a savepoint: their outcomes by index."""
+        with self._db.session() as session:
+            now = aware(self._clock(), "clock")
+            _lock_fences(session, items.values())
+            fences: dict[str, int] = {}
+            return {i: self._savepoint(session, item, now, fences) for i, item in items.items()}
 
     @contextmanager
     def _staged(self, items: Collection[_Item]) -> Iterator[None]:
@@ -245,18 +286,53 @@ def _require_fence(session: Session, item: _Item, now: datetime, fences: dict[st
         )
 
 
+def _require_fences(session: Session, items: Collection[_Item], now: datetime) -> None:
+    """`_require_fence` for each sighting of the batch in its order, asking the database once
+    for each camera and token in turn."""
+    passed: dict[str, int] = {}
+    for item in items:
+        origin, camera_id = item.origin, item.row.camera_id
+        if origin is None or passed.get(camera_id) == origin.token:
+            continue
+        if not sighting_queries.pass_fence(session, camera_id, origin.token, now):
+            raise Fenced(
+                f"camera {camera_id}: a sighting of the batch was made under a superseded lease token"
+            )
+        passed[camera_id] = origin.token
+
+
+def _insert_rows(session: Session, items: Collection[_Item]) -> list[SightingSaved]:
+    """The sightings of `items` (none matched) in one insert; what each saved, in order."""
+    if not items:
+        return []
+    rows = []
+    for item in items:
+        item.row.crop_path = "" if item.blob is None else item.blob.path
+        item.row.crop_sha256 = "" if item.blob is None else item.blob.sha256
+        rows.append({key: getattr(item.row, key) for key in _COLUMNS})
+    ids = sighting_queries.insert_sightings(session, rows)
+    return [
+        SightingSaved(sighting_id=i, alert_id=None, crop_path=r["crop_path"])
+        for i, r in zip(ids, rows, strict=True)
+    ]
+
+
+_COLUMNS = [attr.key for attr in sa_inspect(Sighting).column_attrs if attr.key != "id"]
+
+
 def _lock_fences(session: Session, items: Collection[_Item]) -> None:
     """Lock the fences of the batch's cameras at once, in the order of their ids, before any
     other lock (the alert raising queue comes after, in alerts.raising): two batches that share
     cameras then queue rather than deadlock. Each sighting still checks its own camera's fence."""
     cameras = sorted({item.row.camera_id for item in items if item.origin is not None})
     if cameras:
-        session.execute(
-            select(CameraFence.camera_id)
+        # whole rows: each sighting's fence check then finds its camera's in the session
+        session.scalars(
+            select(CameraFence)
             .where(CameraFence.camera_id.in_(cameras))
             .order_by(CameraFence.camera_id)
             .with_for_update()
-        )
+        ).all()
 
 
 def _require_open_authorisation(session: Session, authorisation_id: int) -> None:

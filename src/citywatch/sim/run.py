@@ -329,6 +329,7 @@ def store_part(city: SimCity, o: SimOptions, stores: int, progress: Progress) ->
 
 
 def _purge_bus(city: SimCity) -> None:
+    _ = city.rt.bus  # the stream made, if no process has made it yet
     client = NatsClient(city.bus_url, name="citywatch-sim-purge")
     try:
         js = client.jetstream

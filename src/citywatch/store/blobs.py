@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Collection
@@ -79,6 +80,12 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self._root = root.absolute()
+        self._renamed: dict[Path, int] = {}
+        """Per folder: how many files have been renamed into it (a rename's number)."""
+        self._synced: dict[Path, int] = {}
+        """Per folder: the renames its latest folder fsync covers (all numbered up to it)."""
+        self._count_lock = threading.Lock()
+        self._sync_locks: dict[Path, threading.Lock] = {}
 
     @property
     def root(self) -> Path:
@@ -102,7 +109,7 @@ class LocalBlobStore:
                 os.close(fd)
             os.replace(tmp, final)
             placed = True
-            fsync_dir(directory)
+            self._sync_folder(directory)
         except OSError as exc:
             _unlink_quietly(tmp)
             if placed:
@@ -111,6 +118,22 @@ class LocalBlobStore:
                 raise Unavailable(f"disk full while writing {rel} under {self._root}") from exc
             raise Unavailable(f"cannot write {rel} under {self._root}: {exc.strerror or exc}") from exc
         return BlobRef(path=rel, sha256=digest, size=len(data))
+
+    def _sync_folder(self, directory: Path) -> None:
+        """Make the latest rename into `directory` durable (fsync the folder), once for all the
+        puts renamed there meanwhile: a folder fsync that starts after a rename covers it, so
+        puts side by side (a batch of crops) share one instead of queueing for one each."""
+        with self._count_lock:
+            mine = self._renamed[directory] = self._renamed.get(directory, 0) + 1
+            lock = self._sync_locks.setdefault(directory, threading.Lock())
+        with lock:
+            with self._count_lock:
+                if self._synced.get(directory, 0) >= mine:
+                    return  # an fsync that started after this rename has finished
+                covers = self._renamed[directory]
+            fsync_dir(directory)
+            with self._count_lock:
+                self._synced[directory] = max(self._synced.get(directory, 0), covers)
 
     def read(self, path: str) -> bytes:
         target = self.absolute(path)

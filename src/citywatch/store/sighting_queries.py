@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from citywatch.store.sighting_tables import Alert, AlertConfirmationRow, CameraFence, Sighting
@@ -17,6 +18,12 @@ def insert_sighting(session: Session, row: Sighting) -> Sighting:
     session.add(row)
     session.flush()
     return row
+
+
+def insert_sightings(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Sightings (their column values, no id) in one statement; their ids, in order."""
+    statement = insert(Sighting).returning(Sighting.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, list(rows)).all())
 
 
 def insert_alert(session: Session, row: Alert) -> Alert:

@@ -42,3 +42,17 @@ def test_a_stale_gallery_serves_while_the_next_loads_then_the_next_serves(rt: Ru
     assert current.persons == 2
     assert current.match(vector(2)).best is not None
     assert current.match(vector(2)).best.person_name == "Second"  # type: ignore[union-attr]
+
+
+def test_news_of_a_change_reloads_at_once_whatever_the_loaded_ones_age(rt: Runtime) -> None:
+    rt.watchlists.ensure_watchlist("default")
+    enrol(rt, "First", 1)
+    gallery = Gallery(rt.watchlists, Named, MatchingSettings(), refresh_s=3600)  # type: ignore[arg-type]
+    first = gallery.index()
+    enrol(rt, "Second", 2)
+    assert gallery.index() is first  # an hour's refresh: not reloaded by age
+    gallery.invalidate()
+    deadline = time.monotonic() + 10
+    while (current := gallery.index()) is first and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert current.persons == 2

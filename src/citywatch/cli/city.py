@@ -72,6 +72,9 @@ def worker(
             exists=True,
         ),
     ] = None,
+    virtual_capacity: Annotated[
+        int, typer.Option(help="With --probes: the most virtual cameras, beside CAPACITY real ones.", min=1)
+    ] = 1000,
     faces_per_s: Annotated[
         float, typer.Option(help="With --probes: faces per second at each virtual camera.", min=0.0001)
     ] = 0.1,
@@ -94,7 +97,9 @@ def worker(
         virtual = VirtualCameras(
             ProbeSet.load(probes), faces_per_s=faces_per_s, enrolled_share=enrolled_share
         )
-    supervisor, city = supervise_worker(rt, rt.bus, capacity=capacity, virtual=virtual)
+    supervisor, city = supervise_worker(
+        rt, rt.bus, capacity=capacity, virtual=virtual, virtual_capacity=virtual_capacity
+    )
     err.print(f"worker {rt.lease_keeper.holder}: up to {capacity} camera(s) from {rt.settings.bus}")
     reporter = _reporter(lambda: f"worker: {len(city.running())} camera(s)")
     reporter.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -69,6 +71,7 @@ def sim(
         store_sightings=store_sightings,
         parts=_parts(parts),
     )
+    _exit_cleanly_on_sigterm()
     with stage_bars() as progress:
         results = simulate(
             options,
@@ -80,6 +83,11 @@ def sim(
         )
     files = write_report(results, out_dir, run_meta())
     out.print(f"report in {files['markdown']}")
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Stopped by SIGTERM as by Ctrl-C: its processes stopped and its database dropped on the way out."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
 
 def _parts(text: str) -> tuple[str, ...]:

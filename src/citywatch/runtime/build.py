@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,7 @@ from citywatch.audit.witness import WitnessFile
 from citywatch.bus.connect import connect_bus
 from citywatch.cameras.service import CameraService
 from citywatch.changes.service import ChangeService
+from citywatch.cluster.gallery_news import tell_after_commit
 from citywatch.config.ingest import CameraSettings
 from citywatch.config.settings import Settings
 from citywatch.config.vision import YuNetSettings
@@ -395,18 +397,10 @@ class Runtime:
         self._audit_as(session, self.actor, event)
 
     def _audit_as(self, session: Session, actor: Actor, event: AuditEvent) -> None:
-        self.audit_log.append(
-            session,
-            actor=actor.name,
-            role=actor.role,
-            action=event.action,
-            object=event.object,
-            legal_basis=event.legal_basis,
-            authorisation=event.authorisation,
-            case=event.case,
-            params=event.params,
-            result_count=event.result_count,
-        )
+        fields = {f.name: getattr(event, f.name) for f in dataclass_fields(event)}
+        self.audit_log.append(session, actor=actor.name, role=actor.role, **fields)
+        if self.settings.bus:  # a city's workers hear of a changed gallery once it commits
+            tell_after_commit(self.bus, session, event.action)
 
     def audit(self, event: AuditEvent, *, actor: Actor | None = None) -> None:
         """Record an action that has no transaction of its own (a search, a camera start), as

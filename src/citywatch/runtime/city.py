@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+from citywatch.cluster import gallery_news
 from citywatch.cluster.consumer import SightingConsumer
 from citywatch.cluster.messages import (
     ALERTS,
@@ -65,7 +66,8 @@ class CityWorker:
     """Which cameras this worker runs: those whose lease it holds (up to `capacity`). Each
     camera's sightings are published under the token of the lease it was taken with; a lost
     lease stops the camera at once, and anything it still hands over is refused (`Fenced`).
-    Virtual cameras (the simulated city's) are taken only by a worker given `virtual`."""
+    Virtual cameras (the simulated city's) are taken only by a worker given `virtual`, up to
+    `virtual_capacity` of them beside the `capacity` real ones."""
 
     def __init__(
         self,
@@ -75,6 +77,7 @@ class CityWorker:
         *,
         capacity: int,
         virtual: VirtualCameras | None = None,
+        virtual_capacity: int = 0,
     ) -> None:
         if capacity < 1:
             raise InvalidInput(f"a worker's capacity is at least one camera, got {capacity}")
@@ -83,6 +86,8 @@ class CityWorker:
         self._supervisor = supervisor
         self._capacity = capacity
         self._virtual = virtual
+        self._limits = {False: capacity, True: virtual_capacity if virtual is not None else 0}
+        """The most cameras of each kind (virtual or not) this worker runs."""
         self.publisher = Publisher(bus)
         """Sends the cameras' sightings in batches (started by `supervise_worker`)."""
         self._keeper = rt.lease_keeper
@@ -96,20 +101,31 @@ class CityWorker:
             return dict(self._running)
 
     def assign(self) -> None:
-        """Stop the cameras the city no longer has; take free ones up to the capacity."""
-        wanted = {c.id: c for c in self._rt.cameras() if self._virtual is not None or not is_virtual(c.url)}
+        """Stop the cameras the city no longer has; take free ones up to the capacity (of each
+        kind: real cameras and, given a probe set, virtual ones)."""
+        wanted = {c.id: c for c in self._rt.cameras() if self._limits[is_virtual(c.url)]}
         for camera_id in set(self.running()) - set(wanted):
             self._stop(camera_id)
             self._keeper.release(camera_key(camera_id))
         running = self.running()
-        free = self._capacity - len(running)
-        if free <= 0:
+        free = {
+            kind: limit - sum(1 for c in running if is_virtual(wanted[c].url) is kind)
+            for kind, limit in self._limits.items()
+        }
+        if all(n <= 0 for n in free.values()):
             return
         taken = set(self._keeper.store.holders(f"{CAMERA}."))  # one read, not a try per camera
-        candidates = [camera_key(c) for c in wanted if c not in running and camera_key(c) not in taken]
-        random.shuffle(candidates)  # workers starting together spread the cameras between them
-        for lease in self._keeper.take(candidates, limit=free):
-            self._start(wanted[key_name(lease.key)], lease.token)
+        for kind, room in free.items():
+            if room <= 0:
+                continue
+            candidates = [
+                camera_key(c)
+                for c, camera in wanted.items()
+                if is_virtual(camera.url) is kind and c not in running and camera_key(c) not in taken
+            ]
+            random.shuffle(candidates)  # workers starting together spread the cameras between them
+            for lease in self._keeper.take(candidates, limit=room):
+                self._start(wanted[key_name(lease.key)], lease.token)
 
     def _start(self, camera: CameraSettings, token: int) -> None:
         """Raise the camera's fence to the new token first (so that its last holder's writes
@@ -172,13 +188,20 @@ class CityWorker:
 
 
 def supervise_worker(
-    rt: Runtime, bus: EventBus, *, capacity: int, virtual: VirtualCameras | None = None
+    rt: Runtime,
+    bus: EventBus,
+    *,
+    capacity: int,
+    virtual: VirtualCameras | None = None,
+    virtual_capacity: int = 0,
 ) -> tuple[Supervisor, CityWorker]:
     """A worker process's supervisor: its leases, the camera assignment and the cameras it
     takes (virtual ones too, given `virtual`), and the footage archive where there is object
     storage."""
     supervisor = new_supervisor(rt)
-    worker = CityWorker(rt, bus, supervisor, capacity=capacity, virtual=virtual)
+    worker = CityWorker(
+        rt, bus, supervisor, capacity=capacity, virtual=virtual, virtual_capacity=virtual_capacity
+    )
     supervisor.add(SERVICE + "leases", lambda: rt.lease_keeper, tier=LEASES)
     supervisor.add(SERVICE + "publisher", lambda: worker.publisher, tier=CONSUMERS)  # after the cameras
     # the assignment stops first, so that it takes no camera while the cameras stop
@@ -186,6 +209,7 @@ def supervise_worker(
         SERVICE + "cameras", lambda: Scheduled("camera assignment", worker.assign, ASSIGN_S), tier=SYNC
     )
     add_footage_archive(rt, supervisor)
+    gallery_news.listen(bus, rt.gallery.invalidate)  # an enrolment reaches the cameras at once
     rt.supervisor = supervisor
     return supervisor, worker
 

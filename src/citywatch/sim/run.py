@@ -48,9 +48,10 @@ from citywatch.sim.processes import LiveFeed, Process, Processes, SimFailed, Wat
 START_S = 300.0
 """How long the processes may take to hold every camera."""
 DRAIN_S = 180.0
-WARM_S = 20.0
-"""Before the city is measured: each camera's first face records the camera's mode in the
-audit log (a transaction each, a thousand cameras' worth at the start)."""
+WARMED = 1.5
+"""The city is measured once each worker has handed over this many faces per camera it holds
+and keeps up: each camera's first face records the camera's mode in the audit log (a
+transaction each, a thousand cameras' worth at the start), which puts the workers behind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +146,13 @@ def _city(
         nats.stop()
 
 
-def _worker_args(city: SimCity, capacity: int, faces_per_s: float, share: float) -> list[str]:
+def _worker_args(city: SimCity, real: int, virtual: int, faces_per_s: float, share: float) -> list[str]:
     return [
         "worker",
         "--capacity",
-        str(capacity),
+        str(max(1, real)),
+        "--virtual-capacity",
+        str(virtual),
         "--probes",
         str(city.probes),
         "--faces-per-s",
@@ -178,12 +181,18 @@ def city_part(city: SimCity, o: SimOptions, progress: Progress) -> dict[str, Any
         procs.start("serve", "serve")
         procs.start("store", "store")
         for w in (1, 2):
-            args = _worker_args(city, math.ceil(total / 2), o.faces_per_s, o.enrolled_share)
+            # the real cameras split evenly: each costs a camera's decoding and detection
+            args = _worker_args(
+                city, math.ceil(o.real / 2), math.ceil(o.virtual / 2), o.faces_per_s, o.enrolled_share
+            )
             procs.start(f"worker-{w}", *args, stats=True)
         feed = LiveFeed(f"http://127.0.0.1:{city.port}", city.token)
         progress("the city: cameras taken", 0, total)
         watch.until("every camera held", lambda _: _progress_held(city, total, progress), START_S)
-        watch.run_for(WARM_S)  # most cameras' first face, whose mode goes to the audit log
+        workers = [procs.running[f"worker-{w}"] for w in (1, 2)]
+        watch.until(
+            "the workers caught up with their cameras' first faces", lambda _: _warm(workers), START_S
+        )
         watch.samples.clear()
         started = time.time()
         for second in range(int(o.duration_s)):
@@ -215,6 +224,14 @@ def city_part(city: SimCity, o: SimOptions, progress: Progress) -> dict[str, Any
 def _probes(process: Process) -> int:
     lines = process.stat_lines()
     return int(lines[-1]["probes"]) if lines else 0
+
+
+def _warm(workers: list[Process]) -> bool:
+    lines = [w.stat_lines() for w in workers]
+    return all(
+        ls and ls[-1]["held"] and ls[-1]["probes"] >= WARMED * ls[-1]["held"] and ls[-1]["behind_s"] < 0.5
+        for ls in lines
+    )
 
 
 def _progress_held(city: SimCity, total: int, progress: Progress) -> bool:
@@ -279,9 +296,8 @@ def worker_part(city: SimCity, o: SimOptions, workers: int, progress: Progress) 
     names = [f"flat-out-{workers}-{w}" for w in range(1, workers + 1)]
     try:
         for name in names:
-            args = _worker_args(
-                city, math.ceil(o.virtual / workers), o.flat_out_faces_per_s, o.enrolled_share
-            )
+            virtual = math.ceil(o.virtual / workers)
+            args = _worker_args(city, 0, virtual, o.flat_out_faces_per_s, o.enrolled_share)
             procs.start(name, *args, stats=True)
         watch.until("every virtual camera held", lambda _: _held(city) >= o.virtual, START_S)
         # warm up: each camera's first face records its mode in the audit log (a transaction)

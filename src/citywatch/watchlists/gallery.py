@@ -46,6 +46,8 @@ class Gallery:
         self._non_matches: list[NonMatch] = []
         self._restricted: dict[frozenset[str], WatchlistIndex] = {}
         self._reloading = False
+        self._news = 0
+        """How many times the gallery was told it changed (`invalidate`)."""
 
     def index(self, allowed: frozenset[str] | None = None) -> WatchlistIndex:
         """The gallery of the active watchlists (only those named in `allowed`, when given)."""
@@ -59,6 +61,16 @@ class Gallery:
                 index = WatchlistIndex(entries, full.dim, self._non_matches)
                 self._restricted[allowed] = index
             return index
+
+    def invalidate(self) -> None:
+        """The gallery changed (news from the bus): reload now, in the background, whatever
+        the loaded one's age; a reload already under way when told is followed by another."""
+        with self._lock:
+            self._news += 1
+            if self._index is None or self._reloading:
+                return
+            self._reloading = True
+        threading.Thread(target=self._reload, name="gallery-reload", daemon=True).start()
 
     def _full(self) -> WatchlistIndex:
         """The loaded index; the first call loads it, and once it is older than `refresh_s` a
@@ -76,6 +88,8 @@ class Gallery:
     def _reload(self) -> WatchlistIndex:
         try:
             started = time.monotonic()
+            with self._lock:
+                news = self._news
             embedder = self._embedder()
             try:
                 entries = self._watchlists.gallery(
@@ -91,7 +105,8 @@ class Gallery:
             index = WatchlistIndex(entries, embedder.dim, non_matches)
             with self._lock:
                 self._index, self._entries, self._non_matches = index, entries, non_matches
-                self._at = started
+                # news that came while this one loaded: stale at once, reloaded at the next use
+                self._at = started if news == self._news else float("-inf")
                 self._restricted.clear()
             return index
         finally:

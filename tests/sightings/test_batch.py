@@ -71,6 +71,31 @@ def test_a_batch_stores_the_good_ones_and_refuses_each_bad_one_alone(rt: Runtime
     assert rt.sightings.raise_fence("cam-2", 1)  # the refused one's fence went with it
 
 
+def test_a_batch_sorted_out_one_by_one_keeps_each_transactions_savepoints_few(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch with a refused sighting is written again one by one, at most SAVEPOINTS to a
+    transaction (PostgreSQL caches 64 subtransactions), every good one stored once."""
+    from citywatch.sightings import batch as batch_module  # noqa: PLC0415
+
+    monkeypatch.setattr(batch_module, "SAVEPOINTS", 4)
+    assert rt.sightings.raise_fence("cam-1", 5)
+    batch = [item(5, track_id=t) for t in range(1, 10)]
+    batch.insert(6, item(4, track_id=99))  # its camera's previous holder: refused
+    transactions: list[int] = []
+    each = batch_module.SightingWriter._commit_each
+
+    def counted(writer: object, items: dict[int, object]) -> object:
+        transactions.append(len(items))
+        return each(writer, items)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch_module.SightingWriter, "_commit_each", counted)
+    outcomes = rt.sightings.add_sightings(batch)
+    assert transactions == [4, 4, 2]
+    assert [type(o).__name__ for o in outcomes].count("Fenced") == 1 and isinstance(outcomes[6], Fenced)
+    assert len(stored_keys(rt)) == 9 and crop_files(rt) == crop_paths(rt)
+
+
 def test_a_sighting_the_database_cannot_hold_is_refused_alone(rt: Runtime) -> None:
     huge = item(1, track_id=2**63)  # a worker's bug: beyond every integer column
     outcomes = rt.sightings.add_sightings([item(1, track_id=1), huge, item(1, track_id=2)])

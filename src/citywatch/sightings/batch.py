@@ -43,6 +43,8 @@ from citywatch.store.watchlist_tables import Watchlist
 Outcome = SightingSaved | CitywatchError
 """What became of one sighting of a batch: saved (or found saved: `duplicate`), or why not."""
 PUT_WORKERS = 8
+SAVEPOINTS = 60
+"""The most savepoints one transaction holds when a batch is sorted out one by one."""
 """Crops put side by side: an object store's round trips, a disk's fsyncs overlap."""
 
 
@@ -172,7 +174,13 @@ class SightingWriter:
             return {}
         with self._staged(items.values()):
             together = self._commit_together(items)
-            outcomes = together if together is not None else self._commit_each(items)
+            if together is not None:
+                outcomes = together
+            else:  # PostgreSQL caches 64 subtransactions a transaction: no more savepoints than that
+                order = list(items)
+                outcomes = {}
+                for start in range(0, len(order), SAVEPOINTS):
+                    outcomes |= self._commit_each({i: items[i] for i in order[start : start + SAVEPOINTS]})
         refused = {i: items[i] for i, outcome in outcomes.items() if isinstance(outcome, CitywatchError)}
         for item in refused.values():  # rolled back with its savepoint: no row names its crop
             if item.blob is not None:

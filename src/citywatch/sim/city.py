@@ -37,6 +37,7 @@ WATCHLIST = "sim-wanted"
 FILLER = "sim-gallery"
 REFERENCE = "SIM-CITY"
 FILLER_PER_PERSON = 5
+REAL_DETECT_FPS = 5.0
 LIN = ("Lin-Manuel Miranda", "face_recognition/examples/lin-manuel-miranda.png")
 """Who the real cameras' clip shows, enrolled so that the real pipeline raises alerts too."""
 
@@ -74,8 +75,13 @@ def write_config(
     path: Path, layout: Layout, *, database_url: str, bus: str, port: int, models_dir: Path, clip: Path
 ) -> Path:
     """The configuration every process of the simulated city reads."""
-    cameras: list[dict[str, Any]] = [
-        {"id": c, "url": str(clip), "mode": "watchlist", "source": {"replay": True}}
+    cameras: list[dict[str, Any]] = [  # detecting 5 times a second, as `citywatch bench live`
+        {
+            "id": c,
+            "url": str(clip),
+            "mode": "watchlist",
+            "source": {"replay": True, "detect_fps": REAL_DETECT_FPS},
+        }
         for c in layout.camera_ids()[: layout.real]
     ]
     for i, camera in enumerate(layout.camera_ids()[layout.real :]):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from citywatch.cluster.messages import SIGHTINGS, decode_sighting
 from citywatch.domain.bus import BusMessage, Consumer, EventBus
 from citywatch.domain.errors import CitywatchError, Fenced, InvalidInput, PermissionDenied, Unavailable
-from citywatch.domain.lifecycle import Death
+from citywatch.domain.lifecycle import Death, ThreadChild
 from citywatch.domain.records import SightingOrigin, SightingRecord, SightingSaved
 from citywatch.sightings.batch import Outcome
 from citywatch.sightings.store import SightingStore
@@ -43,7 +43,7 @@ class ConsumerCounts:
     retried: int = 0
 
 
-class SightingConsumer:
+class SightingConsumer(ThreadChild):
     """A supervised child: fetches batches of sightings and stores them, until stopped."""
 
     def __init__(
@@ -126,19 +126,8 @@ class SightingConsumer:
 
     # --- supervised child --------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread.start()
-
     def stop(self) -> None:
         self._stop.set()
-
-    def join(self, timeout_s: float | None = None) -> bool:
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive() and self._thread.ident is not None
 
     @property
     def death(self) -> Death | None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from citywatch.domain.bus import EventBus, Outgoing
 from citywatch.domain.errors import InvalidInput, Unavailable
-from citywatch.domain.lifecycle import Death
+from citywatch.domain.lifecycle import Death, ThreadChild
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PublisherCounts:
     retries: int = 0
 
 
-class Publisher:
+class Publisher(ThreadChild):
     """A supervised child: `put` hands a message over; a thread sends them in batches."""
 
     def __init__(
@@ -135,21 +135,10 @@ class Publisher:
 
     # --- supervised child --------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread.start()
-
     def stop(self) -> None:
         with self._ready:
             self._stopping = True
             self._ready.notify_all()
-
-    def join(self, timeout_s: float | None = None) -> bool:
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive() and self._thread.ident is not None
 
     @property
     def death(self) -> Death | None:

@@ -3,6 +3,7 @@ tells its supervisor about itself."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,3 +32,21 @@ class Child(Protocol):
 
     @property
     def death(self) -> Death | None: ...
+
+
+class ThreadChild:
+    """The start, join and done of a child whose work is one thread of its own (`_thread`);
+    the child says how it stops and why it died."""
+
+    _thread: threading.Thread
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive() and self._thread.ident is not None

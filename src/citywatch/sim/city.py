@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,19 @@ import yaml
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from citywatch.bench.authorised import authorise_benchmark
 from citywatch.bench.progress import Progress, quiet
 from citywatch.domain.audit import Actor
-from citywatch.domain.policy import AuthorisationStatus
 from citywatch.domain.records import NewReference
-from citywatch.governance.records import NewAuthorisation
 from citywatch.media.images import encode_jpeg
 from citywatch.pipeline.virtual import SCHEME
 from citywatch.runtime.build import Runtime
 from citywatch.sim.probes import Faces
 from citywatch.watchlists.enrolment import Enrolment
 
-REQUESTER = Actor("sim-investigator", "investigator")
-APPROVER = Actor("sim-supervisor", "supervisor")
 OPERATOR = "sim-operator"
 WATCHLIST = "sim-wanted"
 FILLER = "sim-gallery"
-REFERENCE = "SIM-CITY"
 FILLER_PER_PERSON = 5
 REAL_DETECT_FPS = 5.0
 LIN = ("Lin-Manuel Miranda", "face_recognition/examples/lin-manuel-miranda.png")
@@ -101,11 +96,18 @@ def write_config(
     return path
 
 
+@dataclass(frozen=True, slots=True)
+class Populated:
+    token: str
+    """The operator's API token (the live feed the simulation reads)."""
+    authorisation: str
+    """The reference of the authorisation every camera runs under."""
+
+
 def populate(
     rt: Runtime, faces: Faces, layout: Layout, *, data: Path, gallery: int, progress: Progress = quiet
-) -> str:
-    """Enrol, fill the gallery to `gallery` templates, authorise every camera; returns the
-    operator's API token."""
+) -> Populated:
+    """Enrol, fill the gallery to `gallery` templates, authorise every camera."""
     enrolment = Enrolment(
         store=rt.watchlists, detector=rt.detector, embedder=rt.embedder, quality=rt.settings.quality
     )
@@ -121,24 +123,10 @@ def populate(
             proposer=None,  # a throwaway city: nothing to approve
         )
     _fill_gallery(rt, max(0, gallery - len(people)), progress)
-    now = datetime.now(UTC)
-    rt.governance.request(
-        NewAuthorisation(
-            reference=REFERENCE,
-            issuer="simulation",
-            legal_basis="simulated city",
-            objective="measure the city's processes",
-            cameras=layout.camera_ids(),
-            starts_at=now - timedelta(hours=1),
-            ends_at=now + timedelta(days=1),
-            watchlists=(WATCHLIST, FILLER),
-        ),
-        by=REQUESTER,
-        urgent_deadline=timedelta(hours=24),
-    )
-    rt.governance.decide(REFERENCE, AuthorisationStatus.APPROVED, by=APPROVER)
+    reference = authorise_benchmark(rt, layout.camera_ids())  # every camera, every watchlist
     rt.users.add_user(OPERATOR, "operator")
-    return rt.users.issue_token(OPERATOR, "simulation", by=Actor(OPERATOR, "operator")).token
+    token = rt.users.issue_token(OPERATOR, "simulation", by=Actor(OPERATOR, "operator")).token
+    return Populated(token, reference)
 
 
 def _fill_gallery(rt: Runtime, templates: int, progress: Progress) -> None:

@@ -41,7 +41,7 @@ from citywatch.media.images import encode_jpeg
 from citywatch.pipeline.virtual import ProbeSet
 from citywatch.runtime.build import Runtime, build_runtime
 from citywatch.sim import figures
-from citywatch.sim.city import REFERENCE, Layout, own_database, populate, write_config
+from citywatch.sim.city import Layout, Populated, own_database, populate, write_config
 from citywatch.sim.probes import city_faces
 from citywatch.sim.processes import LiveFeed, Process, Processes, SimFailed, Watch
 
@@ -77,7 +77,7 @@ class SimCity:
     """The harness's own view of the city (its database, its bus)."""
     rt: Runtime
     probes: Path
-    token: str
+    populated: Populated
     port: int
 
     @property
@@ -131,7 +131,7 @@ def _city(
                 faces = city_faces(data, rt.detector, rt.embedder, progress)
                 probes = work / "probes.npz"
                 faces.probes.save(probes)
-                token = populate(
+                populated = populate(
                     rt,
                     faces,
                     Layout(options.real, options.virtual),
@@ -139,7 +139,7 @@ def _city(
                     gallery=options.gallery,
                     progress=progress,
                 )
-                yield SimCity(work, data, settings, rt, probes, token, port)
+                yield SimCity(work, data, settings, rt, probes, populated, port)
             finally:
                 rt.close()
     finally:
@@ -186,7 +186,7 @@ def city_part(city: SimCity, o: SimOptions, progress: Progress) -> dict[str, Any
                 city, math.ceil(o.real / 2), math.ceil(o.virtual / 2), o.faces_per_s, o.enrolled_share
             )
             procs.start(f"worker-{w}", *args, stats=True)
-        feed = LiveFeed(f"http://127.0.0.1:{city.port}", city.token)
+        feed = LiveFeed(f"http://127.0.0.1:{city.port}", city.populated.token)
         progress("the city: cameras taken", 0, total)
         watch.until("every camera held", lambda _: _progress_held(city, total, progress), START_S)
         workers = [procs.running[f"worker-{w}"] for w in (1, 2)]
@@ -358,7 +358,7 @@ def _publish_sightings(city: SimCity, n: int, *, run: int, progress: Progress) -
     """`n` sightings of investigate-mode cameras (no match, template kept), as workers publish
     them, under lease token 1 of cameras of their own (their fences raised to it)."""
     probes = ProbeSet.load(city.probes)
-    authorisation = city.rt.governance.authorisation(REFERENCE).authorisation.id
+    authorisation = city.rt.governance.authorisation(city.populated.authorisation).authorisation.id
     cameras = [f"store-{run}-{c:03d}" for c in range(100)]
     for camera in cameras:
         city.rt.sightings.raise_fence(camera, 1)

@@ -72,6 +72,8 @@ def test_the_city_figures_measure_the_window_and_count_alerts_missing_from_the_f
     assert c["processes"]["worker-1"] == {"rss_mb_peak": 310.0, "cpu_cores": pytest.approx(0.8)}
     assert c["processes"]["whole machine"]["cpu_cores"] == pytest.approx(1.5)
     assert c["bus_pending"]["max"] == 2
+    feed = c["series"]["feed_latency_ms"]  # the plot's curves, one per kind of camera
+    assert feed["virtual"] == [pytest.approx(300)] and feed["real"] == [pytest.approx(1600)]
 
 
 def test_store_rates_leave_the_process_start_out_and_speedups_compare_two_with_one() -> None:

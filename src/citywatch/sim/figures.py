@@ -127,7 +127,14 @@ def city(  # noqa: PLR0917 (one call site, named by position there)
             if samples
             else {},
             "probes_per_s": {name: per_second(lines, "probes", started) for name, lines in stats.items()},
-            "feed_latency_ms": sorted(1000 * (received[i] - end) for i, _, end, _ in alerts if i in received),
+            "feed_latency_ms": {
+                kind: sorted(
+                    1000 * (received[i] - end)
+                    for i, camera, end, _ in alerts
+                    if i in received and camera.startswith(kind)
+                )
+                for kind in ("virtual", "real")
+            },
         },
     }
 

@@ -13,7 +13,7 @@ from citywatch.alerts.delivery.message import Message
 from citywatch.alerts.delivery.outbox import Outbox, OutboxEntry, OutboxStatus
 from citywatch.alerts.delivery.sink import DeliveryFailed, Sink
 from citywatch.domain.errors import CitywatchError
-from citywatch.domain.lifecycle import Death
+from citywatch.domain.lifecycle import Death, ThreadChild
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ Delivered = Callable[[OutboxEntry], None]
 """Told of every delivered message (an in-process publish hook, e.g. for the UI's events)."""
 
 
-class Dispatcher:
+class Dispatcher(ThreadChild):
     """Delivers the outbox's due rows, one sink at a time; a sink that fails is not tried
     again in the same round (its other rows wait for the same backoff). `turn` is asked before
     each round: False skips it (another process holds the relay's singleton lease)."""
@@ -60,15 +60,7 @@ class Dispatcher:
                 sink.start()  # connect early; a broker that is down is retried in the background
             except DeliveryFailed as exc:
                 log.warning("%s", exc)
-        self._thread.start()
-
-    def join(self, timeout_s: float | None = None) -> bool:
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
-
-    @property
-    def done(self) -> bool:
-        return self._thread.ident is not None and not self._thread.is_alive()
+        super().start()
 
     @property
     def death(self) -> Death | None:

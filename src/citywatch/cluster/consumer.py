@@ -4,8 +4,8 @@ the blob store, each exactly once, under the same rules as in one process.
 Every process running it shares one durable consumer (`store`): JetStream hands each message
 to one of them, and hands it again when it is not acknowledged within the ack wait (the
 process died, or the database was away). A fetched batch is stored in one transaction
-(`SightingStore.add_sightings`: a savepoint per sighting, so that one refused leaves the
-others stored), and each message is acknowledged only after that commit, so nothing
+(`SightingStore.add_sightings`: one insert, or, when one is refused, a savepoint per sighting
+so that the others are stored), and each message is acknowledged only after that commit, so nothing
 acknowledged is lost; a second delivery finds the sighting stored under its source key and is
 acknowledged without a second row. The insert checks what it checks in one process: the
 authorisation still open (`PermissionDenied`: dropped, as the pipeline drops it), and, for the

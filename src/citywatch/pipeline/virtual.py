@@ -19,7 +19,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,7 +104,6 @@ class VirtualStats:
     """Seconds spent finishing tracks (policy, matching, the hand-over)."""
     behind_s: float = 0.0
     """How far behind its schedule the driver is now (0: keeping up)."""
-    started: float = field(default_factory=time.monotonic)
 
 
 class VirtualCameras:

@@ -84,7 +84,6 @@ class CityWorker:
         self._rt = rt
         self._bus = bus
         self._supervisor = supervisor
-        self._capacity = capacity
         self._virtual = virtual
         self._limits = {False: capacity, True: virtual_capacity if virtual is not None else 0}
         """The most cameras of each kind (virtual or not) this worker runs."""

@@ -200,7 +200,7 @@ class SightingWriter:
             with self._db.session() as session:
                 now = aware(self._clock(), "clock")
                 _lock_fences(session, items.values())
-                _require_fences(session, items.values(), now)
+                fences = _require_fences(session, items.values(), now)
                 authorisations = {i.row.authorisation_id for i in items.values()}
                 for authorisation_id in sorted(a for a in authorisations if a is not None):
                     _require_open_authorisation(session, authorisation_id)
@@ -208,7 +208,6 @@ class SightingWriter:
                 outcomes: dict[int, Outcome] = dict(
                     zip(plain, _insert_rows(session, plain.values()), strict=True)
                 )
-                fences = {item.row.camera_id: item.origin.token for item in items.values() if item.origin}
                 for i, item in items.items():
                     if i not in plain:  # a match: the alert rules, as one at a time
                         outcomes[i] = self._insert(session, item, now, fences)
@@ -269,8 +268,7 @@ class SightingWriter:
         cooldown_of = None
         if matched is not None:
             cooldown_of = self._raising.cooldown_of(session, row, item.order_id)
-        row.crop_path = "" if item.blob is None else item.blob.path
-        row.crop_sha256 = "" if item.blob is None else item.blob.sha256
+        _name_crop(item)
         sighting_queries.insert_sighting(session, row)
         alert_id = None
         if matched is not None and cooldown_of is None:
@@ -294,19 +292,15 @@ def _require_fence(session: Session, item: _Item, now: datetime, fences: dict[st
         )
 
 
-def _require_fences(session: Session, items: Collection[_Item], now: datetime) -> None:
+def _require_fences(session: Session, items: Collection[_Item], now: datetime) -> dict[str, int]:
     """`_require_fence` for each sighting of the batch in its order, asking the database once
-    for each camera and token in turn."""
+    for each camera and token in turn; the token each camera's fence stands at after them."""
     passed: dict[str, int] = {}
     for item in items:
-        origin, camera_id = item.origin, item.row.camera_id
-        if origin is None or passed.get(camera_id) == origin.token:
-            continue
-        if not sighting_queries.pass_fence(session, camera_id, origin.token, now):
-            raise Fenced(
-                f"camera {camera_id}: a sighting of the batch was made under a superseded lease token"
-            )
-        passed[camera_id] = origin.token
+        _require_fence(session, item, now, passed)
+        if item.origin is not None:
+            passed[item.row.camera_id] = item.origin.token
+    return passed
 
 
 def _insert_rows(session: Session, items: Collection[_Item]) -> list[SightingSaved]:
@@ -315,14 +309,19 @@ def _insert_rows(session: Session, items: Collection[_Item]) -> list[SightingSav
         return []
     rows = []
     for item in items:
-        item.row.crop_path = "" if item.blob is None else item.blob.path
-        item.row.crop_sha256 = "" if item.blob is None else item.blob.sha256
+        _name_crop(item)
         rows.append({key: getattr(item.row, key) for key in _COLUMNS})
     ids = sighting_queries.insert_sightings(session, rows)
     return [
         SightingSaved(sighting_id=i, alert_id=None, crop_path=r["crop_path"])
         for i, r in zip(ids, rows, strict=True)
     ]
+
+
+def _name_crop(item: _Item) -> None:
+    """The row names its crop as put (nothing when no crop was put)."""
+    item.row.crop_path = "" if item.blob is None else item.blob.path
+    item.row.crop_sha256 = "" if item.blob is None else item.blob.sha256
 
 
 _COLUMNS = [attr.key for attr in sa_inspect(Sighting).column_attrs if attr.key != "id"]

@@ -23,6 +23,8 @@ from citywatch.bus.jetstream import STREAM
 from citywatch.cluster.consumer import DURABLE
 from citywatch.cluster.nats import NatsClient
 from citywatch.domain.errors import CitywatchError, Unavailable
+from citywatch.domain.leases import CAMERA
+from citywatch.leases.nats_kv import NatsLeases
 
 STOP_S = 30.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -142,6 +144,7 @@ class Watch:
     def __post_init__(self) -> None:
         self._engine = create_engine(self.database_url, pool_size=1, max_overflow=0)
         self._nats = NatsClient(self.bus_url, name="citywatch-sim")
+        self._leases = NatsLeases(self._nats)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -181,6 +184,10 @@ class Watch:
         except Unavailable:
             return -1  # no store consumer yet
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    def held(self) -> int:
+        """Cameras held by some worker now (their leases in NATS KV)."""
+        return len(self._leases.holders(f"{CAMERA}."))
 
     def run_for(self, seconds: float, *, every_s: float = 1.0) -> None:
         end = time.monotonic() + seconds

@@ -192,10 +192,9 @@ def _city_section(c: dict[str, Any], o: dict[str, Any]) -> list[str]:
 
 def _usage_table(usage: dict[str, dict[str, float]]) -> list[str]:
     lines = ["| process | peak memory (MiB) | CPU (cores) |", "|---|---|---|"]
-    lines += [
-        f"| {n} | {u['rss_mb_peak']:.0f} | {u['cpu_cores']:.2f} |".replace("| 0 |", "| – |")
-        for n, u in usage.items()
-    ]
+    for n, u in usage.items():
+        memory = f"{u['rss_mb_peak']:.0f}" if u["rss_mb_peak"] else "–"  # the whole machine's: not measured
+        lines.append(f"| {n} | {memory} | {u['cpu_cores']:.2f} |")
     return [*lines, ""]
 
 

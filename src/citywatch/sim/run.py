@@ -33,10 +33,8 @@ from citywatch.cluster.servers import NatsServer, free_port
 from citywatch.config.load import load
 from citywatch.config.settings import Settings
 from citywatch.domain.bus import Outgoing
-from citywatch.domain.leases import CAMERA
 from citywatch.domain.matching import MatchDecision, MatchResult
 from citywatch.domain.records import SightingRecord
-from citywatch.leases.nats_kv import NatsLeases
 from citywatch.media.images import encode_jpeg
 from citywatch.pipeline.virtual import ProbeSet
 from citywatch.runtime.build import Runtime, build_runtime
@@ -162,14 +160,6 @@ def _worker_args(city: SimCity, real: int, virtual: int, faces_per_s: float, sha
     ]
 
 
-def _held(city: SimCity) -> int:
-    client = NatsClient(city.bus_url, name="citywatch-sim-leases")
-    try:
-        return len(NatsLeases(client).holders(f"{CAMERA}."))
-    finally:
-        client.close()
-
-
 def city_part(city: SimCity, o: SimOptions, progress: Progress) -> dict[str, Any]:
     """Two workers, a store and an API replica on every camera, for `duration_s`."""
     config = city.work / "city.yaml"
@@ -188,7 +178,7 @@ def city_part(city: SimCity, o: SimOptions, progress: Progress) -> dict[str, Any
             procs.start(f"worker-{w}", *args, stats=True)
         feed = LiveFeed(f"http://127.0.0.1:{city.port}", city.populated.token)
         progress("the city: cameras taken", 0, total)
-        watch.until("every camera held", lambda _: _progress_held(city, total, progress), START_S)
+        watch.until("every camera held", lambda _: _progress_held(watch, total, progress), START_S)
         workers = [procs.running[f"worker-{w}"] for w in (1, 2)]
         watch.until(
             "the workers caught up with their cameras' first faces", lambda _: _warm(workers), START_S
@@ -234,8 +224,8 @@ def _warm(workers: list[Process]) -> bool:
     )
 
 
-def _progress_held(city: SimCity, total: int, progress: Progress) -> bool:
-    held = _held(city)
+def _progress_held(watch: Watch, total: int, progress: Progress) -> bool:
+    held = watch.held()
     progress("the city: cameras taken", held, total)
     return held >= total
 
@@ -299,7 +289,7 @@ def worker_part(city: SimCity, o: SimOptions, workers: int, progress: Progress) 
             virtual = math.ceil(o.virtual / workers)
             args = _worker_args(city, 0, virtual, o.flat_out_faces_per_s, o.enrolled_share)
             procs.start(name, *args, stats=True)
-        watch.until("every virtual camera held", lambda _: _held(city) >= o.virtual, START_S)
+        watch.until("every virtual camera held", lambda _: watch.held() >= o.virtual, START_S)
         # warm up: each camera's first face records its mode in the audit log (a transaction)
         first = procs.running[names[0]]
         watch.until(
